@@ -1,0 +1,12 @@
+from django.db import migrations
+
+
+def seed(apps, schema_editor):
+    from community_catalog.services import taxonomy_seed
+
+    taxonomy_seed(apps.get_model("community_catalog", "TaxonomyTerm"))
+
+
+class Migration(migrations.Migration):
+    dependencies = [("community_catalog", "0001_initial")]
+    operations = [migrations.RunPython(seed, migrations.RunPython.noop)]

@@ -1,0 +1,127 @@
+"""The one NinjaAPI: mounts each app's router and maps every refusal to one error shape."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db.utils import OperationalError
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from config.errors import Problem
+from referrals.api import router as referrals_router
+
+logger = logging.getLogger(__name__)
+
+api = NinjaAPI(
+    title="Tisser API",
+    version="1",
+    description=(
+        "Social prescribing: health centres file non-medical referrals; Tisser matches "
+        "them to community activities and produces a printed slip for the patient. "
+        "Authenticate with `Authorization: Bearer <key>`."
+    ),
+    urls_namespace="api-v1",
+)
+api.add_router("/referrals", referrals_router)
+
+
+def error_body(
+    code: str, message: str, fields: list[dict[str, str]] | None = None, **extra: Any
+) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "fields": fields or [], **extra}}
+
+
+def field_path(loc: list[Any] | tuple[Any, ...]) -> str:
+    """`["body", "payload", "needs", 0]` → `"needs[0]"`: the path a client wrote."""
+    parts = list(loc)
+    # ninja prefixes the source ("body", "query", "path", "header") and, for bodies,
+    # the parameter name; neither is part of what the client sent.
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie", "form"):
+        source = parts.pop(0)
+        if source == "body" and len(parts) > 1 and isinstance(parts[0], str):
+            parts.pop(0)
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "body"
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    fields = [
+        {"field": field_path(err.get("loc", ())), "message": str(err.get("msg", "invalid"))}
+        for err in exc.errors
+    ]
+    message = "The request is not valid: " + "; ".join(
+        f"{f['field']}: {f['message']}" for f in fields
+    )
+    return api.create_response(
+        request, error_body("validation_error", message, fields), status=422
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    response = api.create_response(
+        request,
+        error_body(
+            "unauthorized",
+            "A valid API key is required: send 'Authorization: Bearer <key>'.",
+        ),
+        status=401,
+    )
+    response["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    code = {400: "bad_request", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+    return api.create_response(
+        request,
+        error_body(code.get(exc.status_code, "error"), exc.message),
+        status=exc.status_code,
+    )
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return api.create_response(
+        request, error_body("not_found", "No such resource."), status=404
+    )
+
+
+@api.exception_handler(Problem)
+def on_problem(request: HttpRequest, exc: Problem) -> HttpResponse:
+    fields = [{"field": f.field, "message": f.message} for f in exc.fields]
+    return api.create_response(
+        request, error_body(exc.code, exc.message, fields, **exc.extra), status=exc.status
+    )
+
+
+@api.exception_handler(OperationalError)
+def on_database_unavailable(request: HttpRequest, exc: OperationalError) -> HttpResponse:
+    # The database is down or overloaded: nothing was written (the request's transaction
+    # rolled back), so the client can safely try again.
+    logger.warning("database unavailable: %s", exc)
+    response = api.create_response(
+        request,
+        error_body("unavailable", "The service is briefly unavailable; try again shortly."),
+        status=503,
+    )
+    response["Retry-After"] = "5"
+    return response
+
+
+@api.exception_handler(Exception)
+def on_unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+    logger.exception("unhandled error on %s %s", request.method, request.path)
+    return api.create_response(
+        request, error_body("internal_error", "Something went wrong on our side."), status=500
+    )

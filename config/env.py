@@ -1,0 +1,103 @@
+"""Typed readers for settings that come from the environment.
+
+Every setting Tisser has comes from an environment variable. A value that cannot be used
+stops start-up with an `ImproperlyConfigured` error that names the variable, so a typo in
+a deployment fails at once instead of at the first request.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean: use 1/0, true/false, yes/no.")
+
+
+def env_int(name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number.") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        upper = f" and at most {maximum}" if maximum is not None else ""
+        raise ImproperlyConfigured(f"{name}={value} must be at least {minimum}{upper}.")
+    return value
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env_str(name, default) or default
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r} must be one of: {', '.join(choices)}.")
+    return value
+
+
+def env_url(name: str, schemes: tuple[str, ...]) -> str:
+    """An URL whose scheme is one of `schemes`, or "" when the variable is unset."""
+    value = env_str(name)
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in schemes:
+        raise ImproperlyConfigured(
+            f"{name} must start with one of {', '.join(s + '://' for s in schemes)}; "
+            f"got {parts.scheme or 'no scheme'!r}."
+        )
+    if parts.scheme not in ("sqlite",) and not parts.hostname:
+        raise ImproperlyConfigured(f"{name} has no host name.")
+    return value
+
+
+def env_dir(name: str, default: Path) -> Path:
+    """A directory that exists (created when missing) and that this process can write to."""
+    path = Path(env_str(name) or default).expanduser().resolve()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{name}={str(path)!r} cannot be created: {exc}.") from None
+    if not os.access(path, os.W_OK):
+        raise ImproperlyConfigured(f"{name}={str(path)!r} is not writable.")
+    return path
+
+
+def secret_key(*, production: bool, data_dir: Path) -> str:
+    """`SECRET_KEY` from the environment; outside production, generated once and kept.
+
+    Keeping the generated key in the data directory means sessions and signed values
+    survive a restart of a local install without anybody having to invent a key.
+    """
+    value = env_str("SECRET_KEY")
+    if value:
+        if len(value) < 32:
+            raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters long.")
+        return value
+    if production:
+        raise ImproperlyConfigured("SECRET_KEY is required when TISSER_ENV=production.")
+    key_file = data_dir / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()

@@ -1,0 +1,181 @@
+"""Django settings for Tisser, read from the environment only (see README, "Configuration")."""
+
+from __future__ import annotations
+
+import sys
+import zoneinfo
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import (
+    env_bool,
+    env_choice,
+    env_dir,
+    env_int,
+    env_str,
+    env_url,
+    secret_key,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+TISSER_ENV = env_choice("TISSER_ENV", "development", ("development", "production"))
+PRODUCTION = TISSER_ENV == "production"
+DATA_DIR = env_dir("TISSER_DATA_DIR", BASE_DIR / "var")
+
+SECRET_KEY = secret_key(production=PRODUCTION, data_dir=DATA_DIR)
+DEBUG = env_bool("TISSER_DEBUG", default=False)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("TISSER_DEBUG must be off when TISSER_ENV=production.")
+
+_hosts = [h.strip() for h in env_str("TISSER_ALLOWED_HOSTS").split(",") if h.strip()]
+if PRODUCTION and not _hosts:
+    raise ImproperlyConfigured("TISSER_ALLOWED_HOSTS is required when TISSER_ENV=production.")
+ALLOWED_HOSTS = _hosts or ["localhost", "127.0.0.1", "[::1]", "testserver"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "community_catalog",
+    "referrals",
+    "workers",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ------------------------------------------------------------------------
+# The embedded default is an SQLite file in the data directory. Request threads and the
+# in-process worker threads write to it at once, so it needs WAL journaling (readers do
+# not block the writer), a busy timeout (a writer waits instead of failing), and
+# IMMEDIATE transactions (the write lock is taken at BEGIN, so two transactions never
+# both read and then fail to upgrade to a write: "database is locked").
+_SQLITE_OPTIONS = {
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 30,
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+}
+DATABASE_URL = env_url("DATABASE_URL", ("sqlite", "postgres", "postgresql"))
+if DATABASE_URL:
+    _db = dict(dj_database_url.parse(DATABASE_URL))
+else:
+    _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(DATA_DIR / "tisser.sqlite3")}
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    _db["OPTIONS"] = {**_SQLITE_OPTIONS, **_db.get("OPTIONS", {})}
+    # Tests use a file too: an in-memory database is not shared with worker threads.
+    _db["TEST"] = {"NAME": str(DATA_DIR / "test_tisser.sqlite3")}
+else:
+    _db["CONN_MAX_AGE"] = env_int("TISSER_DB_CONN_MAX_AGE", 60)
+    _db["CONN_HEALTH_CHECKS"] = True
+    _db.setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Broker --------------------------------------------------------------------------
+# REDIS_URL set: dramatiq's Redis broker, separate `tisser worker` processes.
+# REDIS_URL unset: the embedded broker, the same actors on threads inside `tisser serve`.
+REDIS_URL = env_url("REDIS_URL", ("redis", "rediss", "unix"))
+TISSER_BROKER_NAMESPACE = env_str("TISSER_BROKER_NAMESPACE", "tisser") or "tisser"
+TISSER_WORKER_THREADS = env_int("TISSER_WORKER_THREADS", 4, maximum=64)
+
+# --- Outbox --------------------------------------------------------------------------
+TISSER_OUTBOX_SWEEP_SECONDS = env_int("TISSER_OUTBOX_SWEEP_SECONDS", 5, minimum=1)
+TISSER_OUTBOX_RETRY_SECONDS = env_int("TISSER_OUTBOX_RETRY_SECONDS", 120, minimum=1)
+TISSER_OUTBOX_MAX_PUBLISHES = env_int("TISSER_OUTBOX_MAX_PUBLISHES", 10, minimum=1)
+
+# --- Web server ----------------------------------------------------------------------
+TISSER_HOST = env_str("TISSER_HOST", "127.0.0.1") or "127.0.0.1"
+TISSER_PORT = env_int("TISSER_PORT", 8000, minimum=1, maximum=65535)
+TISSER_WEB_WORKERS = env_int("TISSER_WEB_WORKERS", 2, minimum=1, maximum=64)
+TISSER_WEB_THREADS = env_int("TISSER_WEB_THREADS", 8, minimum=1, maximum=256)
+TISSER_PUBLIC_URL = env_url("TISSER_PUBLIC_URL", ("http", "https"))
+
+# --- Matching ------------------------------------------------------------------------
+TISSER_MATCHES_PER_REFERRAL = env_int("TISSER_MATCHES_PER_REFERRAL", 3, minimum=1, maximum=10)
+
+# --- Internationalisation ------------------------------------------------------------
+LANGUAGE_CODE = "fr"
+LANGUAGES = [("fr", "Français"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = env_str("TISSER_TIME_ZONE", "Europe/Paris") or "Europe/Paris"
+try:
+    zoneinfo.ZoneInfo(TIME_ZONE)
+except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    raise ImproperlyConfigured(f"TISSER_TIME_ZONE={TIME_ZONE!r} is not a known time zone.") from None
+
+# --- Files ---------------------------------------------------------------------------
+MEDIA_ROOT = DATA_DIR / "files"
+MEDIA_URL = "/media/"
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# The admin's assets are served from the installed packages, with no collectstatic step.
+WHITENOISE_USE_FINDERS = True
+
+# --- Security ------------------------------------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = 31536000
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("TISSER_MAX_BODY_BYTES", 1_000_000, minimum=1024)
+
+# --- Logging -------------------------------------------------------------------------
+LOG_LEVEL = env_choice("TISSER_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d: %(message)s"}
+    },
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
+    "loggers": {
+        # WeasyPrint reports every CSS property it ignores; only real problems matter here.
+        "weasyprint": {"level": "ERROR"},
+        "fontTools": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+    },
+}
+
+TESTING = "pytest" in sys.modules

@@ -1,0 +1,130 @@
+"""The referrals endpoints, for health centres."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.http import FileResponse, HttpRequest
+from ninja import Query, Router, Schema
+from pydantic import Field
+
+from config.errors import Conflict
+from config.schemas import ErrorOut
+from referrals import selectors, services
+from referrals.auth import HealthCenterKey, request_center
+from referrals.models import Referral
+from referrals.schemas import (
+    LinksOut,
+    MatchOut,
+    ReferralAcceptedOut,
+    ReferralIn,
+    ReferralListOut,
+    ReferralOut,
+)
+
+router = Router(auth=HealthCenterKey(), tags=["referrals"])
+
+
+def _links(request: HttpRequest, referral: Referral) -> LinksOut:
+    base = f"/api/v1/referrals/{referral.id}"
+    return LinksOut(self=base, slip=f"{base}/slip.pdf")
+
+
+def _referral_out(request: HttpRequest, referral: Referral) -> ReferralOut:
+    language = referral.preferred_language if referral.preferred_language == "en" else "fr"
+    return ReferralOut(
+        id=referral.id,
+        code=referral.code,
+        stage=referral.stage,
+        created_at=referral.created_at,
+        updated_at=referral.updated_at,
+        preferred_language=referral.preferred_language,
+        needs=sorted(t.code for t in referral.needs.all()),
+        matches=[
+            MatchOut(
+                rank=m.rank,
+                service_id=m.service_at_location.service_id,
+                service_at_location_id=m.service_at_location_id,
+                activity=m.service_at_location.service.name,
+                organization=m.service_at_location.service.organization.name,
+                place=m.service_at_location.location.name,
+                distance_km=round(m.distance_km, 2),
+                reasons=[r.get(language, "") for r in m.reasons],
+            )
+            for m in referral.matches.all()
+        ],
+        slip_ready=selectors.referral_has_slip(referral),
+        links=_links(request, referral),
+    )
+
+
+@router.post(
+    "",
+    response={202: ReferralAcceptedOut, 401: ErrorOut, 422: ErrorOut},
+    summary="File a referral",
+    description=(
+        "Accepts the referral and returns at once (202). Matching and the slip follow in "
+        "the background: follow `links.self` until `stage` is `slip_ready`."
+    ),
+)
+def referral_create(request: HttpRequest, payload: ReferralIn) -> tuple[int, ReferralAcceptedOut]:
+    referral = services.referral_submit(health_center=request_center(request), data=payload)
+    return 202, ReferralAcceptedOut(
+        id=referral.id, code=referral.code, stage=referral.stage, links=_links(request, referral)
+    )
+
+
+class ReferralFilter(Schema):
+    stage: Referral.Stage | None = None
+    limit: int = Field(default=50, ge=1, le=200)
+    offset: int = Field(default=0, ge=0)
+
+
+@router.get("", response={200: ReferralListOut, 401: ErrorOut, 422: ErrorOut},
+            summary="List the centre's referrals, newest first")
+def referral_list(request: HttpRequest, filters: Query[ReferralFilter]) -> ReferralListOut:
+    referrals = selectors.referral_list(health_center=request_center(request))
+    if filters.stage:
+        referrals = referrals.filter(stage=filters.stage)
+    page = referrals[filters.offset : filters.offset + filters.limit]
+    return ReferralListOut(
+        items=[_referral_out(request, r) for r in page],
+        total=referrals.count(),
+        limit=filters.limit,
+        offset=filters.offset,
+    )
+
+
+@router.get("/{referral_id}", response={200: ReferralOut, 401: ErrorOut, 404: ErrorOut},
+            summary="A referral, its stage and its matches")
+def referral_detail(request: HttpRequest, referral_id: uuid.UUID) -> ReferralOut:
+    referral = selectors.referral_get(
+        health_center=request_center(request), referral_id=referral_id
+    )
+    return _referral_out(request, referral)
+
+
+@router.get(
+    "/{referral_id}/slip.pdf",
+    response={200: None, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    summary="The printed slip (PDF)",
+    description="409 with the current `stage` while the slip is not ready yet.",
+    openapi_extra={
+        "responses": {200: {"description": "The slip", "content": {"application/pdf": {}}}}
+    },
+)
+def referral_slip(request: HttpRequest, referral_id: uuid.UUID) -> FileResponse:
+    referral = selectors.referral_get(
+        health_center=request_center(request), referral_id=referral_id
+    )
+    if not selectors.referral_has_slip(referral):
+        raise Conflict(
+            f"The slip is not ready yet; the referral is at stage '{referral.stage}'.",
+            code="slip_not_ready",
+            extra={"stage": referral.stage},
+        )
+    return FileResponse(
+        referral.slip.file.open("rb"),
+        content_type="application/pdf",
+        filename=f"tisser-{referral.code}.pdf",
+    )

@@ -1,0 +1,165 @@
+"""Health centres, their referrals, the activities matched to them, slips, and the outbox."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+
+class HealthCenter(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200, unique=True)
+    phone = models.CharField(max_length=40, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ApiKey(models.Model):
+    """An API key. The key is shown once when created; only its SHA-256 is kept.
+
+    Keys carry 192 random bits, so a fast hash is enough: there is nothing to brute-force.
+    The prefix is stored in clear so an operator can tell keys apart and revoke one.
+    """
+
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    health_center = models.ForeignKey(
+        HealthCenter, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.health_center})"
+
+
+class Referral(models.Model):
+    """A non-medical referral for one person (≈ FHIR ServiceRequest)."""
+
+    class Stage(models.TextChoices):
+        SUBMITTED = "submitted", "submitted"
+        MATCHING = "matching", "matching"
+        MATCHED = "matched", "matched"
+        UNMATCHED = "unmatched", "unmatched"
+        SLIP_READY = "slip_ready", "slip ready"
+
+    class ConsentMethod(models.TextChoices):
+        VERBAL = "verbal", "verbal"
+        WRITTEN = "written", "written"
+        ELECTRONIC = "electronic", "electronic"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    code = models.CharField(max_length=7, unique=True, help_text="Printed on the slip.")
+    health_center = models.ForeignKey(
+        HealthCenter, on_delete=models.PROTECT, related_name="referrals"
+    )
+    clinician_name = models.CharField(max_length=200, blank=True)
+    stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.SUBMITTED)
+
+    # About the person: pseudonymous, and only what is needed to match and to print.
+    patient_ref = models.CharField(max_length=64, help_text="Pseudonymous; never a health number.")
+    first_name = models.CharField(max_length=80)
+    year_of_birth = models.PositiveSmallIntegerField()
+    preferred_language = models.CharField(max_length=2, default="fr")
+    postcode = models.CharField(max_length=16, blank=True)
+    latitude = models.FloatField()
+    longitude = models.FloatField()
+    max_distance_km = models.FloatField(default=5)
+    needs = models.ManyToManyField("community_catalog.TaxonomyTerm", related_name="referrals")
+    note_for_patient = models.TextField(blank=True)
+    clinical_reason = models.TextField(blank=True, help_text="Never shown to organisations.")
+
+    consent_given = models.BooleanField()
+    consent_method = models.CharField(max_length=16, choices=ConsentMethod.choices)
+    consent_at = models.DateTimeField()
+    consent_scope = models.CharField(max_length=200, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["health_center", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.stage})"
+
+
+class Match(models.Model):
+    """An activity proposed for a referral, with its rank and the reasons it was chosen."""
+
+    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="matches")
+    service_at_location = models.ForeignKey(
+        "community_catalog.ServiceAtLocation", on_delete=models.PROTECT, related_name="matches"
+    )
+    rank = models.PositiveSmallIntegerField()
+    score = models.FloatField()
+    distance_km = models.FloatField()
+    reasons = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["referral", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["referral", "rank"], name="unique_match_rank"),
+            models.UniqueConstraint(
+                fields=["referral", "service_at_location"], name="unique_match_activity"
+            ),
+        ]
+
+
+class Slip(models.Model):
+    """The printed referral slip. One per referral: the constraint makes a re-run of the
+    render job unable to produce a second one."""
+
+    referral = models.OneToOneField(Referral, on_delete=models.CASCADE, related_name="slip")
+    file = models.FileField(upload_to="slips/")
+    language = models.CharField(max_length=2)
+    size_bytes = models.PositiveIntegerField()
+    render_ms = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class Event(models.Model):
+    """A state change, written in the same transaction as the change (transactional outbox).
+
+    `published_at` is set when the relay hands the event to the broker; `processed_at` when
+    the work the event triggers has completed. An event published but not processed after
+    a while is published again: actors are idempotent, so a duplicate is harmless, and a
+    lost message (a broker restart, a killed worker) is not lost for good.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    type = models.CharField(max_length=64)
+    aggregate_type = models.CharField(max_length=32)
+    aggregate_id = models.UUIDField()
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+    published_at = models.DateTimeField(null=True, blank=True)
+    publish_count = models.PositiveIntegerField(default=0)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["aggregate_type", "aggregate_id", "id"]),
+            # The relay's sweep only ever looks at events whose work is not done.
+            models.Index(
+                fields=["published_at"],
+                name="event_pending_idx",
+                condition=models.Q(processed_at__isnull=True, failed_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.id} {self.type} {self.aggregate_id}"

@@ -1,0 +1,129 @@
+"""The transactional outbox: events are rows, written with the change they describe.
+
+1. A service calls `event_record` inside its transaction; the event commits or rolls
+   back with the change, so no change goes unannounced and no event announces a change
+   that did not happen.
+2. Right after commit, `events_publish` hands the event to the broker (low latency).
+3. A relay calls `events_sweep` periodically: it publishes events that were never
+   published (the broker was down, the process died before commit hooks ran) and
+   re-publishes events whose work did not complete in time (a message lost with an
+   in-memory queue, a worker killed mid-job). Actors are idempotent, so a duplicate
+   message does no harm.
+
+Several relays may sweep at once: each event is claimed with a conditional UPDATE on
+the `published_at` value the relay read, so exactly one of them publishes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+import dramatiq
+import redis
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from referrals.models import Event
+
+logger = logging.getLogger(__name__)
+
+# Which actor does the work an event triggers. Events of other types trigger nothing yet
+# and are marked processed when first relayed.
+EVENT_HANDLERS: dict[str, str] = {
+    "referral.submitted": "match_referral",
+    "referral.matched": "render_slip",
+    "referral.unmatched": "render_slip",
+}
+
+_BROKER_ERRORS = (dramatiq.errors.DramatiqError, redis.exceptions.RedisError, OSError)
+
+
+def event_record(
+    *,
+    type: str,
+    aggregate_type: str,
+    aggregate_id: uuid.UUID,
+    payload: dict[str, Any] | None = None,
+) -> Event:
+    """Write an event in the caller's transaction, and publish it once that commits."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("event_record must run inside the transaction of the change")
+    event = Event.objects.create(
+        type=type,
+        aggregate_type=aggregate_type,
+        aggregate_id=aggregate_id,
+        payload=payload or {},
+    )
+    transaction.on_commit(lambda: events_publish([event.id]))
+    return event
+
+
+def event_mark_processed(event_id: int) -> None:
+    """Record that the work `event_id` triggered is done; call it in that work's transaction."""
+    Event.objects.filter(id=event_id, processed_at__isnull=True).update(processed_at=timezone.now())
+
+
+def events_publish(event_ids: Iterable[int]) -> int:
+    """Publish the given events now, unless already published. Returns how many were."""
+    events = Event.objects.filter(
+        id__in=list(event_ids),
+        published_at__isnull=True,
+        processed_at__isnull=True,
+        failed_at__isnull=True,
+    )
+    return sum(1 for event in events if _publish(event))
+
+
+def events_sweep(*, stale_before: datetime | None = None, limit: int = 500) -> int:
+    """Publish unpublished events, and re-publish those published before `stale_before`
+    whose work has not completed. Returns how many events were handed to the broker."""
+    if stale_before is None:
+        stale_before = timezone.now() - timedelta(seconds=settings.TISSER_OUTBOX_RETRY_SECONDS)
+    pending = Event.objects.filter(processed_at__isnull=True, failed_at__isnull=True).filter(
+        Q(published_at__isnull=True) | Q(published_at__lt=stale_before)
+    )
+    return sum(1 for event in pending.order_by("id")[:limit] if _publish(event))
+
+
+def _claim(event: Event, now: datetime) -> bool:
+    """Take `event` for publishing; False when another relay took it first."""
+    seen = Q(published_at__isnull=True) if event.published_at is None else Q(
+        published_at=event.published_at
+    )
+    claimed = Event.objects.filter(seen, id=event.id, processed_at__isnull=True).update(
+        published_at=now
+    )
+    return claimed == 1
+
+
+def _publish(event: Event) -> bool:
+    now = timezone.now()
+    if event.publish_count >= settings.TISSER_OUTBOX_MAX_PUBLISHES:
+        # Each publish already had the actor's own retries: this work keeps failing.
+        Event.objects.filter(id=event.id, failed_at__isnull=True).update(failed_at=now)
+        logger.error("event %s (%s) failed after %s publishes", event.id, event.type,
+                     event.publish_count)
+        return False
+    if not _claim(event, now):
+        return False
+    actor_name = EVENT_HANDLERS.get(event.type)
+    if actor_name is None:
+        event_mark_processed(event.id)
+        return True
+    try:
+        actor = dramatiq.get_broker().get_actor(actor_name)
+        actor.send(event_id=event.id, aggregate_id=str(event.aggregate_id))
+    except _BROKER_ERRORS as exc:
+        # The broker is unreachable: give the claim back so the next sweep retries.
+        # Failed hand-offs do not count towards the publish limit: an outage only delays.
+        Event.objects.filter(id=event.id, published_at=now).update(published_at=None)
+        logger.warning("event %s not published, broker unavailable: %s", event.id, exc)
+        return False
+    Event.objects.filter(id=event.id).update(publish_count=F("publish_count") + 1)
+    return True

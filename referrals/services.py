@@ -1,0 +1,203 @@
+"""Writes on referrals. Each state change writes its event in the same transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from community_catalog.models import ServiceAtLocation
+from community_catalog.selectors import taxonomy_terms_by_code
+from config.errors import FieldProblem, InvalidInput
+from referrals.models import ApiKey, HealthCenter, Match, Referral, Slip
+from referrals.outbox import event_mark_processed, event_record
+from referrals.schemas import ReferralIn
+
+# Letters and digits nobody confuses when reading a slip aloud: no 0/O, 1/I/L, 2/Z, 5/S, 8/B.
+CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY3479"
+API_KEY_PREFIX = "tsk_"
+_LAST_USED_GRANULARITY = timedelta(minutes=5)
+
+
+def referral_code_generate() -> str:
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(6))
+    return f"{raw[:3]}-{raw[3:]}"
+
+
+def api_key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_key_create(*, health_center: HealthCenter, name: str = "") -> str:
+    """Create a key for `health_center` and return it. It is never shown again."""
+    prefix = secrets.token_hex(4)
+    key = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(24)}"
+    ApiKey.objects.create(
+        prefix=prefix, key_hash=api_key_hash(key), name=name, health_center=health_center
+    )
+    return key
+
+
+def api_key_authenticate(key: str) -> ApiKey | None:
+    if not key.startswith(API_KEY_PREFIX) or len(key) > 200:
+        return None
+    api_key = (
+        ApiKey.objects.select_related("health_center")
+        .filter(key_hash=api_key_hash(key), revoked_at__isnull=True)
+        .first()
+    )
+    if api_key is None:
+        return None
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at > _LAST_USED_GRANULARITY:
+        # Recorded coarsely: one write per key every few minutes, not one per request.
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+    return api_key
+
+
+def health_center_create(*, name: str) -> tuple[HealthCenter, str]:
+    with transaction.atomic():
+        center = HealthCenter.objects.create(name=name)
+        key = api_key_create(health_center=center, name="created with the center")
+    return center, key
+
+
+def referral_submit(*, health_center: HealthCenter, data: ReferralIn) -> Referral:
+    """Accept a referral: store it and announce it (`referral.submitted`) for matching."""
+    terms = taxonomy_terms_by_code(data.needs)
+    unknown = [
+        FieldProblem(f"needs[{i}]", f"unknown taxonomy code {code!r}")
+        for i, code in enumerate(data.needs)
+        if code not in terms
+    ]
+    if unknown:
+        raise InvalidInput("Some needs are not taxonomy codes.", fields=unknown)
+
+    with transaction.atomic():
+        referral = _referral_insert(health_center=health_center, data=data)
+        referral.needs.set([terms[code] for code in dict.fromkeys(data.needs)])
+        event_record(
+            type="referral.submitted",
+            aggregate_type="referral",
+            aggregate_id=referral.id,
+            payload={"code": referral.code, "health_center": str(health_center.id)},
+        )
+    return referral
+
+
+def _referral_insert(*, health_center: HealthCenter, data: ReferralIn) -> Referral:
+    for _ in range(5):
+        try:
+            # A savepoint, so a code collision does not abort the whole transaction.
+            with transaction.atomic():
+                return Referral.objects.create(
+                    code=referral_code_generate(),
+                    health_center=health_center,
+                    clinician_name=data.clinician_name,
+                    patient_ref=data.patient_ref,
+                    first_name=data.first_name,
+                    year_of_birth=data.year_of_birth,
+                    preferred_language=data.preferred_language,
+                    postcode=data.postcode,
+                    latitude=data.location.latitude,
+                    longitude=data.location.longitude,
+                    max_distance_km=data.max_distance_km,
+                    note_for_patient=data.note_for_patient,
+                    clinical_reason=data.clinical_reason,
+                    consent_given=data.consent.given,
+                    consent_method=data.consent.method,
+                    consent_at=data.consent.at,
+                    consent_scope=data.consent.scope,
+                )
+        except IntegrityError:
+            continue
+    raise RuntimeError("could not find a free referral code after 5 tries")
+
+
+def _stage_set(referral: Referral, stage: str, payload: dict[str, object] | None = None) -> None:
+    referral.stage = stage
+    referral.save(update_fields=["stage", "updated_at"])
+    event_record(
+        type=f"referral.{stage}",
+        aggregate_type="referral",
+        aggregate_id=referral.id,
+        payload={"code": referral.code, **(payload or {})},
+    )
+
+
+def referral_matching_start(*, referral_id: uuid.UUID, event_id: int) -> Referral | None:
+    """Move a submitted referral to `matching`. Returns None when there is nothing to do
+    (the referral is gone or already past matching), after marking the event processed."""
+    with transaction.atomic():
+        referral = Referral.objects.select_for_update().filter(id=referral_id).first()
+        if referral is None or referral.stage not in (
+            Referral.Stage.SUBMITTED,
+            Referral.Stage.MATCHING,
+        ):
+            event_mark_processed(event_id)
+            return None
+        if referral.stage == Referral.Stage.SUBMITTED:
+            _stage_set(referral, Referral.Stage.MATCHING)
+    return referral
+
+
+@dataclass(frozen=True)
+class ProposedMatch:
+    service_at_location: ServiceAtLocation
+    score: float
+    distance_km: float
+    reasons: list[dict[str, str]]
+
+
+def referral_matches_record(
+    *, referral_id: uuid.UUID, event_id: int, proposals: list[ProposedMatch]
+) -> None:
+    """Store the matches and move the referral to `matched` (or `unmatched`)."""
+    with transaction.atomic():
+        referral = Referral.objects.select_for_update().filter(id=referral_id).first()
+        if referral is None or referral.stage != Referral.Stage.MATCHING:
+            event_mark_processed(event_id)  # another run finished first
+            return
+        Match.objects.bulk_create(
+            Match(
+                referral=referral,
+                service_at_location=p.service_at_location,
+                rank=rank,
+                score=p.score,
+                distance_km=p.distance_km,
+                reasons=p.reasons,
+            )
+            for rank, p in enumerate(proposals, start=1)
+        )
+        stage = Referral.Stage.MATCHED if proposals else Referral.Stage.UNMATCHED
+        _stage_set(referral, stage, {"matches": len(proposals)})
+        event_mark_processed(event_id)
+
+
+def referral_slip_attach(
+    *, referral_id: uuid.UUID, event_id: int, pdf: bytes, language: str, render_ms: float
+) -> bool:
+    """Store the slip and move the referral to `slip_ready`. False if it already had one."""
+    with transaction.atomic():
+        referral = Referral.objects.select_for_update().filter(id=referral_id).first()
+        if referral is None or Slip.objects.filter(referral_id=referral_id).exists():
+            event_mark_processed(event_id)
+            return False
+        slip = Slip(referral=referral, language=language, size_bytes=len(pdf), render_ms=render_ms)
+        # A fixed name: a job that died after writing the file and re-runs overwrites it.
+        name = f"slips/{referral.created_at:%Y/%m}/{referral.code}-{referral.id}.pdf"
+        if default_storage.exists(name):
+            default_storage.delete(name)
+        slip.file.name = default_storage.save(name, ContentFile(pdf))
+        slip.save()
+        _stage_set(referral, Referral.Stage.SLIP_READY, {"slip_bytes": len(pdf)})
+        event_mark_processed(event_id)
+    return True
+

@@ -1,0 +1,49 @@
+"""dramatiq actors: thin interfaces that validate their payload, load by id and call one
+function. Delivery is at least once, so every function they call is idempotent.
+
+Payloads carry the outbox event's id (to mark the work done in the same transaction as
+the work) and the id of the thing to work on.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import dramatiq
+from pydantic import BaseModel, ValidationError
+
+from workers.matching import referral_match
+from workers.slips import referral_render_slip
+
+MATCHING_QUEUE = "matching"
+SLIPS_QUEUE = "slips"
+
+
+class EventJob(BaseModel):
+    event_id: int
+    aggregate_id: uuid.UUID
+
+
+@dramatiq.actor(
+    queue_name=MATCHING_QUEUE,
+    max_retries=5,
+    min_backoff=1_000,
+    time_limit=60_000,
+    # A malformed payload will never become valid: retrying it only delays the queue.
+    throws=(ValidationError,),
+)
+def match_referral(event_id: int, aggregate_id: str) -> None:
+    job = EventJob(event_id=event_id, aggregate_id=aggregate_id)  # type: ignore[arg-type]
+    referral_match(referral_id=job.aggregate_id, event_id=job.event_id)
+
+
+@dramatiq.actor(
+    queue_name=SLIPS_QUEUE,
+    max_retries=5,
+    min_backoff=1_000,
+    time_limit=120_000,
+    throws=(ValidationError,),
+)
+def render_slip(event_id: int, aggregate_id: str) -> None:
+    job = EventJob(event_id=event_id, aggregate_id=aggregate_id)  # type: ignore[arg-type]
+    referral_render_slip(referral_id=job.aggregate_id, event_id=job.event_id)
