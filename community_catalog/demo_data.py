@@ -21,6 +21,7 @@ from community_catalog.models import (
     ServiceAtLocation,
     TaxonomyTerm,
 )
+from community_catalog.services import taxonomy_seed
 
 DEMO_CATALOG = Path(__file__).resolve().parent / "demo" / "lyon.json"
 _NAMESPACE = uuid.UUID("6f1d2c1e-6a43-4a8e-9d3f-7d0f0b7c9a11")
@@ -90,6 +91,7 @@ def _id(*parts: str) -> uuid.UUID:
 def demo_catalog_load(path: Path = DEMO_CATALOG) -> int:
     """Load (or refresh) the demo catalogue. Returns the number of services."""
     catalog = DemoCatalog.model_validate_json(path.read_text(encoding="utf-8"))
+    taxonomy_seed()
     terms = {t.code: t for t in TaxonomyTerm.objects.all()}
     count = 0
     with transaction.atomic():

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from dateutil import rrule
@@ -23,7 +24,7 @@ _WEEKDAYS = {
     "SA": rrule.SA,
     "SU": rrule.SU,
 }
-_FREQ = {"WEEKLY": rrule.WEEKLY, "MONTHLY": rrule.MONTHLY}
+_FREQ: dict[str, Literal[1, 2]] = {"WEEKLY": rrule.WEEKLY, "MONTHLY": rrule.MONTHLY}
 # Without an explicit dtstart, "every other week" needs a fixed anchor so that every
 # process computes the same weeks: a Monday long ago.
 _ANCHOR = date(2024, 1, 1)

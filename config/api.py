@@ -61,9 +61,7 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespo
     message = "The request is not valid: " + "; ".join(
         f"{f['field']}: {f['message']}" for f in fields
     )
-    return api.create_response(
-        request, error_body("validation_error", message, fields), status=422
-    )
+    return api.create_response(request, error_body("validation_error", message, fields), status=422)
 
 
 @api.exception_handler(AuthenticationError)
@@ -92,9 +90,7 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 @api.exception_handler(Http404)
 def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
-    return api.create_response(
-        request, error_body("not_found", "No such resource."), status=404
-    )
+    return api.create_response(request, error_body("not_found", "No such resource."), status=404)
 
 
 @api.exception_handler(Problem)

@@ -32,7 +32,7 @@ def _worker_exit(server: Any, worker: Any) -> None:
         _runtime.stop()
 
 
-class TisserServer(BaseApplication):  # type: ignore[misc]
+class TisserServer(BaseApplication):
     def __init__(self, *, host: str, port: int, workers: int, threads: int) -> None:
         self.options = {
             "bind": f"{host}:{port}",

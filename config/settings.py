@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import zoneinfo
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -88,6 +89,7 @@ _SQLITE_OPTIONS = {
     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
 }
 DATABASE_URL = env_url("DATABASE_URL", ("sqlite", "postgres", "postgresql"))
+_db: dict[str, Any]
 if DATABASE_URL:
     _db = dict(dj_database_url.parse(DATABASE_URL))
 else:
@@ -107,7 +109,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # REDIS_URL set: dramatiq's Redis broker, separate `tisser worker` processes.
 # REDIS_URL unset: the embedded broker, the same actors on threads inside `tisser serve`.
 REDIS_URL = env_url("REDIS_URL", ("redis", "rediss", "unix"))
-TISSER_BROKER_NAMESPACE = env_str("TISSER_BROKER_NAMESPACE", "tisser") or "tisser"
+TESTING = "pytest" in sys.modules
+# Tests get their own namespace, so a `tisser worker` left running never takes their jobs.
+_namespace = "tisser-test" if TESTING else "tisser"
+TISSER_BROKER_NAMESPACE = env_str("TISSER_BROKER_NAMESPACE", _namespace) or _namespace
 TISSER_WORKER_THREADS = env_int("TISSER_WORKER_THREADS", 4, maximum=64)
 
 # --- Outbox --------------------------------------------------------------------------
@@ -135,13 +140,16 @@ TIME_ZONE = env_str("TISSER_TIME_ZONE", "Europe/Paris") or "Europe/Paris"
 try:
     zoneinfo.ZoneInfo(TIME_ZONE)
 except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-    raise ImproperlyConfigured(f"TISSER_TIME_ZONE={TIME_ZONE!r} is not a known time zone.") from None
+    raise ImproperlyConfigured(
+        f"TISSER_TIME_ZONE={TIME_ZONE!r} is not a known time zone."
+    ) from None
 
 # --- Files ---------------------------------------------------------------------------
 MEDIA_ROOT = DATA_DIR / "files"
 MEDIA_URL = "/media/"
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -177,5 +185,3 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
     },
 }
-
-TESTING = "pytest" in sys.modules

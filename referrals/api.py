@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.http import FileResponse, HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from config.errors import Conflict
@@ -67,10 +67,16 @@ def _referral_out(request: HttpRequest, referral: Referral) -> ReferralOut:
         "the background: follow `links.self` until `stage` is `slip_ready`."
     ),
 )
-def referral_create(request: HttpRequest, payload: ReferralIn) -> tuple[int, ReferralAcceptedOut]:
+def referral_create(request: HttpRequest, payload: ReferralIn) -> Status[ReferralAcceptedOut]:
     referral = services.referral_submit(health_center=request_center(request), data=payload)
-    return 202, ReferralAcceptedOut(
-        id=referral.id, code=referral.code, stage=referral.stage, links=_links(request, referral)
+    return Status(
+        202,
+        ReferralAcceptedOut(
+            id=referral.id,
+            code=referral.code,
+            stage=referral.stage,
+            links=_links(request, referral),
+        ),
     )
 
 
@@ -80,8 +86,11 @@ class ReferralFilter(Schema):
     offset: int = Field(default=0, ge=0)
 
 
-@router.get("", response={200: ReferralListOut, 401: ErrorOut, 422: ErrorOut},
-            summary="List the centre's referrals, newest first")
+@router.get(
+    "",
+    response={200: ReferralListOut, 401: ErrorOut, 422: ErrorOut},
+    summary="List the centre's referrals, newest first",
+)
 def referral_list(request: HttpRequest, filters: Query[ReferralFilter]) -> ReferralListOut:
     referrals = selectors.referral_list(health_center=request_center(request))
     if filters.stage:
@@ -95,8 +104,11 @@ def referral_list(request: HttpRequest, filters: Query[ReferralFilter]) -> Refer
     )
 
 
-@router.get("/{referral_id}", response={200: ReferralOut, 401: ErrorOut, 404: ErrorOut},
-            summary="A referral, its stage and its matches")
+@router.get(
+    "/{referral_id}",
+    response={200: ReferralOut, 401: ErrorOut, 404: ErrorOut},
+    summary="A referral, its stage and its matches",
+)
 def referral_detail(request: HttpRequest, referral_id: uuid.UUID) -> ReferralOut:
     referral = selectors.referral_get(
         health_center=request_center(request), referral_id=referral_id

@@ -116,6 +116,9 @@ class Match(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"#{self.rank} for {self.referral_id}"
+
 
 class Slip(models.Model):
     """The printed referral slip. One per referral: the constraint makes a re-run of the
@@ -127,6 +130,9 @@ class Slip(models.Model):
     size_bytes = models.PositiveIntegerField()
     render_ms = models.FloatField()
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.file.name or f"slip of {self.referral_id}"
 
 
 class Event(models.Model):

@@ -93,8 +93,10 @@ def events_sweep(*, stale_before: datetime | None = None, limit: int = 500) -> i
 
 def _claim(event: Event, now: datetime) -> bool:
     """Take `event` for publishing; False when another relay took it first."""
-    seen = Q(published_at__isnull=True) if event.published_at is None else Q(
-        published_at=event.published_at
+    seen = (
+        Q(published_at__isnull=True)
+        if event.published_at is None
+        else Q(published_at=event.published_at)
     )
     claimed = Event.objects.filter(seen, id=event.id, processed_at__isnull=True).update(
         published_at=now
@@ -107,8 +109,9 @@ def _publish(event: Event) -> bool:
     if event.publish_count >= settings.TISSER_OUTBOX_MAX_PUBLISHES:
         # Each publish already had the actor's own retries: this work keeps failing.
         Event.objects.filter(id=event.id, failed_at__isnull=True).update(failed_at=now)
-        logger.error("event %s (%s) failed after %s publishes", event.id, event.type,
-                     event.publish_count)
+        logger.error(
+            "event %s (%s) failed after %s publishes", event.id, event.type, event.publish_count
+        )
         return False
     if not _claim(event, now):
         return False

@@ -200,4 +200,3 @@ def referral_slip_attach(
         _stage_set(referral, Referral.Stage.SLIP_READY, {"slip_bytes": len(pdf)})
         event_mark_processed(event_id)
     return True
-

@@ -7,6 +7,7 @@ FontConfiguration, the stylesheet parsed once, fonts loaded once.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -62,9 +63,9 @@ class SlipActivity:
 def _session_text(start: datetime, end: datetime) -> str:
     local_start, local_end = timezone.localtime(start), timezone.localtime(end)
     day = formats.date_format(local_start, "l j F")
-    return f"{day[:1].upper()}{day[1:]}, {formats.time_format(local_start, 'H:i')}–" + (
-        formats.time_format(local_end, "H:i")
-    )
+    opens, closes = formats.time_format(local_start, "H:i"), formats.time_format(local_end, "H:i")
+    hours = f"{opens}\N{EN DASH}{closes}"
+    return f"{day[:1].upper()}{day[1:]}, {hours}"
 
 
 def _activity(match: Match, language: str, now: datetime) -> SlipActivity:
@@ -179,7 +180,7 @@ def asset_fetcher(roots: tuple[Path, ...]) -> Any:
 
     allowed = tuple(r.resolve() for r in roots)
 
-    class AssetFetcher(URLFetcher):  # type: ignore[misc]
+    class AssetFetcher(URLFetcher):
         def fetch(self, url: str, headers: dict[str, str] | None = None) -> Any:
             parts = urlsplit(url)
             if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
@@ -207,7 +208,15 @@ def slip_renderer() -> SlipRenderer:
     with _renderer_lock:
         if _renderer is None:
             _renderer = SlipRenderer()
+            # Drop it before interpreter shutdown: WeasyPrint's font objects cannot be
+            # finalised once the modules they use have been torn down.
+            atexit.register(_renderer_drop)
         return _renderer
+
+
+def _renderer_drop() -> None:
+    global _renderer
+    _renderer = None
 
 
 # --- The job -------------------------------------------------------------------------
@@ -217,13 +226,16 @@ def referral_render_slip(*, referral_id: uuid.UUID, event_id: int) -> None:
     """Render the slip of a matched referral and attach it. Safe to run twice: a referral
     that has a slip is left as it is."""
     referral = (
-        Referral.objects.select_related("health_center", "slip")
-        .filter(id=referral_id)
-        .first()
+        Referral.objects.select_related("health_center", "slip").filter(id=referral_id).first()
     )
-    if referral is None or hasattr(referral, "slip") or referral.stage not in (
-        Referral.Stage.MATCHED,
-        Referral.Stage.UNMATCHED,
+    if (
+        referral is None
+        or hasattr(referral, "slip")
+        or referral.stage
+        not in (
+            Referral.Stage.MATCHED,
+            Referral.Stage.UNMATCHED,
+        )
     ):
         event_mark_processed(event_id)
         return

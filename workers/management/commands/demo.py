@@ -25,33 +25,81 @@ DEMO_CENTER = "Maison de santé des Pentes (démo)"
 # A dozen people, as a health centre in Lyon might refer them. The last one lives too far
 # from any activity: the demo shows what an unmatched referral looks like too.
 PEOPLE: list[dict[str, Any]] = [
-    {"first_name": "Josiane", "year_of_birth": 1948, "needs": ["isolation"],
-     "at": (45.7560, 4.8420), "note": "Vous m'avez dit aimer parler avec les gens : allez-y "
-     "une première fois, sans engagement."},
-    {"first_name": "Karim", "year_of_birth": 1979, "needs": ["food-insecurity"],
-     "at": (45.7440, 4.8700)},
-    {"first_name": "Emily", "year_of_birth": 1991, "needs": ["new-to-area"], "lang": "en",
-     "at": (45.7630, 4.8550), "note": "Welcome to Lyon! These groups are a good way to meet "
-     "people."},
-    {"first_name": "Bernard", "year_of_birth": 1956, "needs": ["inactivity"],
-     "at": (45.7700, 4.8760)},
-    {"first_name": "Fatou", "year_of_birth": 1968, "needs": ["caring-burden"],
-     "at": (45.7590, 4.8500), "note": "Prendre du temps pour vous, c'est aussi prendre soin "
-     "de votre mère."},
-    {"first_name": "Lucas", "year_of_birth": 2001, "needs": ["low-mood"],
-     "at": (45.7750, 4.8300)},
-    {"first_name": "Ana", "year_of_birth": 1985, "needs": ["digital-exclusion"],
-     "at": (45.7380, 4.8690)},
-    {"first_name": "Georges", "year_of_birth": 1940, "needs": ["walking-group"],
-     "at": (45.7750, 4.8500), "distance": 3},
-    {"first_name": "Sarah", "year_of_birth": 1973, "needs": ["creative"], "lang": "en",
-     "at": (45.7730, 4.8280)},
-    {"first_name": "Mohamed", "year_of_birth": 1962, "needs": ["cooking-workshop"],
-     "at": (45.7745, 4.8060)},
-    {"first_name": "Irène", "year_of_birth": 1952, "needs": ["collective-reading"],
-     "at": (45.7365, 4.8710)},
-    {"first_name": "Paul", "year_of_birth": 1958, "needs": ["isolation"],
-     "at": (45.9890, 4.7190), "distance": 5},
+    {
+        "first_name": "Josiane",
+        "year_of_birth": 1948,
+        "needs": ["isolation"],
+        "at": (45.7560, 4.8420),
+        "note": "Vous m'avez dit aimer parler avec les gens : allez-y "
+        "une première fois, sans engagement.",
+    },
+    {
+        "first_name": "Karim",
+        "year_of_birth": 1979,
+        "needs": ["food-insecurity"],
+        "at": (45.7440, 4.8700),
+    },
+    {
+        "first_name": "Emily",
+        "year_of_birth": 1991,
+        "needs": ["new-to-area"],
+        "lang": "en",
+        "at": (45.7630, 4.8550),
+        "note": "Welcome to Lyon! These groups are a good way to meet people.",
+    },
+    {
+        "first_name": "Bernard",
+        "year_of_birth": 1956,
+        "needs": ["inactivity"],
+        "at": (45.7700, 4.8760),
+    },
+    {
+        "first_name": "Fatou",
+        "year_of_birth": 1968,
+        "needs": ["caring-burden"],
+        "at": (45.7590, 4.8500),
+        "note": "Prendre du temps pour vous, c'est aussi prendre soin de votre mère.",
+    },
+    {"first_name": "Lucas", "year_of_birth": 2001, "needs": ["low-mood"], "at": (45.7750, 4.8300)},
+    {
+        "first_name": "Ana",
+        "year_of_birth": 1985,
+        "needs": ["digital-exclusion"],
+        "at": (45.7380, 4.8690),
+    },
+    {
+        "first_name": "Georges",
+        "year_of_birth": 1940,
+        "needs": ["walking-group"],
+        "at": (45.7750, 4.8500),
+        "distance": 3,
+    },
+    {
+        "first_name": "Sarah",
+        "year_of_birth": 1973,
+        "needs": ["creative"],
+        "lang": "en",
+        "at": (45.7730, 4.8280),
+    },
+    {
+        "first_name": "Mohamed",
+        "year_of_birth": 1962,
+        "needs": ["cooking-workshop"],
+        "at": (45.7745, 4.8060),
+    },
+    {
+        "first_name": "Irène",
+        "year_of_birth": 1952,
+        "needs": ["collective-reading"],
+        "at": (45.7365, 4.8710),
+    },
+    {
+        "first_name": "Paul",
+        "year_of_birth": 1958,
+        "needs": ["isolation"],
+        "at": (45.9890, 4.7190),
+        "distance": 5,
+    },
 ]
 
 
@@ -96,9 +144,20 @@ class Command(BaseCommand):
         self.stdout.write(f"Starting `tisser serve` on 127.0.0.1:{port} (log: {log_path})…")
         with log_path.open("ab") as log:
             server = subprocess.Popen(  # noqa: S603 - our own command, fixed arguments
-                [sys.executable, "-m", "config.cli", "serve", "--host", "127.0.0.1",
-                 "--port", str(port), "--no-migrate"],
-                stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy(),
+                [
+                    sys.executable,
+                    "-m",
+                    "config.cli",
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--no-migrate",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=os.environ.copy(),
             )
         try:
             summary = self._run(f"http://127.0.0.1:{port}", key, out, timeout, server)
@@ -117,8 +176,7 @@ class Command(BaseCommand):
     def _run(
         self, base: str, key: str, out: Path, timeout: float, server: subprocess.Popen[bytes]
     ) -> list[str]:
-        client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"},
-                              timeout=30)
+        client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30)
         deadline = time.monotonic() + 60
         while True:
             if server.poll() is not None:
@@ -145,8 +203,7 @@ class Command(BaseCommand):
                 "max_distance_km": person.get("distance", 4),
                 "note_for_patient": person.get("note", ""),
                 "clinician_name": "Dr Camille Durand",
-                "consent": {"given": True, "method": "verbal",
-                            "at": datetime.now(UTC).isoformat()},
+                "consent": {"given": True, "method": "verbal", "at": datetime.now(UTC).isoformat()},
             }
             response = client.post("/api/v1/referrals", json=body)
             if response.status_code != 202:

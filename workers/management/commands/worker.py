@@ -45,4 +45,4 @@ class Command(BaseCommand):
         self.stdout.flush()
         # dramatiq's own CLI supervises the processes, restarts crashed ones, and stops
         # them gracefully on SIGTERM.
-        os.execv(dramatiq, argv)
+        os.execv(dramatiq, argv)  # noqa: S606 - our fixed argv, no shell

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from community_catalog.models import Schedule
+from community_catalog.schedules import next_sessions, schedule_sessions
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def schedule(**fields) -> Schedule:
+    return Schedule(opens_at=time(14, 0), closes_at=time(16, 0), **fields)
+
+
+def starts(sessions) -> list[str]:
+    return [s.starts_at.strftime("%Y-%m-%d %H:%M %z") for s in sessions]
+
+
+def test_second_tuesday_of_the_month() -> None:
+    sessions = schedule_sessions(
+        schedule(freq="MONTHLY", byday="2TU"), after=datetime(2026, 11, 25, tzinfo=PARIS), count=3
+    )
+
+    assert starts(sessions) == [
+        "2026-12-08 14:00 +0100",
+        "2027-01-12 14:00 +0100",
+        "2027-02-09 14:00 +0100",
+    ]
+
+
+def test_every_other_week_from_its_start() -> None:
+    sessions = schedule_sessions(
+        schedule(freq="WEEKLY", interval=2, byday="WE", dtstart=date(2026, 11, 4)),
+        after=datetime(2026, 11, 5, tzinfo=PARIS),
+        count=3,
+    )
+
+    assert [s.starts_at.date() for s in sessions] == [
+        date(2026, 11, 18),
+        date(2026, 12, 2),
+        date(2026, 12, 16),
+    ]
+
+
+def test_a_schedule_that_has_ended_has_no_sessions() -> None:
+    ended = schedule(freq="WEEKLY", byday="MO", valid_to=date(2026, 6, 30))
+
+    assert schedule_sessions(ended, after=datetime(2026, 11, 25, tzinfo=PARIS), count=3) == []
+
+
+def test_sessions_keep_their_wall_clock_time_across_daylight_saving() -> None:
+    sessions = schedule_sessions(
+        schedule(freq="WEEKLY", byday="SA"), after=datetime(2027, 3, 20, 15, tzinfo=PARIS), count=2
+    )
+
+    assert starts(sessions) == ["2027-03-27 14:00 +0100", "2027-04-03 14:00 +0200"]
+    assert sessions[1].ends_at.hour == 16
+
+
+def test_next_sessions_merge_several_schedules_soonest_first() -> None:
+    after = datetime(2026, 11, 25, tzinfo=PARIS)
+    merged = next_sessions(
+        [schedule(freq="WEEKLY", byday="FR"), schedule(freq="WEEKLY", byday="TH")],
+        after=after,
+        count=3,
+    )
+
+    assert [s.starts_at.strftime("%a %d") for s in merged] == ["Thu 26", "Fri 27", "Thu 03"]

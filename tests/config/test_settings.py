@@ -1,0 +1,57 @@
+"""A bad value in the environment stops start-up with a message naming the variable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def tisser(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "config.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"TISSER_PORT": "eighty"}, "TISSER_PORT"),
+        ({"DATABASE_URL": "mysql://db/tisser"}, "DATABASE_URL"),
+        ({"REDIS_URL": "http://localhost:6379"}, "REDIS_URL"),
+        ({"TISSER_ENV": "staging"}, "TISSER_ENV"),
+        ({"TISSER_TIME_ZONE": "Mars/Olympus"}, "TISSER_TIME_ZONE"),
+        ({"TISSER_ENV": "production", "SECRET_KEY": ""}, "SECRET_KEY"),
+    ],
+)
+def test_a_bad_value_stops_start_up_naming_the_variable(tmp_path, env, named) -> None:
+    result = tisser("check", env={"TISSER_DATA_DIR": str(tmp_path), **env})
+
+    assert result.returncode == 2
+    assert named in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_production_needs_allowed_hosts(tmp_path) -> None:
+    result = tisser(
+        "check",
+        env={"TISSER_DATA_DIR": str(tmp_path), "TISSER_ENV": "production", "SECRET_KEY": "x" * 50},
+    )
+
+    assert result.returncode == 2
+    assert "TISSER_ALLOWED_HOSTS" in result.stderr
+
+
+def test_defaults_need_nothing(tmp_path) -> None:
+    env = {"TISSER_DATA_DIR": str(tmp_path), "DATABASE_URL": "", "REDIS_URL": ""}
+    result = tisser("check", env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "secret_key").exists()

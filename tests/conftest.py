@@ -1,0 +1,115 @@
+"""Personas and real components shared by the test suite.
+
+The suite runs on whatever the environment configures: the embedded default (SQLite, the
+in-memory broker) or `DATABASE_URL` on PostgreSQL and `REDIS_URL` on Redis. Nothing is
+mocked: workers are real dramatiq workers on the configured broker.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import dramatiq
+import pytest
+from django.test import Client
+
+from community_catalog.demo_data import demo_catalog_load
+from referrals.models import HealthCenter, Referral
+from referrals.services import health_center_create
+
+# Lyon, place Bellecour: a few hundred metres from several demo activities.
+BELLECOUR = {"latitude": 45.7578, "longitude": 4.8320}
+
+
+def referral_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "patient_ref": "pt-0001",
+        "first_name": "Josiane",
+        "year_of_birth": 1948,
+        "preferred_language": "fr",
+        "location": dict(BELLECOUR),
+        "needs": ["isolation"],
+        "max_distance_km": 4,
+        "note_for_patient": "Allez-y une première fois, sans engagement.",
+        "clinical_reason": "Humeur basse depuis le veuvage.",
+        "consent": {"given": True, "method": "verbal", "at": datetime.now(UTC).isoformat()},
+    }
+    body.update(overrides)
+    return body
+
+
+class ApiClient:
+    """A Django test client that sends a health centre's key."""
+
+    def __init__(self, key: str | None) -> None:
+        self.client = Client()
+        self.headers = {"Authorization": f"Bearer {key}"} if key else {}
+
+    def post(self, path: str, body: Any, **headers: str) -> Any:
+        return self.client.post(
+            path, body, content_type="application/json", headers={**self.headers, **headers}
+        )
+
+    def get(self, path: str, **headers: str) -> Any:
+        return self.client.get(path, headers={**self.headers, **headers})
+
+
+@pytest.fixture
+def catalog(db: None) -> int:
+    return demo_catalog_load()
+
+
+@pytest.fixture
+def center(db: None) -> tuple[HealthCenter, str]:
+    return health_center_create(name="Maison de santé Gerland")
+
+
+@pytest.fixture
+def api(center: tuple[HealthCenter, str]) -> ApiClient:
+    return ApiClient(center[1])
+
+
+@pytest.fixture
+def outsider_api(db: None) -> ApiClient:
+    """Another health centre, with a valid key of its own."""
+    return ApiClient(health_center_create(name="Centre de santé Vaise")[1])
+
+
+@pytest.fixture
+def media(settings: Any, tmp_path: Any) -> Any:
+    settings.MEDIA_ROOT = tmp_path / "files"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def broker() -> Iterator[dramatiq.Broker]:
+    broker = dramatiq.get_broker()
+    broker.flush_all()
+    yield broker
+    broker.flush_all()
+
+
+@pytest.fixture
+def worker(
+    broker: dramatiq.Broker, transactional_db: None, media: Any
+) -> Iterator[dramatiq.Worker]:
+    """A real dramatiq worker on the configured broker, on two threads of this process."""
+    worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=50)
+    worker.start()
+    yield worker
+    worker.stop(timeout=10_000)
+
+
+def wait_for_stage(referral_id: str | uuid.UUID, stage: str, timeout: float = 60) -> Referral:
+    deadline = time.monotonic() + timeout
+    while True:
+        referral = Referral.objects.get(id=referral_id)
+        if referral.stage == stage:
+            return referral
+        if time.monotonic() > deadline:
+            raise AssertionError(f"referral still at {referral.stage!r}, expected {stage!r}")
+        time.sleep(0.05)

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import pytest
+
+from referrals.models import Event, Referral
+from referrals.services import CODE_ALPHABET
+from tests.conftest import ApiClient, referral_body
+
+URL = "/api/v1/referrals"
+
+
+def fields_of(response) -> dict[str, str]:
+    return {f["field"]: f["message"] for f in response.json()["error"]["fields"]}
+
+
+def test_it_accepts_a_referral_and_announces_it(api: ApiClient, catalog: int) -> None:
+    response = api.post(URL, referral_body())
+
+    assert response.status_code == 202
+    body = response.json()
+    assert body["stage"] == "submitted"
+    assert body["links"]["self"] == f"{URL}/{body['id']}"
+    code = body["code"]
+    assert len(code) == 7
+    assert code[3] == "-"
+    assert set(code.replace("-", "")) <= set(CODE_ALPHABET)
+    referral = Referral.objects.get(id=body["id"])
+    assert [t.code for t in referral.needs.all()] == ["isolation"]
+    assert referral.consent_given is True
+    event = Event.objects.get(aggregate_id=referral.id)
+    assert event.type == "referral.submitted"
+
+
+def test_it_names_the_unknown_taxonomy_code(api: ApiClient, catalog: int) -> None:
+    response = api.post(URL, referral_body(needs=["isolation", "knitting-in-space"]))
+
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"
+    assert fields_of(response) == {"needs[1]": "unknown taxonomy code 'knitting-in-space'"}
+    assert not Referral.objects.exists()
+    assert not Event.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"location": {"latitude": 91, "longitude": 4.8}}, "location.latitude"),
+        ({"year_of_birth": 2999}, "year_of_birth"),
+        ({"preferred_language": "french"}, "preferred_language"),
+        ({"needs": []}, "needs"),
+        ({"first_name": "   "}, "first_name"),
+        ({"max_distance_km": 0}, "max_distance_km"),
+        ({"national_health_number": "1 48 07 75 123 456 78"}, "national_health_number"),
+    ],
+)
+def test_it_refuses_bad_fields_by_name(api: ApiClient, catalog: int, change, field) -> None:
+    response = api.post(URL, referral_body(**change))
+
+    assert response.status_code == 422
+    assert field in fields_of(response)
+    assert not Referral.objects.exists()
+
+
+def test_it_refuses_a_referral_without_consent(api: ApiClient, catalog: int) -> None:
+    body = referral_body()
+    body["consent"]["given"] = False
+
+    response = api.post(URL, body)
+
+    assert response.status_code == 422
+    assert "consent" in fields_of(response)["consent.given"]
+
+
+def test_it_refuses_a_missing_field(api: ApiClient, catalog: int) -> None:
+    body = referral_body()
+    del body["consent"]
+
+    response = api.post(URL, body)
+
+    assert response.status_code == 422
+    assert "consent" in fields_of(response)
+
+
+def test_it_answers_malformed_json_with_400(api: ApiClient, catalog: int) -> None:
+    response = api.post(URL, "{not json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "bad_request"
+
+
+@pytest.mark.parametrize("header", [None, "Bearer tsk_nope_nope", "Basic dXNlcjpwYXNz"])
+def test_it_refuses_a_missing_or_wrong_key(db: None, header: str | None) -> None:
+    client = ApiClient(None)
+    headers = {"Authorization": header} if header else {}
+
+    response = client.post(URL, referral_body(), **headers)
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthorized"
+    assert response["WWW-Authenticate"] == "Bearer"
+
+
+def test_a_revoked_key_is_refused(center, catalog: int) -> None:
+    from django.utils import timezone
+
+    health_center, key = center
+    health_center.api_keys.update(revoked_at=timezone.now())
+
+    response = ApiClient(key).post(URL, referral_body())
+
+    assert response.status_code == 401
