@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import User
+from django.urls import reverse
+
+from tests.conftest import ApiClient, referral_body
+
+
+@pytest.mark.django_db
+def test_operators_can_open_every_admin_list_and_page(client, api: ApiClient, catalog) -> None:
+    referral_id = api.post("/api/v1/referrals", referral_body()).json()["id"]
+    client.force_login(User.objects.create_superuser("operator", "op@example.org", "pw"))
+
+    for model in admin.site._registry:
+        meta = model._meta
+        changelist = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
+        assert client.get(changelist).status_code == 200, changelist
+    page = reverse("admin:referrals_referral_change", args=[referral_id])
+    response = client.get(page)
+    assert response.status_code == 200
+    assert "Josiane" in response.content.decode()
