@@ -29,12 +29,11 @@ class Candidate:
     distance_km: float
 
 
-def candidates_for(referral: Referral) -> list[Candidate]:
-    """Activities answering one of the referral's needs within its travel distance,
+def candidates_for(referral: Referral, need_codes: list[str]) -> list[Candidate]:
+    """Activities answering one of `need_codes` within the referral's travel distance,
     nearest first; ties broken by id so every run gives the same order."""
-    codes = [t.code for t in referral.needs.all()]
     nearby = service_at_locations_near(
-        taxonomy_codes=codes,
+        taxonomy_codes=need_codes,
         latitude=referral.latitude,
         longitude=referral.longitude,
         radius_km=referral.max_distance_km,
@@ -65,10 +64,9 @@ def distance_reason(km: float) -> dict[str, str]:
     }
 
 
-def need_reason(sal: ServiceAtLocation, referral: Referral) -> dict[str, str] | None:
-    wanted = {t.code: t for t in referral.needs.all()}
+def need_reason(sal: ServiceAtLocation, need_codes: list[str]) -> dict[str, str] | None:
     for term in sal.service.taxonomy_terms.all():
-        if term.code in wanted:
+        if term.code in need_codes:
             return {
                 "code": "need",
                 "fr": f"Répond à : {term.name.lower()}",
@@ -78,10 +76,12 @@ def need_reason(sal: ServiceAtLocation, referral: Referral) -> dict[str, str] | 
 
 
 def proposals_for(referral: Referral) -> list[ProposedMatch]:
+    # The person's needs, read once for the whole ranking.
+    need_codes = [t.code for t in referral.needs.all()]
     proposals = []
-    for candidate in candidates_for(referral)[: settings.TISSER_MATCHES_PER_REFERRAL]:
+    for candidate in candidates_for(referral, need_codes)[: settings.TISSER_MATCHES_PER_REFERRAL]:
         reasons = [distance_reason(candidate.distance_km)]
-        need = need_reason(candidate.service_at_location, referral)
+        need = need_reason(candidate.service_at_location, need_codes)
         if need:
             reasons.insert(0, need)
         proposals.append(
