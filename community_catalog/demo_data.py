@@ -1,7 +1,8 @@
 """The sample catalogue that `tisser demo` loads: activities in Lyon and Villeurbanne.
 
-The file is validated with pydantic like any other input, and loaded idempotently: ids
-are derived from the keys in the file, so loading it twice changes nothing.
+The file is a compact, hand-written form; it is turned into HSDS 3.0 and loaded through
+the importer, like any organisation's file. Ids are derived from the keys in the file,
+so loading it twice changes nothing.
 """
 
 from __future__ import annotations
@@ -9,18 +10,16 @@ from __future__ import annotations
 import uuid
 from datetime import time
 from pathlib import Path
+from typing import Any
 
-from django.db import transaction
+from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field
 
-from community_catalog.models import (
-    Location,
-    Organization,
-    Schedule,
-    Service,
-    ServiceAtLocation,
-    TaxonomyTerm,
-)
+from community_catalog.hsds import hsds_read
+from community_catalog.hsds_export import taxonomy_term_export
+from community_catalog.hsds_import import hsds_import
+from community_catalog.models import Schedule, TaxonomyTerm
+from community_catalog.postcodes import DEMO_POSTCODES, postcodes_load
 from community_catalog.services import taxonomy_seed
 
 DEMO_CATALOG = Path(__file__).resolve().parent / "demo" / "lyon.json"
@@ -84,68 +83,107 @@ class DemoCatalog(_Strict):
     organizations: list[DemoOrganization]
 
 
-def _id(*parts: str) -> uuid.UUID:
-    return uuid.uuid5(_NAMESPACE, "/".join(parts))
+def _id(*parts: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, "/".join(parts)))
+
+
+def demo_catalog_hsds(catalog: DemoCatalog) -> list[dict[str, Any]]:
+    """The demo catalogue as HSDS 3.0 services, ready for `hsds_import`."""
+    today = timezone.localdate().isoformat()
+    terms = {term.code: term for term in TaxonomyTerm.objects.all()}
+    services: list[dict[str, Any]] = []
+    for org in catalog.organizations:
+        organization = {
+            "id": _id(org.key),
+            "name": org.name,
+            "description": org.description,
+            "email": org.email,
+            "website": org.website,
+        }
+        locations = {
+            loc.key: {
+                "id": _id(org.key, "location", loc.key),
+                "location_type": "physical",
+                "name": loc.name,
+                "latitude": loc.latitude,
+                "longitude": loc.longitude,
+                "transportation": loc.transportation,
+                "confidential": loc.confidential,
+                "addresses": [
+                    {
+                        "id": _id(org.key, "location", loc.key, "address"),
+                        "address_1": loc.address_1,
+                        "city": loc.city,
+                        "state_province": "",
+                        "postal_code": loc.postal_code,
+                        "country": "FR",
+                        "address_type": "physical",
+                    }
+                ],
+            }
+            for loc in org.locations
+        }
+        for svc in org.services:
+            key = _id(org.key, "service", svc.key)
+            services.append(
+                {
+                    "id": key,
+                    "name": svc.name,
+                    "description": svc.description,
+                    "status": "active",
+                    "fees_description": svc.fees_description,
+                    "application_process": svc.application_process,
+                    "assured_date": today,
+                    "organization": organization,
+                    "translations": svc.translations,
+                    "contacts": [
+                        {
+                            "id": _id(key, "contact"),
+                            "name": svc.contact_name,
+                            "phones": [{"id": _id(key, "phone"), "number": svc.contact_phone}],
+                        }
+                    ],
+                    "cost_options": [
+                        {
+                            "id": _id(key, "cost"),
+                            "option": "Gratuit",
+                            "amount": 0,
+                            "currency": "EUR",
+                        }
+                    ]
+                    if svc.is_free
+                    else [],
+                    "attributes": [
+                        {"id": _id(key, code), "taxonomy_term": taxonomy_term_export(terms[code])}
+                        for code in svc.taxonomy
+                    ],
+                    "service_at_locations": [
+                        {
+                            "id": _id(org.key, "service", svc.key, at.location),
+                            "location": locations[at.location],
+                            "schedules": [
+                                {
+                                    "id": _id(key, at.location, str(i)),
+                                    **schedule.model_dump(mode="json"),
+                                }
+                                for i, schedule in enumerate(at.schedules)
+                            ],
+                        }
+                        for at in svc.locations
+                    ],
+                }
+            )
+    return services
 
 
 def demo_catalog_load(path: Path = DEMO_CATALOG) -> int:
-    """Load (or refresh) the demo catalogue. Returns the number of services."""
+    """Load (or refresh) the demo catalogue through the HSDS importer, as an operator
+    would. Returns the number of services."""
     catalog = DemoCatalog.model_validate_json(path.read_text(encoding="utf-8"))
     taxonomy_seed()
-    terms = {t.code: t for t in TaxonomyTerm.objects.all()}
-    count = 0
-    with transaction.atomic():
-        for org in catalog.organizations:
-            organization, _ = Organization.objects.update_or_create(
-                id=_id(org.key),
-                defaults={
-                    "name": org.name,
-                    "description": org.description,
-                    "email": org.email,
-                    "website": org.website,
-                },
-            )
-            locations = {}
-            for loc in org.locations:
-                locations[loc.key], _ = Location.objects.update_or_create(
-                    id=_id(org.key, "location", loc.key),
-                    defaults={
-                        "organization": organization,
-                        "name": loc.name,
-                        "address_1": loc.address_1,
-                        "postal_code": loc.postal_code,
-                        "city": loc.city,
-                        "latitude": loc.latitude,
-                        "longitude": loc.longitude,
-                        "transportation": loc.transportation,
-                        "is_confidential": loc.confidential,
-                    },
-                )
-            for svc in org.services:
-                service, _ = Service.objects.update_or_create(
-                    id=_id(org.key, "service", svc.key),
-                    defaults={
-                        "organization": organization,
-                        "name": svc.name,
-                        "description": svc.description,
-                        "is_free": svc.is_free,
-                        "fees_description": svc.fees_description,
-                        "contact_name": svc.contact_name,
-                        "contact_phone": svc.contact_phone,
-                        "application_process": svc.application_process,
-                        "translations": svc.translations,
-                        "status": Service.Status.ACTIVE,
-                    },
-                )
-                service.taxonomy_terms.set([terms[code] for code in svc.taxonomy])
-                for at in svc.locations:
-                    sal, _ = ServiceAtLocation.objects.update_or_create(
-                        id=_id(org.key, "service", svc.key, at.location),
-                        defaults={"service": service, "location": locations[at.location]},
-                    )
-                    sal.schedules.all().delete()
-                    Schedule.objects.bulk_create(
-                        Schedule(service_at_location=sal, **s.model_dump()) for s in at.schedules
-                    )
-                count += 1
-    return count
+    read = hsds_read(demo_catalog_hsds(catalog))
+    report = hsds_import(read, organization=None)
+    if report.warnings:
+        raise ValueError(f"the demo catalogue has problems: {report.warnings}")
+    postcodes_load(DEMO_POSTCODES)
+    return len(read.records)

@@ -1,15 +1,25 @@
 """The catalogue of community activities, in Open Referral HSDS 3.0 vocabulary.
 
+Tables and field names follow HSDS 3.0's tabular form, so data moves in and out without
+translation: a phone, contact, schedule or language row points at whichever object it
+belongs to (organization, service, location, service_at_location, contact).
+
 The unit that gets matched is a `ServiceAtLocation`: one activity (service) offered at one
-place (location), with its weekly or monthly sessions (schedules).
+place (location), with its weekly or monthly sessions (schedules) and its capacity.
+
+Beyond HSDS 3.0 (exported as extension fields, which HSDS allows): capacity on
+service_at_location, `confidential` on location, `translations` on service.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Any
 
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class TaxonomyTerm(models.Model):
@@ -42,6 +52,7 @@ class TaxonomyTerm(models.Model):
 class Organization(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
+    alternate_name = models.CharField(max_length=200, blank=True)
     description = models.TextField(blank=True)
     email = models.EmailField(blank=True)
     website = models.URLField(blank=True)
@@ -65,33 +76,52 @@ class Service(models.Model):
         DEFUNCT = "defunct", "defunct"
         TEMPORARILY_CLOSED = "temporarily closed", "temporarily closed"
 
-    TRANSLATED_FIELDS = ("name", "description", "application_process", "fees_description")
+    TRANSLATED_FIELDS = (
+        "name",
+        "description",
+        "application_process",
+        "fees_description",
+        "eligibility_description",
+        "alert",
+    )
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="services"
     )
     name = models.CharField(max_length=200)
+    alternate_name = models.CharField(max_length=200, blank=True)
     description = models.TextField(blank=True)
+    url = models.URLField(blank=True)
+    email = models.EmailField(blank=True)
     status = models.CharField(max_length=32, choices=Status.choices, default=Status.ACTIVE)
+    interpretation_services = models.TextField(
+        blank=True, help_text="Interpretation offered, in words; matching treats it as any."
+    )
     application_process = models.TextField(
         blank=True, help_text="How to join: printed as the slip's next steps."
     )
-    fees_description = models.CharField(max_length=300, blank=True)
-    is_free = models.BooleanField(default=True)
+    fees_description = models.TextField(blank=True)
+    eligibility_description = models.TextField(blank=True)
+    wait_time = models.CharField(max_length=200, blank=True)
+    alert = models.TextField(blank=True, help_text="A short notice, e.g. why it is closed.")
     minimum_age = models.PositiveSmallIntegerField(null=True, blank=True)
     maximum_age = models.PositiveSmallIntegerField(null=True, blank=True)
-    email = models.EmailField(blank=True)
-    contact_name = models.CharField(max_length=200, blank=True)
-    contact_phone = models.CharField(max_length=40, blank=True)
+    is_free = models.BooleanField(
+        default=False,
+        help_text="Kept by the catalogue services: every cost option has amount 0.",
+    )
     translations = models.JSONField(default=dict, blank=True)
     taxonomy_terms = models.ManyToManyField(TaxonomyTerm, related_name="services", blank=True)
-    assured_date = models.DateField(null=True, blank=True)
-    last_modified = models.DateTimeField(auto_now=True)
+    assured_date = models.DateField(
+        null=True, blank=True, help_text="When the organisation last confirmed this is current."
+    )
+    # Set by the catalogue services on every change, and kept from an imported file.
+    last_modified = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["name"]
-        indexes = [models.Index(fields=["status"])]
+        indexes = [models.Index(fields=["status", "is_free"])]
 
     def __str__(self) -> str:
         return self.name
@@ -101,6 +131,13 @@ class Service(models.Model):
         original: str = getattr(self, field)
         translated: Any = self.translations.get(language, {}).get(field)
         return translated if isinstance(translated, str) and translated else original
+
+    def is_stale(self, today: date | None = None) -> bool:
+        """Not confirmed for `TISSER_STALE_AFTER_DAYS`: flagged, and ranked lower."""
+        if self.assured_date is None:
+            return True
+        today = today or timezone.localdate()
+        return (today - self.assured_date).days > settings.TISSER_STALE_AFTER_DAYS
 
 
 class Location(models.Model):
@@ -113,47 +150,108 @@ class Location(models.Model):
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="locations"
     )
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
     location_type = models.CharField(
         max_length=16, choices=LocationType.choices, default=LocationType.PHYSICAL
     )
-    address_1 = models.CharField(max_length=200, blank=True)
-    city = models.CharField(max_length=100, blank=True)
-    postal_code = models.CharField(max_length=16, blank=True)
-    country = models.CharField(max_length=2, default="FR")
+    url = models.URLField(blank=True)
+    name = models.CharField(max_length=200, blank=True)
+    alternate_name = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True)
+    transportation = models.TextField(
+        blank=True, help_text="How to get there (bus lines, tram stops)."
+    )
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)
-    transportation = models.CharField(
-        max_length=300, blank=True, help_text="How to get there (bus lines, tram stops)."
-    )
     is_confidential = models.BooleanField(
         default=False,
-        help_text="A shelter or private home: the address is never printed or shown.",
+        help_text="A shelter or a private home: the address is never printed or shown "
+        "to other parties; the slip says to call.",
     )
 
     class Meta:
         ordering = ["name"]
-        # The matching prefilter is a bounding box on these two columns.
+        # Search and matching prefilter on a bounding box over these two columns.
         indexes = [models.Index(fields=["latitude", "longitude"])]
 
     def __str__(self) -> str:
-        return self.name
+        return self.name or str(self.id)
+
+    @property
+    def physical_address(self) -> Address | None:
+        """The address to go to: the physical one, else the first one given."""
+        addresses = list(self.addresses.all())
+        physical = [a for a in addresses if a.address_type == Address.AddressType.PHYSICAL]
+        if physical:
+            return physical[0]
+        return addresses[0] if addresses else None
+
+
+class Address(models.Model):
+    class AddressType(models.TextChoices):
+        PHYSICAL = "physical", "physical"
+        POSTAL = "postal", "postal"
+        VIRTUAL = "virtual", "virtual"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # HSDS ids of nested objects are not unique in practice (the official examples reuse
+    # one phone id under five parents), so they are kept beside a row key of our own.
+    hsds_id = models.UUIDField(default=uuid.uuid4, db_index=True)
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="addresses")
+    attention = models.CharField(max_length=200, blank=True)
+    address_1 = models.CharField(max_length=200)
+    address_2 = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100)
+    region = models.CharField(max_length=100, blank=True)
+    state_province = models.CharField(max_length=100, blank=True)
+    postal_code = models.CharField(max_length=16)
+    country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2")
+    address_type = models.CharField(
+        max_length=16, choices=AddressType.choices, default=AddressType.PHYSICAL
+    )
+
+    class Meta:
+        ordering = ["location", "address_type", "hsds_id"]
+        verbose_name_plural = "addresses"
+
+    def __str__(self) -> str:
+        return ", ".join(p for p in (self.address_1, self.postal_code, self.city) if p)
+
+    def one_line(self) -> str:
+        return ", ".join(
+            p for p in (self.address_1, self.address_2, self.postal_code, self.city) if p
+        )
 
 
 class ServiceAtLocation(models.Model):
-    """A service offered at a location: the unit that gets matched and printed."""
+    """A service offered at a location: the unit that gets matched and printed.
+
+    Capacity lives here because places are counted per group: the same workshop can be
+    full on one side of town and have room on the other.
+    """
+
+    class CapacityStatus(models.TextChoices):
+        HAS_CAPACITY = "has-capacity", "has capacity"
+        NO_CAPACITY = "no-capacity", "no capacity"
+        WAITLIST = "waitlist", "waitlist"
+        ASSESSMENT_REQUIRED = "assessment-required", "assessment required"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     service = models.ForeignKey(
         Service, on_delete=models.CASCADE, related_name="service_at_locations"
     )
     location = models.ForeignKey(
-        Location, on_delete=models.CASCADE, related_name="service_at_locations"
+        Location, on_delete=models.PROTECT, related_name="service_at_locations"
     )
     description = models.TextField(blank=True)
+    capacity_status = models.CharField(
+        max_length=24, choices=CapacityStatus.choices, default=CapacityStatus.HAS_CAPACITY
+    )
+    capacity_available = models.PositiveIntegerField(null=True, blank=True)
+    capacity_maximum = models.PositiveIntegerField(null=True, blank=True)
+    capacity_updated = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        ordering = ["service", "id"]
         constraints = [
             models.UniqueConstraint(fields=["service", "location"], name="unique_service_location")
         ]
@@ -162,29 +260,205 @@ class ServiceAtLocation(models.Model):
         return f"{self.service} @ {self.location}"
 
 
+class Contact(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    hsds_id = models.UUIDField(default=uuid.uuid4, db_index=True)
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="contacts"
+    )
+    service = models.ForeignKey(
+        Service, null=True, blank=True, on_delete=models.CASCADE, related_name="contacts"
+    )
+    service_at_location = models.ForeignKey(
+        ServiceAtLocation,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="contacts",
+    )
+    location = models.ForeignKey(
+        Location, null=True, blank=True, on_delete=models.CASCADE, related_name="contacts"
+    )
+    name = models.CharField(max_length=200, blank=True)
+    title = models.CharField(max_length=200, blank=True)
+    department = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(blank=True)
+
+    class Meta:
+        ordering = ["hsds_id"]
+
+    def __str__(self) -> str:
+        return self.name or self.email or str(self.id)
+
+
+class Phone(models.Model):
+    """A phone number, normalised to E.164 with `phonenumbers`."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    hsds_id = models.UUIDField(default=uuid.uuid4, db_index=True)
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="phones"
+    )
+    service = models.ForeignKey(
+        Service, null=True, blank=True, on_delete=models.CASCADE, related_name="phones"
+    )
+    service_at_location = models.ForeignKey(
+        ServiceAtLocation, null=True, blank=True, on_delete=models.CASCADE, related_name="phones"
+    )
+    location = models.ForeignKey(
+        Location, null=True, blank=True, on_delete=models.CASCADE, related_name="phones"
+    )
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="phones"
+    )
+    number = models.CharField(max_length=32)
+    extension = models.CharField(max_length=16, blank=True)
+    type = models.CharField(max_length=16, blank=True, help_text="voice, text, fax, cell…")
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["hsds_id"]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class Language(models.Model):
+    """A language a service is run in, or spoken at a location, as an ISO 639-1 code."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    hsds_id = models.UUIDField(default=uuid.uuid4, db_index=True)
+    service = models.ForeignKey(
+        Service, null=True, blank=True, on_delete=models.CASCADE, related_name="languages"
+    )
+    location = models.ForeignKey(
+        Location, null=True, blank=True, on_delete=models.CASCADE, related_name="languages"
+    )
+    phone = models.ForeignKey(
+        Phone, null=True, blank=True, on_delete=models.CASCADE, related_name="languages"
+    )
+    name = models.CharField(max_length=100, blank=True)
+    code = models.CharField(max_length=3, blank=True, db_index=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["hsds_id"]
+
+    def __str__(self) -> str:
+        return self.code or self.name
+
+
+class CostOption(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    hsds_id = models.UUIDField(default=uuid.uuid4, db_index=True)
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="cost_options")
+    valid_from = models.DateField(null=True, blank=True)
+    valid_to = models.DateField(null=True, blank=True)
+    option = models.CharField(max_length=200, blank=True)
+    currency = models.CharField(max_length=3, blank=True, help_text="ISO 4217, e.g. EUR")
+    amount = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    amount_description = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["hsds_id"]
+
+    def __str__(self) -> str:
+        return f"{self.option} {self.amount} {self.currency}".strip()
+
+
+class Accessibility(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    hsds_id = models.UUIDField(default=uuid.uuid4, db_index=True)
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="accessibility")
+    description = models.TextField(blank=True)
+    details = models.TextField(blank=True)
+    url = models.URLField(blank=True)
+
+    class Meta:
+        ordering = ["hsds_id"]
+        verbose_name_plural = "accessibility"
+
+    def __str__(self) -> str:
+        return self.description[:60]
+
+
 class Schedule(models.Model):
-    """When a service meets at a location, in HSDS's iCal-style fields (RFC 5545)."""
+    """When a service meets, in HSDS's iCal-style fields (RFC 5545).
+
+    As in HSDS, a schedule belongs to a service_at_location, a service or a location; the
+    sessions of a service_at_location come from its own schedules, else its service's.
+    """
 
     class Freq(models.TextChoices):
         WEEKLY = "WEEKLY", "weekly"
         MONTHLY = "MONTHLY", "monthly"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    service_at_location = models.ForeignKey(
-        ServiceAtLocation, on_delete=models.CASCADE, related_name="schedules"
+    hsds_id = models.UUIDField(default=uuid.uuid4, db_index=True)
+    service = models.ForeignKey(
+        Service, null=True, blank=True, on_delete=models.CASCADE, related_name="schedules"
     )
-    freq = models.CharField(max_length=16, choices=Freq.choices, default=Freq.WEEKLY)
-    interval = models.PositiveSmallIntegerField(default=1)
+    location = models.ForeignKey(
+        Location, null=True, blank=True, on_delete=models.CASCADE, related_name="schedules"
+    )
+    service_at_location = models.ForeignKey(
+        ServiceAtLocation,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="schedules",
+    )
+    freq = models.CharField(max_length=16, choices=Freq.choices, blank=True)
+    interval = models.PositiveSmallIntegerField(null=True, blank=True)
     byday = models.CharField(
         max_length=64, blank=True, help_text="Comma-separated iCal days, e.g. 'TU,TH' or '2TU'."
     )
-    opens_at = models.TimeField()
-    closes_at = models.TimeField()
+    bymonthday = models.CharField(max_length=100, blank=True)
+    byweekno = models.CharField(max_length=200, blank=True)
+    byyearday = models.CharField(max_length=200, blank=True)
+    wkst = models.CharField(max_length=2, blank=True)
+    count = models.PositiveIntegerField(null=True, blank=True)
+    opens_at = models.TimeField(null=True, blank=True)
+    closes_at = models.TimeField(null=True, blank=True)
     valid_from = models.DateField(null=True, blank=True)
     valid_to = models.DateField(null=True, blank=True)
     dtstart = models.DateField(null=True, blank=True)
     until = models.DateField(null=True, blank=True)
-    notes = models.CharField(max_length=300, blank=True)
+    timezone = models.FloatField(
+        null=True, blank=True, help_text="HSDS: offset from UTC; sessions use TIME_ZONE."
+    )
+    description = models.TextField(blank=True)
+    schedule_link = models.URLField(blank=True)
+    attending_type = models.CharField(max_length=200, blank=True)
+    notes = models.TextField(blank=True)
+    # Derived from byday/dtstart by the catalogue services, so that search can filter on
+    # a weekday in the database: "MO,TH".
+    weekdays = models.CharField(max_length=20, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["hsds_id"]
 
     def __str__(self) -> str:
         return f"{self.freq} {self.byday} {self.opens_at}-{self.closes_at}"
+
+
+class PostalCode(models.Model):
+    """A postcode and its centre, loaded from GeoNames' postal code files."""
+
+    country_code = models.CharField(max_length=2)
+    postal_code = models.CharField(max_length=20)
+    place_name = models.CharField(max_length=180)
+    admin_name1 = models.CharField(max_length=100, blank=True)
+    latitude = models.FloatField()
+    longitude = models.FloatField()
+
+    class Meta:
+        ordering = ["country_code", "postal_code", "place_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["country_code", "postal_code", "place_name"], name="unique_postal_place"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.postal_code} {self.place_name}"

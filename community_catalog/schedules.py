@@ -12,18 +12,11 @@ from zoneinfo import ZoneInfo
 from dateutil import rrule
 from django.conf import settings
 
-from community_catalog.models import Schedule
+from community_catalog.models import Schedule, ServiceAtLocation
 
 _BYDAY = re.compile(r"^([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)$")
-_WEEKDAYS = {
-    "MO": rrule.MO,
-    "TU": rrule.TU,
-    "WE": rrule.WE,
-    "TH": rrule.TH,
-    "FR": rrule.FR,
-    "SA": rrule.SA,
-    "SU": rrule.SU,
-}
+WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+_WEEKDAYS = dict(zip(WEEKDAY_CODES, rrule.weekdays, strict=True))
 _FREQ: dict[str, Literal[1, 2]] = {"WEEKLY": rrule.WEEKLY, "MONTHLY": rrule.MONTHLY}
 # Without an explicit dtstart, "every other week" needs a fixed anchor so that every
 # process computes the same weeks: a Monday long ago.
@@ -46,17 +39,51 @@ def byday_parse(value: str) -> list[rrule.weekday]:
         if not match:
             raise ValueError(f"{token!r} is not an iCal day such as 'TU' or '2TU'")
         nth, day = match.groups()
+        if nth and not (1 <= abs(int(nth)) <= 5):
+            raise ValueError(f"{token!r}: the occurrence in a month must be 1 to 5 or -1 to -5")
         weekday = _WEEKDAYS[day]
         days.append(weekday(int(nth)) if nth else weekday)
     return days
+
+
+def int_list_parse(value: str, *, low: int, high: int) -> list[int]:
+    """`"2,3,-1"` → `[2, 3, -1]`, each within ±[low, high] (iCal BYMONTHDAY and the like)."""
+    numbers = []
+    for token in (t.strip() for t in value.split(",")):
+        if not token:
+            continue
+        try:
+            number = int(token)
+        except ValueError:
+            raise ValueError(f"{token!r} is not a whole number") from None
+        if not (low <= abs(number) <= high):
+            raise ValueError(f"{number} is out of range (±{low} to ±{high})")
+        numbers.append(number)
+    return numbers
+
+
+def schedule_weekdays(schedule: Schedule) -> str:
+    """The days of the week `schedule` can meet on, as `"MO,TH"`; empty when unknown.
+
+    Stored on the row so that search can filter by weekday in the database.
+    """
+    if schedule.byday:
+        codes = {day.strip()[-2:].upper() for day in schedule.byday.split(",") if day.strip()}
+        return ",".join(code for code in WEEKDAY_CODES if code in codes)
+    if schedule.freq == Schedule.Freq.WEEKLY and schedule.dtstart:
+        return WEEKDAY_CODES[schedule.dtstart.weekday()]
+    return ""
 
 
 def schedule_sessions(schedule: Schedule, *, after: datetime, count: int) -> list[Session]:
     """The next `count` sessions of `schedule` that start after `after`, in local time.
 
     Recurrence is computed on naive wall-clock times and the zone attached afterwards, so
-    a 14:00 workshop stays at 14:00 across a daylight-saving change.
+    a 14:00 workshop stays at 14:00 across a daylight-saving change. A schedule without a
+    frequency or an opening time describes no sessions.
     """
+    if schedule.freq not in _FREQ or schedule.opens_at is None:
+        return []
     zone = ZoneInfo(settings.TIME_ZONE)
     local_after = after.astimezone(zone).replace(tzinfo=None)
     first_day = schedule.dtstart or schedule.valid_from or _ANCHOR
@@ -66,17 +93,23 @@ def schedule_sessions(schedule: Schedule, *, after: datetime, count: int) -> lis
     rule = rrule.rrule(
         _FREQ[schedule.freq],
         interval=schedule.interval or 1,
+        wkst=_WEEKDAYS.get(schedule.wkst),
+        count=schedule.count,
         byweekday=byday_parse(schedule.byday) or None,
+        bymonthday=int_list_parse(schedule.bymonthday, low=1, high=31) or None,
+        byweekno=int_list_parse(schedule.byweekno, low=1, high=53) or None,
+        byyearday=int_list_parse(schedule.byyearday, low=1, high=366) or None,
         dtstart=datetime.combine(first_day, schedule.opens_at),
-        until=datetime.combine(last_day, time.max) if last_day else None,
+        until=datetime.combine(last_day, time.max) if last_day and not schedule.count else None,
         cache=False,
     )
-    duration = datetime.combine(_ANCHOR, schedule.closes_at) - datetime.combine(
-        _ANCHOR, schedule.opens_at
-    )
+    closes_at = schedule.closes_at or schedule.opens_at
+    duration = datetime.combine(_ANCHOR, closes_at) - datetime.combine(_ANCHOR, schedule.opens_at)
     sessions: list[Session] = []
     start = rule.after(local_after)
     while start is not None and len(sessions) < count:
+        if last_day and start.date() > last_day:
+            break
         if schedule.valid_from is None or start.date() >= schedule.valid_from:
             starts_at = start.replace(tzinfo=zone)
             sessions.append(Session(starts_at, starts_at + max(duration, timedelta(0))))
@@ -88,3 +121,17 @@ def next_sessions(schedules: Iterable[Schedule], *, after: datetime, count: int)
     """The next `count` sessions across several schedules, soonest first."""
     merged = [s for sch in schedules for s in schedule_sessions(sch, after=after, count=count)]
     return sorted(merged, key=lambda s: s.starts_at)[:count]
+
+
+def service_at_location_sessions(
+    sal: ServiceAtLocation, *, after: datetime, count: int = 3
+) -> list[Session]:
+    """The next `count` sessions of an activity at a place, as timezone-aware datetimes
+    in `TIME_ZONE` (Europe/Paris unless configured).
+
+    Its own schedules count first; without any, the service's schedules apply (HSDS lets a
+    publisher attach schedules to either). Prefetch `schedules` and `service__schedules`
+    when calling this for many rows.
+    """
+    schedules = list(sal.schedules.all()) or list(sal.service.schedules.all())
+    return next_sessions(schedules, after=after, count=count)

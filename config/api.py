@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from community_catalog.api import catalog_router, organization_router
 from config.errors import Problem
 from referrals.api import router as referrals_router
 
@@ -26,6 +27,8 @@ api = NinjaAPI(
     urls_namespace="api-v1",
 )
 api.add_router("/referrals", referrals_router)
+api.add_router("/catalog", catalog_router)
+api.add_router("/organization", organization_router)
 
 
 def error_body(

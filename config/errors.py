@@ -52,3 +52,8 @@ class NotFound(Problem):
 class Conflict(Problem):
     status = 409
     code = "conflict"
+
+
+class TooLarge(Problem):
+    status = 413
+    code = "too_large"

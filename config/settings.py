@@ -129,6 +129,15 @@ TISSER_PUBLIC_URL = env_url("TISSER_PUBLIC_URL", ("http", "https"))
 
 # --- Matching ------------------------------------------------------------------------
 TISSER_MATCHES_PER_REFERRAL = env_int("TISSER_MATCHES_PER_REFERRAL", 3, minimum=1, maximum=10)
+# A service its organisation has not confirmed for this many days is flagged stale.
+TISSER_STALE_AFTER_DAYS = env_int("TISSER_STALE_AFTER_DAYS", 180, minimum=1)
+# The language of the catalogue: a service that names no language is taken to be run
+# in it (ISO 639-1).
+TISSER_CATALOG_LANGUAGE = env_str("TISSER_CATALOG_LANGUAGE", "fr").lower() or "fr"
+# Phone numbers written without a country code are read as numbers of this region.
+TISSER_PHONE_REGION = env_str("TISSER_PHONE_REGION", "FR").upper() or "FR"
+# HSDS imports are read whole: the largest file accepted, in bytes.
+TISSER_IMPORT_MAX_BYTES = env_int("TISSER_IMPORT_MAX_BYTES", 50_000_000, minimum=1024)
 
 # --- Internationalisation ------------------------------------------------------------
 LANGUAGE_CODE = "fr"

@@ -8,10 +8,10 @@ from django.http import FileResponse, HttpRequest
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
+from config.auth import HealthCenterKey, request_center
 from config.errors import Conflict
 from config.schemas import ErrorOut
 from referrals import selectors, services
-from referrals.auth import HealthCenterKey, request_center
 from referrals.models import Referral
 from referrals.schemas import (
     LinksOut,

@@ -26,20 +26,57 @@ class ApiKey(models.Model):
 
     Keys carry 192 random bits, so a fast hash is enough: there is nothing to brute-force.
     The prefix is stored in clear so an operator can tell keys apart and revoke one.
+    A key belongs to one health centre, or one organisation, or is an operator's.
     """
+
+    class Role(models.TextChoices):
+        HEALTH_CENTER = "health_center", "health centre"
+        ORGANIZATION = "organization", "organisation"
+        OPERATOR = "operator", "operator"
 
     prefix = models.CharField(max_length=16, unique=True)
     key_hash = models.CharField(max_length=64, unique=True)
     name = models.CharField(max_length=200, blank=True)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.HEALTH_CENTER)
     health_center = models.ForeignKey(
-        HealthCenter, on_delete=models.CASCADE, related_name="api_keys"
+        HealthCenter, null=True, blank=True, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    organization = models.ForeignKey(
+        "community_catalog.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="api_keys",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="api_key_owner_matches_role",
+                condition=(
+                    models.Q(
+                        role="health_center",
+                        health_center__isnull=False,
+                        organization__isnull=True,
+                    )
+                    | models.Q(
+                        role="organization",
+                        health_center__isnull=True,
+                        organization__isnull=False,
+                    )
+                    | models.Q(
+                        role="operator", health_center__isnull=True, organization__isnull=True
+                    )
+                ),
+            )
+        ]
+
     def __str__(self) -> str:
-        return f"{self.prefix}… ({self.health_center})"
+        owner = self.health_center or self.organization or "operator"
+        return f"{self.prefix}… ({owner})"
 
 
 class Referral(models.Model):

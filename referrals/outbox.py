@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -62,6 +63,38 @@ def event_record(
     )
     transaction.on_commit(lambda: events_publish([event.id]))
     return event
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    type: str
+    aggregate_type: str
+    aggregate_id: uuid.UUID
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+def events_record(drafts: list[EventDraft]) -> list[Event]:
+    """Write many events in the caller's transaction with one INSERT (an import announces
+    thousands of changes). Events that trigger no work yet are stored as processed: they
+    are the record of the change, and nothing waits on them."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("events_record must run inside the transaction of the change")
+    now = timezone.now()
+    events = Event.objects.bulk_create(
+        Event(
+            type=draft.type,
+            aggregate_type=draft.aggregate_type,
+            aggregate_id=draft.aggregate_id,
+            payload=draft.payload,
+            created_at=now,
+            processed_at=None if draft.type in EVENT_HANDLERS else now,
+        )
+        for draft in drafts
+    )
+    to_publish = [e.id for e in events if e.processed_at is None and e.id is not None]
+    if to_publish:
+        transaction.on_commit(lambda: events_publish(to_publish))
+    return events
 
 
 def event_mark_processed(event_id: int) -> None:

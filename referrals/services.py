@@ -13,7 +13,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from community_catalog.models import ServiceAtLocation
+from community_catalog.models import Organization, ServiceAtLocation
 from community_catalog.selectors import taxonomy_terms_by_code
 from config.errors import FieldProblem, InvalidInput
 from referrals.models import ApiKey, HealthCenter, Match, Referral, Slip
@@ -35,12 +35,32 @@ def api_key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def api_key_create(*, health_center: HealthCenter, name: str = "") -> str:
-    """Create a key for `health_center` and return it. It is never shown again."""
+def api_key_create(
+    *,
+    health_center: HealthCenter | None = None,
+    organization: Organization | None = None,
+    name: str = "",
+) -> str:
+    """Create a key for a health centre, an organisation, or (neither) an operator, and
+    return it. It is never shown again."""
+    if health_center is not None and organization is not None:
+        raise ValueError("a key belongs to a health centre or an organisation, not both")
+    role = (
+        ApiKey.Role.HEALTH_CENTER
+        if health_center is not None
+        else ApiKey.Role.ORGANIZATION
+        if organization is not None
+        else ApiKey.Role.OPERATOR
+    )
     prefix = secrets.token_hex(4)
     key = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(24)}"
     ApiKey.objects.create(
-        prefix=prefix, key_hash=api_key_hash(key), name=name, health_center=health_center
+        prefix=prefix,
+        key_hash=api_key_hash(key),
+        name=name,
+        role=role,
+        health_center=health_center,
+        organization=organization,
     )
     return key
 
@@ -49,7 +69,7 @@ def api_key_authenticate(key: str) -> ApiKey | None:
     if not key.startswith(API_KEY_PREFIX) or len(key) > 200:
         return None
     api_key = (
-        ApiKey.objects.select_related("health_center")
+        ApiKey.objects.select_related("health_center", "organization")
         .filter(key_hash=api_key_hash(key), revoked_at__isnull=True)
         .first()
     )

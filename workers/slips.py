@@ -20,11 +20,13 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import fontpkg_atkinson_hyperlegible
+import phonenumbers
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import formats, timezone, translation
 
-from community_catalog.schedules import next_sessions
+from community_catalog.models import ServiceAtLocation
+from community_catalog.schedules import service_at_location_sessions
 from referrals.models import Match, Referral
 from referrals.outbox import event_mark_processed
 from referrals.services import referral_slip_attach
@@ -68,11 +70,37 @@ def _session_text(start: datetime, end: datetime) -> str:
     return f"{day[:1].upper()}{day[1:]}, {hours}"
 
 
+def _contact(sal: ServiceAtLocation) -> tuple[str, str]:
+    """Who to call: the contact for this place, else the service's, with a phone number."""
+    contacts = list(sal.contacts.all()) or list(sal.service.contacts.all())
+    for contact in contacts:
+        phones = [p.number for p in contact.phones.all()]
+        if phones:
+            return contact.name, _phone_display(phones[0])
+    fallback = list(sal.phones.all()) or list(sal.service.phones.all())
+    name = contacts[0].name if contacts else ""
+    return name, _phone_display(fallback[0].number) if fallback else ""
+
+
+def _phone_display(number: str) -> str:
+    """E.164 as people dial it: national format at home, international otherwise."""
+    parsed = phonenumbers.parse(number)
+    region = phonenumbers.region_code_for_number(parsed)
+    style = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if region == settings.TISSER_PHONE_REGION
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    return phonenumbers.format_number(parsed, style)
+
+
 def _activity(match: Match, language: str, now: datetime) -> SlipActivity:
     sal = match.service_at_location
     service, location = sal.service, sal.location
-    address = ", ".join(p for p in (location.address_1, location.postal_code, location.city) if p)
-    sessions = next_sessions(sal.schedules.all(), after=now, count=3)
+    found = location.physical_address
+    address = found.one_line() if found else ""
+    sessions = service_at_location_sessions(sal, after=now, count=3)
+    contact_name, phone = _contact(sal)
     if service.is_free:
         cost = translation.gettext("Free")
     else:
@@ -89,8 +117,8 @@ def _activity(match: Match, language: str, now: datetime) -> SlipActivity:
         transportation="" if location.is_confidential else location.transportation,
         sessions=[_session_text(s.starts_at, s.ends_at) for s in sessions],
         cost=cost,
-        contact=service.contact_name,
-        phone=service.contact_phone,
+        contact=contact_name,
+        phone=phone,
         how_to_join=service.text("application_process", language),
         reasons=[r.get(language, "") for r in match.reasons if r.get(language)],
     )
@@ -104,7 +132,15 @@ def slip_html(referral: Referral, *, now: datetime | None = None) -> str:
         referral.matches.select_related(
             "service_at_location__service__organization", "service_at_location__location"
         )
-        .prefetch_related("service_at_location__schedules")
+        .prefetch_related(
+            "service_at_location__schedules",
+            "service_at_location__service__schedules",
+            "service_at_location__location__addresses",
+            "service_at_location__contacts__phones",
+            "service_at_location__phones",
+            "service_at_location__service__contacts__phones",
+            "service_at_location__service__phones",
+        )
         .order_by("rank")
     )
     with translation.override(language):

@@ -38,7 +38,7 @@ def test_it_names_the_unknown_taxonomy_code(api: ApiClient, catalog: int) -> Non
     assert response.json()["error"]["code"] == "validation_error"
     assert fields_of(response) == {"needs[1]": "unknown taxonomy code 'knitting-in-space'"}
     assert not Referral.objects.exists()
-    assert not Event.objects.exists()
+    assert not Event.objects.filter(aggregate_type="referral").exists()
 
 
 @pytest.mark.parametrize(

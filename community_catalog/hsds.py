@@ -1,0 +1,438 @@
+"""HSDS 3.0 documents: reading and checking an imported file.
+
+A document is read in three steps:
+1. `hsds_records` finds the services in it: one service, a list of services, a page of
+   services (`{"contents": [...]}`, the shape HSDS's API returns), an organization with
+   its `services`, or a service_at_location with its `service`;
+2. each service is checked against the official HSDS 3.0 JSON Schema (types, required
+   fields, enumerations, uuid/e-mail/date formats);
+3. each service is read into the pydantic models below, which add Tisser's own rules
+   (coordinates in range, times in order, ISO codes, phone numbers normalised) and give
+   the values the database stores.
+
+Every problem is reported with the record's index and the field's path.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import jsonschema
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import ValidationError as PydanticValidationError
+
+from community_catalog.models import Location, Service, ServiceAtLocation
+from community_catalog.values import (
+    Age,
+    CountryCode,
+    CurrencyCode,
+    Email,
+    IcalDays,
+    LanguageCode,
+    MonthDays,
+    Name,
+    Phone,
+    ShortText,
+    Text,
+    Time,
+    Url,
+    WeekNumbers,
+    YearDays,
+)
+
+SCHEMA_DIR = Path(__file__).resolve().parent / "hsds_schema"
+TAXONOMY_NAME = "tisser"
+
+
+@dataclass(frozen=True)
+class RecordProblem:
+    record: int
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        path = f"[{self.record}]" + (f".{self.field}" if self.field else "")
+        return {"record": self.record, "field": path, "message": self.message}
+
+
+@dataclass
+class ReadResult:
+    records: list[tuple[int, HsdsService]] = field(default_factory=list)
+    errors: list[RecordProblem] = field(default_factory=list)
+    warnings: list[RecordProblem] = field(default_factory=list)
+    # index → (id, name) as written in the file, to name invalid records in reports
+    labels: dict[int, tuple[str, str]] = field(default_factory=dict)
+
+
+class DocumentError(ValueError):
+    """The document as a whole cannot be read (not a list of services)."""
+
+
+# --- The records ---------------------------------------------------------------------
+
+
+class _Obj(BaseModel):
+    # HSDS has many more fields than Tisser keeps; the unknown ones are ignored.
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class HsdsLanguage(_Obj):
+    id: uuid.UUID
+    name: ShortText = ""
+    code: LanguageCode | None = None
+    note: Text = ""
+
+
+class HsdsPhone(_Obj):
+    id: uuid.UUID
+    number: Phone
+    extension: ShortText = ""
+    type: ShortText = ""
+    description: Text = ""
+    languages: list[HsdsLanguage] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _extension_as_text(cls, data: Any) -> Any:
+        # HSDS types `extension` as a number; Tisser keeps it as text ("100", "#2").
+        if isinstance(data, dict) and isinstance(data.get("extension"), int | float):
+            data = {**data, "extension": str(data["extension"])}
+        return data
+
+
+class HsdsContact(_Obj):
+    id: uuid.UUID
+    name: Name = ""
+    title: Name = ""
+    department: Name = ""
+    email: Email = ""
+    phones: list[HsdsPhone] = []
+
+
+class HsdsSchedule(_Obj):
+    id: uuid.UUID
+    freq: Literal["WEEKLY", "MONTHLY"] | None = None
+    interval: int | None = Field(None, ge=1, le=52)
+    byday: IcalDays = ""
+    bymonthday: MonthDays = ""
+    byweekno: WeekNumbers = ""
+    byyearday: YearDays = ""
+    wkst: Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"] | None = None
+    count: int | None = Field(None, ge=1)
+    opens_at: Time = None
+    closes_at: Time = None
+    valid_from: date | None = None
+    valid_to: date | None = None
+    dtstart: date | None = None
+    until: date | None = None
+    timezone: float | None = Field(None, ge=-14, le=14)
+    description: Text = ""
+    schedule_link: Url = ""
+    attending_type: Name = ""
+    notes: Text = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> HsdsSchedule:
+        if self.opens_at and self.closes_at and self.closes_at <= self.opens_at:
+            raise ValueError("closes_at must be after opens_at")
+        if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
+            raise ValueError("valid_to must not be before valid_from")
+        if self.dtstart and self.until and self.until < self.dtstart:
+            raise ValueError("until must not be before dtstart")
+        return self
+
+
+class HsdsAddress(_Obj):
+    id: uuid.UUID
+    attention: Name = ""
+    address_1: Name = Field(min_length=1)
+    address_2: Name = ""
+    city: ShortText = Field(min_length=1)
+    region: ShortText = ""
+    state_province: ShortText = ""
+    postal_code: str = Field(min_length=1, max_length=16)
+    country: CountryCode
+    address_type: Literal["physical", "postal", "virtual"] = "physical"
+
+
+class HsdsAccessibility(_Obj):
+    id: uuid.UUID
+    description: Text = ""
+    details: Text = ""
+    url: Url = ""
+
+
+def _coordinates_in_range(data: Any, info: ValidationInfo) -> Any:
+    """Out-of-range coordinates are dropped with a warning rather than failing the file:
+    published HSDS data has them (the official examples use latitude 100). The location
+    is kept, without a position, so it is never matched by distance."""
+    if not isinstance(data, dict):
+        return data
+    warnings = (info.context or {}).get("warnings")
+    cleaned = dict(data)
+    for name, bound in (("latitude", 90), ("longitude", 180)):
+        value = data.get(name)
+        if isinstance(value, int | float) and not -bound <= value <= bound:
+            cleaned["latitude"] = cleaned["longitude"] = None
+            if warnings is not None:
+                warnings.append(
+                    (
+                        f"location {data.get('id')}.{name}",
+                        f"{value} is outside -{bound}..{bound}: the location is imported "
+                        "without coordinates and cannot be found by distance",
+                    )
+                )
+    return cleaned
+
+
+class HsdsLocation(_Obj):
+    id: uuid.UUID
+    location_type: Location.LocationType = Location.LocationType.PHYSICAL
+    url: Url = ""
+    name: Name = ""
+    alternate_name: Name = ""
+    description: Text = ""
+    transportation: Text = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    languages: list[HsdsLanguage] = []
+    addresses: list[HsdsAddress] = []
+    accessibility: list[HsdsAccessibility] = []
+    phones: list[HsdsPhone] = []
+    contacts: list[HsdsContact] = []
+    schedules: list[HsdsSchedule] = []
+    # Tisser extension: a shelter or a private home, whose address is never shown.
+    confidential: bool = False
+
+    _coordinates = model_validator(mode="before")(_coordinates_in_range)
+
+    @model_validator(mode="after")
+    def _both_coordinates(self) -> HsdsLocation:
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError("latitude and longitude go together: give both or neither")
+        return self
+
+
+class HsdsCapacity(_Obj):
+    """Tisser extension on service_at_location: places left, and whether to refer."""
+
+    status: ServiceAtLocation.CapacityStatus = ServiceAtLocation.CapacityStatus.HAS_CAPACITY
+    available: int | None = Field(None, ge=0)
+    maximum: int | None = Field(None, ge=0)
+    updated: datetime | None = None
+
+    @model_validator(mode="after")
+    def _within_maximum(self) -> HsdsCapacity:
+        if (
+            self.available is not None
+            and self.maximum is not None
+            and (self.available > self.maximum)
+        ):
+            raise ValueError("available must not exceed maximum")
+        return self
+
+
+class HsdsServiceAtLocation(_Obj):
+    id: uuid.UUID
+    description: Text = ""
+    contacts: list[HsdsContact] = []
+    phones: list[HsdsPhone] = []
+    schedules: list[HsdsSchedule] = []
+    location: HsdsLocation | None = None
+    location_id: uuid.UUID | None = None
+    capacity: HsdsCapacity | None = None
+
+    @model_validator(mode="after")
+    def _has_location(self) -> HsdsServiceAtLocation:
+        if self.location is None and self.location_id is None:
+            raise ValueError("a service_at_location needs its location (or location_id)")
+        if self.location and self.location_id and self.location.id != self.location_id:
+            raise ValueError("location_id differs from location.id")
+        return self
+
+    @property
+    def target_location_id(self) -> uuid.UUID:
+        return self.location.id if self.location else self.location_id  # type: ignore[return-value]
+
+
+class HsdsOrganization(_Obj):
+    id: uuid.UUID
+    name: Name = Field(min_length=1)
+    alternate_name: Name = ""
+    description: Text = ""
+    email: Email = ""
+    website: Url = ""
+
+
+class HsdsCostOption(_Obj):
+    id: uuid.UUID
+    valid_from: date | None = None
+    valid_to: date | None = None
+    option: Name = ""
+    currency: CurrencyCode | None = None
+    amount: Decimal | None = Field(None, ge=0, max_digits=10, decimal_places=2)
+    amount_description: Name = ""
+
+
+class HsdsTaxonomyTerm(_Obj):
+    id: uuid.UUID
+    code: str = ""
+    name: str = ""
+    taxonomy: str = ""
+
+
+class HsdsAttribute(_Obj):
+    id: uuid.UUID
+    taxonomy_term: HsdsTaxonomyTerm | None = None
+
+
+class HsdsService(_Obj):
+    id: uuid.UUID
+    name: Name = Field(min_length=1)
+    alternate_name: Name = ""
+    description: Text = ""
+    url: Url = ""
+    email: Email = ""
+    status: Literal["active", "inactive", "defunct", "temporarily closed"]
+    interpretation_services: Text = ""
+    application_process: Text = ""
+    fees_description: Text = ""
+    wait_time: Name = ""
+    eligibility_description: Text = ""
+    minimum_age: Age | None = None
+    maximum_age: Age | None = None
+    assured_date: date | None = None
+    alert: Text = ""
+    last_modified: datetime | None = None
+    organization: HsdsOrganization | None = None
+    organization_id: uuid.UUID | None = None
+    phones: list[HsdsPhone] = []
+    schedules: list[HsdsSchedule] = []
+    service_at_locations: list[HsdsServiceAtLocation] = []
+    languages: list[HsdsLanguage] = []
+    cost_options: list[HsdsCostOption] = []
+    contacts: list[HsdsContact] = []
+    attributes: list[HsdsAttribute] = []
+    # Tisser extension: the texts in other languages, {"en": {"name": ..., ...}}.
+    translations: dict[LanguageCode, dict[str, str]] = {}
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HsdsService:
+        if (
+            self.minimum_age is not None
+            and self.maximum_age is not None
+            and (self.maximum_age < self.minimum_age)
+        ):
+            raise ValueError("maximum_age must not be below minimum_age")
+        if (
+            self.organization
+            and self.organization_id
+            and self.organization.id != (self.organization_id)
+        ):
+            raise ValueError("organization_id differs from organization.id")
+        locations = [sal.target_location_id for sal in self.service_at_locations]
+        if len(set(locations)) != len(locations):
+            raise ValueError("two service_at_locations point at the same location")
+        for language, texts in self.translations.items():
+            unknown = set(texts) - set(Service.TRANSLATED_FIELDS)
+            if unknown:
+                raise ValueError(
+                    f"translations.{language}: {', '.join(sorted(unknown))} cannot be "
+                    f"translated; translatable fields: {', '.join(Service.TRANSLATED_FIELDS)}"
+                )
+        return self
+
+    @property
+    def owner_id(self) -> uuid.UUID | None:
+        return self.organization.id if self.organization else self.organization_id
+
+
+# --- Reading a document --------------------------------------------------------------
+
+
+@cache
+def service_schema_validator() -> jsonschema.protocols.Validator:
+    schema = json.loads((SCHEMA_DIR / "service.json").read_text(encoding="utf-8"))
+    validator_class = jsonschema.validators.validator_for(schema)
+    return validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
+
+
+def _path(parts: Any) -> str:
+    path = ""
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def _as_service(item: Any) -> Any:
+    """A service_at_location with its nested `service` becomes that service, at that place."""
+    if isinstance(item, dict) and isinstance(item.get("service"), dict) and "location" in item:
+        at = {k: v for k, v in item.items() if k != "service"}
+        return {**item["service"], "service_at_locations": [at]}
+    return item
+
+
+def hsds_services_in(document: Any) -> list[Any]:
+    """The service objects in a document, each carrying its organization."""
+    if isinstance(document, list):
+        return [_as_service(item) for item in document]
+    if not isinstance(document, dict):
+        raise DocumentError("expected a JSON object or array of HSDS services")
+    if isinstance(document.get("contents"), list):
+        return hsds_services_in(document["contents"])
+    if isinstance(document.get("services"), list):
+        # An organization with its services.
+        organization = {k: v for k, v in document.items() if k not in ("services", "locations")}
+        return [
+            {**s, "organization": s.get("organization") or organization}
+            if isinstance(s, dict)
+            else s
+            for s in document["services"]
+        ]
+    if "name" in document and "status" in document:
+        return [document]
+    if isinstance(document.get("service"), dict):
+        return [_as_service(document)]
+    raise DocumentError(
+        "expected HSDS services: a service, a list of services, a page of services "
+        "('contents'), an organization with 'services', or a service_at_location"
+    )
+
+
+def hsds_read(document: Any) -> ReadResult:
+    """Check every service in `document`; return the valid records and every problem."""
+    result = ReadResult()
+    validator = service_schema_validator()
+    for index, raw in enumerate(hsds_services_in(document)):
+        if isinstance(raw, dict):
+            result.labels[index] = (str(raw.get("id", "")), str(raw.get("name", "")))
+        else:
+            result.errors.append(RecordProblem(index, "", "expected a JSON object (a service)"))
+            continue
+        problems = {
+            _path(err.absolute_path): err.message
+            for err in sorted(validator.iter_errors(raw), key=lambda e: list(e.absolute_path))
+        }
+        warnings: list[tuple[str, str]] = []
+        try:
+            record = HsdsService.model_validate(raw, context={"warnings": warnings})
+        except PydanticValidationError as exc:
+            for err in exc.errors():
+                loc = [p for p in err["loc"] if not (isinstance(p, str) and "[" in p)]
+                path = _path(loc)
+                problems.setdefault(path, err["msg"].removeprefix("Value error, "))
+            record = None
+        if problems:
+            result.errors.extend(RecordProblem(index, f, m) for f, m in problems.items())
+            continue
+        assert record is not None
+        result.warnings.extend(RecordProblem(index, f, m) for f, m in warnings)
+        result.records.append((index, record))
+    return result

@@ -1,0 +1,361 @@
+"""The catalogue as HSDS 3.0 JSON: what `GET /api/v1/catalog/export` returns.
+
+Empty values are left out (HSDS types most fields as strings with formats, so an empty
+e-mail would not be valid), except the fields HSDS requires. Tisser's extensions,
+which HSDS allows as additional properties: `capacity` on service_at_location,
+`confidential` on location, `translations` on service.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterable
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+
+from community_catalog.hsds import TAXONOMY_NAME
+from community_catalog.models import (
+    Accessibility,
+    Address,
+    Contact,
+    CostOption,
+    Language,
+    Location,
+    Organization,
+    Phone,
+    Schedule,
+    Service,
+    ServiceAtLocation,
+    TaxonomyTerm,
+)
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        # HSDS types amounts as numbers.
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def _clean(data: dict[str, Any], required: Iterable[str] = ("id",)) -> dict[str, Any]:
+    keep = set(required)
+    return {
+        key: _value(value)
+        for key, value in data.items()
+        if key in keep or value not in (None, "", [], {})
+    }
+
+
+def _id(obj: Any) -> str:
+    return str(obj.hsds_id if hasattr(obj, "hsds_id") else obj.id)
+
+
+def language_export(language: Language) -> dict[str, Any]:
+    return _clean(
+        {"id": _id(language), "name": language.name, "code": language.code, "note": language.note}
+    )
+
+
+def phone_export(phone: Phone) -> dict[str, Any]:
+    return _clean(
+        {
+            "id": _id(phone),
+            "number": phone.number,
+            "extension": int(phone.extension) if phone.extension.isdigit() else None,
+            "type": phone.type,
+            "description": phone.description,
+            "languages": [language_export(lang) for lang in phone.languages.all()],
+        },
+        required=("id", "number"),
+    )
+
+
+def contact_export(contact: Contact) -> dict[str, Any]:
+    return _clean(
+        {
+            "id": _id(contact),
+            "name": contact.name,
+            "title": contact.title,
+            "department": contact.department,
+            "email": contact.email,
+            "phones": [phone_export(phone) for phone in contact.phones.all()],
+        }
+    )
+
+
+SCHEDULE_FIELDS = (
+    "freq",
+    "interval",
+    "byday",
+    "bymonthday",
+    "byweekno",
+    "byyearday",
+    "wkst",
+    "count",
+    "opens_at",
+    "closes_at",
+    "valid_from",
+    "valid_to",
+    "dtstart",
+    "until",
+    "timezone",
+    "description",
+    "schedule_link",
+    "attending_type",
+    "notes",
+)
+
+
+def schedule_export(schedule: Schedule) -> dict[str, Any]:
+    data = {"id": _id(schedule), **{f: getattr(schedule, f) for f in SCHEDULE_FIELDS}}
+    if isinstance(schedule.timezone, float) and math.isfinite(schedule.timezone):
+        whole = int(schedule.timezone)
+        data["timezone"] = whole if whole == schedule.timezone else schedule.timezone
+    return _clean(data)
+
+
+def address_export(address: Address) -> dict[str, Any]:
+    return _clean(
+        {
+            "id": _id(address),
+            "attention": address.attention,
+            "address_1": address.address_1,
+            "address_2": address.address_2,
+            "city": address.city,
+            "region": address.region,
+            "state_province": address.state_province,
+            "postal_code": address.postal_code,
+            "country": address.country,
+            "address_type": address.address_type,
+        },
+        required=(
+            "id",
+            "address_1",
+            "city",
+            "state_province",
+            "postal_code",
+            "country",
+            "address_type",
+        ),
+    )
+
+
+def accessibility_export(accessibility: Accessibility) -> dict[str, Any]:
+    return _clean(
+        {
+            "id": _id(accessibility),
+            "description": accessibility.description,
+            "details": accessibility.details,
+            "url": accessibility.url,
+        }
+    )
+
+
+def location_export(location: Location) -> dict[str, Any]:
+    return _clean(
+        {
+            "id": str(location.id),
+            "location_type": location.location_type,
+            "url": location.url,
+            "name": location.name,
+            "alternate_name": location.alternate_name,
+            "description": location.description,
+            "transportation": location.transportation,
+            "latitude": location.latitude,
+            "longitude": location.longitude,
+            "languages": [language_export(lang) for lang in location.languages.all()],
+            "addresses": [address_export(a) for a in location.addresses.all()],
+            "accessibility": [accessibility_export(a) for a in location.accessibility.all()],
+            "phones": [phone_export(p) for p in location.phones.all()],
+            "contacts": [contact_export(c) for c in location.contacts.all()],
+            "schedules": [schedule_export(s) for s in location.schedules.all()],
+            "confidential": location.is_confidential or None,
+        },
+        required=("id", "location_type"),
+    )
+
+
+def capacity_export(sal: ServiceAtLocation) -> dict[str, Any]:
+    return _clean(
+        {
+            "status": sal.capacity_status,
+            "available": sal.capacity_available,
+            "maximum": sal.capacity_maximum,
+            "updated": sal.capacity_updated,
+        },
+        required=("status",),
+    )
+
+
+def service_at_location_export(sal: ServiceAtLocation) -> dict[str, Any]:
+    return _clean(
+        {
+            "id": str(sal.id),
+            "service_id": str(sal.service_id),
+            "location_id": str(sal.location_id),
+            "description": sal.description,
+            "contacts": [contact_export(c) for c in sal.contacts.all()],
+            "phones": [phone_export(p) for p in sal.phones.all()],
+            "schedules": [schedule_export(s) for s in sal.schedules.all()],
+            "location": location_export(sal.location),
+            "capacity": capacity_export(sal),
+        }
+    )
+
+
+def organization_export(organization: Organization) -> dict[str, Any]:
+    return _clean(
+        {
+            "id": str(organization.id),
+            "name": organization.name,
+            "alternate_name": organization.alternate_name,
+            "description": organization.description,
+            "email": organization.email,
+            "website": organization.website,
+        },
+        required=("id", "name", "description"),
+    )
+
+
+def taxonomy_term_export(term: TaxonomyTerm) -> dict[str, Any]:
+    return _clean(
+        {
+            "id": str(term.id),
+            "code": term.code,
+            "name": term.name,
+            "description": term.description,
+            "parent_id": str(term.parent_id) if term.parent_id else None,
+            "taxonomy": TAXONOMY_NAME,
+            "language": "fr",
+        },
+        required=("id", "name", "description"),
+    )
+
+
+def cost_option_export(option: CostOption) -> dict[str, Any]:
+    return _clean(
+        {
+            "id": _id(option),
+            "valid_from": option.valid_from,
+            "valid_to": option.valid_to,
+            "option": option.option,
+            "currency": option.currency,
+            "amount": option.amount,
+            "amount_description": option.amount_description,
+        }
+    )
+
+
+def service_export(service: Service) -> dict[str, Any]:
+    """One service as HSDS 3.0, with its organization, places, sessions and contacts.
+
+    Prefetch with `services_for_export` when exporting many.
+    """
+    terms = sorted(service.taxonomy_terms.all(), key=lambda t: t.code)
+    return _clean(
+        {
+            "id": str(service.id),
+            "organization_id": str(service.organization_id),
+            "name": service.name,
+            "alternate_name": service.alternate_name,
+            "description": service.description,
+            "url": service.url,
+            "email": service.email,
+            "status": service.status,
+            "interpretation_services": service.interpretation_services,
+            "application_process": service.application_process,
+            "fees_description": service.fees_description,
+            "wait_time": service.wait_time,
+            "eligibility_description": service.eligibility_description,
+            "minimum_age": service.minimum_age,
+            "maximum_age": service.maximum_age,
+            "assured_date": service.assured_date,
+            "alert": service.alert,
+            "last_modified": service.last_modified,
+            "phones": [phone_export(p) for p in service.phones.all()],
+            "schedules": [schedule_export(s) for s in service.schedules.all()],
+            "service_at_locations": [
+                service_at_location_export(sal) for sal in service.service_at_locations.all()
+            ],
+            "languages": [language_export(lang) for lang in service.languages.all()],
+            "organization": organization_export(service.organization),
+            "cost_options": [cost_option_export(c) for c in service.cost_options.all()],
+            "contacts": [contact_export(c) for c in service.contacts.all()],
+            "attributes": [
+                {
+                    # One attribute per term and service, with an id stable across exports.
+                    "id": str(_attribute_id(service, term)),
+                    "link_id": str(service.id),
+                    "link_type": "service",
+                    "link_entity": "service",
+                    "taxonomy_term_id": str(term.id),
+                    "taxonomy_term": taxonomy_term_export(term),
+                }
+                for term in terms
+            ],
+            "translations": service.translations,
+        },
+        required=("id", "name", "status"),
+    )
+
+
+def _attribute_id(service: Service, term: TaxonomyTerm) -> uuid.UUID:
+    return uuid.uuid5(service.id, term.code)
+
+
+_PHONES = Prefetch("phones", queryset=Phone.objects.prefetch_related("languages"))
+_CONTACTS = Prefetch("contacts", queryset=Contact.objects.prefetch_related(_PHONES))
+_LOCATION_RELATED = (
+    "location__languages",
+    "location__addresses",
+    "location__accessibility",
+    "location__schedules",
+)
+
+
+def services_for_export(queryset: QuerySet[Service]) -> QuerySet[Service]:
+    """`queryset` with everything `service_export` reads, in a fixed number of queries."""
+    sal_queryset = ServiceAtLocation.objects.select_related("location").prefetch_related(
+        "schedules",
+        _CONTACTS,
+        _PHONES,
+        *_LOCATION_RELATED,
+        Prefetch("location__phones", queryset=Phone.objects.prefetch_related("languages")),
+        Prefetch("location__contacts", queryset=Contact.objects.prefetch_related(_PHONES)),
+    )
+    return (
+        queryset.select_related("organization")
+        .prefetch_related(
+            _PHONES,
+            _CONTACTS,
+            "schedules",
+            "languages",
+            "cost_options",
+            "taxonomy_terms",
+            Prefetch("service_at_locations", queryset=sal_queryset),
+        )
+        .order_by("id")
+    )
+
+
+def catalog_export(services: QuerySet[Service]) -> dict[str, Any]:
+    """Services as one page of HSDS's paginated list (`service_list`)."""
+    contents = [service_export(service) for service in services_for_export(services)]
+    return {
+        "total_items": len(contents),
+        "total_pages": 1,
+        "page_number": 1,
+        "size": len(contents),
+        "first_page": True,
+        "last_page": True,
+        "empty": not contents,
+        "contents": contents,
+    }

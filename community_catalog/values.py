@@ -1,0 +1,156 @@
+"""Validated value types for catalogue input, shared by the API schemas and HSDS import.
+
+Each type normalises what it accepts (a phone number to E.164, a language to ISO 639-1)
+so the database holds one spelling of each value, and refuses with a message that says
+what was expected.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from typing import Annotated, Any
+
+import phonenumbers
+import pycountry
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import URLValidator, validate_email
+from pydantic import AfterValidator, BeforeValidator, Field
+
+from community_catalog.schedules import byday_parse, int_list_parse
+
+_url_validator = URLValidator(schemes=["http", "https"])
+
+
+def _none_to_empty(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _strip(value: str) -> str:
+    return value.strip()
+
+
+def phone_normalize(value: str) -> str:
+    """Any common spelling of a phone number → E.164 (`+33478001122`).
+
+    National numbers are read in `TISSER_PHONE_REGION` (FR unless configured).
+    """
+    try:
+        number = phonenumbers.parse(value, settings.TISSER_PHONE_REGION)
+    except phonenumbers.NumberParseException:
+        raise ValueError(f"{value!r} is not a phone number") from None
+    if not phonenumbers.is_possible_number(number):
+        raise ValueError(f"{value!r} is not a possible phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def language_normalize(value: str) -> str:
+    """An ISO 639-1 code (`fr`), or a 639-2/3 code, which becomes 639-1 when one exists."""
+    code = value.strip().lower()
+    language = None
+    if len(code) == 2:
+        language = pycountry.languages.get(alpha_2=code)
+    elif len(code) == 3:
+        language = pycountry.languages.get(alpha_3=code) or pycountry.languages.get(
+            bibliographic=code
+        )
+    if language is None:
+        raise ValueError(f"{value!r} is not an ISO 639 language code such as 'fr' or 'en'")
+    return str(getattr(language, "alpha_2", None) or language.alpha_3)
+
+
+def currency_normalize(value: str) -> str:
+    code = value.strip().upper()
+    if pycountry.currencies.get(alpha_3=code) is None:
+        raise ValueError(f"{value!r} is not an ISO 4217 currency code such as 'EUR'")
+    return code
+
+
+def country_normalize(value: str) -> str:
+    code = value.strip().upper()
+    if pycountry.countries.get(alpha_2=code) is None:
+        raise ValueError(f"{value!r} is not an ISO 3166 country code such as 'FR'")
+    return code
+
+
+def url_check(value: str) -> str:
+    if value:
+        try:
+            _url_validator(value)
+        except DjangoValidationError:
+            raise ValueError(f"{value!r} is not an http(s) URL") from None
+    return value
+
+
+def email_check(value: str) -> str:
+    if value:
+        try:
+            validate_email(value)
+        except DjangoValidationError:
+            raise ValueError(f"{value!r} is not an e-mail address") from None
+    return value
+
+
+def byday_check(value: str) -> str:
+    value = value.replace(" ", "").upper()
+    byday_parse(value)
+    return value
+
+
+def _int_list(low: int, high: int) -> Any:
+    def check(value: str) -> str:
+        value = value.replace(" ", "")
+        int_list_parse(value, low=low, high=high)
+        return value
+
+    return check
+
+
+def time_parse(value: Any) -> Any:
+    """`"10:00"`, `"10:00:00"`, `"09:00+01:00"`: HSDS times; the offset is dropped, as
+    sessions are computed in the catalogue's time zone."""
+    if isinstance(value, str) and value:
+        try:
+            parsed = time.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"{value!r} is not a time such as '14:30'") from None
+        return parsed.replace(tzinfo=None)
+    return None if value == "" else value
+
+
+Text = Annotated[str, BeforeValidator(_none_to_empty), AfterValidator(_strip)]
+Name = Annotated[
+    str, BeforeValidator(_none_to_empty), AfterValidator(_strip), Field(max_length=200)
+]
+ShortText = Annotated[
+    str, BeforeValidator(_none_to_empty), AfterValidator(_strip), Field(max_length=100)
+]
+Phone = Annotated[str, BeforeValidator(_none_to_empty), AfterValidator(phone_normalize)]
+LanguageCode = Annotated[str, AfterValidator(language_normalize)]
+CurrencyCode = Annotated[str, AfterValidator(currency_normalize)]
+CountryCode = Annotated[str, AfterValidator(country_normalize)]
+Url = Annotated[
+    str, BeforeValidator(_none_to_empty), Field(max_length=200), AfterValidator(url_check)
+]
+Email = Annotated[
+    str, BeforeValidator(_none_to_empty), Field(max_length=254), AfterValidator(email_check)
+]
+IcalDays = Annotated[
+    str, BeforeValidator(_none_to_empty), Field(max_length=64), AfterValidator(byday_check)
+]
+MonthDays = Annotated[
+    str, BeforeValidator(_none_to_empty), Field(max_length=100), AfterValidator(_int_list(1, 31))
+]
+WeekNumbers = Annotated[
+    str, BeforeValidator(_none_to_empty), Field(max_length=200), AfterValidator(_int_list(1, 53))
+]
+YearDays = Annotated[
+    str,
+    BeforeValidator(_none_to_empty),
+    Field(max_length=200),
+    AfterValidator(_int_list(1, 366)),
+]
+Time = Annotated[time | None, BeforeValidator(time_parse)]
+Latitude = Annotated[float, Field(ge=-90, le=90)]
+Longitude = Annotated[float, Field(ge=-180, le=180)]
+Age = Annotated[int, Field(ge=0, le=130)]

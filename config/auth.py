@@ -1,0 +1,64 @@
+"""`Authorization: Bearer <key>`: who is calling, by the role of their API key.
+
+Each class accepts one kind of key and hands the endpoint the caller's tenant (a health
+centre or an organisation). A valid key of another role is refused like a wrong key,
+with 401: the endpoint does not exist for that caller.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from ninja.security import HttpBearer
+
+from community_catalog.models import Organization
+from referrals.models import ApiKey, HealthCenter
+from referrals.services import api_key_authenticate
+
+
+class HealthCenterKey(HttpBearer):
+    openapi_description = "A health centre's API key, created with `tisser create-center`."
+
+    def authenticate(self, request: HttpRequest, token: str) -> HealthCenter | None:
+        api_key = api_key_authenticate(token)
+        if api_key is None or api_key.role != ApiKey.Role.HEALTH_CENTER:
+            return None
+        return api_key.health_center
+
+
+class OrganizationKey(HttpBearer):
+    openapi_description = "A community organisation's API key, created with `tisser create-org`."
+
+    def authenticate(self, request: HttpRequest, token: str) -> Organization | None:
+        api_key = api_key_authenticate(token)
+        if api_key is None or api_key.role != ApiKey.Role.ORGANIZATION:
+            return None
+        return api_key.organization
+
+
+class AnyKey(HttpBearer):
+    """Any valid key: for reads that every party may make, such as catalogue search."""
+
+    openapi_description = (
+        "Any Tisser API key: a health centre's, an organisation's or an operator's."
+    )
+
+    def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
+        return api_key_authenticate(token)
+
+
+def request_center(request: HttpRequest) -> HealthCenter:
+    center = request.auth  # type: ignore[attr-defined]
+    assert isinstance(center, HealthCenter)
+    return center
+
+
+def request_organization(request: HttpRequest) -> Organization:
+    organization = request.auth  # type: ignore[attr-defined]
+    assert isinstance(organization, Organization)
+    return organization
+
+
+def request_api_key(request: HttpRequest) -> ApiKey:
+    api_key = request.auth  # type: ignore[attr-defined]
+    assert isinstance(api_key, ApiKey)
+    return api_key
