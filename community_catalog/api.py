@@ -75,7 +75,26 @@ catalog_router = Router(tags=["catalogue"])
 organization_router = Router(auth=OrganizationKey(), tags=["organisation"])
 
 _ERRORS: dict[int, Any] = {401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
-HsdsDocument = dict[str, Any]
+_OBJECT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+
+
+def _json_object(request: HttpRequest) -> dict[str, Any]:
+    """The request's JSON object. Endpoints taking HSDS objects read it themselves: the
+    nested rules and paths of HSDS are checked by `hsds_read`, with ids optional."""
+    try:
+        body = json.loads(request.body or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Problem(f"The body is not JSON: {exc}", code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise InvalidInput(
+            "Expected a JSON object.", fields=[FieldProblem("body", "expected a JSON object")]
+        )
+    return body
 
 
 # --- Taxonomy ------------------------------------------------------------------------
@@ -360,10 +379,13 @@ def own_services_list(
     }
 
 
-@organization_router.post("/services", response={201: HsdsService, **_ERRORS})
-def own_service_create(request: HttpRequest, document: HsdsDocument) -> Status:
+@organization_router.post(
+    "/services", response={201: HsdsService, **_ERRORS}, openapi_extra=_OBJECT_BODY
+)
+def own_service_create(request: HttpRequest) -> Status:
     """Create a service from an HSDS service object. Nested ids may be left out;
     `"taxonomy": ["talk-group"]` is a short form for HSDS `attributes`."""
+    document = _json_object(request)
     service = services.service_create(organization=request_organization(request), document=document)
     return Status(201, _service_doc(service.id))
 
@@ -376,12 +398,13 @@ def own_service_read(request: HttpRequest, service_id: uuid.UUID) -> dict[str, A
     return _service_doc(service_id)
 
 
-@organization_router.patch("/services/{service_id}", response={200: HsdsService, **_ERRORS})
-def own_service_update(
-    request: HttpRequest, service_id: uuid.UUID, changes: HsdsDocument
-) -> dict[str, Any]:
+@organization_router.patch(
+    "/services/{service_id}", response={200: HsdsService, **_ERRORS}, openapi_extra=_OBJECT_BODY
+)
+def own_service_update(request: HttpRequest, service_id: uuid.UUID) -> dict[str, Any]:
     """Change the given top-level fields; a list given (schedules, phones…) replaces the
     old one."""
+    changes = _json_object(request)
     services.service_update(
         organization=request_organization(request), service_id=service_id, changes=changes
     )
@@ -454,10 +477,12 @@ def _sal_doc(sal_id: uuid.UUID) -> dict[str, Any]:
 @organization_router.post(
     "/services/{service_id}/service-at-locations",
     response={201: HsdsServiceAtLocation, **_ERRORS},
+    openapi_extra=_OBJECT_BODY,
 )
-def own_sal_create(request: HttpRequest, service_id: uuid.UUID, data: HsdsDocument) -> Status:
+def own_sal_create(request: HttpRequest, service_id: uuid.UUID) -> Status:
     """Offer a service at one of your locations: `location_id`, and optionally
     `description`, `schedules` and `capacity`."""
+    data = _json_object(request)
     sal = services.service_at_location_create(
         organization=request_organization(request), service_id=service_id, data=data
     )
@@ -480,11 +505,12 @@ def own_sal_read(request: HttpRequest, sal_id: uuid.UUID) -> dict[str, Any]:
 
 
 @organization_router.patch(
-    "/service-at-locations/{sal_id}", response={200: HsdsServiceAtLocation, **_ERRORS}
+    "/service-at-locations/{sal_id}",
+    response={200: HsdsServiceAtLocation, **_ERRORS},
+    openapi_extra=_OBJECT_BODY,
 )
-def own_sal_update(
-    request: HttpRequest, sal_id: uuid.UUID, changes: HsdsDocument
-) -> dict[str, Any]:
+def own_sal_update(request: HttpRequest, sal_id: uuid.UUID) -> dict[str, Any]:
+    changes = _json_object(request)
     services.service_at_location_update(
         organization=request_organization(request), sal_id=sal_id, changes=changes
     )
@@ -535,11 +561,14 @@ def own_schedules_list(request: HttpRequest, sal_id: uuid.UUID) -> list[dict[str
 
 
 @organization_router.post(
-    "/service-at-locations/{sal_id}/schedules", response={201: HsdsSchedule, **_ERRORS}
+    "/service-at-locations/{sal_id}/schedules",
+    response={201: HsdsSchedule, **_ERRORS},
+    openapi_extra=_OBJECT_BODY,
 )
-def own_schedule_create(request: HttpRequest, sal_id: uuid.UUID, data: HsdsDocument) -> Status:
+def own_schedule_create(request: HttpRequest, sal_id: uuid.UUID) -> Status:
     """Add a schedule in HSDS's iCal-style fields, e.g. `{"freq": "MONTHLY", "byday":
     "2TU", "opens_at": "14:00", "closes_at": "16:00"}`."""
+    data = _json_object(request)
     data.pop("id", None)
     schedule_id = services.schedule_save(
         organization=request_organization(request), sal_id=sal_id, schedule_id=None, data=data
@@ -560,10 +589,12 @@ def own_schedule_read(
 @organization_router.patch(
     "/service-at-locations/{sal_id}/schedules/{schedule_id}",
     response={200: HsdsSchedule, **_ERRORS},
+    openapi_extra=_OBJECT_BODY,
 )
 def own_schedule_update(
-    request: HttpRequest, sal_id: uuid.UUID, schedule_id: uuid.UUID, changes: HsdsDocument
+    request: HttpRequest, sal_id: uuid.UUID, schedule_id: uuid.UUID
 ) -> dict[str, Any]:
+    changes = _json_object(request)
     changes.pop("id", None)
     services.schedule_save(
         organization=request_organization(request),
@@ -605,10 +636,13 @@ def own_locations_list(request: HttpRequest) -> list[dict[str, Any]]:
     return [location_export(location) for location in locations]
 
 
-@organization_router.post("/locations", response={201: HsdsLocation, **_ERRORS})
-def own_location_create(request: HttpRequest, document: HsdsDocument) -> Status:
+@organization_router.post(
+    "/locations", response={201: HsdsLocation, **_ERRORS}, openapi_extra=_OBJECT_BODY
+)
+def own_location_create(request: HttpRequest) -> Status:
     """A place, as an HSDS location with its `addresses`; `"confidential": true` for a
     shelter or a private home (never shown to others; the slip says to call)."""
+    document = _json_object(request)
     location = services.location_save(
         organization=request_organization(request), location_id=None, changes=document
     )
@@ -624,10 +658,11 @@ def own_location_read(request: HttpRequest, location_id: uuid.UUID) -> dict[str,
     return _location_doc(location_id)
 
 
-@organization_router.patch("/locations/{location_id}", response={200: HsdsLocation, **_ERRORS})
-def own_location_update(
-    request: HttpRequest, location_id: uuid.UUID, changes: HsdsDocument
-) -> dict[str, Any]:
+@organization_router.patch(
+    "/locations/{location_id}", response={200: HsdsLocation, **_ERRORS}, openapi_extra=_OBJECT_BODY
+)
+def own_location_update(request: HttpRequest, location_id: uuid.UUID) -> dict[str, Any]:
+    changes = _json_object(request)
     services.location_save(
         organization=request_organization(request), location_id=location_id, changes=changes
     )

@@ -18,6 +18,7 @@ import pytest
 from django.test import Client
 
 from community_catalog.demo_data import demo_catalog_load
+from community_catalog.services import organization_create
 from referrals.models import HealthCenter, Referral
 from referrals.services import health_center_create
 
@@ -57,6 +58,14 @@ class ApiClient:
     def get(self, path: str, **headers: str) -> Any:
         return self.client.get(path, headers={**self.headers, **headers})
 
+    def patch(self, path: str, body: Any, **headers: str) -> Any:
+        return self.client.patch(
+            path, body, content_type="application/json", headers={**self.headers, **headers}
+        )
+
+    def delete(self, path: str, **headers: str) -> Any:
+        return self.client.delete(path, headers={**self.headers, **headers})
+
 
 @pytest.fixture
 def catalog(db: None) -> int:
@@ -77,6 +86,21 @@ def api(center: tuple[HealthCenter, str]) -> ApiClient:
 def outsider_api(db: None) -> ApiClient:
     """Another health centre, with a valid key of its own."""
     return ApiClient(health_center_create(name="Centre de santé Vaise")[1])
+
+
+@pytest.fixture
+def org_api(db: None) -> ApiClient:
+    """A community organisation, with its key."""
+    organization, key = organization_create(name="Centre social Bonnefoi")
+    client = ApiClient(key)
+    client.organization = organization  # type: ignore[attr-defined]
+    return client
+
+
+@pytest.fixture
+def rival_api(db: None) -> ApiClient:
+    """Another organisation, with a valid key of its own."""
+    return ApiClient(organization_create(name="Association Rivale")[1])
 
 
 @pytest.fixture

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import connection
+
+
+class Command(BaseCommand):
+    help = (
+        "Benchmarks. `tisser bench catalog --services 100000 --json`: HSDS import rate and "
+        "search latency, each beside a floor measured in the same run, in a throw-away "
+        "database on the configured backend. The last line is one JSON object."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("which", choices=["catalog"])
+        parser.add_argument("--services", type=int, default=100_000)
+        parser.add_argument("--import", dest="imported", type=int, default=10_000)
+        parser.add_argument("--searches", type=int, default=300)
+        parser.add_argument("--json", action="store_true", help="Only the JSON line.")
+
+    def handle(
+        self,
+        *args: Any,
+        which: str,
+        services: int,
+        imported: int,
+        searches: int,
+        json: bool,
+        **options: Any,
+    ) -> None:
+        from community_catalog.benchmark import bench_catalog
+
+        log = (lambda _: None) if json else (lambda line: self.stderr.write(line))
+        # A database of its own, made and dropped the way the test runner does it.
+        creation = connection.creation
+        old_name = connection.settings_dict["NAME"]
+        creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+        try:
+            result = bench_catalog(services=services, imported=imported, searches=searches, log=log)
+        finally:
+            creation.destroy_test_db(old_name, verbosity=0)
+        self.stdout.write(_dumps(result))
+
+
+def _dumps(result: dict[str, Any]) -> str:
+    return json.dumps(result, sort_keys=False)
