@@ -20,8 +20,8 @@ from tests.conftest import ApiClient
 
 pytestmark = pytest.mark.django_db
 
-HSDS = Path(__file__).resolve().parents[3] / "shared" / "hsds"
-EXAMPLES = HSDS / "examples"
+# The official HSDS 3.0 examples, copied unchanged (CC BY-SA 4.0; see LICENSE and SOURCE).
+EXAMPLES = Path(__file__).resolve().parent / "hsds_examples"
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "community_catalog" / "hsds_schema"
 
 
