@@ -77,6 +77,20 @@ class ImportRejected(Exception):
         self.report = report
 
 
+# Ids per query: SQLite and PostgreSQL cap the number of parameters in one statement.
+_IDS_PER_QUERY = 10_000
+
+
+def _pairs(rows: Any, *, where: str, ids: set[uuid.UUID], key: str, value: str) -> dict[Any, Any]:
+    """`{key: value}` for the rows whose `where` column is in `ids`, in chunks of ids."""
+    found: dict[Any, Any] = {}
+    listed = list(ids)
+    for start in range(0, len(listed), _IDS_PER_QUERY):
+        chunk = listed[start : start + _IDS_PER_QUERY]
+        found.update(rows.filter(**{f"{where}__in": chunk}).values_list(key, value))
+    return found
+
+
 def _owner_problems(
     read: ReadResult, organization: Organization | None
 ) -> dict[int, list[RecordProblem]]:
@@ -86,26 +100,27 @@ def _owner_problems(
         sal.target_location_id for _, r in read.records for sal in r.service_at_locations
     }
     sal_ids = {sal.id for _, r in read.records for sal in r.service_at_locations}
-    service_owner = dict(
-        Service.objects.filter(id__in=service_ids).values_list("id", "organization_id")
+    service_owner = _pairs(
+        Service.objects, where="id", ids=service_ids, key="id", value="organization_id"
     )
-    location_owner = dict(
-        Location.objects.filter(id__in=location_ids).values_list("id", "organization_id")
+    location_owner = _pairs(
+        Location.objects, where="id", ids=location_ids, key="id", value="organization_id"
     )
-    sal_service = dict(
-        ServiceAtLocation.objects.filter(id__in=sal_ids).values_list("id", "service_id")
+    sal_service = _pairs(
+        ServiceAtLocation.objects, where="id", ids=sal_ids, key="id", value="service_id"
     )
     # A place where referrals were sent cannot disappear from under them.
-    referred = set(
-        ServiceAtLocation.objects.filter(service_id__in=service_ids, matches__isnull=False)
-        .exclude(id__in=sal_ids)
-        .values_list("id", flat=True)
+    referred = _pairs(
+        ServiceAtLocation.objects.filter(matches__isnull=False).distinct(),
+        where="service_id",
+        ids=service_ids,
+        key="id",
+        value="service_id",
     )
     referred_by_service: dict[uuid.UUID, list[uuid.UUID]] = {}
-    for sal_id, service_id in ServiceAtLocation.objects.filter(id__in=referred).values_list(
-        "id", "service_id"
-    ):
-        referred_by_service.setdefault(service_id, []).append(sal_id)
+    for sal_id, service_id in referred.items():
+        if sal_id not in sal_ids:
+            referred_by_service.setdefault(service_id, []).append(sal_id)
     problems: dict[int, list[RecordProblem]] = {}
     for index, record in read.records:
         owner = organization.id if organization else record.owner_id
@@ -169,16 +184,27 @@ def hsds_import(
     if problems and not skip_invalid:
         raise ImportRejected(report)
 
-    writer = _Writer(organization=organization)
+    records = [(i, r) for i, r in read.records if i not in problems]
+    service_ids = {r.id for _, r in records}
+    existing = set(_pairs(Service.objects, where="id", ids=service_ids, key="id", value="id"))
+    location_ids = {sal.target_location_id for _, r in records for sal in r.service_at_locations}
+    writer = _Writer(
+        organization=organization,
+        known_locations=set(
+            _pairs(Location.objects, where="id", ids=location_ids, key="id", value="id")
+        ),
+    )
     with transaction.atomic():
-        for index, record in read.records:
-            if index in problems:
-                continue
-            outcome = writer.service_write(record)
+        for index, record in records:
+            if record.id in existing:
+                outcome = writer.service_write(record)
+            else:
+                outcome = writer.service_add(record)
             report.services.append({"record": index, **outcome})
             setattr(report, outcome["action"], getattr(report, outcome["action"]) + 1)
             if progress:
                 progress(1)
+        writer.rows.flush()
         if writer.events:
             events_record(writer.events)
         if dry_run:
@@ -188,14 +214,143 @@ def hsds_import(
     return report
 
 
-class _Writer:
-    """Writes records; remembers which locations this import already wrote."""
+class _Rows:
+    """Rows to insert, flushed with one bulk INSERT per table in dependency order.
 
-    def __init__(self, *, organization: Organization | None) -> None:
+    Ids are made in Python (uuid4), so rows can point at each other before any is saved.
+    """
+
+    ORDER: tuple[type[Any], ...] = (
+        Location,
+        Service,
+        ServiceAtLocation,
+        Contact,
+        Phone,
+        Language,
+        Address,
+        Accessibility,
+        CostOption,
+        Schedule,
+        Service.taxonomy_terms.through,
+    )
+
+    def __init__(self) -> None:
+        self.pending: dict[type[Any], list[Any]] = {model: [] for model in self.ORDER}
+
+    def add(self, obj: Any) -> None:
+        self.pending[type(obj)].append(obj)
+
+    def __len__(self) -> int:
+        return len(self.pending[Service])
+
+    def flush(self) -> None:
+        for model in self.ORDER:
+            if self.pending[model]:
+                model.objects.bulk_create(self.pending[model], batch_size=500)
+                self.pending[model] = []
+
+    # Nested HSDS objects ------------------------------------------------------------
+
+    def languages(self, records: list[HsdsLanguage], **owner: Any) -> None:
+        for r in records:
+            self.add(Language(hsds_id=r.id, name=r.name, code=r.code or "", note=r.note, **owner))
+
+    def phones(self, records: list[HsdsPhone], **owner: Any) -> None:
+        for r in records:
+            phone = Phone(
+                hsds_id=r.id,
+                number=r.number,
+                extension=r.extension,
+                type=r.type,
+                description=r.description,
+                **owner,
+            )
+            self.add(phone)
+            self.languages(r.languages, phone=phone)
+
+    def contacts(self, records: list[HsdsContact], **owner: Any) -> None:
+        for r in records:
+            contact = Contact(
+                hsds_id=r.id,
+                name=r.name,
+                title=r.title,
+                department=r.department,
+                email=r.email,
+                **owner,
+            )
+            self.add(contact)
+            self.phones(r.phones, contact=contact)
+
+    def schedules(self, records: list[HsdsSchedule], **owner: Any) -> None:
+        for r in records:
+            schedule = Schedule(hsds_id=r.id, **r.model_dump(exclude={"id"}), **owner)
+            schedule.freq = schedule.freq or ""
+            schedule.wkst = schedule.wkst or ""
+            schedule.weekdays = schedule_weekdays(schedule)
+            self.add(schedule)
+
+    def location_children(self, data: HsdsLocation, location: Location) -> None:
+        self.languages(data.languages, location=location)
+        for a in data.addresses:
+            self.add(Address(hsds_id=a.id, location=location, **a.model_dump(exclude={"id"})))
+        for access in data.accessibility:
+            self.add(
+                Accessibility(
+                    hsds_id=access.id, location=location, **access.model_dump(exclude={"id"})
+                )
+            )
+        self.phones(data.phones, location=location)
+        self.contacts(data.contacts, location=location)
+        self.schedules(data.schedules, location=location)
+
+
+_SERVICE_FIELDS = {
+    "name",
+    "alternate_name",
+    "description",
+    "url",
+    "email",
+    "status",
+    "interpretation_services",
+    "application_process",
+    "fees_description",
+    "wait_time",
+    "eligibility_description",
+    "minimum_age",
+    "maximum_age",
+    "assured_date",
+    "alert",
+    "translations",
+}
+_LOCATION_FIELDS = {
+    "location_type",
+    "url",
+    "name",
+    "alternate_name",
+    "description",
+    "transportation",
+    "latitude",
+    "longitude",
+}
+# New services are inserted in batches of this many.
+_BATCH = 500
+
+
+class _Writer:
+    """Writes records. New services are batched; a service that exists is replaced in a
+    savepoint and compared with what it was. Locations are written once per import."""
+
+    def __init__(
+        self, *, organization: Organization | None, known_locations: set[uuid.UUID]
+    ) -> None:
         self.organization = organization
+        # Locations already in the database among those the file names.
+        self.known_locations = known_locations
         self.organizations: dict[uuid.UUID, Organization] = {}
-        self.locations_written: dict[uuid.UUID, HsdsLocation] = {}
+        self.locations: dict[uuid.UUID, tuple[Location, HsdsLocation | None]] = {}
         self.terms = {t.code: t for t in TaxonomyTerm.objects.all()}
+        self.rows = _Rows()
+        self.replacing: set[uuid.UUID] = set()
         self.events: list[EventDraft] = []
         self.warnings: list[dict[str, Any]] = []
         self.now = timezone.now()
@@ -228,18 +383,113 @@ class _Writer:
         organization.save()
         self.organizations[organization.id] = organization
 
-    # 2. A service and everything in it -------------------------------------------
+    # 2. A new service: rows for the next batch ------------------------------------
+
+    def service_add(self, record: HsdsService) -> dict[str, Any]:
+        owner = self._owner(record)
+        service = Service(id=record.id, organization=owner, **self._service_fields(record))
+        self.rows.add(service)
+        self._service_children(record, service)
+        self.events.append(_event("service.updated", service, {"action": "created"}))
+        if len(self.rows) >= _BATCH:
+            self.rows.flush()
+        return {"id": str(service.id), "name": service.name, "action": "created"}
+
+    def _service_fields(self, record: HsdsService) -> dict[str, Any]:
+        fields = record.model_dump(include=_SERVICE_FIELDS)
+        fields["last_modified"] = record.last_modified or self.now
+        amounts = [c.amount for c in record.cost_options]
+        fields["is_free"] = bool(amounts) and all(a == 0 for a in amounts)
+        return fields
+
+    def _service_children(self, record: HsdsService, service: Service) -> None:
+        rows = self.rows
+        rows.phones(record.phones, service=service)
+        rows.contacts(record.contacts, service=service)
+        rows.schedules(record.schedules, service=service)
+        rows.languages(record.languages, service=service)
+        for c in record.cost_options:
+            rows.add(CostOption(hsds_id=c.id, service=service, **c.model_dump(exclude={"id"})))
+        through = Service.taxonomy_terms.through
+        for term in self._terms(record):
+            rows.add(through(service_id=service.id, taxonomyterm_id=term.id))
+        for sal in record.service_at_locations:
+            self._service_at_location_add(sal, service, service.organization)
+
+    def _service_at_location_add(
+        self, record: HsdsServiceAtLocation, service: Service, owner: Organization
+    ) -> None:
+        fields: dict[str, Any] = {
+            "service": service,
+            "location": self._location(record, owner),
+            "description": record.description,
+        }
+        if record.capacity is not None:
+            fields.update(
+                capacity_status=record.capacity.status,
+                capacity_available=record.capacity.available,
+                capacity_maximum=record.capacity.maximum,
+                capacity_updated=record.capacity.updated,
+            )
+        existing = (
+            ServiceAtLocation.objects.filter(id=record.id, service=service)
+            if service.id in self.replacing
+            else None
+        )
+        if existing is not None and existing.exists():
+            # Updated in place: referrals point at it (matches protect it from deletion).
+            existing.update(**fields)
+            sal = existing.get()
+            for related in (sal.phones, sal.contacts, sal.schedules):
+                related.all().delete()
+        else:
+            sal = ServiceAtLocation(id=record.id, **fields)
+            self.rows.add(sal)
+        self.rows.phones(record.phones, service_at_location=sal)
+        self.rows.contacts(record.contacts, service_at_location=sal)
+        self.rows.schedules(record.schedules, service_at_location=sal)
+
+    def _location(self, record: HsdsServiceAtLocation, owner: Organization) -> Location:
+        """The location of a service_at_location: written the first time this import
+        meets it (created, or replaced when it exists), reused afterwards."""
+        data, location_id = record.location, record.target_location_id
+        if location_id in self.locations:
+            location, first = self.locations[location_id]
+            if data is not None and first is not None and data != first:
+                self.warnings.append(
+                    {
+                        "field": f"location {location_id}",
+                        "message": "this location appears more than once with different "
+                        "data; the first was kept",
+                    }
+                )
+            return location
+        if data is None:
+            location = Location.objects.get(id=location_id)
+        elif location_id in self.known_locations:
+            self.rows.flush()
+            location = location_write(data, owner)
+        else:
+            location = Location(
+                id=data.id,
+                organization=owner,
+                is_confidential=data.confidential,
+                **data.model_dump(include=_LOCATION_FIELDS),
+            )
+            self.rows.add(location)
+            self.rows.location_children(data, location)
+        self.locations[location_id] = (location, data)
+        return location
+
+    # 3. A service that exists: replace, compare, announce what changed ------------
 
     def service_write(self, record: HsdsService) -> dict[str, Any]:
-        existing = services_for_export(Service.objects.filter(id=record.id)).first()
-        before = service_export(existing) if existing else None
+        self.rows.flush()
+        existing = services_for_export(Service.objects.filter(id=record.id)).get()
+        before = service_export(existing)
         savepoint = transaction.savepoint()
-        service = self._service_upsert(record)
+        service = self._service_replace(record)
         outcome: dict[str, Any] = {"id": str(service.id), "name": service.name}
-        if before is None:
-            transaction.savepoint_commit(savepoint)
-            self.events.append(_event("service.updated", service, {"action": "created"}))
-            return {**outcome, "action": "created"}
         after = service_export(services_for_export(Service.objects.filter(id=service.id)).get())
         changes = sorted(
             k
@@ -259,62 +509,31 @@ class _Writer:
             self.events.append(_event("service.closed", service, {"status": after["status"]}))
         return {**outcome, "action": "updated", "changes": changes}
 
-    def _service_upsert(self, record: HsdsService) -> Service:
+    def _service_replace(self, record: HsdsService) -> Service:
         owner = self._owner(record)
-        fields = record.model_dump(
-            include={
-                "name",
-                "alternate_name",
-                "description",
-                "url",
-                "email",
-                "status",
-                "interpretation_services",
-                "application_process",
-                "fees_description",
-                "wait_time",
-                "eligibility_description",
-                "minimum_age",
-                "maximum_age",
-                "assured_date",
-                "alert",
-                "translations",
-            }
+        service, _ = Service.objects.update_or_create(
+            id=record.id, defaults={**self._service_fields(record), "organization": owner}
         )
-        fields["last_modified"] = record.last_modified or self.now
-        amounts = [c.amount for c in record.cost_options]
-        fields["is_free"] = bool(amounts) and all(a == 0 for a in amounts)
-        service, created = Service.objects.update_or_create(
-            id=record.id, defaults={**fields, "organization": owner}
-        )
-        if not created:
-            for related in (service.phones, service.contacts, service.schedules, service.languages):
-                related.all().delete()
-            service.cost_options.all().delete()
-        _phones_create(record.phones, service=service)
-        _contacts_create(record.contacts, service=service)
-        _schedules_create(record.schedules, service=service)
-        _languages_create(record.languages, service=service)
-        CostOption.objects.bulk_create(
-            CostOption(hsds_id=c.id, service=service, **c.model_dump(exclude={"id"}))
-            for c in record.cost_options
-        )
-        service.taxonomy_terms.set(self._terms(record))
-
+        for related in (service.phones, service.contacts, service.schedules, service.languages):
+            related.all().delete()
+        service.cost_options.all().delete()
+        service.taxonomy_terms.clear()
         kept = [sal.id for sal in record.service_at_locations]
         service.service_at_locations.exclude(id__in=kept).delete()
-        for sal in record.service_at_locations:
-            self._service_at_location_write(sal, service, owner)
+        self.replacing.add(service.id)
+        self._service_children(record, service)
+        self.rows.flush()
+        self.replacing.discard(service.id)
         return service
 
     def _terms(self, record: HsdsService) -> list[TaxonomyTerm]:
-        terms = []
+        terms: dict[str, TaxonomyTerm] = {}
         for i, attribute in enumerate(record.attributes):
             term = attribute.taxonomy_term
             if term is None:
                 continue
             if term.code in self.terms:
-                terms.append(self.terms[term.code])
+                terms[term.code] = self.terms[term.code]
             else:
                 self.warnings.append(
                     {
@@ -323,47 +542,7 @@ class _Writer:
                         "(GET /api/v1/catalog/taxonomy lists them)",
                     }
                 )
-        return terms
-
-    def _service_at_location_write(
-        self, record: HsdsServiceAtLocation, service: Service, owner: Organization
-    ) -> None:
-        location = self._location_write(record, owner)
-        capacity = record.capacity
-        fields: dict[str, Any] = {
-            "service": service,
-            "location": location,
-            "description": record.description,
-        }
-        if capacity is not None:
-            fields.update(
-                capacity_status=capacity.status,
-                capacity_available=capacity.available,
-                capacity_maximum=capacity.maximum,
-                capacity_updated=capacity.updated,
-            )
-        sal, created = ServiceAtLocation.objects.update_or_create(id=record.id, defaults=fields)
-        if not created:
-            for related in (sal.phones, sal.contacts, sal.schedules):
-                related.all().delete()
-        _phones_create(record.phones, service_at_location=sal)
-        _contacts_create(record.contacts, service_at_location=sal)
-        _schedules_create(record.schedules, service_at_location=sal)
-
-    def _location_write(self, record: HsdsServiceAtLocation, owner: Organization) -> Location:
-        data = record.location
-        if data is None or data.id in self.locations_written:
-            if data is not None and data != self.locations_written[data.id]:
-                self.warnings.append(
-                    {
-                        "field": f"location {data.id}",
-                        "message": "this location appears more than once with different "
-                        "data; the first was kept",
-                    }
-                )
-            return Location.objects.get(id=record.target_location_id)
-        self.locations_written[data.id] = data
-        return location_write(data, owner)
+        return list(terms.values())
 
 
 def location_write(data: HsdsLocation, owner: Organization) -> Location:
@@ -373,18 +552,7 @@ def location_write(data: HsdsLocation, owner: Organization) -> Location:
         defaults={
             "organization": owner,
             "is_confidential": data.confidential,
-            **data.model_dump(
-                include={
-                    "location_type",
-                    "url",
-                    "name",
-                    "alternate_name",
-                    "description",
-                    "transportation",
-                    "latitude",
-                    "longitude",
-                }
-            ),
+            **data.model_dump(include=_LOCATION_FIELDS),
         },
     )
     if not created:
@@ -397,18 +565,9 @@ def location_write(data: HsdsLocation, owner: Organization) -> Location:
             location.schedules,
         ):
             related.all().delete()
-    _languages_create(data.languages, location=location)
-    Address.objects.bulk_create(
-        Address(hsds_id=a.id, location=location, **a.model_dump(exclude={"id"}))
-        for a in data.addresses
-    )
-    Accessibility.objects.bulk_create(
-        Accessibility(hsds_id=a.id, location=location, **a.model_dump(exclude={"id"}))
-        for a in data.accessibility
-    )
-    _phones_create(data.phones, location=location)
-    _contacts_create(data.contacts, location=location)
-    _schedules_create(data.schedules, location=location)
+    rows = _Rows()
+    rows.location_children(data, location)
+    rows.flush()
     return location
 
 
@@ -418,45 +577,3 @@ def _event(type: str, service: Service, payload: dict[str, Any]) -> EventDraft:
 
 def _capacities(exported: dict[str, Any]) -> list[Any]:
     return [sal.get("capacity") for sal in exported.get("service_at_locations", [])]
-
-
-def _languages_create(records: list[HsdsLanguage], **owner: Any) -> None:
-    Language.objects.bulk_create(
-        Language(hsds_id=r.id, name=r.name, code=r.code or "", note=r.note, **owner)
-        for r in records
-    )
-
-
-def _phones_create(records: list[HsdsPhone], **owner: Any) -> None:
-    for r in records:
-        phone = Phone.objects.create(
-            hsds_id=r.id,
-            number=r.number,
-            extension=r.extension,
-            type=r.type,
-            description=r.description,
-            **owner,
-        )
-        _languages_create(r.languages, phone=phone)
-
-
-def _contacts_create(records: list[HsdsContact], **owner: Any) -> None:
-    for r in records:
-        contact = Contact.objects.create(
-            hsds_id=r.id,
-            name=r.name,
-            title=r.title,
-            department=r.department,
-            email=r.email,
-            **owner,
-        )
-        _phones_create(r.phones, contact=contact)
-
-
-def _schedules_create(records: list[HsdsSchedule], **owner: Any) -> None:
-    schedules = [Schedule(hsds_id=r.id, **r.model_dump(exclude={"id"}), **owner) for r in records]
-    for schedule in schedules:
-        schedule.freq = schedule.freq or ""
-        schedule.wkst = schedule.wkst or ""
-        schedule.weekdays = schedule_weekdays(schedule)
-    Schedule.objects.bulk_create(schedules)

@@ -106,14 +106,13 @@ def schedule_sessions(schedule: Schedule, *, after: datetime, count: int) -> lis
     closes_at = schedule.closes_at or schedule.opens_at
     duration = datetime.combine(_ANCHOR, closes_at) - datetime.combine(_ANCHOR, schedule.opens_at)
     sessions: list[Session] = []
-    start = rule.after(local_after)
-    while start is not None and len(sessions) < count:
-        if last_day and start.date() > last_day:
+    # One pass over the rule (`after` in a loop would restart from dtstart each time).
+    for start in rule.xafter(local_after):
+        if len(sessions) >= count or (last_day and start.date() > last_day):
             break
         if schedule.valid_from is None or start.date() >= schedule.valid_from:
             starts_at = start.replace(tzinfo=zone)
             sessions.append(Session(starts_at, starts_at + max(duration, timedelta(0))))
-        start = rule.after(start)
     return sessions
 
 

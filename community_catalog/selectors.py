@@ -5,20 +5,26 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
-from django.db.models import Avg, Prefetch, Q, QuerySet
+from django.db.models import Avg, Exists, OuterRef, Prefetch, Q, QuerySet
 
 from community_catalog.models import (
     Contact,
+    Language,
     Location,
     PostalCode,
+    Schedule,
     Service,
     ServiceAtLocation,
     TaxonomyTerm,
 )
 
 EARTH_RADIUS_KM = 6371.0088
+# Ids per query when filtering on a list of locations (SQLite and PostgreSQL both cap the
+# number of parameters in one statement).
+_IDS_PER_QUERY = 10_000
 
 
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -72,26 +78,27 @@ def postcode_position(postal_code: str, country_code: str = "FR") -> tuple[float
 def service_at_locations_near(
     *, taxonomy_codes: list[str], latitude: float, longitude: float, radius_km: float
 ) -> QuerySet[ServiceAtLocation]:
-    """Active services tagged with one of `taxonomy_codes` whose location lies in the
-    bounding box of the circle of `radius_km` around the point.
-
-    The box is a cheap, index-backed prefilter (Location has an index on latitude and
-    longitude); callers compute exact distances on the few rows it returns.
-    """
-    lat_range, lon_range = bounding_box(latitude, longitude, radius_km)
+    """Active services with places left, tagged with one of `taxonomy_codes`, at a
+    location within `radius_km` of the point (see `locations_within`)."""
+    distances = locations_within(latitude, longitude, radius_km)
+    nearby = sorted(distances, key=distances.__getitem__)[:_IDS_PER_QUERY]
     return (
         ServiceAtLocation.objects.filter(
-            service__status=Service.Status.ACTIVE,
-            service__taxonomy_terms__code__in=taxonomy_codes,
-            location__latitude__range=lat_range,
-            location__longitude__range=lon_range,
+            location_id__in=nearby, service__status=Service.Status.ACTIVE
+        )
+        .filter(
+            Exists(
+                Service.taxonomy_terms.through.objects.filter(
+                    service_id=OuterRef("service_id"), taxonomyterm__code__in=taxonomy_codes
+                )
+            )
         )
         .exclude(capacity_status=ServiceAtLocation.CapacityStatus.NO_CAPACITY)
         .select_related("service__organization", "location")
         .prefetch_related(
             "schedules", "service__schedules", "service__taxonomy_terms", "location__addresses"
         )
-        .distinct()
+        .order_by()
     )
 
 
@@ -119,43 +126,62 @@ class Found:
     distance_km: float | None
 
 
+def locations_within(latitude: float, longitude: float, radius_km: float) -> dict[uuid.UUID, float]:
+    """Locations within `radius_km` of a point, with their distance.
+
+    One query on the (latitude, longitude) index for the bounding box, then exact
+    distances in Python. Search and matching start here, so the database never has to
+    guess which of their filters is the selective one.
+    """
+    lat_range, lon_range = bounding_box(latitude, longitude, radius_km)
+    found: dict[uuid.UUID, float] = {}
+    for location_id, lat, lon in Location.objects.filter(
+        latitude__range=lat_range, longitude__range=lon_range
+    ).values_list("id", "latitude", "longitude"):
+        if lat is None or lon is None:  # excluded by the range; this tells mypy
+            continue
+        km = distance_km(latitude, longitude, lat, lon)
+        if km <= radius_km:
+            found[location_id] = km
+    return found
+
+
 def catalog_search(query: CatalogQuery) -> tuple[int, list[Found]]:
     """Active activities matching every filter given; nearest first when a point is
     given, else by name. Returns the total and the requested page.
 
-    1. The database filters on everything it can index: status, taxonomy, the bounding
-       box of the radius, language, weekday, cost, text.
-    2. Only ids and coordinates of the survivors come back; exact distances are computed
-       in Python, sorted and paginated.
-    3. The page's rows are then loaded with everything the results show.
+    1. With a point: the locations within the radius (index-backed bounding box, exact
+       distances in Python).
+    2. The service_at_locations at those places that pass every other filter, as
+       EXISTS subqueries (no join fan-out, no DISTINCT): status, taxonomy, language,
+       weekday, cost, words. Only ids, distances and names come back.
+    3. Sorted and paginated in Python; the page's rows are then loaded with everything
+       the results show.
     """
-    rows = ServiceAtLocation.objects.filter(service__status=Service.Status.ACTIVE)
+    rows = ServiceAtLocation.objects.filter(service__status=Service.Status.ACTIVE).order_by()
     if query.needs:
-        rows = rows.filter(service__taxonomy_terms__code__in=taxonomy_codes_under(query.needs))
-    center = (
-        (query.latitude, query.longitude)
-        if query.latitude is not None and query.longitude is not None
-        else None
-    )
-    if center:
-        lat_range, lon_range = bounding_box(*center, query.radius_km)
         rows = rows.filter(
-            location__latitude__range=lat_range, location__longitude__range=lon_range
+            Exists(
+                Service.taxonomy_terms.through.objects.filter(
+                    service_id=OuterRef("service_id"),
+                    taxonomyterm__code__in=taxonomy_codes_under(query.needs),
+                )
+            )
         )
     if query.language:
-        spoken = (
-            Q(service__languages__code=query.language)
-            | Q(location__languages__code=query.language)
-            | ~Q(service__interpretation_services="")
-        )
-        if query.language == settings.TISSER_CATALOG_LANGUAGE:
-            # A service that names no language is run in the catalogue's own.
-            spoken |= Q(service__languages__isnull=True)
-        rows = rows.filter(spoken)
+        rows = rows.filter(_speaks(query.language))
     if query.weekday:
+        own = Schedule.objects.filter(service_at_location=OuterRef("pk"))
         rows = rows.filter(
-            Q(schedules__weekdays__contains=query.weekday)
-            | Q(schedules__isnull=True, service__schedules__weekdays__contains=query.weekday)
+            Exists(own.filter(weekdays__contains=query.weekday))
+            | (
+                ~Exists(own)
+                & Exists(
+                    Schedule.objects.filter(
+                        service_id=OuterRef("service_id"), weekdays__contains=query.weekday
+                    )
+                )
+            )
         )
     if query.free is not None:
         rows = rows.filter(service__is_free=query.free)
@@ -168,17 +194,22 @@ def catalog_search(query: CatalogQuery) -> tuple[int, list[Found]]:
     if query.organization_id:
         rows = rows.filter(service__organization_id=query.organization_id)
 
-    survivors = rows.values_list(
-        "id", "location__latitude", "location__longitude", "service__name"
-    ).distinct()
     ranked: list[tuple[float, str, uuid.UUID, float | None]] = []
-    for sal_id, lat, lon, name in survivors:
-        km = None
-        if center and lat is not None and lon is not None:
-            km = distance_km(*center, lat, lon)
-            if km > query.radius_km:
-                continue
-        ranked.append((km if km is not None else 0.0, name.casefold(), sal_id, km))
+    if query.latitude is not None and query.longitude is not None:
+        distances = locations_within(query.latitude, query.longitude, query.radius_km)
+        location_ids = list(distances)
+        for start in range(0, len(location_ids), _IDS_PER_QUERY):
+            chunk = location_ids[start : start + _IDS_PER_QUERY]
+            for sal_id, location_id, name in rows.filter(location_id__in=chunk).values_list(
+                "id", "location_id", "service__name"
+            ):
+                km = distances[location_id]
+                ranked.append((km, name.casefold(), sal_id, km))
+    else:
+        ranked = [
+            (0.0, name.casefold(), sal_id, None)
+            for sal_id, name in rows.values_list("id", "service__name")
+        ]
     ranked.sort(key=lambda r: (r[0], r[1], str(r[2])))
     page = ranked[query.offset : query.offset + query.limit]
     loaded = {
@@ -188,6 +219,20 @@ def catalog_search(query: CatalogQuery) -> tuple[int, list[Found]]:
         )
     }
     return len(ranked), [Found(loaded[r[2]], r[3]) for r in page if r[2] in loaded]
+
+
+def _speaks(language: str) -> Any:
+    """Run in `language`, spoken at the place, or with interpretation. A service that
+    names no language is run in the catalogue's own (`TISSER_CATALOG_LANGUAGE`)."""
+    service_languages = Language.objects.filter(service_id=OuterRef("service_id"))
+    spoken: Any = (
+        Exists(service_languages.filter(code=language))
+        | Exists(Language.objects.filter(location_id=OuterRef("location_id"), code=language))
+        | ~Q(service__interpretation_services="")
+    )
+    if language == settings.TISSER_CATALOG_LANGUAGE:
+        spoken |= ~Exists(service_languages)
+    return spoken
 
 
 def search_results_load(queryset: QuerySet[ServiceAtLocation]) -> QuerySet[ServiceAtLocation]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -146,9 +147,7 @@ def test_skip_invalid_imports_the_rest_and_reports_the_skipped(org_api: ApiClien
     assert report["errors"] == [
         {"record": 1, "field": "[1].email", "message": "'nope' is not a 'email'"}
     ]
-    assert list(Service.objects.values_list("id", flat=True).order_by()) == [
-        __import__("uuid").UUID(good["id"])
-    ]
+    assert list(Service.objects.values_list("id", flat=True).order_by()) == [uuid.UUID(good["id"])]
 
 
 def test_a_dry_run_reports_and_writes_nothing(org_api: ApiClient) -> None:
@@ -201,3 +200,57 @@ def test_the_cli_imports_for_an_organisation_with_a_report(org_api: ApiClient, c
     service = Service.objects.get()
     assert service.organization == organization
     assert Schedule.objects.filter(service=service).count() == 1
+
+
+def test_a_large_file_with_shared_places_is_written_in_batches(org_api: ApiClient) -> None:
+    template = json.loads((EXAMPLES / "service_full.json").read_text())
+    places = [
+        {**template["service_at_locations"][0]["location"], "id": str(uuid.uuid4())}
+        for _ in range(3)
+    ]
+    services = []
+    for i in range(1200):
+        service = copy.deepcopy(template)
+        service.update(id=str(uuid.uuid4()), name=f"Activité {i}")
+        service.pop("organization")
+        [sal] = service["service_at_locations"]
+        sal.update(id=str(uuid.uuid4()), location=places[i % 3])
+        services.append(service)
+
+    report = post_file(org_api, {"contents": services}).json()
+
+    assert report["created"] == 1200
+    assert Service.objects.count() == 1200
+    assert Location.objects.count() == 3
+    assert Schedule.objects.filter(service_at_location__isnull=False).count() == 1200
+    assert Event.objects.filter(type="service.updated").count() == 1200
+
+
+def test_reimporting_a_place_people_were_referred_to_updates_it_in_place(
+    org_api: ApiClient, api: ApiClient
+) -> None:
+    from referrals.models import Match, Referral
+    from tests.conftest import referral_body
+
+    document = json.loads((EXAMPLES / "service_full.json").read_text())
+    post_file(org_api, document)
+    sal_id = document["service_at_locations"][0]["id"]
+    referral_id = api.post("/api/v1/referrals", referral_body()).json()["id"]
+    Match.objects.create(
+        referral=Referral.objects.get(id=referral_id),
+        service_at_location_id=sal_id,
+        rank=1,
+        score=0.5,
+        distance_km=1,
+    )
+    document["service_at_locations"][0]["description"] = "Nouvelle salle"
+    removed = {**document, "service_at_locations": []}
+
+    updated = post_file(org_api, document)
+    refused = post_file(org_api, removed)
+
+    assert updated.status_code == 200, updated.json()
+    assert updated.json()["services"][0]["changes"] == ["service_at_locations"]
+    assert Match.objects.filter(service_at_location_id=sal_id).exists()
+    assert refused.status_code == 422
+    assert "people were referred to it" in refused.json()["error"]["fields"][0]["message"]
