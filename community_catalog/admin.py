@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.db import models
 
 from community_catalog.models import (
     Accessibility,
@@ -20,27 +23,34 @@ from community_catalog.models import (
     TaxonomyTerm,
 )
 
+# URLs typed without a scheme are read as https (Django 6's default, chosen now).
+_URLS: dict[Any, dict[str, Any]] = {models.URLField: {"assume_scheme": "https"}}
+
 
 @admin.register(TaxonomyTerm)
 class TaxonomyTermAdmin(admin.ModelAdmin):
+    formfield_overrides = _URLS
     list_display = ["code", "kind", "name", "name_en", "parent"]
     list_filter = ["kind"]
     search_fields = ["code", "name", "name_en"]
 
 
 class ContactInline(admin.StackedInline):
+    formfield_overrides = _URLS
     model = Contact
     extra = 0
     fields = ["name", "title", "department", "email"]
 
 
 class PhoneInline(admin.TabularInline):
+    formfield_overrides = _URLS
     model = Phone
     extra = 0
     fields = ["number", "extension", "type", "description"]
 
 
 class LanguageInline(admin.TabularInline):
+    formfield_overrides = _URLS
     model = Language
     extra = 0
     fields = ["code", "name", "note"]
@@ -48,18 +58,21 @@ class LanguageInline(admin.TabularInline):
 
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
+    formfield_overrides = _URLS
     list_display = ["name", "email", "website", "updated_at"]
     search_fields = ["name", "alternate_name"]
     inlines = [ContactInline, PhoneInline]
 
 
 class CostOptionInline(admin.TabularInline):
+    formfield_overrides = _URLS
     model = CostOption
     extra = 0
     exclude = ["hsds_id"]
 
 
 class ServiceScheduleInline(admin.StackedInline):
+    formfield_overrides = _URLS
     model = Schedule
     fk_name = "service"
     extra = 0
@@ -68,6 +81,7 @@ class ServiceScheduleInline(admin.StackedInline):
 
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
+    formfield_overrides = _URLS
     list_display = ["name", "organization", "status", "is_free", "assured_date", "last_modified"]
     list_filter = ["status", "is_free", "taxonomy_terms"]
     search_fields = ["name", "organization__name"]
@@ -77,12 +91,14 @@ class ServiceAdmin(admin.ModelAdmin):
 
 
 class AddressInline(admin.StackedInline):
+    formfield_overrides = _URLS
     model = Address
     extra = 0
     exclude = ["hsds_id"]
 
 
 class AccessibilityInline(admin.TabularInline):
+    formfield_overrides = _URLS
     model = Accessibility
     extra = 0
     exclude = ["hsds_id"]
@@ -90,6 +106,7 @@ class AccessibilityInline(admin.TabularInline):
 
 @admin.register(Location)
 class LocationAdmin(admin.ModelAdmin):
+    formfield_overrides = _URLS
     list_display = ["name", "organization", "location_type", "latitude", "longitude"]
     list_filter = ["is_confidential", "location_type"]
     search_fields = ["name", "addresses__address_1", "addresses__city", "addresses__postal_code"]
@@ -97,6 +114,7 @@ class LocationAdmin(admin.ModelAdmin):
 
 
 class ScheduleInline(admin.StackedInline):
+    formfield_overrides = _URLS
     model = Schedule
     fk_name = "service_at_location"
     extra = 0
@@ -105,6 +123,7 @@ class ScheduleInline(admin.StackedInline):
 
 @admin.register(ServiceAtLocation)
 class ServiceAtLocationAdmin(admin.ModelAdmin):
+    formfield_overrides = _URLS
     list_display = ["service", "location", "capacity_status", "capacity_available"]
     list_filter = ["capacity_status"]
     search_fields = ["service__name", "location__name"]
@@ -114,6 +133,7 @@ class ServiceAtLocationAdmin(admin.ModelAdmin):
 
 @admin.register(Schedule)
 class ScheduleAdmin(admin.ModelAdmin):
+    formfield_overrides = _URLS
     list_display = ["__str__", "service_at_location", "service", "valid_from", "valid_to"]
     list_filter = ["freq"]
     raw_id_fields = ["service", "location", "service_at_location"]
@@ -121,6 +141,7 @@ class ScheduleAdmin(admin.ModelAdmin):
 
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
+    formfield_overrides = _URLS
     list_display = ["name", "email", "organization", "service"]
     search_fields = ["name", "email"]
     raw_id_fields = ["organization", "service", "service_at_location", "location"]
@@ -129,6 +150,7 @@ class ContactAdmin(admin.ModelAdmin):
 
 @admin.register(PostalCode)
 class PostalCodeAdmin(admin.ModelAdmin):
+    formfield_overrides = _URLS
     list_display = ["postal_code", "place_name", "country_code", "latitude", "longitude"]
     list_filter = ["country_code"]
     search_fields = ["postal_code", "place_name"]

@@ -47,7 +47,10 @@ def _referral_out(request: HttpRequest, referral: Referral) -> ReferralOut:
                 service_at_location_id=m.service_at_location_id,
                 activity=m.service_at_location.service.name,
                 organization=m.service_at_location.service.organization.name,
-                place=m.service_at_location.location.name,
+                # A confidential place (a shelter, a home) is not named to other parties.
+                place=""
+                if m.service_at_location.location.is_confidential
+                else m.service_at_location.location.name,
                 distance_km=round(m.distance_km, 2),
                 reasons=[r.get(language, "") for r in m.reasons],
             )

@@ -294,3 +294,19 @@ def test_deleting_a_service_with_live_referrals_deactivates_it_and_says_so(
     assert "inactive" in response.json()["message"]
     assert Service.objects.get(id=service["id"]).status == "inactive"
     assert location_removal.status_code == 409
+
+
+def test_create_org_prints_a_key_that_works_once_shown(capsys: Any) -> None:
+    from django.core.management import call_command
+
+    from referrals.models import ApiKey
+
+    call_command("create_org", "Jardins partagés de Gerland")
+    key = capsys.readouterr().out.strip().splitlines()[-1]
+
+    response = ApiClient(key).get("/api/v1/organization/services")
+    assert response.status_code == 200
+    stored = ApiKey.objects.get(organization__name="Jardins partagés de Gerland")
+    assert stored.role == "organization"
+    assert key not in (stored.key_hash, stored.prefix)
+    assert key.startswith(f"tsk_{stored.prefix}_")

@@ -3,8 +3,14 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from community_catalog.models import Schedule
-from community_catalog.schedules import next_sessions, schedule_sessions
+from community_catalog.schedules import (
+    next_sessions,
+    schedule_sessions,
+    service_at_location_sessions,
+)
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -67,3 +73,23 @@ def test_next_sessions_merge_several_schedules_soonest_first() -> None:
     )
 
     assert [s.starts_at.strftime("%a %d") for s in merged] == ["Thu 26", "Fri 27", "Thu 03"]
+
+
+@pytest.mark.django_db
+def test_an_activity_without_its_own_schedules_uses_its_services(catalog: int) -> None:
+    from community_catalog.models import ServiceAtLocation
+
+    sal = ServiceAtLocation.objects.select_related("service").first()
+    assert sal is not None
+    sal.schedules.all().delete()
+    Schedule.objects.create(
+        service=sal.service, freq="MONTHLY", byday="-1FR", opens_at="18:00", closes_at="20:00"
+    )
+    after = datetime(2026, 11, 25, 12, tzinfo=ZoneInfo("Europe/Paris"))
+
+    sessions = service_at_location_sessions(sal, after=after, count=2)
+
+    assert [s.starts_at.isoformat() for s in sessions] == [
+        "2026-11-27T18:00:00+01:00",
+        "2026-12-25T18:00:00+01:00",
+    ]

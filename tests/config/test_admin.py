@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.contrib.auth.models import User
 from django.urls import reverse
 
+from community_catalog.models import Location, Service
 from tests.conftest import ApiClient, referral_body
 
 
@@ -17,6 +18,15 @@ def test_operators_can_open_every_admin_list_and_page(client, api: ApiClient, ca
         meta = model._meta
         changelist = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
         assert client.get(changelist).status_code == 200, changelist
+    service = Service.objects.first()
+    location = Location.objects.first()
+    assert service is not None
+    assert location is not None
+    for page in (
+        reverse("admin:community_catalog_service_change", args=[service.id]),
+        reverse("admin:community_catalog_location_change", args=[location.id]),
+    ):
+        assert client.get(page).status_code == 200, page
     page = reverse("admin:referrals_referral_change", args=[referral_id])
     response = client.get(page)
     assert response.status_code == 200
