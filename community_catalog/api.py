@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from django.conf import settings
+from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Query, Router, Schema, Status
@@ -356,14 +357,20 @@ def _service_doc(service_id: uuid.UUID) -> dict[str, Any]:
 def own_services_list(
     request: HttpRequest,
     status: Service.Status | None = None,
+    stale: bool | None = None,
     limit: int = Query(50, ge=1, le=500),
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
-    """Your services, any status, as a page of HSDS services (`contents`)."""
+    """Your services, any status, as a page of HSDS services (`contents`).
+    `stale=true` lists those to confirm (not confirmed for `TISSER_STALE_AFTER_DAYS`)."""
     organization = request_organization(request)
     services_qs = Service.objects.filter(organization=organization)
     if status:
         services_qs = services_qs.filter(status=status)
+    if stale is not None:
+        cutoff = timezone.localdate() - timedelta(days=settings.TISSER_STALE_AFTER_DAYS)
+        old = Q(assured_date__isnull=True) | Q(assured_date__lt=cutoff)
+        services_qs = services_qs.filter(old) if stale else services_qs.exclude(old)
     total = services_qs.count()
     page = services_for_export(services_qs)[offset : offset + limit]
     contents = [service_export(s) for s in page]

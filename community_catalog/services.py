@@ -204,10 +204,18 @@ def _service_edit(
     with transaction.atomic():
         service = _own_service(organization, service_id)
         document = service_export(service)
-        document.pop("organization", None)
+        # The server keeps these: a change gets a new last_modified.
+        for name in ("organization", "last_modified"):
+            document.pop(name, None)
         edit(document)
         _taxonomy_to_attributes(document)
-        return _service_write(organization, document)
+        before = service.last_modified
+        service = _service_write(organization, document)
+        if service.last_modified != before:
+            # An organisation editing its service is also saying the rest is current.
+            service.assured_date = timezone.localdate()
+            service.save(update_fields=["assured_date"])
+        return service
 
 
 def _uuid(value: Any, field: str) -> uuid.UUID:

@@ -90,6 +90,7 @@ def test_a_change_is_announced_once_and_a_no_op_not_at_all(org_api: ApiClient) -
     service = created_service(org_api)
     path = f"/api/v1/organization/services/{service['id']}"
 
+    Service.objects.filter(id=service["id"]).update(assured_date="2026-01-05")
     renamed = org_api.patch(path, {"name": "Cuisine partagée"})
     same = org_api.patch(path, {"name": "Cuisine partagée"})
 
@@ -310,3 +311,18 @@ def test_create_org_prints_a_key_that_works_once_shown(capsys: Any) -> None:
     assert stored.role == "organization"
     assert key not in (stored.key_hash, stored.prefix)
     assert key.startswith(f"tsk_{stored.prefix}_")
+
+
+def test_an_organisation_can_list_what_it_has_to_confirm(org_api: ApiClient) -> None:
+    fresh = created_service(org_api)
+    stale = org_api.post(
+        "/api/v1/organization/services",
+        service_body(fresh["service_at_locations"][0]["location_id"], name="Marche du lundi"),
+    ).json()
+    Service.objects.filter(id=stale["id"]).update(assured_date="2025-01-01")
+
+    to_confirm = org_api.get("/api/v1/organization/services?stale=true").json()
+    current = org_api.get("/api/v1/organization/services?stale=false").json()
+
+    assert [s["id"] for s in to_confirm["contents"]] == [stale["id"]]
+    assert [s["id"] for s in current["contents"]] == [fresh["id"]]
