@@ -75,6 +75,22 @@ def schedule_weekdays(schedule: Schedule) -> str:
     return ""
 
 
+def _start_near(schedule: Schedule, start: date, today: date) -> date:
+    """Move a long-past start forward by whole periods (`interval` weeks or months), so
+    the rule is not walked from years ago on every call; the sessions are the same.
+    A rule with `count` keeps its start: its occurrences are counted from it."""
+    interval = schedule.interval or 1
+    if schedule.count is not None or today - start < timedelta(days=400):
+        return start
+    if schedule.freq == "WEEKLY":
+        weeks = (today - start).days // 7
+        return start + timedelta(weeks=(weeks // interval - 1) * interval)
+    months = (today.year - start.year) * 12 + today.month - start.month
+    shift = (months // interval - 1) * interval
+    year, month = divmod(start.month - 1 + shift, 12)
+    return date(start.year + year, month + 1, 1)
+
+
 def schedule_sessions(schedule: Schedule, *, after: datetime, count: int) -> list[Session]:
     """The next `count` sessions of `schedule` that start after `after`, in local time.
 
@@ -90,13 +106,18 @@ def schedule_sessions(schedule: Schedule, *, after: datetime, count: int) -> lis
     last_day = min((d for d in (schedule.until, schedule.valid_to) if d), default=None)
     if last_day and last_day < local_after.date():
         return []
+    bymonthday = int_list_parse(schedule.bymonthday, low=1, high=31) or None
+    byweekday = byday_parse(schedule.byday) or None
+    if schedule.freq == "MONTHLY" and not (bymonthday or byweekday):
+        bymonthday = [first_day.day]  # kept explicit: the start may move below
+    first_day = _start_near(schedule, first_day, local_after.date())
     rule = rrule.rrule(
         _FREQ[schedule.freq],
         interval=schedule.interval or 1,
         wkst=_WEEKDAYS.get(schedule.wkst),
         count=schedule.count,
-        byweekday=byday_parse(schedule.byday) or None,
-        bymonthday=int_list_parse(schedule.bymonthday, low=1, high=31) or None,
+        byweekday=byweekday,
+        bymonthday=bymonthday,
         byweekno=int_list_parse(schedule.byweekno, low=1, high=53) or None,
         byyearday=int_list_parse(schedule.byyearday, low=1, high=366) or None,
         dtstart=datetime.combine(first_day, schedule.opens_at),

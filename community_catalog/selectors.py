@@ -243,9 +243,7 @@ def search_results_load(queryset: QuerySet[ServiceAtLocation]) -> QuerySet[Servi
         "service__languages",
         "service__cost_options",
         Prefetch("service__contacts", queryset=Contact.objects.prefetch_related("phones")),
-        "service__phones",
         "location__addresses",
-        "location__languages",
         "location__accessibility",
     )
 

@@ -93,3 +93,39 @@ def test_an_activity_without_its_own_schedules_uses_its_services(catalog: int) -
         "2026-11-27T18:00:00+01:00",
         "2026-12-25T18:00:00+01:00",
     ]
+
+
+@pytest.mark.parametrize(
+    ("freq", "interval", "byday", "dtstart"),
+    [
+        ("WEEKLY", 3, "TU", date(2019, 1, 8)),
+        ("WEEKLY", 2, "", date(2018, 5, 17)),
+        ("MONTHLY", 2, "2TU", date(2019, 3, 1)),
+        ("MONTHLY", 5, "", date(2017, 1, 31)),
+    ],
+)
+def test_a_start_long_ago_gives_the_same_sessions_as_walking_from_it(
+    freq: str, interval: int, byday: str, dtstart: date
+) -> None:
+    from dateutil import rrule
+
+    schedule = Schedule(
+        freq=freq,
+        interval=interval,
+        byday=byday,
+        dtstart=dtstart,
+        opens_at=time(14),
+        closes_at=time(16),
+    )
+    after = datetime(2026, 11, 25, 12, tzinfo=ZoneInfo("Europe/Paris"))
+    rule = rrule.rrule(
+        rrule.WEEKLY if freq == "WEEKLY" else rrule.MONTHLY,
+        interval=interval,
+        byweekday=[rrule.TU(2)] if byday == "2TU" else [rrule.TU] if byday else None,
+        dtstart=datetime.combine(dtstart, time(14)),
+    )
+    expected = [d for _, d in zip(range(4), rule.xafter(after.replace(tzinfo=None)), strict=False)]
+
+    sessions = schedule_sessions(schedule, after=after, count=4)
+
+    assert [s.starts_at.replace(tzinfo=None) for s in sessions] == expected
