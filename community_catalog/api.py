@@ -21,6 +21,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
+from pydantic import ValidationError as PydanticValidationError
 
 from community_catalog import services
 from community_catalog.hsds import (
@@ -30,6 +31,7 @@ from community_catalog.hsds import (
     HsdsService,
     HsdsServiceAtLocation,
     hsds_read,
+    json_depth_check,
 )
 from community_catalog.hsds_export import (
     catalog_export,
@@ -84,13 +86,26 @@ _OBJECT_BODY = {
 }
 
 
-def _json_object(request: HttpRequest) -> dict[str, Any]:
+def json_parse(body: bytes, *, what: str) -> Any:
+    """JSON from a request body, refusing with 400 what is not JSON or nests too deep."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise Problem(f"The {what} is not JSON: {reason}", code="invalid_json") from None
+    try:
+        json_depth_check(document)
+    except DocumentError as exc:
+        raise Problem(f"The {what} {exc}.", code="invalid_json") from None
+    return document
+
+
+def _json_object(request: HttpRequest, *, optional: bool = False) -> dict[str, Any]:
     """The request's JSON object. Endpoints taking HSDS objects read it themselves: the
     nested rules and paths of HSDS are checked by `hsds_read`, with ids optional."""
-    try:
-        body = json.loads(request.body or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Problem(f"The body is not JSON: {exc}", code="invalid_json") from None
+    if optional and (not request.body or "json" not in (request.content_type or "")):
+        return {}
+    body = json_parse(request.body or b"null", what="body")
     if not isinstance(body, dict):
         raise InvalidInput(
             "Expected a JSON object.", fields=[FieldProblem("body", "expected a JSON object")]
@@ -131,12 +146,14 @@ class SearchParams(Schema):
     need: list[str] = Field([], description="Taxonomy codes; a code also finds the codes below it.")
     lat: float | None = Field(None, ge=-90, le=90)
     lon: float | None = Field(None, ge=-180, le=180)
-    postcode: str | None = Field(None, max_length=16, description="Instead of lat/lon.")
+    postcode: str | None = Field(
+        None, max_length=16, pattern=r"^[^\x00]*$", description="Instead of lat/lon."
+    )
     radius_km: float = Field(10, gt=0, le=200)
     language: str | None = Field(None, description="ISO 639-1, e.g. 'en'.")
     weekday: Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"] | None = None
     free: bool | None = None
-    q: str = Field("", max_length=100)
+    q: str = Field("", max_length=100, pattern=r"^[^\x00]*$")
     organization: uuid.UUID | None = None
     limit: int = Field(20, ge=1, le=100)
     offset: int = Field(0, ge=0)
@@ -290,10 +307,7 @@ def _document_read(request: HttpRequest) -> Any:
     body = request.read(limit + 1)
     if len(body) > limit:
         raise TooLarge(f"The file is larger than {limit} bytes (TISSER_IMPORT_MAX_BYTES).")
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Problem(f"The file is not JSON: {exc}", code="invalid_json") from None
+    return json_parse(body, what="file")
 
 
 @catalog_router.post(
@@ -434,17 +448,34 @@ def own_service_delete(request: HttpRequest, service_id: uuid.UUID) -> ServiceDe
     return ServiceDeletedOut(**result, message=message)
 
 
-@organization_router.post("/services/{service_id}/close", response={200: HsdsService, **_ERRORS})
-def own_service_close(
-    request: HttpRequest, service_id: uuid.UUID, body: CloseIn | None = None
-) -> dict[str, Any]:
-    """Close a service for a while: it is not proposed until reopened. `alert` tells
-    people why and until when."""
+@organization_router.post(
+    "/services/{service_id}/close",
+    response={200: HsdsService, **_ERRORS},
+    openapi_extra={
+        "requestBody": {
+            "required": False,
+            "content": {"application/json": {"schema": CloseIn.model_json_schema()}},
+        }
+    },
+)
+def own_service_close(request: HttpRequest, service_id: uuid.UUID) -> dict[str, Any]:
+    """Close a service for a while: it is not proposed until reopened. An optional
+    `{"alert": "…"}` tells people why and until when."""
+    try:
+        body = CloseIn.model_validate(_json_object(request, optional=True))
+    except PydanticValidationError as exc:
+        raise InvalidInput(
+            "The request is not valid.",
+            fields=[
+                FieldProblem(".".join(str(p) for p in e["loc"]) or "body", e["msg"])
+                for e in exc.errors()
+            ],
+        ) from None
     services.service_status_set(
         organization=request_organization(request),
         service_id=service_id,
         status=Service.Status.TEMPORARILY_CLOSED,
-        alert=body.alert if body else None,
+        alert=body.alert,
     )
     return _service_doc(service_id)
 

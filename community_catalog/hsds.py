@@ -25,12 +25,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import jsonschema
+from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
-from community_catalog.models import Location, Service, ServiceAtLocation
+from community_catalog.models import Location, Schedule, Service, ServiceAtLocation
+from community_catalog.schedules import schedule_happens
 from community_catalog.values import (
     Age,
+    Code16,
     CountryCode,
     CurrencyCode,
     Email,
@@ -93,17 +96,23 @@ class HsdsLanguage(_Obj):
 class HsdsPhone(_Obj):
     id: uuid.UUID
     number: Phone
-    extension: ShortText = ""
-    type: ShortText = ""
+    extension: str = Field("", pattern=r"^\d{0,16}$", description="Digits only.")
+    type: Code16 = ""
     description: Text = ""
     languages: list[HsdsLanguage] = []
 
     @model_validator(mode="before")
     @classmethod
     def _extension_as_text(cls, data: Any) -> Any:
-        # HSDS types `extension` as a number; Tisser keeps it as text ("100", "#2").
-        if isinstance(data, dict) and isinstance(data.get("extension"), int | float):
-            data = {**data, "extension": str(data["extension"])}
+        # HSDS types `extension` as a number; Tisser keeps its digits as text.
+        if isinstance(data, dict):
+            extension = data.get("extension")
+            if isinstance(extension, float) and extension.is_integer():
+                extension = int(extension)
+            if isinstance(extension, int) and not isinstance(extension, bool):
+                data = {**data, "extension": str(extension)}
+            elif extension is None:
+                data = {**data, "extension": ""}
         return data
 
 
@@ -125,7 +134,7 @@ class HsdsSchedule(_Obj):
     byweekno: WeekNumbers = ""
     byyearday: YearDays = ""
     wkst: Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"] | None = None
-    count: int | None = Field(None, ge=1)
+    count: int | None = Field(None, ge=1, le=10_000)
     opens_at: Time = None
     closes_at: Time = None
     valid_from: date | None = None
@@ -146,6 +155,14 @@ class HsdsSchedule(_Obj):
             raise ValueError("valid_to must not be before valid_from")
         if self.dtstart and self.until and self.until < self.dtstart:
             raise ValueError("until must not be before dtstart")
+        fields = self.model_dump(exclude={"id"})
+        fields["freq"], fields["wkst"] = self.freq or "", self.wkst or ""
+        today = timezone.localdate()
+        # An ended schedule is never walked (the official examples have an impossible one
+        # that ended in 2005); a current one must have dates.
+        ended = any(day and day < today for day in (self.until, self.valid_to))
+        if not ended and not schedule_happens(Schedule(**fields)):
+            raise ValueError("this schedule never happens: no date matches all its rules")
         return self
 
 
@@ -157,7 +174,7 @@ class HsdsAddress(_Obj):
     city: ShortText = Field(min_length=1)
     region: ShortText = ""
     state_province: ShortText = ""
-    postal_code: str = Field(min_length=1, max_length=16)
+    postal_code: Code16 = Field(min_length=1)
     country: CountryCode
     address_type: Literal["physical", "postal", "virtual"] = "physical"
 
@@ -224,8 +241,8 @@ class HsdsCapacity(_Obj):
     """Tisser extension on service_at_location: places left, and whether to refer."""
 
     status: ServiceAtLocation.CapacityStatus = ServiceAtLocation.CapacityStatus.HAS_CAPACITY
-    available: int | None = Field(None, ge=0)
-    maximum: int | None = Field(None, ge=0)
+    available: int | None = Field(None, ge=0, le=100_000)
+    maximum: int | None = Field(None, ge=0, le=100_000)
     updated: datetime | None = None
 
     @model_validator(mode="after")
@@ -340,7 +357,12 @@ class HsdsService(_Obj):
         locations = [sal.target_location_id for sal in self.service_at_locations]
         if len(set(locations)) != len(locations):
             raise ValueError("two service_at_locations point at the same location")
+        sal_ids = [sal.id for sal in self.service_at_locations]
+        if len(set(sal_ids)) != len(sal_ids):
+            raise ValueError("two service_at_locations have the same id")
         for language, texts in self.translations.items():
+            if any("\x00" in text for text in texts.values()):
+                raise ValueError(f"translations.{language}: contains a NUL character")
             unknown = set(texts) - set(Service.TRANSLATED_FIELDS)
             if unknown:
                 raise ValueError(
@@ -369,6 +391,42 @@ def _path(parts: Any) -> str:
     for part in parts:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path
+
+
+# Fields whose format (HSDS: e-mail, URI, date-time; Tisser: dates) an empty string fails.
+_EMPTY_MEANS_NOT_GIVEN = frozenset(
+    {
+        "email",
+        "assurer_email",
+        "url",
+        "website",
+        "uri",
+        "logo",
+        "term_uri",
+        "schedule_link",
+        "last_modified",
+        "assured_date",
+        "valid_from",
+        "valid_to",
+        "dtstart",
+        "until",
+        "updated",
+    }
+)
+
+
+def _pruned(node: Any) -> Any:
+    """`null`, and `""` where a format is expected, read as "not given": clients send
+    them for empty fields (Tisser's own responses do)."""
+    if isinstance(node, dict):
+        return {
+            k: _pruned(v)
+            for k, v in node.items()
+            if v is not None and not (v == "" and k in _EMPTY_MEANS_NOT_GIVEN)
+        }
+    if isinstance(node, list):
+        return [_pruned(item) for item in node]
+    return node
 
 
 def _as_service(item: Any) -> Any:
@@ -406,12 +464,31 @@ def hsds_services_in(document: Any) -> list[Any]:
     )
 
 
+# HSDS nests a phone in a contact in a location in a service_at_location in a service:
+# real documents stay well under this depth, and deeper ones would exhaust the stack.
+MAX_JSON_DEPTH = 32
+
+
+def json_depth_check(document: Any) -> None:
+    pending = [(document, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise DocumentError(f"nests more than {MAX_JSON_DEPTH} levels deep")
+        children = node.values() if isinstance(node, dict) else node
+        pending.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+
+
 def hsds_read(document: Any) -> ReadResult:
     """Check every service in `document`; return the valid records and every problem."""
+    json_depth_check(document)
     result = ReadResult()
     validator = service_schema_validator()
+    seen_services: dict[uuid.UUID, int] = {}
+    seen_sals: dict[uuid.UUID, int] = {}
     for index, raw in enumerate(hsds_services_in(document)):
         if isinstance(raw, dict):
+            raw = _pruned(raw)
             result.labels[index] = (str(raw.get("id", "")), str(raw.get("name", "")))
         else:
             result.errors.append(RecordProblem(index, "", "expected a JSON object (a service)"))
@@ -433,6 +510,28 @@ def hsds_read(document: Any) -> ReadResult:
             result.errors.extend(RecordProblem(index, f, m) for f, m in problems.items())
             continue
         assert record is not None
+        repeated = _repeats(index, record, seen_services, seen_sals)
+        if repeated:
+            result.errors.extend(RecordProblem(index, f, m) for f, m in repeated)
+            continue
         result.warnings.extend(RecordProblem(index, f, m) for f, m in warnings)
         result.records.append((index, record))
     return result
+
+
+def _repeats(
+    index: int, record: HsdsService, services: dict[uuid.UUID, int], sals: dict[uuid.UUID, int]
+) -> list[tuple[str, str]]:
+    """Ids this record shares with an earlier record of the same document."""
+    found = []
+    if record.id in services:
+        found.append(("id", f"the same id as record {services[record.id]}"))
+    for i, sal in enumerate(record.service_at_locations):
+        if sal.id in sals:
+            found.append(
+                (f"service_at_locations[{i}].id", f"the same id as in record {sals[sal.id]}")
+            )
+    services.setdefault(record.id, index)
+    for sal in record.service_at_locations:
+        sals.setdefault(sal.id, index)
+    return found

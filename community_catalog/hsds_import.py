@@ -35,7 +35,7 @@ from community_catalog.hsds import (
     ReadResult,
     RecordProblem,
 )
-from community_catalog.hsds_export import service_export, services_for_export
+from community_catalog.hsds_export import location_export, service_export, services_for_export
 from community_catalog.models import (
     Accessibility,
     Address,
@@ -109,6 +109,9 @@ def _owner_problems(
     sal_service = _pairs(
         ServiceAtLocation.objects, where="id", ids=sal_ids, key="id", value="service_id"
     )
+    sal_location = _pairs(
+        ServiceAtLocation.objects, where="id", ids=sal_ids, key="id", value="location_id"
+    )
     # A place where referrals were sent cannot disappear from under them.
     referred = _pairs(
         ServiceAtLocation.objects.filter(matches__isnull=False).distinct(),
@@ -142,6 +145,13 @@ def _owner_problems(
         for i, sal in enumerate(record.service_at_locations):
             if sal_service.get(sal.id, record.id) != record.id:
                 refuse(f"service_at_locations[{i}].id", "this id belongs to another service")
+            elif sal_location.get(sal.id, sal.target_location_id) != sal.target_location_id:
+                # A service at a place is that place: referrals point at it.
+                refuse(
+                    f"service_at_locations[{i}].location_id",
+                    "a service_at_location cannot move to another location; give the new "
+                    "place a new service_at_location",
+                )
             location_id = sal.target_location_id
             known_owner = location_owner.get(location_id)
             if known_owner is not None and known_owner != owner:
@@ -205,6 +215,7 @@ def hsds_import(
             if progress:
                 progress(1)
         writer.rows.flush()
+        writer.location_changes_announce()
         if writer.events:
             events_record(writer.events)
         if dry_run:
@@ -351,6 +362,7 @@ class _Writer:
         self.terms = {t.code: t for t in TaxonomyTerm.objects.all()}
         self.rows = _Rows()
         self.replacing: set[uuid.UUID] = set()
+        self.locations_changed: set[uuid.UUID] = set()
         self.events: list[EventDraft] = []
         self.warnings: list[dict[str, Any]] = []
         self.now = timezone.now()
@@ -468,7 +480,10 @@ class _Writer:
             location = Location.objects.get(id=location_id)
         elif location_id in self.known_locations:
             self.rows.flush()
+            before = location_export(Location.objects.get(id=location_id))
             location = location_write(data, owner)
+            if location_export(location) != before:
+                self.locations_changed.add(location_id)
         else:
             location = Location(
                 id=data.id,
@@ -480,6 +495,25 @@ class _Writer:
             self.rows.location_children(data, location)
         self.locations[location_id] = (location, data)
         return location
+
+    def location_changes_announce(self) -> None:
+        """A changed place changes every service met there, not only those in the file."""
+        announced = {e.aggregate_id for e in self.events}
+        others = (
+            ServiceAtLocation.objects.filter(location_id__in=self.locations_changed)
+            .exclude(service_id__in=announced)
+            .values_list("service_id", flat=True)
+            .distinct()
+        )
+        for service_id in sorted(set(others)):
+            self.events.append(
+                EventDraft(
+                    type="service.updated",
+                    aggregate_type="service",
+                    aggregate_id=service_id,
+                    payload={"action": "updated", "changes": ["location"]},
+                )
+            )
 
     # 3. A service that exists: replace, compare, announce what changed ------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ _FREQ: dict[str, Literal[1, 2]] = {"WEEKLY": rrule.WEEKLY, "MONTHLY": rrule.MONT
 # Without an explicit dtstart, "every other week" needs a fixed anchor so that every
 # process computes the same weeks: a Monday long ago.
 _ANCHOR = date(2024, 1, 1)
+# How far ahead sessions are looked for.
+SESSION_HORIZON_DAYS = 730
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,28 @@ def _start_near(schedule: Schedule, start: date, today: date) -> date:
     return date(start.year + year, month + 1, 1)
 
 
+def schedule_happens(schedule: Schedule) -> bool:
+    """Whether the rule has any occurrence at all (`MO` with `bymonthday 31` and
+    `byyearday 1` has none). Checked when a schedule is written: dateutil walks such a
+    rule to the year 9999 before giving up, which must never happen on a search."""
+    if schedule.freq not in _FREQ or schedule.opens_at is None:
+        return True
+    first_day = schedule.dtstart or schedule.valid_from or _ANCHOR
+    rule = rrule.rrule(
+        _FREQ[schedule.freq],
+        interval=schedule.interval or 1,
+        wkst=_WEEKDAYS.get(schedule.wkst),
+        byweekday=byday_parse(schedule.byday) or None,
+        bymonthday=int_list_parse(schedule.bymonthday, low=1, high=31) or None,
+        byweekno=int_list_parse(schedule.byweekno, low=1, high=53) or None,
+        byyearday=int_list_parse(schedule.byyearday, low=1, high=366) or None,
+        dtstart=datetime.combine(first_day, schedule.opens_at),
+        count=1,
+        cache=False,
+    )
+    return next(iter(rule), None) is not None
+
+
 def schedule_sessions(schedule: Schedule, *, after: datetime, count: int) -> list[Session]:
     """The next `count` sessions of `schedule` that start after `after`, in local time.
 
@@ -111,25 +136,34 @@ def schedule_sessions(schedule: Schedule, *, after: datetime, count: int) -> lis
     if schedule.freq == "MONTHLY" and not (bymonthday or byweekday):
         bymonthday = [first_day.day]  # kept explicit: the start may move below
     first_day = _start_near(schedule, first_day, local_after.date())
+    # Sessions further away than the horizon are of no use to anyone, and the bound
+    # keeps a rule that never matches (MO with bymonthday 31 and byyearday 1) from being
+    # walked to the year 9999.
+    horizon = local_after.date() + timedelta(days=SESSION_HORIZON_DAYS)
+    end = min(last_day, horizon) if last_day else horizon
     rule = rrule.rrule(
         _FREQ[schedule.freq],
         interval=schedule.interval or 1,
         wkst=_WEEKDAYS.get(schedule.wkst),
-        count=schedule.count,
         byweekday=byweekday,
         bymonthday=bymonthday,
         byweekno=int_list_parse(schedule.byweekno, low=1, high=53) or None,
         byyearday=int_list_parse(schedule.byyearday, low=1, high=366) or None,
         dtstart=datetime.combine(first_day, schedule.opens_at),
-        until=datetime.combine(last_day, time.max) if last_day and not schedule.count else None,
+        until=datetime.combine(end, time.max),
         cache=False,
     )
+    if schedule.count:
+        # `count` occurrences from the start (which `_start_near` left in place): walk
+        # from it, counting, and keep those after `after`.
+        starts = (start for start in itertools.islice(rule, schedule.count) if start > local_after)
+    else:
+        starts = rule.xafter(local_after)
     closes_at = schedule.closes_at or schedule.opens_at
     duration = datetime.combine(_ANCHOR, closes_at) - datetime.combine(_ANCHOR, schedule.opens_at)
     sessions: list[Session] = []
-    # One pass over the rule (`after` in a loop would restart from dtstart each time).
-    for start in rule.xafter(local_after):
-        if len(sessions) >= count or (last_day and start.date() > last_day):
+    for start in starts:
+        if len(sessions) >= count:
             break
         if schedule.valid_from is None or start.date() >= schedule.valid_from:
             starts_at = start.replace(tzinfo=zone)

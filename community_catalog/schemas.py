@@ -119,7 +119,10 @@ class ServiceDeletedOut(Schema):
 
 class CloseIn(StrictSchema):
     alert: str | None = Field(
-        None, max_length=2000, description="Shown to people: why, and until when."
+        None,
+        max_length=2000,
+        pattern=r"^[^\x00]*$",
+        description="Shown to people: why, and until when.",
     )
 
 

@@ -22,6 +22,8 @@ from community_catalog.models import (
 )
 
 EARTH_RADIUS_KM = 6371.0088
+# Confidential places are located for distances at the centre of a 0.01° grid cell.
+CONFIDENTIAL_GRID_KM = 1.2
 # Ids per query when filtering on a list of locations (SQLite and PostgreSQL both cap the
 # number of parameters in one statement).
 _IDS_PER_QUERY = 10_000
@@ -34,6 +36,15 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dlambda = math.radians(lon2 - lon1)
     a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
     return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(a))
+
+
+def public_position(latitude: float, longitude: float, confidential: bool) -> tuple[float, float]:
+    """Where a place is, for distances: a confidential one (a shelter, a home) at the
+    centre of its 0.01° grid cell (about 1 km), so that no sequence of searches or
+    referrals can pin it down more closely than that."""
+    if confidential:
+        return round(latitude, 2), round(longitude, 2)
+    return latitude, longitude
 
 
 def bounding_box(
@@ -133,14 +144,15 @@ def locations_within(latitude: float, longitude: float, radius_km: float) -> dic
     distances in Python. Search and matching start here, so the database never has to
     guess which of their filters is the selective one.
     """
-    lat_range, lon_range = bounding_box(latitude, longitude, radius_km)
+    # The box is widened by a grid cell, where confidential places are put (see below).
+    lat_range, lon_range = bounding_box(latitude, longitude, radius_km + CONFIDENTIAL_GRID_KM)
     found: dict[uuid.UUID, float] = {}
-    for location_id, lat, lon in Location.objects.filter(
+    for location_id, lat, lon, confidential in Location.objects.filter(
         latitude__range=lat_range, longitude__range=lon_range
-    ).values_list("id", "latitude", "longitude"):
+    ).values_list("id", "latitude", "longitude", "is_confidential"):
         if lat is None or lon is None:  # excluded by the range; this tells mypy
             continue
-        km = distance_km(latitude, longitude, lat, lon)
+        km = distance_km(latitude, longitude, *public_position(lat, lon, confidential))
         if km <= radius_km:
             found[location_id] = km
     return found

@@ -490,11 +490,12 @@ def location_save(
     if "id" in changes:
         raise InvalidInput("The id is set by Tisser.", fields=[FieldProblem("id", "read-only")])
     with transaction.atomic():
+        before: dict[str, Any] | None = None
         if location_id is None:
             document: dict[str, Any] = {"id": str(uuid.uuid4()), **changes}
         else:
-            location = _own_location(organization, location_id)
-            document = {**location_export(location), **changes}
+            before = location_export(_own_location(organization, location_id))
+            document = {**before, **changes}
         warnings: list[tuple[str, str]] = []
         try:
             data = HsdsLocation.model_validate(document, context={"warnings": warnings})
@@ -516,8 +517,9 @@ def location_save(
                 fields=[FieldProblem(f.rsplit(".", 1)[-1], m) for f, m in warnings],
             )
         location = location_write(data, organization)
+        changed = location_id is None or location_export(location) != before
         service_ids = set(location.service_at_locations.values_list("service_id", flat=True))
-        if service_ids:
+        if service_ids and changed:
             events_record(
                 [
                     EventDraft(

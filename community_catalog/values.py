@@ -27,6 +27,9 @@ def _none_to_empty(value: Any) -> Any:
 
 
 def _strip(value: str) -> str:
+    if "\x00" in value:
+        # PostgreSQL cannot store it, and no person typed it.
+        raise ValueError("contains a NUL character")
     return value.strip()
 
 
@@ -124,6 +127,9 @@ Name = Annotated[
 ]
 ShortText = Annotated[
     str, BeforeValidator(_none_to_empty), AfterValidator(_strip), Field(max_length=100)
+]
+Code16 = Annotated[
+    str, BeforeValidator(_none_to_empty), AfterValidator(_strip), Field(max_length=16)
 ]
 Phone = Annotated[str, BeforeValidator(_none_to_empty), AfterValidator(phone_normalize)]
 LanguageCode = Annotated[str, AfterValidator(language_normalize)]

@@ -51,7 +51,9 @@ def _referral_out(request: HttpRequest, referral: Referral) -> ReferralOut:
                 place=""
                 if m.service_at_location.location.is_confidential
                 else m.service_at_location.location.name,
-                distance_km=round(m.distance_km, 2),
+                distance_km=float(max(1, round(m.distance_km)))
+                if m.service_at_location.location.is_confidential
+                else round(m.distance_km, 2),
                 reasons=[r.get(language, "") for r in m.reasons],
             )
             for m in referral.matches.all()

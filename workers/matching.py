@@ -12,7 +12,11 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from community_catalog.models import ServiceAtLocation
-from community_catalog.selectors import distance_km, service_at_locations_near
+from community_catalog.selectors import (
+    distance_km,
+    public_position,
+    service_at_locations_near,
+)
 from referrals.models import Referral
 from referrals.services import (
     ProposedMatch,
@@ -43,7 +47,8 @@ def candidates_for(referral: Referral, need_codes: list[str]) -> list[Candidate]
         lat, lon = sal.location.latitude, sal.location.longitude
         if lat is None or lon is None:
             continue
-        km = distance_km(referral.latitude, referral.longitude, lat, lon)
+        position = public_position(lat, lon, sal.location.is_confidential)
+        km = distance_km(referral.latitude, referral.longitude, *position)
         if km <= referral.max_distance_km:
             candidates.append(Candidate(sal, km))
     return sorted(candidates, key=lambda c: (c.distance_km, str(c.service_at_location.id)))

@@ -42,8 +42,8 @@ class Command(BaseCommand):
             document = json.loads(file.read_bytes())
         except OSError as exc:
             raise CommandError(f"cannot read {file}: {exc}") from None
-        except ValueError as exc:
-            raise CommandError(f"{file} is not JSON: {exc}") from None
+        except (ValueError, RecursionError) as exc:
+            raise CommandError(f"{file} is not JSON: {exc or 'nested too deeply'}") from None
         try:
             read = hsds_read(document)
         except DocumentError as exc:
