@@ -227,17 +227,21 @@ def _uuid(value: Any, field: str) -> uuid.UUID:
         ) from None
 
 
+def _own_service_locked(organization: Organization, service_id: uuid.UUID) -> Service:
+    """The service, locked for the caller's transaction; 404 if it is not theirs."""
+    service = (
+        Service.objects.select_for_update().filter(id=service_id, organization=organization).first()
+    )
+    if service is None:
+        raise NotFound("No such service in your organisation.")
+    return service
+
+
 def service_delete(*, organization: Organization, service_id: uuid.UUID) -> dict[str, Any]:
     """Delete a service; one that people were referred to is deactivated instead, so
     their referrals keep pointing at what they were offered."""
     with transaction.atomic():
-        service = (
-            Service.objects.select_for_update()
-            .filter(id=service_id, organization=organization)
-            .first()
-        )
-        if service is None:
-            raise NotFound("No such service in your organisation.")
+        service = _own_service_locked(organization, service_id)
         referred = service.service_at_locations.aggregate(
             n=Count("matches__referral", distinct=True)
         )["n"]
@@ -267,13 +271,7 @@ def service_status_set(
 ) -> Service:
     """Close a service for a while (`temporarily closed`) or open it again (`active`)."""
     with transaction.atomic():
-        service = (
-            Service.objects.select_for_update()
-            .filter(id=service_id, organization=organization)
-            .first()
-        )
-        if service is None:
-            raise NotFound("No such service in your organisation.")
+        service = _own_service_locked(organization, service_id)
         if service.status == status and (alert is None or alert == service.alert):
             return service
         service.status = status
@@ -293,13 +291,7 @@ def service_status_set(
 def service_confirm(*, organization: Organization, service_id: uuid.UUID) -> Service:
     """The organisation says the service is current: it is no longer stale."""
     with transaction.atomic():
-        service = (
-            Service.objects.select_for_update()
-            .filter(id=service_id, organization=organization)
-            .first()
-        )
-        if service is None:
-            raise NotFound("No such service in your organisation.")
+        service = _own_service_locked(organization, service_id)
         service.assured_date = timezone.localdate()
         service.save(update_fields=["assured_date"])
         event_record(
