@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from referrals.models import ApiKey, Event, HealthCenter, Match, Referral, Slip
+from referrals.models import ApiKey, Event, HealthCenter, IdempotencyKey, Match, Referral, Slip
 
 
 @admin.register(HealthCenter)
@@ -13,10 +13,45 @@ class HealthCenterAdmin(admin.ModelAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ["prefix", "health_center", "name", "created_at", "last_used_at", "revoked_at"]
-    list_filter = ["revoked_at"]
-    # Keys are created with `tisser create-center`, which shows the key once.
-    readonly_fields = ["prefix", "key_hash", "health_center", "created_at", "last_used_at"]
+    list_display = [
+        "prefix",
+        "role",
+        "health_center",
+        "organization",
+        "name",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    list_filter = ["role", "revoked_at"]
+    # Keys are created with `tisser create-center` or `create-org`, which show them once.
+    readonly_fields = [
+        "prefix",
+        "key_hash",
+        "role",
+        "health_center",
+        "organization",
+        "created_at",
+        "last_used_at",
+    ]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(admin.ModelAdmin):
+    list_display = ["key", "health_center", "referral", "status_code", "created_at"]
+    search_fields = ["key"]
+    readonly_fields = [
+        "key",
+        "health_center",
+        "request_hash",
+        "status_code",
+        "response",
+        "referral",
+        "created_at",
+    ]
 
     def has_add_permission(self, request: object) -> bool:
         return False

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
-from django.http import FileResponse, HttpRequest
+from django.http import FileResponse, HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from config.auth import HealthCenterKey, request_center
-from config.errors import Conflict
+from config.errors import Conflict, FieldProblem, InvalidInput
 from config.schemas import ErrorOut
 from referrals import selectors, services
 from referrals.models import Referral
@@ -63,26 +64,53 @@ def _referral_out(request: HttpRequest, referral: Referral) -> ReferralOut:
     )
 
 
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+
+
 @router.post(
     "",
-    response={202: ReferralAcceptedOut, 401: ErrorOut, 422: ErrorOut},
+    response={202: ReferralAcceptedOut, 401: ErrorOut, 409: ErrorOut, 422: ErrorOut},
     summary="File a referral",
     description=(
         "Accepts the referral and returns at once (202). Matching and the slip follow in "
-        "the background: follow `links.self` until `stage` is `slip_ready`."
+        "the background: follow `links.self` until `stage` is `slip_ready`.\n\n"
+        "Send an `Idempotency-Key` header (up to 200 visible ASCII characters, e.g. a "
+        "UUID) to retry safely: the same key with the same body returns the first answer "
+        "(with `Idempotent-Replayed: true`) and files nothing; the same key with another "
+        "body is refused with 409."
     ),
 )
-def referral_create(request: HttpRequest, payload: ReferralIn) -> Status[ReferralAcceptedOut]:
-    referral = services.referral_submit(health_center=request_center(request), data=payload)
-    return Status(
-        202,
-        ReferralAcceptedOut(
+def referral_create(
+    request: HttpRequest, payload: ReferralIn, response: HttpResponse
+) -> Status[ReferralAcceptedOut]:
+    center = request_center(request)
+
+    def accepted(referral: Referral) -> ReferralAcceptedOut:
+        return ReferralAcceptedOut(
             id=referral.id,
             code=referral.code,
             stage=referral.stage,
             links=_links(request, referral),
-        ),
+        )
+
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return Status(202, accepted(services.referral_submit(health_center=center, data=payload)))
+    if not _IDEMPOTENCY_KEY.match(key):
+        raise InvalidInput(
+            "Idempotency-Key must be 1 to 200 visible ASCII characters.",
+            fields=[FieldProblem("Idempotency-Key", "1 to 200 visible ASCII characters")],
+        )
+    answer = services.referral_submit_once(
+        health_center=center,
+        data=payload,
+        key=key,
+        body=request.body,
+        respond=lambda referral: accepted(referral).model_dump(mode="json"),
     )
+    if answer.replayed:
+        response["Idempotent-Replayed"] = "true"
+    return Status(answer.status, ReferralAcceptedOut.model_validate(answer.body))
 
 
 class ReferralFilter(Schema):

@@ -131,6 +131,35 @@ class Referral(models.Model):
         return f"{self.code} ({self.stage})"
 
 
+class IdempotencyKey(models.Model):
+    """An `Idempotency-Key` a health centre sent with a referral, and the answer it got.
+
+    The same key with the same body gets the same answer and creates nothing; the same
+    key with another body is refused. The unique constraint is what makes concurrent
+    retries safe: the second INSERT waits for the first transaction, then fails.
+    """
+
+    health_center = models.ForeignKey(
+        HealthCenter, on_delete=models.CASCADE, related_name="idempotency_keys"
+    )
+    key = models.CharField(max_length=200)
+    request_hash = models.CharField(max_length=64, help_text="SHA-256 of the canonical body.")
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField()
+    referral = models.ForeignKey(
+        "Referral", null=True, on_delete=models.SET_NULL, related_name="idempotency_keys"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["health_center", "key"], name="unique_idempotency_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.health_center_id})"
+
+
 class Match(models.Model):
     """An activity proposed for a referral, with its rank and the reasons it was chosen."""
 

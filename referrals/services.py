@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -15,8 +18,8 @@ from django.utils import timezone
 
 from community_catalog.models import Organization, ServiceAtLocation
 from community_catalog.selectors import taxonomy_terms_by_code
-from config.errors import FieldProblem, InvalidInput
-from referrals.models import ApiKey, HealthCenter, Match, Referral, Slip
+from config.errors import Conflict, FieldProblem, InvalidInput
+from referrals.models import ApiKey, HealthCenter, IdempotencyKey, Match, Referral, Slip
 from referrals.outbox import event_mark_processed, event_record
 from referrals.schemas import ReferralIn
 
@@ -110,6 +113,65 @@ def referral_submit(*, health_center: HealthCenter, data: ReferralIn) -> Referra
             payload={"code": referral.code, "health_center": str(health_center.id)},
         )
     return referral
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
+    replayed: bool
+
+
+def referral_submit_once(
+    *,
+    health_center: HealthCenter,
+    data: ReferralIn,
+    key: str,
+    body: bytes,
+    respond: Callable[[Referral], dict[str, Any]],
+) -> Answer:
+    """`referral_submit` under an `Idempotency-Key`: the first request with `key` files
+    the referral and keeps its answer; a retry with the same body gets that answer and
+    creates nothing; a retry with another body is refused (409).
+
+    The key row is inserted first, in the referral's transaction: a concurrent retry's
+    INSERT waits on the unique constraint until this transaction ends, then fails, and
+    reads the answer committed here.
+    """
+    request_hash = hashlib.sha256(_canonical(body)).hexdigest()
+    try:
+        with transaction.atomic():
+            record = IdempotencyKey.objects.create(
+                health_center=health_center,
+                key=key,
+                request_hash=request_hash,
+                status_code=202,
+                response={},
+            )
+            referral = referral_submit(health_center=health_center, data=data)
+            record.referral = referral
+            record.response = respond(referral)
+            record.save(update_fields=["referral", "response"])
+            return Answer(record.status_code, record.response, replayed=False)
+    except IntegrityError:
+        first = IdempotencyKey.objects.filter(health_center=health_center, key=key).first()
+        if first is None:  # not a key collision: let it surface
+            raise
+    if first.request_hash != request_hash:
+        raise Conflict(
+            "This Idempotency-Key was used with another body; use a new key for a new referral.",
+            code="idempotency_key_reused",
+            fields=[FieldProblem("Idempotency-Key", "already used with a different body")],
+        )
+    return Answer(first.status_code, first.response, replayed=True)
+
+
+def _canonical(body: bytes) -> bytes:
+    """The same JSON however it is spaced or ordered."""
+    try:
+        return json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        return body
 
 
 def _referral_insert(*, health_center: HealthCenter, data: ReferralIn) -> Referral:
