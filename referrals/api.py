@@ -41,6 +41,14 @@ def _referral_out(request: HttpRequest, referral: Referral) -> ReferralOut:
         updated_at=referral.updated_at,
         preferred_language=referral.preferred_language,
         needs=sorted(t.code for t in referral.needs.all()),
+        postcode=referral.postcode,
+        max_distance_km=referral.max_distance_km,
+        availability=referral.availability,
+        accessibility_needs=referral.accessibility_needs,
+        free_only=referral.free_only,
+        large_print=referral.large_print,
+        do_not_contact=referral.do_not_contact,
+        preferred_contact=referral.preferred_contact or None,
         matches=[
             MatchOut(
                 rank=m.rank,

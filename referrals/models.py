@@ -112,8 +112,17 @@ class Referral(models.Model):
     longitude = models.FloatField()
     max_distance_km = models.FloatField(default=5)
     needs = models.ManyToManyField("community_catalog.TaxonomyTerm", related_name="referrals")
+    availability = models.JSONField(
+        default=list, blank=True, help_text='[{"weekday": "TU", "start": "14:00", "end": "18:00"}]'
+    )
+    accessibility_needs = models.JSONField(default=list, blank=True)
+    free_only = models.BooleanField(default=False)
+    large_print = models.BooleanField(default=False)
     note_for_patient = models.TextField(blank=True)
+    note_for_organization = models.TextField(blank=True)
     clinical_reason = models.TextField(blank=True, help_text="Never shown to organisations.")
+    do_not_contact = models.BooleanField(default=False)
+    preferred_contact = models.CharField(max_length=16, blank=True)
 
     consent_given = models.BooleanField()
     consent_method = models.CharField(max_length=16, choices=ConsentMethod.choices)

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Annotated, Literal
 from uuid import UUID
 
 from ninja import Schema
-from pydantic import ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
 
@@ -46,6 +53,28 @@ class ConsentIn(StrictSchema):
         return value
 
 
+Weekday = Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
+# What a place must offer for the person to get in and take part; matched against the
+# places' accessibility by the matching (issue 5 ranks on it).
+AccessibilityNeed = Literal[
+    "wheelchair", "step-free", "hearing-loop", "sight-loss", "quiet-space", "accessible-toilet"
+]
+
+
+class AvailabilityIn(StrictSchema):
+    """A time of the week when the person is free, in the catalogue's time zone."""
+
+    weekday: Weekday
+    start: time = Field(description="e.g. 14:00")
+    end: time = Field(description="e.g. 18:00; after start")
+
+    @model_validator(mode="after")
+    def ordered(self) -> AvailabilityIn:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
 class ReferralIn(StrictSchema):
     patient_ref: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
@@ -55,14 +84,41 @@ class ReferralIn(StrictSchema):
     ]
     year_of_birth: int = Field(ge=1900)
     preferred_language: str = Field(default="fr", description="ISO 639-1 code, e.g. 'fr'.")
-    location: GeoPointIn = Field(description="Where the person lives, roughly.")
-    postcode: Text = Field(default="", max_length=16)
+    location: GeoPointIn | None = Field(
+        default=None, description="Where the person lives, roughly; or give `postcode`."
+    )
+    postcode: Text = Field(
+        default="",
+        max_length=16,
+        validate_default=True,
+        description="Used for the position when `location` is absent.",
+    )
     needs: list[Text] = Field(min_length=1, max_length=10, description="Taxonomy codes.")
+    availability: list[AvailabilityIn] = Field(
+        default=[], max_length=21, description="When the person is free; empty: any time."
+    )
     max_distance_km: float = Field(default=5, gt=0, le=100)
+    accessibility_needs: list[AccessibilityNeed] = Field(default=[], max_length=6)
+    free_only: bool = Field(default=False, description="Only activities that cost nothing.")
+    large_print: bool = Field(default=False, description="Print the slip in large type.")
     note_for_patient: Text = Field(default="", max_length=1000)
+    note_for_organization: Text = Field(
+        default="", max_length=1000, description="Shown to the organisation that welcomes them."
+    )
     clinical_reason: Text = Field(default="", max_length=2000)
     clinician_name: Text = Field(default="", max_length=200)
     consent: ConsentIn
+    do_not_contact: bool = Field(
+        default=False, description="Organisations must not contact the person: they come."
+    )
+    preferred_contact: Literal["phone", "sms", "email", "post", "in-person"] | None = None
+
+    @field_validator("postcode")
+    @classmethod
+    def somewhere(cls, value: str, info: ValidationInfo) -> str:
+        if not value and info.data.get("location") is None and "location" in info.data:
+            raise ValueError("give location (latitude, longitude) or postcode")
+        return value
 
     @field_validator("year_of_birth")
     @classmethod
@@ -111,6 +167,14 @@ class ReferralOut(Schema):
     updated_at: datetime
     preferred_language: str
     needs: list[str]
+    postcode: str
+    max_distance_km: float
+    availability: list[AvailabilityIn]
+    accessibility_needs: list[str]
+    free_only: bool
+    large_print: bool
+    do_not_contact: bool
+    preferred_contact: str | None
     matches: list[MatchOut]
     slip_ready: bool
     links: LinksOut

@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from community_catalog.models import Organization, ServiceAtLocation
-from community_catalog.selectors import taxonomy_terms_by_code
+from community_catalog.selectors import postcode_position, taxonomy_terms_by_code
 from config.errors import Conflict, FieldProblem, InvalidInput
 from referrals.models import ApiKey, HealthCenter, IdempotencyKey, Match, Referral, Slip
 from referrals.outbox import event_mark_processed, event_record
@@ -102,9 +102,25 @@ def referral_submit(*, health_center: HealthCenter, data: ReferralIn) -> Referra
     ]
     if unknown:
         raise InvalidInput("Some needs are not taxonomy codes.", fields=unknown)
+    if data.location is not None:
+        position = (data.location.latitude, data.location.longitude)
+    else:
+        found = postcode_position(data.postcode)
+        if found is None:
+            raise InvalidInput(
+                "Unknown postcode.",
+                fields=[
+                    FieldProblem(
+                        "postcode",
+                        f"unknown postcode {data.postcode!r}; give location, or load "
+                        "postcodes with tisser load-postcodes",
+                    )
+                ],
+            )
+        position = found
 
     with transaction.atomic():
-        referral = _referral_insert(health_center=health_center, data=data)
+        referral = _referral_insert(health_center=health_center, data=data, position=position)
         referral.needs.set([terms[code] for code in dict.fromkeys(data.needs)])
         event_record(
             type="referral.submitted",
@@ -174,7 +190,9 @@ def _canonical(body: bytes) -> bytes:
         return body
 
 
-def _referral_insert(*, health_center: HealthCenter, data: ReferralIn) -> Referral:
+def _referral_insert(
+    *, health_center: HealthCenter, data: ReferralIn, position: tuple[float, float]
+) -> Referral:
     for _ in range(5):
         try:
             # A savepoint, so a code collision does not abort the whole transaction.
@@ -188,10 +206,17 @@ def _referral_insert(*, health_center: HealthCenter, data: ReferralIn) -> Referr
                     year_of_birth=data.year_of_birth,
                     preferred_language=data.preferred_language,
                     postcode=data.postcode,
-                    latitude=data.location.latitude,
-                    longitude=data.location.longitude,
+                    latitude=position[0],
+                    longitude=position[1],
                     max_distance_km=data.max_distance_km,
+                    availability=[a.model_dump(mode="json") for a in data.availability],
+                    accessibility_needs=list(dict.fromkeys(data.accessibility_needs)),
+                    free_only=data.free_only,
+                    large_print=data.large_print,
                     note_for_patient=data.note_for_patient,
+                    note_for_organization=data.note_for_organization,
+                    do_not_contact=data.do_not_contact,
+                    preferred_contact=data.preferred_contact or "",
                     clinical_reason=data.clinical_reason,
                     consent_given=data.consent.given,
                     consent_method=data.consent.method,

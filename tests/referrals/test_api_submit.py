@@ -109,3 +109,64 @@ def test_a_revoked_key_is_refused(center, catalog: int) -> None:
     response = ApiClient(key).post(URL, referral_body())
 
     assert response.status_code == 401
+
+
+def test_it_keeps_everything_the_intake_says(catalog, api: ApiClient) -> None:
+    body = referral_body(
+        availability=[{"weekday": "TU", "start": "14:00", "end": "18:00"}],
+        accessibility_needs=["wheelchair", "hearing-loop"],
+        free_only=True,
+        large_print=True,
+        note_for_organization="Préfère les petits groupes.",
+        do_not_contact=True,
+        preferred_contact="phone",
+    )
+
+    referral_id = api.post("/api/v1/referrals", body).json()["id"]
+    shown = api.get(f"/api/v1/referrals/{referral_id}").json()
+
+    assert shown["availability"] == [{"weekday": "TU", "start": "14:00:00", "end": "18:00:00"}]
+    assert shown["accessibility_needs"] == ["wheelchair", "hearing-loop"]
+    assert (shown["free_only"], shown["large_print"], shown["do_not_contact"]) == (True,) * 3
+    assert shown["preferred_contact"] == "phone"
+    referral = Referral.objects.get(id=referral_id)
+    assert referral.note_for_organization == "Préfère les petits groupes."
+
+
+def test_a_postcode_stands_for_the_position(catalog, api: ApiClient) -> None:
+    body = referral_body(postcode="69007")
+    del body["location"]
+
+    response = api.post("/api/v1/referrals", body)
+
+    assert response.status_code == 202, response.json()
+    referral = Referral.objects.get(id=response.json()["id"])
+    assert (round(referral.latitude, 2), round(referral.longitude, 2)) == (45.74, 4.84)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"location": None, "postcode": "99999"}, "postcode"),
+        ({"location": None}, "postcode"),
+        (
+            {"availability": [{"weekday": "TU", "start": "18:00", "end": "14:00"}]},
+            "availability[0]",
+        ),
+        (
+            {"availability": [{"weekday": "Tuesday", "start": "14:00", "end": "18:00"}]},
+            "availability[0].weekday",
+        ),
+        ({"accessibility_needs": ["jetpack"]}, "accessibility_needs[0]"),
+        ({"preferred_contact": "pigeon"}, "preferred_contact"),
+    ],
+)
+def test_intake_problems_are_named(catalog, api: ApiClient, change, field) -> None:
+    body = {**referral_body(), **change}
+    body = {k: v for k, v in body.items() if v is not None}
+
+    response = api.post("/api/v1/referrals", body)
+
+    assert response.status_code == 422, response.json()
+    assert field in [f["field"] for f in response.json()["error"]["fields"]]
+    assert not Referral.objects.exists()
