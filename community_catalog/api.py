@@ -32,8 +32,10 @@ from community_catalog.hsds import (
     HsdsServiceAtLocation,
     hsds_read,
     json_depth_check,
+    validation_problems,
 )
 from community_catalog.hsds_export import (
+    LOCATION_PARTS,
     catalog_export,
     location_export,
     schedule_export,
@@ -466,10 +468,7 @@ def own_service_close(request: HttpRequest, service_id: uuid.UUID) -> dict[str, 
     except PydanticValidationError as exc:
         raise InvalidInput(
             "The request is not valid.",
-            fields=[
-                FieldProblem(".".join(str(p) for p in e["loc"]) or "body", e["msg"])
-                for e in exc.errors()
-            ],
+            fields=[FieldProblem(f or "body", m) for f, m in validation_problems(exc)],
         ) from None
     services.service_status_set(
         organization=request_organization(request),
@@ -660,9 +659,7 @@ def own_schedule_delete(request: HttpRequest, sal_id: uuid.UUID, schedule_id: uu
 
 
 def _location_doc(location_id: uuid.UUID) -> dict[str, Any]:
-    location = Location.objects.prefetch_related(
-        "languages", "addresses", "accessibility", "phones", "contacts", "schedules"
-    ).get(id=location_id)
+    location = Location.objects.prefetch_related(*LOCATION_PARTS).get(id=location_id)
     return location_export(location)
 
 
@@ -670,7 +667,7 @@ def _location_doc(location_id: uuid.UUID) -> dict[str, Any]:
 def own_locations_list(request: HttpRequest) -> list[dict[str, Any]]:
     locations = Location.objects.filter(
         organization=request_organization(request)
-    ).prefetch_related("languages", "addresses", "accessibility", "phones", "contacts", "schedules")
+    ).prefetch_related(*LOCATION_PARTS)
     return [location_export(location) for location in locations]
 
 

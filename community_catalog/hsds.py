@@ -386,6 +386,18 @@ def service_schema_validator() -> jsonschema.protocols.Validator:
     return validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
 
 
+def validation_problems(exc: PydanticValidationError) -> list[tuple[str, str]]:
+    """pydantic's errors as (`a[0].b` path, message) pairs, in the API's field syntax."""
+    return [
+        (
+            # pydantic adds steps such as "function-after[...]" that are not fields.
+            _path([p for p in err["loc"] if not (isinstance(p, str) and "[" in p)]),
+            err["msg"].removeprefix("Value error, "),
+        )
+        for err in exc.errors()
+    ]
+
+
 def _path(parts: Any) -> str:
     path = ""
     for part in parts:
@@ -501,10 +513,8 @@ def hsds_read(document: Any) -> ReadResult:
         try:
             record = HsdsService.model_validate(raw, context={"warnings": warnings})
         except PydanticValidationError as exc:
-            for err in exc.errors():
-                loc = [p for p in err["loc"] if not (isinstance(p, str) and "[" in p)]
-                path = _path(loc)
-                problems.setdefault(path, err["msg"].removeprefix("Value error, "))
+            for path, message in validation_problems(exc):
+                problems.setdefault(path, message)
             record = None
         if problems:
             result.errors.extend(RecordProblem(index, f, m) for f, m in problems.items())

@@ -313,6 +313,8 @@ def _attribute_id(service: Service, term: TaxonomyTerm) -> uuid.UUID:
 
 _PHONES = Prefetch("phones", queryset=Phone.objects.prefetch_related("languages"))
 _CONTACTS = Prefetch("contacts", queryset=Contact.objects.prefetch_related(_PHONES))
+# Everything `location_export` reads, for prefetch_related on locations.
+LOCATION_PARTS = ("languages", "addresses", "accessibility", "phones", "contacts", "schedules")
 _LOCATION_RELATED = (
     "location__languages",
     "location__addresses",

@@ -51,6 +51,7 @@ from community_catalog.models import (
     TaxonomyTerm,
 )
 from community_catalog.schedules import schedule_weekdays
+from community_catalog.selectors import IDS_PER_QUERY
 from referrals.outbox import EventDraft, events_record
 
 # Export fields that change on every write and say nothing about the content.
@@ -77,16 +78,12 @@ class ImportRejected(Exception):
         self.report = report
 
 
-# Ids per query: SQLite and PostgreSQL cap the number of parameters in one statement.
-_IDS_PER_QUERY = 10_000
-
-
 def _pairs(rows: Any, *, where: str, ids: set[uuid.UUID], key: str, value: str) -> dict[Any, Any]:
     """`{key: value}` for the rows whose `where` column is in `ids`, in chunks of ids."""
     found: dict[Any, Any] = {}
     listed = list(ids)
-    for start in range(0, len(listed), _IDS_PER_QUERY):
-        chunk = listed[start : start + _IDS_PER_QUERY]
+    for start in range(0, len(listed), IDS_PER_QUERY):
+        chunk = listed[start : start + IDS_PER_QUERY]
         found.update(rows.filter(**{f"{where}__in": chunk}).values_list(key, value))
     return found
 

@@ -26,7 +26,7 @@ EARTH_RADIUS_KM = 6371.0088
 CONFIDENTIAL_GRID_KM = 1.2
 # Ids per query when filtering on a list of locations (SQLite and PostgreSQL both cap the
 # number of parameters in one statement).
-_IDS_PER_QUERY = 10_000
+IDS_PER_QUERY = 10_000
 
 
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -92,7 +92,7 @@ def service_at_locations_near(
     """Active services with places left, tagged with one of `taxonomy_codes`, at a
     location within `radius_km` of the point (see `locations_within`)."""
     distances = locations_within(latitude, longitude, radius_km)
-    nearby = sorted(distances, key=distances.__getitem__)[:_IDS_PER_QUERY]
+    nearby = sorted(distances, key=distances.__getitem__)[:IDS_PER_QUERY]
     return (
         ServiceAtLocation.objects.filter(
             location_id__in=nearby, service__status=Service.Status.ACTIVE
@@ -210,8 +210,8 @@ def catalog_search(query: CatalogQuery) -> tuple[int, list[Found]]:
     if query.latitude is not None and query.longitude is not None:
         distances = locations_within(query.latitude, query.longitude, query.radius_km)
         location_ids = list(distances)
-        for start in range(0, len(location_ids), _IDS_PER_QUERY):
-            chunk = location_ids[start : start + _IDS_PER_QUERY]
+        for start in range(0, len(location_ids), IDS_PER_QUERY):
+            chunk = location_ids[start : start + IDS_PER_QUERY]
             for sal_id, location_id, name in rows.filter(location_id__in=chunk).values_list(
                 "id", "location_id", "service__name"
             ):

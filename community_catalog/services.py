@@ -17,8 +17,9 @@ from django.db.models import Count
 from django.utils import timezone
 from pydantic import ValidationError as PydanticValidationError
 
-from community_catalog.hsds import HsdsLocation, hsds_read
+from community_catalog.hsds import HsdsLocation, hsds_read, validation_problems
 from community_catalog.hsds_export import (
+    LOCATION_PARTS,
     location_export,
     service_export,
     services_for_export,
@@ -494,14 +495,7 @@ def location_save(
         except PydanticValidationError as exc:
             raise InvalidInput(
                 "The location is not valid.",
-                fields=[
-                    FieldProblem(
-                        ".".join(str(p) for p in e["loc"] if not (isinstance(p, str) and "[" in p))
-                        or "body",
-                        e["msg"].removeprefix("Value error, "),
-                    )
-                    for e in exc.errors()
-                ],
+                fields=[FieldProblem(f or "body", m) for f, m in validation_problems(exc)],
             ) from None
         if warnings:
             raise InvalidInput(
@@ -529,7 +523,7 @@ def location_save(
 def _own_location(organization: Organization, location_id: uuid.UUID) -> Location:
     location = (
         Location.objects.filter(id=location_id, organization=organization)
-        .prefetch_related("languages", "addresses", "accessibility", "phones", "contacts")
+        .prefetch_related(*LOCATION_PARTS)
         .first()
     )
     if location is None:
