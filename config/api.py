@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db.utils import OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
@@ -13,6 +15,8 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from community_catalog.api import catalog_router, organization_router
 from config.errors import Problem
 from referrals.api import router as referrals_router
+from referrals.events_api import events_router, webhooks_router
+from referrals.inbox_api import router as inbox_router
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +33,9 @@ api = NinjaAPI(
 api.add_router("/referrals", referrals_router)
 api.add_router("/catalog", catalog_router)
 api.add_router("/organization", organization_router)
+api.add_router("/inbox", inbox_router)
+api.add_router("/events", events_router)
+api.add_router("/webhooks", webhooks_router)
 
 
 def error_body(
@@ -101,6 +108,20 @@ def on_problem(request: HttpRequest, exc: Problem) -> HttpResponse:
     fields = [{"field": f.field, "message": f.message} for f in exc.fields]
     return api.create_response(
         request, error_body(exc.code, exc.message, fields, **exc.extra), status=exc.status
+    )
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_body_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return api.create_response(
+        request,
+        error_body(
+            "too_large",
+            f"The request body is larger than {limit} bytes.",
+            [{"field": "body", "message": f"at most {limit} bytes"}],
+        ),
+        status=413,
     )
 
 

@@ -35,6 +35,23 @@ class OrganizationKey(HttpBearer):
         return api_key.organization
 
 
+class PartyKey(HttpBearer):
+    """A health centre's or an organisation's key: for what both have, each their own
+    (event feeds, webhooks)."""
+
+    openapi_description = "A health centre's or a community organisation's API key."
+
+    def authenticate(self, request: HttpRequest, token: str) -> HealthCenter | Organization | None:
+        api_key = api_key_authenticate(token)
+        if api_key is None:
+            return None
+        if api_key.role == ApiKey.Role.HEALTH_CENTER:
+            return api_key.health_center
+        if api_key.role == ApiKey.Role.ORGANIZATION:
+            return api_key.organization
+        return None
+
+
 class AnyKey(HttpBearer):
     """Any valid key: for reads that every party may make, such as catalogue search."""
 
@@ -62,3 +79,9 @@ def request_api_key(request: HttpRequest) -> ApiKey:
     api_key = request.auth  # type: ignore[attr-defined]
     assert isinstance(api_key, ApiKey)
     return api_key
+
+
+def request_party(request: HttpRequest) -> HealthCenter | Organization:
+    party = request.auth  # type: ignore[attr-defined]
+    assert isinstance(party, HealthCenter | Organization)
+    return party

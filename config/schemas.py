@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.db.models import Model, QuerySet
 from ninja import Schema
+
+RowT = TypeVar("RowT", bound=Model)
+ItemT = TypeVar("ItemT")
 
 
 class FieldErrorOut(Schema):
@@ -18,3 +25,16 @@ class ErrorDetailOut(Schema):
 
 class ErrorOut(Schema):
     error: ErrorDetailOut
+
+
+def paged(
+    rows: QuerySet[RowT], *, limit: int, offset: int, item: Callable[[RowT], ItemT]
+) -> dict[str, Any]:
+    """One page of a list, in the shape every list answers with: items, total, limit,
+    offset."""
+    return {
+        "items": [item(row) for row in rows[offset : offset + limit]],
+        "total": rows.count(),
+        "limit": limit,
+        "offset": offset,
+    }

@@ -14,6 +14,7 @@ from config.env import (
     env_bool,
     env_choice,
     env_dir,
+    env_float,
     env_int,
     env_str,
     env_url,
@@ -119,6 +120,30 @@ TISSER_WORKER_THREADS = env_int("TISSER_WORKER_THREADS", 4, maximum=64)
 TISSER_OUTBOX_SWEEP_SECONDS = env_int("TISSER_OUTBOX_SWEEP_SECONDS", 5, minimum=1)
 TISSER_OUTBOX_RETRY_SECONDS = env_int("TISSER_OUTBOX_RETRY_SECONDS", 120, minimum=1)
 TISSER_OUTBOX_MAX_PUBLISHES = env_int("TISSER_OUTBOX_MAX_PUBLISHES", 10, minimum=1)
+
+# --- Referral lifecycle --------------------------------------------------------------
+# A placement still waiting for the organisation's answer raises a reminder after this
+# many days, and expires (the next best activity is offered instead) after that many.
+TISSER_PLACEMENT_REMINDER_DAYS = env_int("TISSER_PLACEMENT_REMINDER_DAYS", 10, minimum=1)
+TISSER_PLACEMENT_EXPIRY_DAYS = env_int("TISSER_PLACEMENT_EXPIRY_DAYS", 14, minimum=2)
+if TISSER_PLACEMENT_EXPIRY_DAYS <= TISSER_PLACEMENT_REMINDER_DAYS:
+    raise ImproperlyConfigured(
+        "TISSER_PLACEMENT_EXPIRY_DAYS must be greater than TISSER_PLACEMENT_REMINDER_DAYS."
+    )
+# How often the relay looks for placements due a reminder or expiry.
+TISSER_LIFECYCLE_CHECK_SECONDS = env_int("TISSER_LIFECYCLE_CHECK_SECONDS", 60, minimum=1)
+# A place that opens again is offered to unmatched referrals filed this recently.
+TISSER_REMATCH_WINDOW_DAYS = env_int("TISSER_REMATCH_WINDOW_DAYS", 30, minimum=1)
+
+# --- Webhooks ------------------------------------------------------------------------
+# Deliveries are tried this many times, waiting BACKOFF seconds after the first failure
+# and twice as long after each next one (capped at 6 hours): 12 tries span about 6 hours.
+TISSER_WEBHOOK_MAX_ATTEMPTS = env_int("TISSER_WEBHOOK_MAX_ATTEMPTS", 12, minimum=1, maximum=30)
+TISSER_WEBHOOK_BACKOFF_SECONDS = env_float("TISSER_WEBHOOK_BACKOFF_SECONDS", 10.0, minimum=0.01)
+TISSER_WEBHOOK_TIMEOUT_SECONDS = env_float("TISSER_WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.1)
+# Webhook URLs on private, loopback or link-local addresses reach into the server's own
+# network; they are refused in production unless this says otherwise.
+TISSER_WEBHOOK_ALLOW_PRIVATE = env_bool("TISSER_WEBHOOK_ALLOW_PRIVATE", default=not PRODUCTION)
 
 # --- Web server ----------------------------------------------------------------------
 TISSER_HOST = env_str("TISSER_HOST", "127.0.0.1") or "127.0.0.1"

@@ -1,8 +1,22 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
-from referrals.models import ApiKey, Event, HealthCenter, IdempotencyKey, Match, Referral, Slip
+from referrals.models import (
+    ApiKey,
+    Event,
+    HealthCenter,
+    IdempotencyKey,
+    Match,
+    Placement,
+    Referral,
+    Slip,
+    WebhookDelivery,
+    WebhookSubscription,
+)
+from referrals.webhooks import deliveries_redeliver
 
 
 @admin.register(HealthCenter)
@@ -64,13 +78,71 @@ class MatchInline(admin.TabularInline):
     readonly_fields = ["rank", "service_at_location", "score", "distance_km", "reasons"]
 
 
+class PlacementInline(admin.TabularInline):
+    model = Placement
+    extra = 0
+    fields = ("organization", "match", "status", "status_reason", "note", "requested_at")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
 @admin.register(Referral)
 class ReferralAdmin(admin.ModelAdmin):
-    list_display = ["code", "health_center", "stage", "preferred_language", "created_at"]
-    list_filter = ["stage", "health_center"]
+    list_display = ["code", "health_center", "stage", "status", "preferred_language", "created_at"]
+    list_filter = ["stage", "status", "health_center"]
     search_fields = ["code", "patient_ref"]
-    inlines = [MatchInline]
-    readonly_fields = ["id", "code", "created_at", "updated_at", "stage"]
+    inlines = [MatchInline, PlacementInline]
+    readonly_fields = ["id", "code", "created_at", "updated_at", "stage", "status", "closed_at"]
+
+
+@admin.register(Placement)
+class PlacementAdmin(admin.ModelAdmin):
+    """Read only: placements change through their transitions (API), which write events."""
+
+    list_display = ["referral", "organization", "status", "status_reason", "requested_at"]
+    list_filter = ["status", "status_reason", "organization"]
+    search_fields = ["referral__code"]
+    readonly_fields = [f.name for f in Placement._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(WebhookSubscription)
+class WebhookSubscriptionAdmin(admin.ModelAdmin):
+    list_display = ["url", "health_center", "organization", "active", "created_at"]
+    list_filter = ["active"]
+    search_fields = ["url"]
+    exclude = ["secret"]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """The `failed` filter is the dead-letter list; "Redeliver" sends them again."""
+
+    list_display = [
+        "event",
+        "subscription",
+        "status",
+        "attempts",
+        "last_status_code",
+        "next_attempt_at",
+        "delivered_at",
+    ]
+    list_filter = ["status"]
+    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
+    actions = ["redeliver"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Redeliver (a new series of attempts, starting now)")
+    def redeliver(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        count = deliveries_redeliver(queryset)
+        self.message_user(request, f"{count} delivery(ies) sent again.", messages.SUCCESS)
 
 
 @admin.register(Slip)

@@ -2,33 +2,71 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
+from typing import Any, TypeVar
 
 from django.http import FileResponse, HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
-from pydantic import Field
+from pydantic import BaseModel, Field
+from pydantic import ValidationError as PydanticValidationError
 
+from community_catalog.api import json_parse
+from community_catalog.hsds import validation_problems
 from config.auth import HealthCenterKey, request_center
 from config.errors import Conflict, FieldProblem, InvalidInput
-from config.schemas import ErrorOut
+from config.schemas import ErrorOut, paged
 from referrals import selectors, services
-from referrals.models import Referral
+from referrals.fhir import referral_bundle
+from referrals.lifecycle import CENTER_ACTIONS, allowed_actions, placement_cancel, referral_cancel
+from referrals.models import Event, Placement, Referral
 from referrals.schemas import (
+    CancelIn,
+    EventListOut,
+    EventOut,
     LinksOut,
     MatchOut,
+    PlacementOut,
     ReferralAcceptedOut,
     ReferralIn,
     ReferralListOut,
     ReferralOut,
 )
 
+BodyT = TypeVar("BodyT", bound=BaseModel)
+
 router = Router(auth=HealthCenterKey(), tags=["referrals"])
 
 
 def _links(request: HttpRequest, referral: Referral) -> LinksOut:
     base = f"/api/v1/referrals/{referral.id}"
-    return LinksOut(self=base, slip=f"{base}/slip.pdf")
+    return LinksOut(
+        self=base,
+        slip=f"{base}/slip.pdf",
+        events=f"{base}/events",
+        fhir=f"{base}/fhir",
+        cancel=f"{base}/cancel",
+    )
+
+
+def _placement_out(placement: Placement) -> PlacementOut:
+    service = placement.match.service_at_location.service
+    return PlacementOut(
+        id=placement.id,
+        status=placement.status,  # type: ignore[arg-type]
+        status_reason=placement.status_reason or None,  # type: ignore[arg-type]
+        note=placement.note,
+        rank=placement.match.rank,
+        organization=placement.organization.name,
+        organization_id=placement.organization_id,
+        service_id=service.id,
+        activity=service.name,
+        requested_at=placement.requested_at,
+        updated_at=placement.updated_at,
+        reminded_at=placement.reminded_at,
+        allowed_actions=allowed_actions(placement.status, CENTER_ACTIONS),  # type: ignore[arg-type]
+    )
 
 
 def _referral_out(request: HttpRequest, referral: Referral) -> ReferralOut:
@@ -67,7 +105,11 @@ def _referral_out(request: HttpRequest, referral: Referral) -> ReferralOut:
             )
             for m in referral.matches.all()
         ],
+        status=referral.status,  # type: ignore[arg-type]
+        closed_at=referral.closed_at,
+        placements=[_placement_out(p) for p in referral.placements.all()],
         slip_ready=selectors.referral_has_slip(referral),
+        slip_version=referral.slip.version if selectors.referral_has_slip(referral) else None,
         links=_links(request, referral),
     )
 
@@ -136,12 +178,13 @@ def referral_list(request: HttpRequest, filters: Query[ReferralFilter]) -> Refer
     referrals = selectors.referral_list(health_center=request_center(request))
     if filters.stage:
         referrals = referrals.filter(stage=filters.stage)
-    page = referrals[filters.offset : filters.offset + filters.limit]
     return ReferralListOut(
-        items=[_referral_out(request, r) for r in page],
-        total=referrals.count(),
-        limit=filters.limit,
-        offset=filters.offset,
+        **paged(
+            referrals,
+            limit=filters.limit,
+            offset=filters.offset,
+            item=lambda referral: _referral_out(request, referral),
+        )
     )
 
 
@@ -181,3 +224,115 @@ def referral_slip(request: HttpRequest, referral_id: uuid.UUID) -> FileResponse:
         content_type="application/pdf",
         filename=f"tisser-{referral.code}.pdf",
     )
+
+
+def optional_body(request: HttpRequest, model: type[BodyT]) -> BodyT:
+    """An action's optional JSON body: none (or a non-JSON form) means the defaults."""
+    if not request.body or "json" not in (request.content_type or ""):
+        return model()
+    document = json_parse(request.body, what="body")
+    if not isinstance(document, dict):
+        raise InvalidInput(
+            "Expected a JSON object.", fields=[FieldProblem("body", "expected a JSON object")]
+        )
+    try:
+        return model.model_validate(document)
+    except PydanticValidationError as exc:
+        fields = [FieldProblem(f or "body", m) for f, m in validation_problems(exc)]
+        raise InvalidInput(
+            "The request is not valid: " + "; ".join(f"{f.field}: {f.message}" for f in fields),
+            fields=fields,
+        ) from None
+
+
+def body_doc(model: type[Schema]) -> dict[str, Any]:
+    """OpenAPI for an optional JSON body read with `optional_body`."""
+    return {
+        "requestBody": {
+            "required": False,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        }
+    }
+
+
+@router.post(
+    "/{referral_id}/cancel",
+    response={200: ReferralOut, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Cancel a referral and every offer still open",
+    description='The body is optional: `{"reason": "…"}`. 409 if it is already closed.',
+    openapi_extra=body_doc(CancelIn),
+)
+def referral_cancel_view(request: HttpRequest, referral_id: uuid.UUID) -> ReferralOut:
+    body = optional_body(request, CancelIn)
+    center = request_center(request)
+    referral_cancel(health_center=center, referral_id=referral_id, reason=body.reason)
+    return _referral_out(
+        request, selectors.referral_get(health_center=center, referral_id=referral_id)
+    )
+
+
+@router.post(
+    "/{referral_id}/placements/{placement_id}/cancel",
+    response={200: PlacementOut, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Withdraw one offer",
+    description="409 with `allowed` when the placement can no longer be cancelled.",
+    openapi_extra=body_doc(CancelIn),
+)
+def placement_cancel_view(
+    request: HttpRequest, referral_id: uuid.UUID, placement_id: uuid.UUID
+) -> PlacementOut:
+    body = optional_body(request, CancelIn)
+    placement = placement_cancel(
+        health_center=request_center(request),
+        referral_id=referral_id,
+        placement_id=placement_id,
+        note=body.reason,
+    )
+    placement = Placement.objects.select_related(
+        "organization", "match__service_at_location__service"
+    ).get(id=placement.id)
+    return _placement_out(placement)
+
+
+def event_out(event: Event) -> EventOut:
+    return EventOut(
+        id=event.id,
+        type=event.type,
+        created_at=event.created_at,
+        aggregate_type=event.aggregate_type,
+        aggregate_id=event.aggregate_id,
+        data=event.payload,
+    )
+
+
+@router.get(
+    "/{referral_id}/events",
+    response={200: EventListOut, 401: ErrorOut, 404: ErrorOut},
+    summary="The referral's history: every change, oldest first",
+)
+def referral_events(request: HttpRequest, referral_id: uuid.UUID) -> EventListOut:
+    referral = selectors.referral_get(
+        health_center=request_center(request), referral_id=referral_id
+    )
+    return EventListOut(items=[event_out(e) for e in selectors.referral_events(referral)])
+
+
+@router.get(
+    "/{referral_id}/fhir",
+    response={200: dict[str, Any], 401: ErrorOut, 404: ErrorOut},
+    summary="The referral as FHIR: a Bundle of a ServiceRequest and one Task per placement",
+    description=(
+        "Shaped after the HL7 SDOH Clinical Care profiles (FHIR R4): "
+        "SDOHCC-ServiceRequest and SDOHCC-TaskForReferralManagement."
+    ),
+    openapi_extra={
+        "responses": {
+            200: {"description": "A FHIR Bundle", "content": {"application/fhir+json": {}}}
+        }
+    },
+)
+def referral_fhir(request: HttpRequest, referral_id: uuid.UUID) -> HttpResponse:
+    referral = selectors.referral_get(
+        health_center=request_center(request), referral_id=referral_id
+    )
+    return HttpResponse(json.dumps(referral_bundle(referral)), content_type="application/fhir+json")

@@ -89,6 +89,14 @@ class Referral(models.Model):
         UNMATCHED = "unmatched", "unmatched"
         SLIP_READY = "slip_ready", "slip ready"
 
+    class Status(models.TextChoices):
+        """FHIR ServiceRequest status: active until the centre revokes it or no further
+        activity will occur (every placement ended)."""
+
+        ACTIVE = "active", "active"
+        REVOKED = "revoked", "cancelled"
+        COMPLETED = "completed", "completed"
+
     class ConsentMethod(models.TextChoices):
         VERBAL = "verbal", "verbal"
         WRITTEN = "written", "written"
@@ -101,6 +109,11 @@ class Referral(models.Model):
     )
     clinician_name = models.CharField(max_length=200, blank=True)
     stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.SUBMITTED)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    closed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was cancelled or completed; starts retention."
+    )
+    cancel_reason = models.CharField(max_length=200, blank=True)
 
     # About the person: pseudonymous, and only what is needed to match and to print.
     patient_ref = models.CharField(max_length=64, help_text="Pseudonymous; never a health number.")
@@ -196,10 +209,13 @@ class Match(models.Model):
 
 
 class Slip(models.Model):
-    """The printed referral slip. One per referral: the constraint makes a re-run of the
-    render job unable to produce a second one."""
+    """The referral's current printed slip. One per referral; a re-match renders a new
+    version in its place. `event_id` is the event the render answered, so a re-run of
+    the same job leaves the slip as it is."""
 
     referral = models.OneToOneField(Referral, on_delete=models.CASCADE, related_name="slip")
+    version = models.PositiveSmallIntegerField(default=1)
+    event_id = models.BigIntegerField(null=True, blank=True)
     file = models.FileField(upload_to="slips/")
     language = models.CharField(max_length=2)
     size_bytes = models.PositiveIntegerField()
@@ -224,6 +240,19 @@ class Event(models.Model):
     aggregate_type = models.CharField(max_length=32)
     aggregate_id = models.UUIDField()
     payload = models.JSONField(default=dict)
+    # Who may read the event (feed, webhooks): the referral's health centre and, for a
+    # placement, the organisation it is addressed to. Payloads hold nothing the
+    # audience may not see.
+    health_center = models.ForeignKey(
+        HealthCenter, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    organization = models.ForeignKey(
+        "community_catalog.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="events",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     published_at = models.DateTimeField(null=True, blank=True)
     publish_count = models.PositiveIntegerField(default=0)
@@ -234,6 +263,8 @@ class Event(models.Model):
         ordering = ["id"]
         indexes = [
             models.Index(fields=["aggregate_type", "aggregate_id", "id"]),
+            models.Index(fields=["health_center", "id"], name="event_center_feed_idx"),
+            models.Index(fields=["organization", "id"], name="event_org_feed_idx"),
             # The relay's sweep only ever looks at events whose work is not done.
             models.Index(
                 fields=["published_at"],
@@ -244,3 +275,145 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.id} {self.type} {self.aggregate_id}"
+
+
+class Placement(models.Model):
+    """A referral offered to one activity of one organisation (≈ FHIR Task).
+
+    The status follows the FHIR Task statuses the SDOH Clinical Care guide allows, with
+    the transitions in `TRANSITIONS`. The health centre creates (`requested`) and
+    cancels; the organisation answers and records what happened.
+    """
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "requested"
+        ACCEPTED = "accepted", "accepted"
+        REJECTED = "rejected", "rejected"
+        CANCELLED = "cancelled", "cancelled"
+        IN_PROGRESS = "in-progress", "in progress"
+        ON_HOLD = "on-hold", "on hold"
+        COMPLETED = "completed", "completed"
+        FAILED = "failed", "failed"
+
+    class Reason(models.TextChoices):
+        # An organisation's reasons to reject.
+        NO_CAPACITY = "no-capacity", "no capacity"
+        NOT_ELIGIBLE = "not-eligible", "not eligible"
+        COULD_NOT_CONTACT = "could-not-contact", "could not contact"
+        NO_LONGER_INTERESTED = "no-longer-interested", "no longer interested"
+        REFERRED_ELSEWHERE = "referred-elsewhere", "referred elsewhere"
+        # Set by Tisser or the centre.
+        EXPIRED = "expired", "no answer within the time allowed"
+        CANCELLED_BY_CENTER = "cancelled-by-center", "cancelled by the health centre"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="placements")
+    match = models.OneToOneField(Match, on_delete=models.PROTECT, related_name="placement")
+    organization = models.ForeignKey(
+        "community_catalog.Organization", on_delete=models.PROTECT, related_name="placements"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
+    status_reason = models.CharField(max_length=32, choices=Reason.choices, blank=True)
+    note = models.CharField(max_length=500, blank=True, help_text="The last answer's comment.")
+    requested_at = models.DateTimeField(default=timezone.now)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["requested_at", "id"]
+        indexes = [
+            models.Index(fields=["organization", "status", "requested_at"]),
+            # The periodic check only looks at placements still waiting for an answer.
+            models.Index(
+                fields=["requested_at"],
+                name="placement_waiting_idx",
+                condition=models.Q(status="requested"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.status} ({self.referral_id} → {self.organization_id})"
+
+
+class WebhookSubscription(models.Model):
+    """A URL a health centre or an organisation wants events POSTed to.
+
+    The secret signs deliveries (Standard Webhooks); it must be kept to sign, so it is
+    stored as is and shown to its owner only when created or rotated.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    health_center = models.ForeignKey(
+        HealthCenter, null=True, blank=True, on_delete=models.CASCADE, related_name="webhooks"
+    )
+    organization = models.ForeignKey(
+        "community_catalog.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="webhooks",
+    )
+    url = models.URLField(max_length=500)
+    event_types = models.JSONField(default=list, help_text="Empty: every event.")
+    description = models.CharField(max_length=200, blank=True)
+    secret = models.CharField(max_length=100)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                name="webhook_has_one_owner",
+                condition=(
+                    models.Q(health_center__isnull=False, organization__isnull=True)
+                    | models.Q(health_center__isnull=True, organization__isnull=False)
+                ),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def wants(self, event_type: str) -> bool:
+        return self.active and (not self.event_types or event_type in self.event_types)
+
+
+class WebhookDelivery(models.Model):
+    """One event to one subscription: tried until it succeeds, then kept as sent; after
+    the last try it stays `failed` (the dead-letter list) until someone redelivers it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "pending"
+        DELIVERED = "delivered", "delivered"
+        FAILED = "failed", "failed (dead letter)"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    subscription = models.ForeignKey(
+        WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["subscription", "event"], name="unique_delivery")
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="delivery_pending_idx",
+                condition=models.Q(status="pending"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} → {self.subscription_id} ({self.status})"

@@ -40,6 +40,11 @@ EVENT_HANDLERS: dict[str, str] = {
     "referral.submitted": "match_referral",
     "referral.matched": "render_slip",
     "referral.unmatched": "render_slip",
+    # The next best activity replaces one that will not take the person.
+    "placement.rejected": "rematch_referral",
+    "placement.expired": "rematch_referral",
+    # A place that fills up or opens changes who can be offered it.
+    "capacity.changed": "capacity_rematch",
 }
 
 _BROKER_ERRORS = (dramatiq.errors.DramatiqError, redis.exceptions.RedisError, OSError)
@@ -51,17 +56,28 @@ def event_record(
     aggregate_type: str,
     aggregate_id: uuid.UUID,
     payload: dict[str, Any] | None = None,
+    health_center_id: uuid.UUID | None = None,
+    organization_id: uuid.UUID | None = None,
 ) -> Event:
-    """Write an event in the caller's transaction, and publish it once that commits."""
+    """Write an event in the caller's transaction, and publish it once that commits.
+
+    `health_center_id` and `organization_id` name who may see it: their event feeds and
+    their webhook subscriptions receive it.
+    """
     if not connection.in_atomic_block:
         raise RuntimeError("event_record must run inside the transaction of the change")
+    if organization_id is None and aggregate_type == "service":
+        organization_id = _service_owners([aggregate_id]).get(aggregate_id)
     event = Event.objects.create(
         type=type,
         aggregate_type=aggregate_type,
         aggregate_id=aggregate_id,
         payload=payload or {},
+        health_center_id=health_center_id,
+        organization_id=organization_id,
     )
     transaction.on_commit(lambda: events_publish([event.id]))
+    _deliveries_create([event])
     return event
 
 
@@ -71,6 +87,8 @@ class EventDraft:
     aggregate_type: str
     aggregate_id: uuid.UUID
     payload: dict[str, Any] = field(default_factory=dict)
+    health_center_id: uuid.UUID | None = None
+    organization_id: uuid.UUID | None = None
 
 
 def events_record(drafts: list[EventDraft]) -> list[Event]:
@@ -80,12 +98,17 @@ def events_record(drafts: list[EventDraft]) -> list[Event]:
     if not connection.in_atomic_block:
         raise RuntimeError("events_record must run inside the transaction of the change")
     now = timezone.now()
+    owners = _service_owners(
+        [d.aggregate_id for d in drafts if d.aggregate_type == "service" and not d.organization_id]
+    )
     events = Event.objects.bulk_create(
         Event(
             type=draft.type,
             aggregate_type=draft.aggregate_type,
             aggregate_id=draft.aggregate_id,
             payload=draft.payload,
+            health_center_id=draft.health_center_id,
+            organization_id=draft.organization_id or owners.get(draft.aggregate_id),
             created_at=now,
             processed_at=None if draft.type in EVENT_HANDLERS else now,
         )
@@ -94,7 +117,31 @@ def events_record(drafts: list[EventDraft]) -> list[Event]:
     to_publish = [e.id for e in events if e.processed_at is None and e.id is not None]
     if to_publish:
         transaction.on_commit(lambda: events_publish(to_publish))
+    _deliveries_create(events)
     return events
+
+
+def _service_owners(service_ids: list[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    """A catalogue event's audience is the organisation that runs the service."""
+    if not service_ids:
+        return {}
+    from community_catalog.models import Service
+    from community_catalog.selectors import IDS_PER_QUERY
+
+    owners: dict[uuid.UUID, uuid.UUID] = {}
+    unique = list(dict.fromkeys(service_ids))
+    for start in range(0, len(unique), IDS_PER_QUERY):
+        chunk = unique[start : start + IDS_PER_QUERY]
+        owners.update(Service.objects.filter(id__in=chunk).values_list("id", "organization_id"))
+    return owners
+
+
+def _deliveries_create(events: list[Event]) -> None:
+    """One webhook delivery per event and interested subscription, in the event's
+    transaction: an event that commits is delivered, one that rolls back never is."""
+    from referrals.webhooks import webhook_deliveries_create
+
+    webhook_deliveries_create(events)
 
 
 def event_mark_processed(event_id: int) -> None:

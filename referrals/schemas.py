@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from ninja import Schema
@@ -139,6 +139,9 @@ class ReferralIn(StrictSchema):
 class LinksOut(Schema):
     self: str
     slip: str
+    events: str
+    fhir: str
+    cancel: str
 
 
 class ReferralAcceptedOut(Schema):
@@ -159,6 +162,52 @@ class MatchOut(Schema):
     reasons: list[str]
 
 
+PlacementStatus = Literal[
+    "requested",
+    "accepted",
+    "rejected",
+    "cancelled",
+    "in-progress",
+    "on-hold",
+    "completed",
+    "failed",
+]
+PlacementReason = Literal[
+    "no-capacity",
+    "not-eligible",
+    "could-not-contact",
+    "no-longer-interested",
+    "referred-elsewhere",
+    "expired",
+    "cancelled-by-center",
+]
+RejectionReason = Literal[
+    "no-capacity",
+    "not-eligible",
+    "could-not-contact",
+    "no-longer-interested",
+    "referred-elsewhere",
+]
+
+
+class PlacementOut(Schema):
+    """The referral offered to one activity: what the health centre sees of it."""
+
+    id: UUID
+    status: PlacementStatus
+    status_reason: PlacementReason | None
+    note: str = Field(description="The organisation's last comment, if any.")
+    rank: int = Field(description="The rank of the match it offers.")
+    organization: str
+    organization_id: UUID
+    service_id: UUID
+    activity: str
+    requested_at: datetime
+    updated_at: datetime
+    reminded_at: datetime | None
+    allowed_actions: list[Literal["cancel"]]
+
+
 class ReferralOut(Schema):
     id: UUID
     code: str
@@ -175,13 +224,152 @@ class ReferralOut(Schema):
     large_print: bool
     do_not_contact: bool
     preferred_contact: str | None
+    status: Literal["active", "revoked", "completed"] = Field(
+        description="FHIR ServiceRequest status: `revoked` once cancelled by the centre, "
+        "`completed` once every offer has ended with at least one outcome."
+    )
+    closed_at: datetime | None
     matches: list[MatchOut]
+    placements: list[PlacementOut]
     slip_ready: bool
+    slip_version: int | None
     links: LinksOut
 
 
 class ReferralListOut(Schema):
     items: list[ReferralOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class CancelIn(StrictSchema):
+    reason: Text = Field(default="", max_length=200, description="Why, for the record.")
+
+
+class PlacementActionIn(StrictSchema):
+    """An organisation's answer. `reason` is required to reject, and only then allowed."""
+
+    reason: RejectionReason | None = None
+    note: Text = Field(default="", max_length=500, description="A comment for the centre.")
+
+
+class InboxPersonOut(Schema):
+    """Only what the organisation needs to welcome the person."""
+
+    first_name: str
+    preferred_language: str
+    needs: list[str] = Field(description="Taxonomy codes.")
+    needs_labels: list[str] = Field(description="The needs in words, in French.")
+    accessibility_needs: list[str]
+    do_not_contact: bool = Field(description="The person will come; do not contact them.")
+    note_for_organization: str
+
+
+class InboxActivityOut(Schema):
+    service_id: UUID
+    service_at_location_id: UUID
+    name: str
+    place: str
+
+
+class InboxPlacementOut(Schema):
+    id: UUID
+    status: PlacementStatus
+    status_reason: PlacementReason | None
+    note: str
+    referral_code: str = Field(description="The code printed on the person's slip.")
+    health_center: str
+    health_center_phone: str
+    person: InboxPersonOut
+    activity: InboxActivityOut
+    requested_at: datetime
+    updated_at: datetime
+    respond_by: datetime | None = Field(
+        description="When an unanswered placement expires; null once answered."
+    )
+    allowed_actions: list[Literal["accept", "reject", "start", "hold", "complete", "fail"]]
+
+
+class InboxPageOut(Schema):
+    items: list[InboxPlacementOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class EventOut(Schema):
+    id: int
+    type: str
+    created_at: datetime
+    aggregate_type: str
+    aggregate_id: UUID
+    data: dict[str, Any]
+
+
+class EventListOut(Schema):
+    items: list[EventOut]
+
+
+class EventPageOut(Schema):
+    items: list[EventOut]
+    next_cursor: str = Field(
+        description="Pass as `cursor` to get what follows; when `items` is empty, poll "
+        "again later with the same cursor."
+    )
+
+
+class WebhookIn(StrictSchema):
+    url: str = Field(max_length=500, description="Where to POST the events (https).")
+    event_types: list[str] = Field(
+        default=[], max_length=50, description="Event types wanted; empty: all you may see."
+    )
+    description: Text = Field(default="", max_length=200)
+
+
+class WebhookPatch(StrictSchema):
+    url: str | None = Field(default=None, max_length=500)
+    event_types: list[str] | None = Field(default=None, max_length=50)
+    description: Text | None = Field(default=None, max_length=200)
+    active: bool | None = None
+
+
+class WebhookOut(Schema):
+    id: UUID
+    url: str
+    event_types: list[str]
+    description: str
+    active: bool
+    created_at: datetime
+
+
+class WebhookCreatedOut(WebhookOut):
+    secret: str = Field(
+        description="The signing secret (Standard Webhooks `whsec_…`). Shown only now."
+    )
+
+
+class WebhookListOut(Schema):
+    items: list[WebhookOut]
+
+
+class DeliveryOut(Schema):
+    id: UUID
+    subscription_id: UUID
+    event_id: int
+    event_type: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    next_attempt_at: datetime | None
+    last_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str
+    delivered_at: datetime | None
+    created_at: datetime
+
+
+class DeliveryPageOut(Schema):
+    items: list[DeliveryOut]
     total: int
     limit: int
     offset: int

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
+from community_catalog.models import Organization
 from config.errors import NotFound
-from referrals.models import HealthCenter, Referral
+from referrals.models import Event, HealthCenter, Placement, Referral
 
 
 def referral_list(*, health_center: HealthCenter) -> QuerySet[Referral]:
@@ -18,6 +19,8 @@ def referral_list(*, health_center: HealthCenter) -> QuerySet[Referral]:
             "needs",
             "matches__service_at_location__service__organization",
             "matches__service_at_location__location",
+            "placements__organization",
+            "placements__match__service_at_location__service",
         )
     )
 
@@ -32,3 +35,41 @@ def referral_get(*, health_center: HealthCenter, referral_id: uuid.UUID) -> Refe
 
 def referral_has_slip(referral: Referral) -> bool:
     return hasattr(referral, "slip")
+
+
+def referral_events(referral: Referral) -> QuerySet[Event]:
+    """The referral's events and its placements', oldest first."""
+    placement_ids = list(referral.placements.values_list("id", flat=True))
+    return Event.objects.filter(health_center_id=referral.health_center_id).filter(
+        Q(aggregate_type="referral", aggregate_id=referral.id)
+        | Q(aggregate_type="placement", aggregate_id__in=placement_ids)
+    )
+
+
+def events_visible(owner: HealthCenter | Organization) -> QuerySet[Event]:
+    """Every event the caller may see: its own referrals' and placements' (a health
+    centre), or its own placements' and services' (an organisation)."""
+    if isinstance(owner, HealthCenter):
+        return Event.objects.filter(health_center=owner)
+    return Event.objects.filter(organization=owner)
+
+
+def inbox(organization: Organization) -> QuerySet[Placement]:
+    """The organisation's placements, with what it needs to welcome each person."""
+    return (
+        Placement.objects.filter(organization=organization)
+        .select_related(
+            "referral__health_center",
+            "match__service_at_location__service",
+            "match__service_at_location__location",
+        )
+        .prefetch_related("referral__needs")
+        .order_by("-requested_at", "id")
+    )
+
+
+def inbox_get(organization: Organization, placement_id: uuid.UUID) -> Placement:
+    placement = inbox(organization).filter(id=placement_id).first()
+    if placement is None:
+        raise NotFound("No placement with this id.")
+    return placement

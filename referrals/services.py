@@ -16,11 +16,12 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from community_catalog.models import Organization, ServiceAtLocation
+from community_catalog.models import Organization
 from community_catalog.selectors import postcode_position, taxonomy_terms_by_code
 from config.errors import Conflict, FieldProblem, InvalidInput
-from referrals.models import ApiKey, HealthCenter, IdempotencyKey, Match, Referral, Slip
-from referrals.outbox import event_mark_processed, event_record
+from referrals.lifecycle import ProposedMatch, matches_offer, referral_event, stage_set
+from referrals.models import ApiKey, HealthCenter, IdempotencyKey, Referral, Slip
+from referrals.outbox import event_mark_processed
 from referrals.schemas import ReferralIn
 
 # Letters and digits nobody confuses when reading a slip aloud: no 0/O, 1/I/L, 2/Z, 5/S, 8/B.
@@ -122,12 +123,7 @@ def referral_submit(*, health_center: HealthCenter, data: ReferralIn) -> Referra
     with transaction.atomic():
         referral = _referral_insert(health_center=health_center, data=data, position=position)
         referral.needs.set([terms[code] for code in dict.fromkeys(data.needs)])
-        event_record(
-            type="referral.submitted",
-            aggregate_type="referral",
-            aggregate_id=referral.id,
-            payload={"code": referral.code, "health_center": str(health_center.id)},
-        )
+        referral_event(referral, "referral.submitted")
     return referral
 
 
@@ -228,17 +224,6 @@ def _referral_insert(
     raise RuntimeError("could not find a free referral code after 5 tries")
 
 
-def _stage_set(referral: Referral, stage: str, payload: dict[str, object] | None = None) -> None:
-    referral.stage = stage
-    referral.save(update_fields=["stage", "updated_at"])
-    event_record(
-        type=f"referral.{stage}",
-        aggregate_type="referral",
-        aggregate_id=referral.id,
-        payload={"code": referral.code, **(payload or {})},
-    )
-
-
 def referral_matching_start(*, referral_id: uuid.UUID, event_id: int) -> Referral | None:
     """Move a submitted referral to `matching`. Returns None when there is nothing to do
     (the referral is gone or already past matching), after marking the event processed."""
@@ -251,59 +236,63 @@ def referral_matching_start(*, referral_id: uuid.UUID, event_id: int) -> Referra
             event_mark_processed(event_id)
             return None
         if referral.stage == Referral.Stage.SUBMITTED:
-            _stage_set(referral, Referral.Stage.MATCHING)
+            stage_set(referral, Referral.Stage.MATCHING)
     return referral
-
-
-@dataclass(frozen=True)
-class ProposedMatch:
-    service_at_location: ServiceAtLocation
-    score: float
-    distance_km: float
-    reasons: list[dict[str, str]]
 
 
 def referral_matches_record(
     *, referral_id: uuid.UUID, event_id: int, proposals: list[ProposedMatch]
 ) -> None:
-    """Store the matches and move the referral to `matched` (or `unmatched`)."""
+    """Store the matches, offer each to its organisation (a `requested` placement), and
+    move the referral to `matched` (or `unmatched`)."""
     with transaction.atomic():
         referral = Referral.objects.select_for_update().filter(id=referral_id).first()
         if referral is None or referral.stage != Referral.Stage.MATCHING:
             event_mark_processed(event_id)  # another run finished first
             return
-        Match.objects.bulk_create(
-            Match(
-                referral=referral,
-                service_at_location=p.service_at_location,
-                rank=rank,
-                score=p.score,
-                distance_km=p.distance_km,
-                reasons=p.reasons,
-            )
-            for rank, p in enumerate(proposals, start=1)
-        )
+        if referral.status == Referral.Status.ACTIVE:  # not cancelled meanwhile
+            matches_offer(referral, proposals)
+        else:
+            proposals = []
         stage = Referral.Stage.MATCHED if proposals else Referral.Stage.UNMATCHED
-        _stage_set(referral, stage, {"matches": len(proposals)})
+        stage_set(referral, stage, {"matches": len(proposals)})
         event_mark_processed(event_id)
 
 
 def referral_slip_attach(
     *, referral_id: uuid.UUID, event_id: int, pdf: bytes, language: str, render_ms: float
 ) -> bool:
-    """Store the slip and move the referral to `slip_ready`. False if it already had one."""
+    """Store the slip and move the referral to `slip_ready`. False if this event's slip
+    (or a later one) is already there: a re-run of the job changes nothing.
+
+    A re-match renders a new version in place of the last one; the file of each version
+    has a fixed name, so a job that died after writing it and runs again overwrites it.
+    """
     with transaction.atomic():
         referral = Referral.objects.select_for_update().filter(id=referral_id).first()
-        if referral is None or Slip.objects.filter(referral_id=referral_id).exists():
+        slip = Slip.objects.filter(referral_id=referral_id).first()
+        if referral is None or (slip is not None and (slip.event_id or 0) >= event_id):
             event_mark_processed(event_id)
             return False
-        slip = Slip(referral=referral, language=language, size_bytes=len(pdf), render_ms=render_ms)
-        # A fixed name: a job that died after writing the file and re-runs overwrites it.
-        name = f"slips/{referral.created_at:%Y/%m}/{referral.code}-{referral.id}.pdf"
+        old_file = slip.file.name if slip is not None else ""
+        if slip is None:
+            slip = Slip(referral=referral, version=1)
+        else:
+            slip.version += 1
+        slip.event_id = event_id
+        slip.language, slip.size_bytes, slip.render_ms = language, len(pdf), render_ms
+        suffix = "" if slip.version == 1 else f"-v{slip.version}"
+        name = f"slips/{referral.created_at:%Y/%m}/{referral.code}-{referral.id}{suffix}.pdf"
         if default_storage.exists(name):
             default_storage.delete(name)
         slip.file.name = default_storage.save(name, ContentFile(pdf))
         slip.save()
-        _stage_set(referral, Referral.Stage.SLIP_READY, {"slip_bytes": len(pdf)})
+        if old_file and old_file != slip.file.name:
+            transaction.on_commit(lambda: default_storage.delete(old_file))
+        stage_set(
+            referral,
+            Referral.Stage.SLIP_READY,
+            {"slip_bytes": len(pdf), "slip_version": slip.version},
+        )
         event_mark_processed(event_id)
     return True

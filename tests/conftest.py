@@ -137,3 +137,26 @@ def wait_for_stage(referral_id: str | uuid.UUID, stage: str, timeout: float = 60
         if time.monotonic() > deadline:
             raise AssertionError(f"referral still at {referral.stage!r}, expected {stage!r}")
         time.sleep(0.05)
+
+
+def referral_matched(api: ApiClient, **overrides: Any) -> Referral:
+    """File a referral and match it in this thread, as the matching actor would: the
+    plain-Python path, without waiting on a broker."""
+    from referrals.models import Event
+    from workers.matching import referral_match
+
+    response = api.post("/api/v1/referrals", referral_body(**overrides))
+    assert response.status_code == 202, response.json()
+    referral_id = response.json()["id"]
+    event = Event.objects.get(aggregate_id=referral_id, type="referral.submitted")
+    referral_match(referral_id=uuid.UUID(referral_id), event_id=event.id)
+    return Referral.objects.get(id=referral_id)
+
+
+def organization_key(organization: Any) -> ApiClient:
+    """An API client with a fresh key of `organization`."""
+    from referrals.services import api_key_create
+
+    client = ApiClient(api_key_create(organization=organization))
+    client.organization = organization  # type: ignore[attr-defined]
+    return client

@@ -12,11 +12,15 @@ import uuid
 import dramatiq
 from pydantic import BaseModel, ValidationError
 
-from workers.matching import referral_match
+from referrals.webhooks import webhook_deliver
+from workers.matching import capacity_changed, placement_rematch, referral_match
 from workers.slips import referral_render_slip
 
 MATCHING_QUEUE = "matching"
 SLIPS_QUEUE = "slips"
+# Webhook calls wait on other people's servers: their own queue keeps them from
+# delaying matching and slips.
+WEBHOOKS_QUEUE = "webhooks"
 
 
 class EventJob(BaseModel):
@@ -47,3 +51,46 @@ def match_referral(event_id: int, aggregate_id: str) -> None:
 def render_slip(event_id: int, aggregate_id: str) -> None:
     job = EventJob(event_id=event_id, aggregate_id=aggregate_id)  # type: ignore[arg-type]
     referral_render_slip(referral_id=job.aggregate_id, event_id=job.event_id)
+
+
+@dramatiq.actor(
+    queue_name=MATCHING_QUEUE,
+    max_retries=5,
+    min_backoff=1_000,
+    time_limit=60_000,
+    throws=(ValidationError,),
+)
+def rematch_referral(event_id: int, aggregate_id: str) -> None:
+    """A placement was rejected or expired (`aggregate_id` is the placement)."""
+    job = EventJob(event_id=event_id, aggregate_id=aggregate_id)  # type: ignore[arg-type]
+    placement_rematch(placement_id=job.aggregate_id, event_id=job.event_id)
+
+
+@dramatiq.actor(
+    queue_name=MATCHING_QUEUE,
+    max_retries=5,
+    min_backoff=1_000,
+    time_limit=300_000,
+    throws=(ValidationError,),
+)
+def capacity_rematch(event_id: int, aggregate_id: str) -> None:
+    """A place's capacity changed (`aggregate_id` is the service)."""
+    job = EventJob(event_id=event_id, aggregate_id=aggregate_id)  # type: ignore[arg-type]
+    capacity_changed(event_id=job.event_id)
+
+
+class DeliveryJob(BaseModel):
+    delivery_id: uuid.UUID
+
+
+@dramatiq.actor(
+    queue_name=WEBHOOKS_QUEUE,
+    # One attempt per message: a failed attempt schedules the next itself, with the
+    # backoff and attempt count kept in the database (see referrals.webhooks).
+    max_retries=0,
+    time_limit=60_000,
+    throws=(ValidationError,),
+)
+def deliver_webhook(delivery_id: str) -> None:
+    job = DeliveryJob(delivery_id=delivery_id)  # type: ignore[arg-type]
+    webhook_deliver(job.delivery_id)

@@ -11,18 +11,23 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from community_catalog.models import ServiceAtLocation
+from community_catalog.models import ServiceAtLocation, TaxonomyTerm
 from community_catalog.selectors import (
     distance_km,
     public_position,
     service_at_locations_near,
 )
-from referrals.models import Referral
-from referrals.services import (
+from referrals.lifecycle import (
     ProposedMatch,
-    referral_matches_record,
-    referral_matching_start,
+    capacity_full_reject,
+    referral_rematch_record,
+    referrals_waiting_near,
+    rematch_wanted,
+    services_offered,
 )
+from referrals.models import Event, Placement, Referral
+from referrals.outbox import event_mark_processed
+from referrals.services import referral_matches_record, referral_matching_start
 
 WALKING_KM_PER_HOUR = 4.5
 
@@ -80,11 +85,26 @@ def need_reason(sal: ServiceAtLocation, need_codes: list[str]) -> dict[str, str]
     return None
 
 
-def proposals_for(referral: Referral) -> list[ProposedMatch]:
+def proposals_for(
+    referral: Referral, *, exclude_services: set[uuid.UUID] | None = None, count: int | None = None
+) -> list[ProposedMatch]:
+    """The best `count` activities for the referral (default: the usual number), one per
+    service, leaving out `exclude_services` (those already offered)."""
+    count = settings.TISSER_MATCHES_PER_REFERRAL if count is None else count
+    exclude = set(exclude_services or ())
     # The person's needs, read once for the whole ranking.
     need_codes = [t.code for t in referral.needs.all()]
+    chosen: list[Candidate] = []
+    for candidate in candidates_for(referral, need_codes):
+        service_id = candidate.service_at_location.service_id
+        if service_id in exclude:
+            continue
+        exclude.add(service_id)
+        chosen.append(candidate)
+        if len(chosen) >= count:
+            break
     proposals = []
-    for candidate in candidates_for(referral, need_codes)[: settings.TISSER_MATCHES_PER_REFERRAL]:
+    for candidate in chosen:
         reasons = [distance_reason(candidate.distance_km)]
         need = need_reason(candidate.service_at_location, need_codes)
         if need:
@@ -109,3 +129,63 @@ def referral_match(*, referral_id: uuid.UUID, event_id: int) -> None:
     referral_matches_record(
         referral_id=referral_id, event_id=event_id, proposals=proposals_for(referral)
     )
+
+
+def referral_rematch(*, referral_id: uuid.UUID, event_id: int | None) -> None:
+    """Offer the next best activities after a placement was rejected or expired, never a
+    service already offered to this referral. Safe to run twice: under the referral's
+    lock, only as many are offered as are still wanted."""
+    referral = Referral.objects.filter(id=referral_id).first()
+    if referral is None:
+        if event_id is not None:
+            event_mark_processed(event_id)
+        return
+    wanted = rematch_wanted(referral)
+    proposals = (
+        proposals_for(referral, exclude_services=services_offered(referral), count=wanted)
+        if wanted
+        else []
+    )
+    referral_rematch_record(referral_id=referral_id, event_id=event_id, proposals=proposals)
+
+
+def placement_rematch(*, placement_id: uuid.UUID, event_id: int) -> None:
+    referral_id = (
+        Placement.objects.filter(id=placement_id).values_list("referral_id", flat=True).first()
+    )
+    if referral_id is None:
+        event_mark_processed(event_id)
+        return
+    referral_rematch(referral_id=referral_id, event_id=event_id)
+
+
+def capacity_changed(*, event_id: int) -> None:
+    """A place filled up: its waiting placements are rejected (`no-capacity`), and each
+    rejection re-matches its referral. A place opened up: referrals near it that have
+    nothing on offer and need what it offers are matched again."""
+    event = Event.objects.filter(id=event_id).first()
+    if event is None:
+        return
+    # One place (the capacity endpoint), or every place of the service (an import).
+    sal_id = (event.payload or {}).get("service_at_location_id")
+    sals = ServiceAtLocation.objects.select_related("location").filter(
+        **({"id": sal_id} if sal_id else {"service_id": event.aggregate_id})
+    )
+    for sal in sals:
+        if sal.capacity_status == ServiceAtLocation.CapacityStatus.NO_CAPACITY:
+            capacity_full_reject(service_at_location_id=sal.id)
+        elif (
+            sal.capacity_status == ServiceAtLocation.CapacityStatus.HAS_CAPACITY
+            and sal.location.latitude is not None
+            and sal.location.longitude is not None
+        ):
+            codes = list(
+                TaxonomyTerm.objects.filter(services=sal.service_id).values_list("code", flat=True)
+            )
+            for referral_id in referrals_waiting_near(
+                latitude=sal.location.latitude,
+                longitude=sal.location.longitude,
+                taxonomy_codes=codes,
+            ):
+                referral_rematch(referral_id=referral_id, event_id=None)
+    event_mark_processed(event_id)

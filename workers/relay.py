@@ -1,39 +1,64 @@
-"""The relay: sweeps the outbox on a timer so no event is stranded.
+"""The relay: the one periodic loop. Sweeps the outbox, re-sends lost webhook deliveries,
+and runs the referral lifecycle's clock (reminders and expiry of unanswered placements).
 
 Runs as `tisser relay` next to Redis workers, and as a thread inside `tisser serve` in
-embedded mode. dramatiq has no scheduler; a loop with a sleep is all this needs.
+embedded mode.
+
+Why this loop is the scheduler, and not periodiq, dramatiq-crontab or APScheduler:
+dramatiq has no scheduler, and the relay already wakes every few seconds in both ways of
+running Tisser. The periodic work is small, needs no calendar (only "every minute"), and
+is written to be safe when several relays run at once (conditional updates and row
+locks), so no leader election or distributed lock is needed. A cron library would add a
+process to run and monitor in production and a second code path in embedded mode, for
+nothing this loop does not already do. The work itself writes events through the
+outbox, so what it triggers (re-matching, webhooks) is durable like everything else.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import datetime
 
 from django.conf import settings
 from django.db import close_old_connections, connections
 from django.db.utils import DatabaseError
 
+from referrals.lifecycle import placements_check
 from referrals.outbox import events_sweep
+from referrals.webhooks import webhook_deliveries_sweep
 
 logger = logging.getLogger(__name__)
 
 
 def relay_run(stop: threading.Event, *, recover_before: datetime | None = None) -> None:
-    """Sweep every TISSER_OUTBOX_SWEEP_SECONDS until `stop` is set.
+    """Sweep every TISSER_OUTBOX_SWEEP_SECONDS until `stop` is set, and check placements
+    every TISSER_LIFECYCLE_CHECK_SECONDS.
 
     `recover_before`: re-publish at once every unfinished event published before this
     time. The embedded broker passes its start time: whatever was queued in memory by an
     earlier process died with it, so there is no reason to wait for the usual delay.
     """
     first = True
+    next_check = 0.0
     while not stop.is_set():
         try:
             close_old_connections()
             published = events_sweep(stale_before=recover_before if first else None)
-            if published:
-                logger.info("relay published %s event(s)", published)
+            resent = webhook_deliveries_sweep()
+            if published or resent:
+                logger.info("relay published %s event(s), %s webhook(s)", published, resent)
             first = False
+            if time.monotonic() >= next_check:
+                checked = placements_check()
+                next_check = time.monotonic() + settings.TISSER_LIFECYCLE_CHECK_SECONDS
+                if checked.reminded or checked.expired:
+                    logger.info(
+                        "placements: %s reminder(s), %s expired",
+                        checked.reminded,
+                        checked.expired,
+                    )
         except DatabaseError as exc:
             logger.warning("relay sweep failed, will retry: %s", exc)
         stop.wait(settings.TISSER_OUTBOX_SWEEP_SECONDS)

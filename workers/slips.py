@@ -27,7 +27,7 @@ from django.utils import formats, timezone, translation
 
 from community_catalog.models import ServiceAtLocation
 from community_catalog.schedules import service_at_location_sessions
-from referrals.models import Match, Referral
+from referrals.models import Match, Placement, Referral
 from referrals.outbox import event_mark_processed
 from referrals.services import referral_slip_attach
 
@@ -128,8 +128,17 @@ def slip_html(referral: Referral, *, now: datetime | None = None) -> str:
     """The slip as HTML, in the person's language. All text is escaped by the template."""
     language = slip_language(referral.preferred_language)
     now = now or timezone.now()
+    # What is still on offer: an activity that refused the person, or was withdrawn,
+    # is no longer printed.
     matches = (
-        referral.matches.select_related(
+        referral.matches.exclude(
+            placement__status__in=(
+                Placement.Status.REJECTED,
+                Placement.Status.CANCELLED,
+                Placement.Status.FAILED,
+            )
+        )
+        .select_related(
             "service_at_location__service__organization", "service_at_location__location"
         )
         .prefetch_related(
@@ -259,14 +268,14 @@ def _renderer_drop() -> None:
 
 
 def referral_render_slip(*, referral_id: uuid.UUID, event_id: int) -> None:
-    """Render the slip of a matched referral and attach it. Safe to run twice: a referral
-    that has a slip is left as it is."""
+    """Render the slip of a matched referral and attach it. Safe to run twice: a slip
+    already rendered for this event (or a later one) is left as it is."""
     referral = (
         Referral.objects.select_related("health_center", "slip").filter(id=referral_id).first()
     )
     if (
         referral is None
-        or hasattr(referral, "slip")
+        or (hasattr(referral, "slip") and (referral.slip.event_id or 0) >= event_id)
         or referral.stage
         not in (
             Referral.Stage.MATCHED,

@@ -107,3 +107,51 @@ def test_running_the_jobs_again_changes_nothing(api: ApiClient, catalog: int, wo
     assert Slip.objects.get(referral=referral).file.name == slip_file
     assert list(Match.objects.filter(referral=referral).values_list("id", flat=True)) == matches
     assert Referral.objects.get(id=referral.id).stage == "slip_ready"
+
+
+def _wait_for_slip_version(referral_id: str, version: int, timeout: float = 60) -> Slip:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        slip = Slip.objects.filter(referral_id=referral_id, version=version).first()
+        referral = Referral.objects.get(id=referral_id)
+        if slip is not None and referral.stage == Referral.Stage.SLIP_READY:
+            return slip
+        time.sleep(0.05)
+    raise AssertionError(f"no slip version {version}")
+
+
+def test_a_rejection_rematches_and_reprints_the_slip(api: ApiClient, catalog: int, worker) -> None:
+    from tests.conftest import organization_key
+
+    referral_id = api.post(URL, referral_body(needs=["walking-group"], max_distance_km=10)).json()[
+        "id"
+    ]
+    wait_for_stage(referral_id, Referral.Stage.SLIP_READY)
+    referral = Referral.objects.get(id=referral_id)
+    placement = referral.placements.select_related(
+        "organization", "match__service_at_location__service"
+    ).get(match__rank=1)
+    refused = placement.match.service_at_location.service.name
+
+    response = organization_key(placement.organization).post(
+        f"/api/v1/inbox/placements/{placement.id}/reject", {"reason": "no-capacity"}
+    )
+    assert response.status_code == 200
+
+    slip = _wait_for_slip_version(referral_id, 2)
+    detail = api.get(f"{URL}/{referral_id}").json()
+    assert detail["slip_version"] == 2
+    assert len(detail["placements"]) == 4
+    newcomer = next(p for p in detail["placements"] if p["rank"] == 4)
+    assert newcomer["status"] == "requested"
+    pdf = b"".join(api.get(f"{URL}/{referral_id}/slip.pdf").streaming_content)
+    text = pdf_text(pdf)
+    assert newcomer["activity"] in text
+    assert refused not in text
+    assert str(slip.file.name).endswith("-v2.pdf")
+    # The work the rejection triggered is done, once.
+    rejected = Event.objects.get(type="placement.rejected", aggregate_id=placement.id)
+    assert rejected.processed_at is not None
+    assert Match.objects.filter(referral_id=referral_id).count() == 4

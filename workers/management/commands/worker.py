@@ -17,7 +17,11 @@ class Command(BaseCommand):
         parser.add_argument("--processes", "-p", type=int, default=os.cpu_count() or 1)
         parser.add_argument("--threads", "-t", type=int, default=4)
         parser.add_argument(
-            "--queues", "-Q", nargs="*", default=[], help="Only these queues (matching, slips)."
+            "--queues",
+            "-Q",
+            nargs="*",
+            default=[],
+            help="Only these queues (matching, slips, webhooks).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:

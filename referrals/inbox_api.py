@@ -1,0 +1,145 @@
+"""The organisation's inbox: the placements addressed to it, and its answers.
+
+An organisation sees only its own placements, and of each person only what it needs to
+welcome them: first name, language, needs, accessibility needs, whether not to contact
+them, the note the clinician wrote for it, and the code on their slip. Never the
+clinical reason, the year of birth, the patient reference or where they live.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.http import HttpRequest
+from ninja import Query, Router, Schema
+from pydantic import Field
+
+from config.auth import OrganizationKey, request_organization
+from config.schemas import ErrorOut, paged
+from referrals import selectors
+from referrals.api import body_doc, optional_body
+from referrals.lifecycle import ORGANIZATION_ACTIONS, allowed_actions, placement_act
+from referrals.models import Placement
+from referrals.schemas import (
+    InboxActivityOut,
+    InboxPageOut,
+    InboxPersonOut,
+    InboxPlacementOut,
+    PlacementActionIn,
+    PlacementStatus,
+)
+
+router = Router(auth=OrganizationKey(), tags=["inbox"])
+
+_ERRORS = {401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+
+
+def inbox_placement_out(placement: Placement) -> InboxPlacementOut:
+    referral = placement.referral
+    sal = placement.match.service_at_location
+    needs = sorted(referral.needs.all(), key=lambda t: t.code)
+    waiting = placement.status == Placement.Status.REQUESTED
+    return InboxPlacementOut(
+        id=placement.id,
+        status=placement.status,  # type: ignore[arg-type]
+        status_reason=placement.status_reason or None,  # type: ignore[arg-type]
+        note=placement.note,
+        referral_code=referral.code,
+        health_center=referral.health_center.name,
+        health_center_phone=referral.health_center.phone,
+        person=InboxPersonOut(
+            first_name=referral.first_name,
+            preferred_language=referral.preferred_language,
+            needs=[t.code for t in needs],
+            needs_labels=[t.name for t in needs],
+            accessibility_needs=referral.accessibility_needs,
+            do_not_contact=referral.do_not_contact,
+            note_for_organization=referral.note_for_organization,
+        ),
+        activity=InboxActivityOut(
+            service_id=sal.service_id,
+            service_at_location_id=sal.id,
+            name=sal.service.name,
+            place=sal.location.name,
+        ),
+        requested_at=placement.requested_at,
+        updated_at=placement.updated_at,
+        respond_by=placement.requested_at + timedelta(days=settings.TISSER_PLACEMENT_EXPIRY_DAYS)
+        if waiting
+        else None,
+        allowed_actions=allowed_actions(placement.status, ORGANIZATION_ACTIONS),  # type: ignore[arg-type]
+    )
+
+
+class InboxFilter(Schema):
+    status: PlacementStatus | None = None
+    limit: int = Field(default=50, ge=1, le=200)
+    offset: int = Field(default=0, ge=0)
+
+
+@router.get(
+    "/placements",
+    response={200: InboxPageOut, 401: ErrorOut, 422: ErrorOut},
+    summary="The placements addressed to your organisation, newest first",
+)
+def inbox_list(request: HttpRequest, filters: Query[InboxFilter]) -> InboxPageOut:
+    placements = selectors.inbox(request_organization(request))
+    if filters.status:
+        placements = placements.filter(status=filters.status)
+    return InboxPageOut(
+        **paged(placements, limit=filters.limit, offset=filters.offset, item=inbox_placement_out)
+    )
+
+
+@router.get(
+    "/placements/{placement_id}",
+    response={200: InboxPlacementOut, 401: ErrorOut, 404: ErrorOut},
+    summary="One placement",
+)
+def inbox_read(request: HttpRequest, placement_id: uuid.UUID) -> InboxPlacementOut:
+    return inbox_placement_out(selectors.inbox_get(request_organization(request), placement_id))
+
+
+def _act(request: HttpRequest, placement_id: uuid.UUID, action: str) -> InboxPlacementOut:
+    body = optional_body(request, PlacementActionIn)
+    organization = request_organization(request)
+    placement_act(
+        organization=organization,
+        placement_id=placement_id,
+        action=action,
+        reason=body.reason or "",
+        note=body.note,
+    )
+    return inbox_placement_out(selectors.inbox_get(organization, placement_id))
+
+
+_ACTION_HELP = {
+    "accept": "You can welcome the person (from `requested`).",
+    "reject": "You cannot: the body must give `reason` (no-capacity, not-eligible, "
+    "could-not-contact, no-longer-interested, referred-elsewhere). Tisser then offers "
+    "the person the next best activity.",
+    "start": "The person has started (from `accepted` or `on-hold`).",
+    "hold": "Paused (from `accepted`).",
+    "complete": "The person took part to the end.",
+    "fail": "It did not work out (the person stopped coming, or never came).",
+}
+
+
+def _action_route(action: str) -> None:
+    @router.post(
+        f"/placements/{{placement_id}}/{action}",
+        response={200: InboxPlacementOut, **_ERRORS},
+        summary=f"{action.capitalize()} a placement",
+        description=_ACTION_HELP[action]
+        + ' Optional body: `{"note": "…"}`. An illegal move is 409 with `allowed`.',
+        openapi_extra=body_doc(PlacementActionIn),
+        operation_id=f"inbox_placement_{action}",
+    )
+    def view(request: HttpRequest, placement_id: uuid.UUID) -> InboxPlacementOut:
+        return _act(request, placement_id, action)
+
+
+for _action in ORGANIZATION_ACTIONS:
+    _action_route(_action)

@@ -1,0 +1,515 @@
+"""The closed loop: placements, their transitions, re-matching, reminders and expiry.
+
+A referral is offered to each matched activity as a **placement** (≈ FHIR Task). Its
+status moves along `TRANSITIONS`, which are the FHIR Task transitions the SDOH Clinical
+Care guide allows. The health centre creates placements (through matching) and cancels
+them; the organisation answers (accept, reject with a reason) and records what happened
+(start, hold, complete, fail).
+
+Locks: every write takes the referral's row lock first, then the placement's, so two
+organisations answering at once, or an organisation accepting while the centre cancels,
+queue up and the second sees the first's result (a 409 if its move is no longer legal).
+Every change writes its event in the same transaction.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from community_catalog.models import Organization, ServiceAtLocation
+from config.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from referrals.models import HealthCenter, Match, Placement, Referral
+from referrals.outbox import event_mark_processed, event_record
+
+Status = Placement.Status
+Reason = Placement.Reason
+
+# status → the statuses it may move to (FHIR Task, as constrained by SDOH Clinical Care).
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    Status.REQUESTED: (Status.ACCEPTED, Status.REJECTED, Status.CANCELLED),
+    Status.ACCEPTED: (
+        Status.IN_PROGRESS,
+        Status.ON_HOLD,
+        Status.COMPLETED,
+        Status.FAILED,
+        Status.CANCELLED,
+    ),
+    Status.IN_PROGRESS: (Status.COMPLETED, Status.FAILED, Status.CANCELLED),
+    Status.ON_HOLD: (Status.IN_PROGRESS, Status.CANCELLED, Status.COMPLETED, Status.FAILED),
+}
+# What an organisation may do, and the status each action sets. The centre only cancels.
+ORGANIZATION_ACTIONS: dict[str, str] = {
+    "accept": Status.ACCEPTED,
+    "reject": Status.REJECTED,
+    "start": Status.IN_PROGRESS,
+    "hold": Status.ON_HOLD,
+    "complete": Status.COMPLETED,
+    "fail": Status.FAILED,
+}
+CENTER_ACTIONS: dict[str, str] = {"cancel": Status.CANCELLED}
+# Reasons an organisation gives when it rejects.
+REJECTION_REASONS = (
+    Reason.NO_CAPACITY,
+    Reason.NOT_ELIGIBLE,
+    Reason.COULD_NOT_CONTACT,
+    Reason.NO_LONGER_INTERESTED,
+    Reason.REFERRED_ELSEWHERE,
+)
+OPEN = (Status.REQUESTED, Status.ACCEPTED, Status.IN_PROGRESS, Status.ON_HOLD)
+# The person took part, or is taking part: no re-matching any more.
+ENGAGED = (Status.ACCEPTED, Status.IN_PROGRESS, Status.ON_HOLD, Status.COMPLETED, Status.FAILED)
+OUTCOMES = (Status.COMPLETED, Status.FAILED)
+
+
+def allowed_actions(status: str, actions: dict[str, str]) -> list[str]:
+    """The actions (of `actions`) legal from `status`, in a stable order."""
+    targets = TRANSITIONS.get(status, ())
+    return [action for action, target in actions.items() if target in targets]
+
+
+# --- Events --------------------------------------------------------------------------
+
+
+def stage_set(referral: Referral, stage: str, payload: dict[str, Any] | None = None) -> None:
+    referral.stage = stage
+    referral.save(update_fields=["stage", "updated_at"])
+    referral_event(referral, f"referral.{stage}", payload)
+
+
+def referral_event(referral: Referral, type: str, payload: dict[str, Any] | None = None) -> None:
+    """An event about the referral: only its health centre sees it."""
+    event_record(
+        type=type,
+        aggregate_type="referral",
+        aggregate_id=referral.id,
+        payload={"referral_id": str(referral.id), "code": referral.code, **(payload or {})},
+        health_center_id=referral.health_center_id,
+    )
+
+
+def placement_event(
+    placement: Placement, referral: Referral, type: str, payload: dict[str, Any] | None = None
+) -> None:
+    """An event about a placement: the health centre and the organisation see it. The
+    payload carries nothing about the person."""
+    sal = placement.match.service_at_location
+    event_record(
+        type=type,
+        aggregate_type="placement",
+        aggregate_id=placement.id,
+        payload={
+            "placement_id": str(placement.id),
+            "referral_id": str(referral.id),
+            "referral_code": referral.code,
+            "organization_id": str(placement.organization_id),
+            "service_id": str(sal.service_id),
+            "service_at_location_id": str(sal.id),
+            "status": placement.status,
+            "status_reason": placement.status_reason or None,
+            **(payload or {}),
+        },
+        health_center_id=referral.health_center_id,
+        organization_id=placement.organization_id,
+    )
+
+
+# --- Offering ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProposedMatch:
+    service_at_location: ServiceAtLocation
+    score: float
+    distance_km: float
+    reasons: list[dict[str, str]]
+
+
+def matches_offer(referral: Referral, proposals: list[ProposedMatch]) -> list[Placement]:
+    """Record `proposals` as the referral's next matches, each offered to its organisation
+    as a `requested` placement. Call with the referral locked."""
+    start = (referral.matches.aggregate(top=Max("rank"))["top"] or 0) + 1
+    placements = []
+    for rank, proposal in enumerate(proposals, start=start):
+        sal = proposal.service_at_location
+        match = Match.objects.create(
+            referral=referral,
+            service_at_location=sal,
+            rank=rank,
+            score=proposal.score,
+            distance_km=proposal.distance_km,
+            reasons=proposal.reasons,
+        )
+        placement = Placement.objects.create(
+            referral=referral, match=match, organization_id=sal.service.organization_id
+        )
+        placement_event(placement, referral, "placement.requested")
+        placements.append(placement)
+    return placements
+
+
+def services_offered(referral: Referral) -> set[uuid.UUID]:
+    """The services already proposed for this referral: never proposed twice."""
+    return set(referral.matches.values_list("service_at_location__service_id", flat=True))
+
+
+def rematch_wanted(referral: Referral) -> int:
+    """How many new activities to propose: none once the person has taken one up (or
+    the referral is closed), else enough to be back to the usual number on offer."""
+    if referral.status != Referral.Status.ACTIVE:
+        return 0
+    placements = list(referral.placements.values_list("status", flat=True))
+    if any(status in ENGAGED for status in placements):
+        return 0
+    open_count = sum(1 for status in placements if status in OPEN)
+    return max(0, settings.TISSER_MATCHES_PER_REFERRAL - open_count)
+
+
+def referral_rematch_record(
+    *, referral_id: uuid.UUID, event_id: int | None, proposals: list[ProposedMatch]
+) -> list[Placement]:
+    """Offer the next best activities in place of those that will not take the person.
+
+    `proposals` are ranked candidates computed outside the lock; under it, those already
+    offered are dropped and only as many as are wanted are kept, so two rejections
+    re-matched at once do not over-offer. With something new, the referral goes back to
+    `matched` (a new slip is printed); with nothing new and nothing left open, it ends
+    `unmatched`, which tells the clinician.
+    """
+    with transaction.atomic():
+        referral = Referral.objects.select_for_update().filter(id=referral_id).first()
+        if referral is None or referral.stage in (
+            Referral.Stage.SUBMITTED,
+            Referral.Stage.MATCHING,
+        ):
+            # First matching not done yet: it will offer what there is.
+            if event_id is not None:
+                event_mark_processed(event_id)
+            return []
+        wanted = rematch_wanted(referral)
+        offered = services_offered(referral)
+        fresh = [p for p in proposals if p.service_at_location.service_id not in offered]
+        placements = matches_offer(referral, _one_per_service(fresh)[:wanted]) if wanted else []
+        if placements:
+            stage_set(referral, Referral.Stage.MATCHED, {"rematched": len(placements)})
+        elif (
+            wanted
+            and referral.stage != Referral.Stage.UNMATCHED
+            and not referral.placements.filter(status__in=OPEN).exists()
+        ):
+            stage_set(referral, Referral.Stage.UNMATCHED, {"rematched": 0})
+        if event_id is not None:
+            event_mark_processed(event_id)
+    return placements
+
+
+def _one_per_service(proposals: list[ProposedMatch]) -> list[ProposedMatch]:
+    seen: set[uuid.UUID] = set()
+    kept = []
+    for proposal in proposals:
+        service_id = proposal.service_at_location.service_id
+        if service_id not in seen:
+            seen.add(service_id)
+            kept.append(proposal)
+    return kept
+
+
+# --- Transitions ---------------------------------------------------------------------
+
+
+def _locked(placement_filter: Q) -> tuple[Referral, Placement]:
+    """The placement and its referral, locked in that order (see the module docstring)."""
+    found = Placement.objects.filter(placement_filter).values_list("referral_id", flat=True)
+    referral_id = found.first()
+    if referral_id is None:
+        raise NotFound("No placement with this id.")
+    referral = Referral.objects.select_for_update().get(id=referral_id)
+    placement = (
+        Placement.objects.select_for_update()
+        .select_related("match__service_at_location")
+        .get(placement_filter)
+    )
+    return referral, placement
+
+
+def _move(
+    referral: Referral,
+    placement: Placement,
+    target: str,
+    *,
+    actions: dict[str, str],
+    reason: str = "",
+    note: str = "",
+    event_type: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    if target not in TRANSITIONS.get(placement.status, ()):
+        allowed = allowed_actions(placement.status, actions)
+        raise Conflict(
+            f"A placement that is '{placement.status}' cannot become '{target}'. "
+            + (
+                f"Allowed now: {', '.join(allowed)}."
+                if allowed
+                else "It is closed: nothing more can change."
+            ),
+            code="illegal_transition",
+            extra={"status": placement.status, "allowed": allowed},
+        )
+    placement.status = target
+    placement.status_reason = reason
+    placement.note = note
+    placement.updated_at = now or timezone.now()
+    placement.save(update_fields=["status", "status_reason", "note", "updated_at"])
+    placement_event(placement, referral, event_type or f"placement.{target}")
+
+
+def placement_act(
+    *,
+    organization: Organization,
+    placement_id: uuid.UUID,
+    action: str,
+    reason: str = "",
+    note: str = "",
+) -> Placement:
+    """An organisation answers a placement or records what happened."""
+    target = ORGANIZATION_ACTIONS[action]
+    if action == "reject" and reason not in REJECTION_REASONS:
+        raise InvalidInput(
+            "A rejection needs a reason.",
+            fields=[FieldProblem("reason", f"one of: {', '.join(REJECTION_REASONS)}")],
+        )
+    if action != "reject" and reason:
+        raise InvalidInput(
+            "Only a rejection takes a reason; use note for a comment.",
+            fields=[FieldProblem("reason", "only allowed with reject")],
+        )
+    with transaction.atomic():
+        referral, placement = _locked(Q(id=placement_id, organization=organization))
+        _move(
+            referral,
+            placement,
+            target,
+            actions=ORGANIZATION_ACTIONS,
+            reason=reason if action == "reject" else "",
+            note=note,
+        )
+        if target in OUTCOMES:
+            _close_if_done(referral)
+    return placement
+
+
+def placement_cancel(
+    *, health_center: HealthCenter, referral_id: uuid.UUID, placement_id: uuid.UUID, note: str = ""
+) -> Placement:
+    """The centre withdraws one offer (the person chose another activity, say)."""
+    with transaction.atomic():
+        referral, placement = _locked(
+            Q(id=placement_id, referral_id=referral_id, referral__health_center=health_center)
+        )
+        _move(
+            referral,
+            placement,
+            Status.CANCELLED,
+            actions=CENTER_ACTIONS,
+            reason=Reason.CANCELLED_BY_CENTER,
+            note=note,
+        )
+        _close_if_done(referral)
+    return placement
+
+
+def referral_cancel(
+    *, health_center: HealthCenter, referral_id: uuid.UUID, reason: str = ""
+) -> Referral:
+    """The centre cancels the referral: every open placement is cancelled with it."""
+    with transaction.atomic():
+        referral = (
+            Referral.objects.select_for_update()
+            .filter(id=referral_id, health_center=health_center)
+            .first()
+        )
+        if referral is None:
+            raise NotFound("No referral with this id.")
+        if referral.status != Referral.Status.ACTIVE:
+            raise Conflict(
+                f"The referral is already {referral.get_status_display()}.",
+                code="referral_closed",
+                extra={"status": referral.status},
+            )
+        now = timezone.now()
+        placements = (
+            Placement.objects.select_for_update()
+            .select_related("match__service_at_location")
+            .filter(referral=referral, status__in=OPEN)
+        )
+        for placement in placements:
+            _move(
+                referral,
+                placement,
+                Status.CANCELLED,
+                actions=CENTER_ACTIONS,
+                reason=Reason.CANCELLED_BY_CENTER,
+                note=reason,
+                now=now,
+            )
+        referral.status = Referral.Status.REVOKED
+        referral.closed_at = now
+        referral.cancel_reason = reason
+        referral.save(update_fields=["status", "closed_at", "cancel_reason", "updated_at"])
+        referral_event(referral, "referral.cancelled", {"reason": reason})
+    return referral
+
+
+def _close_if_done(referral: Referral) -> None:
+    """A referral whose offers have all ended, at least one with an outcome, is complete."""
+    if referral.status != Referral.Status.ACTIVE:
+        return
+    statuses = set(referral.placements.values_list("status", flat=True))
+    if statuses & set(OPEN) or not statuses & set(OUTCOMES):
+        return
+    referral.status = Referral.Status.COMPLETED
+    referral.closed_at = timezone.now()
+    referral.save(update_fields=["status", "closed_at", "updated_at"])
+    outcomes = sorted(statuses & set(OUTCOMES))
+    referral_event(referral, "referral.completed", {"outcomes": outcomes})
+
+
+# --- Time: reminders and expiry ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    reminded: int
+    expired: int
+
+
+def placements_check(*, now: datetime | None = None) -> CheckResult:
+    """Remind organisations of placements unanswered for TISSER_PLACEMENT_REMINDER_DAYS,
+    and expire those unanswered for TISSER_PLACEMENT_EXPIRY_DAYS (the next best activity
+    is then offered). `now` is the clock; tests pass their own.
+
+    Safe to run from several relays at once: a reminder is claimed with a conditional
+    UPDATE, an expiry goes through the locked transition (a second one finds the
+    placement no longer `requested` and skips it).
+    """
+    now = now or timezone.now()
+    remind_before = now - timedelta(days=settings.TISSER_PLACEMENT_REMINDER_DAYS)
+    expire_before = now - timedelta(days=settings.TISSER_PLACEMENT_EXPIRY_DAYS)
+    waiting = Placement.objects.filter(status=Status.REQUESTED)
+
+    reminded = 0
+    due = waiting.filter(
+        requested_at__lte=remind_before, requested_at__gt=expire_before, reminded_at__isnull=True
+    )
+    for placement_id in list(due.values_list("id", flat=True)[:500]):
+        with transaction.atomic():
+            claimed = Placement.objects.filter(
+                id=placement_id, status=Status.REQUESTED, reminded_at__isnull=True
+            ).update(reminded_at=now)
+            if claimed:
+                placement = Placement.objects.select_related(
+                    "referral", "match__service_at_location"
+                ).get(id=placement_id)
+                expires = placement.requested_at + timedelta(
+                    days=settings.TISSER_PLACEMENT_EXPIRY_DAYS
+                )
+                placement_event(
+                    placement,
+                    placement.referral,
+                    "placement.reminder",
+                    {"expires_at": expires.isoformat()},
+                )
+                reminded += 1
+
+    expiring = waiting.filter(requested_at__lte=expire_before).values_list("id", flat=True)
+    expired = _system_move(
+        list(expiring[:500]),
+        Status.CANCELLED,
+        reason=Reason.EXPIRED,
+        event_type="placement.expired",
+        now=now,
+    )
+    return CheckResult(reminded=reminded, expired=expired)
+
+
+# --- Catalogue changes ---------------------------------------------------------------
+
+
+def capacity_full_reject(*, service_at_location_id: uuid.UUID, now: datetime | None = None) -> int:
+    """A place that became full rejects, on its organisation's behalf, the placements
+    still waiting there (reason `no-capacity`); each rejection re-matches its referral."""
+    waiting = Placement.objects.filter(
+        match__service_at_location_id=service_at_location_id, status=Status.REQUESTED
+    ).values_list("id", flat=True)
+    return _system_move(
+        list(waiting),
+        Status.REJECTED,
+        reason=Reason.NO_CAPACITY,
+        note="The place became full.",
+        now=now,
+    )
+
+
+def _system_move(
+    placement_ids: list[uuid.UUID],
+    target: str,
+    *,
+    reason: str,
+    note: str = "",
+    event_type: str | None = None,
+    now: datetime | None = None,
+) -> int:
+    """Tisser moves placements still waiting for an answer (expiry, a full place), one
+    transaction each. Returns how many moved; one answered meanwhile is left alone."""
+    moved = 0
+    for placement_id in placement_ids:
+        with transaction.atomic():
+            referral, placement = _locked(Q(id=placement_id))
+            if placement.status != Status.REQUESTED:
+                continue
+            _move(
+                referral,
+                placement,
+                target,
+                actions={},
+                reason=reason,
+                note=note,
+                event_type=event_type,
+                now=now,
+            )
+            moved += 1
+    return moved
+
+
+def referrals_waiting_near(
+    *, latitude: float, longitude: float, taxonomy_codes: list[str], now: datetime | None = None
+) -> list[uuid.UUID]:
+    """Active referrals with nothing on offer, filed recently, near a place and needing
+    what it offers: those a place that opens again can help."""
+    now = now or timezone.now()
+    since = now - timedelta(days=settings.TISSER_REMATCH_WINDOW_DAYS)
+    # 100 km (the largest travel distance accepted) is under 1° of latitude, and under
+    # 1/cos(latitude) degrees of longitude.
+    box = 1.0 / max(0.05, abs(math.cos(math.radians(latitude))))
+    candidates = (
+        Referral.objects.filter(
+            status=Referral.Status.ACTIVE,
+            stage__in=(Referral.Stage.UNMATCHED, Referral.Stage.SLIP_READY),
+            created_at__gte=since,
+            latitude__range=(latitude - 1.0, latitude + 1.0),
+            longitude__range=(longitude - box, longitude + box),
+            needs__code__in=taxonomy_codes,
+        )
+        .exclude(placements__status__in=OPEN + ENGAGED)
+        .distinct()
+        .values_list("id", flat=True)
+    )
+    return list(candidates[:200])

@@ -1,0 +1,365 @@
+"""Webhooks: health centres and organisations subscribe URLs to the events they may see.
+
+- A delivery row is written in the same transaction as its event (`webhook_deliveries_
+  create`, called by the outbox), so no committed event misses a subscriber.
+- `deliver_webhook` (an actor) makes one attempt at a time. A failed attempt schedules
+  the next one with exponential backoff, sent to the broker with a delay; the relay's
+  sweep re-sends any delivery whose delayed message was lost (a broker restart).
+- After `TISSER_WEBHOOK_MAX_ATTEMPTS` the delivery is `failed`: the dead-letter list,
+  visible in the API and the admin, where it can be redelivered.
+- Requests are signed per the Standard Webhooks specification (`webhook-id`,
+  `webhook-timestamp`, `webhook-signature`) with the `standardwebhooks` package, so
+  receivers verify them with any Standard Webhooks library.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import json
+import logging
+import secrets
+import socket
+import uuid
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import dramatiq
+import httpx
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
+
+from config.errors import FieldProblem, InvalidInput, NotFound
+from referrals.models import Event, HealthCenter, WebhookDelivery, WebhookSubscription
+
+logger = logging.getLogger(__name__)
+
+# The events a subscription may ask for. Each party receives only those about its own
+# referrals, placements and services.
+WEBHOOK_EVENT_TYPES = (
+    "referral.submitted",
+    "referral.matching",
+    "referral.matched",
+    "referral.unmatched",
+    "referral.slip_ready",
+    "referral.cancelled",
+    "referral.completed",
+    "placement.requested",
+    "placement.accepted",
+    "placement.rejected",
+    "placement.cancelled",
+    "placement.in-progress",
+    "placement.on-hold",
+    "placement.completed",
+    "placement.failed",
+    "placement.reminder",
+    "placement.expired",
+    "service.updated",
+    "service.closed",
+    "capacity.changed",
+)
+_MAX_BACKOFF = timedelta(hours=6)
+_USER_AGENT = "Tisser-Webhooks/1"
+_BROKER_ERRORS = (dramatiq.errors.DramatiqError, OSError)
+
+Owner = HealthCenter | Any  # a HealthCenter or a community_catalog Organization
+
+
+# --- Subscriptions -------------------------------------------------------------------
+
+
+def _owner_filter(owner: Owner) -> Q:
+    if isinstance(owner, HealthCenter):
+        return Q(health_center=owner)
+    return Q(organization=owner)
+
+
+def webhook_secret_generate() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def webhook_list(owner: Owner) -> QuerySet[WebhookSubscription]:
+    return WebhookSubscription.objects.filter(_owner_filter(owner))
+
+
+def webhook_get(owner: Owner, subscription_id: uuid.UUID) -> WebhookSubscription:
+    subscription = webhook_list(owner).filter(id=subscription_id).first()
+    if subscription is None:
+        raise NotFound("No webhook subscription with this id.")
+    return subscription
+
+
+def event_types_check(event_types: list[str]) -> None:
+    unknown = [
+        FieldProblem(f"event_types[{i}]", f"unknown event type {name!r}")
+        for i, name in enumerate(event_types)
+        if name not in WEBHOOK_EVENT_TYPES
+    ]
+    if unknown:
+        raise InvalidInput(
+            "Unknown event types; see the list in the API documentation.", fields=unknown
+        )
+
+
+def webhook_create(
+    owner: Owner, *, url: str, event_types: list[str], description: str = ""
+) -> WebhookSubscription:
+    event_types_check(event_types)
+    url_check(url)
+    owner_field = "health_center" if isinstance(owner, HealthCenter) else "organization"
+    return WebhookSubscription.objects.create(
+        url=url,
+        event_types=sorted(set(event_types)),
+        description=description,
+        secret=webhook_secret_generate(),
+        **{owner_field: owner},
+    )
+
+
+def webhook_update(
+    owner: Owner, subscription_id: uuid.UUID, changes: dict[str, Any]
+) -> WebhookSubscription:
+    subscription = webhook_get(owner, subscription_id)
+    if "event_types" in changes:
+        event_types_check(changes["event_types"])
+    if "url" in changes:
+        url_check(changes["url"])
+    for name, value in changes.items():
+        setattr(subscription, name, sorted(set(value)) if name == "event_types" else value)
+    subscription.save()
+    return subscription
+
+
+def webhook_secret_rotate(owner: Owner, subscription_id: uuid.UUID) -> WebhookSubscription:
+    subscription = webhook_get(owner, subscription_id)
+    subscription.secret = webhook_secret_generate()
+    subscription.save(update_fields=["secret"])
+    return subscription
+
+
+def url_check(url: str, *, field: str = "url") -> None:
+    """Refuse URLs that would make Tisser call into its own network (SSRF), unless
+    `TISSER_WEBHOOK_ALLOW_PRIVATE` allows it; in production, HTTPS only."""
+    problem = url_problem(url)
+    if problem:
+        raise InvalidInput("The webhook URL cannot be used.", fields=[FieldProblem(field, problem)])
+
+
+def url_problem(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http(s) URL with a host"
+    if settings.PRODUCTION and parts.scheme != "https":
+        return "must use https"
+    if parts.username or parts.password:
+        return "must not contain credentials; verify the signature instead"
+    if settings.TISSER_WEBHOOK_ALLOW_PRIVATE:
+        return ""
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return f"host {parts.hostname!r} cannot be resolved"
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            return f"host {parts.hostname!r} is a private or local address"
+    return ""
+
+
+# --- Deliveries ----------------------------------------------------------------------
+
+
+def webhook_deliveries_create(events: list[Event]) -> list[WebhookDelivery]:
+    """Create the deliveries of `events` (in their transaction) and send them after commit."""
+    centers = {e.health_center_id for e in events if e.health_center_id}
+    organizations = {e.organization_id for e in events if e.organization_id}
+    if not centers and not organizations:
+        return []
+    by_owner: dict[Any, list[WebhookSubscription]] = defaultdict(list)
+    subscriptions = WebhookSubscription.objects.filter(active=True).filter(
+        Q(health_center_id__in=centers) | Q(organization_id__in=organizations)
+    )
+    for subscription in subscriptions:
+        by_owner[subscription.health_center_id or subscription.organization_id].append(subscription)
+    if not by_owner:
+        return []
+    deliveries = [
+        WebhookDelivery(subscription=subscription, event=event)
+        for event in events
+        for owner in (event.health_center_id, event.organization_id)
+        if owner
+        for subscription in by_owner.get(owner, [])
+        if subscription.wants(event.type)
+    ]
+    WebhookDelivery.objects.bulk_create(deliveries)
+    ids = [d.id for d in deliveries]
+    if ids:
+        transaction.on_commit(lambda: _send(ids))
+    return deliveries
+
+
+def _send(delivery_ids: list[uuid.UUID], *, delay_ms: int | None = None) -> None:
+    try:
+        actor = dramatiq.get_broker().get_actor("deliver_webhook")
+        for delivery_id in delivery_ids:
+            actor.send_with_options(args=(str(delivery_id),), delay=delay_ms)
+    except _BROKER_ERRORS as exc:
+        # The relay's sweep sends it once the broker is back.
+        logger.warning("webhook deliveries not sent, broker unavailable: %s", exc)
+
+
+def webhook_body(event: Event) -> dict[str, Any]:
+    """The Standard Webhooks payload: `type`, `timestamp`, `data`."""
+    return {
+        "type": event.type,
+        "timestamp": event.created_at.isoformat(),
+        "data": {
+            "event_id": event.id,
+            "aggregate_type": event.aggregate_type,
+            "aggregate_id": str(event.aggregate_id),
+            **event.payload,
+        },
+    }
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait after the `attempts`-th failed try: base, then twice, four times as long, capped."""
+    wait = timedelta(seconds=settings.TISSER_WEBHOOK_BACKOFF_SECONDS * 2 ** (attempts - 1))
+    return min(wait, _MAX_BACKOFF)
+
+
+def webhook_deliver(delivery_id: uuid.UUID, *, now: datetime | None = None) -> str | None:
+    """Make one attempt at a delivery that is due. Returns its status afterwards, or None
+    when there was nothing to do (delivered, dead, not yet due, or another worker took
+    it). Safe to call twice: the claim lets one attempt through."""
+    now = now or timezone.now()
+    delivery = (
+        WebhookDelivery.objects.select_related("subscription", "event")
+        .filter(id=delivery_id, status=WebhookDelivery.Status.PENDING)
+        .first()
+    )
+    if delivery is None or delivery.next_attempt_at > now + timedelta(seconds=1):
+        return None
+    # Claim: push the due time forward as a lease, conditionally on the value read.
+    lease = now + timedelta(seconds=settings.TISSER_WEBHOOK_TIMEOUT_SECONDS * 3)
+    claimed = WebhookDelivery.objects.filter(
+        id=delivery.id,
+        status=WebhookDelivery.Status.PENDING,
+        next_attempt_at=delivery.next_attempt_at,
+    ).update(next_attempt_at=lease)
+    if not claimed:
+        return None
+
+    status_code, error = _post(delivery)
+    attempts = delivery.attempts + 1
+    done = status_code is not None and 200 <= status_code < 300
+    changes: dict[str, Any] = {
+        "attempts": attempts,
+        "last_attempt_at": now,
+        "last_status_code": status_code,
+        "last_error": error[:500],
+    }
+    if done:
+        changes.update(status=WebhookDelivery.Status.DELIVERED, delivered_at=timezone.now())
+    elif attempts >= settings.TISSER_WEBHOOK_MAX_ATTEMPTS:
+        changes.update(status=WebhookDelivery.Status.FAILED)
+        logger.warning("webhook delivery %s failed after %s tries", delivery.id, attempts)
+    else:
+        changes.update(next_attempt_at=timezone.now() + backoff(attempts))
+    WebhookDelivery.objects.filter(id=delivery.id).update(**changes)
+    if not done and changes.get("next_attempt_at"):
+        _send([delivery.id], delay_ms=int(backoff(attempts).total_seconds() * 1000))
+    return str(changes.get("status", WebhookDelivery.Status.PENDING))
+
+
+def _post(delivery: WebhookDelivery) -> tuple[int | None, str]:
+    subscription = delivery.subscription
+    problem = url_problem(subscription.url)
+    if problem:
+        return None, f"URL refused: {problem}"
+    body = json.dumps(webhook_body(delivery.event), separators=(",", ":"))
+    message_id = f"msg_{delivery.id.hex}"
+    sent_at = timezone.now()
+    signature = Webhook(subscription.secret).sign(message_id, sent_at, body)
+    headers = {
+        "content-type": "application/json",
+        "user-agent": _USER_AGENT,
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(sent_at.timestamp())),
+        "webhook-signature": signature,
+    }
+    try:
+        response = httpx.post(
+            subscription.url,
+            content=body.encode(),
+            headers=headers,
+            timeout=settings.TISSER_WEBHOOK_TIMEOUT_SECONDS,
+            follow_redirects=False,
+        )
+    except httpx.HTTPError as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    if 200 <= response.status_code < 300:
+        return response.status_code, ""
+    return response.status_code, f"HTTP {response.status_code}: {response.text[:200]}"
+
+
+def webhook_deliveries_sweep(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Re-send pending deliveries whose message seems lost: due for longer than the
+    outbox's retry delay. Each is nudged (its due time reset to now) so the next sweep
+    leaves it alone for that delay again."""
+    now = now or timezone.now()
+    overdue = now - timedelta(seconds=settings.TISSER_OUTBOX_RETRY_SECONDS)
+    due = WebhookDelivery.objects.filter(
+        status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=overdue
+    ).values_list("id", "next_attempt_at")[:limit]
+    sent = []
+    for delivery_id, due_at in due:
+        if WebhookDelivery.objects.filter(id=delivery_id, next_attempt_at=due_at).update(
+            next_attempt_at=now
+        ):
+            sent.append(delivery_id)
+    if sent:
+        _send(sent)
+    return len(sent)
+
+
+def deliveries_list(owner: Owner) -> QuerySet[WebhookDelivery]:
+    owner_q = (
+        Q(subscription__health_center=owner)
+        if isinstance(owner, HealthCenter)
+        else Q(subscription__organization=owner)
+    )
+    return WebhookDelivery.objects.filter(owner_q).select_related("event", "subscription")
+
+
+def delivery_redeliver(delivery_id: uuid.UUID, *, owner: Owner | None = None) -> WebhookDelivery:
+    """Try a delivery again from scratch (a full series of attempts), now."""
+    deliveries = (
+        deliveries_list(owner) if owner is not None else WebhookDelivery.objects.all()
+    ).filter(id=delivery_id)
+    now = timezone.now()
+    updated = deliveries.exclude(status=WebhookDelivery.Status.PENDING).update(
+        status=WebhookDelivery.Status.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        delivered_at=None,
+    )
+    delivery = deliveries.first()
+    if delivery is None:
+        raise NotFound("No webhook delivery with this id.")
+    if updated:
+        _send([delivery.id])
+    return delivery
+
+
+def deliveries_redeliver(deliveries: QuerySet[WebhookDelivery]) -> int:
+    """The admin's bulk action."""
+    ids = list(deliveries.values_list("id", flat=True))
+    for delivery_id in ids:
+        delivery_redeliver(delivery_id)
+    return len(ids)

@@ -1,0 +1,208 @@
+"""Webhooks against a real local HTTP server: signed per Standard Webhooks, retried with
+backoff by the actor, dead-lettered after the last try, redelivered on request."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from referrals.models import WebhookDelivery
+from tests.conftest import ApiClient, organization_key, referral_body, referral_matched
+
+HOOKS = "/api/v1/webhooks"
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 that answers with the statuses it is told to."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.statuses: list[int] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with receiver.lock:
+                    receiver.requests.append((dict(self.headers.items()), body))
+                    status = receiver.statuses.pop(0) if receiver.statuses else 204
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def wait_for(self, count: int, timeout: float = 30) -> list[tuple[dict[str, str], bytes]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.requests) >= count:
+                    return list(self.requests)
+            time.sleep(0.02)
+        raise AssertionError(f"{len(self.requests)} request(s) received, expected {count}")
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    receiver = Receiver()
+    yield receiver
+    receiver.server.shutdown()
+
+
+@pytest.fixture
+def fast_retries(settings: Any) -> None:
+    settings.TISSER_WEBHOOK_BACKOFF_SECONDS = 0.05
+    settings.TISSER_WEBHOOK_MAX_ATTEMPTS = 3
+    settings.TISSER_WEBHOOK_ALLOW_PRIVATE = True
+
+
+def _wait_status(delivery_filter: dict[str, Any], status: str, timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = WebhookDelivery.objects.filter(**delivery_filter, status=status).first()
+        if found:
+            return found
+        time.sleep(0.02)
+    raise AssertionError(f"no delivery reached {status}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deliveries_are_signed_and_verify(
+    api: ApiClient, catalog: int, worker: Any, receiver: Receiver, fast_retries: None
+) -> None:
+    created = api.post(
+        HOOKS, {"url": receiver.url, "event_types": ["referral.submitted", "referral.matched"]}
+    )
+    assert created.status_code == 201, created.json()
+    secret = created.json()["secret"]
+    assert secret.startswith("whsec_")
+    # The secret is shown once: never in reads.
+    assert "secret" not in api.get(f"{HOOKS}/{created.json()['id']}").json()
+    assert "secret" not in api.get(HOOKS).json()["items"][0]
+
+    referral_id = api.post("/api/v1/referrals", referral_body()).json()["id"]
+
+    received = receiver.wait_for(2)
+    verifier = Webhook(secret)
+    types = []
+    for headers, body in received:
+        lowered = {k.lower(): v for k, v in headers.items()}
+        payload = verifier.verify(body, lowered)  # raises if the signature is wrong
+        types.append(payload["type"])
+        assert payload["data"]["referral_id"] == referral_id
+        assert lowered["webhook-id"].startswith("msg_")
+        with pytest.raises(Exception):  # noqa: B017, PT011 - any verification failure
+            verifier.verify(body + b" ", lowered)
+    assert sorted(types) == ["referral.matched", "referral.submitted"]
+    assert WebhookDelivery.objects.filter(status="delivered").count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_failures_are_retried_then_dead_lettered_then_redelivered(
+    api: ApiClient, catalog: int, worker: Any, receiver: Receiver, fast_retries: None
+) -> None:
+    receiver.statuses = [500, 503, 502]  # every try of the first delivery fails
+    api.post(HOOKS, {"url": receiver.url, "event_types": ["referral.submitted"]})
+
+    api.post("/api/v1/referrals", referral_body())
+
+    dead = _wait_status({}, "failed")
+    assert dead.attempts == 3
+    assert dead.last_status_code == 502
+    times = [headers["webhook-timestamp"] for headers, _ in receiver.requests]
+    assert len(times) == 3
+    ids = {headers["webhook-id"] for headers, _ in receiver.requests}
+    assert len(ids) == 1  # the same message each time, so receivers can deduplicate
+    letters = api.get(f"{HOOKS}/deliveries?status=failed").json()
+    assert [d["id"] for d in letters["items"]] == [str(dead.id)]
+    assert letters["items"][0]["event_type"] == "referral.submitted"
+    assert letters["items"][0]["next_attempt_at"] is None
+
+    response = api.post(f"{HOOKS}/deliveries/{dead.id}/redeliver", {})
+
+    assert response.status_code == 202
+    delivered = _wait_status({"id": dead.id}, "delivered")
+    assert delivered.attempts == 1
+    assert len(receiver.requests) == 4
+    assert api.get(f"{HOOKS}/deliveries?status=failed").json()["total"] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_organisation_receives_its_placements_only(
+    api: ApiClient, catalog: int, worker: Any, receiver: Receiver, fast_retries: None
+) -> None:
+    referral = referral_matched(api, needs=["walking-group"], max_distance_km=10)
+    placement = referral.placements.select_related("organization").first()
+    assert placement is not None
+    org = organization_key(placement.organization)
+    created = org.post(HOOKS, {"url": receiver.url, "event_types": ["placement.accepted"]})
+    assert created.status_code == 201
+
+    org.post(f"/api/v1/inbox/placements/{placement.id}/accept", {})
+
+    [(headers, body)] = receiver.wait_for(1)
+    payload = Webhook(created.json()["secret"]).verify(
+        body, {k.lower(): v for k, v in headers.items()}
+    )
+    assert payload["type"] == "placement.accepted"
+    assert payload["data"]["placement_id"] == str(placement.id)
+    assert "veuvage" not in body.decode()
+    assert "pt-0001" not in body.decode()
+
+
+@pytest.mark.django_db
+def test_subscriptions_are_validated_and_scoped(
+    api: ApiClient, outsider_api: ApiClient, settings: Any
+) -> None:
+    settings.TISSER_WEBHOOK_ALLOW_PRIVATE = False
+    for url, field in (
+        ("ftp://example.org/x", "url"),
+        ("http://127.0.0.1:6379/", "url"),
+        ("http://10.0.0.8/hook", "url"),
+        ("http://[::1]/hook", "url"),
+        ("http://user:pw@example.org/hook", "url"),
+        ("not a url", "url"),
+    ):
+        response = api.post(HOOKS, {"url": url})
+        assert response.status_code == 422, url
+        assert response.json()["error"]["fields"][0]["field"] == field
+    unknown = api.post(
+        HOOKS, {"url": "https://example.org/h", "event_types": ["referral.matched", "nope"]}
+    )
+    assert unknown.status_code == 422
+    assert unknown.json()["error"]["fields"][0]["field"] == "event_types[1]"
+    extra = api.post(HOOKS, {"url": "https://example.org/h", "secret": "mine"})
+    assert extra.status_code == 422
+
+    settings.TISSER_WEBHOOK_ALLOW_PRIVATE = True
+    created = api.post(HOOKS, {"url": "http://127.0.0.1:9/h"}).json()
+    hook = f"{HOOKS}/{created['id']}"
+    assert outsider_api.get(hook).status_code == 404
+    assert outsider_api.patch(hook, {"active": False}).status_code == 404
+    assert outsider_api.delete(hook).status_code == 404
+    assert outsider_api.get(HOOKS).json()["items"] == []
+
+    patched = api.patch(hook, {"active": False, "event_types": ["placement.accepted"]})
+    assert patched.status_code == 200
+    assert (patched.json()["active"], patched.json()["event_types"]) == (
+        False,
+        ["placement.accepted"],
+    )
+    assert api.patch(hook, {"url": None}).status_code == 422
+    rotated = api.post(f"{hook}/rotate-secret", {}).json()
+    assert rotated["secret"] != created["secret"]
+    assert api.delete(hook).status_code == 204
+    assert api.get(hook).status_code == 404
