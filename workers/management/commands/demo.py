@@ -16,6 +16,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from community_catalog.demo_data import demo_catalog_load
+from community_catalog.models import Organization
 from config.broker import embedded
 from referrals.models import HealthCenter
 from referrals.services import api_key_create, health_center_create
@@ -231,9 +232,57 @@ class Command(BaseCommand):
             pdf.raise_for_status()
             (out / f"{detail['code']}.pdf").write_bytes(pdf.content)
         matched = [d for d in details.values() if d["matches"]]
-        return [
+        summary = [
             f"referrals filed: {len(filed)}",
             f"matched: {len(matched)}, with {sum(len(d['matches']) for d in matched)} "
             f"activities proposed; unmatched: {len(filed) - len(matched)}",
             f"slips: {out}",
+        ]
+        first = next((d for d in matched if len(d["placements"]) >= 2), None)
+        if first is not None:
+            summary += self._closed_loop(base, client, first, out, deadline)
+        return summary
+
+    def _answer(self, base: str, placement: dict[str, Any], action: str) -> str:
+        organization = Organization.objects.get(id=placement["organization_id"])
+        org_key = api_key_create(organization=organization, name="demo run")
+        inbox = httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {org_key}"}, timeout=30
+        )
+        body = {"reason": "no-capacity"} if action == "reject" else {"note": "À mardi !"}
+        response = inbox.post(f"/api/v1/inbox/placements/{placement['id']}/{action}", json=body)
+        if response.status_code != 200:
+            raise CommandError(f"{action} refused ({response.status_code}): {response.text}")
+        return f"{organization.name} {action}ed {placement['activity']!r}"
+
+    def _closed_loop(
+        self,
+        base: str,
+        center: httpx.Client,
+        referral: dict[str, Any],
+        out: Path,
+        deadline: float,
+    ) -> list[str]:
+        """Organisations answer through their inbox: the first has no room, so Tisser
+        offers the person the next best activity and prints a new slip; then another
+        accepts."""
+        self.stdout.write("Organisations answer through their inbox (reject: no capacity; accept)…")
+        answers = [self._answer(base, referral["placements"][0], "reject")]
+        while True:
+            detail = center.get(f"/api/v1/referrals/{referral['id']}").json()
+            if detail["stage"] == "slip_ready" and (detail["slip_version"] or 0) >= 2:
+                break
+            if time.monotonic() > deadline:
+                raise CommandError("The re-match after the rejection did not finish in time.")
+            time.sleep(0.25)
+        answers.append(self._answer(base, referral["placements"][1], "accept"))
+        newest = max(detail["placements"], key=lambda p: p["rank"])
+        pdf = center.get(f"/api/v1/referrals/{referral['id']}/slip.pdf")
+        pdf.raise_for_status()
+        (out / f"{detail['code']}-v2.pdf").write_bytes(pdf.content)
+        history = center.get(f"/api/v1/referrals/{referral['id']}/events").json()["items"]
+        return [
+            f"closed loop for {detail['code']}: " + "; ".join(answers),
+            f"  → offered instead: {newest['activity']!r}; new slip {detail['code']}-v2.pdf; "
+            f"{len(history)} events in its history",
         ]
