@@ -107,7 +107,11 @@ def test_deliveries_are_signed_and_verify(
         with pytest.raises(Exception):  # noqa: B017, PT011 - any verification failure
             verifier.verify(body + b" ", lowered)
     assert sorted(types) == ["referral.matched", "referral.submitted"]
-    assert WebhookDelivery.objects.filter(status="delivered").count() == 2
+    # The receiver answers before the worker records the answer: wait for both.
+    deadline = time.monotonic() + 30
+    while WebhookDelivery.objects.filter(status="delivered").count() < 2:
+        assert time.monotonic() < deadline, "deliveries not recorded as delivered"
+        time.sleep(0.02)
 
 
 @pytest.mark.django_db(transaction=True)
