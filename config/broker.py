@@ -19,6 +19,10 @@ from dramatiq.middleware import Middleware, default_middleware
 
 logger = logging.getLogger(__name__)
 
+# What sending to the broker raises when it cannot be reached. Callers that publish after
+# a commit catch these: the work is in the database, and the relay sends it later.
+BROKER_ERRORS = (dramatiq.errors.DramatiqError, redis.exceptions.RedisError, OSError)
+
 
 class EmbeddedBroker(StubBroker):
     """dramatiq's in-memory broker, used for real: the `tisser serve` process consumes it

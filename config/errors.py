@@ -57,3 +57,8 @@ class Conflict(Problem):
 class TooLarge(Problem):
     status = 413
     code = "too_large"
+
+
+class UnsupportedMediaType(Problem):
+    status = 415
+    code = "unsupported_media_type"

@@ -135,6 +135,10 @@ TISSER_LIFECYCLE_CHECK_SECONDS = env_int("TISSER_LIFECYCLE_CHECK_SECONDS", 60, m
 # A place that opens again is offered to unmatched referrals filed this recently.
 TISSER_REMATCH_WINDOW_DAYS = env_int("TISSER_REMATCH_WINDOW_DAYS", 30, minimum=1)
 
+# The event feed shows events this many seconds after they were written, so that one
+# written by a transaction that commits late is never skipped by a client's cursor.
+TISSER_EVENT_FEED_LAG_SECONDS = env_float("TISSER_EVENT_FEED_LAG_SECONDS", 5.0)
+
 # --- Webhooks ------------------------------------------------------------------------
 # Deliveries are tried this many times, waiting BACKOFF seconds after the first failure
 # and twice as long after each next one (capped at 6 hours): 12 tries span about 6 hours.

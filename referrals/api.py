@@ -15,7 +15,7 @@ from pydantic import ValidationError as PydanticValidationError
 from community_catalog.api import json_parse
 from community_catalog.hsds import validation_problems
 from config.auth import HealthCenterKey, request_center
-from config.errors import Conflict, FieldProblem, InvalidInput
+from config.errors import Conflict, FieldProblem, InvalidInput, UnsupportedMediaType
 from config.schemas import ErrorOut, paged
 from referrals import selectors, services
 from referrals.fhir import referral_bundle
@@ -57,6 +57,7 @@ def _placement_out(placement: Placement) -> PlacementOut:
         status=placement.status,  # type: ignore[arg-type]
         status_reason=placement.status_reason or None,  # type: ignore[arg-type]
         note=placement.note,
+        cancel_reason=placement.center_note,
         rank=placement.match.rank,
         organization=placement.organization.name,
         organization_id=placement.organization_id,
@@ -107,6 +108,7 @@ def _referral_out(request: HttpRequest, referral: Referral) -> ReferralOut:
         ],
         status=referral.status,  # type: ignore[arg-type]
         closed_at=referral.closed_at,
+        cancel_reason=referral.cancel_reason,
         placements=[_placement_out(p) for p in referral.placements.all()],
         slip_ready=selectors.referral_has_slip(referral),
         slip_version=referral.slip.version if selectors.referral_has_slip(referral) else None,
@@ -227,9 +229,21 @@ def referral_slip(request: HttpRequest, referral_id: uuid.UUID) -> FileResponse:
 
 
 def optional_body(request: HttpRequest, model: type[BodyT]) -> BodyT:
-    """An action's optional JSON body: none (or a non-JSON form) means the defaults."""
-    if not request.body or "json" not in (request.content_type or ""):
+    """An action's optional JSON body: none (or an empty form) means the defaults; a body
+    in another format is refused rather than ignored."""
+    content_type = request.content_type or ""
+    if not request.body or (
+        content_type in ("multipart/form-data", "application/x-www-form-urlencoded")
+        and not request.POST
+    ):
         return model()
+    if "json" not in content_type:
+        raise UnsupportedMediaType(
+            "Send the body as application/json.",
+            fields=[
+                FieldProblem("Content-Type", f"{content_type or 'none'}: use application/json")
+            ],
+        )
     document = json_parse(request.body, what="body")
     if not isinstance(document, dict):
         raise InvalidInput(
@@ -245,6 +259,18 @@ def optional_body(request: HttpRequest, model: type[BodyT]) -> BodyT:
         ) from None
 
 
+# What an action reading `optional_body` may answer besides success.
+ACTION_ERRORS = {
+    400: ErrorOut,
+    401: ErrorOut,
+    404: ErrorOut,
+    409: ErrorOut,
+    413: ErrorOut,
+    415: ErrorOut,
+    422: ErrorOut,
+}
+
+
 def body_doc(model: type[Schema]) -> dict[str, Any]:
     """OpenAPI for an optional JSON body read with `optional_body`."""
     return {
@@ -257,7 +283,7 @@ def body_doc(model: type[Schema]) -> dict[str, Any]:
 
 @router.post(
     "/{referral_id}/cancel",
-    response={200: ReferralOut, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    response={200: ReferralOut, **ACTION_ERRORS},
     summary="Cancel a referral and every offer still open",
     description='The body is optional: `{"reason": "…"}`. 409 if it is already closed.',
     openapi_extra=body_doc(CancelIn),
@@ -273,7 +299,7 @@ def referral_cancel_view(request: HttpRequest, referral_id: uuid.UUID) -> Referr
 
 @router.post(
     "/{referral_id}/placements/{placement_id}/cancel",
-    response={200: PlacementOut, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    response={200: PlacementOut, **ACTION_ERRORS},
     summary="Withdraw one offer",
     description="409 with `allowed` when the placement can no longer be cancelled.",
     openapi_extra=body_doc(CancelIn),
@@ -286,7 +312,7 @@ def placement_cancel_view(
         health_center=request_center(request),
         referral_id=referral_id,
         placement_id=placement_id,
-        note=body.reason,
+        reason=body.reason,
     )
     placement = Placement.objects.select_related(
         "organization", "match__service_at_location__service"
@@ -307,7 +333,7 @@ def event_out(event: Event) -> EventOut:
 
 @router.get(
     "/{referral_id}/events",
-    response={200: EventListOut, 401: ErrorOut, 404: ErrorOut},
+    response={200: EventListOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     summary="The referral's history: every change, oldest first",
 )
 def referral_events(request: HttpRequest, referral_id: uuid.UUID) -> EventListOut:
@@ -319,7 +345,7 @@ def referral_events(request: HttpRequest, referral_id: uuid.UUID) -> EventListOu
 
 @router.get(
     "/{referral_id}/fhir",
-    response={200: dict[str, Any], 401: ErrorOut, 404: ErrorOut},
+    response={200: None, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     summary="The referral as FHIR: a Bundle of a ServiceRequest and one Task per placement",
     description=(
         "Shaped after the HL7 SDOH Clinical Care profiles (FHIR R4): "
@@ -327,7 +353,22 @@ def referral_events(request: HttpRequest, referral_id: uuid.UUID) -> EventListOu
     ),
     openapi_extra={
         "responses": {
-            200: {"description": "A FHIR Bundle", "content": {"application/fhir+json": {}}}
+            200: {
+                "description": "A FHIR R4 Bundle (type `collection`)",
+                "content": {
+                    "application/fhir+json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["resourceType", "type", "entry"],
+                            "properties": {
+                                "resourceType": {"type": "string", "enum": ["Bundle"]},
+                                "type": {"type": "string", "enum": ["collection"]},
+                                "entry": {"type": "array", "items": {"type": "object"}},
+                            },
+                        }
+                    }
+                },
+            }
         }
     },
 )

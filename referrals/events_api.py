@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import uuid
+from datetime import timedelta
 
+from django.conf import settings
 from django.http import HttpRequest
+from django.utils import timezone
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
@@ -32,6 +36,7 @@ events_router = Router(auth=PartyKey(), tags=["events"])
 webhooks_router = Router(auth=PartyKey(), tags=["webhooks"])
 
 _CURSOR_PREFIX = "ev1:"
+_CURSOR = re.compile(r"ev1:([0-9]{1,18})")
 
 
 def cursor_encode(event_id: int) -> str:
@@ -42,11 +47,10 @@ def cursor_decode(cursor: str) -> int:
     """The position a cursor stands for; a cursor Tisser did not make is a 422."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith(_CURSOR_PREFIX):
+        found = _CURSOR.fullmatch(raw)
+        if found is None:
             raise ValueError(raw)
-        position = int(raw.removeprefix(_CURSOR_PREFIX))
-        if position < 0:
-            raise ValueError(raw)
+        position = int(found.group(1))
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput(
             "This cursor is not one Tisser gave.",
@@ -60,7 +64,9 @@ class FeedQuery(Schema):
         default=None, max_length=100, description="`next_cursor` of the previous page."
     )
     limit: int = Field(default=100, ge=1, le=500)
-    type: str | None = Field(default=None, max_length=64, description="Only this event type.")
+    type: str | None = Field(
+        default=None, max_length=64, pattern=r"^[a-z_.-]+$", description="Only this event type."
+    )
 
 
 @events_router.get(
@@ -71,12 +77,19 @@ class FeedQuery(Schema):
         "A health centre sees the events of its referrals and their placements; an "
         "organisation, those of the placements addressed to it and of its services. "
         "Start without `cursor`, then pass each page's `next_cursor`; an empty page means "
-        "nothing new yet (keep the cursor and ask again later)."
+        "nothing new yet (keep the cursor and ask again later). Events appear "
+        "`TISSER_EVENT_FEED_LAG_SECONDS` (default 5) after they happen, so an event written "
+        "by a transaction still open can never be skipped."
     ),
 )
 def events_feed(request: HttpRequest, query: Query[FeedQuery]) -> EventPageOut:
     after = cursor_decode(query.cursor) if query.cursor else 0
-    events = selectors.events_visible(request_party(request)).filter(id__gt=after)
+    # Ids are taken when rows are written but become visible at commit, which can come in
+    # another order: a lag lets every transaction that took an id before commit first.
+    settled = timezone.now() - timedelta(seconds=settings.TISSER_EVENT_FEED_LAG_SECONDS)
+    events = selectors.events_visible(request_party(request)).filter(
+        id__gt=after, created_at__lte=settled
+    )
     if query.type:
         events = events.filter(type=query.type)
     page = list(events.order_by("id")[: query.limit])
@@ -180,7 +193,7 @@ def delivery_list(request: HttpRequest, filters: Query[DeliveryFilter]) -> Deliv
 
 @webhooks_router.post(
     "/deliveries/{delivery_id}/redeliver",
-    response={202: DeliveryOut, 401: ErrorOut, 404: ErrorOut},
+    response={202: DeliveryOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     summary="Send a delivery again (a dead letter, or one already delivered)",
 )
 def delivery_redeliver(request: HttpRequest, delivery_id: uuid.UUID) -> Status[DeliveryOut]:

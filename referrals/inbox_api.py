@@ -19,7 +19,7 @@ from pydantic import Field
 from config.auth import OrganizationKey, request_organization
 from config.schemas import ErrorOut, paged
 from referrals import selectors
-from referrals.api import body_doc, optional_body
+from referrals.api import ACTION_ERRORS, body_doc, optional_body
 from referrals.lifecycle import ORGANIZATION_ACTIONS, allowed_actions, placement_act
 from referrals.models import Placement
 from referrals.schemas import (
@@ -32,8 +32,6 @@ from referrals.schemas import (
 )
 
 router = Router(auth=OrganizationKey(), tags=["inbox"])
-
-_ERRORS = {401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 
 
 def inbox_placement_out(placement: Placement) -> InboxPlacementOut:
@@ -95,7 +93,7 @@ def inbox_list(request: HttpRequest, filters: Query[InboxFilter]) -> InboxPageOu
 
 @router.get(
     "/placements/{placement_id}",
-    response={200: InboxPlacementOut, 401: ErrorOut, 404: ErrorOut},
+    response={200: InboxPlacementOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     summary="One placement",
 )
 def inbox_read(request: HttpRequest, placement_id: uuid.UUID) -> InboxPlacementOut:
@@ -130,7 +128,7 @@ _ACTION_HELP = {
 def _action_route(action: str) -> None:
     @router.post(
         f"/placements/{{placement_id}}/{action}",
-        response={200: InboxPlacementOut, **_ERRORS},
+        response={200: InboxPlacementOut, **ACTION_ERRORS},
         summary=f"{action.capitalize()} a placement",
         description=_ACTION_HELP[action]
         + ' Optional body: `{"note": "…"}`. An illegal move is 409 with `allowed`.',

@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Exists, Max, OuterRef, Q
 from django.utils import timezone
 
 from community_catalog.models import Organization, ServiceAtLocation
@@ -201,8 +201,8 @@ def referral_rematch_record(
         if placements:
             stage_set(referral, Referral.Stage.MATCHED, {"rematched": len(placements)})
         elif (
-            wanted
-            and referral.stage != Referral.Stage.UNMATCHED
+            event_id is not None  # an offer just ended: the printed slip is out of date
+            and wanted
             and not referral.placements.filter(status__in=OPEN).exists()
         ):
             stage_set(referral, Referral.Stage.UNMATCHED, {"rematched": 0})
@@ -233,7 +233,9 @@ def _locked(placement_filter: Q) -> tuple[Referral, Placement]:
         raise NotFound("No placement with this id.")
     referral = Referral.objects.select_for_update().get(id=referral_id)
     placement = (
-        Placement.objects.select_for_update()
+        # `of=self`: lock the placement only, not the match and place joined for its
+        # event (PostgreSQL would lock every joined row).
+        Placement.objects.select_for_update(of=("self",))
         .select_related("match__service_at_location")
         .get(placement_filter)
     )
@@ -301,15 +303,20 @@ def placement_act(
             reason=reason if action == "reject" else "",
             note=note,
         )
-        if target in OUTCOMES:
-            _close_if_done(referral)
+        _close_if_done(referral)
     return placement
 
 
 def placement_cancel(
-    *, health_center: HealthCenter, referral_id: uuid.UUID, placement_id: uuid.UUID, note: str = ""
+    *,
+    health_center: HealthCenter,
+    referral_id: uuid.UUID,
+    placement_id: uuid.UUID,
+    reason: str = "",
 ) -> Placement:
-    """The centre withdraws one offer (the person chose another activity, say)."""
+    """The centre withdraws one offer (the person chose another activity, say). The
+    centre's reason is kept for the centre; the organisation sees only that the centre
+    cancelled."""
     with transaction.atomic():
         referral, placement = _locked(
             Q(id=placement_id, referral_id=referral_id, referral__health_center=health_center)
@@ -320,8 +327,9 @@ def placement_cancel(
             Status.CANCELLED,
             actions=CENTER_ACTIONS,
             reason=Reason.CANCELLED_BY_CENTER,
-            note=note,
         )
+        placement.center_note = reason
+        placement.save(update_fields=["center_note"])
         _close_if_done(referral)
     return placement
 
@@ -346,7 +354,7 @@ def referral_cancel(
             )
         now = timezone.now()
         placements = (
-            Placement.objects.select_for_update()
+            Placement.objects.select_for_update(of=("self",))
             .select_related("match__service_at_location")
             .filter(referral=referral, status__in=OPEN)
         )
@@ -357,7 +365,6 @@ def referral_cancel(
                 Status.CANCELLED,
                 actions=CENTER_ACTIONS,
                 reason=Reason.CANCELLED_BY_CENTER,
-                note=reason,
                 now=now,
             )
         referral.status = Referral.Status.REVOKED
@@ -403,12 +410,15 @@ def placements_check(*, now: datetime | None = None) -> CheckResult:
     now = now or timezone.now()
     remind_before = now - timedelta(days=settings.TISSER_PLACEMENT_REMINDER_DAYS)
     expire_before = now - timedelta(days=settings.TISSER_PLACEMENT_EXPIRY_DAYS)
+    # An organisation always gets its reminder that long before the expiry, even when
+    # the check did not run for a while (the relay was down).
+    notice = timedelta(
+        days=settings.TISSER_PLACEMENT_EXPIRY_DAYS - settings.TISSER_PLACEMENT_REMINDER_DAYS
+    )
     waiting = Placement.objects.filter(status=Status.REQUESTED)
 
     reminded = 0
-    due = waiting.filter(
-        requested_at__lte=remind_before, requested_at__gt=expire_before, reminded_at__isnull=True
-    )
+    due = waiting.filter(requested_at__lte=remind_before, reminded_at__isnull=True)
     for placement_id in list(due.values_list("id", flat=True)[:500]):
         with transaction.atomic():
             claimed = Placement.objects.filter(
@@ -418,8 +428,9 @@ def placements_check(*, now: datetime | None = None) -> CheckResult:
                 placement = Placement.objects.select_related(
                     "referral", "match__service_at_location"
                 ).get(id=placement_id)
-                expires = placement.requested_at + timedelta(
-                    days=settings.TISSER_PLACEMENT_EXPIRY_DAYS
+                expires = max(
+                    placement.requested_at + timedelta(days=settings.TISSER_PLACEMENT_EXPIRY_DAYS),
+                    now + notice,
                 )
                 placement_event(
                     placement,
@@ -429,7 +440,9 @@ def placements_check(*, now: datetime | None = None) -> CheckResult:
                 )
                 reminded += 1
 
-    expiring = waiting.filter(requested_at__lte=expire_before).values_list("id", flat=True)
+    expiring = waiting.filter(
+        requested_at__lte=expire_before, reminded_at__lte=now - notice
+    ).values_list("id", flat=True)
     expired = _system_move(
         list(expiring[:500]),
         Status.CANCELLED,
@@ -485,6 +498,7 @@ def _system_move(
                 event_type=event_type,
                 now=now,
             )
+            _close_if_done(referral)
             moved += 1
     return moved
 
@@ -509,6 +523,8 @@ def referrals_waiting_near(
             needs__code__in=taxonomy_codes,
         )
         .exclude(placements__status__in=OPEN + ENGAGED)
+        # Referrals matched before placements existed have nothing to compare with.
+        .exclude(Exists(Match.objects.filter(referral=OuterRef("pk"), placement__isnull=True)))
         .distinct()
         .values_list("id", flat=True)
     )

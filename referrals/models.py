@@ -315,6 +315,11 @@ class Placement(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
     status_reason = models.CharField(max_length=32, choices=Reason.choices, blank=True)
     note = models.CharField(max_length=500, blank=True, help_text="The last answer's comment.")
+    center_note = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Why the centre cancelled; never shown to the organisation.",
+    )
     requested_at = models.DateTimeField(default=timezone.now)
     reminded_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)

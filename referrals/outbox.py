@@ -24,12 +24,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import dramatiq
-import redis
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from config.broker import BROKER_ERRORS
 from referrals.models import Event
 
 logger = logging.getLogger(__name__)
@@ -46,8 +46,6 @@ EVENT_HANDLERS: dict[str, str] = {
     # A place that fills up or opens changes who can be offered it.
     "capacity.changed": "capacity_rematch",
 }
-
-_BROKER_ERRORS = (dramatiq.errors.DramatiqError, redis.exceptions.RedisError, OSError)
 
 
 def event_record(
@@ -202,7 +200,7 @@ def _publish(event: Event) -> bool:
     try:
         actor = dramatiq.get_broker().get_actor(actor_name)
         actor.send(event_id=event.id, aggregate_id=str(event.aggregate_id))
-    except _BROKER_ERRORS as exc:
+    except BROKER_ERRORS as exc:
         # The broker is unreachable: give the claim back so the next sweep retries.
         # Failed hand-offs do not count towards the publish limit: an outage only delays.
         Event.objects.filter(id=event.id, published_at=now).update(published_at=None)

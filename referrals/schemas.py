@@ -9,6 +9,7 @@ from uuid import UUID
 
 from ninja import Schema
 from pydantic import (
+    AfterValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -19,7 +20,15 @@ from pydantic import (
 
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True)]
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL cannot store NUL in text; refuse it as bad input, never a 500.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_no_nul)]
 
 
 class StrictSchema(Schema):
@@ -77,10 +86,14 @@ class AvailabilityIn(StrictSchema):
 
 class ReferralIn(StrictSchema):
     patient_ref: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+        AfterValidator(_no_nul),
     ] = Field(description="A pseudonymous reference from the practice; never a health number.")
     first_name: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=80),
+        AfterValidator(_no_nul),
     ]
     year_of_birth: int = Field(ge=1900)
     preferred_language: str = Field(default="fr", description="ISO 639-1 code, e.g. 'fr'.")
@@ -197,6 +210,9 @@ class PlacementOut(Schema):
     status: PlacementStatus
     status_reason: PlacementReason | None
     note: str = Field(description="The organisation's last comment, if any.")
+    cancel_reason: str = Field(
+        description="Why the centre cancelled it; never shown to the organisation."
+    )
     rank: int = Field(description="The rank of the match it offers.")
     organization: str
     organization_id: UUID
@@ -229,6 +245,7 @@ class ReferralOut(Schema):
         "`completed` once every offer has ended with at least one outcome."
     )
     closed_at: datetime | None
+    cancel_reason: str
     matches: list[MatchOut]
     placements: list[PlacementOut]
     slip_ready: bool
@@ -320,16 +337,16 @@ class EventPageOut(Schema):
 
 
 class WebhookIn(StrictSchema):
-    url: str = Field(max_length=500, description="Where to POST the events (https).")
-    event_types: list[str] = Field(
+    url: Text = Field(max_length=500, description="Where to POST the events (https).")
+    event_types: list[Text] = Field(
         default=[], max_length=50, description="Event types wanted; empty: all you may see."
     )
     description: Text = Field(default="", max_length=200)
 
 
 class WebhookPatch(StrictSchema):
-    url: str | None = Field(default=None, max_length=500)
-    event_types: list[str] | None = Field(default=None, max_length=50)
+    url: Text | None = Field(default=None, max_length=500)
+    event_types: list[Text] | None = Field(default=None, max_length=50)
     description: Text | None = Field(default=None, max_length=200)
     active: bool | None = None
 

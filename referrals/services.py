@@ -229,9 +229,10 @@ def referral_matching_start(*, referral_id: uuid.UUID, event_id: int) -> Referra
     (the referral is gone or already past matching), after marking the event processed."""
     with transaction.atomic():
         referral = Referral.objects.select_for_update().filter(id=referral_id).first()
-        if referral is None or referral.stage not in (
-            Referral.Stage.SUBMITTED,
-            Referral.Stage.MATCHING,
+        if (
+            referral is None
+            or referral.status != Referral.Status.ACTIVE  # cancelled before matching
+            or referral.stage not in (Referral.Stage.SUBMITTED, Referral.Stage.MATCHING)
         ):
             event_mark_processed(event_id)
             return None

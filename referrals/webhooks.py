@@ -20,6 +20,7 @@ import json
 import logging
 import secrets
 import socket
+import time
 import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -30,10 +31,11 @@ import dramatiq
 import httpx
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
+from config.broker import BROKER_ERRORS
 from config.errors import FieldProblem, InvalidInput, NotFound
 from referrals.models import Event, HealthCenter, WebhookDelivery, WebhookSubscription
 
@@ -65,7 +67,6 @@ WEBHOOK_EVENT_TYPES = (
 )
 _MAX_BACKOFF = timedelta(hours=6)
 _USER_AGENT = "Tisser-Webhooks/1"
-_BROKER_ERRORS = (dramatiq.errors.DramatiqError, OSError)
 
 Owner = HealthCenter | Any  # a HealthCenter or a community_catalog Organization
 
@@ -151,9 +152,15 @@ def url_check(url: str, *, field: str = "url") -> None:
 
 
 def url_problem(url: str) -> str:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return f"is not a valid URL ({exc})"
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "must be an http(s) URL with a host"
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):
+        return "must not contain spaces or control characters"
     if settings.PRODUCTION and parts.scheme != "https":
         return "must use https"
     if parts.username or parts.password:
@@ -161,7 +168,7 @@ def url_problem(url: str) -> str:
     if settings.TISSER_WEBHOOK_ALLOW_PRIVATE:
         return ""
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(parts.hostname, port or 443, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
         return f"host {parts.hostname!r} cannot be resolved"
     for info in infos:
@@ -208,7 +215,7 @@ def _send(delivery_ids: list[uuid.UUID], *, delay_ms: int | None = None) -> None
         actor = dramatiq.get_broker().get_actor("deliver_webhook")
         for delivery_id in delivery_ids:
             actor.send_with_options(args=(str(delivery_id),), delay=delay_ms)
-    except _BROKER_ERRORS as exc:
+    except BROKER_ERRORS as exc:
         # The relay's sweep sends it once the broker is back.
         logger.warning("webhook deliveries not sent, broker unavailable: %s", exc)
 
@@ -236,7 +243,12 @@ def backoff(attempts: int) -> timedelta:
 def webhook_deliver(delivery_id: uuid.UUID, *, now: datetime | None = None) -> str | None:
     """Make one attempt at a delivery that is due. Returns its status afterwards, or None
     when there was nothing to do (delivered, dead, not yet due, or another worker took
-    it). Safe to call twice: the claim lets one attempt through."""
+    it). Safe to call twice: the claim lets one attempt through.
+
+    The attempt is counted when it is claimed, so an attempt that never finishes (the
+    worker killed, a server that keeps the connection open) still counts towards the
+    dead-letter limit.
+    """
     now = now or timezone.now()
     delivery = (
         WebhookDelivery.objects.select_related("subscription", "event")
@@ -245,25 +257,27 @@ def webhook_deliver(delivery_id: uuid.UUID, *, now: datetime | None = None) -> s
     )
     if delivery is None or delivery.next_attempt_at > now + timedelta(seconds=1):
         return None
-    # Claim: push the due time forward as a lease, conditionally on the value read.
-    lease = now + timedelta(seconds=settings.TISSER_WEBHOOK_TIMEOUT_SECONDS * 3)
-    claimed = WebhookDelivery.objects.filter(
+    pending = WebhookDelivery.objects.filter(
         id=delivery.id,
         status=WebhookDelivery.Status.PENDING,
         next_attempt_at=delivery.next_attempt_at,
-    ).update(next_attempt_at=lease)
-    if not claimed:
+    )
+    if (
+        delivery.attempts >= settings.TISSER_WEBHOOK_MAX_ATTEMPTS
+        or not delivery.subscription.active
+    ):
+        error = "" if delivery.subscription.active else "the subscription is inactive"
+        pending.update(status=WebhookDelivery.Status.FAILED, last_error=error or F("last_error"))
+        return WebhookDelivery.Status.FAILED
+    # Claim: push the due time forward as a lease, conditionally on the value read.
+    lease = now + timedelta(seconds=settings.TISSER_WEBHOOK_TIMEOUT_SECONDS * 3)
+    if not pending.update(next_attempt_at=lease, attempts=F("attempts") + 1, last_attempt_at=now):
         return None
 
     status_code, error = _post(delivery)
     attempts = delivery.attempts + 1
     done = status_code is not None and 200 <= status_code < 300
-    changes: dict[str, Any] = {
-        "attempts": attempts,
-        "last_attempt_at": now,
-        "last_status_code": status_code,
-        "last_error": error[:500],
-    }
+    changes: dict[str, Any] = {"last_status_code": status_code, "last_error": error[:500]}
     if done:
         changes.update(status=WebhookDelivery.Status.DELIVERED, delivered_at=timezone.now())
     elif attempts >= settings.TISSER_WEBHOOK_MAX_ATTEMPTS:
@@ -271,8 +285,10 @@ def webhook_deliver(delivery_id: uuid.UUID, *, now: datetime | None = None) -> s
         logger.warning("webhook delivery %s failed after %s tries", delivery.id, attempts)
     else:
         changes.update(next_attempt_at=timezone.now() + backoff(attempts))
-    WebhookDelivery.objects.filter(id=delivery.id).update(**changes)
-    if not done and changes.get("next_attempt_at"):
+    WebhookDelivery.objects.filter(id=delivery.id, status=WebhookDelivery.Status.PENDING).update(
+        **changes
+    )
+    if "next_attempt_at" in changes:
         _send([delivery.id], delay_ms=int(backoff(attempts).total_seconds() * 1000))
     return str(changes.get("status", WebhookDelivery.Status.PENDING))
 
@@ -293,19 +309,29 @@ def _post(delivery: WebhookDelivery) -> tuple[int | None, str]:
         "webhook-timestamp": str(int(sent_at.timestamp())),
         "webhook-signature": signature,
     }
+    deadline = time.monotonic() + settings.TISSER_WEBHOOK_TIMEOUT_SECONDS
     try:
-        response = httpx.post(
+        with httpx.stream(
+            "POST",
             subscription.url,
             content=body.encode(),
             headers=headers,
             timeout=settings.TISSER_WEBHOOK_TIMEOUT_SECONDS,
             follow_redirects=False,
-        )
-    except httpx.HTTPError as exc:
+        ) as response:
+            # Only the status matters; read a little of the body for the error message,
+            # and never for longer than the timeout in total.
+            text = b""
+            for chunk in response.iter_bytes():
+                text += chunk
+                if len(text) > 200 or time.monotonic() > deadline:
+                    break
+    except Exception as exc:  # any failure to deliver is a failed attempt, retried
         return None, f"{type(exc).__name__}: {exc}"
     if 200 <= response.status_code < 300:
         return response.status_code, ""
-    return response.status_code, f"HTTP {response.status_code}: {response.text[:200]}"
+    detail = text[:200].decode("utf-8", "replace")
+    return response.status_code, f"HTTP {response.status_code}: {detail}"
 
 
 def webhook_deliveries_sweep(*, now: datetime | None = None, limit: int = 500) -> int:

@@ -61,5 +61,8 @@ def relay_run(stop: threading.Event, *, recover_before: datetime | None = None) 
                     )
         except DatabaseError as exc:
             logger.warning("relay sweep failed, will retry: %s", exc)
+        except Exception:
+            # Nothing may stop the loop: it is what recovers from every other failure.
+            logger.exception("relay sweep failed, will retry")
         stop.wait(settings.TISSER_OUTBOX_SWEEP_SECONDS)
     connections.close_all()

@@ -275,6 +275,7 @@ def referral_render_slip(*, referral_id: uuid.UUID, event_id: int) -> None:
     )
     if (
         referral is None
+        or referral.status == Referral.Status.REVOKED  # cancelled: nothing to print
         or (hasattr(referral, "slip") and (referral.slip.event_id or 0) >= event_id)
         or referral.stage
         not in (

@@ -3,6 +3,7 @@ delivers the work once Redis is back. Nothing is lost."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
@@ -56,11 +57,21 @@ def _pings(client: redis.Redis) -> bool:
 
 
 def test_a_referral_filed_while_redis_is_down_gets_its_slip_later(tisser, redis_port) -> None:
+    from tests.referrals.test_webhooks import Receiver
+
     instance, key = tisser
     port, start_redis = redis_port
     redis_url = f"redis://127.0.0.1:{port}/0"
     headers = {"Authorization": f"Bearer {key}"}
     _, base = instance.serve(REDIS_URL=redis_url)
+    # A webhook subscriber too: its deliveries cannot be sent while Redis is down either.
+    receiver = Receiver()
+    subscribed = httpx.post(
+        f"{base}/api/v1/webhooks",
+        json={"url": receiver.url, "event_types": ["referral.submitted"]},
+        headers=headers,
+    )
+    assert subscribed.status_code == 201
 
     accepted = [
         httpx.post(f"{base}/api/v1/referrals", json=referral_json(), headers=headers)
@@ -70,7 +81,7 @@ def test_a_referral_filed_while_redis_is_down_gets_its_slip_later(tisser, redis_
     assert [r.status_code for r in accepted] == [202, 202, 202]
     start_redis()
     instance.start("worker", "--processes", "1", "--threads", "2", REDIS_URL=redis_url)
-    instance.start("relay", REDIS_URL=redis_url)
+    instance.start("relay", REDIS_URL=redis_url, TISSER_OUTBOX_RETRY_SECONDS="1")
 
     def all_ready() -> bool:
         stages = [
@@ -81,5 +92,10 @@ def test_a_referral_filed_while_redis_is_down_gets_its_slip_later(tisser, redis_
 
     try:
         wait_until(all_ready, timeout=90, what="slips once Redis is back")
+        received = receiver.wait_for(3, timeout=60)
     except AssertionError:
         pytest.fail(instance.logs())
+    finally:
+        receiver.server.shutdown()
+    ids = {json.loads(body)["data"]["referral_id"] for _, body in received}
+    assert ids == {r.json()["id"] for r in accepted}

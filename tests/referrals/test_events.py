@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import pytest
 
@@ -10,6 +11,12 @@ from referrals.models import Event
 from tests.conftest import ApiClient, organization_key, referral_matched
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _no_feed_lag(settings: Any) -> None:
+    settings.TISSER_EVENT_FEED_LAG_SECONDS = 0
+
 
 FEED = "/api/v1/events"
 
@@ -105,6 +112,9 @@ def test_an_organisation_feed_has_its_placements_and_services_only(
         base64.urlsafe_b64encode(b"ev1:-5").decode(),
         base64.urlsafe_b64encode(b"xx:12").decode(),
         base64.urlsafe_b64encode(b"ev1:12abc").decode(),
+        base64.urlsafe_b64encode(b"ev1: 5").decode(),
+        base64.urlsafe_b64encode(b"ev1:+5").decode(),
+        base64.urlsafe_b64encode(b"ev1:1_0").decode(),
         "A" * 101,
     ],
 )
@@ -119,3 +129,22 @@ def test_the_feed_needs_a_centre_or_organisation_key(db: None) -> None:
 
     assert ApiClient(None).get(FEED).status_code == 401
     assert ApiClient(api_key_create()).get(FEED).status_code == 401  # an operator's
+
+
+def test_the_feed_waits_for_transactions_to_settle(
+    api: ApiClient, catalog: int, settings: Any
+) -> None:
+    referral_matched(api, needs=["walking-group"], max_distance_km=10)
+    settings.TISSER_EVENT_FEED_LAG_SECONDS = 60
+
+    page = api.get(FEED).json()
+
+    assert page["items"] == []
+    settings.TISSER_EVENT_FEED_LAG_SECONDS = 0
+    assert len(api.get(f"{FEED}?cursor={page['next_cursor']}").json()["items"]) == 6
+
+
+def test_a_bad_type_filter_is_a_422(api: ApiClient) -> None:
+    response = api.get(f"{FEED}?type=%00")
+    assert response.status_code == 422
+    assert response.json()["error"]["fields"][0]["field"] == "type"

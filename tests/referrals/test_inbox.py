@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import pytest
 
 from tests.conftest import ApiClient, organization_key, referral_matched
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _no_feed_lag(settings: Any) -> None:
+    settings.TISSER_EVENT_FEED_LAG_SECONDS = 0
+
 
 INBOX = "/api/v1/inbox/placements"
 SECRET_BITS = ("veuvage", "pt-0001", "1948", "45.75", "4.83")

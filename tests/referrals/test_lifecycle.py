@@ -12,10 +12,16 @@ from django.utils import timezone
 from community_catalog.models import ServiceAtLocation
 from referrals.lifecycle import placements_check
 from referrals.models import Event, Placement, Referral
-from tests.conftest import ApiClient, organization_key, referral_matched
+from tests.conftest import ApiClient, organization_key, referral_body, referral_matched
 from workers.matching import capacity_changed, placement_rematch
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _no_feed_lag(settings: Any) -> None:
+    settings.TISSER_EVENT_FEED_LAG_SECONDS = 0
+
 
 INBOX = "/api/v1/inbox/placements"
 
@@ -136,7 +142,8 @@ def test_every_centre_cancellation(api: ApiClient, catalog: int, start: str) -> 
         assert response.status_code == 200, response.json()
         assert placement.status == "cancelled"
         assert placement.status_reason == "cancelled-by-center"
-        assert placement.note == "the person chose another group"
+        assert placement.center_note == "the person chose another group"
+        assert placement.note == ""  # the organisation's own comment field
     else:
         assert response.status_code == 409
         assert response.json()["error"]["allowed"] == []
@@ -301,6 +308,7 @@ def test_an_expired_placement_is_replaced_by_the_next_best(api: ApiClient, catal
     referral = _walking(api)
     before = set(referral.matches.values_list("service_at_location__service_id", flat=True))
 
+    placements_check(now=timezone.now() + timedelta(days=10, minutes=1))
     placements_check(now=timezone.now() + timedelta(days=15))
     for event in _events("placement.expired"):
         placement_rematch(placement_id=event.aggregate_id, event_id=event.id)
@@ -351,3 +359,114 @@ def test_a_place_that_opens_again_is_offered_to_waiting_referrals(
     [placement] = referral.placements.all()
     assert placement.match.service_at_location_id == sal.id
     assert Event.objects.get(id=event.id).processed_at is not None
+
+
+def test_the_referral_closes_when_the_last_open_offer_is_rejected_or_expires(
+    api: ApiClient, catalog: int
+) -> None:
+    referral = _walking(api)
+    first, second, third = referral.placements.order_by("match__rank")
+    for action in ("accept", "start", "complete"):
+        assert _act(first, action).status_code == 200
+    assert _act(second, "reject").status_code == 200
+    referral.refresh_from_db()
+    assert referral.status == "active"  # the third is still waiting
+
+    placements_check(now=timezone.now() + timedelta(days=10, minutes=1))
+    placements_check(now=timezone.now() + timedelta(days=14, minutes=2))
+
+    third.refresh_from_db()
+    assert third.status_reason == "expired"
+    referral.refresh_from_db()
+    assert referral.status == "completed"
+    assert len(_events("referral.completed", aggregate_id=referral.id)) == 1
+
+
+def test_a_late_check_still_reminds_before_it_expires(api: ApiClient, catalog: int) -> None:
+    referral = _walking(api)
+    late = timezone.now() + timedelta(days=20)  # the relay was down for a week
+
+    first = placements_check(now=late)
+    assert (first.reminded, first.expired) == (3, 0)
+    [reminder, *_] = _events("placement.reminder")
+    assert reminder.payload["expires_at"] >= (late + timedelta(days=4)).isoformat()[:16]
+    assert placements_check(now=late + timedelta(days=3)).expired == 0
+    assert placements_check(now=late + timedelta(days=4, minutes=1)).expired == 3
+    assert referral.placements.filter(status_reason="expired").count() == 3
+
+
+def test_repeated_capacity_changes_do_not_reprint_an_unmatched_slip(
+    api: ApiClient, catalog: int
+) -> None:
+    full = ServiceAtLocation.objects.filter(service__taxonomy_terms__code="walking-group")
+    full.update(capacity_status="no-capacity", capacity_available=0)
+    referral = _walking(api)
+    Referral.objects.filter(id=referral.id).update(stage="slip_ready")
+    unmatched = len(_events("referral.unmatched", aggregate_id=referral.id))
+    # Places open elsewhere that offer nothing this person needs, again and again.
+    other = ServiceAtLocation.objects.exclude(service__taxonomy_terms__code="walking-group")
+    sal = other.select_related("service__organization").first()
+    assert sal is not None
+    for available in (0, 3, 0, 4):
+        _set_available(sal.service.organization, sal.id, available)
+    for event in _events("capacity.changed"):
+        capacity_changed(event_id=event.id)
+
+    assert len(_events("referral.unmatched", aggregate_id=referral.id)) == unmatched
+    referral.refresh_from_db()
+    assert referral.stage == "slip_ready"
+
+
+def test_a_referral_cancelled_before_matching_is_never_offered(
+    api: ApiClient, catalog: int
+) -> None:
+    from workers.matching import referral_match
+
+    response = api.post(
+        "/api/v1/referrals", referral_body(needs=["walking-group"], max_distance_km=10)
+    )
+    referral_id = response.json()["id"]
+    assert api.post(f"/api/v1/referrals/{referral_id}/cancel", {}).status_code == 200
+    event = Event.objects.get(aggregate_id=referral_id, type="referral.submitted")
+
+    referral_match(referral_id=event.aggregate_id, event_id=event.id)
+
+    referral = Referral.objects.get(id=referral_id)
+    assert (referral.status, referral.stage) == ("revoked", "submitted")
+    assert not referral.placements.exists()
+    assert Event.objects.get(id=event.id).processed_at is not None
+
+
+def test_the_centres_reason_stays_with_the_centre(api: ApiClient, catalog: int) -> None:
+    referral = _walking(api)
+    placement = referral.placements.first()
+    assert placement is not None
+    reason = "Hospitalisée depuis lundi"
+
+    cancelled = api.post(
+        f"/api/v1/referrals/{referral.id}/placements/{placement.id}/cancel", {"reason": reason}
+    )
+
+    assert cancelled.json()["cancel_reason"] == reason
+    org = _org(placement)
+    seen = org.get(f"{INBOX}/{placement.id}")
+    assert seen.json()["status_reason"] == "cancelled-by-center"
+    assert reason not in seen.content.decode()
+    assert reason not in org.get("/api/v1/events").content.decode()
+
+
+def test_an_action_body_in_another_format_is_refused(api: ApiClient, catalog: int) -> None:
+    referral = _walking(api)
+    response = api.client.post(
+        f"/api/v1/referrals/{referral.id}/cancel",
+        "reason=moved",
+        content_type="text/plain",
+        headers=api.headers,
+    )
+    assert response.status_code == 415
+    assert response.json()["error"]["fields"][0]["field"] == "Content-Type"
+    nul = api.post(f"/api/v1/referrals/{referral.id}/cancel", {"reason": "a\x00b"})
+    assert nul.status_code == 422
+    assert nul.json()["error"]["fields"][0]["field"] == "reason"
+    referral.refresh_from_db()
+    assert referral.status == "active"

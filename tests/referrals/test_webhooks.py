@@ -210,3 +210,40 @@ def test_subscriptions_are_validated_and_scoped(
     assert rotated["secret"] != created["secret"]
     assert api.delete(hook).status_code == 204
     assert api.get(hook).status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_delivery_that_cannot_even_be_sent_ends_in_the_dead_letters(
+    api: ApiClient, catalog: int, fast_retries: None, settings: Any
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from referrals.models import WebhookSubscription
+    from referrals.webhooks import webhook_deliver
+
+    settings.TISSER_WEBHOOK_MAX_ATTEMPTS = 2
+    # Written around the API's checks, as a URL that breaks httpx itself would be.
+    WebhookSubscription.objects.create(
+        health_center=api_center(api),
+        url="http://example.com/a\x01b",
+        secret="whsec_" + "A" * 44,
+    )
+    api.post("/api/v1/referrals", referral_body())
+    delivery = WebhookDelivery.objects.get()
+    now = timezone.now()
+
+    assert webhook_deliver(delivery.id, now=now) == "pending"
+    assert webhook_deliver(delivery.id, now=now + timedelta(minutes=5)) == "failed"
+
+    delivery.refresh_from_db()
+    assert delivery.attempts == 2
+    assert "refused" in delivery.last_error or "URL" in delivery.last_error
+
+
+def api_center(api: ApiClient) -> Any:
+    from referrals.models import ApiKey
+
+    prefix = api.headers["Authorization"].split("_")[1]
+    return ApiKey.objects.get(prefix=prefix).health_center
