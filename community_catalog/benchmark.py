@@ -34,7 +34,7 @@ from community_catalog.selectors import bounding_box
 from community_catalog.services import organization_create, taxonomy_seed
 
 # Rhône-Alpes, roughly: 100,000 activities spread as densely as in a large region.
-_LAT, _LON = (44.9, 46.3), (4.0, 6.2)
+LATITUDES, LONGITUDES = (44.9, 46.3), (4.0, 6.2)
 _DAYS = ("MO", "TU", "WE", "TH", "FR", "SA")
 
 
@@ -79,8 +79,8 @@ def _service(
                     "id": location_id,
                     "location_type": "physical",
                     "name": "Salle",
-                    "latitude": round(rng.uniform(*_LAT), 5),
-                    "longitude": round(rng.uniform(*_LON), 5),
+                    "latitude": round(rng.uniform(*LATITUDES), 5),
+                    "longitude": round(rng.uniform(*LONGITUDES), 5),
                     "addresses": [
                         {
                             "id": str(uuid.uuid4()),
@@ -107,7 +107,7 @@ def _service(
     }
 
 
-def _bulk_fill(
+def catalog_fill(
     organization: Organization, count: int, rng: random.Random, terms: list[TaxonomyTerm]
 ) -> None:
     """The rest of the catalogue, written directly: only the import is being timed."""
@@ -118,8 +118,8 @@ def _bulk_fill(
             Location(
                 organization=organization,
                 name="Salle",
-                latitude=rng.uniform(*_LAT),
-                longitude=rng.uniform(*_LON),
+                latitude=rng.uniform(*LATITUDES),
+                longitude=rng.uniform(*LONGITUDES),
             )
             for _ in range(size)
         ]
@@ -200,7 +200,7 @@ def bench_catalog(
     floor_org.delete()
 
     log(f"filling the catalogue up to {services} services…")
-    _bulk_fill(organization, services - imported, rng, terms)
+    catalog_fill(organization, services - imported, rng, terms)
     # Search runs as in a serving process: without the import's data on the heap, which
     # would otherwise make each full garbage collection scan it (a 3x slower tail), and
     # with fresh planner statistics, as a database that has been running would have.
@@ -214,7 +214,7 @@ def bench_catalog(
     client = Client(headers={"Authorization": f"Bearer {key}"})
     latencies, floor_latencies, totals = [], [], []
     for i in range(searches):
-        lat, lon = rng.uniform(*_LAT), rng.uniform(*_LON)
+        lat, lon = rng.uniform(*LATITUDES), rng.uniform(*LONGITUDES)
         query = f"lat={lat:.5f}&lon={lon:.5f}&radius_km=10&need={rng.choice(terms).code}"
         if i % 3 == 0:
             query += f"&weekday={rng.choice(_DAYS)}"

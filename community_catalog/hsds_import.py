@@ -418,7 +418,10 @@ class _Writer:
         rows.schedules(record.schedules, service=service)
         rows.languages(record.languages, service=service)
         for c in record.cost_options:
-            rows.add(CostOption(hsds_id=c.id, service=service, **c.model_dump(exclude={"id"})))
+            # HSDS lets currency be left out; the column keeps "" for "not given".
+            fields = c.model_dump(exclude={"id"})
+            fields["currency"] = fields["currency"] or ""
+            rows.add(CostOption(hsds_id=c.id, service=service, **fields))
         through = Service.taxonomy_terms.through
         for term in self._terms(record):
             rows.add(through(service_id=service.id, taxonomyterm_id=term.id))

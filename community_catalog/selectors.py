@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import math
+import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Avg, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db import connection
+from django.db.models import Avg, CharField, Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.functions import Cast
 
 from community_catalog.models import (
     Contact,
     Language,
     Location,
+    MatchPoint,
     PostalCode,
     Schedule,
     Service,
@@ -63,9 +68,7 @@ def taxonomy_terms_by_code(codes: list[str]) -> dict[str, TaxonomyTerm]:
 def taxonomy_codes_under(codes: list[str]) -> set[str]:
     """`codes` and every code below them in the tree: a search for physical activity
     finds walking groups."""
-    children: dict[str | None, list[str]] = {}
-    for code, parent in TaxonomyTerm.objects.values_list("code", "parent__code"):
-        children.setdefault(parent, []).append(code)
+    children = _taxonomy_children()
     found: set[str] = set()
     pending = list(codes)
     while pending:
@@ -74,6 +77,36 @@ def taxonomy_codes_under(codes: list[str]) -> set[str]:
             found.add(code)
             pending.extend(children.get(code, []))
     return found
+
+
+def match_codes(needs: list[str]) -> set[str]:
+    """The taxonomy codes that answer `needs`: each need itself, the activity kinds that
+    answer it (`NEED_ACTIVITIES`), and every code below those in the tree. A person
+    isolated reaches talk groups, walking groups (under physical activity) and more."""
+    from community_catalog.taxonomy import NEED_ACTIVITIES
+
+    reached = set(needs)
+    for need in needs:
+        reached.update(NEED_ACTIVITIES.get(need, ()))
+    return taxonomy_codes_under(sorted(reached))
+
+
+_TAXONOMY_TTL_SECONDS = 60.0
+_taxonomy_cache: tuple[float, dict[str | None, list[str]]] = (-1e9, {})
+
+
+def _taxonomy_children() -> dict[str | None, list[str]]:
+    """The tree, as children by parent code. Kept for a minute per process: the
+    taxonomy changes with a release (a data migration), and matching reads it for every
+    referral."""
+    global _taxonomy_cache
+    loaded_at, children = _taxonomy_cache
+    if time.monotonic() - loaded_at > _TAXONOMY_TTL_SECONDS or not children:
+        children = {}
+        for code, parent in TaxonomyTerm.objects.values_list("code", "parent__code"):
+            children.setdefault(parent, []).append(code)
+        _taxonomy_cache = (time.monotonic(), children)
+    return children
 
 
 def postcode_position(postal_code: str, country_code: str = "FR") -> tuple[float, float] | None:
@@ -234,16 +267,165 @@ def catalog_search(query: CatalogQuery) -> tuple[int, list[Found]]:
 
 
 def _speaks(language: str) -> Any:
-    """Run in `language`, spoken at the place, or with interpretation. A service that
-    names no language is run in the catalogue's own (`TISSER_CATALOG_LANGUAGE`)."""
+    """Run in `language`, spoken at the place, or with interpretation."""
+    return _runs_in(language) | ~Q(service__interpretation_services="")
+
+
+def _runs_in(language: str) -> Any:
+    """Run in `language`, or spoken at the place. A service that names no language is
+    run in the catalogue's own (`TISSER_CATALOG_LANGUAGE`)."""
     service_languages = Language.objects.filter(service_id=OuterRef("service_id"))
-    spoken: Any = (
-        Exists(service_languages.filter(code=language))
-        | Exists(Language.objects.filter(location_id=OuterRef("location_id"), code=language))
-        | ~Q(service__interpretation_services="")
+    spoken: Any = Exists(service_languages.filter(code=language)) | Exists(
+        Language.objects.filter(location_id=OuterRef("location_id"), code=language)
     )
     if language == settings.TISSER_CATALOG_LANGUAGE:
         spoken |= ~Exists(service_languages)
+    return spoken
+
+
+@dataclass(frozen=True)
+class MatchFilters:
+    """The hard filters of matching (see workers.matching)."""
+
+    codes: set[str]
+    latitude: float
+    longitude: float
+    radius_km: float
+    language: str
+    age_range: tuple[int, int]
+    free_only: bool = False
+    exclude_services: frozenset[uuid.UUID] = frozenset()
+    # Turned off only to explain why nothing was found.
+    check_language: bool = True
+    check_age: bool = True
+    check_capacity: bool = True
+
+
+@dataclass(frozen=True)
+class CandidateRow:
+    """What scoring needs of one activity at one place, read from the matching index.
+    Ids stay text until a candidate is chosen."""
+
+    id: str
+    service_id: str
+    organization_id: str
+    location_id: str
+    service_name: str
+    distance_km: float
+    capacity_status: str
+    is_free: bool
+    assured_date: date | None
+    runs_in_language: bool
+    interpretation: bool
+    slots: str
+
+
+def match_candidate_rows(filters: MatchFilters, *, beyond_km: float = -1.0) -> list[CandidateRow]:
+    """Every activity that passes matching's hard filters, with what scoring needs.
+
+    One query on the matching index (`MatchPoint`, kept current by the outbox): the
+    (latitude, longitude) index finds the points in the bounding box, and the same query
+    keeps those whose service is active, tagged with one of `codes`, open to the
+    person's age, run in their language or with interpretation, free when asked, with
+    places left, and not already offered. Exact distances are computed in Python.
+
+    `beyond_km`: only places further than this (matching widens its search in rings).
+    """
+    lat_range, lon_range = bounding_box(filters.latitude, filters.longitude, filters.radius_km)
+    rows = MatchPoint.objects.filter(
+        latitude__range=lat_range, longitude__range=lon_range, active=True
+    )
+    if not filters.codes:
+        return []
+    from community_catalog.match_index import code_bits
+
+    # The bits find the candidates in the database; the codes are checked below.
+    rows = rows.alias(shared=F("code_bits").bitand(code_bits(filters.codes))).exclude(shared=0)
+    if filters.check_capacity:
+        rows = rows.filter(open=True)
+    if filters.check_age:
+        youngest, oldest = filters.age_range
+        rows = rows.filter(Q(minimum_age__isnull=True) | Q(minimum_age__lte=oldest)).filter(
+            Q(maximum_age__isnull=True) | Q(maximum_age__gte=youngest)
+        )
+    if filters.check_language:
+        rows = rows.filter(_point_speaks(filters.language) | Q(interpretation=True))
+    if filters.free_only:
+        rows = rows.filter(is_free=True)
+    if filters.exclude_services:
+        rows = rows.exclude(service_key__in=[str(s) for s in filters.exclude_services])
+    wanted = filters.codes
+    query = rows.order_by().values_list(
+        Cast("service_at_location_id", CharField()),
+        "service_key",
+        "organization_key",
+        "location_key",
+        "latitude",
+        "longitude",
+        "capacity_status",
+        "is_free",
+        "assured_date",
+        "languages",
+        "interpretation",
+        "slots",
+        "name",
+        "codes",
+    )
+    # Read with a plain cursor: a thousand rows per referral through the ORM's value
+    # converters cost more than the query.
+    sql, params = query.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        raw = cursor.fetchall()
+    found: list[CandidateRow] = []
+    own = f",{filters.language},"
+    default = filters.language == settings.TISSER_CATALOG_LANGUAGE
+    for (
+        sal_key,
+        service_key,
+        organization_key,
+        location_key,
+        latitude,
+        longitude,
+        capacity_status,
+        is_free,
+        assured_date,
+        languages,
+        interpretation,
+        slots,
+        name,
+        codes,
+    ) in raw:
+        if wanted.isdisjoint(codes.strip(",").split(",")):
+            continue
+        km = distance_km(filters.latitude, filters.longitude, latitude, longitude)
+        if not beyond_km < km <= filters.radius_km:
+            continue
+        found.append(
+            CandidateRow(
+                id=sal_key,
+                service_id=service_key,
+                organization_id=organization_key,
+                location_id=location_key,
+                service_name=name,
+                distance_km=km,
+                capacity_status=capacity_status,
+                is_free=bool(is_free),
+                assured_date=date.fromisoformat(assured_date)
+                if isinstance(assured_date, str)
+                else assured_date,
+                runs_in_language=own in languages or (default and ",*," in languages),
+                interpretation=bool(interpretation),
+                slots=slots,
+            )
+        )
+    return found
+
+
+def _point_speaks(language: str) -> Q:
+    spoken = Q(languages__contains=f",{language},")
+    if language == settings.TISSER_CATALOG_LANGUAGE:
+        spoken |= Q(languages__contains=",*,")
     return spoken
 
 

@@ -61,3 +61,34 @@ TAXONOMY: tuple[Term, ...] = (
     Term("digital-inclusion", "activity", "activities", "Inclusion numérique", "Digital inclusion"),
     Term("volunteering", "activity", "activities", "Bénévolat", "Volunteering"),
 )
+
+
+# Which kinds of activity answer each need: how a need reaches activities through the
+# tree (matching also takes every code below these). A service may also be tagged with
+# a need directly. Grounded in what social-prescribing link workers propose most for
+# each need; an operator's change here changes matching, not stored data.
+NEED_ACTIVITIES: dict[str, tuple[str, ...]] = {
+    "isolation": (
+        "talk-group",
+        "peer-support",
+        "cooking-workshop",
+        "walking-group",
+        "creative",
+        "gardening",
+        "learning-circle",
+        "volunteering",
+    ),
+    "food-insecurity": ("cooking-workshop", "gardening"),
+    "low-mood": (
+        "talk-group",
+        "peer-support",
+        "physical-activity",
+        "creative",
+        "gardening",
+        "co-development",
+    ),
+    "inactivity": ("physical-activity", "gardening"),
+    "caring-burden": ("talk-group", "peer-support", "co-development"),
+    "new-to-area": ("mentoring", "volunteering", "learning-circle", "walking-group", "talk-group"),
+    "digital-exclusion": ("digital-inclusion", "mentoring"),
+}

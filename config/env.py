@@ -62,6 +62,26 @@ def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
     return value
 
 
+def env_weights(name: str, known: set[str]) -> dict[str, float]:
+    """`"distance=4,cost=0.5"` → `{"distance": 4.0, "cost": 0.5}`; names must be known."""
+    weights: dict[str, float] = {}
+    for item in env_str(name).split(","):
+        if not item.strip():
+            continue
+        key, _, raw = item.partition("=")
+        key = key.strip()
+        if key not in known:
+            raise ImproperlyConfigured(f"{name}: unknown part {key!r}; use {sorted(known)}.")
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {key}={raw!r} is not a number.") from None
+        if not value >= 0:
+            raise ImproperlyConfigured(f"{name}: {key} must be 0 or more.")
+        weights[key] = value
+    return weights
+
+
 def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = env_str(name, default) or default
     if value not in choices:

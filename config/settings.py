@@ -18,6 +18,7 @@ from config.env import (
     env_int,
     env_str,
     env_url,
+    env_weights,
     secret_key,
 )
 
@@ -157,7 +158,27 @@ TISSER_WEB_THREADS = env_int("TISSER_WEB_THREADS", 8, minimum=1, maximum=256)
 TISSER_PUBLIC_URL = env_url("TISSER_PUBLIC_URL", ("http", "https"))
 
 # --- Matching ------------------------------------------------------------------------
-TISSER_MATCHES_PER_REFERRAL = env_int("TISSER_MATCHES_PER_REFERRAL", 3, minimum=1, maximum=10)
+TISSER_MATCHES_PER_REFERRAL = env_int("TISSER_MATCHES_PER_REFERRAL", 3, minimum=1, maximum=5)
+# The weight of each part of a match's score (each part is between 0 and 1; the total is
+# their weighted mean). Override with TISSER_MATCH_WEIGHTS="distance=4,cost=0.5".
+TISSER_MATCH_WEIGHTS: dict[str, float] = {
+    # Distance: how far people must go is what most often stops them from going at all.
+    "distance": 3.0,
+    # Schedule: an activity at a time the person is never free is one they cannot attend;
+    # a first session soon keeps the momentum of the consultation.
+    "schedule": 2.0,
+    # Accessibility: a place without step-free access can be impossible, not just harder.
+    "accessibility": 2.0,
+    # Language: their own language over interpretation (both pass the hard filter).
+    "language": 1.5,
+    # Cost: free over paid, for everyone (free_only is a hard filter on top).
+    "cost": 1.0,
+    # Capacity: a waiting list or an assessment delays the first session.
+    "capacity": 1.0,
+    # Freshness: unconfirmed data may be wrong (moved, ended); ranked lower, not hidden.
+    "freshness": 0.5,
+}
+TISSER_MATCH_WEIGHTS.update(env_weights("TISSER_MATCH_WEIGHTS", set(TISSER_MATCH_WEIGHTS)))
 # A service its organisation has not confirmed for this many days is flagged stale.
 TISSER_STALE_AFTER_DAYS = env_int("TISSER_STALE_AFTER_DAYS", 180, minimum=1)
 # The language of the catalogue: a service that names no language is taken to be run

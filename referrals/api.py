@@ -14,6 +14,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from community_catalog.api import json_parse
 from community_catalog.hsds import validation_problems
+from community_catalog.travel import travel
 from config.auth import HealthCenterKey, request_center
 from config.errors import Conflict, FieldProblem, InvalidInput, UnsupportedMediaType
 from config.schemas import ErrorOut, paged
@@ -26,12 +27,17 @@ from referrals.schemas import (
     EventListOut,
     EventOut,
     LinksOut,
+    MatchesOut,
+    MatchExplainedOut,
     MatchOut,
     PlacementOut,
+    ReasonOut,
     ReferralAcceptedOut,
     ReferralIn,
     ReferralListOut,
     ReferralOut,
+    ScorePartOut,
+    TravelOut,
 )
 
 BodyT = TypeVar("BodyT", bound=BaseModel)
@@ -102,10 +108,12 @@ def _referral_out(request: HttpRequest, referral: Referral) -> ReferralOut:
                 distance_km=float(max(1, round(m.distance_km)))
                 if m.service_at_location.location.is_confidential
                 else round(m.distance_km, 2),
+                score=m.score,
                 reasons=[r.get(language, "") for r in m.reasons],
             )
             for m in referral.matches.all()
         ],
+        unmatched_explanation=referral.unmatched_explanation or None,
         status=referral.status,  # type: ignore[arg-type]
         closed_at=referral.closed_at,
         cancel_reason=referral.cancel_reason,
@@ -377,3 +385,56 @@ def referral_fhir(request: HttpRequest, referral_id: uuid.UUID) -> HttpResponse:
         health_center=request_center(request), referral_id=referral_id
     )
     return HttpResponse(json.dumps(referral_bundle(referral)), content_type="application/fhir+json")
+
+
+@router.get(
+    "/{referral_id}/matches",
+    response={200: MatchesOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Why each activity was proposed: the score's parts, for the clinician",
+    description=(
+        "Each part is between 0 and 1; the score is their mean weighted by "
+        "`TISSER_MATCH_WEIGHTS`. Reasons come in French and English. When nothing was "
+        "found, `unmatched_explanation` says which filter left nothing and what relaxing "
+        "it would find."
+    ),
+)
+def referral_matches(request: HttpRequest, referral_id: uuid.UUID) -> MatchesOut:
+    referral = selectors.referral_get(
+        health_center=request_center(request), referral_id=referral_id
+    )
+    placements = {p.match_id: p.status for p in referral.placements.all()}
+    items = []
+    for m in referral.matches.all():
+        sal = m.service_at_location
+        confidential = sal.location.is_confidential
+        stored = m.score_parts or {}
+        parts, weights = stored.get("parts", {}), stored.get("weights", {})
+        total_weight = sum(weights.values()) or 1.0
+        mode, minutes = travel(m.distance_km)
+        items.append(
+            MatchExplainedOut(
+                rank=m.rank,
+                service_id=sal.service_id,
+                service_at_location_id=sal.id,
+                activity=sal.service.name,
+                organization=sal.service.organization.name,
+                place="" if confidential else sal.location.name,
+                distance_km=float(max(1, round(m.distance_km)))
+                if confidential
+                else round(m.distance_km, 2),
+                travel=TravelOut(mode=mode, minutes=minutes),
+                score=m.score,
+                parts=[
+                    ScorePartOut(
+                        name=name,
+                        score=score,
+                        weight=weights.get(name, 0.0),
+                        contribution=round(weights.get(name, 0.0) * score / total_weight, 4),
+                    )
+                    for name, score in parts.items()
+                ],
+                reasons=[ReasonOut(**r) for r in m.reasons if {"code", "fr", "en"} <= set(r)],
+                placement_status=placements.get(m.id),
+            )
+        )
+    return MatchesOut(items=items, unmatched_explanation=referral.unmatched_explanation or None)

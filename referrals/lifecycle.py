@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -131,6 +131,7 @@ class ProposedMatch:
     score: float
     distance_km: float
     reasons: list[dict[str, str]]
+    parts: dict[str, float] = field(default_factory=dict)
 
 
 def matches_offer(referral: Referral, proposals: list[ProposedMatch]) -> list[Placement]:
@@ -147,6 +148,10 @@ def matches_offer(referral: Referral, proposals: list[ProposedMatch]) -> list[Pl
             score=proposal.score,
             distance_km=proposal.distance_km,
             reasons=proposal.reasons,
+            score_parts={
+                "parts": proposal.parts,
+                "weights": {k: settings.TISSER_MATCH_WEIGHTS[k] for k in proposal.parts},
+            },
         )
         placement = Placement.objects.create(
             referral=referral, match=match, organization_id=sal.service.organization_id
@@ -174,7 +179,11 @@ def rematch_wanted(referral: Referral) -> int:
 
 
 def referral_rematch_record(
-    *, referral_id: uuid.UUID, event_id: int | None, proposals: list[ProposedMatch]
+    *,
+    referral_id: uuid.UUID,
+    event_id: int | None,
+    proposals: list[ProposedMatch],
+    explanation: dict[str, Any] | None = None,
 ) -> list[Placement]:
     """Offer the next best activities in place of those that will not take the person.
 
@@ -199,12 +208,16 @@ def referral_rematch_record(
         fresh = [p for p in proposals if p.service_at_location.service_id not in offered]
         placements = matches_offer(referral, _one_per_service(fresh)[:wanted]) if wanted else []
         if placements:
+            referral.unmatched_explanation = {}
+            referral.save(update_fields=["unmatched_explanation"])
             stage_set(referral, Referral.Stage.MATCHED, {"rematched": len(placements)})
         elif (
             event_id is not None  # an offer just ended: the printed slip is out of date
             and wanted
             and not referral.placements.filter(status__in=OPEN).exists()
         ):
+            referral.unmatched_explanation = explanation or {}
+            referral.save(update_fields=["unmatched_explanation"])
             stage_set(referral, Referral.Stage.UNMATCHED, {"rematched": 0})
         if event_id is not None:
             event_mark_processed(event_id)

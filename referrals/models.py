@@ -124,6 +124,14 @@ class Referral(models.Model):
     latitude = models.FloatField()
     longitude = models.FloatField()
     max_distance_km = models.FloatField(default=5)
+    matches_wanted = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Activities to propose (1-5); empty: the default."
+    )
+    unmatched_explanation = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Why nothing was found, in words a clinician can act on (fr, en).",
+    )
     needs = models.ManyToManyField("community_catalog.TaxonomyTerm", related_name="referrals")
     availability = models.JSONField(
         default=list, blank=True, help_text='[{"weekday": "TU", "start": "14:00", "end": "18:00"}]'
@@ -193,6 +201,9 @@ class Match(models.Model):
     score = models.FloatField()
     distance_km = models.FloatField()
     reasons = models.JSONField(default=list)
+    score_parts = models.JSONField(
+        default=dict, blank=True, help_text="Each named part of the score (0-1) and its weight."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

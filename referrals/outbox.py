@@ -76,6 +76,7 @@ def event_record(
     )
     transaction.on_commit(lambda: events_publish([event.id]))
     _deliveries_create([event])
+    _match_index_refresh([event])
     return event
 
 
@@ -116,7 +117,19 @@ def events_record(drafts: list[EventDraft]) -> list[Event]:
     if to_publish:
         transaction.on_commit(lambda: events_publish(to_publish))
     _deliveries_create(events)
+    _match_index_refresh(events)
     return events
+
+
+def _match_index_refresh(events: list[Event]) -> None:
+    """A catalogue change refreshes matching's index of the service, in its transaction:
+    every change to a service, its places, schedules or capacity announces itself with
+    a `service`-aggregate event, so this is the one place that sees them all."""
+    service_ids = [e.aggregate_id for e in events if e.aggregate_type == "service"]
+    if service_ids:
+        from community_catalog.match_index import match_points_refresh
+
+        match_points_refresh(service_ids)
 
 
 def _service_owners(service_ids: list[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:

@@ -111,6 +111,9 @@ class ReferralIn(StrictSchema):
         default=[], max_length=21, description="When the person is free; empty: any time."
     )
     max_distance_km: float = Field(default=5, gt=0, le=100)
+    matches_wanted: int | None = Field(
+        default=None, ge=1, le=5, description="Activities to propose (default 3)."
+    )
     accessibility_needs: list[AccessibilityNeed] = Field(default=[], max_length=6)
     free_only: bool = Field(default=False, description="Only activities that cost nothing.")
     large_print: bool = Field(default=False, description="Print the slip in large type.")
@@ -172,7 +175,55 @@ class MatchOut(Schema):
     organization: str
     place: str
     distance_km: float
+    score: float = Field(description="0 to 1: the weighted mean of the score's parts.")
     reasons: list[str]
+
+
+class ScorePartOut(Schema):
+    name: Literal[
+        "distance", "schedule", "language", "cost", "accessibility", "freshness", "capacity"
+    ]
+    score: float = Field(description="0 (worst) to 1 (best).")
+    weight: float
+    contribution: float = Field(description="weight * score / the sum of the weights.")
+
+
+class ReasonOut(Schema):
+    code: str
+    fr: str
+    en: str
+
+
+class TravelOut(Schema):
+    mode: Literal["walk", "transit"]
+    minutes: int
+
+
+class MatchExplainedOut(Schema):
+    rank: int
+    service_id: UUID
+    service_at_location_id: UUID
+    activity: str
+    organization: str
+    place: str
+    distance_km: float
+    travel: TravelOut
+    score: float
+    parts: list[ScorePartOut]
+    reasons: list[ReasonOut]
+    placement_status: str | None
+
+
+class UnmatchedOut(Schema):
+    code: Literal["distance", "language", "age", "cost", "capacity", "offered"]
+    alternatives: int = Field(description="What relaxing that filter would find.")
+    fr: str
+    en: str
+
+
+class MatchesOut(Schema):
+    items: list[MatchExplainedOut]
+    unmatched_explanation: UnmatchedOut | None
 
 
 PlacementStatus = Literal[
@@ -247,6 +298,7 @@ class ReferralOut(Schema):
     closed_at: datetime | None
     cancel_reason: str
     matches: list[MatchOut]
+    unmatched_explanation: UnmatchedOut | None
     placements: list[PlacementOut]
     slip_ready: bool
     slip_version: int | None

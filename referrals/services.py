@@ -205,6 +205,7 @@ def _referral_insert(
                     latitude=position[0],
                     longitude=position[1],
                     max_distance_km=data.max_distance_km,
+                    matches_wanted=data.matches_wanted,
                     availability=[a.model_dump(mode="json") for a in data.availability],
                     accessibility_needs=list(dict.fromkeys(data.accessibility_needs)),
                     free_only=data.free_only,
@@ -242,7 +243,11 @@ def referral_matching_start(*, referral_id: uuid.UUID, event_id: int) -> Referra
 
 
 def referral_matches_record(
-    *, referral_id: uuid.UUID, event_id: int, proposals: list[ProposedMatch]
+    *,
+    referral_id: uuid.UUID,
+    event_id: int,
+    proposals: list[ProposedMatch],
+    explanation: dict[str, Any] | None = None,
 ) -> None:
     """Store the matches, offer each to its organisation (a `requested` placement), and
     move the referral to `matched` (or `unmatched`)."""
@@ -256,6 +261,9 @@ def referral_matches_record(
         else:
             proposals = []
         stage = Referral.Stage.MATCHED if proposals else Referral.Stage.UNMATCHED
+        if not proposals and explanation:
+            referral.unmatched_explanation = explanation
+            referral.save(update_fields=["unmatched_explanation"])
         stage_set(referral, stage, {"matches": len(proposals)})
         event_mark_processed(event_id)
 

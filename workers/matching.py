@@ -1,22 +1,52 @@
-"""Matching, first version: activities tagged with one of the person's needs, nearest first.
+"""Matching: for one referral, the few activities this person is most likely to attend,
+and why, in words they understand.
 
-Plain functions over the catalogue: testable without a broker. The actor only calls
-`referral_match`.
+Plain functions over the catalogue, testable without a broker; the actors only call
+`referral_match`, `referral_rematch` and `capacity_changed`.
+
+1. **Hard filters**, in the database (`community_catalog.selectors.match_candidate_rows`):
+   a need reaches its activity kinds through the taxonomy (`match_codes`); the service is
+   active; the person's age is allowed; the place is within their travel distance
+   (index-backed bounding box, exact distance in Python); it runs in their language or
+   offers interpretation; it is free if they asked; it has places left; it was not
+   offered to this referral before.
+2. **Soft score**: each survivor gets named parts between 0 and 1 (distance, schedule,
+   language, cost, accessibility, freshness, capacity), weighted by
+   `TISSER_MATCH_WEIGHTS` (settings, with a rationale per weight). The total is their
+   weighted mean.
+3. **Choice**: the best N (the referral's `matches_wanted`, else
+   `TISSER_MATCHES_PER_REFERRAL`), at most one per organisation unless fewer
+   organisations have something to offer. Ties are broken by distance, then the
+   service's name, then the id: the same input always gives the same order.
+
+Scoring reads only the matching index (`MatchPoint`): the schedule part uses the weekly
+slots of the activity, not its recurrence rules, so ranking never walks a rule. Places
+are scored in order of the best total each could reach, and scoring stops once no
+unscored place can enter the top N: the result is the same as scoring them all.
 """
 
 from __future__ import annotations
 
+import gettext
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time
+from functools import lru_cache
+from typing import Any
 
+import pycountry
 from django.conf import settings
+from django.utils import timezone
 
-from community_catalog.models import ServiceAtLocation, TaxonomyTerm
+from community_catalog.models import Accessibility, ServiceAtLocation, TaxonomyTerm
 from community_catalog.selectors import (
-    distance_km,
-    public_position,
-    service_at_locations_near,
+    CandidateRow,
+    MatchFilters,
+    match_candidate_rows,
+    match_codes,
 )
+from community_catalog.travel import travel
 from referrals.lifecycle import (
     ProposedMatch,
     capacity_full_reject,
@@ -29,39 +59,384 @@ from referrals.models import Event, Placement, Referral
 from referrals.outbox import event_mark_processed
 from referrals.services import referral_matches_record, referral_matching_start
 
-WALKING_KM_PER_HOUR = 4.5
+PARTS = ("distance", "schedule", "language", "cost", "accessibility", "freshness", "capacity")
+# A first session within this many days scores best; further away scores less.
+SOON_DAYS = 28
+# Within the schedule part: fitting the person's week matters more than being soon.
+FIT_SHARE = 0.7
+
+CAPACITY_SCORE = {"has-capacity": 1.0, "assessment-required": 0.7, "waitlist": 0.4}
+INTERPRETATION_SCORE = 0.6
+PAID_SCORE = 0.3
+STALE_SCORE = 0.3
+UNKNOWN_SCHEDULE_FIT = 0.5
+
+# Words in a place's accessibility description (HSDS has free text) that show it meets
+# each need a referral can state, in French and English.
+ACCESSIBILITY_WORDS: dict[str, tuple[str, ...]] = {
+    "wheelchair": ("wheelchair", "fauteuil", "pmr"),
+    "step-free": (
+        "step-free",
+        "step free",
+        "plain-pied",
+        "plain pied",
+        "sans marche",
+        "ascenseur",
+        "lift",
+        "elevator",
+        "ramp",
+        "rampe",
+    ),
+    "hearing-loop": ("hearing loop", "hearing-loop", "boucle magnétique", "boucle magnetique"),
+    "sight-loss": ("braille", "large print", "gros caractères", "malvoyant", "visually impaired"),
+    "quiet-space": ("quiet", "calme"),
+    "accessible-toilet": (
+        "accessible toilet",
+        "toilettes accessibles",
+        "toilettes adaptées",
+        "wc pmr",
+        "toilettes pmr",
+    ),
+}
+ACCESSIBILITY_REASONS: dict[str, dict[str, str]] = {
+    "wheelchair": {"fr": "Accessible en fauteuil roulant", "en": "Wheelchair accessible"},
+    "step-free": {"fr": "Accès de plain-pied", "en": "Step-free access"},
+    "hearing-loop": {"fr": "Boucle magnétique", "en": "Hearing loop"},
+    "sight-loss": {"fr": "Adapté aux personnes malvoyantes", "en": "Adapted for sight loss"},
+    "quiet-space": {"fr": "Un espace calme", "en": "A quiet space"},
+    "accessible-toilet": {"fr": "Toilettes accessibles", "en": "Accessible toilet"},
+}
+_DAY_NAMES = {
+    "MO": ("lundi", "Monday"),
+    "TU": ("mardi", "Tuesday"),
+    "WE": ("mercredi", "Wednesday"),
+    "TH": ("jeudi", "Thursday"),
+    "FR": ("vendredi", "Friday"),
+    "SA": ("samedi", "Saturday"),
+    "SU": ("dimanche", "Sunday"),
+}
+
+
+# --- The person ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
+class Window:
+    weekday: str
+    start: time
+    end: time
+
+
+@dataclass(frozen=True)
+class Person:
+    """What matching needs to know about the referral, read once."""
+
+    latitude: float
+    longitude: float
+    max_distance_km: float
+    language: str
+    needs: list[str]
+    age_range: tuple[int, int]
+    availability: list[Window]
+    accessibility_needs: list[str]
+    free_only: bool
+    count: int
+    codes: set[str]
+
+    @classmethod
+    def of(cls, referral: Referral, *, today: date | None = None) -> Person:
+        today = today or timezone.localdate()
+        age = today.year - referral.year_of_birth
+        needs = sorted(t.code for t in referral.needs.all())
+        return cls(
+            latitude=referral.latitude,
+            longitude=referral.longitude,
+            max_distance_km=referral.max_distance_km,
+            language=referral.preferred_language,
+            needs=needs,
+            # Without a birthday, the age is one of two.
+            age_range=(max(0, age - 1), age),
+            availability=[
+                Window(w["weekday"], time.fromisoformat(w["start"]), time.fromisoformat(w["end"]))
+                for w in referral.availability
+            ],
+            accessibility_needs=list(referral.accessibility_needs),
+            free_only=referral.free_only,
+            count=referral.matches_wanted or settings.TISSER_MATCHES_PER_REFERRAL,
+            codes=match_codes(needs),
+        )
+
+    def filters(self, exclude_services: Iterable[uuid.UUID] = ()) -> MatchFilters:
+        return MatchFilters(
+            codes=self.codes,
+            latitude=self.latitude,
+            longitude=self.longitude,
+            radius_km=self.max_distance_km,
+            language=self.language,
+            age_range=self.age_range,
+            free_only=self.free_only,
+            exclude_services=frozenset(exclude_services),
+        )
+
+
+# --- Scoring -------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
 class Candidate:
-    service_at_location: ServiceAtLocation
-    distance_km: float
+    """One activity at one place, with its score parts; `total` follows `parts` (see
+    `rescore`)."""
+
+    row: CandidateRow
+    parts: dict[str, float]
+    fit_slot: tuple[str, time, bool] | None  # (weekday, opens, monthly) that suits best
+    accessibility_met: list[str]
+    reasons: list[dict[str, str]] = field(default_factory=list)
+    total: float = 0.0
+    _key: tuple[float, float, str, str] | None = None
+
+    def rescore(self) -> None:
+        self.total = weighted(self.parts)
+        self._key = None
+
+    def key(self) -> tuple[float, float, str, str]:
+        """Best first; ties: nearer, then the service's name, then the id."""
+        if self._key is None:
+            self._key = (
+                -round(self.total, 9),
+                round(self.row.distance_km, 6),
+                self.row.service_name.casefold(),
+                self.row.id,
+            )
+        return self._key
 
 
-def candidates_for(referral: Referral, need_codes: list[str]) -> list[Candidate]:
-    """Activities answering one of `need_codes` within the referral's travel distance,
-    nearest first; ties broken by id so every run gives the same order."""
-    nearby = service_at_locations_near(
-        taxonomy_codes=need_codes,
-        latitude=referral.latitude,
-        longitude=referral.longitude,
-        radius_km=referral.max_distance_km,
-    )
-    candidates = []
-    for sal in nearby:
-        lat, lon = sal.location.latitude, sal.location.longitude
-        if lat is None or lon is None:
-            continue
-        position = public_position(lat, lon, sal.location.is_confidential)
-        km = distance_km(referral.latitude, referral.longitude, *position)
-        if km <= referral.max_distance_km:
-            candidates.append(Candidate(sal, km))
-    return sorted(candidates, key=lambda c: (c.distance_km, str(c.service_at_location.id)))
+def weighted(parts: dict[str, float]) -> float:
+    weights = settings.TISSER_MATCH_WEIGHTS
+    total_weight = sum(weights[name] for name in parts) or 1.0
+    return sum(weights[name] * score for name, score in parts.items()) / total_weight
+
+
+def distance_part(km: float, max_km: float) -> float:
+    """1 at the door, 0 at the edge of the travel distance."""
+    return max(0.0, 1.0 - km / max_km) if max_km > 0 else 0.0
+
+
+@lru_cache(maxsize=4096)
+def _slots(text: str) -> tuple[tuple[str, time, time, bool], ...]:
+    """'TU 14:00 16:30 W;FR 09:00 11:00 M' (see `slots_text`) → (day, opens, closes,
+    monthly) tuples."""
+    slots = []
+    for item in text.split(";") if text else []:
+        day, opens, closes, kind = item.split(" ")
+        slots.append((day, time.fromisoformat(opens), time.fromisoformat(closes), kind == "M"))
+    return tuple(slots)
+
+
+def schedule_fit(
+    slots_text: str, availability: list[Window]
+) -> tuple[float, tuple[str, time, bool] | None]:
+    """How well the activity's days and hours suit the person's week: 1 when a session
+    falls inside one of their windows, 0.5 when it overlaps one, 0 when none does. The
+    person needs only one session that suits them. No windows given: any time suits.
+    Without a usable schedule, the fit is unknown (0.5)."""
+    slots = _slots(slots_text)
+    if not slots:
+        return UNKNOWN_SCHEDULE_FIT, None
+    best, best_slot = -1.0, None
+    for day, opens, closes, monthly in sorted(slots, key=lambda s: (s[1], s[0])):
+        if not availability:
+            fit = 1.0
+        else:
+            fit = 0.0
+            for window in availability:
+                if window.weekday != day:
+                    continue
+                if window.start <= opens and closes <= window.end:
+                    fit = 1.0
+                elif opens < window.end and window.start < closes:
+                    fit = max(fit, 0.5)
+        if fit > best:
+            best, best_slot = fit, (day, opens, monthly)
+    return best, best_slot
+
+
+_WEEKDAY_INDEX = {day: i for i, day in enumerate(("MO", "TU", "WE", "TH", "FR", "SA", "SU"))}
+# A monthly session is, on average, two weeks away.
+MONTHLY_DAYS_AWAY = 14
+
+
+def soon_part(slots_text: str, now: datetime) -> float:
+    """1 for a session later today, falling to 0 at SOON_DAYS away (or none known).
+
+    Read from the weekly slots, not the full rules, so that ranking never walks a
+    recurrence rule: exact for weekly sessions, an average for monthly ones; a rule that
+    skips weeks counts as weekly. The slip prints the exact dates.
+    """
+    slots = _slots(slots_text)
+    if not slots:
+        return 0.0
+    local = timezone.localtime(now)
+    today, clock = local.weekday(), local.time()
+    soonest = float(SOON_DAYS)
+    for day, opens, _closes, monthly in slots:
+        if monthly:
+            days = MONTHLY_DAYS_AWAY
+        else:
+            days = (_WEEKDAY_INDEX[day] - today) % 7
+            if days == 0 and opens <= clock:
+                days = 7
+        soonest = min(soonest, days)
+    return 1.0 - soonest / SOON_DAYS
+
+
+def accessibility_met(texts: list[str], needs: list[str]) -> list[str]:
+    if not texts or not needs:
+        return []
+    text = " ".join(texts).casefold()
+    return [
+        need
+        for need in needs
+        if need in text or any(word in text for word in ACCESSIBILITY_WORDS.get(need, ()))
+    ]
+
+
+def freshness_part(assured: date | None, today: date) -> float:
+    """Confirmed within TISSER_STALE_AFTER_DAYS: 1; never confirmed or stale: lower."""
+    if assured is None:
+        return STALE_SCORE
+    age = (today - assured).days
+    return 1.0 if age <= settings.TISSER_STALE_AFTER_DAYS else STALE_SCORE
+
+
+def candidate_score(
+    row: CandidateRow, accessibility_texts: list[str], person: Person, now: datetime
+) -> Candidate:
+    """Every part of the score, from the matching index alone."""
+    today = timezone.localdate(now)
+    fit, slot = schedule_fit(row.slots, person.availability)
+    met = accessibility_met(accessibility_texts, person.accessibility_needs)
+    parts = {
+        "distance": distance_part(row.distance_km, person.max_distance_km),
+        "schedule": FIT_SHARE * fit + (1 - FIT_SHARE) * soon_part(row.slots, now),
+        "language": 1.0 if row.runs_in_language else INTERPRETATION_SCORE,
+        "cost": 1.0 if row.is_free else PAID_SCORE,
+        "accessibility": (
+            len(met) / len(person.accessibility_needs) if person.accessibility_needs else 1.0
+        ),
+        "freshness": freshness_part(row.assured_date, today),
+        "capacity": CAPACITY_SCORE.get(row.capacity_status, 1.0),
+    }
+    candidate = Candidate(row, parts, slot, met)
+    candidate.rescore()
+    return candidate
+
+
+def finish(candidate: Candidate, person: Person) -> None:
+    """Write the reasons of a chosen candidate."""
+    candidate.reasons = reasons_for(candidate, person)
+
+
+# --- Choice --------------------------------------------------------------------------
+
+
+def choose(candidates: list[Candidate], count: int) -> list[Candidate]:
+    """The best `count`, at most one per organisation; when fewer organisations have
+    something to offer, the best of the rest fill the list."""
+    ordered = sorted(candidates, key=Candidate.key)
+    chosen: list[Candidate] = []
+    organizations: set[str] = set()
+    for candidate in ordered:
+        if len(chosen) < count and candidate.row.organization_id not in organizations:
+            chosen.append(candidate)
+            organizations.add(candidate.row.organization_id)
+    if len(chosen) < count:
+        taken = {id(c) for c in chosen}
+        chosen += [c for c in ordered if id(c) not in taken][: count - len(chosen)]
+    return sorted(chosen, key=Candidate.key)
+
+
+def match(
+    referral: Referral,
+    *,
+    exclude_services: Iterable[uuid.UUID] = (),
+    count: int | None = None,
+    now: datetime | None = None,
+    person: Person | None = None,
+) -> list[Candidate]:
+    """The ranked candidates for `referral`: the matching module's one entry point.
+
+    Every place that passes the hard filters gets a cheap bound first: its distance,
+    language, cost, capacity and freshness parts, with full marks for schedule and
+    accessibility. Places are then scored in full in order of that bound, a batch at a
+    time, until no unscored place could enter the choice. The result is the same as
+    scoring every place.
+    """
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    person = person or Person.of(referral, today=today)
+    count = person.count if count is None else count
+    rows = match_candidate_rows(person.filters(exclude_services))
+    if not rows:
+        return []
+    bounds = sorted(_bounds(rows, person, today), key=lambda b: (-b[0], b[1]))
+    texts = _accessibility_of(rows) if person.accessibility_needs else {}
+    candidates: list[Candidate] = []
+    chosen: list[Candidate] = []
+    for start in range(0, len(bounds), _BATCH):
+        if len(chosen) == count and bounds[start][0] < min(c.total for c in chosen) - 1e-12:
+            break
+        for _, i in bounds[start : start + _BATCH]:
+            row = rows[i]
+            candidates.append(candidate_score(row, texts.get(row.location_id, []), person, now))
+        chosen = choose(candidates, count)
+    for candidate in chosen:
+        finish(candidate, person)
+    return chosen
+
+
+# Places scored in full at a time, in order of their bound.
+_BATCH = 24
+
+
+def _bounds(rows: list[CandidateRow], person: Person, today: date) -> list[tuple[float, int]]:
+    """For each row, the best total it can reach: its known parts, with full marks for
+    schedule and accessibility. Written out flat: it runs for every candidate."""
+    w = settings.TISSER_MATCH_WEIGHTS
+    total_weight = sum(w[p] for p in PARTS) or 1.0
+    sure = w["schedule"] + w["accessibility"]
+    w_distance, w_language, w_cost = w["distance"], w["language"], w["cost"]
+    w_capacity, w_freshness = w["capacity"], w["freshness"]
+    max_km = person.max_distance_km
+    bounds = []
+    for i, row in enumerate(rows):
+        score = (
+            sure
+            + w_distance * distance_part(row.distance_km, max_km)
+            + w_language * (1.0 if row.runs_in_language else INTERPRETATION_SCORE)
+            + w_cost * (1.0 if row.is_free else PAID_SCORE)
+            + w_capacity * CAPACITY_SCORE.get(row.capacity_status, 1.0)
+            + w_freshness * freshness_part(row.assured_date, today)
+        )
+        bounds.append((score / total_weight, i))
+    return bounds
+
+
+def _accessibility_of(rows: list[CandidateRow]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for location_id, description, details in Accessibility.objects.filter(
+        location_id__in={uuid.UUID(r.location_id) for r in rows}
+    ).values_list("location_id", "description", "details"):
+        found.setdefault(str(location_id), []).append(f"{description} {details}")
+    return found
+
+
+# --- Reasons -------------------------------------------------------------------------
 
 
 def distance_reason(km: float) -> dict[str, str]:
-    minutes = max(1, round(km / WALKING_KM_PER_HOUR * 60))
-    if minutes <= 45:
+    mode, minutes = travel(km)
+    if mode == "walk":
         return {
             "code": "distance",
             "fr": f"À {minutes} min à pied de chez vous",
@@ -69,14 +444,83 @@ def distance_reason(km: float) -> dict[str, str]:
         }
     return {
         "code": "distance",
-        "fr": f"À {km:.1f} km de chez vous".replace(".", ","),
-        "en": f"{km:.1f} km from home",
+        "fr": f"Environ {minutes} min en transports en commun",
+        "en": f"About {minutes} minutes by public transport",
     }
 
 
-def need_reason(sal: ServiceAtLocation, need_codes: list[str]) -> dict[str, str] | None:
-    for term in sal.service.taxonomy_terms.all():
-        if term.code in need_codes:
+def schedule_reason(candidate: Candidate, person: Person) -> dict[str, str] | None:
+    if candidate.fit_slot is None:
+        return None
+    day, opens, monthly = candidate.fit_slot
+    fr_day, en_day = _DAY_NAMES[day]
+    fr_part, en_part = (
+        ("matin", "morning")
+        if opens < time(12)
+        else ("après-midi", "afternoon")
+        if opens < time(18)
+        else ("soir", "evening")
+    )
+    if monthly:
+        fr, en = f"Un {fr_day} {fr_part} par mois", f"One {en_day} {en_part} a month"
+    else:
+        fr, en = f"Le {fr_day} {fr_part}", f"{en_day} {en_part}s"
+    if person.availability and candidate.parts["schedule"] >= FIT_SHARE:
+        fr, en = f"{fr}, quand vous êtes libre", f"{en}, when you are free"
+    return {"code": "schedule", "fr": fr, "en": en}
+
+
+def language_reason(candidate: Candidate, person: Person) -> dict[str, str]:
+    if candidate.row.runs_in_language:
+        fr_name, en_name = language_names(person.language)
+        return {"code": "language", "fr": f"En {fr_name}", "en": f"In {en_name}"}
+    return {"code": "language", "fr": "Interprétariat possible", "en": "Interpreting available"}
+
+
+@lru_cache(maxsize=256)
+def language_names(code: str) -> tuple[str, str]:
+    """The language's name in French (lower case, as French writes it) and English."""
+    language = pycountry.languages.get(alpha_2=code)
+    english = language.name if language else code
+    try:
+        french = gettext.translation("iso639-3", pycountry.LOCALES_DIR, languages=["fr"]).gettext(
+            english
+        )
+    except OSError:
+        french = english
+    return french.lower(), english
+
+
+def reasons_for(candidate: Candidate, person: Person) -> list[dict[str, str]]:
+    """Short reasons a person can read, in French and English, most telling first."""
+    reasons = [distance_reason(candidate.row.distance_km)]
+    schedule = schedule_reason(candidate, person)
+    if schedule:
+        reasons.append(schedule)
+    if candidate.row.is_free:
+        reasons.append({"code": "cost", "fr": "Gratuit", "en": "Free"})
+    reasons.append(language_reason(candidate, person))
+    reasons += [
+        {"code": "accessibility", **ACCESSIBILITY_REASONS[need]}
+        for need in candidate.accessibility_met
+        if need in ACCESSIBILITY_REASONS
+    ]
+    if candidate.row.capacity_status == "waitlist":
+        reasons.append(
+            {
+                "code": "capacity",
+                "fr": "Liste d'attente : appelez d'abord",
+                "en": "Waiting list: call first",
+            }
+        )
+    return reasons
+
+
+def need_reason(service_terms: list[TaxonomyTerm], person: Person) -> dict[str, str] | None:
+    """Which of the person's needs, or which activity kind, this answers."""
+    codes = person.codes
+    for term in sorted(service_terms, key=lambda t: (t.code not in person.needs, t.code)):
+        if term.code in codes:
             return {
                 "code": "need",
                 "fr": f"Répond à : {term.name.lower()}",
@@ -85,40 +529,115 @@ def need_reason(sal: ServiceAtLocation, need_codes: list[str]) -> dict[str, str]
     return None
 
 
+# --- Proposals and the unmatched explanation -----------------------------------------
+
+
 def proposals_for(
     referral: Referral, *, exclude_services: set[uuid.UUID] | None = None, count: int | None = None
 ) -> list[ProposedMatch]:
-    """The best `count` activities for the referral (default: the usual number), one per
-    service, leaving out `exclude_services` (those already offered)."""
-    count = settings.TISSER_MATCHES_PER_REFERRAL if count is None else count
-    exclude = set(exclude_services or ())
-    # The person's needs, read once for the whole ranking.
-    need_codes = [t.code for t in referral.needs.all()]
-    chosen: list[Candidate] = []
-    for candidate in candidates_for(referral, need_codes):
-        service_id = candidate.service_at_location.service_id
-        if service_id in exclude:
-            continue
-        exclude.add(service_id)
-        chosen.append(candidate)
-        if len(chosen) >= count:
-            break
+    """The ranked proposals, ready to store: the matched rows loaded, reasons complete."""
+    person = Person.of(referral)
+    chosen = match(referral, exclude_services=exclude_services or (), count=count, person=person)
+    if not chosen:
+        return []
+    # Only what recording the match needs; the slip loads the rest.
+    sals = (
+        ServiceAtLocation.objects.select_related("service")
+        .only("id", "location_id", "service_id", "service__id", "service__organization_id")
+        .in_bulk([uuid.UUID(c.row.id) for c in chosen])
+    )
+    terms: dict[str, list[TaxonomyTerm]] = {}
+    through = TaxonomyTerm.services.through
+    for link in through.objects.filter(
+        service_id__in=[uuid.UUID(c.row.service_id) for c in chosen]
+    ).select_related("taxonomyterm"):
+        terms.setdefault(str(link.service_id), []).append(link.taxonomyterm)
     proposals = []
     for candidate in chosen:
-        reasons = [distance_reason(candidate.distance_km)]
-        need = need_reason(candidate.service_at_location, need_codes)
+        reasons = list(candidate.reasons)
+        need = need_reason(terms.get(candidate.row.service_id, []), person)
         if need:
             reasons.insert(0, need)
         proposals.append(
             ProposedMatch(
-                service_at_location=candidate.service_at_location,
-                # Closer is better; 1.0 at the door, 0.0 at the edge of the travel distance.
-                score=round(1 - candidate.distance_km / referral.max_distance_km, 4),
-                distance_km=candidate.distance_km,
+                service_at_location=sals[uuid.UUID(candidate.row.id)],
+                score=round(candidate.total, 4),
+                distance_km=candidate.row.distance_km,
                 reasons=reasons,
+                parts={name: round(score, 4) for name, score in candidate.parts.items()},
             )
         )
     return proposals
+
+
+def unmatched_explanation(referral: Referral) -> dict[str, Any]:
+    """Why nothing was found, in words a clinician can act on: the first hard filter
+    that leaves nothing, and what relaxing it would find."""
+    person = Person.of(referral)
+    base = person.filters(services_offered(referral))
+    km, wider = person.max_distance_km, max(person.max_distance_km * 2, 10.0)
+    relaxed = replace(
+        base, check_language=False, check_age=False, check_capacity=False, free_only=False
+    )
+
+    def count(filters: MatchFilters) -> int:
+        return len(match_candidate_rows(filters))
+
+    nearby = count(relaxed)
+    if not nearby:
+        farther = count(replace(relaxed, radius_km=wider))
+        return _explained(
+            "distance",
+            farther,
+            f"Rien à moins de {km:g} km ; {farther} à moins de {wider:g} km.",
+            f"Nothing within {km:g} km; {farther} within {wider:g} km.",
+        )
+    if not count(replace(relaxed, check_language=True)):
+        fr_name, en_name = language_names(person.language)
+        cat_fr, cat_en = language_names(settings.TISSER_CATALOG_LANGUAGE)
+        return _explained(
+            "language",
+            nearby,
+            f"Rien en {fr_name} à moins de {km:g} km ; {nearby} en {cat_fr} ou d'autres langues.",
+            f"Nothing in {en_name} within {km:g} km; {nearby} in {cat_en} or other languages.",
+        )
+    in_language = count(replace(relaxed, check_language=True))
+    if not count(replace(relaxed, check_language=True, check_age=True)):
+        return _explained(
+            "age",
+            in_language,
+            f"Rien d'ouvert à son âge à moins de {km:g} km ; {in_language} pour d'autres âges.",
+            f"Nothing open to this age within {km:g} km; {in_language} for other ages.",
+        )
+    if person.free_only and not count(replace(base, check_capacity=False)):
+        paid = count(replace(base, check_capacity=False, free_only=False))
+        return _explained(
+            "cost",
+            paid,
+            f"Rien de gratuit à moins de {km:g} km ; {paid} payant(s).",
+            f"Nothing free within {km:g} km; {paid} with a fee.",
+        )
+    full = count(replace(base, check_capacity=False))
+    if full:
+        return _explained(
+            "capacity",
+            full,
+            f"Les {full} activités qui conviennent à moins de {km:g} km sont complètes.",
+            f"The {full} suitable activities within {km:g} km are full.",
+        )
+    return _explained(
+        "offered",
+        0,
+        f"Tout ce qui convient à moins de {km:g} km a déjà été proposé.",
+        f"Everything suitable within {km:g} km has already been offered.",
+    )
+
+
+def _explained(code: str, alternatives: int, fr: str, en: str) -> dict[str, Any]:
+    return {"code": code, "alternatives": alternatives, "fr": fr, "en": en}
+
+
+# --- Jobs ----------------------------------------------------------------------------
 
 
 def referral_match(*, referral_id: uuid.UUID, event_id: int) -> None:
@@ -126,8 +645,10 @@ def referral_match(*, referral_id: uuid.UUID, event_id: int) -> None:
     referral = referral_matching_start(referral_id=referral_id, event_id=event_id)
     if referral is None:
         return
+    proposals = proposals_for(referral)
+    explanation = {} if proposals else unmatched_explanation(referral)
     referral_matches_record(
-        referral_id=referral_id, event_id=event_id, proposals=proposals_for(referral)
+        referral_id=referral_id, event_id=event_id, proposals=proposals, explanation=explanation
     )
 
 
@@ -146,7 +667,10 @@ def referral_rematch(*, referral_id: uuid.UUID, event_id: int | None) -> None:
         if wanted
         else []
     )
-    referral_rematch_record(referral_id=referral_id, event_id=event_id, proposals=proposals)
+    explanation = unmatched_explanation(referral) if wanted and not proposals else None
+    referral_rematch_record(
+        referral_id=referral_id, event_id=event_id, proposals=proposals, explanation=explanation
+    )
 
 
 def placement_rematch(*, placement_id: uuid.UUID, event_id: int) -> None:

@@ -120,7 +120,12 @@ def _activity(match: Match, language: str, now: datetime) -> SlipActivity:
         contact=contact_name,
         phone=phone,
         how_to_join=service.text("application_process", language),
-        reasons=[r.get(language, "") for r in match.reasons if r.get(language)],
+        # The most telling few: the rest (cost, sessions) has its own line on the slip.
+        reasons=[
+            r[language]
+            for r in match.reasons
+            if r.get(language) and r.get("code") not in ("cost", "schedule")
+        ][:3],
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from community_catalog.match_index import match_points_rebuild
 from community_catalog.models import ServiceAtLocation
 from referrals.lifecycle import placements_check
 from referrals.models import Event, Placement, Referral
@@ -345,6 +346,7 @@ def test_a_place_that_opens_again_is_offered_to_waiting_referrals(
     # Every walking group full: the referral ends unmatched.
     full = ServiceAtLocation.objects.filter(service__taxonomy_terms__code="walking-group")
     full.update(capacity_status="no-capacity", capacity_available=0)
+    match_points_rebuild()  # written around the catalogue services, which keep it current
     referral = _walking(api)
     assert referral.stage == "unmatched"
     sal = full.select_related("service__organization").first()
@@ -400,6 +402,7 @@ def test_repeated_capacity_changes_do_not_reprint_an_unmatched_slip(
 ) -> None:
     full = ServiceAtLocation.objects.filter(service__taxonomy_terms__code="walking-group")
     full.update(capacity_status="no-capacity", capacity_available=0)
+    match_points_rebuild()  # written around the catalogue services, which keep it current
     referral = _walking(api)
     Referral.objects.filter(id=referral.id).update(stage="slip_ready")
     unmatched = len(_events("referral.unmatched", aggregate_id=referral.id))

@@ -29,8 +29,8 @@ def test_a_referral_becomes_a_printed_slip(api: ApiClient, catalog: int, worker)
     assert detail["stage"] == "slip_ready"
     assert detail["slip_ready"] is True
     assert 1 <= len(detail["matches"]) <= 3
-    distances = [m["distance_km"] for m in detail["matches"]]
-    assert distances == sorted(distances)
+    scores = [m["score"] for m in detail["matches"]]
+    assert scores == sorted(scores, reverse=True)
     assert all(m["distance_km"] <= 4 for m in detail["matches"])
     response = api.get(f"{URL}/{accepted.json()['id']}/slip.pdf")
     assert response.status_code == 200

@@ -9,16 +9,25 @@ from django.db import connection
 
 class Command(BaseCommand):
     help = (
-        "Benchmarks. `tisser bench catalog --services 100000 --json`: HSDS import rate and "
-        "search latency, each beside a floor measured in the same run, in a throw-away "
-        "database on the configured backend. The last line is one JSON object."
+        "Benchmarks, in a throw-away database on the configured backend; the last line is "
+        "one JSON object. `tisser bench catalog --services 100000`: HSDS import rate and "
+        "search latency, each beside a floor measured in the same run. `tisser bench "
+        "matching --services 100000 --referrals 1000`: per-referral matching latency "
+        "beside a naive scorer in the same run."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("which", choices=["catalog"])
+        parser.add_argument("which", choices=["catalog", "matching"])
         parser.add_argument("--services", type=int, default=100_000)
         parser.add_argument("--import", dest="imported", type=int, default=10_000)
         parser.add_argument("--searches", type=int, default=300)
+        parser.add_argument("--referrals", type=int, default=1000)
+        parser.add_argument(
+            "--naive-referrals",
+            type=int,
+            default=10,
+            help="Referrals the naive scorer runs for (it takes seconds each).",
+        )
         parser.add_argument("--json", action="store_true", help="Only the JSON line.")
 
     def handle(
@@ -28,10 +37,13 @@ class Command(BaseCommand):
         services: int,
         imported: int,
         searches: int,
+        referrals: int,
+        naive_referrals: int,
         json: bool,
         **options: Any,
     ) -> None:
         from community_catalog.benchmark import bench_catalog
+        from workers.benchmark import bench_matching
 
         log = (lambda _: None) if json else (lambda line: self.stderr.write(line))
         # A database of its own, made and dropped the way the test runner does it.
@@ -39,7 +51,17 @@ class Command(BaseCommand):
         old_name = connection.settings_dict["NAME"]
         creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
         try:
-            result = bench_catalog(services=services, imported=imported, searches=searches, log=log)
+            if which == "matching":
+                result = bench_matching(
+                    services=services,
+                    referrals=referrals,
+                    naive_referrals=naive_referrals,
+                    log=log,
+                )
+            else:
+                result = bench_catalog(
+                    services=services, imported=imported, searches=searches, log=log
+                )
         finally:
             creation.destroy_test_db(old_name, verbosity=0)
         self.stdout.write(_dumps(result))

@@ -1,0 +1,157 @@
+"""The matching index: one `MatchPoint` per service at a place, derived from the catalogue.
+
+`match_points_refresh(service_ids)` recomputes the points of some services; the outbox
+calls it in the transaction of every catalogue change it announces (each change to a
+service, its places, capacity, schedules or status writes a `service.*` or
+`capacity.changed` event), so matching never reads stale points.
+`match_points_rebuild()` recomputes everything (a migration, `tisser
+rebuild-match-index`, or after writing the catalogue outside the services).
+"""
+
+from __future__ import annotations
+
+import uuid
+import zlib
+from collections.abc import Iterable
+
+from django.db.models import Q
+from django.utils import timezone
+
+from community_catalog.models import (
+    Language,
+    MatchPoint,
+    Schedule,
+    Service,
+    ServiceAtLocation,
+)
+from community_catalog.selectors import IDS_PER_QUERY, public_position
+
+_CHUNK = 2000
+
+
+def match_points_refresh(service_ids: Iterable[uuid.UUID]) -> int:
+    """Recompute the points of these services (deleted ones lose theirs). Returns how
+    many points were written."""
+    ids = list(dict.fromkeys(service_ids))
+    written = 0
+    for start in range(0, len(ids), min(_CHUNK, IDS_PER_QUERY)):
+        written += _refresh(ids[start : start + _CHUNK])
+    return written
+
+
+def match_points_rebuild() -> int:
+    MatchPoint.objects.all().delete()
+    return match_points_refresh(Service.objects.values_list("id", flat=True).order_by("id"))
+
+
+def _refresh(service_ids: list[uuid.UUID]) -> int:
+    MatchPoint.objects.filter(service_key__in=[str(i) for i in service_ids]).delete()
+    sals = list(
+        ServiceAtLocation.objects.filter(service_id__in=service_ids)
+        .select_related("service", "location")
+        .order_by()
+    )
+    if not sals:
+        return 0
+    codes: dict[uuid.UUID, list[str]] = {}
+    for service_id, code in Service.taxonomy_terms.through.objects.filter(
+        service_id__in=service_ids
+    ).values_list("service_id", "taxonomyterm__code"):
+        codes.setdefault(service_id, []).append(code)
+    location_ids = {sal.location_id for sal in sals}
+    service_languages: dict[uuid.UUID, set[str]] = {}
+    location_languages: dict[uuid.UUID, set[str]] = {}
+    for service_id, location_id, code in Language.objects.filter(
+        Q(service_id__in=service_ids) | Q(location_id__in=location_ids)
+    ).values_list("service_id", "location_id", "code"):
+        if not code:
+            continue
+        if service_id in service_ids:
+            service_languages.setdefault(service_id, set()).add(code)
+        if location_id in location_ids:
+            location_languages.setdefault(location_id, set()).add(code)
+    schedules: dict[uuid.UUID, list[Schedule]] = {}
+    for schedule in Schedule.objects.filter(
+        Q(service_at_location__service_id__in=service_ids)
+        | Q(service_id__in=service_ids, service_at_location__isnull=True)
+    ).order_by():
+        owner = schedule.service_at_location_id or schedule.service_id
+        if owner is not None:
+            schedules.setdefault(owner, []).append(schedule)
+
+    points = []
+    for sal in sals:
+        service, location = sal.service, sal.location
+        if location.latitude is None or location.longitude is None:
+            continue  # nowhere on the map: cannot be matched by distance
+        latitude, longitude = public_position(
+            location.latitude, location.longitude, location.is_confidential
+        )
+        languages = service_languages.get(service.id, set()) | location_languages.get(
+            location.id, set()
+        )
+        if not service_languages.get(service.id):
+            # A service that names no language is run in the catalogue's own
+            # (TISSER_CATALOG_LANGUAGE, read when matching): marked "*".
+            languages.add("*")
+        points.append(
+            MatchPoint(
+                service_at_location=sal,
+                service_key=str(service.id),
+                organization_key=str(service.organization_id),
+                location_key=str(location.id),
+                latitude=latitude,
+                longitude=longitude,
+                active=service.status == Service.Status.ACTIVE,
+                open=sal.capacity_status != ServiceAtLocation.CapacityStatus.NO_CAPACITY
+                and sal.capacity_available != 0,
+                capacity_status=sal.capacity_status,
+                is_free=service.is_free,
+                assured_date=service.assured_date,
+                minimum_age=service.minimum_age,
+                maximum_age=service.maximum_age,
+                codes=_listed(codes.get(service.id, [])),
+                code_bits=code_bits(codes.get(service.id, [])),
+                languages=_listed(sorted(languages)),
+                interpretation=bool(service.interpretation_services.strip()),
+                slots=slots_text(schedules.get(sal.id) or schedules.get(service.id) or []),
+                name=service.name[:200],
+            )
+        )
+    MatchPoint.objects.bulk_create(points, batch_size=500)
+    return len(points)
+
+
+def code_bit(code: str) -> int:
+    """A bit for a taxonomy code, the same on every machine. Two codes may share one:
+    the bits only prefilter, the codes themselves are checked after."""
+    return 1 << (zlib.crc32(code.encode()) % 62)
+
+
+def code_bits(codes: Iterable[str]) -> int:
+    bits = 0
+    for code in codes:
+        bits |= code_bit(code)
+    return bits
+
+
+def _listed(values: Iterable[str]) -> str:
+    joined = ",".join(values)
+    return f",{joined}," if joined else ""
+
+
+def slots_text(schedules: list[Schedule]) -> str:
+    """The weekly slots of live schedules: 'TU 14:00 16:30 W;FR 09:00 11:00 M' (W: weekly
+    or less often, M: monthly). What the schedule fit needs, without the rules."""
+    today = timezone.localdate()
+    slots = []
+    for schedule in schedules:
+        if not schedule.freq or schedule.opens_at is None:
+            continue
+        if any(end and end < today for end in (schedule.until, schedule.valid_to)):
+            continue
+        closes = schedule.closes_at or schedule.opens_at
+        kind = "M" if schedule.freq == Schedule.Freq.MONTHLY else "W"
+        for day in schedule.weekdays.split(",") if schedule.weekdays else []:
+            slots.append(f"{day} {schedule.opens_at:%H:%M} {closes:%H:%M} {kind}")
+    return ";".join(slots)[:500]
