@@ -55,6 +55,9 @@ class DemoService(_Strict):
     application_process: str
     translations: dict[str, dict[str, str]]
     locations: list[DemoServiceAtLocation]
+    # Languages it is run in (ISO 639-1); none given: the catalogue's own (French).
+    languages: list[str] = []
+    interpretation_services: str = ""
 
 
 class DemoLocation(_Strict):
@@ -136,6 +139,11 @@ def demo_catalog_hsds(catalog: DemoCatalog) -> list[dict[str, Any]]:
                     "assured_date": today,
                     "organization": organization,
                     "translations": svc.translations,
+                    "languages": [
+                        {"id": _id(key, "language", code), "code": code}
+                        for code in svc.languages
+                    ],
+                    "interpretation_services": svc.interpretation_services,
                     "contacts": [
                         {
                             "id": _id(key, "contact"),

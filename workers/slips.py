@@ -120,7 +120,8 @@ def _activity(match: Match, language: str, now: datetime) -> SlipActivity:
         contact=contact_name,
         phone=phone,
         how_to_join=service.text("application_process", language),
-        # The most telling few: the rest (cost, sessions) has its own line on the slip.
+        # The most telling few. Cost and sessions have their own lines on the slip, and
+        # one more line per activity would push a full slip onto a second page.
         reasons=[
             r[language]
             for r in match.reasons
