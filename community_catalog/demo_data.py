@@ -140,8 +140,7 @@ def demo_catalog_hsds(catalog: DemoCatalog) -> list[dict[str, Any]]:
                     "organization": organization,
                     "translations": svc.translations,
                     "languages": [
-                        {"id": _id(key, "language", code), "code": code}
-                        for code in svc.languages
+                        {"id": _id(key, "language", code), "code": code} for code in svc.languages
                     ],
                     "interpretation_services": svc.interpretation_services,
                     "contacts": [
