@@ -401,6 +401,10 @@ def match_candidate_rows(filters: MatchFilters, *, beyond_km: float = -1.0) -> l
         km = distance_km(filters.latitude, filters.longitude, latitude, longitude)
         if not beyond_km < km <= filters.radius_km:
             continue
+        if len(sal_key) == 32:  # SQLite keeps UUIDs as bare hex: the usual form, as elsewhere
+            sal_key = "-".join(
+                (sal_key[:8], sal_key[8:12], sal_key[12:16], sal_key[16:20], sal_key[20:])
+            )
         found.append(
             CandidateRow(
                 id=sal_key,

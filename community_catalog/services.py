@@ -26,6 +26,7 @@ from community_catalog.hsds_export import (
     taxonomy_term_export,
 )
 from community_catalog.hsds_import import ImportRejected, hsds_import, location_write
+from community_catalog.match_index import match_points_refresh
 from community_catalog.models import (
     Location,
     Organization,
@@ -216,6 +217,8 @@ def _service_edit(
             # An organisation editing its service is also saying the rest is current.
             service.assured_date = timezone.localdate()
             service.save(update_fields=["assured_date"])
+            # The import's event refreshed matching's index before this date was set.
+            match_points_refresh([service.id])
         return service
 
 

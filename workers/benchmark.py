@@ -42,7 +42,15 @@ from community_catalog.selectors import CandidateRow, distance_km, match_codes
 from community_catalog.services import taxonomy_seed
 from community_catalog.taxonomy import NEED_ACTIVITIES
 from referrals.models import HealthCenter, Referral
-from workers.matching import Candidate, Person, candidate_score, choose, finish, proposals_for
+from workers.matching import (
+    Candidate,
+    Person,
+    candidate_score,
+    choose,
+    finish,
+    match,
+    proposals_for,
+)
 
 _ORGANIZATIONS = 500
 
@@ -199,11 +207,14 @@ def bench_matching(
 
     log(f"naive scorer on {naive_referrals} of them…")
     now = timezone.now()
-    naive = []
+    naive, agree = [], 0
     for referral in filed[:naive_referrals]:
         started = time.perf_counter()
-        naive_match(referral, now)
+        expected = naive_match(referral, now)
         naive.append((time.perf_counter() - started) * 1000)
+        # The matcher's early stop must not change the result.
+        if [c.row.id for c in match(referral, now=now)] == [c.row.id for c in expected]:
+            agree += 1
 
     p95 = _percentile(latencies, 0.95)
     naive_p95 = _percentile(naive, 0.95) if naive else 0.0
@@ -218,6 +229,7 @@ def bench_matching(
         "naive_p50_ms": round(statistics.median(naive), 1) if naive else None,
         "naive_p95_ms": round(naive_p95, 1) if naive else None,
         "naive_over_matcher_p95": round(naive_p95 / p95, 1) if naive and p95 else None,
+        "naive_same_choice": f"{agree}/{len(naive)}",
         "matched_share": round(sum(1 for n in found if n) / len(found), 3) if found else 0,
         "proposals_median": statistics.median(found) if found else 0,
     }

@@ -28,6 +28,7 @@ unscored place can enter the top N: the result is the same as scoring them all.
 from __future__ import annotations
 
 import gettext
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -203,7 +204,7 @@ class Candidate:
         """Best first; ties: nearer, then the service's name, then the id."""
         if self._key is None:
             self._key = (
-                -round(self.total, 9),
+                -round(self.total, 6),
                 round(self.row.distance_km, 6),
                 self.row.service_name.casefold(),
                 self.row.id,
@@ -222,14 +223,23 @@ def distance_part(km: float, max_km: float) -> float:
     return max(0.0, 1.0 - km / max_km) if max_km > 0 else 0.0
 
 
+_WEEKDAY_INDEX = {day: i for i, day in enumerate(("MO", "TU", "WE", "TH", "FR", "SA", "SU"))}
+
+
 @lru_cache(maxsize=4096)
 def _slots(text: str) -> tuple[tuple[str, time, time, bool], ...]:
     """'TU 14:00 16:30 W;FR 09:00 11:00 M' (see `slots_text`) → (day, opens, closes,
     monthly) tuples."""
     slots = []
     for item in text.split(";") if text else []:
-        day, opens, closes, kind = item.split(" ")
-        slots.append((day, time.fromisoformat(opens), time.fromisoformat(closes), kind == "M"))
+        parts = item.split(" ")
+        if len(parts) != 4 or parts[0] not in _WEEKDAY_INDEX:
+            continue  # never fail a referral on one odd slot
+        day, opens, closes, kind = parts
+        try:
+            slots.append((day, time.fromisoformat(opens), time.fromisoformat(closes), kind == "M"))
+        except ValueError:
+            continue
     return tuple(slots)
 
 
@@ -261,7 +271,6 @@ def schedule_fit(
     return best, best_slot
 
 
-_WEEKDAY_INDEX = {day: i for i, day in enumerate(("MO", "TU", "WE", "TH", "FR", "SA", "SU"))}
 # A monthly session is, on average, two weeks away.
 MONTHLY_DAYS_AWAY = 14
 
@@ -290,15 +299,28 @@ def soon_part(slots_text: str, now: datetime) -> float:
     return 1.0 - soonest / SOON_DAYS
 
 
+_CLAUSE = re.compile(r"[.;,\n(){}\[\]]+")
+_NEGATION = re.compile(r"\b(pas|sans|non|aucun|aucune|ni|no|not|without)\b|\bn['\u2019]")
+
+
 def accessibility_met(texts: list[str], needs: list[str]) -> list[str]:
+    """The needs a place's accessibility description says it meets. Whole words only,
+    and a clause with a negation ("pas d'ascenseur", "not wheelchair accessible") never
+    counts: better to say nothing than to promise access that is not there."""
     if not texts or not needs:
         return []
-    text = " ".join(texts).casefold()
-    return [
-        need
-        for need in needs
-        if need in text or any(word in text for word in ACCESSIBILITY_WORDS.get(need, ()))
+    clauses = [
+        clause
+        for clause in _CLAUSE.split(" ".join(texts).casefold())
+        if clause.strip() and not _NEGATION.search(clause)
     ]
+    met = []
+    for need in needs:
+        words = (need, *ACCESSIBILITY_WORDS.get(need, ()))
+        pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b")
+        if any(pattern.search(clause) for clause in clauses):
+            met.append(need)
+    return met
 
 
 def freshness_part(assured: date | None, today: date) -> float:
@@ -342,17 +364,23 @@ def finish(candidate: Candidate, person: Person) -> None:
 
 def choose(candidates: list[Candidate], count: int) -> list[Candidate]:
     """The best `count`, at most one per organisation; when fewer organisations have
-    something to offer, the best of the rest fill the list."""
+    something to offer, the best of the rest fill the list. Never the same service
+    twice (a service met at two places is one offer)."""
     ordered = sorted(candidates, key=Candidate.key)
     chosen: list[Candidate] = []
     organizations: set[str] = set()
+    services: set[str] = set()
     for candidate in ordered:
         if len(chosen) < count and candidate.row.organization_id not in organizations:
             chosen.append(candidate)
             organizations.add(candidate.row.organization_id)
-    if len(chosen) < count:
-        taken = {id(c) for c in chosen}
-        chosen += [c for c in ordered if id(c) not in taken][: count - len(chosen)]
+            services.add(candidate.row.service_id)
+    for candidate in ordered:
+        if len(chosen) >= count:
+            break
+        if candidate.row.service_id not in services:
+            chosen.append(candidate)
+            services.add(candidate.row.service_id)
     return sorted(chosen, key=Candidate.key)
 
 
@@ -384,7 +412,14 @@ def match(
     candidates: list[Candidate] = []
     chosen: list[Candidate] = []
     for start in range(0, len(bounds), _BATCH):
-        if len(chosen) == count and bounds[start][0] < min(c.total for c in chosen) - 1e-12:
+        # Stop only when the choice is full and all from different organisations: then
+        # nothing scoring lower can enter it. A choice filled from one organisation could
+        # still be displaced by a lower score from another, which must be found.
+        if (
+            len(chosen) == count
+            and len({c.row.organization_id for c in chosen}) == count
+            and bounds[start][0] < min(c.total for c in chosen) - 1e-6
+        ):
             break
         for _, i in bounds[start : start + _BATCH]:
             row = rows[i]
@@ -572,53 +607,69 @@ def proposals_for(
 
 def unmatched_explanation(referral: Referral) -> dict[str, Any]:
     """Why nothing was found, in words a clinician can act on: the first hard filter
-    that leaves nothing, and what relaxing it would find."""
+    that leaves nothing, and what relaxing it would find. Counts are of activities the
+    person could attend but for that one filter."""
     person = Person.of(referral)
     base = person.filters(services_offered(referral))
     km, wider = person.max_distance_km, max(person.max_distance_km * 2, 10.0)
-    relaxed = replace(
-        base, check_language=False, check_age=False, check_capacity=False, free_only=False
+    # Everything of the kind wanted nearby, whatever the other filters say.
+    anything = replace(
+        base,
+        check_language=False,
+        check_age=False,
+        check_capacity=False,
+        free_only=False,
+        exclude_services=frozenset(),
     )
 
     def count(filters: MatchFilters) -> int:
         return len(match_candidate_rows(filters))
 
-    nearby = count(relaxed)
-    if not nearby:
-        farther = count(replace(relaxed, radius_km=wider))
+    if not count(anything):
+        farther = count(replace(base, radius_km=wider))
+        if farther:
+            return _explained(
+                "distance",
+                farther,
+                f"Rien à moins de {km:g} km ; {farther} à moins de {wider:g} km.",
+                f"Nothing within {km:g} km; {farther} within {wider:g} km.",
+            )
         return _explained(
             "distance",
-            farther,
-            f"Rien à moins de {km:g} km ; {farther} à moins de {wider:g} km.",
-            f"Nothing within {km:g} km; {farther} within {wider:g} km.",
+            0,
+            f"Rien à moins de {wider:g} km non plus : essayez d'autres besoins.",
+            f"Nothing within {wider:g} km either: try other needs.",
         )
-    if not count(replace(relaxed, check_language=True)):
+    spoken = replace(anything, check_language=True)
+    if not count(spoken):
+        others = count(anything)
         fr_name, en_name = language_names(person.language)
-        cat_fr, cat_en = language_names(settings.TISSER_CATALOG_LANGUAGE)
         return _explained(
             "language",
-            nearby,
-            f"Rien en {fr_name} à moins de {km:g} km ; {nearby} en {cat_fr} ou d'autres langues.",
-            f"Nothing in {en_name} within {km:g} km; {nearby} in {cat_en} or other languages.",
+            others,
+            f"Rien en {fr_name} à moins de {km:g} km ; {others} dans d'autres langues.",
+            f"Nothing in {en_name} within {km:g} km; {others} in other languages.",
         )
-    in_language = count(replace(relaxed, check_language=True))
-    if not count(replace(relaxed, check_language=True, check_age=True)):
+    allowed = replace(spoken, check_age=True)
+    if not count(allowed):
+        others = count(spoken)
         return _explained(
             "age",
-            in_language,
-            f"Rien d'ouvert à son âge à moins de {km:g} km ; {in_language} pour d'autres âges.",
-            f"Nothing open to this age within {km:g} km; {in_language} for other ages.",
+            others,
+            f"Rien d'ouvert à son âge à moins de {km:g} km ; {others} pour d'autres âges.",
+            f"Nothing open to this age within {km:g} km; {others} for other ages.",
         )
-    if person.free_only and not count(replace(base, check_capacity=False)):
-        paid = count(replace(base, check_capacity=False, free_only=False))
+    if person.free_only and not count(replace(allowed, free_only=True)):
+        paid = count(allowed)
         return _explained(
             "cost",
             paid,
             f"Rien de gratuit à moins de {km:g} km ; {paid} payant(s).",
             f"Nothing free within {km:g} km; {paid} with a fee.",
         )
-    full = count(replace(base, check_capacity=False))
-    if full:
+    affordable = replace(allowed, free_only=person.free_only)
+    if not count(replace(affordable, check_capacity=True)):
+        full = count(affordable)
         return _explained(
             "capacity",
             full,

@@ -339,7 +339,7 @@ def test_unmatched_says_what_relaxing_would_find(api: ApiClient, orgs: list[Orga
             {"languages": [{"id": "7b0c43a6-0000-4000-8000-000000000001", "code": "fr"}]},
             {"preferred_language": "de"},
             "language",
-            "Nothing in German within 5 km; 1 in French or other languages.",
+            "Nothing in German within 5 km; 1 in other languages.",
         ),
         ({"minimum_age": 60}, {"year_of_birth": 1995}, "age", None),
         (
@@ -443,3 +443,96 @@ def test_choice_is_diverse_and_deterministic(candidates: list[CandidateRow]) -> 
     if len(organizations) >= 3:
         assert len({c.row.organization_id for c in chosen}) == 3
     assert len(chosen) == min(3, len(candidates))
+
+
+def test_unmatched_after_everything_was_offered(api: ApiClient, orgs: list[Organization]) -> None:
+    from workers.matching import unmatched_explanation
+
+    _service(orgs[0], "Unique")
+    referral = _referral(api)
+    assert _names(referral) == ["Unique"]
+    assert unmatched_explanation(referral)["code"] == "offered"
+
+
+def test_distance_explanation_counts_only_what_the_person_could_attend(
+    api: ApiClient, orgs: list[Organization]
+) -> None:
+    _service(
+        orgs[0], "English only, far", km=8, languages=[{"id": str(uuid.uuid4()), "code": "en"}]
+    )
+    referral = _referral(api)
+    assert referral.unmatched_explanation["en"] == "Nothing within 10 km either: try other needs."
+
+
+def test_diversity_survives_early_stopping(api: ApiClient, orgs: list[Organization]) -> None:
+    """More places of one organisation than a batch, all near; one of another far away:
+    the far one still takes a place in the choice."""
+    for i in range(30):
+        _service(orgs[0], f"A{i:02d}", km=0.1 + i * 0.01)
+    _service(orgs[1], "B far", km=4.5)
+    assert _names(_referral(api)) == ["A00", "A01", "B far"]
+
+
+def test_one_service_at_two_places_is_offered_once(
+    api: ApiClient, orgs: list[Organization]
+) -> None:
+    service = _service(orgs[0], "Deux lieux")
+    org = organization_key(orgs[0])
+    location = org.post(
+        "/api/v1/organization/locations",
+        {"name": "Autre salle", "latitude": HOME[0] + 2 * KM, "longitude": HOME[1]},
+    )
+    assert location.status_code == 201, location.json()
+    added = org.post(
+        f"/api/v1/organization/services/{service.id}/service-at-locations",
+        {"location_id": location.json()["id"]},
+    )
+    assert added.status_code == 201, added.json()
+    assert _names(_referral(api)) == ["Deux lieux"]
+
+
+@pytest.mark.parametrize(
+    ("text", "met"),
+    [
+        ("Accès de plain-pied, ascenseur", ["step-free"]),
+        ("Pas accessible en fauteuil roulant, pas d'ascenseur", []),
+        ("Not wheelchair accessible; no lift", []),
+        ("Salle de trampoline au 2e étage", []),
+        ("Wheelchair accessible. Hearing loop at the desk", ["wheelchair", "hearing-loop"]),
+    ],
+)
+def test_accessibility_reads_words_and_negations(text: str, met: list[str]) -> None:
+    from workers.matching import accessibility_met
+
+    assert accessibility_met([text], ["wheelchair", "step-free", "hearing-loop"]) == met
+
+
+def test_a_long_schedule_list_never_breaks_matching(
+    api: ApiClient, orgs: list[Organization]
+) -> None:
+    service = _service(orgs[0], "Tous les jours")
+    org = organization_key(orgs[0])
+    sal = service.service_at_locations.get()
+    for hour in range(8, 13):
+        response = org.post(
+            f"/api/v1/organization/service-at-locations/{sal.id}/schedules",
+            {"freq": "WEEKLY", "byday": "MO,TU,WE,TH,FR,SA,SU", "opens_at": f"{hour:02d}:00"},
+        )
+        assert response.status_code == 201, response.json()
+    assert _names(_referral(api)) == ["Tous les jours"]
+
+
+def test_an_edit_keeps_the_index_fresh(api: ApiClient, orgs: list[Organization]) -> None:
+    from community_catalog.match_index import match_points_rebuild
+    from community_catalog.models import MatchPoint
+
+    service = _service(orgs[0], "Ancienne", assured_date="2024-01-01")
+    Service.objects.filter(id=service.id).update(assured_date=date(2024, 1, 1))
+    match_points_rebuild()
+    org = organization_key(orgs[0])
+    assert (
+        org.patch(f"/api/v1/organization/services/{service.id}", {"name": "Nouvelle"}).status_code
+        == 200
+    )
+    point = MatchPoint.objects.get(service_key=str(service.id))
+    assert (point.name, point.assured_date) == ("Nouvelle", date.today())
