@@ -301,7 +301,7 @@ class MatchFilters:
     check_capacity: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CandidateRow:
     """What scoring needs of one activity at one place, read from the matching index.
     Ids stay text until a candidate is chosen."""
@@ -329,18 +329,43 @@ def match_candidate_rows(filters: MatchFilters, *, beyond_km: float = -1.0) -> l
     person's age, run in their language or with interpretation, free when asked, with
     places left, and not already offered. Exact distances are computed in Python.
 
-    `beyond_km`: only places further than this (matching widens its search in rings).
+    `beyond_km`: only places further than this.
     """
+    return match_candidate_page(filters, beyond_km=beyond_km).rows
+
+
+@dataclass
+class CandidatePage:
+    rows: list[CandidateRow]
+    # Whether every row passing the filters is here; if not, `floor` is the lowest
+    # `order` value of the rows read (every row left out has at most that).
+    complete: bool
+    floor: float
+
+
+def match_candidate_page(
+    filters: MatchFilters,
+    *,
+    beyond_km: float = -1.0,
+    order: Any = None,
+    limit: int | None = None,
+) -> CandidatePage:
+    """`match_candidate_rows`, best first by the expression `order` (evaluated in the
+    database), and at most `limit` of them: matching reads the likeliest rows first and
+    the rest only when they could still matter."""
     lat_range, lon_range = bounding_box(filters.latitude, filters.longitude, filters.radius_km)
-    rows = MatchPoint.objects.filter(
-        latitude__range=lat_range, longitude__range=lon_range, active=True
-    )
     if not filters.codes:
-        return []
+        return CandidatePage([], True, 0.0)
     from community_catalog.match_index import code_bits
 
     # The bits find the candidates in the database; the codes are checked below.
-    rows = rows.alias(shared=F("code_bits").bitand(code_bits(filters.codes))).exclude(shared=0)
+    rows = (
+        MatchPoint.objects.filter(
+            latitude__range=lat_range, longitude__range=lon_range, active=True
+        )
+        .alias(shared=F("code_bits").bitand(code_bits(filters.codes)))
+        .exclude(shared=0)
+    )
     if filters.check_capacity:
         rows = rows.filter(open=True)
     if filters.check_age:
@@ -354,8 +379,7 @@ def match_candidate_rows(filters: MatchFilters, *, beyond_km: float = -1.0) -> l
         rows = rows.filter(is_free=True)
     if filters.exclude_services:
         rows = rows.exclude(service_key__in=[str(s) for s in filters.exclude_services])
-    wanted = filters.codes
-    query = rows.order_by().values_list(
+    fields: list[Any] = [
         Cast("service_at_location_id", CharField()),
         "service_key",
         "organization_key",
@@ -370,32 +394,44 @@ def match_candidate_rows(filters: MatchFilters, *, beyond_km: float = -1.0) -> l
         "slots",
         "name",
         "codes",
-    )
+    ]
+    if order is not None:
+        rows = rows.annotate(rank_bound=order).order_by("-rank_bound", "service_at_location_id")
+        fields.append("rank_bound")
+    else:
+        rows = rows.order_by()
+    query = rows.values_list(*fields)
+    if limit is not None:
+        query = query[:limit]
     # Read with a plain cursor: a thousand rows per referral through the ORM's value
     # converters cost more than the query.
     sql, params = query.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         raw = cursor.fetchall()
+    complete = limit is None or len(raw) < limit
+    floor = float(raw[-1][-1]) if raw and order is not None else 0.0
     found: list[CandidateRow] = []
     own = f",{filters.language},"
     default = filters.language == settings.TISSER_CATALOG_LANGUAGE
-    for (
-        sal_key,
-        service_key,
-        organization_key,
-        location_key,
-        latitude,
-        longitude,
-        capacity_status,
-        is_free,
-        assured_date,
-        languages,
-        interpretation,
-        slots,
-        name,
-        codes,
-    ) in raw:
+    wanted = filters.codes
+    for record in raw:
+        (
+            sal_key,
+            service_key,
+            organization_key,
+            location_key,
+            latitude,
+            longitude,
+            capacity_status,
+            is_free,
+            assured_date,
+            languages,
+            interpretation,
+            slots,
+            name,
+            codes,
+        ) = record[:14]
         if wanted.isdisjoint(codes.strip(",").split(",")):
             continue
         km = distance_km(filters.latitude, filters.longitude, latitude, longitude)
@@ -423,7 +459,7 @@ def match_candidate_rows(filters: MatchFilters, *, beyond_km: float = -1.0) -> l
                 slots=slots,
             )
         )
-    return found
+    return CandidatePage(found, complete, floor)
 
 
 def _point_speaks(language: str) -> Q:

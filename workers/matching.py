@@ -28,22 +28,25 @@ unscored place can enter the top N: the result is the same as scoring them all.
 from __future__ import annotations
 
 import gettext
+import math
 import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 
 import pycountry
 from django.conf import settings
+from django.db.models import Case, ExpressionWrapper, F, FloatField, Q, Value, When
 from django.utils import timezone
 
 from community_catalog.models import Accessibility, ServiceAtLocation, TaxonomyTerm
 from community_catalog.selectors import (
     CandidateRow,
     MatchFilters,
+    match_candidate_page,
     match_candidate_rows,
     match_codes,
 )
@@ -275,6 +278,17 @@ def schedule_fit(
 MONTHLY_DAYS_AWAY = 14
 
 
+@lru_cache(maxsize=8192)
+def schedule_part(
+    slots_text: str, availability: tuple[Window, ...], weekday: int, clock: time
+) -> tuple[float, tuple[str, time, bool] | None]:
+    """The schedule part (fit and soonness) and the slot that fits best, for a person's
+    week and the local day and time. Cached: many places share their slots."""
+    fit, slot = schedule_fit(slots_text, list(availability))
+    soon = _soon(_slots(slots_text), weekday, clock)
+    return FIT_SHARE * fit + (1 - FIT_SHARE) * soon, slot
+
+
 def soon_part(slots_text: str, now: datetime) -> float:
     """1 for a session later today, falling to 0 at SOON_DAYS away (or none known).
 
@@ -282,11 +296,13 @@ def soon_part(slots_text: str, now: datetime) -> float:
     recurrence rule: exact for weekly sessions, an average for monthly ones; a rule that
     skips weeks counts as weekly. The slip prints the exact dates.
     """
-    slots = _slots(slots_text)
+    local = timezone.localtime(now)
+    return _soon(_slots(slots_text), local.weekday(), local.time())
+
+
+def _soon(slots: tuple[tuple[str, time, time, bool], ...], today: int, clock: time) -> float:
     if not slots:
         return 0.0
-    local = timezone.localtime(now)
-    today, clock = local.weekday(), local.time()
     soonest = float(SOON_DAYS)
     for day, opens, _closes, monthly in slots:
         if monthly:
@@ -314,13 +330,13 @@ def accessibility_met(texts: list[str], needs: list[str]) -> list[str]:
         for clause in _CLAUSE.split(" ".join(texts).casefold())
         if clause.strip() and not _NEGATION.search(clause)
     ]
-    met = []
-    for need in needs:
-        words = (need, *ACCESSIBILITY_WORDS.get(need, ()))
-        pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b")
-        if any(pattern.search(clause) for clause in clauses):
-            met.append(need)
-    return met
+    return [need for need in needs if any(_need_pattern(need).search(clause) for clause in clauses)]
+
+
+@lru_cache(maxsize=64)
+def _need_pattern(need: str) -> re.Pattern[str]:
+    words = (need, *ACCESSIBILITY_WORDS.get(need, ()))
+    return re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b")
 
 
 def freshness_part(assured: date | None, today: date) -> float:
@@ -335,12 +351,15 @@ def candidate_score(
     row: CandidateRow, accessibility_texts: list[str], person: Person, now: datetime
 ) -> Candidate:
     """Every part of the score, from the matching index alone."""
-    today = timezone.localdate(now)
-    fit, slot = schedule_fit(row.slots, person.availability)
+    local = timezone.localtime(now)
+    today = local.date()
+    schedule, slot = schedule_part(
+        row.slots, tuple(person.availability), local.weekday(), _minute(local.time())
+    )
     met = accessibility_met(accessibility_texts, person.accessibility_needs)
     parts = {
         "distance": distance_part(row.distance_km, person.max_distance_km),
-        "schedule": FIT_SHARE * fit + (1 - FIT_SHARE) * soon_part(row.slots, now),
+        "schedule": schedule,
         "language": 1.0 if row.runs_in_language else INTERPRETATION_SCORE,
         "cost": 1.0 if row.is_free else PAID_SCORE,
         "accessibility": (
@@ -404,42 +423,109 @@ def match(
     today = timezone.localdate(now)
     person = person or Person.of(referral, today=today)
     count = person.count if count is None else count
-    rows = match_candidate_rows(person.filters(exclude_services))
+    filters = person.filters(exclude_services)
+    # The likeliest places first, ordered by the database on a bound of their total;
+    # the rest only if one of them could still enter the choice.
+    page = match_candidate_page(filters, order=_sql_bound(person, today), limit=_PAGE)
+    chosen = _best(page.rows, person, now, count)
+    if not page.complete and not (
+        _settled(chosen, count) and page.floor < min(c.total for c in chosen) - 1e-6
+    ):
+        chosen = _best(match_candidate_rows(filters), person, now, count)
+    for candidate in chosen:
+        finish(candidate, person)
+    return chosen
+
+
+def _settled(chosen: list[Candidate], count: int) -> bool:
+    """A full choice, all from different organisations: nothing scoring lower can enter
+    it. (A choice filled from one organisation could still be displaced by a lower
+    score from another.)"""
+    return len(chosen) == count and len({c.row.organization_id for c in chosen}) == count
+
+
+def _best(rows: list[CandidateRow], person: Person, now: datetime, count: int) -> list[Candidate]:
+    """`choose` over `rows`, scoring them in order of their bound, a batch at a time,
+    until nothing unscored can enter the choice."""
     if not rows:
         return []
-    bounds = sorted(_bounds(rows, person, today), key=lambda b: (-b[0], b[1]))
+    bounds = sorted(_bounds(rows, person, now), key=lambda b: (-b[0], b[1]))
     texts = _accessibility_of(rows) if person.accessibility_needs else {}
     candidates: list[Candidate] = []
     chosen: list[Candidate] = []
     for start in range(0, len(bounds), _BATCH):
-        # Stop only when the choice is full and all from different organisations: then
-        # nothing scoring lower can enter it. A choice filled from one organisation could
-        # still be displaced by a lower score from another, which must be found.
-        if (
-            len(chosen) == count
-            and len({c.row.organization_id for c in chosen}) == count
-            and bounds[start][0] < min(c.total for c in chosen) - 1e-6
-        ):
+        if _settled(chosen, count) and bounds[start][0] < min(c.total for c in chosen) - 1e-6:
             break
         for _, i in bounds[start : start + _BATCH]:
             row = rows[i]
             candidates.append(candidate_score(row, texts.get(row.location_id, []), person, now))
         chosen = choose(candidates, count)
-    for candidate in chosen:
-        finish(candidate, person)
     return chosen
+
+
+# Rows read first, best bound first; enough for the choice nearly always.
+_PAGE = 150
+
+
+def _sql_bound(person: Person, today: date) -> Any:
+    """An upper bound of each place's total, computed by the database: the parts it can
+    see exactly (language, cost, capacity, freshness), full marks for schedule and
+    accessibility, and for distance 1 - (d/max)², which is never below 1 - d/max. The
+    distance is the flat-earth one, shortened by 1% so it never exceeds the true one."""
+    w = settings.TISSER_MATCH_WEIGHTS
+    total_weight = sum(w[p] for p in PARTS) or 1.0
+    km_per_degree = 111.19
+    lat_scale = km_per_degree * 0.995
+    lon_scale = km_per_degree * 0.995 * math.cos(math.radians(person.latitude))
+    north = (F("latitude") - person.latitude) * lat_scale
+    east = (F("longitude") - person.longitude) * lon_scale
+    distance = Value(1.0) - (north * north + east * east) / (person.max_distance_km**2)
+    number = FloatField()
+    speaks = Q(languages__contains=f",{person.language},")
+    if person.language == settings.TISSER_CATALOG_LANGUAGE:
+        speaks |= Q(languages__contains=",*,")
+    language = Case(When(speaks, then=Value(1.0)), default=Value(INTERPRETATION_SCORE))
+    cost = Case(When(is_free=True, then=Value(1.0)), default=Value(PAID_SCORE))
+    capacity = Case(
+        *(When(capacity_status=k, then=Value(v)) for k, v in CAPACITY_SCORE.items()),
+        default=Value(1.0),
+    )
+    fresh_since = today - timedelta(days=settings.TISSER_STALE_AFTER_DAYS)
+    freshness = Case(
+        When(assured_date__gte=fresh_since, then=Value(1.0)), default=Value(STALE_SCORE)
+    )
+    return ExpressionWrapper(
+        (
+            w["distance"] * distance
+            + Value(w["schedule"] + w["accessibility"])
+            + w["language"] * language
+            + w["cost"] * cost
+            + w["capacity"] * capacity
+            + w["freshness"] * freshness
+        )
+        / total_weight,
+        output_field=number,
+    )
 
 
 # Places scored in full at a time, in order of their bound.
 _BATCH = 24
 
 
-def _bounds(rows: list[CandidateRow], person: Person, today: date) -> list[tuple[float, int]]:
-    """For each row, the best total it can reach: its known parts, with full marks for
-    schedule and accessibility. Written out flat: it runs for every candidate."""
+def _minute(clock: time) -> time:
+    return clock.replace(second=0, microsecond=0)
+
+
+def _bounds(rows: list[CandidateRow], person: Person, now: datetime) -> list[tuple[float, int]]:
+    """For each row, the best total it can reach: every part but accessibility as it
+    is, accessibility at full marks. Written out flat: it runs for every candidate."""
     w = settings.TISSER_MATCH_WEIGHTS
     total_weight = sum(w[p] for p in PARTS) or 1.0
-    sure = w["schedule"] + w["accessibility"]
+    sure = w["accessibility"]
+    w_schedule = w["schedule"]
+    local = timezone.localtime(now)
+    today, weekday, clock = local.date(), local.weekday(), _minute(local.time())
+    week = tuple(person.availability)
     w_distance, w_language, w_cost = w["distance"], w["language"], w["cost"]
     w_capacity, w_freshness = w["capacity"], w["freshness"]
     max_km = person.max_distance_km
@@ -452,6 +538,7 @@ def _bounds(rows: list[CandidateRow], person: Person, today: date) -> list[tuple
             + w_cost * (1.0 if row.is_free else PAID_SCORE)
             + w_capacity * CAPACITY_SCORE.get(row.capacity_status, 1.0)
             + w_freshness * freshness_part(row.assured_date, today)
+            + w_schedule * schedule_part(row.slots, week, weekday, clock)[0]
         )
         bounds.append((score / total_weight, i))
     return bounds
