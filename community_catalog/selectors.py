@@ -119,33 +119,6 @@ def postcode_position(postal_code: str, country_code: str = "FR") -> tuple[float
     return float(found["lat"]), float(found["lon"])
 
 
-def service_at_locations_near(
-    *, taxonomy_codes: list[str], latitude: float, longitude: float, radius_km: float
-) -> QuerySet[ServiceAtLocation]:
-    """Active services with places left, tagged with one of `taxonomy_codes`, at a
-    location within `radius_km` of the point (see `locations_within`)."""
-    distances = locations_within(latitude, longitude, radius_km)
-    nearby = sorted(distances, key=distances.__getitem__)[:IDS_PER_QUERY]
-    return (
-        ServiceAtLocation.objects.filter(
-            location_id__in=nearby, service__status=Service.Status.ACTIVE
-        )
-        .filter(
-            Exists(
-                Service.taxonomy_terms.through.objects.filter(
-                    service_id=OuterRef("service_id"), taxonomyterm__code__in=taxonomy_codes
-                )
-            )
-        )
-        .exclude(capacity_status=ServiceAtLocation.CapacityStatus.NO_CAPACITY)
-        .select_related("service__organization", "location")
-        .prefetch_related(
-            "schedules", "service__schedules", "service__taxonomy_terms", "location__addresses"
-        )
-        .order_by()
-    )
-
-
 # --- Search --------------------------------------------------------------------------
 
 
@@ -320,7 +293,7 @@ class CandidateRow:
     slots: str
 
 
-def match_candidate_rows(filters: MatchFilters, *, beyond_km: float = -1.0) -> list[CandidateRow]:
+def match_candidate_rows(filters: MatchFilters) -> list[CandidateRow]:
     """Every activity that passes matching's hard filters, with what scoring needs.
 
     One query on the matching index (`MatchPoint`, kept current by the outbox): the
@@ -328,10 +301,8 @@ def match_candidate_rows(filters: MatchFilters, *, beyond_km: float = -1.0) -> l
     keeps those whose service is active, tagged with one of `codes`, open to the
     person's age, run in their language or with interpretation, free when asked, with
     places left, and not already offered. Exact distances are computed in Python.
-
-    `beyond_km`: only places further than this.
     """
-    return match_candidate_page(filters, beyond_km=beyond_km).rows
+    return match_candidate_page(filters).rows
 
 
 @dataclass
@@ -346,7 +317,6 @@ class CandidatePage:
 def match_candidate_page(
     filters: MatchFilters,
     *,
-    beyond_km: float = -1.0,
     order: Any = None,
     limit: int | None = None,
 ) -> CandidatePage:
@@ -435,7 +405,7 @@ def match_candidate_page(
         if wanted.isdisjoint(codes.strip(",").split(",")):
             continue
         km = distance_km(filters.latitude, filters.longitude, latitude, longitude)
-        if not beyond_km < km <= filters.radius_km:
+        if km > filters.radius_km:
             continue
         if len(sal_key) == 32:  # SQLite keeps UUIDs as bare hex: the usual form, as elsewhere
             sal_key = "-".join(

@@ -289,18 +289,13 @@ def schedule_part(
     return FIT_SHARE * fit + (1 - FIT_SHARE) * soon, slot
 
 
-def soon_part(slots_text: str, now: datetime) -> float:
+def _soon(slots: tuple[tuple[str, time, time, bool], ...], today: int, clock: time) -> float:
     """1 for a session later today, falling to 0 at SOON_DAYS away (or none known).
 
     Read from the weekly slots, not the full rules, so that ranking never walks a
     recurrence rule: exact for weekly sessions, an average for monthly ones; a rule that
     skips weeks counts as weekly. The slip prints the exact dates.
     """
-    local = timezone.localtime(now)
-    return _soon(_slots(slots_text), local.weekday(), local.time())
-
-
-def _soon(slots: tuple[tuple[str, time, time, bool], ...], today: int, clock: time) -> float:
     if not slots:
         return 0.0
     soonest = float(SOON_DAYS)
