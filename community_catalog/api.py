@@ -242,6 +242,7 @@ def activity_out(found: Found, *, viewer: uuid.UUID | None, now: datetime) -> Ac
         minimum_age=service.minimum_age,
         maximum_age=service.maximum_age,
         application_process=service.application_process,
+        what_to_bring=service.what_to_bring,
         contacts=[
             ContactOut(name=c.name, email=c.email, phones=[p.number for p in c.phones.all()])
             for c in service.contacts.all()

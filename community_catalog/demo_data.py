@@ -54,6 +54,10 @@ class DemoService(_Strict):
     contact_phone: str
     application_process: str
     translations: dict[str, dict[str, str]]
+    what_to_bring: str = ""
+    # Paid activities: the price in euros and what it covers ("la séance", "l'année").
+    price_eur: float | None = None
+    price_per: str = ""
     locations: list[DemoServiceAtLocation]
     # Languages it is run in (ISO 639-1); none given: the catalogue's own (French).
     languages: list[str] = []
@@ -136,6 +140,7 @@ def demo_catalog_hsds(catalog: DemoCatalog) -> list[dict[str, Any]]:
                     "status": "active",
                     "fees_description": svc.fees_description,
                     "application_process": svc.application_process,
+                    "what_to_bring": svc.what_to_bring,
                     "assured_date": today,
                     "organization": organization,
                     "translations": svc.translations,
@@ -159,6 +164,15 @@ def demo_catalog_hsds(catalog: DemoCatalog) -> list[dict[str, Any]]:
                         }
                     ]
                     if svc.is_free
+                    else [
+                        {
+                            "id": _id(key, "cost"),
+                            "option": svc.price_per,
+                            "amount": svc.price_eur,
+                            "currency": "EUR",
+                        }
+                    ]
+                    if svc.price_eur is not None
                     else [],
                     "attributes": [
                         {"id": _id(key, code), "taxonomy_term": taxonomy_term_export(terms[code])}

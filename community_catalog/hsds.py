@@ -320,6 +320,8 @@ class HsdsService(_Obj):
     status: Literal["active", "inactive", "defunct", "temporarily closed"]
     interpretation_services: Text = ""
     application_process: Text = ""
+    # Tisser extension: what to bring to the first session (comfortable shoes, an apron).
+    what_to_bring: Text = ""
     fees_description: Text = ""
     wait_time: Name = ""
     eligibility_description: Text = ""

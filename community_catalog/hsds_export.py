@@ -3,7 +3,7 @@
 Empty values are left out (HSDS types most fields as strings with formats, so an empty
 e-mail would not be valid), except the fields HSDS requires. Tisser's extensions,
 which HSDS allows as additional properties: `capacity` on service_at_location,
-`confidential` on location, `translations` on service.
+`confidential` on location, `translations` and `what_to_bring` on service.
 """
 
 from __future__ import annotations
@@ -272,6 +272,7 @@ def service_export(service: Service) -> dict[str, Any]:
             "status": service.status,
             "interpretation_services": service.interpretation_services,
             "application_process": service.application_process,
+            "what_to_bring": service.what_to_bring,
             "fees_description": service.fees_description,
             "wait_time": service.wait_time,
             "eligibility_description": service.eligibility_description,

@@ -321,6 +321,7 @@ _SERVICE_FIELDS = {
     "status",
     "interpretation_services",
     "application_process",
+    "what_to_bring",
     "fees_description",
     "wait_time",
     "eligibility_description",

@@ -8,7 +8,8 @@ The unit that gets matched is a `ServiceAtLocation`: one activity (service) offe
 place (location), with its weekly or monthly sessions (schedules) and its capacity.
 
 Beyond HSDS 3.0 (exported as extension fields, which HSDS allows): capacity on
-service_at_location, `confidential` on location, `translations` on service.
+service_at_location, `confidential` on location, `translations` and `what_to_bring` on
+service.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class Service(models.Model):
         "name",
         "description",
         "application_process",
+        "what_to_bring",
         "fees_description",
         "eligibility_description",
         "alert",
@@ -100,6 +102,11 @@ class Service(models.Model):
     )
     application_process = models.TextField(
         blank=True, help_text="How to join: printed as the slip's next steps."
+    )
+    # Tisser extension: HSDS's required_document is for papers; people also need to know
+    # to bring comfortable shoes or an apron.
+    what_to_bring = models.TextField(
+        blank=True, help_text="What to bring to the first session: printed on the slip."
     )
     fees_description = models.TextField(blank=True)
     eligibility_description = models.TextField(blank=True)

@@ -94,6 +94,7 @@ class ActivityOut(Schema):
     minimum_age: int | None
     maximum_age: int | None
     application_process: str
+    what_to_bring: str
     contacts: list[ContactOut]
     place: PlaceOut
     distance_km: float | None
