@@ -15,6 +15,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from community_catalog.api import catalog_router, organization_router
 from config.errors import Problem
 from referrals.api import router as referrals_router
+from referrals.api import slips_router
 from referrals.events_api import events_router, webhooks_router
 from referrals.inbox_api import router as inbox_router
 
@@ -36,6 +37,7 @@ api.add_router("/organization", organization_router)
 api.add_router("/inbox", inbox_router)
 api.add_router("/events", events_router)
 api.add_router("/webhooks", webhooks_router)
+api.add_router("/slips.pdf", slips_router)
 
 
 def error_body(

@@ -34,9 +34,11 @@ class WarmUpOnBoot(Middleware):
     first slip is not slowed by font loading."""
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        from workers.slips import slip_renderer
+        queues = worker.consumer_whitelist
+        if queues is None or "slips" in queues:
+            from workers.slip_renderer import slip_renderer
 
-        slip_renderer()
+            slip_renderer()
 
 
 def broker_build() -> dramatiq.Broker:

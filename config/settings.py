@@ -155,7 +155,17 @@ TISSER_HOST = env_str("TISSER_HOST", "127.0.0.1") or "127.0.0.1"
 TISSER_PORT = env_int("TISSER_PORT", 8000, minimum=1, maximum=65535)
 TISSER_WEB_WORKERS = env_int("TISSER_WEB_WORKERS", 2, minimum=1, maximum=64)
 TISSER_WEB_THREADS = env_int("TISSER_WEB_THREADS", 8, minimum=1, maximum=256)
-TISSER_PUBLIC_URL = env_url("TISSER_PUBLIC_URL", ("http", "https"))
+# Where people reach Tisser from outside: the slips' QR codes open its public activity
+# pages. Printed on paper, so production must say it; locally, the server itself.
+TISSER_PUBLIC_URL = (
+    env_url("TISSER_PUBLIC_URL", ("http", "https"))
+    or ("" if PRODUCTION else f"http://{TISSER_HOST}:{TISSER_PORT}")
+).rstrip("/")
+if PRODUCTION and not TISSER_PUBLIC_URL:
+    raise ImproperlyConfigured(
+        "TISSER_PUBLIC_URL is required when TISSER_ENV=production: the slips' QR codes "
+        "point there (e.g. https://tisser.example.org)."
+    )
 
 # --- Matching ------------------------------------------------------------------------
 TISSER_MATCHES_PER_REFERRAL = env_int("TISSER_MATCHES_PER_REFERRAL", 3, minimum=1, maximum=5)

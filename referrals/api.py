@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import uuid
 from typing import Any, TypeVar
 
 from django.http import FileResponse, HttpRequest, HttpResponse
+from django.utils import timezone
 from ninja import Query, Router, Schema, Status
 from pydantic import BaseModel, Field
 from pydantic import ValidationError as PydanticValidationError
@@ -16,7 +18,7 @@ from community_catalog.api import json_parse
 from community_catalog.hsds import validation_problems
 from community_catalog.travel import travel
 from config.auth import HealthCenterKey, request_center
-from config.errors import Conflict, FieldProblem, InvalidInput, UnsupportedMediaType
+from config.errors import Conflict, FieldProblem, InvalidInput, NotFound, UnsupportedMediaType
 from config.schemas import ErrorOut, paged
 from referrals import selectors, services
 from referrals.fhir import referral_bundle
@@ -39,6 +41,8 @@ from referrals.schemas import (
     ScorePartOut,
     TravelOut,
 )
+from workers.slip_content import slip_html, slip_languages
+from workers.slips import BATCH_MAX_SLIPS, batch_render, day_slip_referrals
 
 BodyT = TypeVar("BodyT", bound=BaseModel)
 
@@ -50,6 +54,7 @@ def _links(request: HttpRequest, referral: Referral) -> LinksOut:
     return LinksOut(
         self=base,
         slip=f"{base}/slip.pdf",
+        slip_html=f"{base}/slip.html",
         events=f"{base}/events",
         fhir=f"{base}/fhir",
         cancel=f"{base}/cancel",
@@ -118,6 +123,7 @@ def _referral_out(request: HttpRequest, referral: Referral) -> ReferralOut:
         closed_at=referral.closed_at,
         cancel_reason=referral.cancel_reason,
         placements=[_placement_out(p) for p in referral.placements.all()],
+        slip_languages=list(slip_languages(referral.preferred_language)),
         slip_ready=selectors.referral_has_slip(referral),
         slip_version=referral.slip.version if selectors.referral_has_slip(referral) else None,
         links=_links(request, referral),
@@ -150,6 +156,7 @@ def referral_create(
             id=referral.id,
             code=referral.code,
             stage=referral.stage,
+            slip_languages=list(slip_languages(referral.preferred_language)),
             links=_links(request, referral),
         )
 
@@ -234,6 +241,84 @@ def referral_slip(request: HttpRequest, referral_id: uuid.UUID) -> FileResponse:
         content_type="application/pdf",
         filename=f"tisser-{referral.code}.pdf",
     )
+
+
+@router.get(
+    "/{referral_id}/slip.html",
+    response={200: None, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    summary="The slip's HTML (preview)",
+    description=(
+        "The HTML the PDF is made from, drawn now from the current catalogue (the next "
+        "sessions move on with time). The stylesheet and fonts are the renderer's own and "
+        "are not linked. 409 with the current `stage` while the slip is not ready yet."
+    ),
+    openapi_extra={
+        "responses": {200: {"description": "The slip as HTML", "content": {"text/html": {}}}}
+    },
+)
+def referral_slip_html(request: HttpRequest, referral_id: uuid.UUID) -> HttpResponse:
+    referral = selectors.referral_get(
+        health_center=request_center(request), referral_id=referral_id
+    )
+    if not selectors.referral_has_slip(referral):
+        raise Conflict(
+            f"The slip is not ready yet; the referral is at stage '{referral.stage}'.",
+            code="slip_not_ready",
+            extra={"stage": referral.stage},
+        )
+    response = HttpResponse(slip_html(referral), content_type="text/html; charset=utf-8")
+    # Catalogue text is escaped; this keeps a browser from fetching anything even so.
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+slips_router = Router(auth=HealthCenterKey(), tags=["referrals"])
+
+
+class SlipBatchQuery(Schema):
+    date: dt.date | None = Field(
+        default=None, description="The day the referrals were filed (local time); today if absent."
+    )
+    offset: int = Field(default=0, ge=0, description="Skip this many slips of the day.")
+
+
+@slips_router.get(
+    "",
+    response={200: None, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="All of a day's slips in one PDF",
+    description=(
+        "Every slip of the referrals the centre filed that day, in the order they were "
+        "filed, each from a new page, as one document to print in one go. Cancelled "
+        f"referrals are left out. At most {BATCH_MAX_SLIPS} slips per document: "
+        '`X-Total-Count` gives the day\'s total and a `Link: rel="next"` header the rest. '
+        "404 when the day has no slip."
+    ),
+    openapi_extra={
+        "responses": {200: {"description": "The slips", "content": {"application/pdf": {}}}}
+    },
+)
+def slips_of_day(request: HttpRequest, query: Query[SlipBatchQuery]) -> HttpResponse:
+    center = request_center(request)
+    day = query.date or timezone.localdate()
+    referrals = day_slip_referrals(center, day)
+    chosen = referrals[query.offset : query.offset + BATCH_MAX_SLIPS]
+    if not chosen:
+        raise NotFound(
+            f"No slips for {day.isoformat()}"
+            + (f" after the first {query.offset}." if query.offset else "."),
+            code="no_slips",
+            extra={"date": day.isoformat(), "total": len(referrals)},
+        )
+    response = HttpResponse(batch_render(chosen, day=day), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="tisser-slips-{day.isoformat()}.pdf"'
+    response["X-Total-Count"] = str(len(referrals))
+    following = query.offset + len(chosen)
+    if following < len(referrals):
+        response["Link"] = (
+            f'</api/v1/slips.pdf?date={day.isoformat()}&offset={following}>; rel="next"'
+        )
+    return response
 
 
 def optional_body(request: HttpRequest, model: type[BodyT]) -> BodyT:

@@ -228,7 +228,9 @@ class Slip(models.Model):
     version = models.PositiveSmallIntegerField(default=1)
     event_id = models.BigIntegerField(null=True, blank=True)
     file = models.FileField(upload_to="slips/")
-    language = models.CharField(max_length=2)
+    language = models.CharField(
+        max_length=5, help_text='"fr", "en", or "fr+en" when the person\'s language is not printed.'
+    )
     size_bytes = models.PositiveIntegerField()
     render_ms = models.FloatField()
     created_at = models.DateTimeField(auto_now_add=True)

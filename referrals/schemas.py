@@ -155,15 +155,23 @@ class ReferralIn(StrictSchema):
 class LinksOut(Schema):
     self: str
     slip: str
+    slip_html: str
     events: str
     fhir: str
     cancel: str
+
+
+SLIP_LANGUAGES_DOC = (
+    "The slip's languages: the preferred language when slips are printed in it (French, "
+    'English), else `["fr", "en"]`: French with English under each text.'
+)
 
 
 class ReferralAcceptedOut(Schema):
     id: UUID
     code: str
     stage: str
+    slip_languages: list[str] = Field(description=SLIP_LANGUAGES_DOC)
     links: LinksOut
 
 
@@ -300,6 +308,7 @@ class ReferralOut(Schema):
     matches: list[MatchOut]
     unmatched_explanation: UnmatchedOut | None
     placements: list[PlacementOut]
+    slip_languages: list[str] = Field(description=SLIP_LANGUAGES_DOC)
     slip_ready: bool
     slip_version: int | None
     links: LinksOut

@@ -29,6 +29,7 @@ def tisser(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         ({"TISSER_ENV": "staging"}, "TISSER_ENV"),
         ({"TISSER_TIME_ZONE": "Mars/Olympus"}, "TISSER_TIME_ZONE"),
         ({"TISSER_ENV": "production", "SECRET_KEY": ""}, "SECRET_KEY"),
+        ({"TISSER_PUBLIC_URL": "ftp://tisser.example.org"}, "TISSER_PUBLIC_URL"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(tmp_path, env, named) -> None:
@@ -47,6 +48,19 @@ def test_production_needs_allowed_hosts(tmp_path) -> None:
 
     assert result.returncode == 2
     assert "TISSER_ALLOWED_HOSTS" in result.stderr
+
+
+def test_production_needs_the_public_url_the_slips_print(tmp_path) -> None:
+    env = {
+        "TISSER_DATA_DIR": str(tmp_path),
+        "TISSER_ENV": "production",
+        "SECRET_KEY": "x" * 50,
+        "TISSER_ALLOWED_HOSTS": "tisser.example.org",
+    }
+    result = tisser("check", env=env)
+
+    assert result.returncode == 2
+    assert "TISSER_PUBLIC_URL" in result.stderr
 
 
 def test_defaults_need_nothing(tmp_path) -> None:

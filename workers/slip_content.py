@@ -1,0 +1,454 @@
+"""What a slip says: referrals and their activities → the HTML WeasyPrint lays out.
+
+A slip speaks the person's language when Tisser prints it (`SLIP_LANGUAGES`). For any
+other language it is printed in French, the catalogue's language, with English under
+each label and sentence, so that the person or someone near them can read it.
+
+Everything printed is escaped by Django's templates; catalogue text is plain text. The
+fixed wording lives in `TEXTS` (translated through `locale/`), dates and times use the
+language's formats, money is formatted by Babel.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+import phonenumbers
+import segno
+from babel import Locale
+from babel.numbers import format_currency
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import formats, timezone, translation
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext_lazy as _
+
+from community_catalog.models import Service, ServiceAtLocation
+from community_catalog.schedules import service_at_location_sessions
+from referrals.models import Match, Placement, Referral
+
+# The languages slips are printed in; for any other, French with English.
+SLIP_LANGUAGES = ("fr", "en")
+FALLBACK_LANGUAGES = ("fr", "en")
+SESSIONS_PRINTED = 3
+# "What it is in one plain sentence": a longer description is cut at its first sentence.
+DESCRIPTION_MAX_CHARS = 220
+
+TEXTS = {
+    "title": _("Your referral %(code)s"),
+    "batch_title": _("Referral slips, %(date)s"),
+    "issued": _("Given on %(date)s"),
+    "code": _("Referral code"),
+    "code_hint": _("Quote it when you get in touch."),
+    "hello": _("Hello %(name)s,"),
+    "lead": _(
+        "Here are activities near you that could do you good. Choose one and get in "
+        "touch to say you are coming: you can come as you are."
+    ),
+    "lead_none": _(
+        "We have not found an activity near you yet. Your health centre will contact "
+        "you as soon as one fits."
+    ),
+    "note": _("A word from your health centre"),
+    "who": _("Who"),
+    "where": _("Where"),
+    "when": _("When"),
+    "cost": _("Cost"),
+    "contact": _("Contact"),
+    "join": _("How to join"),
+    "bring": _("What to bring"),
+    "why": _("Why"),
+    "confidential": _("Call to get the address."),
+    "no_sessions": _("Call to ask for the next dates."),
+    "free": _("Free"),
+    "ask_cost": _("Ask the organisation."),
+    "scan": _("Scan for the details and a map."),
+    "qr_label": _("QR code: the page of %(name)s"),
+}
+
+
+def slip_languages(preferred: str) -> tuple[str, ...]:
+    """The slip's language, or French then English when the person's is not printed."""
+    return (preferred,) if preferred in SLIP_LANGUAGES else FALLBACK_LANGUAGES
+
+
+def slip_language_code(preferred: str) -> str:
+    """As stored with the slip and shown in the API: "fr", "en" or "fr+en"."""
+    return "+".join(slip_languages(preferred))
+
+
+@dataclass(frozen=True)
+class Say:
+    """A text in the slip's language and, on a bilingual slip, the same in English.
+
+    In a template it prints as escaped HTML: the English follows in a span marked with
+    its language, for the layout and for screen readers. `plain` is the text alone.
+    """
+
+    text: str
+    also: str = ""
+
+    def __html__(self) -> SafeString:
+        if not self.also or self.also == self.text:
+            return format_html("{}", self.text)
+        return format_html('{}<span class="also" lang="en">{}</span>', self.text, self.also)
+
+    # Django's templates print str(value): make that the escaped HTML.
+    __str__ = __html__
+
+    @property
+    def plain(self) -> str:
+        return self.text if not self.also or self.also == self.text else f"{self.text} / {self.also}"
+
+    def __bool__(self) -> bool:
+        return bool(self.text or self.also)
+
+
+def _say(languages: Sequence[str], key: str, **params: Any) -> Say:
+    texts = []
+    for language in languages[:2]:
+        with translation.override(language):
+            message = str(TEXTS[key])
+        texts.append(message % params if params else message)
+    return Say(texts[0], texts[1] if len(texts) > 1 else "")
+
+
+@lru_cache(maxsize=8)
+def _labels(languages: tuple[str, ...]) -> dict[str, Say]:
+    """The fixed labels of a slip in these languages (translations do not change while
+    the process runs)."""
+    return {key: _say(languages, key) for key, text in TEXTS.items() if "%(" not in str(text)}
+
+
+# --- Formatting ------------------------------------------------------------------------
+
+
+def _day(moment: datetime, language: str) -> str:
+    with translation.override(language):
+        text = formats.date_format(timezone.localtime(moment), "l j F")
+    return text[:1].upper() + text[1:]
+
+
+def _time(moment: datetime, language: str) -> str:
+    """The locale's time format: 14:00 in French, 2 p.m. in English."""
+    with translation.override(language):
+        return formats.time_format(timezone.localtime(moment))
+
+
+def session_text(start: datetime, end: datetime, language: str) -> str:
+    return f"{_day(start, language)}, {_time(start, language)}\N{EN DASH}{_time(end, language)}"
+
+
+def long_date(day: date, language: str) -> str:
+    with translation.override(language):
+        return formats.date_format(day, "j F Y")
+
+
+def money(amount: Decimal, currency: str, language: str) -> str:
+    """An amount as the language writes it: 2,50 € in French, €2.50 in English; no
+    cents when there are none."""
+    pattern = None
+    if amount == amount.to_integral_value():
+        standard = Locale.parse(language).currency_formats["standard"].pattern
+        pattern = standard.replace(".00", "")
+    text: str = format_currency(
+        amount, currency or "EUR", format=pattern, locale=language, currency_digits=pattern is None
+    )
+    return text
+
+
+def phone_display(number: str) -> str:
+    """E.164 as people dial it: national format at home, international otherwise."""
+    try:
+        parsed = phonenumbers.parse(number)
+    except phonenumbers.NumberParseException:
+        return number
+    region = phonenumbers.region_code_for_number(parsed)
+    style = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if region == settings.TISSER_PHONE_REGION
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    return phonenumbers.format_number(parsed, style)
+
+
+def one_sentence(text: str, limit: int = DESCRIPTION_MAX_CHARS) -> str:
+    """The description if short, else its first sentence, else its first words."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    for end in (". ", "! ", "? "):
+        cut = text.find(end)
+        if 0 < cut < limit:
+            return text[: cut + 1]
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "\N{HORIZONTAL ELLIPSIS}"
+
+
+def public_activity_url(service_at_location_id: uuid.UUID) -> str:
+    """The activity's public page, which the slip's QR code opens."""
+    return f"{settings.TISSER_PUBLIC_URL}/a/{service_at_location_id}"
+
+
+@lru_cache(maxsize=4096)
+def qr_svg(url: str) -> SafeString:
+    """A QR code as inline SVG (vector: sharp at any print size). Error correction M
+    survives a crease or a stain."""
+    svg = segno.make(url, error="m", micro=False).svg_inline(
+        border=0, omitsize=True, svgclass=None, lineclass=None
+    )
+    return mark_safe(svg)  # noqa: S308 - segno's own output; the URL is encoded as modules
+
+
+# --- Content -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlipActivity:
+    name: Say
+    description: Say
+    organization: str
+    place: str
+    address: str
+    confidential: bool
+    transportation: str
+    sessions: list[str]
+    cost: Say
+    contact: str
+    phone: str
+    how_to_join: Say
+    what_to_bring: Say
+    reasons: Say
+    url: str
+    qr: SafeString
+    qr_label: str
+
+
+@dataclass(frozen=True)
+class SlipContent:
+    code: str
+    language: str
+    languages: tuple[str, ...]
+    large_print: bool
+    center: str
+    issued: str
+    greeting: Say
+    lead: Say
+    note: str
+    activities: list[SlipActivity]
+    t: dict[str, Say] = field(repr=False)
+
+
+def _texts(service: Service, name: str, languages: Sequence[str]) -> Say:
+    first = service.text(name, languages[0])
+    second = service.text(name, languages[1]) if len(languages) > 1 else ""
+    return Say(first, second if second != first else "")
+
+
+def _cost(service: Service, languages: Sequence[str]) -> Say:
+    if service.is_free:
+        return _say(languages, "free")
+    language = languages[0]
+    amounts = [
+        money(c.amount, c.currency, language)
+        + (f" ({c.option})" if c.option and language == settings.TISSER_CATALOG_LANGUAGE else "")
+        for c in service.cost_options.all()
+        if c.amount is not None and c.amount > 0
+    ]
+    fees = _texts(service, "fees_description", languages)
+    if not amounts:
+        return fees or _say(languages, "ask_cost")
+    prefix = " · ".join(amounts)
+    return Say(
+        f"{prefix} \N{EM DASH} {fees.text}" if fees.text else prefix,
+        f"{prefix} \N{EM DASH} {fees.also}" if fees.also else "",
+    )
+
+
+def _contact(sal: ServiceAtLocation) -> tuple[str, str]:
+    """Who to call: the contact for this place, else the service's, with a phone number."""
+    contacts = list(sal.contacts.all()) or list(sal.service.contacts.all())
+    for contact in contacts:
+        phones = [p.number for p in contact.phones.all()]
+        if phones:
+            return contact.name, phone_display(phones[0])
+    fallback = list(sal.phones.all()) or list(sal.service.phones.all())
+    name = contacts[0].name if contacts else ""
+    return name, phone_display(fallback[0].number) if fallback else ""
+
+
+def _reasons(match: Match, languages: Sequence[str]) -> Say:
+    # The most telling few. Cost and sessions have their own lines on the slip.
+    kept = [r for r in match.reasons if r.get("code") not in ("cost", "schedule")][:3]
+    texts = [" · ".join(r[lang] for r in kept if r.get(lang)) for lang in languages[:2]]
+    return Say(texts[0], texts[1] if len(texts) > 1 else "")
+
+
+def _activity(match: Match, languages: Sequence[str], now: datetime) -> SlipActivity:
+    sal = match.service_at_location
+    service, location = sal.service, sal.location
+    found = location.physical_address
+    url = public_activity_url(sal.id)
+    name = _texts(service, "name", languages)
+    description = _texts(service, "description", languages)
+    contact_name, phone = _contact(sal)
+    return SlipActivity(
+        name=name,
+        description=Say(one_sentence(description.text), one_sentence(description.also)),
+        organization=service.organization.name,
+        # A confidential place (a shelter, someone's home) is never printed: the person
+        # calls and is told where to go.
+        place="" if location.is_confidential else location.name,
+        address="" if location.is_confidential or found is None else found.one_line(),
+        confidential=location.is_confidential,
+        transportation="" if location.is_confidential else location.transportation,
+        sessions=[
+            session_text(s.starts_at, s.ends_at, languages[0])
+            for s in service_at_location_sessions(sal, after=now, count=SESSIONS_PRINTED)
+        ],
+        cost=_cost(service, languages),
+        contact=contact_name,
+        phone=phone,
+        how_to_join=_texts(service, "application_process", languages),
+        what_to_bring=_texts(service, "what_to_bring", languages),
+        reasons=_reasons(match, languages),
+        url=url,
+        qr=qr_svg(url),
+        qr_label=_say(languages, "qr_label", name=name.text).plain,
+    )
+
+
+# What is no longer on offer is not printed: an activity that refused the person, or was
+# withdrawn.
+_ENDED = (Placement.Status.REJECTED, Placement.Status.CANCELLED, Placement.Status.FAILED)
+
+
+def _matches_by_referral(referral_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[Match]]:
+    found: dict[uuid.UUID, list[Match]] = defaultdict(list)
+    matches = (
+        Match.objects.filter(referral_id__in=list(referral_ids))
+        .exclude(placement__status__in=_ENDED)
+        .select_related(
+            "service_at_location__service__organization", "service_at_location__location"
+        )
+        .prefetch_related(
+            "service_at_location__schedules",
+            "service_at_location__service__schedules",
+            "service_at_location__service__cost_options",
+            "service_at_location__location__addresses",
+            "service_at_location__contacts__phones",
+            "service_at_location__phones",
+            "service_at_location__service__contacts__phones",
+            "service_at_location__service__phones",
+        )
+        .order_by("referral_id", "rank")
+    )
+    for match in matches:
+        found[match.referral_id].append(match)
+    return found
+
+
+def slip_contents(
+    referrals: Sequence[Referral], *, now: datetime | None = None
+) -> list[SlipContent]:
+    """What each referral's slip says, in the order given. Select `health_center`."""
+    now = now or timezone.now()
+    matches = _matches_by_referral(r.id for r in referrals)
+    contents = []
+    for referral in referrals:
+        languages = slip_languages(referral.preferred_language)
+        activities = [_activity(m, languages, now) for m in matches.get(referral.id, [])]
+        contents.append(
+            SlipContent(
+                code=referral.code,
+                language=languages[0],
+                languages=languages,
+                large_print=referral.large_print,
+                center=referral.health_center.name,
+                issued=_say(
+                    languages[:1],
+                    "issued",
+                    date=long_date(timezone.localdate(now), languages[0]),
+                ).plain,
+                greeting=_say(languages, "hello", name=referral.first_name),
+                lead=_say(languages, "lead" if activities else "lead_none"),
+                note=referral.note_for_patient,
+                activities=activities,
+                t=_labels(languages),
+            )
+        )
+    return contents
+
+
+def slips_html(slips: Sequence[SlipContent], *, title: str, language: str) -> str:
+    """One HTML document with each slip starting on a new page: a single slip, or a
+    health centre's batch, laid out as one document."""
+    return render_to_string(
+        "slips/document.html",
+        {"slips": slips, "title": title, "language": language, "batch": len(slips) != 1},
+    )
+
+
+def slip_html(referral: Referral, *, now: datetime | None = None) -> str:
+    """A referral's slip as HTML, in the person's language."""
+    (content,) = slip_contents([referral], now=now)
+    title = _say(content.languages, "title", code=content.code).plain
+    return slips_html([content], title=title, language=content.language)
+
+
+def batch_html(referrals: Sequence[Referral], *, day: date, now: datetime | None = None) -> str:
+    """A health centre's slips of `day` as one document, in the order given."""
+    language = settings.TISSER_CATALOG_LANGUAGE
+    title = _say((language,), "batch_title", date=long_date(day, language)).plain
+    return slips_html(slip_contents(referrals, now=now), title=title, language=language)
+
+
+def sample_slips_html() -> list[str]:
+    """Slips about no one, in every language, size and face a slip uses: what a renderer
+    draws once before real work (no database needed)."""
+    sample_url = public_activity_url(uuid.UUID(int=0))
+    html = []
+    for preferred, large in (("fr", False), ("en", True), ("ar", False)):
+        languages = slip_languages(preferred)
+        words = Say("Atelier « Tisser » 0123456789 €", "Workshop" if len(languages) > 1 else "")
+        activity = SlipActivity(
+            name=words,
+            description=words,
+            organization="Tisser",
+            place="Tisser",
+            address="1 rue de l'Exemple, 69000 Lyon",
+            confidential=False,
+            transportation="Métro A",
+            sessions=["Lundi 1 janvier, 09:00\N{EN DASH}10:00"],
+            cost=_say(languages, "free"),
+            contact="Tisser",
+            phone="04 00 00 00 00",
+            how_to_join=words,
+            what_to_bring=words,
+            reasons=words,
+            url=sample_url,
+            qr=qr_svg(sample_url),
+            qr_label="Tisser",
+        )
+        content = SlipContent(
+            code="AAA-AAA",
+            language=languages[0],
+            languages=languages,
+            large_print=large,
+            center="Tisser",
+            issued="1 janvier 2026",
+            greeting=_say(languages, "hello", name="Tisser"),
+            lead=_say(languages, "lead"),
+            note="Tisser",
+            activities=[activity],
+            t=_labels(languages),
+        )
+        html.append(slips_html([content], title="Tisser", language=languages[0]))
+    return html
