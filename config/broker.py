@@ -31,14 +31,13 @@ class EmbeddedBroker(StubBroker):
 
 class WarmUpOnBoot(Middleware):
     """Prepares the slip renderer when a worker boots, before it takes any message, so the
-    first slip is not slowed by font loading."""
+    first slip is not slowed by font loading (see `workers.slip_renderer.worker_warm_up`)."""
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        queues = worker.consumer_whitelist
-        if queues is None or "slips" in queues:
-            from workers.slip_renderer import slip_renderer
+        from workers.slip_renderer import worker_warm_up
 
-            slip_renderer()
+        queues = worker.consumer_whitelist
+        worker_warm_up(slips=queues is None or "slips" in queues)
 
 
 def broker_build() -> dramatiq.Broker:

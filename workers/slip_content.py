@@ -106,7 +106,9 @@ class Say:
 
     @property
     def plain(self) -> str:
-        return self.text if not self.also or self.also == self.text else f"{self.text} / {self.also}"
+        return (
+            self.text if not self.also or self.also == self.text else f"{self.text} / {self.also}"
+        )
 
     def __bool__(self) -> bool:
         return bool(self.text or self.also)

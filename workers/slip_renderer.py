@@ -15,6 +15,7 @@ the second wall.
 from __future__ import annotations
 
 import atexit
+import gc
 import logging
 import threading
 import time
@@ -164,6 +165,25 @@ def slip_renderer() -> SlipRenderer:
             # finalised once the modules they use have been torn down.
             atexit.register(_renderer_drop)
         return _renderer
+
+
+_frozen = False
+
+
+def worker_warm_up(*, slips: bool = True) -> None:
+    """What a worker process does when it boots, before it takes any message: build and
+    warm the slip renderer (when it takes slips), then, once per process, move everything
+    loaded so far out of the garbage collector's reach (`gc.freeze`). Django, WeasyPrint
+    and the fonts live as long as the process; scanning them on every full collection
+    only adds pauses to the renders."""
+    global _frozen
+    if slips:
+        slip_renderer()
+    with _renderer_lock:
+        if not _frozen:
+            gc.collect()
+            gc.freeze()
+            _frozen = True
 
 
 def _renderer_drop() -> None:

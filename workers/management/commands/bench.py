@@ -13,11 +13,14 @@ class Command(BaseCommand):
         "one JSON object. `tisser bench catalog --services 100000`: HSDS import rate and "
         "search latency, each beside a floor measured in the same run. `tisser bench "
         "matching --services 100000 --referrals 1000`: per-referral matching latency "
-        "beside a naive scorer in the same run."
+        "beside a naive scorer in the same run. `tisser bench slips --count 200`: "
+        "per-slip render time beside a naive WeasyPrint call, a batch document's per-slip "
+        "cost and a fresh worker's first slip, in the same run."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("which", choices=["catalog", "matching"])
+        parser.add_argument("which", choices=["catalog", "matching", "slips"])
+        parser.add_argument("--count", type=int, default=200, help="Slips to render.")
         parser.add_argument("--services", type=int, default=100_000)
         parser.add_argument("--import", dest="imported", type=int, default=10_000)
         parser.add_argument("--searches", type=int, default=300)
@@ -39,11 +42,13 @@ class Command(BaseCommand):
         searches: int,
         referrals: int,
         naive_referrals: int,
+        count: int,
         json: bool,
         **options: Any,
     ) -> None:
         from community_catalog.benchmark import bench_catalog
         from workers.benchmark import bench_matching
+        from workers.slip_benchmark import bench_slips
 
         log = (lambda _: None) if json else (lambda line: self.stderr.write(line))
         # A database of its own, made and dropped the way the test runner does it.
@@ -51,7 +56,9 @@ class Command(BaseCommand):
         old_name = connection.settings_dict["NAME"]
         creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
         try:
-            if which == "matching":
+            if which == "slips":
+                result = bench_slips(count=count, log=log)
+            elif which == "matching":
                 result = bench_matching(
                     services=services,
                     referrals=referrals,
