@@ -194,12 +194,13 @@ def bench_slips(*, count: int, seed: int = 1, log: Callable[[str], None] = print
     renderer = slip_renderer()
 
     log(f"rendering {count} slips with Tisser's renderer…")
-    tisser, sizes, page_counts = [], [], []
+    tisser, pdfs = [], []
     for html in pages:
         ms, pdf = _timed(renderer.render, html)
         tisser.append(ms)
-        sizes.append(len(pdf))
-        page_counts.append(_pages(pdf))
+        pdfs.append(pdf)
+    # Read back afterwards, so that nothing but rendering happens between two renders.
+    sizes, page_counts = [len(pdf) for pdf in pdfs], [_pages(pdf) for pdf in pdfs]
 
     log(f"rendering the same {count} slips the naive way…")
     naive = [_timed(_naive_render, _naive_html(html))[0] for html in pages]

@@ -145,8 +145,32 @@ def _time(moment: datetime, language: str) -> str:
         return formats.time_format(timezone.localtime(moment))
 
 
+@dataclass(frozen=True)
+class Session:
+    """A session as printed, "Mardi 1 décembre, 14:00-16:00" (with an en dash). In a
+    template, the hours never break over two lines."""
+
+    day: str
+    hours: str
+
+    def __html__(self) -> SafeString:
+        return format_html('{}, <span class="nowrap">{}</span>', self.day, self.hours)
+
+    __str__ = __html__
+
+    @property
+    def plain(self) -> str:
+        return f"{self.day}, {self.hours}"
+
+
+def session(start: datetime, end: datetime, language: str) -> Session:
+    return Session(
+        _day(start, language), f"{_time(start, language)}\N{EN DASH}{_time(end, language)}"
+    )
+
+
 def session_text(start: datetime, end: datetime, language: str) -> str:
-    return f"{_day(start, language)}, {_time(start, language)}\N{EN DASH}{_time(end, language)}"
+    return session(start, end, language).plain
 
 
 def long_date(day: date, language: str) -> str:
@@ -221,7 +245,7 @@ class SlipActivity:
     address: str
     confidential: bool
     transportation: str
-    sessions: list[str]
+    sessions: list[Session]
     cost: Say
     contact: str
     phone: str
@@ -312,7 +336,7 @@ def _activity(match: Match, languages: Sequence[str], now: datetime) -> SlipActi
         confidential=location.is_confidential,
         transportation="" if location.is_confidential else location.transportation,
         sessions=[
-            session_text(s.starts_at, s.ends_at, languages[0])
+            session(s.starts_at, s.ends_at, languages[0])
             for s in service_at_location_sessions(sal, after=now, count=SESSIONS_PRINTED)
         ],
         cost=_cost(service, languages),
@@ -428,7 +452,7 @@ def sample_slips_html() -> list[str]:
             address="1 rue de l'Exemple, 69000 Lyon",
             confidential=False,
             transportation="Métro A",
-            sessions=["Lundi 1 janvier, 09:00\N{EN DASH}10:00"],
+            sessions=[Session("Lundi 1 janvier", "09:00\N{EN DASH}10:00")],
             cost=_say(languages, "free"),
             contact="Tisser",
             phone="04 00 00 00 00",
