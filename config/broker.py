@@ -33,7 +33,8 @@ class WarmUpOnBoot(Middleware):
     """Prepares the slip renderer when a worker boots, before it takes any message, so the
     first slip is not slowed by font loading (see `workers.slip_renderer.worker_warm_up`)."""
 
-    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        # Before: dramatiq starts the worker threads and the consumers between the two.
         from workers.slip_renderer import worker_warm_up
 
         queues = worker.consumer_whitelist

@@ -42,6 +42,7 @@ from referrals.schemas import (
     TravelOut,
 )
 from workers.slip_content import slip_html, slip_languages
+from workers.slip_renderer import preview_stylesheet
 from workers.slips import BATCH_MAX_SLIPS, batch_render, day_slip_referrals
 
 BodyT = TypeVar("BodyT", bound=BaseModel)
@@ -249,8 +250,9 @@ def referral_slip(request: HttpRequest, referral_id: uuid.UUID) -> FileResponse:
     summary="The slip's HTML (preview)",
     description=(
         "The HTML the PDF is made from, drawn now from the current catalogue (the next "
-        "sessions move on with time). The stylesheet and fonts are the renderer's own and "
-        "are not linked. 409 with the current `stage` while the slip is not ready yet."
+        "sessions move on with time), with the slip's stylesheet inlined; the page loads "
+        "nothing, fonts included. 409 with the current `stage` while the slip is not ready "
+        "yet."
     ),
     openapi_extra={
         "responses": {200: {"description": "The slip as HTML", "content": {"text/html": {}}}}
@@ -266,7 +268,10 @@ def referral_slip_html(request: HttpRequest, referral_id: uuid.UUID) -> HttpResp
             code="slip_not_ready",
             extra={"stage": referral.stage},
         )
-    response = HttpResponse(slip_html(referral), content_type="text/html; charset=utf-8")
+    html = slip_html(referral).replace(
+        "</head>", f"<style>{preview_stylesheet()}</style>\n</head>", 1
+    )
+    response = HttpResponse(html, content_type="text/html; charset=utf-8")
     # Catalogue text is escaped; this keeps a browser from fetching anything even so.
     response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
     response["X-Content-Type-Options"] = "nosniff"
@@ -278,7 +283,10 @@ slips_router = Router(auth=HealthCenterKey(), tags=["referrals"])
 
 class SlipBatchQuery(Schema):
     date: dt.date | None = Field(
-        default=None, description="The day the referrals were filed (local time); today if absent."
+        default=None,
+        ge=dt.date(2000, 1, 1),
+        le=dt.date(2999, 12, 31),
+        description="The day the referrals were filed (local time); today if absent.",
     )
     offset: int = Field(default=0, ge=0, description="Skip this many slips of the day.")
 

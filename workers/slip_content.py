@@ -211,10 +211,9 @@ def one_sentence(text: str, limit: int = DESCRIPTION_MAX_CHARS) -> str:
     text = " ".join(text.split())
     if len(text) <= limit:
         return text
-    for end in (". ", "! ", "? "):
-        cut = text.find(end)
-        if 0 < cut < limit:
-            return text[: cut + 1]
+    ends = [cut for end in (". ", "! ", "? ") if 0 < (cut := text.find(end)) < limit]
+    if ends:
+        return text[: min(ends) + 1]
     return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "\N{HORIZONTAL ELLIPSIS}"
 
 
@@ -224,11 +223,12 @@ def public_activity_url(service_at_location_id: uuid.UUID) -> str:
 
 
 @lru_cache(maxsize=4096)
-def qr_svg(url: str) -> SafeString:
+def qr_svg(url: str, label: str) -> SafeString:
     """A QR code as inline SVG (vector: sharp at any print size). Error correction M
-    survives a crease or a stain."""
+    survives a crease or a stain. `label` becomes the SVG's title, which the tagged PDF
+    carries as the figure's alternate text (segno escapes it)."""
     svg = segno.make(url, error="m", micro=False).svg_inline(
-        border=0, omitsize=True, svgclass=None, lineclass=None
+        border=0, omitsize=True, svgclass=None, lineclass=None, title=label
     )
     return mark_safe(svg)  # noqa: S308 - segno's own output; the URL is encoded as modules
 
@@ -282,13 +282,16 @@ def _cost(service: Service, languages: Sequence[str]) -> Say:
     if service.is_free:
         return _say(languages, "free")
     language = languages[0]
+    fees = _texts(service, "fees_description", languages)
+    # The option ("la séance") is catalogue text with no translation: printed only when
+    # nothing else says what the amount is for, and only on a slip in its language.
+    say_option = not fees and tuple(languages) == (settings.TISSER_CATALOG_LANGUAGE,)
     amounts = [
         money(c.amount, c.currency, language)
-        + (f" ({c.option})" if c.option and language == settings.TISSER_CATALOG_LANGUAGE else "")
+        + (f" ({c.option})" if say_option and c.option else "")
         for c in service.cost_options.all()
         if c.amount is not None and c.amount > 0
     ]
-    fees = _texts(service, "fees_description", languages)
     if not amounts:
         return fees or _say(languages, "ask_cost")
     prefix = " · ".join(amounts)
@@ -325,6 +328,7 @@ def _activity(match: Match, languages: Sequence[str], now: datetime) -> SlipActi
     name = _texts(service, "name", languages)
     description = _texts(service, "description", languages)
     contact_name, phone = _contact(sal)
+    qr_label = _say(languages, "qr_label", name=name.text).plain
     return SlipActivity(
         name=name,
         description=Say(one_sentence(description.text), one_sentence(description.also)),
@@ -346,8 +350,8 @@ def _activity(match: Match, languages: Sequence[str], now: datetime) -> SlipActi
         what_to_bring=_texts(service, "what_to_bring", languages),
         reasons=_reasons(match, languages),
         url=url,
-        qr=qr_svg(url),
-        qr_label=_say(languages, "qr_label", name=name.text).plain,
+        qr=qr_svg(url, qr_label),
+        qr_label=qr_label,
     )
 
 
@@ -460,7 +464,7 @@ def sample_slips_html() -> list[str]:
             what_to_bring=words,
             reasons=words,
             url=sample_url,
-            qr=qr_svg(sample_url),
+            qr=qr_svg(sample_url, "Tisser"),
             qr_label="Tisser",
         )
         content = SlipContent(

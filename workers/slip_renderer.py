@@ -21,7 +21,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,6 @@ from urllib.parse import unquote, urlsplit
 
 import fontpkg_atkinson_hyperlegible
 from django.conf import settings
-from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
@@ -90,16 +88,20 @@ def _collector_paused() -> Iterator[None]:
     generations once it is done. A slip allocates hundreds of thousands of short-lived
     objects; left alone, the collector runs dozens of times inside each render, and a
     full collection now and then adds tens of milliseconds to whichever slip it lands
-    in. Measured on the demo slips: median 161 → 134 ms, p95 248 → 140 ms (the sweep,
-    about 4 ms, included)."""
+    in (the README's performance section has the figures).
+
+    The pause is process-wide: other threads run without cyclic collection while a slip
+    renders (reference counting still frees almost everything), for at most one render;
+    a day's batch of 100 slips is the longest, some 15 s. The collector is back on before
+    the sweep, so an exception raised inside the sweep cannot leave it off."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        gc.collect(1)
         if enabled:
             gc.enable()
+        gc.collect(1)
 
 
 def _font_faces() -> str:
@@ -122,6 +124,13 @@ def stylesheet_text() -> str:
     """The slip's whole stylesheet as text: what a renderer without pre-parsed
     stylesheets (the benchmark's naive baseline) puts in the HTML."""
     return _font_faces() + "\n" + (SLIP_ASSETS / "slip.css").read_text()
+
+
+@lru_cache(maxsize=1)
+def preview_stylesheet() -> str:
+    """The slip's layout for a browser showing the preview (the fonts stay out: the
+    preview's content security policy loads nothing)."""
+    return (SLIP_ASSETS / "slip.css").read_text()
 
 
 class FetchRefused(ValueError):
@@ -164,16 +173,14 @@ def harfbuzz_subset_missing() -> bool:
 
 _renderer: SlipRenderer | None = None
 _renderer_lock = threading.Lock()
-_warned_at: datetime | None = None
 
 
 def slip_renderer() -> SlipRenderer:
     """This process's renderer, built (and warmed) on first use."""
-    global _renderer, _warned_at
+    global _renderer
     with _renderer_lock:
         if _renderer is None:
-            if harfbuzz_subset_missing() and _warned_at is None:
-                _warned_at = timezone.now()
+            if harfbuzz_subset_missing():
                 logger.warning(
                     "HarfBuzz's subset library (libharfbuzz-subset0, version 4.1 or later) "
                     "is missing: WeasyPrint falls back to fontTools and every slip takes "
