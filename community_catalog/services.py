@@ -332,6 +332,9 @@ def _sal_in(document: dict[str, Any], sal_id: uuid.UUID) -> dict[str, Any]:
 def service_at_location_create(
     *, organization: Organization, service_id: uuid.UUID, data: dict[str, Any]
 ) -> ServiceAtLocation:
+    # Whose the service is comes first: another organisation learns nothing from the body.
+    if not Service.objects.filter(id=service_id, organization=organization).exists():
+        raise NotFound("No such service in your organisation.")
     data = ids_fill(copy.deepcopy(data))
     location_id = _uuid(data.get("location_id"), "location_id")
     if not Location.objects.filter(id=location_id, organization=organization).exists():
