@@ -14,6 +14,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from community_catalog.api import catalog_router, organization_router
 from config.errors import Problem
+from config.ratelimit import RateLimited
 from referrals.api import router as referrals_router
 from referrals.api import slips_router
 from referrals.events_api import events_router, webhooks_router
@@ -103,6 +104,15 @@ def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 @api.exception_handler(Http404)
 def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return api.create_response(request, error_body("not_found", "No such resource."), status=404)
+
+
+@api.exception_handler(RateLimited)
+def on_rate_limited(request: HttpRequest, exc: RateLimited) -> HttpResponse:
+    response = api.create_response(
+        request, error_body(exc.code, exc.message, **exc.extra), status=exc.status
+    )
+    response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @api.exception_handler(Problem)

@@ -19,6 +19,7 @@ from django.utils import timezone
 from community_catalog.models import Organization
 from community_catalog.selectors import postcode_position, taxonomy_terms_by_code
 from config.errors import Conflict, FieldProblem, InvalidInput
+from config.ratelimit import rate_limit_check
 from referrals.lifecycle import ProposedMatch, matches_offer, referral_event, stage_set
 from referrals.models import ApiKey, HealthCenter, IdempotencyKey, Referral, Slip
 from referrals.outbox import event_mark_processed
@@ -79,6 +80,7 @@ def api_key_authenticate(key: str) -> ApiKey | None:
     )
     if api_key is None:
         return None
+    rate_limit_check(api_key.prefix)
     now = timezone.now()
     if api_key.last_used_at is None or now - api_key.last_used_at > _LAST_USED_GRANULARITY:
         # Recorded coarsely: one write per key every few minutes, not one per request.
