@@ -136,6 +136,9 @@ TISSER_LIFECYCLE_CHECK_SECONDS = env_int("TISSER_LIFECYCLE_CHECK_SECONDS", 60, m
 # A place that opens again is offered to unmatched referrals filed this recently.
 TISSER_REMATCH_WINDOW_DAYS = env_int("TISSER_REMATCH_WINDOW_DAYS", 30, minimum=1)
 
+# /readyz answers 503 when the oldest event whose work is not done is older than this.
+TISSER_READY_MAX_OUTBOX_LAG_SECONDS = env_int("TISSER_READY_MAX_OUTBOX_LAG_SECONDS", 300, minimum=1)
+
 # Requests per API key per minute (0: no limit). Past it: 429 with Retry-After.
 TISSER_RATE_LIMIT_PER_MINUTE = env_int("TISSER_RATE_LIMIT_PER_MINUTE", 600)
 
