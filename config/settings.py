@@ -239,7 +239,13 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = 31536000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("TISSER_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("TISSER_HSTS_PRELOAD", True)
+    # Behind a TLS proxy that says so in X-Forwarded-Proto. Plain HTTP is redirected, but
+    # for the probes of the machine's own orchestrator.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("TISSER_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("TISSER_MAX_BODY_BYTES", 1_000_000, minimum=1024)
 

@@ -69,3 +69,17 @@ def test_defaults_need_nothing(tmp_path) -> None:
 
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "secret_key").exists()
+
+
+def test_production_settings_pass_djangos_deployment_checks(tmp_path) -> None:
+    env = {
+        "TISSER_DATA_DIR": str(tmp_path),
+        "TISSER_ENV": "production",
+        "SECRET_KEY": "k" * 20 + "-v9Qz_3xLm" * 5,
+        "TISSER_ALLOWED_HOSTS": "tisser.example.org",
+        "TISSER_PUBLIC_URL": "https://tisser.example.org",
+    }
+    result = tisser("check", "--deploy", "--fail-level", "WARNING", env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
