@@ -17,6 +17,7 @@ from config.errors import Problem
 from config.ratelimit import RateLimited
 from referrals.api import router as referrals_router
 from referrals.api import slips_router
+from referrals.audit_api import router as audit_router
 from referrals.events_api import events_router, webhooks_router
 from referrals.inbox_api import router as inbox_router
 
@@ -39,6 +40,7 @@ api.add_router("/inbox", inbox_router)
 api.add_router("/events", events_router)
 api.add_router("/webhooks", webhooks_router)
 api.add_router("/slips.pdf", slips_router)
+api.add_router("/audit", audit_router)
 
 
 def error_body(

@@ -19,7 +19,7 @@ class HealthCenterKey(HttpBearer):
     openapi_description = "A health centre's API key, created with `tisser create-center`."
 
     def authenticate(self, request: HttpRequest, token: str) -> HealthCenter | None:
-        api_key = api_key_authenticate(token)
+        api_key = _authenticate(request, token)
         if api_key is None or api_key.role != ApiKey.Role.HEALTH_CENTER:
             return None
         return api_key.health_center
@@ -29,7 +29,7 @@ class OrganizationKey(HttpBearer):
     openapi_description = "A community organisation's API key, created with `tisser create-org`."
 
     def authenticate(self, request: HttpRequest, token: str) -> Organization | None:
-        api_key = api_key_authenticate(token)
+        api_key = _authenticate(request, token)
         if api_key is None or api_key.role != ApiKey.Role.ORGANIZATION:
             return None
         return api_key.organization
@@ -42,7 +42,7 @@ class PartyKey(HttpBearer):
     openapi_description = "A health centre's or a community organisation's API key."
 
     def authenticate(self, request: HttpRequest, token: str) -> HealthCenter | Organization | None:
-        api_key = api_key_authenticate(token)
+        api_key = _authenticate(request, token)
         if api_key is None:
             return None
         if api_key.role == ApiKey.Role.HEALTH_CENTER:
@@ -60,7 +60,26 @@ class AnyKey(HttpBearer):
     )
 
     def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
-        return api_key_authenticate(token)
+        return _authenticate(request, token)
+
+
+class OperatorKey(HttpBearer):
+    """An operator's key: for what runs the service as a whole (the audit log)."""
+
+    openapi_description = "An operator's API key, created with `tisser create-operator`."
+
+    def authenticate(self, request: HttpRequest, token: str) -> ApiKey | None:
+        api_key = _authenticate(request, token)
+        if api_key is None or api_key.role != ApiKey.Role.OPERATOR:
+            return None
+        return api_key
+
+
+def _authenticate(request: HttpRequest, token: str) -> ApiKey | None:
+    """The key, also kept on the request for the audit log (`config.audit`)."""
+    api_key = api_key_authenticate(token)
+    request.tisser_key = api_key  # type: ignore[attr-defined]
+    return api_key
 
 
 def request_center(request: HttpRequest) -> HealthCenter:

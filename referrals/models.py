@@ -435,3 +435,51 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} → {self.subscription_id} ({self.status})"
+
+
+class AppendOnlyQuerySet(models.QuerySet["AuditEntry"]):
+    def update(self, **kwargs: object) -> int:
+        raise TypeError("the audit log is append-only")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise TypeError("the audit log is append-only")
+
+
+class AuditEntry(models.Model):
+    """Who read or changed which referral, and when: one row per API request that
+    succeeded on a referral (or on one of its placements). Append-only: rows are never
+    updated or deleted through the application. The ids are plain values, not foreign
+    keys, so the log outlives what it speaks of (a purge, a deleted key)."""
+
+    class Action(models.TextChoices):
+        READ = "read", "read"
+        CHANGE = "change", "change"
+
+    id = models.BigAutoField(primary_key=True)
+    at = models.DateTimeField(default=timezone.now)
+    referral_id = models.UUIDField()
+    action = models.CharField(max_length=8, choices=Action.choices)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=300)
+    status = models.PositiveSmallIntegerField()
+    key_prefix = models.CharField(max_length=16)
+    role = models.CharField(max_length=16)
+    health_center_id = models.UUIDField(null=True, blank=True)
+    organization_id = models.UUIDField(null=True, blank=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["referral_id", "id"], name="audit_referral_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.role} {self.key_prefix} {self.action} {self.path}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self._state.adding:
+            raise TypeError("the audit log is append-only")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise TypeError("the audit log is append-only")

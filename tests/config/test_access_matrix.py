@@ -76,6 +76,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/referrals/{referral_id}/fhir"): CENTER_OWN,
     ("GET", "/referrals/{referral_id}/matches"): CENTER_OWN,
     ("GET", "/slips.pdf"): _for(CENTER, owned=False, empty_code="no_slips"),
+    ("GET", "/audit"): _for(OPERATOR, owned=False),
     # The taxonomy is public: the vocabulary of needs, nothing about anyone.
     ("GET", "/catalog/taxonomy"): _for(owned=False),
     ("GET", "/catalog/services"): _for(*ROLES, owned=False),

@@ -1,0 +1,59 @@
+"""`/api/v1/audit`: the audit log, for operators only."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema
+
+from config.auth import OperatorKey
+from config.schemas import ErrorOut, paged
+from referrals.models import AuditEntry
+
+router = Router(auth=OperatorKey(), tags=["audit"])
+
+
+class AuditFilter(Schema):
+    referral_id: uuid.UUID | None = Field(default=None, description="One referral's entries.")
+    limit: int = Field(default=100, ge=1, le=500)
+    offset: int = Field(default=0, ge=0)
+
+
+class AuditEntryOut(Schema):
+    id: int
+    at: datetime
+    referral_id: uuid.UUID
+    action: str = Field(description="`read` or `change`.")
+    method: str
+    path: str
+    status: int
+    key_prefix: str = Field(description="The key used (its visible prefix).")
+    role: str = Field(description="`health_center`, `organization` or `operator`.")
+    health_center_id: uuid.UUID | None
+    organization_id: uuid.UUID | None
+
+
+class AuditListOut(Schema):
+    items: list[AuditEntryOut]
+    total: int
+    limit: int
+    offset: int
+
+
+@router.get(
+    "",
+    response={200: AuditListOut, 401: ErrorOut, 422: ErrorOut},
+    summary="Who read or changed which referral",
+    description=(
+        "The audit log, oldest first: one entry per request that succeeded on a referral "
+        "or one of its placements. Operators only."
+    ),
+)
+def audit_list(request: HttpRequest, filters: Query[AuditFilter]) -> dict[str, Any]:
+    entries = AuditEntry.objects.all()
+    if filters.referral_id:
+        entries = entries.filter(referral_id=filters.referral_id)
+    return paged(entries, limit=filters.limit, offset=filters.offset, item=lambda e: e)
