@@ -54,6 +54,11 @@ class Conflict(Problem):
     code = "conflict"
 
 
+class Gone(Problem):
+    status = 410
+    code = "gone"
+
+
 class TooLarge(Problem):
     status = 413
     code = "too_large"

@@ -137,6 +137,11 @@ TISSER_LIFECYCLE_CHECK_SECONDS = env_int("TISSER_LIFECYCLE_CHECK_SECONDS", 60, m
 # A place that opens again is offered to unmatched referrals filed this recently.
 TISSER_REMATCH_WINDOW_DAYS = env_int("TISSER_REMATCH_WINDOW_DAYS", 30, minimum=1)
 
+# Personal data of a referral closed (cancelled or completed) this many days ago is
+# erased; counts and outcomes stay. The relay sends the purge this often.
+TISSER_RETENTION_DAYS = env_int("TISSER_RETENTION_DAYS", 365, minimum=1)
+TISSER_RETENTION_CHECK_SECONDS = env_int("TISSER_RETENTION_CHECK_SECONDS", 3600, minimum=1)
+
 # /readyz answers 503 when the oldest event whose work is not done is older than this.
 TISSER_READY_MAX_OUTBOX_LAG_SECONDS = env_int("TISSER_READY_MAX_OUTBOX_LAG_SECONDS", 300, minimum=1)
 

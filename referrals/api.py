@@ -18,12 +18,20 @@ from community_catalog.api import json_parse
 from community_catalog.hsds import validation_problems
 from community_catalog.travel import travel
 from config.auth import HealthCenterKey, request_center
-from config.errors import Conflict, FieldProblem, InvalidInput, NotFound, UnsupportedMediaType
+from config.errors import (
+    Conflict,
+    FieldProblem,
+    Gone,
+    InvalidInput,
+    NotFound,
+    UnsupportedMediaType,
+)
 from config.schemas import ErrorOut, paged
 from referrals import selectors, services
 from referrals.fhir import referral_bundle
 from referrals.lifecycle import CENTER_ACTIONS, allowed_actions, placement_cancel, referral_cancel
 from referrals.models import Event, Placement, Referral
+from referrals.retention import referral_consent_withdraw
 from referrals.schemas import (
     CancelIn,
     EventListOut,
@@ -122,6 +130,8 @@ def _referral_out(request: HttpRequest, referral: Referral) -> ReferralOut:
         unmatched_explanation=referral.unmatched_explanation or None,
         status=referral.status,  # type: ignore[arg-type]
         closed_at=referral.closed_at,
+        consent_withdrawn_at=referral.consent_withdrawn_at,
+        personal_data_erased_at=referral.purged_at,
         cancel_reason=referral.cancel_reason,
         placements=[_placement_out(p) for p in referral.placements.all()],
         slip_languages=list(slip_languages(referral.preferred_language)),
@@ -218,9 +228,26 @@ def referral_detail(request: HttpRequest, referral_id: uuid.UUID) -> ReferralOut
     return _referral_out(request, referral)
 
 
+def slip_check(referral: Referral) -> None:
+    """Refuse when there is no slip to hand over: not rendered yet (409), or erased with
+    the referral's personal data (410)."""
+    if referral.purged_at is not None:
+        raise Gone(
+            "The slip was erased with the referral's personal data "
+            "(consent withdrawn, or the retention period ended).",
+            code="personal_data_erased",
+        )
+    if not selectors.referral_has_slip(referral):
+        raise Conflict(
+            f"The slip is not ready yet; the referral is at stage '{referral.stage}'.",
+            code="slip_not_ready",
+            extra={"stage": referral.stage},
+        )
+
+
 @router.get(
     "/{referral_id}/slip.pdf",
-    response={200: None, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    response={200: None, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 410: ErrorOut},
     summary="The printed slip (PDF)",
     description="409 with the current `stage` while the slip is not ready yet.",
     openapi_extra={
@@ -231,12 +258,7 @@ def referral_slip(request: HttpRequest, referral_id: uuid.UUID) -> FileResponse:
     referral = selectors.referral_get(
         health_center=request_center(request), referral_id=referral_id
     )
-    if not selectors.referral_has_slip(referral):
-        raise Conflict(
-            f"The slip is not ready yet; the referral is at stage '{referral.stage}'.",
-            code="slip_not_ready",
-            extra={"stage": referral.stage},
-        )
+    slip_check(referral)
     return FileResponse(
         referral.slip.file.open("rb"),
         content_type="application/pdf",
@@ -246,7 +268,7 @@ def referral_slip(request: HttpRequest, referral_id: uuid.UUID) -> FileResponse:
 
 @router.get(
     "/{referral_id}/slip.html",
-    response={200: None, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    response={200: None, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 410: ErrorOut},
     summary="The slip's HTML (preview)",
     description=(
         "The HTML the PDF is made from, drawn now from the current catalogue (the next "
@@ -262,12 +284,7 @@ def referral_slip_html(request: HttpRequest, referral_id: uuid.UUID) -> HttpResp
     referral = selectors.referral_get(
         health_center=request_center(request), referral_id=referral_id
     )
-    if not selectors.referral_has_slip(referral):
-        raise Conflict(
-            f"The slip is not ready yet; the referral is at stage '{referral.stage}'.",
-            code="slip_not_ready",
-            extra={"stage": referral.stage},
-        )
+    slip_check(referral)
     html = slip_html(referral).replace(
         "</head>", f"<style>{preview_stylesheet()}</style>\n</head>", 1
     )
@@ -393,6 +410,26 @@ def referral_cancel_view(request: HttpRequest, referral_id: uuid.UUID) -> Referr
     body = optional_body(request, CancelIn)
     center = request_center(request)
     referral_cancel(health_center=center, referral_id=referral_id, reason=body.reason)
+    return _referral_out(
+        request, selectors.referral_get(health_center=center, referral_id=referral_id)
+    )
+
+
+@router.post(
+    "/{referral_id}/consent/withdraw",
+    response={200: ReferralOut, 401: ErrorOut, 404: ErrorOut},
+    summary="Record that the person withdrew consent",
+    description=(
+        "Cancels the referral and every offer still open (organisations see "
+        "`cancelled-by-center`), and erases its personal data at once: first name, "
+        "pseudonymous reference, year of birth, position, full postcode, notes, and the "
+        "slip. Counts, needs and outcomes stay for reporting. Withdrawing again changes "
+        "nothing."
+    ),
+)
+def referral_consent_withdraw_view(request: HttpRequest, referral_id: uuid.UUID) -> ReferralOut:
+    center = request_center(request)
+    referral_consent_withdraw(health_center=center, referral_id=referral_id)
     return _referral_out(
         request, selectors.referral_get(health_center=center, referral_id=referral_id)
     )

@@ -114,15 +114,20 @@ class Referral(models.Model):
         null=True, blank=True, help_text="When it was cancelled or completed; starts retention."
     )
     cancel_reason = models.CharField(max_length=200, blank=True)
+    purged_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the personal fields were erased (retention or consent withdrawn).",
+    )
 
     # About the person: pseudonymous, and only what is needed to match and to print.
     patient_ref = models.CharField(max_length=64, help_text="Pseudonymous; never a health number.")
     first_name = models.CharField(max_length=80)
-    year_of_birth = models.PositiveSmallIntegerField()
+    year_of_birth = models.PositiveSmallIntegerField(null=True, blank=True)
     preferred_language = models.CharField(max_length=2, default="fr")
     postcode = models.CharField(max_length=16, blank=True)
-    latitude = models.FloatField()
-    longitude = models.FloatField()
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
     max_distance_km = models.FloatField(default=5)
     matches_wanted = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="Activities to propose (1-5); empty: the default."
@@ -149,13 +154,22 @@ class Referral(models.Model):
     consent_method = models.CharField(max_length=16, choices=ConsentMethod.choices)
     consent_at = models.DateTimeField()
     consent_scope = models.CharField(max_length=200, blank=True)
+    consent_withdrawn_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["health_center", "created_at"])]
+        indexes = [
+            models.Index(fields=["health_center", "created_at"]),
+            # The retention purge looks only at closed referrals not yet purged.
+            models.Index(
+                fields=["closed_at"],
+                name="referral_retention_idx",
+                condition=models.Q(purged_at__isnull=True, closed_at__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} ({self.stage})"

@@ -304,6 +304,11 @@ class ReferralOut(Schema):
         "`completed` once every offer has ended with at least one outcome."
     )
     closed_at: datetime | None
+    consent_withdrawn_at: datetime | None
+    personal_data_erased_at: datetime | None = Field(
+        description="When the personal data was erased: consent withdrawn, or "
+        "TISSER_RETENTION_DAYS after the referral closed. Counts and outcomes stay."
+    )
     cancel_reason: str
     matches: list[MatchOut]
     unmatched_explanation: UnmatchedOut | None

@@ -34,7 +34,8 @@ def referral_get(*, health_center: HealthCenter, referral_id: uuid.UUID) -> Refe
 
 
 def referral_has_slip(referral: Referral) -> bool:
-    return hasattr(referral, "slip")
+    """A slip to hand over: rendered, and not erased with the referral's personal data."""
+    return referral.purged_at is None and hasattr(referral, "slip")
 
 
 def referral_events(referral: Referral) -> QuerySet[Event]:

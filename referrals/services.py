@@ -282,7 +282,12 @@ def referral_slip_attach(
     with transaction.atomic():
         referral = Referral.objects.select_for_update().filter(id=referral_id).first()
         slip = Slip.objects.filter(referral_id=referral_id).first()
-        if referral is None or (slip is not None and (slip.event_id or 0) >= event_id):
+        if (
+            referral is None
+            # Consent withdrawn (or retention) while the slip was being rendered.
+            or referral.purged_at is not None
+            or (slip is not None and (slip.event_id or 0) >= event_id)
+        ):
             event_mark_processed(event_id)
             return False
         old_file = slip.file.name if slip is not None else ""

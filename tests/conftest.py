@@ -153,6 +153,24 @@ def referral_matched(api: ApiClient, **overrides: Any) -> Referral:
     return Referral.objects.get(id=referral_id)
 
 
+def referral_slipped(api: ApiClient, **overrides: Any) -> Referral:
+    """File a referral, match it and print its slip, in this thread, as the actors do."""
+    from referrals.models import Event
+    from workers.slips import referral_render_slip
+
+    referral = referral_matched(api, **overrides)
+    event = (
+        Event.objects.filter(
+            aggregate_id=referral.id, type__in=["referral.matched", "referral.unmatched"]
+        )
+        .order_by("-id")
+        .first()
+    )
+    assert event is not None
+    referral_render_slip(referral_id=referral.id, event_id=event.id)
+    return Referral.objects.select_related("health_center", "slip").get(id=referral.id)
+
+
 def organization_key(organization: Any) -> ApiClient:
     """An API client with a fresh key of `organization`."""
     from referrals.services import api_key_create

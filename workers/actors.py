@@ -12,12 +12,15 @@ import uuid
 import dramatiq
 from pydantic import BaseModel, ValidationError
 
+from referrals.retention import retention_purge
 from referrals.webhooks import webhook_deliver
 from workers.matching import capacity_changed, placement_rematch, referral_match
 from workers.slips import referral_render_slip
 
 MATCHING_QUEUE = "matching"
 SLIPS_QUEUE = "slips"
+# Housekeeping that can wait behind everything else.
+MAINTENANCE_QUEUE = "maintenance"
 # Webhook calls wait on other people's servers: their own queue keeps them from
 # delaying matching and slips.
 WEBHOOKS_QUEUE = "webhooks"
@@ -94,3 +97,13 @@ class DeliveryJob(BaseModel):
 def deliver_webhook(delivery_id: str) -> None:
     job = DeliveryJob(delivery_id=delivery_id)  # type: ignore[arg-type]
     webhook_deliver(job.delivery_id)
+
+
+@dramatiq.actor(
+    queue_name=MAINTENANCE_QUEUE, max_retries=3, min_backoff=60_000, time_limit=3_600_000
+)
+def purge_personal_data() -> None:
+    """Erase the personal data of referrals closed longer ago than TISSER_RETENTION_DAYS.
+    The relay sends it every TISSER_RETENTION_CHECK_SECONDS; a run that is missed (the
+    broker was down) is made up by the next, which purges everything due."""
+    retention_purge()

@@ -149,6 +149,13 @@ class Person:
 
     @classmethod
     def of(cls, referral: Referral, *, today: date | None = None) -> Person:
+        if (
+            referral.year_of_birth is None
+            or referral.latitude is None
+            or referral.longitude is None
+        ):
+            # Only a closed referral is erased, and a closed one is never matched.
+            raise ValueError(f"Referral {referral.id}'s personal data was erased.")
         today = today or timezone.localdate()
         age = today.year - referral.year_of_birth
         needs = sorted(t.code for t in referral.needs.all())

@@ -1,5 +1,6 @@
 """The relay: the one periodic loop. Sweeps the outbox, re-sends lost webhook deliveries,
-and runs the referral lifecycle's clock (reminders and expiry of unanswered placements).
+runs the referral lifecycle's clock (reminders and expiry of unanswered placements), and
+sends the retention purge.
 
 Runs as `tisser relay` next to Redis workers, and as a thread inside `tisser serve` in
 embedded mode.
@@ -25,9 +26,11 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 from django.db.utils import DatabaseError
 
+from config.broker import BROKER_ERRORS
 from referrals.lifecycle import placements_check
 from referrals.outbox import events_sweep
 from referrals.webhooks import webhook_deliveries_sweep
+from workers.actors import purge_personal_data
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +44,7 @@ def relay_run(stop: threading.Event, *, recover_before: datetime | None = None) 
     earlier process died with it, so there is no reason to wait for the usual delay.
     """
     first = True
-    next_check = 0.0
+    next_check = next_purge = 0.0
     while not stop.is_set():
         try:
             close_old_connections()
@@ -59,6 +62,11 @@ def relay_run(stop: threading.Event, *, recover_before: datetime | None = None) 
                         checked.reminded,
                         checked.expired,
                     )
+            if time.monotonic() >= next_purge:
+                next_purge = time.monotonic() + settings.TISSER_RETENTION_CHECK_SECONDS
+                purge_personal_data.send()
+        except BROKER_ERRORS as exc:
+            logger.warning("relay could not reach the broker, will retry: %s", exc)
         except DatabaseError as exc:
             logger.warning("relay sweep failed, will retry: %s", exc)
         except Exception:

@@ -141,6 +141,8 @@ def test_a_postcode_stands_for_the_position(catalog, api: ApiClient) -> None:
 
     assert response.status_code == 202, response.json()
     referral = Referral.objects.get(id=response.json()["id"])
+    assert referral.latitude is not None
+    assert referral.longitude is not None
     assert (round(referral.latitude, 2), round(referral.longitude, 2)) == (45.74, 4.84)
 
 

@@ -25,6 +25,7 @@ from community_catalog.models import Location, Organization, Service
 from community_catalog.schedules import service_at_location_sessions
 from referrals.models import Event, Referral
 from tests.conftest import ApiClient, referral_matched
+from tests.conftest import referral_slipped as slipped
 from workers.actors import match_referral, render_slip
 from workers.slip_content import (
     money,
@@ -49,21 +50,6 @@ CONFIDENTIAL_SPOT = {"latitude": 45.739, "longitude": 4.870}
 @pytest.fixture(autouse=True)
 def _public_url(settings: Any, media: Any) -> None:
     settings.TISSER_PUBLIC_URL = PUBLIC_URL
-
-
-def slipped(api: ApiClient, **overrides: Any) -> Referral:
-    """File a referral, match it and print its slip, in this thread, as the actors do."""
-    referral = referral_matched(api, **overrides)
-    event = (
-        Event.objects.filter(
-            aggregate_id=referral.id, type__in=["referral.matched", "referral.unmatched"]
-        )
-        .order_by("-id")
-        .first()
-    )
-    assert event is not None
-    referral_render_slip(referral_id=referral.id, event_id=event.id)
-    return Referral.objects.select_related("health_center", "slip").get(id=referral.id)
 
 
 def pdf_bytes(referral: Referral) -> bytes:

@@ -21,7 +21,7 @@ class Command(BaseCommand):
             "-Q",
             nargs="*",
             default=[],
-            help="Only these queues (matching, slips, webhooks).",
+            help="Only these queues (matching, slips, webhooks, maintenance).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -1,0 +1,147 @@
+"""Retention and consent: patient data is kept only as long as it serves the person.
+
+Two ways a referral's personal data is erased, both with the same function:
+
+- **Retention.** A referral closed (cancelled or completed) more than
+  TISSER_RETENTION_DAYS ago is purged by the periodic `purge_personal_data` actor, which
+  the relay sends every TISSER_RETENTION_CHECK_SECONDS.
+- **Consent withdrawn.** The health centre says the person withdrew consent: the
+  referral is cancelled, its open placements with it, and its data is erased at once.
+
+What goes: everything that describes the person — first name, pseudonymous reference,
+year of birth, position and the full postcode, availability, accessibility needs, every
+note (for the person, for the organisation, the clinical reason, the centre's and the
+organisations' comments) — and the printed slip's file. What stays, for the territory's
+reports: the referral's code, dates, stage and status, its needs, the activities
+offered and what became of each placement, and the postcode's area (its first two
+characters: the département in France), so unmet needs can still be counted by area.
+Events never carried personal data (see `referrals.lifecycle`), so the history stays.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from config.errors import NotFound
+from referrals.lifecycle import CENTER_ACTIONS, OPEN, Reason, Status, _move, referral_event
+from referrals.models import HealthCenter, Placement, Referral, Slip
+
+logger = logging.getLogger(__name__)
+
+# How much of a postcode is kept once the rest is erased.
+POSTCODE_AREA_CHARS = 2
+CLOSED = (Referral.Status.REVOKED, Referral.Status.COMPLETED)
+# Referrals purged per transaction: a long backlog never holds locks for long.
+PURGE_BATCH = 200
+
+
+def _erase(referral: Referral, *, now: datetime) -> None:
+    """Erase the personal fields of a locked referral, in the caller's transaction. The
+    slip's file is deleted after commit (see `slip_files_delete`)."""
+    referral.patient_ref = ""
+    referral.first_name = ""
+    referral.year_of_birth = None
+    referral.postcode = referral.postcode.replace(" ", "")[:POSTCODE_AREA_CHARS]
+    referral.latitude = None
+    referral.longitude = None
+    referral.availability = []
+    referral.accessibility_needs = []
+    referral.preferred_contact = ""
+    referral.note_for_patient = ""
+    referral.note_for_organization = ""
+    referral.clinical_reason = ""
+    referral.cancel_reason = ""
+    referral.unmatched_explanation = {}
+    referral.purged_at = now
+    referral.save()
+    Placement.objects.filter(referral=referral).update(note="", center_note="")
+    transaction.on_commit(lambda: slip_files_delete([referral.id]))
+
+
+def slip_files_delete(referral_ids: list[uuid.UUID]) -> int:
+    """Delete the slip files of purged referrals. Runs after the purge commits, and again
+    from the periodic purge for any file a crash left behind: the row keeps the file's
+    name until the file is gone."""
+    deleted = 0
+    for slip in Slip.objects.filter(
+        referral_id__in=referral_ids, referral__purged_at__isnull=False
+    ).exclude(file=""):
+        name = slip.file.name or ""
+        if name and default_storage.exists(name):
+            default_storage.delete(name)
+        Slip.objects.filter(id=slip.id).update(file="")
+        deleted += 1
+    return deleted
+
+
+def referral_consent_withdraw(*, health_center: HealthCenter, referral_id: uuid.UUID) -> Referral:
+    """The person withdrew consent: cancel the referral and its open placements, and
+    erase its personal data, in one transaction. Withdrawing twice changes nothing."""
+    with transaction.atomic():
+        referral = (
+            Referral.objects.select_for_update()
+            .filter(id=referral_id, health_center=health_center)
+            .first()
+        )
+        if referral is None:
+            raise NotFound("No referral with this id.")
+        if referral.consent_withdrawn_at is not None:
+            return referral
+        now = timezone.now()
+        placements = (
+            Placement.objects.select_for_update(of=("self",))
+            .select_related("match__service_at_location")
+            .filter(referral=referral, status__in=OPEN)
+        )
+        for placement in placements:
+            _move(
+                referral,
+                placement,
+                Status.CANCELLED,
+                actions=CENTER_ACTIONS,
+                reason=Reason.CANCELLED_BY_CENTER,
+                now=now,
+            )
+        if referral.status == Referral.Status.ACTIVE:
+            referral.status = Referral.Status.REVOKED
+            referral.closed_at = now
+        referral.consent_given = False
+        referral.consent_withdrawn_at = now
+        _erase(referral, now=now)
+        referral_event(referral, "referral.consent_withdrawn")
+    return referral
+
+
+def retention_purge(*, now: datetime | None = None) -> int:
+    """Erase the personal data of every referral closed more than TISSER_RETENTION_DAYS
+    ago and not yet purged. Returns how many were purged. Safe to run from several
+    workers at once: each referral is re-read under its lock before it is erased."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.TISSER_RETENTION_DAYS)
+    due = Referral.objects.filter(
+        closed_at__lt=cutoff, purged_at__isnull=True, status__in=CLOSED
+    ).order_by("closed_at")
+    purged = 0
+    while ids := list(due.values_list("id", flat=True)[:PURGE_BATCH]):
+        with transaction.atomic():
+            for referral in Referral.objects.select_for_update().filter(
+                id__in=ids, purged_at__isnull=True
+            ):
+                _erase(referral, now=now)
+                referral_event(
+                    referral, "referral.purged", {"retention_days": settings.TISSER_RETENTION_DAYS}
+                )
+                purged += 1
+    # Files a crash left behind between a purge's commit and its file deletion.
+    leftover = Slip.objects.filter(referral__purged_at__isnull=False).exclude(file="")
+    slip_files_delete(list(leftover.values_list("referral_id", flat=True)))
+    if purged:
+        logger.info("retention: purged the personal data of %s referral(s)", purged)
+    return purged
