@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db.utils import OperationalError
+from django.db.utils import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -139,10 +139,14 @@ def on_body_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpRespons
     )
 
 
+@api.exception_handler(InterfaceError)  # a connection the server closed under us
 @api.exception_handler(OperationalError)
-def on_database_unavailable(request: HttpRequest, exc: OperationalError) -> HttpResponse:
-    # The database is down or overloaded: nothing was written (the request's transaction
-    # rolled back), so the client can safely try again.
+def on_database_unavailable(
+    request: HttpRequest, exc: OperationalError | InterfaceError
+) -> HttpResponse:
+    # The database is down, overloaded or dropped the connection: the request's
+    # transaction rolled back, so the client can safely try again (with its
+    # Idempotency-Key, in case the commit itself was what failed to answer).
     logger.warning("database unavailable: %s", exc)
     response = api.create_response(
         request,

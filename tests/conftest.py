@@ -178,3 +178,10 @@ def organization_key(organization: Any) -> ApiClient:
     client = ApiClient(api_key_create(organization=organization))
     client.organization = organization  # type: ignore[attr-defined]
     return client
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Write what the fault and fuzz suites measured (see tests/figures.py)."""
+    from tests import figures
+
+    figures.write()

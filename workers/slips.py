@@ -5,6 +5,7 @@ the day. What a slip says is in `workers.slip_content`; how it is drawn, in
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from datetime import date, datetime, timedelta
@@ -17,6 +18,8 @@ from referrals.outbox import event_mark_processed
 from referrals.services import referral_slip_attach
 from workers.slip_content import batch_html, slip_html, slip_language_code
 from workers.slip_renderer import slip_renderer
+
+logger = logging.getLogger(__name__)
 
 # A day's batch is one document rendered in one request: past this many slips, ask for
 # them in parts (`offset`), so that a request stays well inside the server's timeout.
@@ -41,15 +44,23 @@ def referral_render_slip(*, referral_id: uuid.UUID, event_id: int) -> None:
     ):
         event_mark_processed(event_id)
         return
+    logger.info("slip %s: rendering (event %s)", referral.code, event_id)
     started = time.perf_counter()
     pdf = slip_renderer().render(slip_html(referral))
     render_ms = (time.perf_counter() - started) * 1000
-    referral_slip_attach(
+    attached = referral_slip_attach(
         referral_id=referral_id,
         event_id=event_id,
         pdf=pdf,
         language=slip_language_code(referral.preferred_language),
         render_ms=render_ms,
+    )
+    logger.info(
+        "slip %s: %s in %.0f ms, %s bytes",
+        referral.code,
+        "rendered" if attached else "rendered again, already attached",
+        render_ms,
+        len(pdf),
     )
 
 

@@ -7,6 +7,7 @@ embedded default, an SQLite file in a temporary folder.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,6 +22,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+import redis
 from django.conf import settings
 
 
@@ -159,3 +161,45 @@ def tisser(tmp_path: Path, database_url: str) -> Iterator[tuple[Tisser, str]]:
         yield instance, key
     finally:
         instance.stop_all()
+
+
+class RedisServer:
+    """A Redis server of the test's own, on a free port, stopped and started at will.
+    It keeps nothing on disk: what was queued in it is lost when it stops."""
+
+    def __init__(self) -> None:
+        assert shutil.which("redis-server"), "redis-server is needed for this test"
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no"),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port)
+        wait_until(lambda: _pings(client), timeout=10, what="redis-server")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    yield server
+    server.stop()
