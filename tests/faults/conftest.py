@@ -25,6 +25,14 @@ import pytest
 import redis
 from django.conf import settings
 
+# Faults of the production topology (PostgreSQL, Redis, separate worker processes) run
+# on the PostgreSQL pass of the suite; the embedded default has its own (a killed
+# `tisser serve`, test_embedded_restart.py).
+production_only = pytest.mark.skipif(
+    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+    reason="a fault of the production topology (PostgreSQL + Redis): runs on the PostgreSQL pass",
+)
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -83,8 +91,9 @@ class Tisser:
                 os.killpg(process.pid, signal.SIGTERM)
         for process in self.processes:
             try:
-                process.wait(timeout=20)
+                process.wait(timeout=10)
             except subprocess.TimeoutExpired:
+                print(f"did not stop on SIGTERM within 10 s: {process.args}")
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
 
@@ -115,35 +124,28 @@ def referral_json() -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-def database_url() -> Iterator[str]:
-    """'' for the embedded SQLite default, or a fresh PostgreSQL database."""
+def _postgres() -> dict[str, Any] | None:
     db = settings.DATABASES["default"]
     if db["ENGINE"] != "django.db.backends.postgresql":
-        yield ""
-        return
-    name = f"tisser_fault_{uuid.uuid4().hex[:12]}"
-    conninfo = dict(
+        return None
+    return dict(
         host=db["HOST"] or "127.0.0.1",
         port=db["PORT"] or 5432,
         user=db["USER"],
         password=db["PASSWORD"] or None,
         dbname="postgres",
     )
-    with psycopg.connect(**conninfo, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    user = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    yield f"postgres://{user}@{conninfo['host']}:{conninfo['port']}/{name}"
-    with psycopg.connect(**conninfo, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def tisser(tmp_path: Path, database_url: str) -> Iterator[tuple[Tisser, str]]:
-    """A migrated Tisser with the demo catalogue and a health centre; yields its API key."""
-    env = {
+def _postgres_url(conninfo: dict[str, Any], name: str) -> str:
+    user = conninfo["user"] + (f":{conninfo['password']}" if conninfo["password"] else "")
+    return f"postgres://{user}@{conninfo['host']}:{conninfo['port']}/{name}"
+
+
+def _base_env(data_dir: Path, database_url: str) -> dict[str, str]:
+    return {
         **os.environ,
-        "TISSER_DATA_DIR": str(tmp_path / "data"),
+        "TISSER_DATA_DIR": str(data_dir),
         "DATABASE_URL": database_url,
         "REDIS_URL": "",
         "TISSER_BROKER_NAMESPACE": f"tisser-fault-{uuid.uuid4().hex[:8]}",
@@ -151,11 +153,58 @@ def tisser(tmp_path: Path, database_url: str) -> Iterator[tuple[Tisser, str]]:
         "TISSER_OUTBOX_RETRY_SECONDS": "5",
         "TISSER_WEB_WORKERS": "1",
     }
-    instance = Tisser(env, tmp_path)
-    instance.run("migrate", "--verbosity", "0")
-    instance.run(
-        "shell", "-c", "from community_catalog.demo_data import demo_catalog_load as l; l()"
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    """A migrated database with the demo catalogue, made once per session: a data
+    directory with its SQLite file, or a PostgreSQL database used as a template."""
+    data_dir = tmp_path_factory.mktemp("template") / "data"
+    conninfo = _postgres()
+    name = f"tisser_fault_template_{uuid.uuid4().hex[:12]}"
+    if conninfo is not None:
+        with psycopg.connect(**conninfo, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    database_url = _postgres_url(conninfo, name) if conninfo else ""
+    maker = Tisser(_base_env(data_dir, database_url), data_dir.parent)
+    maker.run(
+        "shell",
+        "-c",
+        "from django.core.management import call_command; call_command('migrate', "
+        "verbosity=0); from community_catalog.demo_data import demo_catalog_load; "
+        "demo_catalog_load(); from django.db import connection; connection.close()",
     )
+    yield data_dir, name if conninfo else ""
+    if conninfo is not None:
+        with psycopg.connect(**conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url(template: tuple[Path, str]) -> Iterator[str]:
+    """'' for the embedded SQLite default, or a fresh PostgreSQL database copied from
+    the session's template."""
+    conninfo = _postgres()
+    if conninfo is None:
+        yield ""
+        return
+    name = f"tisser_fault_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(**conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template[1]}"')
+    yield _postgres_url(conninfo, name)
+    with psycopg.connect(**conninfo, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def tisser(
+    tmp_path: Path, database_url: str, template: tuple[Path, str]
+) -> Iterator[tuple[Tisser, str]]:
+    """A migrated Tisser with the demo catalogue and a health centre; yields its API key."""
+    data_dir = tmp_path / "data"
+    # The template's data directory: its SQLite file (on the embedded default) and key.
+    shutil.copytree(template[0], data_dir)
+    instance = Tisser(_base_env(data_dir, database_url), tmp_path)
     key = instance.run("create-center", "Centre de test").strip().splitlines()[-1]
     try:
         yield instance, key

@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from tests import figures
-from tests.faults.conftest import referral_json, wait_until
+from tests.faults.conftest import production_only, referral_json, wait_until
 
-pytestmark = [pytest.mark.subprocess, pytest.mark.faults]
+pytestmark = [pytest.mark.subprocess, pytest.mark.faults, production_only]
 
 BURST = 200
 # Redis is stopped once this many referrals have been answered.

@@ -16,16 +16,9 @@ import pytest
 from django.conf import settings
 
 from tests import figures
-from tests.faults.conftest import referral_json, wait_until
+from tests.faults.conftest import production_only, referral_json, wait_until
 
-pytestmark = [
-    pytest.mark.subprocess,
-    pytest.mark.faults,
-    pytest.mark.skipif(
-        settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
-        reason="PostgreSQL's own outage: runs on the PostgreSQL run of the suite",
-    ),
-]
+pytestmark = [pytest.mark.subprocess, pytest.mark.faults, production_only]
 
 
 def _admin() -> psycopg.Connection[Any]:

@@ -11,7 +11,7 @@ import pytest
 
 from tests.faults.conftest import referral_json, wait_until
 
-pytestmark = pytest.mark.subprocess
+pytestmark = [pytest.mark.subprocess, pytest.mark.faults]
 
 
 def test_a_referral_accepted_before_a_kill_completes_after_restart(tisser) -> None:

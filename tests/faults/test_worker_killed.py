@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from tests import figures
-from tests.faults.conftest import Tisser, referral_json, wait_until
+from tests.faults.conftest import Tisser, production_only, referral_json, wait_until
 
-pytestmark = [pytest.mark.subprocess, pytest.mark.faults]
+pytestmark = [pytest.mark.subprocess, pytest.mark.faults, production_only]
 
 REFERRALS = 30
 KILLS = 2
