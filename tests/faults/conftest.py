@@ -93,7 +93,7 @@ class Tisser:
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                print(f"did not stop on SIGTERM within 10 s: {process.args}")
+                print(f"did not stop on SIGTERM within 10 s: {process.args!r}")
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
 

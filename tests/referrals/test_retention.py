@@ -28,7 +28,7 @@ from workers.matching import referral_match
 
 URL = "/api/v1/referrals"
 INBOX = "/api/v1/inbox/placements"
-PERSONAL = {
+PERSONAL: dict[str, Any] = {
     "patient_ref": "",
     "first_name": "",
     "year_of_birth": None,
@@ -50,7 +50,7 @@ def _erased(referral: Referral) -> dict[str, Any]:
 
 
 def _slip_path(referral: Referral) -> Path:
-    return Path(settings.MEDIA_ROOT) / referral.slip.file.name
+    return Path(settings.MEDIA_ROOT) / (referral.slip.file.name or "")
 
 
 def _full(**overrides: Any) -> dict[str, Any]:
