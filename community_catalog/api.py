@@ -13,14 +13,14 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.conf import settings
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Query, Router, Schema, Status
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 from pydantic import ValidationError as PydanticValidationError
 
 from community_catalog import services
@@ -74,7 +74,7 @@ from community_catalog.taxonomy import TAXONOMY_VERSION
 from community_catalog.values import language_normalize
 from config.auth import AnyKey, OrganizationKey, request_api_key, request_organization
 from config.errors import FieldProblem, InvalidInput, NotFound, Problem, TooLarge
-from config.schemas import ErrorOut
+from config.schemas import MAX_OFFSET, ErrorOut
 
 catalog_router = Router(tags=["catalogue"])
 organization_router = Router(auth=OrganizationKey(), tags=["organisation"])
@@ -158,7 +158,7 @@ class SearchParams(Schema):
     q: str = Field("", max_length=100, pattern=r"^[^\x00]*$")
     organization: uuid.UUID | None = None
     limit: int = Field(20, ge=1, le=100)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
 
 def _catalog_query(params: SearchParams) -> CatalogQuery:
@@ -370,13 +370,20 @@ def _service_doc(service_id: uuid.UUID) -> dict[str, Any]:
     return service_export(services_for_export(Service.objects.filter(id=service_id)).get())
 
 
-@organization_router.get("/services", response={200: dict[str, Any], 401: ErrorOut})
+# Inline, not a component: Django's nested choices are all called "Status", and two
+# components of one name would document one enum for the other.
+ServiceStatus = Annotated[
+    Service.Status, WithJsonSchema({"type": "string", "enum": list(Service.Status.values)})
+]
+
+
+@organization_router.get("/services", response={200: dict[str, Any], 401: ErrorOut, 422: ErrorOut})
 def own_services_list(
     request: HttpRequest,
-    status: Service.Status | None = None,
+    status: ServiceStatus | None = None,
     stale: bool | None = None,
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> dict[str, Any]:
     """Your services, any status, as a page of HSDS services (`contents`).
     `stale=true` lists those to confirm (not confirmed for `TISSER_STALE_AFTER_DAYS`)."""

@@ -15,7 +15,7 @@ import pycountry
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator, validate_email
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 from community_catalog.schedules import byday_parse, int_list_parse
 
@@ -156,7 +156,20 @@ YearDays = Annotated[
     Field(max_length=200),
     AfterValidator(_int_list(1, 366)),
 ]
-Time = Annotated[time | None, BeforeValidator(time_parse)]
+# Documented as a pattern, not JSON Schema's `format: time`, which requires an offset:
+# Tisser answers local times (HH:MM:SS) in the catalogue's time zone.
+TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})?$"
+Time = Annotated[
+    time | None,
+    BeforeValidator(time_parse),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "string", "pattern": TIME_PATTERN}, {"type": "null"}],
+            "description": "A local time such as 14:30 or 14:30:00, in the catalogue's "
+            "time zone (an offset is accepted on input and dropped).",
+        }
+    ),
+]
 Latitude = Annotated[float, Field(ge=-90, le=90)]
 Longitude = Annotated[float, Field(ge=-180, le=180)]
 Age = Annotated[int, Field(ge=0, le=130)]

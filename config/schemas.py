@@ -9,6 +9,10 @@ from django.db.models import Model, QuerySet
 from ninja import Schema
 
 RowT = TypeVar("RowT", bound=Model)
+
+# The largest `offset` a list accepts: far past any real list, and inside the 64-bit
+# integers databases take (a larger one was a 500).
+MAX_OFFSET = 1_000_000_000
 ItemT = TypeVar("ItemT")
 
 

@@ -26,7 +26,7 @@ from config.errors import (
     NotFound,
     UnsupportedMediaType,
 )
-from config.schemas import ErrorOut, paged
+from config.schemas import MAX_OFFSET, ErrorOut, paged
 from referrals import selectors, services
 from referrals.fhir import referral_bundle
 from referrals.lifecycle import CENTER_ACTIONS, allowed_actions, placement_cancel, referral_cancel
@@ -194,7 +194,7 @@ def referral_create(
 class ReferralFilter(Schema):
     stage: Referral.Stage | None = None
     limit: int = Field(default=50, ge=1, le=200)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
 @router.get(
@@ -305,7 +305,9 @@ class SlipBatchQuery(Schema):
         le=dt.date(2999, 12, 31),
         description="The day the referrals were filed (local time); today if absent.",
     )
-    offset: int = Field(default=0, ge=0, description="Skip this many slips of the day.")
+    offset: int = Field(
+        default=0, ge=0, le=MAX_OFFSET, description="Skip this many slips of the day."
+    )
 
 
 @slips_router.get(

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
 from config.auth import OperatorKey
-from config.schemas import ErrorOut, paged
+from config.schemas import MAX_OFFSET, ErrorOut, paged
 from referrals.models import AuditEntry
 
 router = Router(auth=OperatorKey(), tags=["audit"])
@@ -19,7 +19,7 @@ router = Router(auth=OperatorKey(), tags=["audit"])
 class AuditFilter(Schema):
     referral_id: uuid.UUID | None = Field(default=None, description="One referral's entries.")
     limit: int = Field(default=100, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
 class AuditEntryOut(Schema):

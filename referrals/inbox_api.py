@@ -17,7 +17,7 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from config.auth import OrganizationKey, request_organization
-from config.schemas import ErrorOut, paged
+from config.schemas import MAX_OFFSET, ErrorOut, paged
 from referrals import selectors
 from referrals.api import ACTION_ERRORS, body_doc, optional_body
 from referrals.lifecycle import ORGANIZATION_ACTIONS, allowed_actions, placement_act
@@ -74,7 +74,7 @@ def inbox_placement_out(placement: Placement) -> InboxPlacementOut:
 class InboxFilter(Schema):
     status: PlacementStatus | None = None
     limit: int = Field(default=50, ge=1, le=200)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
 @router.get(
