@@ -17,6 +17,8 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Middleware, default_middleware
 
+from config.metrics import ActorMetrics
+
 logger = logging.getLogger(__name__)
 
 # What sending to the broker raises when it cannot be reached. Callers that publish after
@@ -43,7 +45,7 @@ class WarmUpOnBoot(Middleware):
 
 def broker_build() -> dramatiq.Broker:
     middleware = [m() for m in default_middleware]
-    middleware += [DbConnectionsMiddleware(), WarmUpOnBoot()]
+    middleware += [DbConnectionsMiddleware(), WarmUpOnBoot(), ActorMetrics()]
     if settings.REDIS_URL:
         # Short socket timeouts: when Redis is down, a request that publishes an event
         # gives up quickly and leaves the event to the relay's sweep.

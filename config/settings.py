@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import zoneinfo
 from pathlib import Path
@@ -27,6 +28,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 TISSER_ENV = env_choice("TISSER_ENV", "development", ("development", "production"))
 PRODUCTION = TISSER_ENV == "production"
 DATA_DIR = env_dir("TISSER_DATA_DIR", BASE_DIR / "var")
+# Prometheus: each process writes its measurements here; /metrics adds them up.
+TISSER_METRICS_DIR = env_dir("TISSER_METRICS_DIR", DATA_DIR / "metrics")
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(TISSER_METRICS_DIR))
+# With a token, /metrics answers only `Authorization: Bearer <token>`.
+TISSER_METRICS_TOKEN = env_str("TISSER_METRICS_TOKEN")
 
 SECRET_KEY = secret_key(production=PRODUCTION, data_dir=DATA_DIR)
 DEBUG = env_bool("TISSER_DEBUG", default=False)
@@ -51,6 +57,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.metrics.HttpMetrics",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -251,7 +258,7 @@ if PRODUCTION:
     # for the probes of the machine's own orchestrator.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("TISSER_SSL_REDIRECT", True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("TISSER_MAX_BODY_BYTES", 1_000_000, minimum=1024)
 

@@ -13,6 +13,7 @@ from datetime import time as clock
 
 from django.utils import timezone
 
+from config.metrics import SLIP_RENDER_SECONDS
 from referrals.models import HealthCenter, Referral
 from referrals.outbox import event_mark_processed
 from referrals.services import referral_slip_attach
@@ -48,6 +49,7 @@ def referral_render_slip(*, referral_id: uuid.UUID, event_id: int) -> None:
     started = time.perf_counter()
     pdf = slip_renderer().render(slip_html(referral))
     render_ms = (time.perf_counter() - started) * 1000
+    SLIP_RENDER_SECONDS.observe(render_ms / 1000)
     attached = referral_slip_attach(
         referral_id=referral_id,
         event_id=event_id,

@@ -7,6 +7,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from config.broker import embedded
+from config.metrics import metrics_dir_prune
 from config.server import TisserServer
 
 
@@ -25,6 +26,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if not options["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
+        metrics_dir_prune()
         mode = "embedded workers (no REDIS_URL)" if embedded() else "Redis broker"
         self.stdout.write(
             f"Tisser on http://{options['host']}:{options['port']}/ — "
