@@ -17,6 +17,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Middleware, default_middleware
 
+from config.logs import RequestIdCarrier
 from config.metrics import ActorMetrics
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ class WarmUpOnBoot(Middleware):
 
 def broker_build() -> dramatiq.Broker:
     middleware = [m() for m in default_middleware]
-    middleware += [DbConnectionsMiddleware(), WarmUpOnBoot(), ActorMetrics()]
+    middleware += [DbConnectionsMiddleware(), WarmUpOnBoot(), RequestIdCarrier(), ActorMetrics()]
     if settings.REDIS_URL:
         # Short socket timeouts: when Redis is down, a request that publishes an event
         # gives up quickly and leaves the event to the relay's sweep.

@@ -285,6 +285,9 @@ class Event(models.Model):
     publish_count = models.PositiveIntegerField(default=0)
     processed_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
+    request_id = models.CharField(
+        max_length=64, blank=True, help_text="The request that caused it (see config.logs)."
+    )
 
     class Meta:
         ordering = ["id"]

@@ -30,6 +30,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from config.broker import BROKER_ERRORS
+from config.logs import request_id
 from referrals.models import Event
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ def event_record(
         payload=payload or {},
         health_center_id=health_center_id,
         organization_id=organization_id,
+        request_id=request_id.get(),
     )
     transaction.on_commit(lambda: events_publish([event.id]))
     _deliveries_create([event])
@@ -97,6 +99,7 @@ def events_record(drafts: list[EventDraft]) -> list[Event]:
     if not connection.in_atomic_block:
         raise RuntimeError("events_record must run inside the transaction of the change")
     now = timezone.now()
+    rid = request_id.get()
     owners = _service_owners(
         [d.aggregate_id for d in drafts if d.aggregate_type == "service" and not d.organization_id]
     )
@@ -110,6 +113,7 @@ def events_record(drafts: list[EventDraft]) -> list[Event]:
             organization_id=draft.organization_id or owners.get(draft.aggregate_id),
             created_at=now,
             processed_at=None if draft.type in EVENT_HANDLERS else now,
+            request_id=rid,
         )
         for draft in drafts
     )
@@ -212,7 +216,12 @@ def _publish(event: Event) -> bool:
         return True
     try:
         actor = dramatiq.get_broker().get_actor(actor_name)
-        actor.send(event_id=event.id, aggregate_id=str(event.aggregate_id))
+        # The message carries the id of the request that wrote the event, so the work it
+        # triggers logs under that id even when the relay sends it later.
+        actor.send_with_options(
+            kwargs={"event_id": event.id, "aggregate_id": str(event.aggregate_id)},
+            request_id=event.request_id,
+        )
     except BROKER_ERRORS as exc:
         # The broker is unreachable: give the claim back so the next sweep retries.
         # Failed hand-offs do not count towards the publish limit: an outage only delays.
