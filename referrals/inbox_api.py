@@ -101,8 +101,10 @@ def inbox_read(request: HttpRequest, placement_id: uuid.UUID) -> InboxPlacementO
 
 
 def _act(request: HttpRequest, placement_id: uuid.UUID, action: str) -> InboxPlacementOut:
-    body = optional_body(request, PlacementActionIn)
     organization = request_organization(request)
+    # Another organisation's placement is a 404 before its body is even read.
+    selectors.inbox_get(organization, placement_id)
+    body = optional_body(request, PlacementActionIn)
     placement_act(
         organization=organization,
         placement_id=placement_id,

@@ -294,20 +294,21 @@ def placement_act(
     reason: str = "",
     note: str = "",
 ) -> Placement:
-    """An organisation answers a placement or records what happened."""
+    """An organisation answers a placement or records what happened. Another
+    organisation's placement is not found, whatever the body says."""
     target = ORGANIZATION_ACTIONS[action]
-    if action == "reject" and reason not in REJECTION_REASONS:
-        raise InvalidInput(
-            "A rejection needs a reason.",
-            fields=[FieldProblem("reason", f"one of: {', '.join(REJECTION_REASONS)}")],
-        )
-    if action != "reject" and reason:
-        raise InvalidInput(
-            "Only a rejection takes a reason; use note for a comment.",
-            fields=[FieldProblem("reason", "only allowed with reject")],
-        )
     with transaction.atomic():
         referral, placement = _locked(Q(id=placement_id, organization=organization))
+        if action == "reject" and reason not in REJECTION_REASONS:
+            raise InvalidInput(
+                "A rejection needs a reason.",
+                fields=[FieldProblem("reason", f"one of: {', '.join(REJECTION_REASONS)}")],
+            )
+        if action != "reject" and reason:
+            raise InvalidInput(
+                "Only a rejection takes a reason; use note for a comment.",
+                fields=[FieldProblem("reason", "only allowed with reject")],
+            )
         _move(
             referral,
             placement,

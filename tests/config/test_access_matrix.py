@@ -111,9 +111,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/inbox/placements"): _for(ORGANIZATION, owned=False),
     ("GET", "/inbox/placements/{placement_id}"): ORG_OWN,
     ("POST", "/inbox/placements/{placement_id}/accept"): ORG_OWN,
-    ("POST", "/inbox/placements/{placement_id}/reject"): _for(
-        ORGANIZATION, body={"reason": "no-capacity"}
-    ),
+    # No body: another organisation's rejection without a reason is a 404, not a 422.
+    ("POST", "/inbox/placements/{placement_id}/reject"): ORG_OWN,
     ("POST", "/inbox/placements/{placement_id}/start"): ORG_OWN,
     ("POST", "/inbox/placements/{placement_id}/hold"): ORG_OWN,
     ("POST", "/inbox/placements/{placement_id}/complete"): ORG_OWN,

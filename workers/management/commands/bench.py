@@ -15,11 +15,18 @@ class Command(BaseCommand):
         "matching --services 100000 --referrals 1000`: per-referral matching latency "
         "beside a naive scorer in the same run. `tisser bench slips --count 200`: "
         "per-slip render time beside a naive WeasyPrint call, a batch document's per-slip "
-        "cost and a fresh worker's first slip, in the same run."
+        "cost and a fresh worker's first slip, in the same run. `tisser bench faults`: "
+        "runs the fault and fuzz suites (tests/faults, needs a source checkout, and "
+        "DATABASE_URL on PostgreSQL for the production topology's faults) and reports "
+        "what they measured: submissions accepted during a broker outage, slips lost, "
+        "duplicate slips, fuzz cases tried and 5xx seen."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("which", choices=["catalog", "matching", "slips"])
+        parser.add_argument("which", choices=["catalog", "matching", "slips", "faults"])
+        parser.add_argument(
+            "--examples", type=int, default=25, help="Fuzz examples per operation and key."
+        )
         parser.add_argument("--count", type=int, default=200, help="Slips to render.")
         parser.add_argument("--services", type=int, default=100_000)
         parser.add_argument("--import", dest="imported", type=int, default=10_000)
@@ -44,8 +51,15 @@ class Command(BaseCommand):
         naive_referrals: int,
         count: int,
         json: bool,
+        examples: int,
         **options: Any,
     ) -> None:
+        if which == "faults":
+            from workers.fault_report import bench_faults
+
+            log_faults = (lambda _: None) if json else (lambda line: self.stderr.write(line))
+            self.stdout.write(_dumps(bench_faults(examples=examples, log=log_faults)))
+            return
         from community_catalog.benchmark import bench_catalog
         from workers.benchmark import bench_matching
         from workers.slip_benchmark import bench_slips
