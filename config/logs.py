@@ -85,10 +85,10 @@ class RequestIdCarrier(Middleware):
 
 
 class RequestIdFilter(logging.Filter):
-    """Adds `request_id` to every record (empty outside a request or a message)."""
+    """Adds `request_id` to every record ("-" outside a request or a message)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id.get()
+        record.request_id = request_id.get() or "-"
         return True
 
 
