@@ -348,6 +348,25 @@ def placement_cancel(
     return placement
 
 
+def open_placements_cancel(referral: Referral, *, now: datetime) -> None:
+    """Cancel every open placement of a referral locked by the caller; the organisations
+    see `cancelled-by-center`, whatever the centre's reason."""
+    placements = (
+        Placement.objects.select_for_update(of=("self",))
+        .select_related("match__service_at_location")
+        .filter(referral=referral, status__in=OPEN)
+    )
+    for placement in placements:
+        _move(
+            referral,
+            placement,
+            Status.CANCELLED,
+            actions=CENTER_ACTIONS,
+            reason=Reason.CANCELLED_BY_CENTER,
+            now=now,
+        )
+
+
 def referral_cancel(
     *, health_center: HealthCenter, referral_id: uuid.UUID, reason: str = ""
 ) -> Referral:
@@ -367,20 +386,7 @@ def referral_cancel(
                 extra={"status": referral.status},
             )
         now = timezone.now()
-        placements = (
-            Placement.objects.select_for_update(of=("self",))
-            .select_related("match__service_at_location")
-            .filter(referral=referral, status__in=OPEN)
-        )
-        for placement in placements:
-            _move(
-                referral,
-                placement,
-                Status.CANCELLED,
-                actions=CENTER_ACTIONS,
-                reason=Reason.CANCELLED_BY_CENTER,
-                now=now,
-            )
+        open_placements_cancel(referral, now=now)
         referral.status = Referral.Status.REVOKED
         referral.closed_at = now
         referral.cancel_reason = reason

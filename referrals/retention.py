@@ -30,7 +30,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.errors import NotFound
-from referrals.lifecycle import CENTER_ACTIONS, OPEN, Reason, Status, _move, referral_event
+from referrals.lifecycle import open_placements_cancel, referral_event
 from referrals.models import HealthCenter, Placement, Referral, Slip
 
 logger = logging.getLogger(__name__)
@@ -95,20 +95,7 @@ def referral_consent_withdraw(*, health_center: HealthCenter, referral_id: uuid.
         if referral.consent_withdrawn_at is not None:
             return referral
         now = timezone.now()
-        placements = (
-            Placement.objects.select_for_update(of=("self",))
-            .select_related("match__service_at_location")
-            .filter(referral=referral, status__in=OPEN)
-        )
-        for placement in placements:
-            _move(
-                referral,
-                placement,
-                Status.CANCELLED,
-                actions=CENTER_ACTIONS,
-                reason=Reason.CANCELLED_BY_CENTER,
-                now=now,
-            )
+        open_placements_cancel(referral, now=now)
         if referral.status == Referral.Status.ACTIVE:
             referral.status = Referral.Status.REVOKED
             referral.closed_at = now
