@@ -51,6 +51,8 @@ WEBHOOK_EVENT_TYPES = (
     "referral.slip_ready",
     "referral.cancelled",
     "referral.completed",
+    "referral.consent_withdrawn",
+    "referral.purged",
     "placement.requested",
     "placement.accepted",
     "placement.rejected",

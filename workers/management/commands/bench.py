@@ -25,7 +25,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("which", choices=["catalog", "matching", "slips", "faults"])
         parser.add_argument(
-            "--examples", type=int, default=25, help="Fuzz examples per operation and key."
+            "--examples", type=int, default=100, help="Fuzz examples per operation and key."
         )
         parser.add_argument("--count", type=int, default=200, help="Slips to render.")
         parser.add_argument("--services", type=int, default=100_000)
