@@ -144,8 +144,14 @@ def taxonomy_read(request: HttpRequest) -> TaxonomyOut:
 # --- Search --------------------------------------------------------------------------
 
 
+# A taxonomy code as a query parameter: PostgreSQL cannot even compare a text with a NUL.
+QueryCode = Annotated[str, Field(max_length=64, pattern=r"^[^\x00]*$")]
+
+
 class SearchParams(Schema):
-    need: list[str] = Field([], description="Taxonomy codes; a code also finds the codes below it.")
+    need: list[QueryCode] = Field(
+        [], max_length=20, description="Taxonomy codes; a code also finds the codes below it."
+    )
     lat: float | None = Field(None, ge=-90, le=90)
     lon: float | None = Field(None, ge=-180, le=180)
     postcode: str | None = Field(

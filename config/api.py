@@ -52,11 +52,13 @@ def error_body(
 def field_path(loc: list[Any] | tuple[Any, ...]) -> str:
     """`["body", "payload", "needs", 0]` → `"needs[0]"`: the path a client wrote."""
     parts = list(loc)
-    # ninja prefixes the source ("body", "query", "path", "header") and, for bodies,
-    # the parameter name; neither is part of what the client sent.
+    # ninja prefixes the source ("body", "query", "path", "header") and, for bodies and
+    # for query parameters gathered in a schema, the parameter's name; neither is part of
+    # what the client sent (`["query", "params", "need", 1]` → `"need[1]"`).
     if parts and parts[0] in ("body", "query", "path", "header", "cookie", "form"):
         source = parts.pop(0)
-        if source == "body" and len(parts) > 1 and isinstance(parts[0], str):
+        named = len(parts) > 1 and isinstance(parts[0], str)
+        if named and (source == "body" or isinstance(parts[1], str)):
             parts.pop(0)
     path = ""
     for part in parts:

@@ -151,6 +151,18 @@ def test_search_words_with_a_nul_are_refused(catalog: int, api: ApiClient) -> No
     assert fields(response) == ["q"]
 
 
+def test_needs_with_a_nul_or_too_many_are_refused(catalog: int, api: ApiClient) -> None:
+    # Found by fuzzing: PostgreSQL cannot compare a text holding a NUL, so this was a 500.
+    response = api.get("/api/v1/catalog/services?need=isolation&need=a%00b&lat=45.75&lon=4.83")
+
+    assert response.status_code == 422
+    assert fields(response) == ["need[1]"]
+    many = "&".join(["need=isolation"] * 21)
+    response = api.get(f"/api/v1/catalog/services?{many}&lat=45.75&lon=4.83")
+    assert response.status_code == 422
+    assert fields(response) == ["need"]
+
+
 def test_closing_needs_no_body(org_api: ApiClient) -> None:
     service = created_service(org_api)
 
