@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -37,10 +38,10 @@ def _unfinished_render(log: Path) -> str | None:
     return pending[-1] if pending else None
 
 
-def _slip_worker(instance: Tisser, env: dict[str, str]) -> tuple[int, Path]:
+def _slip_worker(instance: Tisser, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
     log = instance.workdir / f"worker-{len(instance.processes)}.log"
     process = instance.start("worker", "--processes", "1", "--threads", "1", "-Q", "slips", **env)
-    return process.pid, log
+    return process, log
 
 
 def test_a_worker_killed_mid_render_leaves_exactly_one_slip_each(tisser, redis_server) -> None:
@@ -65,15 +66,15 @@ def test_a_worker_killed_mid_render_leaves_exactly_one_slip_each(tisser, redis_s
     while len(killed_mid_render) < KILLS:
         attempts += 1
         assert attempts <= 10, f"no kill landed in a render\n{instance.logs()}"
-        pid, log = _slip_worker(instance, env)
+        process, log = _slip_worker(instance, env)
         # Wait until this worker is in the middle of a slip, then kill it on the spot.
         deadline = time.monotonic() + 60
         while _unfinished_render(log) is None:
             assert time.monotonic() < deadline, f"the worker rendered nothing\n{instance.logs()}"
             time.sleep(0.01)
-        os.killpg(pid, signal.SIGKILL)
-        # Its log says whether the kill landed before the render finished.
-        time.sleep(0.2)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        # Its log, now final, says whether the kill landed before the render finished.
         if (code := _unfinished_render(log)) is not None:
             killed_mid_render.append(code)
     assert slip_ready_count() < REFERRALS, "every slip was done before the kills"
