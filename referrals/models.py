@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -19,6 +20,38 @@ class HealthCenter(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Membership(models.Model):
+    """A person's web sign-in, scoped to one health centre or one organisation. Created
+    by an operator (`tisser create-user`); the person sees and acts for that party only."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership"
+    )
+    health_center = models.ForeignKey(
+        HealthCenter, null=True, blank=True, on_delete=models.CASCADE, related_name="members"
+    )
+    organization = models.ForeignKey(
+        "community_catalog.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="members",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(health_center__isnull=False, organization__isnull=True)
+                | models.Q(health_center__isnull=True, organization__isnull=False),
+                name="membership_one_party",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.health_center or self.organization})"
 
 
 class ApiKey(models.Model):
