@@ -135,6 +135,14 @@ def test_the_password_can_be_changed() -> None:
     form = client.get("/accounts/password/").content.decode()
     labelled(form)
 
+    for weak in ("short1", "123456789012345", "c.martin2024"):
+        refused = client.post(
+            "/accounts/password/",
+            {"old_password": first, "new_password1": weak, "new_password2": weak},
+        )
+        assert refused.status_code == 200, weak
+        assert 'role="alert"' in refused.content.decode()
+
     response = client.post(
         "/accounts/password/",
         {
