@@ -4,9 +4,11 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, reverse_lazy
 
+from community_catalog import web as catalog_web
 from config.api import api
 from config.health import healthz, readyz
 from config.metrics import metrics_view
+from referrals import web_center, web_inbox
 from referrals.web import home, root
 
 urlpatterns = [
@@ -18,6 +20,61 @@ urlpatterns = [
     # Web pages for people (sign-in created by `tisser create-user`).
     path("", root),
     path("app/", home, name="web-home"),
+    # A clinician's pages.
+    path("app/referrals/", web_center.referral_list, name="web-referrals"),
+    path("app/referrals/new/", web_center.referral_new, name="web-referral-new"),
+    path("app/referrals/<uuid:referral_id>/", web_center.referral_detail, name="web-referral"),
+    path(
+        "app/referrals/<uuid:referral_id>/slip.pdf",
+        web_center.referral_slip,
+        name="web-referral-slip",
+    ),
+    path(
+        "app/referrals/<uuid:referral_id>/cancel/",
+        web_center.referral_cancel_view,
+        name="web-referral-cancel",
+    ),
+    path("app/slips/today.pdf", web_center.slips_today, name="web-slips-today"),
+    # An organisation's pages.
+    path("app/inbox/", web_inbox.inbox, name="web-inbox"),
+    path(
+        "app/inbox/<uuid:placement_id>/<slug:action>/",
+        web_inbox.placement_answer,
+        name="web-inbox-answer",
+    ),
+    path("app/activities/", catalog_web.activities, name="web-activities"),
+    path("app/activities/new/", catalog_web.activity_new, name="web-activity-new"),
+    path("app/activities/<uuid:service_id>/", catalog_web.activity_edit, name="web-activity"),
+    path(
+        "app/activities/<uuid:service_id>/confirm/",
+        catalog_web.activity_confirm,
+        name="web-activity-confirm",
+    ),
+    path(
+        "app/capacity/<uuid:sal_id>/",
+        catalog_web.capacity_save,
+        name="web-capacity",
+    ),
+    path(
+        "app/capacity/<uuid:sal_id>/<slug:state>/",
+        catalog_web.capacity_quick,
+        name="web-capacity-quick",
+    ),
+    path(
+        "app/sessions/<uuid:sal_id>/",
+        catalog_web.schedule_add,
+        name="web-schedule-add",
+    ),
+    path(
+        "app/sessions/<uuid:sal_id>/<uuid:schedule_id>/delete/",
+        catalog_web.schedule_delete,
+        name="web-schedule-delete",
+    ),
+    path("app/places/", catalog_web.places, name="web-places"),
+    path("app/places/new/", catalog_web.place_edit, name="web-place-new"),
+    path("app/places/<uuid:location_id>/", catalog_web.place_edit, name="web-place"),
+    path("app/import/", catalog_web.catalog_import, name="web-import"),
+    path("app/import/apply/", catalog_web.catalog_import_apply, name="web-import-apply"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

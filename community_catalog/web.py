@@ -1,0 +1,425 @@
+"""An organisation's pages for its catalogue: activities, their sessions and places left,
+the places where they meet, confirming it is all current, and importing an HSDS file
+with a preview of what it would change.
+
+Every write goes through `community_catalog.services`, as the API's do: the same checks,
+the same events, the same refresh of matching's index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from community_catalog import services
+from community_catalog.forms import (
+    CapacityForm,
+    ImportForm,
+    LocationForm,
+    NewServiceForm,
+    ScheduleForm,
+    ServiceForm,
+)
+from community_catalog.hsds import DocumentError, hsds_read
+from community_catalog.hsds_import import ImportRejected, ImportReport, hsds_import
+from community_catalog.models import Location, Service, ServiceAtLocation
+from community_catalog.schedules import service_at_location_sessions
+from config.errors import Problem
+from referrals.labels import CAPACITY, SERVICE_STATUSES, WEEKDAYS
+from referrals.web import organization_required, problem_message, request_organization
+
+_SESSION_IMPORT = "tisser_import"
+_DAY_NAMES = dict(WEEKDAYS)
+
+
+def _service(request: HttpRequest, service_id: uuid.UUID) -> Service:
+    service = (
+        Service.objects.filter(id=service_id, organization=request_organization(request))
+        .prefetch_related(
+            "taxonomy_terms",
+            "service_at_locations__location",
+            "service_at_locations__schedules",
+            "service_at_locations__service__schedules",
+        )
+        .first()
+    )
+    if service is None:
+        raise Http404
+    return service
+
+
+def _sal(request: HttpRequest, sal_id: uuid.UUID) -> ServiceAtLocation:
+    sal = (
+        ServiceAtLocation.objects.select_related("service", "location")
+        .prefetch_related("schedules")
+        .filter(id=sal_id, service__organization=request_organization(request))
+        .first()
+    )
+    if sal is None:
+        raise Http404
+    return sal
+
+
+def schedule_text(schedule: Any) -> str:
+    days = ", ".join(
+        str(_DAY_NAMES.get(d.strip()[-2:], d)) for d in (schedule.byday or "").split(",") if d
+    )
+    every = _("every other week") if (schedule.interval or 1) == 2 else _("every week")
+    hours = ""
+    if schedule.opens_at and schedule.closes_at:
+        hours = _("%(start)s to %(end)s") % {
+            "start": schedule.opens_at.strftime("%H:%M"),
+            "end": schedule.closes_at.strftime("%H:%M"),
+        }
+    return " · ".join(part for part in (days, hours, every) if part)
+
+
+def sal_view(sal: ServiceAtLocation) -> dict[str, Any]:
+    return {
+        "sal": sal,
+        "capacity_label": CAPACITY.get(sal.capacity_status, sal.capacity_status),
+        "full": sal.capacity_status == ServiceAtLocation.CapacityStatus.NO_CAPACITY,
+        "schedules": [(s, schedule_text(s)) for s in sal.schedules.all()],
+        "next_sessions": service_at_location_sessions(sal, after=timezone.now(), count=2),
+        "capacity_form": CapacityForm(
+            prefix=str(sal.id),
+            initial={"available": sal.capacity_available, "maximum": sal.capacity_maximum},
+        ),
+    }
+
+
+def service_view(service: Service) -> dict[str, Any]:
+    return {
+        "service": service,
+        "status_label": SERVICE_STATUSES.get(service.status, service.status),
+        "stale": service.is_stale(),
+        "places": [sal_view(sal) for sal in service.service_at_locations.all()],
+    }
+
+
+@organization_required
+def activities(request: HttpRequest) -> HttpResponse:
+    services_of = (
+        Service.objects.filter(organization=request_organization(request))
+        .exclude(status=Service.Status.DEFUNCT)
+        .prefetch_related(
+            "service_at_locations__location",
+            "service_at_locations__schedules",
+            "service_at_locations__service__schedules",
+        )
+        .order_by("name")
+    )
+    return render(
+        request,
+        "web/activities.html",
+        {
+            "items": [service_view(s) for s in services_of],
+            "stale_after": settings.TISSER_STALE_AFTER_DAYS,
+        },
+    )
+
+
+@organization_required
+def activity_new(request: HttpRequest) -> HttpResponse:
+    organization = request_organization(request)
+    form = NewServiceForm(request.POST or None, organization=organization)
+    if not form.locations:
+        messages.info(request, _("Add the place where the activity meets first."))
+        return redirect("web-place-new")
+    if request.method == "POST" and form.is_valid():
+        try:
+            service = services.service_create(organization=organization, document=form.document())
+        except Problem as problem:
+            problem_message(request, problem)
+        else:
+            messages.success(
+                request,
+                _("“%(name)s” is in the catalogue. Add its sessions.") % {"name": service.name},
+            )
+            return redirect("web-activity", service_id=service.id)
+    return render(
+        request,
+        "web/activity_new.html",
+        {"form": form},
+        status=422 if form.is_bound else 200,
+    )
+
+
+@organization_required
+def activity_edit(request: HttpRequest, service_id: uuid.UUID) -> HttpResponse:
+    organization = request_organization(request)
+    service = _service(request, service_id)
+    form = ServiceForm(request.POST or None, initial=ServiceForm.initial_of(service))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.service_update(
+                organization=organization, service_id=service.id, changes=form.changes()
+            )
+        except Problem as problem:
+            problem_message(request, problem)
+        else:
+            messages.success(request, _("Saved. The activity is marked as current."))
+            return redirect("web-activity", service_id=service.id)
+    return render(
+        request,
+        "web/activity_edit.html",
+        {
+            **service_view(service),
+            "form": form,
+            "schedule_form": ScheduleForm(),
+        },
+        status=422 if form.is_bound else 200,
+    )
+
+
+def _back(request: HttpRequest, sal: ServiceAtLocation) -> HttpResponse:
+    """After a change from the list, the list's card (htmx) or the page it came from."""
+    if request.htmx:  # type: ignore[attr-defined]
+        sal = _sal(request, sal.id)
+        return render(request, "web/sal_capacity.html", {"place": sal_view(sal), "changed": True})
+    if request.POST.get("next") == "activity":
+        return redirect("web-activity", service_id=sal.service_id)
+    return redirect("web-activities")
+
+
+@organization_required
+@require_POST
+def capacity_quick(request: HttpRequest, sal_id: uuid.UUID, state: str) -> HttpResponse:
+    """One click: the group is full, or has places again."""
+    sal = _sal(request, sal_id)
+    full = state == "full"
+    if state not in ("full", "open"):
+        raise Http404
+    fields = {"status"}
+    available = sal.capacity_available
+    if full and available is not None:
+        available, fields = 0, {"status", "available"}
+    elif not full and available == 0:
+        # Places again, but how many is not known: better unknown than a wrong zero.
+        available, fields = None, {"status", "available"}
+    services.capacity_set(
+        organization=request_organization(request),
+        sal_id=sal.id,
+        status=ServiceAtLocation.CapacityStatus.NO_CAPACITY
+        if full
+        else ServiceAtLocation.CapacityStatus.HAS_CAPACITY,
+        available=available,
+        maximum=sal.capacity_maximum,
+        fields_set=fields,
+    )
+    if not request.htmx:  # type: ignore[attr-defined]
+        messages.success(
+            request,
+            (_("“%(name)s” is marked full.") if full else _("“%(name)s” has places again."))
+            % {"name": sal.service.name},
+        )
+    return _back(request, sal)
+
+
+@organization_required
+@require_POST
+def capacity_save(request: HttpRequest, sal_id: uuid.UUID) -> HttpResponse:
+    sal = _sal(request, sal_id)
+    form = CapacityForm(request.POST, prefix=str(sal.id))
+    if form.is_valid():
+        try:
+            services.capacity_set(
+                organization=request_organization(request),
+                sal_id=sal.id,
+                status=None,
+                available=form.cleaned_data["available"],
+                maximum=form.cleaned_data["maximum"],
+                fields_set={"available", "maximum"},
+            )
+        except Problem:
+            messages.error(request, _("There cannot be more places left than places in all."))
+        else:
+            messages.success(request, _("Places saved."))
+    else:
+        messages.error(request, _("Give whole numbers of places, or leave them empty."))
+    return redirect("web-activity", service_id=sal.service_id)
+
+
+@organization_required
+@require_POST
+def activity_confirm(request: HttpRequest, service_id: uuid.UUID) -> HttpResponse:
+    service = services.service_confirm(
+        organization=request_organization(request), service_id=_service(request, service_id).id
+    )
+    messages.success(request, _("“%(name)s” is confirmed as current.") % {"name": service.name})
+    if request.POST.get("next") == "activity":
+        return redirect("web-activity", service_id=service.id)
+    return redirect("web-activities")
+
+
+@organization_required
+@require_POST
+def schedule_add(request: HttpRequest, sal_id: uuid.UUID) -> HttpResponse:
+    sal = _sal(request, sal_id)
+    form = ScheduleForm(request.POST)
+    if form.is_valid():
+        try:
+            services.schedule_save(
+                organization=request_organization(request),
+                sal_id=sal.id,
+                schedule_id=None,
+                data=form.document(),
+            )
+        except Problem as problem:
+            problem_message(request, problem)
+        else:
+            messages.success(request, _("Session added."))
+    else:
+        errors = "; ".join(
+            f"{form.fields[f].label}: {' '.join(str(m) for m in e)}" for f, e in form.errors.items()
+        )
+        messages.error(request, _("The session was not added. %(errors)s") % {"errors": errors})
+    return redirect("web-activity", service_id=sal.service_id)
+
+
+@organization_required
+@require_POST
+def schedule_delete(
+    request: HttpRequest, sal_id: uuid.UUID, schedule_id: uuid.UUID
+) -> HttpResponse:
+    sal = _sal(request, sal_id)
+    schedule = sal.schedules.filter(id=schedule_id).first()
+    if schedule is None:
+        raise Http404
+    try:
+        services.schedule_save(
+            organization=request_organization(request),
+            sal_id=sal.id,
+            schedule_id=schedule.hsds_id,
+            data=None,
+        )
+    except Problem as problem:
+        problem_message(request, problem)
+    else:
+        messages.success(request, _("Session removed."))
+    return redirect("web-activity", service_id=sal.service_id)
+
+
+# --- Places ----------------------------------------------------------------------------
+
+
+@organization_required
+def places(request: HttpRequest) -> HttpResponse:
+    locations = (
+        Location.objects.filter(organization=request_organization(request))
+        .prefetch_related("addresses", "service_at_locations__service")
+        .order_by("name")
+    )
+    return render(request, "web/places.html", {"locations": locations})
+
+
+@organization_required
+def place_edit(request: HttpRequest, location_id: uuid.UUID | None = None) -> HttpResponse:
+    organization = request_organization(request)
+    location = None
+    if location_id is not None:
+        location = (
+            Location.objects.filter(id=location_id, organization=organization)
+            .prefetch_related("addresses")
+            .first()
+        )
+        if location is None:
+            raise Http404
+    form = LocationForm(
+        request.POST or None, initial=LocationForm.initial_of(location) if location else None
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = services.location_save(
+                organization=organization,
+                location_id=location.id if location else None,
+                changes=form.changes(location),
+            )
+        except Problem as problem:
+            problem_message(request, problem)
+        else:
+            messages.success(request, _("“%(name)s” saved.") % {"name": saved.name})
+            return redirect("web-places")
+    return render(
+        request,
+        "web/place_edit.html",
+        {"form": form, "location": location},
+        status=422 if form.is_bound else 200,
+    )
+
+
+# --- Import ----------------------------------------------------------------------------
+
+
+def _report_view(report: ImportReport) -> dict[str, Any]:
+    return {
+        "report": report,
+        "changed": [s for s in report.services if s.get("action") in ("created", "updated")],
+        "skipped": [s for s in report.services if s.get("action") == "skipped"],
+    }
+
+
+@organization_required
+def catalog_import(request: HttpRequest) -> HttpResponse:
+    """Step 1: choose a file; Tisser shows what it would change (a dry run). Step 2:
+    apply exactly that file (kept in the session between the two steps)."""
+    organization = request_organization(request)
+    form = ImportForm(request.POST or None, request.FILES or None)
+    context: dict[str, Any] = {"form": form}
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        if upload.size > settings.TISSER_IMPORT_MAX_BYTES:
+            form.add_error("file", _("The file is too large."))
+            return render(request, "web/import.html", context, status=422)
+        raw = upload.read()
+        try:
+            document = json.loads(raw)
+            read = hsds_read(document)
+        except (ValueError, DocumentError) as exc:
+            form.add_error("file", _("This is not an HSDS JSON file: %(error)s") % {"error": exc})
+            return render(request, "web/import.html", context, status=422)
+        try:
+            report = hsds_import(read, organization=organization, dry_run=True, skip_invalid=True)
+        except ImportRejected as rejected:  # pragma: no cover - skip_invalid never rejects
+            report = rejected.report
+        digest = hashlib.sha256(raw).hexdigest()
+        request.session[_SESSION_IMPORT] = {"digest": digest, "document": raw.decode("utf-8")}
+        context.update({**_report_view(report), "digest": digest, "name": upload.name})
+        return render(request, "web/import.html", context)
+    return render(request, "web/import.html", context, status=422 if form.is_bound else 200)
+
+
+@organization_required
+@require_POST
+def catalog_import_apply(request: HttpRequest) -> HttpResponse:
+    kept = request.session.get(_SESSION_IMPORT)
+    if not kept or kept.get("digest") != request.POST.get("digest"):
+        messages.error(request, _("Choose the file again: the preview has expired."))
+        return redirect("web-import")
+    read = hsds_read(json.loads(kept["document"]))
+    report = hsds_import(read, organization=request_organization(request), skip_invalid=True)
+    del request.session[_SESSION_IMPORT]
+    messages.success(
+        request,
+        _(
+            "Imported: %(created)d new, %(updated)d changed, %(unchanged)d unchanged, "
+            "%(skipped)d left out."
+        )
+        % {
+            "created": report.created,
+            "updated": report.updated,
+            "unchanged": report.unchanged,
+            "skipped": report.skipped,
+        },
+    )
+    return redirect("web-activities")

@@ -1,0 +1,222 @@
+"""A clinician's pages: file a referral, follow it until its slip is ready, print it, and
+see what became of the centre's referrals."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import cast
+
+from django.contrib import messages
+from django.contrib.auth.models import User
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from pydantic import ValidationError
+
+from config.errors import Conflict, InvalidInput, NotFound
+from referrals import selectors, services
+from referrals.forms import CancelForm, ReferralForm
+from referrals.labels import (
+    PLACEMENT_REASONS,
+    PLACEMENT_STATUSES,
+    REFERRAL_STATUSES,
+    STAGES,
+    STEPS,
+)
+from referrals.lifecycle import OPEN, referral_cancel
+from referrals.models import IdempotencyKey, Referral
+from referrals.schemas import ReferralIn
+from referrals.web import center_required, request_center
+from workers.slips import BATCH_MAX_SLIPS, batch_render, day_slip_referrals
+
+PAGE_SIZE = 25
+# Stages after which nothing more happens on its own: the page stops asking.
+SETTLED = (Referral.Stage.SLIP_READY, Referral.Stage.UNMATCHED)
+
+
+def _referral(request: HttpRequest, referral_id: uuid.UUID) -> Referral:
+    try:
+        return selectors.referral_get(
+            health_center=request_center(request), referral_id=referral_id
+        )
+    except NotFound:
+        raise Http404 from None
+
+
+def referral_view(referral: Referral) -> dict[str, object]:
+    """What the pages show of a referral, in the reader's language."""
+    language = "en" if (get_language() or "").startswith("en") else "fr"
+    order: list[str] = [stage for stage, _label in STEPS]
+    # An unmatched referral went as far as looking.
+    reached = order.index(referral.stage) if referral.stage in order else 1
+    placements = [
+        {
+            "activity": p.match.service_at_location.service.name,
+            "organization": p.organization.name,
+            "status": p.status,
+            "status_label": PLACEMENT_STATUSES.get(p.status, p.status),
+            "reason": PLACEMENT_REASONS.get(p.status_reason, "") if p.status_reason else "",
+            "note": p.note,
+            "open": p.status in OPEN,
+        }
+        for p in referral.placements.all()
+    ]
+    return {
+        "referral": referral,
+        "stage_label": STAGES.get(referral.stage, referral.stage),
+        "status_label": REFERRAL_STATUSES.get(referral.status, referral.status),
+        "steps": [
+            {"label": label, "done": i <= reached} for i, (_stage, label) in enumerate(STEPS)
+        ],
+        "settled": referral.stage in SETTLED or referral.status != Referral.Status.ACTIVE,
+        "slip_ready": selectors.referral_has_slip(referral),
+        "erased": referral.purged_at is not None,
+        "placements": placements,
+        "matches": [
+            {"match": m, "reasons": [r.get(language, "") for r in m.reasons]}
+            for m in referral.matches.all()
+        ],
+        "needs": sorted(t.label(language) for t in referral.needs.all()),
+        "unmatched": (referral.unmatched_explanation or {}).get(language, ""),
+    }
+
+
+@center_required
+def referral_list(request: HttpRequest) -> HttpResponse:
+    referrals = selectors.referral_list(health_center=request_center(request)).order_by(
+        "-created_at"
+    )
+    stage = request.GET.get("stage", "")
+    if stage in STAGES:
+        referrals = referrals.filter(stage=stage)
+    page = Paginator(referrals, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "web/referral_list.html",
+        {
+            "page": page,
+            "rows": [referral_view(r) for r in page.object_list],
+            "stage": stage,
+            "stages": list(STAGES.items()),
+            "today": timezone.localdate(),
+        },
+    )
+
+
+@center_required
+def referral_new(request: HttpRequest) -> HttpResponse:
+    center = request_center(request)
+    form = ReferralForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = cast(User, request.user)
+        document = form.referral_document(
+            clinician_name=user.get_full_name() or user.get_username()
+        )
+        try:
+            data = ReferralIn.model_validate(document)
+        except ValidationError as exc:
+            for error in exc.errors():
+                field = str(error["loc"][0]) if error["loc"] else None
+                form.add_error(field if field in form.fields else None, error["msg"])
+            return render(request, "web/referral_new.html", {"form": form}, status=422)
+        key = f"web:{user.pk}:{form.cleaned_data['token']}"
+        # The same form sent twice (a double click, a reload) files one referral. The
+        # consent time differs between the two sends; the rest is the same body.
+        body = json.dumps({**document, "consent": {**document["consent"], "at": None}})
+        try:
+            answer = services.referral_submit_once(
+                health_center=center,
+                data=data,
+                key=key,
+                body=body.encode(),
+                respond=lambda referral: {"id": str(referral.id)},
+            )
+        except InvalidInput as problem:
+            for problem_field in problem.fields:
+                if problem_field.field == "postcode":
+                    form.add_error(
+                        "postcode",
+                        _("We do not know this postcode. Check it, or ask your coordinator."),
+                    )
+                else:
+                    form.add_error(None, f"{problem_field.field}: {problem_field.message}")
+            return render(request, "web/referral_new.html", {"form": form}, status=422)
+        except Conflict:
+            # The form was changed and sent again: the first send filed the referral.
+            first = IdempotencyKey.objects.get(health_center=center, key=key)
+            messages.info(request, _("This form was already sent: here is its referral."))
+            return redirect("web-referral", referral_id=first.referral_id)
+        if answer.replayed:
+            messages.info(request, _("This form was already sent: here is its referral."))
+        else:
+            messages.success(request, _("Referral filed. Tisser is looking for activities."))
+        return redirect("web-referral", referral_id=answer.body["id"])
+    status = 422 if form.is_bound else 200
+    return render(request, "web/referral_new.html", {"form": form}, status=status)
+
+
+@center_required
+def referral_detail(request: HttpRequest, referral_id: uuid.UUID) -> HttpResponse:
+    referral = _referral(request, referral_id)
+    context = {**referral_view(referral), "cancel_form": CancelForm()}
+    if request.htmx and request.GET.get("part") == "progress":  # type: ignore[attr-defined]
+        return render(request, "web/referral_progress.html", context)
+    return render(request, "web/referral_detail.html", context)
+
+
+@center_required
+def referral_slip(request: HttpRequest, referral_id: uuid.UUID) -> HttpResponseBase:
+    referral = _referral(request, referral_id)
+    if not selectors.referral_has_slip(referral):
+        messages.error(
+            request,
+            _("The slip was erased with the person's data.")
+            if referral.purged_at
+            else _("The slip is not ready yet."),
+        )
+        return redirect("web-referral", referral_id=referral.id)
+    download = request.GET.get("download") == "1"
+    return FileResponse(
+        referral.slip.file.open("rb"),
+        content_type="application/pdf",
+        as_attachment=download,
+        filename=f"tisser-{referral.code}.pdf",
+    )
+
+
+@center_required
+@require_POST
+def referral_cancel_view(request: HttpRequest, referral_id: uuid.UUID) -> HttpResponse:
+    referral = _referral(request, referral_id)
+    form = CancelForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    try:
+        referral_cancel(
+            health_center=request_center(request), referral_id=referral.id, reason=reason
+        )
+    except Conflict:
+        messages.error(request, _("This referral is already closed."))
+    else:
+        messages.success(request, _("Referral cancelled. The organisations have been told."))
+    return redirect("web-referral", referral_id=referral.id)
+
+
+@center_required
+def slips_today(request: HttpRequest) -> HttpResponse:
+    """Today's slips in one PDF, to print in one go (the first BATCH_MAX_SLIPS)."""
+    day = timezone.localdate()
+    referrals = day_slip_referrals(request_center(request), day)
+    if not referrals:
+        messages.info(request, _("No slip was printed today yet."))
+        return redirect("web-referrals")
+    response = HttpResponse(
+        batch_render(referrals[:BATCH_MAX_SLIPS], day=day), content_type="application/pdf"
+    )
+    response["Content-Disposition"] = f'inline; filename="tisser-{day.isoformat()}.pdf"'
+    return response

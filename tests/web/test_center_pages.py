@@ -1,0 +1,234 @@
+"""A clinician's pages, through Django's test client: the referral form files the same
+referral the API would, sending it twice files one, bad answers are named beside their
+field, the progress fragment stops asking once the slip is ready, the slip opens, and
+nobody sees another centre's referrals."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from referrals.models import Event, Referral
+from referrals.services import health_center_create
+from tests.conftest import ApiClient
+from tests.conftest import referral_slipped as slipped_through_api
+from tests.web.test_accounts import create_user, labelled, signed_in
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def clinician(catalog: int, media: Any) -> tuple[Client, ApiClient]:
+    center, key = health_center_create(name="Maison de santé Gerland")
+    client = signed_in("c.martin", create_user("c.martin", "--center", center.name))
+    return client, ApiClient(key)
+
+
+def form_answers(**overrides: Any) -> dict[str, Any]:
+    answers: dict[str, Any] = {
+        "token": str(uuid.uuid4()),
+        "first_name": "Josiane",
+        "year_of_birth": "1948",
+        "preferred_language": "fr",
+        "postcode": "69002",
+        "needs": ["isolation"],
+        "activities": ["walking-group"],
+        "availability": ["TU-afternoon", "TH-morning"],
+        "max_distance_km": "5",
+        "accessibility_needs": ["step-free"],
+        "large_print": "on",
+        "note_for_patient": "Allez-y une première fois.",
+        "note_for_organization": "Préfère les petits groupes.",
+        "consent": "on",
+        "consent_method": "verbal",
+    }
+    answers.update(overrides)
+    return answers
+
+
+def test_the_form_files_a_referral_with_every_answer(clinician: tuple[Client, ApiClient]) -> None:
+    client, _api = clinician
+    page = client.get("/app/referrals/new/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    labelled(html)
+    # Needs are plain-language checkboxes from the taxonomy, in the page's language.
+    assert 'value="isolation"' in html
+    assert "Isolement" in html
+    assert "Groupe de marche" in html
+
+    response = client.post("/app/referrals/new/", form_answers())
+
+    assert response.status_code == 302
+    referral = Referral.objects.get()
+    assert response["Location"] == f"/app/referrals/{referral.id}/"
+    assert referral.first_name == "Josiane"
+    assert referral.year_of_birth == 1948
+    assert referral.postcode == "69002"
+    assert referral.latitude is not None  # placed from the postcode
+    assert sorted(t.code for t in referral.needs.all()) == ["isolation", "walking-group"]
+    assert referral.availability == [
+        {"weekday": "TU", "start": "12:00:00", "end": "18:00:00"},
+        {"weekday": "TH", "start": "08:00:00", "end": "12:00:00"},
+    ]
+    assert referral.accessibility_needs == ["step-free"]
+    assert referral.large_print
+    assert not referral.free_only
+    assert referral.note_for_organization == "Préfère les petits groupes."
+    assert referral.consent_given
+    assert referral.consent_method == "verbal"
+    assert referral.clinician_name == "c.martin"
+    assert referral.patient_ref.startswith("web-")
+    # The same event as a referral filed through the API, in the same transaction.
+    assert Event.objects.filter(aggregate_id=referral.id, type="referral.submitted").count() == 1
+
+
+def test_the_same_form_sent_twice_files_one_referral(clinician: tuple[Client, ApiClient]) -> None:
+    client, _api = clinician
+    answers = form_answers()
+    first = client.post("/app/referrals/new/", answers)
+    second = client.post("/app/referrals/new/", answers)
+    assert first["Location"] == second["Location"]
+    assert Referral.objects.count() == 1
+    # Changed and sent again with the same token: still the first referral.
+    third = client.post("/app/referrals/new/", {**answers, "first_name": "Josie"})
+    assert third["Location"] == first["Location"]
+    assert list(Referral.objects.values_list("first_name", flat=True)) == ["Josiane"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"consent": ""}, "consent", "consentement"),
+        ({"needs": [], "activities": []}, "needs", "Cochez au moins"),
+        ({"postcode": "99999"}, "postcode", "ne connaissons pas ce code postal"),
+        ({"year_of_birth": "1850"}, "year_of_birth", "supérieure ou égale à 1900"),
+        ({"first_name": ""}, "first_name", "obligatoire"),
+        ({"availability": ["XX-morning"]}, "availability", "XX-morning"),
+    ],
+)
+def test_a_bad_answer_is_named_beside_its_field_and_nothing_is_filed(
+    clinician: tuple[Client, ApiClient], change: dict[str, Any], field: str, message: str
+) -> None:
+    client, _api = clinician
+    response = client.post("/app/referrals/new/", form_answers(**change))
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert message in html
+    # The summary at the top links to the field.
+    assert f'href="#id_{field}' in html or field == "availability"
+    assert 'role="alert"' in html
+    # What was typed is kept.
+    assert "Allez-y une première fois." in html
+    assert Referral.objects.count() == 0
+
+
+def test_progress_updates_itself_until_the_slip_is_ready(
+    clinician: tuple[Client, ApiClient],
+) -> None:
+    client, _api = clinician
+    client.post("/app/referrals/new/", form_answers())
+    referral = Referral.objects.get()
+
+    page = client.get(f"/app/referrals/{referral.id}/").content.decode()
+    assert 'hx-trigger="every 2s"' in page
+    assert "htmx" in page  # the script, served by the app itself
+    fragment = client.get(
+        f"/app/referrals/{referral.id}/?part=progress", headers={"HX-Request": "true"}
+    ).content.decode()
+    assert fragment.startswith('<div id="progress"')
+    assert 'hx-trigger="every 2s"' in fragment
+
+    # The pipeline runs (as the actors would, in this thread): the fragment stops asking.
+    from workers.matching import referral_match
+    from workers.slips import referral_render_slip
+
+    submitted = Event.objects.get(aggregate_id=referral.id, type="referral.submitted")
+    referral_match(referral_id=referral.id, event_id=submitted.id)
+    matched = Event.objects.filter(aggregate_id=referral.id, type="referral.matched").get()
+    referral_render_slip(referral_id=referral.id, event_id=matched.id)
+
+    fragment = client.get(
+        f"/app/referrals/{referral.id}/?part=progress", headers={"HX-Request": "true"}
+    ).content.decode()
+    assert "hx-trigger" not in fragment
+    assert "Le bon est prêt" in fragment
+    assert f"/app/referrals/{referral.id}/slip.pdf" in fragment
+    slip = client.get(f"/app/referrals/{referral.id}/slip.pdf")
+    assert slip.status_code == 200
+    assert slip["Content-Type"] == "application/pdf"
+    assert b"".join(slip.streaming_content).startswith(b"%PDF")
+    download = client.get(f"/app/referrals/{referral.id}/slip.pdf?download=1")
+    assert download["Content-Disposition"].startswith("attachment;")
+
+
+def test_the_list_shows_stage_placements_and_outcome(clinician: tuple[Client, ApiClient]) -> None:
+    client, api = clinician
+    referral = slipped_through_api(api, needs=["walking-group"], max_distance_km=10)
+    placement = referral.placements.first()
+    assert placement is not None
+    placement.status = "completed"
+    placement.save(update_fields=["status"])
+
+    html = client.get("/app/referrals/").content.decode()
+    assert referral.code in html
+    assert "Bon prêt" in html
+    assert placement.match.service_at_location.service.name in html
+    assert "Terminé" in html
+    only_ready = client.get("/app/referrals/?stage=unmatched").content.decode()
+    assert referral.code not in only_ready
+
+
+def test_today_s_slips_print_in_one_document(clinician: tuple[Client, ApiClient]) -> None:
+    client, api = clinician
+    empty = client.get("/app/slips/today.pdf")
+    assert empty.status_code == 302  # back to the list, with a word why
+    for name in ("Josiane", "Marcel"):
+        slipped_through_api(api, first_name=name)
+    response = client.get("/app/slips/today.pdf")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF")
+
+
+def test_cancel_from_the_page(clinician: tuple[Client, ApiClient]) -> None:
+    client, api = clinician
+    referral = slipped_through_api(api, needs=["walking-group"], max_distance_km=10)
+    response = client.post(f"/app/referrals/{referral.id}/cancel/", {"reason": "Déménage"})
+    assert response.status_code == 302
+    referral.refresh_from_db()
+    assert referral.status == "revoked"
+    assert referral.cancel_reason == "Déménage"
+    assert all(p.status == "cancelled" for p in referral.placements.all())
+    assert Event.objects.filter(aggregate_id=referral.id, type="referral.cancelled").count() == 1
+
+
+def test_nobody_sees_another_centre_s_referrals(clinician: tuple[Client, ApiClient]) -> None:
+    client, api = clinician
+    referral = slipped_through_api(api)
+    other_center, _ = health_center_create(name="Centre de santé Vaise")
+    other = signed_in("v.durand", create_user("v.durand", "--center", other_center.name))
+    for path in ("", "slip.pdf", "?part=progress"):
+        assert other.get(f"/app/referrals/{referral.id}/{path}").status_code == 404
+    assert other.post(f"/app/referrals/{referral.id}/cancel/").status_code == 404
+    assert referral.code not in other.get("/app/referrals/").content.decode()
+    # An organisation's member is told these pages are not theirs.
+    organization_member = signed_in(
+        "o.petit", create_user("o.petit", "--org", "Marche Solidaire Lyon")
+    )
+    assert organization_member.get("/app/referrals/").status_code == 403
+    assert client.get("/app/inbox/").status_code == 403
+
+
+def test_every_page_is_in_english_on_request(clinician: tuple[Client, ApiClient]) -> None:
+    client, _api = clinician
+    client.post("/i18n/setlang/", {"language": "en", "next": "/app/referrals/new/"})
+    html = client.get("/app/referrals/new/").content.decode()
+    assert '<html lang="en">' in html
+    assert "File a referral" in html
+    assert "Loneliness and isolation" in html
+    assert not re.search(r"Déposer|Isolement", html)
