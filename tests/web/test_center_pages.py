@@ -161,7 +161,7 @@ def test_progress_updates_itself_until_the_slip_is_ready(
     slip = client.get(f"/app/referrals/{referral.id}/slip.pdf")
     assert slip.status_code == 200
     assert slip["Content-Type"] == "application/pdf"
-    assert b"".join(slip.streaming_content).startswith(b"%PDF")
+    assert slip.getvalue().startswith(b"%PDF")
     download = client.get(f"/app/referrals/{referral.id}/slip.pdf?download=1")
     assert download["Content-Disposition"].startswith("attachment;")
 

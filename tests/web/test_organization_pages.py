@@ -176,7 +176,7 @@ def test_confirm_edit_and_sessions(walkers: Client) -> None:
         {"byday": ["TU", "TH"], "opens_at": "14:00", "closes_at": "15:30", "interval": "1"},
     )
     added = sal.schedules.get(byday="TU,TH")
-    assert (added.opens_at.isoformat(), added.closes_at.isoformat()) == ("14:00:00", "15:30:00")
+    assert (str(added.opens_at), str(added.closes_at)) == ("14:00:00", "15:30:00")
     assert (
         "Mardi, Jeudi · de 14:00 à 15:30 · chaque semaine"
         in walkers.get(f"/app/activities/{service.id}/").content.decode()
