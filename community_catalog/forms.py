@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from community_catalog.models import Location, Organization, Service
 from community_catalog.selectors import postcode_position
-from referrals.forms import choices_set, term_choices
+from referrals.forms import PlainForm, choices_set, term_choices
 from referrals.labels import WEEKDAYS
 
 
@@ -17,8 +17,7 @@ def taxonomy_choices() -> list[tuple[str, str]]:
     return term_choices("activity") + term_choices("need")
 
 
-class ServiceForm(forms.Form):
-    label_suffix = ""
+class ServiceForm(PlainForm):
     name = forms.CharField(label=_("Name"), max_length=200)
     description = forms.CharField(
         label=_("What it is, in a sentence or two"),
@@ -39,7 +38,7 @@ class ServiceForm(forms.Form):
     is_free = forms.BooleanField(label=_("It costs nothing"), required=False)
     fees_description = forms.CharField(label=_("Cost, if any"), max_length=500, required=False)
     status = forms.ChoiceField(
-        label=_("Running"),
+        label=_("State"),
         choices=[
             (Service.Status.ACTIVE, _("Running")),
             (Service.Status.TEMPORARILY_CLOSED, _("Closed for now")),
@@ -103,14 +102,12 @@ class NewServiceForm(ServiceForm):
         }
 
 
-class CapacityForm(forms.Form):
-    label_suffix = ""
+class CapacityForm(PlainForm):
     available = forms.IntegerField(label=_("Places left"), min_value=0, required=False)
     maximum = forms.IntegerField(label=_("Places in all"), min_value=0, required=False)
 
 
-class ScheduleForm(forms.Form):
-    label_suffix = ""
+class ScheduleForm(PlainForm):
     byday = forms.MultipleChoiceField(
         label=_("Days"), choices=WEEKDAYS, widget=forms.CheckboxSelectMultiple
     )
@@ -145,8 +142,7 @@ class ScheduleForm(forms.Form):
         }
 
 
-class LocationForm(forms.Form):
-    label_suffix = ""
+class LocationForm(PlainForm):
     name = forms.CharField(label=_("Name of the place"), max_length=200)
     address_1 = forms.CharField(label=_("Street and number"), max_length=200)
     postal_code = forms.CharField(label=_("Postcode"), max_length=16)
@@ -197,8 +193,7 @@ class LocationForm(forms.Form):
         return changes
 
 
-class ImportForm(forms.Form):
-    label_suffix = ""
+class ImportForm(PlainForm):
     file = forms.FileField(
         label=_("HSDS file (JSON)"),
         help_text=_("An export from another directory, or from Tisser."),

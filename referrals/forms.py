@@ -44,8 +44,15 @@ def term_choices(kind: str) -> list[tuple[str, str]]:
     return sorted(((t.code, t.label(language)) for t in terms), key=lambda c: c[1].lower())
 
 
-class ReferralForm(forms.Form):
-    label_suffix = ""
+class PlainForm(forms.Form):
+    """Labels without the trailing colon Django adds: the labels are whole questions."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class ReferralForm(PlainForm):
     first_name = forms.CharField(label=_("First name"), max_length=80)
     year_of_birth = forms.IntegerField(label=_("Year of birth"), min_value=1900)
     patient_ref = forms.CharField(
@@ -200,8 +207,7 @@ class ReferralForm(forms.Form):
         }
 
 
-class CancelForm(forms.Form):
-    label_suffix = ""
+class CancelForm(PlainForm):
     reason = forms.CharField(
         label=_("Why (optional, not shared with organisations)"), max_length=200, required=False
     )

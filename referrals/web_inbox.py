@@ -23,7 +23,7 @@ from django.views.decorators.http import require_POST
 
 from config.errors import Conflict, InvalidInput, NotFound
 from referrals import selectors
-from referrals.forms import language_choices
+from referrals.forms import PlainForm, language_choices
 from referrals.labels import ACCESSIBILITY, ACTIONS, PLACEMENT_REASONS, PLACEMENT_STATUSES
 from referrals.lifecycle import (
     OPEN,
@@ -47,8 +47,7 @@ SHOWS = {
 }
 
 
-class AnswerForm(forms.Form):
-    label_suffix = ""
+class AnswerForm(PlainForm):
     reason = forms.ChoiceField(
         label=gettext_lazy("Why"),
         choices=[(r, PLACEMENT_REASONS[r]) for r in REJECTION_REASONS],
