@@ -412,8 +412,8 @@ def catalog_import_apply(request: HttpRequest) -> HttpResponse:
     messages.success(
         request,
         _(
-            "Imported: %(created)d new, %(updated)d changed, %(unchanged)d unchanged, "
-            "%(skipped)d left out."
+            "Import done. New: %(created)d; changed: %(updated)d; unchanged: "
+            "%(unchanged)d; left out: %(skipped)d."
         )
         % {
             "created": report.created,

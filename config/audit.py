@@ -1,6 +1,7 @@
-"""The audit log's recorder: after each API request that succeeded on one referral (its
-path names the referral or one of its placements), one `AuditEntry` saying who (the key,
-its role and tenant), what (read or change, method, path, status) and when.
+"""The audit log's recorder: after each API request or web page that succeeded on one
+referral (its path names the referral or one of its placements), one `AuditEntry` saying
+who (the key, or the person signed in; their role and tenant), what (read or change,
+method, path, status) and when.
 
 Lists are not recorded item by item: they show the referrals' codes and stages, and a
 person's details are read through the paths that name them.
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 
-from referrals.models import ApiKey, AuditEntry, Placement
+from referrals.models import ApiKey, AuditEntry, Membership, Placement
 
 logger = logging.getLogger(__name__)
 
@@ -33,13 +34,41 @@ def _referral_id(kwargs: dict[str, object]) -> uuid.UUID | None:
     return None
 
 
-def audit_record(request: HttpRequest, response: HttpResponse) -> AuditEntry | None:
+def _who(request: HttpRequest) -> dict[str, object] | None:
+    """The caller: an API key, or a person signed in to the web pages for a party."""
     api_key: ApiKey | None = getattr(request, "tisser_key", None)
+    if api_key is not None:
+        return {
+            "key_prefix": api_key.prefix,
+            "role": api_key.role,
+            "health_center_id": api_key.health_center_id,
+            "organization_id": api_key.organization_id,
+        }
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return None
+    membership = Membership.objects.filter(user=user).first()
+    if membership is None:
+        return None
+    return {
+        "username": user.get_username(),
+        "role": ApiKey.Role.HEALTH_CENTER
+        if membership.health_center_id
+        else ApiKey.Role.ORGANIZATION,
+        "health_center_id": membership.health_center_id,
+        "organization_id": membership.organization_id,
+    }
+
+
+def audit_record(request: HttpRequest, response: HttpResponse) -> AuditEntry | None:
     match = request.resolver_match
-    if api_key is None or match is None or response.status_code >= 400:
+    if match is None or response.status_code >= 400:
         return None
     referral_id = _referral_id(match.kwargs)
     if referral_id is None:
+        return None
+    who = _who(request)
+    if who is None:
         return None
     read = request.method in ("GET", "HEAD")
     return AuditEntry.objects.create(
@@ -48,10 +77,7 @@ def audit_record(request: HttpRequest, response: HttpResponse) -> AuditEntry | N
         method=request.method or "",
         path=request.path[:300],
         status=response.status_code,
-        key_prefix=api_key.prefix,
-        role=api_key.role,
-        health_center_id=api_key.health_center_id,
-        organization_id=api_key.organization_id,
+        **who,
     )
 
 

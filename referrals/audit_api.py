@@ -30,7 +30,8 @@ class AuditEntryOut(Schema):
     method: str
     path: str
     status: int
-    key_prefix: str = Field(description="The key used (its visible prefix).")
+    key_prefix: str = Field(description="The key used (its visible prefix); empty on the web.")
+    username: str = Field(description="The person signed in to the web pages; empty for a key.")
     role: str = Field(description="`health_center`, `organization` or `operator`.")
     health_center_id: uuid.UUID | None
     organization_id: uuid.UUID | None
@@ -48,8 +49,8 @@ class AuditListOut(Schema):
     response={200: AuditListOut, 401: ErrorOut, 422: ErrorOut},
     summary="Who read or changed which referral",
     description=(
-        "The audit log, oldest first: one entry per request that succeeded on a referral "
-        "or one of its placements. Operators only."
+        "The audit log, oldest first: one entry per request (API or web page) that "
+        "succeeded on a referral or one of its placements. Operators only."
     ),
 )
 def audit_list(request: HttpRequest, filters: Query[AuditFilter]) -> dict[str, Any]:

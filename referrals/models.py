@@ -496,8 +496,8 @@ class AppendOnlyQuerySet(models.QuerySet["AuditEntry"]):
 
 
 class AuditEntry(models.Model):
-    """Who read or changed which referral, and when: one row per API request that
-    succeeded on a referral (or on one of its placements). Append-only: rows are never
+    """Who read or changed which referral, and when: one row per API request or web page
+    that succeeded on a referral (or on one of its placements). Append-only: rows are never
     updated or deleted through the application. The ids are plain values, not foreign
     keys, so the log outlives what it speaks of (a purge, a deleted key)."""
 
@@ -512,7 +512,8 @@ class AuditEntry(models.Model):
     method = models.CharField(max_length=8)
     path = models.CharField(max_length=300)
     status = models.PositiveSmallIntegerField()
-    key_prefix = models.CharField(max_length=16)
+    key_prefix = models.CharField(max_length=16, blank=True, help_text="Empty: a web sign-in.")
+    username = models.CharField(max_length=150, blank=True, help_text="Empty: an API key.")
     role = models.CharField(max_length=16)
     health_center_id = models.UUIDField(null=True, blank=True)
     organization_id = models.UUIDField(null=True, blank=True)

@@ -10,6 +10,8 @@ desktop and on a phone-sized screen, and is saved as a screenshot to look at.
 
 from __future__ import annotations
 
+import json
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -189,6 +191,31 @@ def test_an_organisation_accepts_a_placement_and_marks_an_activity_full(
     ):
         phone.goto(f"{base}{path}")
         looked_at(phone, screenshot, name)
+
+    # An HSDS file: first what it would change, then applied.
+    page.goto(f"{base}/app/import/")
+    new_service = {
+        "id": str(uuid.uuid4()),
+        "name": "Atelier d'écriture",
+        "description": "On écrit ensemble, sans se juger.",
+        "status": "active",
+    }
+    page.get_by_label("Fichier HSDS (JSON)").set_input_files(
+        files=[
+            {
+                "name": "annuaire.json",
+                "mimeType": "application/json",
+                "buffer": json.dumps([new_service]).encode(),
+            }
+        ]
+    )
+    page.get_by_role("button", name="Voir les changements").click()
+    assert "Atelier d'écriture" in page.get_by_role("main").inner_text()
+    looked_at(page, screenshot, "import-preview-desktop")
+    page.get_by_role("button", name="Appliquer ces changements").click()
+    page.wait_for_url(f"{base}/app/activities/")
+    assert "Import terminé. Nouvelles : 1 ;" in page.get_by_role("status").inner_text()
+    assert page.get_by_role("link", name="Atelier d'écriture").is_visible()
 
 
 def placement_sal(api: httpx.Client, url: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from referrals.models import Event, Referral
+from referrals.models import AuditEntry, Event, Referral
 from referrals.services import health_center_create
 from tests.conftest import ApiClient
 from tests.conftest import referral_slipped as slipped_through_api
@@ -232,3 +232,26 @@ def test_every_page_is_in_english_on_request(clinician: tuple[Client, ApiClient]
     assert "File a referral" in html
     assert "Loneliness and isolation" in html
     assert not re.search(r"Déposer|Isolement", html)
+
+
+def test_who_read_and_changed_a_referral_on_the_web_is_audited(
+    clinician: tuple[Client, ApiClient],
+) -> None:
+    client, api = clinician
+    referral = slipped_through_api(api, needs=["walking-group"], max_distance_km=10)
+    client.get(f"/app/referrals/{referral.id}/")
+    client.get(f"/app/referrals/{referral.id}/slip.pdf")
+    client.post(f"/app/referrals/{referral.id}/cancel/")
+    web = AuditEntry.objects.filter(referral_id=referral.id, username="c.martin")
+    assert [(e.action, e.method, e.role, e.key_prefix) for e in web] == [
+        ("read", "GET", "health_center", ""),
+        ("read", "GET", "health_center", ""),
+        ("change", "POST", "health_center", ""),
+    ]
+    assert {e.health_center_id for e in web} == {referral.health_center_id}
+    # A page that was refused leaves no entry.
+    before = AuditEntry.objects.count()
+    other = health_center_create(name="Centre de santé Vaise")[0]
+    outsider = signed_in("v.durand", create_user("v.durand", "--center", other.name))
+    assert outsider.get(f"/app/referrals/{referral.id}/").status_code == 404
+    assert AuditEntry.objects.count() == before

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from community_catalog.hsds_export import service_export, services_for_export
 from community_catalog.models import Location, Organization, Service, ServiceAtLocation
-from referrals.models import Event, Placement
+from referrals.models import AuditEntry, Event, Placement
 from referrals.services import health_center_create
 from tests.conftest import ApiClient, referral_matched
 from tests.web.test_accounts import create_user, labelled, signed_in
@@ -82,6 +82,9 @@ def test_accept_start_and_complete_from_the_inbox(walkers: Client, placement: Pl
         "placement.in-progress",
         "placement.completed",
     ]
+    audited = AuditEntry.objects.filter(referral_id=placement.referral_id, username="o.petit")
+    assert [(e.action, e.role) for e in audited] == [("change", "organization")] * 3
+    assert {e.organization_id for e in audited} == {placement.organization_id}
     # Nothing more can happen: a late click is told so, and changes nothing.
     late = walkers.post(f"{base}/accept/", headers={"HX-Request": "true"}).content.decode()
     assert "modifiée entre-temps" in late

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -12,13 +13,14 @@ from typing import Any
 
 import httpx
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from community_catalog.demo_data import demo_catalog_load
 from community_catalog.models import Organization
 from config.broker import embedded
-from referrals.models import HealthCenter
+from referrals.models import HealthCenter, Membership
 from referrals.services import api_key_create, health_center_create
 
 DEMO_CENTER = "Maison de santé des Pentes (démo)"
@@ -109,6 +111,31 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def web_logins(organization: str | None) -> list[str]:
+    """Sign-ins to try the web pages with: one for the demo centre, one for an
+    organisation with people waiting in its inbox. A new password each run."""
+    User = get_user_model()
+    logins: list[tuple[str, dict[str, Any]]] = [
+        ("demo.clinicien", {"health_center": HealthCenter.objects.get(name=DEMO_CENTER)})
+    ]
+    if organization is not None:
+        logins.append(
+            ("demo.association", {"organization": Organization.objects.get(name=organization)})
+        )
+    lines = ["web pages: `uv run tisser serve`, then http://127.0.0.1:8000/app/ signed in as"]
+    for username, party in logins:
+        password = secrets.token_urlsafe(12)
+        user, _created = User.objects.get_or_create(username=username)
+        user.set_password(password)
+        user.save()
+        Membership.objects.update_or_create(
+            user=user, defaults={"health_center": None, "organization": None, **party}
+        )
+        name = next(iter(party.values()))
+        lines.append(f"  {username} / {password}  ({name})")
+    return lines
 
 
 class Command(BaseCommand):
@@ -242,7 +269,16 @@ class Command(BaseCommand):
         first = next((d for d in matched if len(d["placements"]) >= 2), None)
         if first is not None:
             summary += self._closed_loop(base, client, first, out, deadline)
-        return summary
+        organization = next(
+            (
+                p["organization"]
+                for d in matched
+                for p in d["placements"]
+                if p["status"] == "requested"
+            ),
+            None,
+        )
+        return summary + web_logins(organization)
 
     def _answer(self, base: str, placement: dict[str, Any], action: str) -> str:
         organization = Organization.objects.get(id=placement["organization_id"])
