@@ -14,6 +14,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -103,6 +104,7 @@ def referral_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "rows": [referral_view(r) for r in page.object_list],
             "stage": stage,
+            "filter": urlencode({"stage": stage}),
             "stages": list(STAGES.items()),
             "today": timezone.localdate(),
         },

@@ -17,6 +17,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import urlencode
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -108,6 +109,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
             "page": page,
             "cards": [placement_view(p) for p in page.object_list],
             "show": show,
+            "filter": urlencode({"show": show}),
             "shows": [(code, label) for code, (label, _statuses) in SHOWS.items()],
         },
     )

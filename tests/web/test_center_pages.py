@@ -14,7 +14,7 @@ from django.test import Client
 
 from referrals.models import AuditEntry, Event, Referral
 from referrals.services import health_center_create
-from tests.conftest import ApiClient
+from tests.conftest import ApiClient, referral_body
 from tests.conftest import referral_slipped as slipped_through_api
 from tests.web.test_accounts import create_user, labelled, signed_in
 
@@ -255,3 +255,17 @@ def test_who_read_and_changed_a_referral_on_the_web_is_audited(
     outsider = signed_in("v.durand", create_user("v.durand", "--center", other.name))
     assert outsider.get(f"/app/referrals/{referral.id}/").status_code == 404
     assert AuditEntry.objects.count() == before
+
+
+def test_the_list_pages_by_25_newest_first(clinician: tuple[Client, ApiClient]) -> None:
+    client, api = clinician
+    for i in range(26):
+        response = api.post("/api/v1/referrals", referral_body(first_name=f"Personne{i:02d}"))
+        assert response.status_code == 202
+    first = client.get("/app/referrals/").content.decode()
+    assert "Personne25" in first
+    assert "Personne00" not in first
+    assert 'href="?stage=&amp;page=2"' in first
+    second = client.get("/app/referrals/?stage=&page=2").content.decode()
+    assert "Personne00" in second
+    assert "Page 2 sur 2" in second
