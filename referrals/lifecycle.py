@@ -28,7 +28,7 @@ from django.utils import timezone
 from community_catalog.models import Organization, ServiceAtLocation
 from config.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from referrals.models import HealthCenter, Match, Placement, Referral
-from referrals.outbox import event_mark_processed, event_record
+from referrals.outbox import EventDraft, event_mark_processed, event_record, events_record
 
 Status = Placement.Status
 Reason = Placement.Reason
@@ -101,8 +101,15 @@ def placement_event(
 ) -> None:
     """An event about a placement: the health centre and the organisation see it. The
     payload carries nothing about the person."""
+    draft = placement_event_draft(placement, referral, type, payload)
+    event_record(**draft.__dict__)
+
+
+def placement_event_draft(
+    placement: Placement, referral: Referral, type: str, payload: dict[str, Any] | None = None
+) -> EventDraft:
     sal = placement.match.service_at_location
-    event_record(
+    return EventDraft(
         type=type,
         aggregate_type="placement",
         aggregate_id=placement.id,
@@ -136,14 +143,15 @@ class ProposedMatch:
 
 def matches_offer(referral: Referral, proposals: list[ProposedMatch]) -> list[Placement]:
     """Record `proposals` as the referral's next matches, each offered to its organisation
-    as a `requested` placement. Call with the referral locked."""
+    as a `requested` placement. Call with the referral locked. One INSERT each for the
+    matches, the placements and their events, whatever their number."""
+    if not proposals:
+        return []
     start = (referral.matches.aggregate(top=Max("rank"))["top"] or 0) + 1
-    placements = []
-    for rank, proposal in enumerate(proposals, start=start):
-        sal = proposal.service_at_location
-        match = Match.objects.create(
+    matches = Match.objects.bulk_create(
+        Match(
             referral=referral,
-            service_at_location=sal,
+            service_at_location=proposal.service_at_location,
             rank=rank,
             score=proposal.score,
             distance_km=proposal.distance_km,
@@ -153,11 +161,17 @@ def matches_offer(referral: Referral, proposals: list[ProposedMatch]) -> list[Pl
                 "weights": {k: settings.TISSER_MATCH_WEIGHTS[k] for k in proposal.parts},
             },
         )
-        placement = Placement.objects.create(
-            referral=referral, match=match, organization_id=sal.service.organization_id
+        for rank, proposal in enumerate(proposals, start=start)
+    )
+    placements = Placement.objects.bulk_create(
+        Placement(
+            referral=referral,
+            match=match,
+            organization_id=match.service_at_location.service.organization_id,
         )
-        placement_event(placement, referral, "placement.requested")
-        placements.append(placement)
+        for match in matches
+    )
+    events_record([placement_event_draft(p, referral, "placement.requested") for p in placements])
     return placements
 
 

@@ -3,11 +3,17 @@
 1. A service calls `event_record` inside its transaction; the event commits or rolls
    back with the change, so no change goes unannounced and no event announces a change
    that did not happen.
-2. Right after commit, `events_publish` hands the event to the broker (low latency).
+2. An event that triggers work is claimed for publishing in that same transaction
+   (`published_at` set, `publish_count` 1), and right after commit it is handed to the
+   broker from memory: no read and no write more on the request's path. If the broker
+   refuses it, the claim is given back (`published_at` cleared) for the next sweep; if
+   the process dies between commit and hand-off, the claim goes stale and the sweep
+   publishes it again after `TISSER_OUTBOX_RETRY_SECONDS`. Events that trigger no work
+   are stored as processed.
 3. A relay calls `events_sweep` periodically: it publishes events that were never
-   published (the broker was down, the process died before commit hooks ran) and
-   re-publishes events whose work did not complete in time (a message lost with an
-   in-memory queue, a worker killed mid-job). Actors are idempotent, so a duplicate
+   published (the broker was down) and re-publishes events whose work did not complete
+   in time (a message lost with an in-memory queue, a worker killed mid-job, a process
+   that died before handing its event over). Actors are idempotent, so a duplicate
    message does no harm.
 
 Several relays may sweep at once: each event is claimed with a conditional UPDATE on
@@ -18,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -67,6 +72,8 @@ def event_record(
         raise RuntimeError("event_record must run inside the transaction of the change")
     if organization_id is None and aggregate_type == "service":
         organization_id = _service_owners([aggregate_id]).get(aggregate_id)
+    now = timezone.now()
+    works = type in EVENT_HANDLERS
     event = Event.objects.create(
         type=type,
         aggregate_type=aggregate_type,
@@ -75,8 +82,14 @@ def event_record(
         health_center_id=health_center_id,
         organization_id=organization_id,
         request_id=request_id.get(),
+        created_at=now,
+        # Claimed in this transaction; handed to the broker once it commits.
+        published_at=now if works else None,
+        publish_count=1 if works else 0,
+        processed_at=None if works else now,
     )
-    transaction.on_commit(lambda: events_publish([event.id]))
+    if works:
+        transaction.on_commit(lambda: _hand_over(event))
     _deliveries_create([event])
     _match_index_refresh([event])
     return event
@@ -112,14 +125,16 @@ def events_record(drafts: list[EventDraft]) -> list[Event]:
             health_center_id=draft.health_center_id,
             organization_id=draft.organization_id or owners.get(draft.aggregate_id),
             created_at=now,
+            published_at=now if draft.type in EVENT_HANDLERS else None,
+            publish_count=1 if draft.type in EVENT_HANDLERS else 0,
             processed_at=None if draft.type in EVENT_HANDLERS else now,
             request_id=rid,
         )
         for draft in drafts
     )
-    to_publish = [e.id for e in events if e.processed_at is None and e.id is not None]
+    to_publish = [e for e in events if e.processed_at is None and e.id is not None]
     if to_publish:
-        transaction.on_commit(lambda: events_publish(to_publish))
+        transaction.on_commit(lambda: _hand_over_all(to_publish))
     _deliveries_create(events)
     _match_index_refresh(events)
     return events
@@ -164,15 +179,34 @@ def event_mark_processed(event_id: int) -> None:
     Event.objects.filter(id=event_id, processed_at__isnull=True).update(processed_at=timezone.now())
 
 
-def events_publish(event_ids: Iterable[int]) -> int:
-    """Publish the given events now, unless already published. Returns how many were."""
-    events = Event.objects.filter(
-        id__in=list(event_ids),
-        published_at__isnull=True,
-        processed_at__isnull=True,
-        failed_at__isnull=True,
-    )
-    return sum(1 for event in events if _publish(event))
+def _hand_over_all(events: list[Event]) -> None:
+    for event in events:
+        _hand_over(event)
+
+
+def _hand_over(event: Event) -> None:
+    """Send an event its transaction claimed and committed. A refusal gives the claim
+    back for the next sweep; it is not counted as a publish."""
+    if not _send(event):
+        Event.objects.filter(id=event.id, published_at=event.published_at).update(
+            published_at=None, publish_count=F("publish_count") - 1
+        )
+
+
+def _send(event: Event) -> bool:
+    actor_name = EVENT_HANDLERS[event.type]
+    try:
+        actor = dramatiq.get_broker().get_actor(actor_name)
+        # The message carries the id of the request that wrote the event, so the work it
+        # triggers logs under that id even when the relay sends it later.
+        actor.send_with_options(
+            kwargs={"event_id": event.id, "aggregate_id": str(event.aggregate_id)},
+            request_id=event.request_id,
+        )
+    except BROKER_ERRORS as exc:
+        logger.warning("event %s not published, broker unavailable: %s", event.id, exc)
+        return False
+    return True
 
 
 def events_sweep(*, stale_before: datetime | None = None, limit: int = 500) -> int:
@@ -210,23 +244,13 @@ def _publish(event: Event) -> bool:
         return False
     if not _claim(event, now):
         return False
-    actor_name = EVENT_HANDLERS.get(event.type)
-    if actor_name is None:
+    if event.type not in EVENT_HANDLERS:
         event_mark_processed(event.id)
         return True
-    try:
-        actor = dramatiq.get_broker().get_actor(actor_name)
-        # The message carries the id of the request that wrote the event, so the work it
-        # triggers logs under that id even when the relay sends it later.
-        actor.send_with_options(
-            kwargs={"event_id": event.id, "aggregate_id": str(event.aggregate_id)},
-            request_id=event.request_id,
-        )
-    except BROKER_ERRORS as exc:
+    if not _send(event):
         # The broker is unreachable: give the claim back so the next sweep retries.
         # Failed hand-offs do not count towards the publish limit: an outage only delays.
         Event.objects.filter(id=event.id, published_at=now).update(published_at=None)
-        logger.warning("event %s not published, broker unavailable: %s", event.id, exc)
         return False
     Event.objects.filter(id=event.id).update(publish_count=F("publish_count") + 1)
     return True

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import dramatiq
 import pytest
+import redis
 from django.db import connection
 from django.utils import timezone
 from dramatiq.middleware import Middleware
@@ -109,3 +110,57 @@ def test_events_without_a_handler_are_marked_processed(recorder) -> None:
     event.refresh_from_db()
     assert event.processed_at is not None
     assert recorder.event_ids == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_is_claimed_with_its_change_and_handed_over_after_commit(
+    recorder, broker: dramatiq.Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import transaction
+
+    from referrals.outbox import event_record
+
+    with transaction.atomic():
+        event = event_record(
+            type="referral.submitted", aggregate_type="referral", aggregate_id=uuid.uuid4()
+        )
+        # Claimed in the transaction of the change: no sweep takes it meanwhile.
+        assert recorder.event_ids == []
+    event.refresh_from_db()
+    assert event.published_at is not None
+    assert event.publish_count == 1
+    assert recorder.event_ids == [event.id]
+
+    # The broker refuses the next one: the claim is given back, not counted, and the
+    # next sweep publishes it.
+    actor = broker.get_actor("match_referral")
+    real_send = actor.send_with_options
+
+    def refuse(**options):
+        raise redis.exceptions.ConnectionError("Redis is down")
+
+    monkeypatch.setattr(actor, "send_with_options", refuse)
+    with transaction.atomic():
+        refused = event_record(
+            type="referral.submitted", aggregate_type="referral", aggregate_id=uuid.uuid4()
+        )
+    refused.refresh_from_db()
+    assert (refused.published_at, refused.publish_count) == (None, 0)
+    monkeypatch.setattr(actor, "send_with_options", real_send)
+    assert events_sweep() == 1
+    assert recorder.event_ids == [event.id, refused.id]
+
+
+@pytest.mark.django_db
+def test_an_event_without_work_is_stored_as_processed(recorder) -> None:
+    from django.db import transaction
+
+    from referrals.outbox import event_record
+
+    with transaction.atomic():
+        event = event_record(
+            type="referral.cancelled", aggregate_type="referral", aggregate_id=uuid.uuid4()
+        )
+    assert event.processed_at is not None
+    assert event.published_at is None
+    assert events_sweep() == 0
