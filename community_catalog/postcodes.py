@@ -67,6 +67,9 @@ def postcodes_load(path: Path, *, progress: Callable[[int], object] | None = Non
                 count += _write(batch, progress)
                 batch = []
         count += _write(batch, progress)
+    from community_catalog.selectors import postcode_positions
+
+    postcode_positions.clear()
     return count
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from cachetools import TTLCache
 from django.conf import settings
 from django.db import connection
 from django.db.models import Avg, CharField, Exists, F, OuterRef, Prefetch, Q, QuerySet
@@ -61,8 +63,22 @@ def bounding_box(
     return (latitude - dlat, latitude + dlat), (longitude - dlon, longitude + dlon)
 
 
+_terms_cache: tuple[float, dict[str, TaxonomyTerm]] = (-1e9, {})
+
+
 def taxonomy_terms_by_code(codes: list[str]) -> dict[str, TaxonomyTerm]:
-    return {t.code: t for t in TaxonomyTerm.objects.filter(code__in=codes)}
+    """The terms of these codes. Every referral names a few, so the whole taxonomy (a few
+    dozen terms) is kept for a minute per process; a code added since is read anew."""
+    global _terms_cache
+    loaded_at, terms = _terms_cache
+    if time.monotonic() - loaded_at > _TAXONOMY_TTL_SECONDS:
+        terms = {t.code: t for t in TaxonomyTerm.objects.all()}
+        _terms_cache = (time.monotonic(), terms)
+    found = {code: terms[code] for code in codes if code in terms}
+    missing = [code for code in codes if code not in terms]
+    if missing:
+        found.update({t.code: t for t in TaxonomyTerm.objects.filter(code__in=missing)})
+    return found
 
 
 def taxonomy_codes_under(codes: list[str]) -> set[str]:
@@ -109,14 +125,31 @@ def _taxonomy_children() -> dict[str | None, list[str]]:
     return children
 
 
+# Postcodes found, for an hour per process: a referral by postcode asks for one, and the
+# table changes only when an operator loads a new file (`tisser load-postcodes`, which
+# clears this process's copy).
+postcode_positions: TTLCache[tuple[str, str], tuple[float, float]] = TTLCache(
+    maxsize=50_000, ttl=3600
+)
+_postcode_lock = threading.Lock()
+
+
 def postcode_position(postal_code: str, country_code: str = "FR") -> tuple[float, float] | None:
     """The centre of a postcode (the mean of its places), from the PostalCode table."""
-    found = PostalCode.objects.filter(
-        country_code=country_code.upper(), postal_code=postal_code.strip().upper()
-    ).aggregate(lat=Avg("latitude"), lon=Avg("longitude"))
+    key = (country_code.upper(), postal_code.strip().upper())
+    with _postcode_lock:
+        position = postcode_positions.get(key)
+    if position is not None:
+        return position
+    found = PostalCode.objects.filter(country_code=key[0], postal_code=key[1]).aggregate(
+        lat=Avg("latitude"), lon=Avg("longitude")
+    )
     if found["lat"] is None:
-        return None
-    return float(found["lat"]), float(found["lon"])
+        return None  # not kept: a postcode loaded later is found at once
+    position = (float(found["lat"]), float(found["lon"]))
+    with _postcode_lock:
+        postcode_positions[key] = position
+    return position
 
 
 # --- Search --------------------------------------------------------------------------

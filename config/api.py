@@ -41,6 +41,10 @@ api.add_router("/events", events_router)
 api.add_router("/webhooks", webhooks_router)
 api.add_router("/slips.pdf", slips_router)
 api.add_router("/audit", audit_router)
+if settings.TISSER_BENCH_FLOOR:
+    from workers.bench_floor import router as bench_floor_router
+
+    api.add_router("/bench", bench_floor_router)
 
 
 def error_body(

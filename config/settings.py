@@ -173,6 +173,12 @@ TISSER_READY_MAX_OUTBOX_LAG_SECONDS = env_int("TISSER_READY_MAX_OUTBOX_LAG_SECON
 # Requests per API key per minute (0: no limit). Past it: 429 with Retry-After.
 TISSER_RATE_LIMIT_PER_MINUTE = env_int("TISSER_RATE_LIMIT_PER_MINUTE", 600)
 
+# `tisser bench intake` mounts its floor endpoint (workers/bench_floor.py) in the server
+# it starts; never in production.
+TISSER_BENCH_FLOOR = env_bool("TISSER_BENCH_FLOOR", False)
+if PRODUCTION and TISSER_BENCH_FLOOR:
+    raise ImproperlyConfigured("TISSER_BENCH_FLOOR is for benchmarks, not production.")
+
 # The event feed shows events this many seconds after they were written, so that one
 # written by a transaction that commits late is never skipped by a client's cursor.
 TISSER_EVENT_FEED_LAG_SECONDS = env_float("TISSER_EVENT_FEED_LAG_SECONDS", 5.0)

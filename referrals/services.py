@@ -5,18 +5,20 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from cachetools import TTLCache
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from community_catalog.models import Organization
+from community_catalog.models import Organization, TaxonomyTerm
 from community_catalog.selectors import postcode_position, taxonomy_terms_by_code
 from config.errors import Conflict, FieldProblem, InvalidInput
 from config.ratelimit import rate_limit_check
@@ -70,21 +72,36 @@ def api_key_create(
     return key
 
 
+# Keys just looked up, by hash, for a few seconds per process: a client sends its key
+# with every request, and reading it (with its party) is a fair share of a referral's
+# intake. A revoked key stops working within API_KEY_CACHE_SECONDS.
+API_KEY_CACHE_SECONDS = 10
+_api_keys: TTLCache[str, ApiKey] = TTLCache(maxsize=10_000, ttl=API_KEY_CACHE_SECONDS)
+_api_keys_lock = threading.Lock()
+
+
 def api_key_authenticate(key: str) -> ApiKey | None:
     if not key.startswith(API_KEY_PREFIX) or len(key) > 200:
         return None
-    api_key = (
-        ApiKey.objects.select_related("health_center", "organization")
-        .filter(key_hash=api_key_hash(key), revoked_at__isnull=True)
-        .first()
-    )
+    key_hash = api_key_hash(key)
+    with _api_keys_lock:
+        api_key = _api_keys.get(key_hash)
     if api_key is None:
-        return None
+        api_key = (
+            ApiKey.objects.select_related("health_center", "organization")
+            .filter(key_hash=key_hash, revoked_at__isnull=True)
+            .first()
+        )
+        if api_key is None:
+            return None
+        with _api_keys_lock:
+            _api_keys[key_hash] = api_key
     rate_limit_check(api_key.prefix)
     now = timezone.now()
     if api_key.last_used_at is None or now - api_key.last_used_at > _LAST_USED_GRANULARITY:
         # Recorded coarsely: one write per key every few minutes, not one per request.
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
     return api_key
 
 
@@ -122,11 +139,23 @@ def referral_submit(*, health_center: HealthCenter, data: ReferralIn) -> Referra
             )
         position = found
 
-    with transaction.atomic():
-        referral = _referral_insert(health_center=health_center, data=data, position=position)
-        referral.needs.set([terms[code] for code in dict.fromkeys(data.needs)])
-        referral_event(referral, "referral.submitted")
-    return referral
+    for attempt in range(5):
+        code = referral_code_generate()
+        try:
+            # No savepoint around the INSERT: a code already taken (one chance in
+            # millions) rolls this transaction (or the caller's savepoint) back, and the
+            # referral is filed again with another code.
+            with transaction.atomic():
+                referral = _referral_insert(
+                    health_center=health_center, data=data, position=position, code=code
+                )
+                _needs_insert(referral, list(dict.fromkeys(data.needs)))
+                referral_event(referral, "referral.submitted")
+            return referral
+        except IntegrityError:
+            if attempt == 4 or not Referral.objects.filter(code=code).exists():
+                raise
+    raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)
@@ -188,43 +217,63 @@ def _canonical(body: bytes) -> bytes:
         return body
 
 
+def _needs_insert(referral: Referral, codes: list[str]) -> None:
+    """A new referral's needs in one INSERT, the terms found by code in the statement
+    itself: the codes were checked against the per-process copy of the taxonomy, whose
+    ids this does not need to trust."""
+    through = Referral.needs.through._meta
+    term = TaxonomyTerm._meta
+    quote = connection.ops.quote_name
+
+    def column(meta: Any, name: str) -> str:
+        return quote(str(meta.get_field(name).column))
+
+    placeholders = ", ".join(["%s"] * len(codes))
+    referral_id = Referral._meta.get_field("id").get_db_prep_value(referral.pk, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(through.db_table)} "  # noqa: S608 - names from models, values bound
+            f"({column(through, 'referral')}, {column(through, 'taxonomyterm')}) "
+            f"SELECT %s, {column(term, 'id')} FROM {quote(term.db_table)} "
+            f"WHERE {column(term, 'code')} IN ({placeholders})",
+            [referral_id, *codes],
+        )
+
+
 def _referral_insert(
-    *, health_center: HealthCenter, data: ReferralIn, position: tuple[float, float]
+    *,
+    health_center: HealthCenter,
+    data: ReferralIn,
+    position: tuple[float, float],
+    code: str,
 ) -> Referral:
-    for _ in range(5):
-        try:
-            # A savepoint, so a code collision does not abort the whole transaction.
-            with transaction.atomic():
-                return Referral.objects.create(
-                    code=referral_code_generate(),
-                    health_center=health_center,
-                    clinician_name=data.clinician_name,
-                    patient_ref=data.patient_ref,
-                    first_name=data.first_name,
-                    year_of_birth=data.year_of_birth,
-                    preferred_language=data.preferred_language,
-                    postcode=data.postcode,
-                    latitude=position[0],
-                    longitude=position[1],
-                    max_distance_km=data.max_distance_km,
-                    matches_wanted=data.matches_wanted,
-                    availability=[a.model_dump(mode="json") for a in data.availability],
-                    accessibility_needs=list(dict.fromkeys(data.accessibility_needs)),
-                    free_only=data.free_only,
-                    large_print=data.large_print,
-                    note_for_patient=data.note_for_patient,
-                    note_for_organization=data.note_for_organization,
-                    do_not_contact=data.do_not_contact,
-                    preferred_contact=data.preferred_contact or "",
-                    clinical_reason=data.clinical_reason,
-                    consent_given=data.consent.given,
-                    consent_method=data.consent.method,
-                    consent_at=data.consent.at,
-                    consent_scope=data.consent.scope,
-                )
-        except IntegrityError:
-            continue
-    raise RuntimeError("could not find a free referral code after 5 tries")
+    return Referral.objects.create(
+        code=code,
+        health_center=health_center,
+        clinician_name=data.clinician_name,
+        patient_ref=data.patient_ref,
+        first_name=data.first_name,
+        year_of_birth=data.year_of_birth,
+        preferred_language=data.preferred_language,
+        postcode=data.postcode,
+        latitude=position[0],
+        longitude=position[1],
+        max_distance_km=data.max_distance_km,
+        matches_wanted=data.matches_wanted,
+        availability=[a.model_dump(mode="json") for a in data.availability],
+        accessibility_needs=list(dict.fromkeys(data.accessibility_needs)),
+        free_only=data.free_only,
+        large_print=data.large_print,
+        note_for_patient=data.note_for_patient,
+        note_for_organization=data.note_for_organization,
+        do_not_contact=data.do_not_contact,
+        preferred_contact=data.preferred_contact or "",
+        clinical_reason=data.clinical_reason,
+        consent_given=data.consent.given,
+        consent_method=data.consent.method,
+        consent_at=data.consent.at,
+        consent_scope=data.consent.scope,
+    )
 
 
 def referral_matching_start(*, referral_id: uuid.UUID, event_id: int) -> Referral | None:

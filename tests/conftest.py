@@ -19,6 +19,7 @@ from django.test import Client
 
 from community_catalog.demo_data import demo_catalog_load
 from community_catalog.services import organization_create
+from config.process_caches import process_caches_clear
 from referrals.models import HealthCenter, Referral
 from referrals.services import health_center_create
 
@@ -65,6 +66,15 @@ class ApiClient:
 
     def delete(self, path: str, **headers: str) -> Any:
         return self.client.delete(path, headers={**self.headers, **headers})
+
+
+@pytest.fixture(autouse=True)
+def _process_caches_cleared() -> Iterator[None]:
+    """Each test's database is new: what a process keeps for a while (keys, taxonomy,
+    postcodes) must not come from another test's."""
+    process_caches_clear()
+    yield
+    process_caches_clear()
 
 
 @pytest.fixture

@@ -172,3 +172,24 @@ def test_intake_problems_are_named(catalog, api: ApiClient, change, field) -> No
     assert response.status_code == 422, response.json()
     assert field in [f["field"] for f in response.json()["error"]["fields"]]
     assert not Referral.objects.exists()
+
+
+@pytest.mark.parametrize("idempotency_key", [None, "collision-1"])
+def test_a_code_already_taken_files_the_referral_with_another(
+    api: ApiClient, catalog: int, monkeypatch: pytest.MonkeyPatch, idempotency_key: str | None
+) -> None:
+    taken = api.post(URL, referral_body()).json()["code"]
+    codes = iter([taken, taken, "XYZ-7KW"])
+    monkeypatch.setattr("referrals.services.referral_code_generate", lambda: next(codes))
+    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+
+    response = api.post(URL, referral_body(first_name="Marcel"), **headers)
+
+    assert response.status_code == 202, response.json()
+    assert response.json()["code"] == "XYZ-7KW"
+    marcel = Referral.objects.get(first_name="Marcel")
+    assert marcel.code == "XYZ-7KW"
+    assert [t.code for t in marcel.needs.all()] == ["isolation"]
+    # The attempts that collided left nothing behind: one referral, one event each.
+    assert Referral.objects.count() == 2
+    assert Event.objects.filter(type="referral.submitted").count() == 2

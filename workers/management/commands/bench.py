@@ -15,7 +15,13 @@ class Command(BaseCommand):
         "matching --services 100000 --referrals 1000`: per-referral matching latency "
         "beside a naive scorer in the same run. `tisser bench slips --count 200`: "
         "per-slip render time beside a naive WeasyPrint call, a batch document's per-slip "
-        "cost and a fresh worker's first slip, in the same run. `tisser bench faults`: "
+        "cost and a fresh worker's first slip, in the same run. `tisser bench intake "
+        "--seconds 20`: requests per second and latency of `POST /api/v1/referrals` on "
+        "the production server beside a bare endpoint that validates the same body and "
+        "inserts one row (PostgreSQL and Redis). `tisser bench pipeline --referrals 1000 "
+        "--workers K`: referrals filed to slips ready through the production topology, "
+        "beside the renderer alone in K processes on the same slips (PostgreSQL and "
+        "Redis). `tisser bench faults`: "
         "runs the fault and fuzz suites (tests/faults, needs a source checkout, and "
         "DATABASE_URL on PostgreSQL for the production topology's faults) and reports "
         "what they measured: submissions accepted during a broker outage, slips lost, "
@@ -23,7 +29,18 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("which", choices=["catalog", "matching", "slips", "faults"])
+        parser.add_argument(
+            "which", choices=["catalog", "matching", "slips", "intake", "pipeline", "faults"]
+        )
+        parser.add_argument(
+            "--seconds", type=float, default=20, help="intake: seconds of load on each endpoint."
+        )
+        parser.add_argument(
+            "--concurrency", type=int, default=None, help="intake: connections (4 per core)."
+        )
+        parser.add_argument(
+            "--workers", type=int, default=None, help="pipeline: slip worker processes (cores)."
+        )
         parser.add_argument(
             "--examples", type=int, default=100, help="Fuzz examples per operation and key."
         )
@@ -52,6 +69,9 @@ class Command(BaseCommand):
         count: int,
         json: bool,
         examples: int,
+        seconds: float,
+        concurrency: int | None,
+        workers: int | None,
         **options: Any,
     ) -> None:
         if which == "faults":
@@ -70,7 +90,15 @@ class Command(BaseCommand):
         old_name = connection.settings_dict["NAME"]
         creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
         try:
-            if which == "slips":
+            if which == "intake":
+                from workers.intake_benchmark import bench_intake
+
+                result = bench_intake(seconds=seconds, concurrency=concurrency, log=log)
+            elif which == "pipeline":
+                from workers.pipeline_benchmark import bench_pipeline
+
+                result = bench_pipeline(referrals=referrals, workers=workers, log=log)
+            elif which == "slips":
                 result = bench_slips(count=count, log=log)
             elif which == "matching":
                 result = bench_matching(

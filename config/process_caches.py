@@ -1,0 +1,18 @@
+"""What a process keeps for a while to spare the database on every request: API keys
+(`referrals.services`, 10 s), the taxonomy (`community_catalog.selectors`, 60 s) and
+postcode positions (an hour). Each is safe to be a little late; this forgets them all
+at once, for tests whose database is rebuilt under them."""
+
+from __future__ import annotations
+
+
+def process_caches_clear() -> None:
+    from community_catalog import selectors
+    from referrals import services
+
+    with services._api_keys_lock:
+        services._api_keys.clear()
+    with selectors._postcode_lock:
+        selectors.postcode_positions.clear()
+    selectors._terms_cache = (-1e9, {})
+    selectors._taxonomy_cache = (-1e9, {})
