@@ -1,7 +1,8 @@
 """What a process keeps for a while to spare the database on every request: API keys
-(`referrals.services`, 10 s), the taxonomy (`community_catalog.selectors`, 60 s) and
-postcode positions (an hour). Each is safe to be a little late; this forgets them all
-at once, for tests whose database is rebuilt under them."""
+(`referrals.services`, 10 s), the taxonomy (`community_catalog.selectors`, 60 s),
+postcode positions (an hour) and the catalogue rows slips print
+(`workers.slip_content`, until the catalogue changes). Each is safe to be a little
+late; this forgets them all at once, for tests whose database is rebuilt under them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 def process_caches_clear() -> None:
     from community_catalog import selectors
     from referrals import services
+    from workers.slip_content import catalogue_forget
 
     with services._api_keys_lock:
         services._api_keys.clear()
@@ -16,3 +18,4 @@ def process_caches_clear() -> None:
         selectors.postcode_positions.clear()
     selectors._terms_cache = (-1e9, {})
     selectors._taxonomy_cache = (-1e9, {})
+    catalogue_forget()

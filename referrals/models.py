@@ -326,6 +326,8 @@ class Event(models.Model):
         ordering = ["id"]
         indexes = [
             models.Index(fields=["aggregate_type", "aggregate_id", "id"]),
+            # The newest catalogue change, which slip workers check (workers.slip_content).
+            models.Index(fields=["aggregate_type", "id"], name="event_type_newest_idx"),
             models.Index(fields=["health_center", "id"], name="event_center_feed_idx"),
             models.Index(fields=["organization", "id"], name="event_org_feed_idx"),
             # The relay's sweep only ever looks at events whose work is not done.

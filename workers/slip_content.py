@@ -11,6 +11,8 @@ language's formats, money is formatted by Babel.
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -25,6 +27,7 @@ import segno
 from babel import Locale
 from babel.numbers import format_currency
 from django.conf import settings
+from django.db.models import Max
 from django.template.loader import render_to_string
 from django.utils import formats, timezone, translation
 from django.utils.html import format_html
@@ -33,7 +36,7 @@ from django.utils.translation import gettext_lazy as _
 
 from community_catalog.models import Service, ServiceAtLocation
 from community_catalog.schedules import service_at_location_sessions
-from referrals.models import Match, Placement, Referral
+from referrals.models import Event, Match, Placement, Referral
 
 # The languages slips are printed in; for any other, French with English.
 SLIP_LANGUAGES = ("fr", "en")
@@ -360,27 +363,70 @@ def _activity(match: Match, languages: Sequence[str], now: datetime) -> SlipActi
 _ENDED = (Placement.Status.REJECTED, Placement.Status.CANCELLED, Placement.Status.FAILED)
 
 
+# The catalogue rows a slip prints, per service_at_location, kept per process while the
+# catalogue is unchanged: every change to a service, its places, schedules, contacts or
+# capacity writes a `service` event (`community_catalog.services`, the importer), so the
+# newest such event says whether what is kept is current; and at most CATALOGUE_TTL
+# seconds in any case (an edit in the admin writes no event). A slip worker prints the
+# same few dozen activities again and again: one small query instead of nine.
+CATALOGUE_TTL_SECONDS = 60.0
+_SAL_PARTS = (
+    "schedules",
+    "service__schedules",
+    "service__cost_options",
+    "location__addresses",
+    "contacts__phones",
+    "phones",
+    "service__contacts__phones",
+    "service__phones",
+)
+_catalogue_lock = threading.Lock()
+_catalogue: dict[uuid.UUID, ServiceAtLocation] = {}
+_catalogue_state: tuple[int, float] = (-1, -1e9)  # (newest service event, loaded at)
+
+
+def catalogue_rows(sal_ids: set[uuid.UUID]) -> dict[uuid.UUID, ServiceAtLocation]:
+    """These service_at_locations with everything a slip prints about them."""
+    global _catalogue_state
+    version = Event.objects.filter(aggregate_type="service").aggregate(v=Max("id"))["v"] or 0
+    with _catalogue_lock:
+        kept_version, loaded_at = _catalogue_state
+        if version != kept_version or time.monotonic() - loaded_at > CATALOGUE_TTL_SECONDS:
+            _catalogue.clear()
+            _catalogue_state = (version, time.monotonic())
+        found = {i: _catalogue[i] for i in sal_ids if i in _catalogue}
+    missing = sal_ids - found.keys()
+    if missing:
+        loaded = {
+            sal.id: sal
+            for sal in ServiceAtLocation.objects.filter(id__in=missing)
+            .select_related("service__organization", "location")
+            .prefetch_related(*_SAL_PARTS)
+        }
+        found.update(loaded)
+        with _catalogue_lock:
+            if _catalogue_state[0] == version:
+                _catalogue.update(loaded)
+    return found
+
+
+def catalogue_forget() -> None:
+    global _catalogue_state
+    with _catalogue_lock:
+        _catalogue.clear()
+        _catalogue_state = (-1, -1e9)
+
+
 def _matches_by_referral(referral_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[Match]]:
     found: dict[uuid.UUID, list[Match]] = defaultdict(list)
-    matches = (
+    matches = list(
         Match.objects.filter(referral_id__in=list(referral_ids))
         .exclude(placement__status__in=_ENDED)
-        .select_related(
-            "service_at_location__service__organization", "service_at_location__location"
-        )
-        .prefetch_related(
-            "service_at_location__schedules",
-            "service_at_location__service__schedules",
-            "service_at_location__service__cost_options",
-            "service_at_location__location__addresses",
-            "service_at_location__contacts__phones",
-            "service_at_location__phones",
-            "service_at_location__service__contacts__phones",
-            "service_at_location__service__phones",
-        )
         .order_by("referral_id", "rank")
     )
+    rows = catalogue_rows({m.service_at_location_id for m in matches})
     for match in matches:
+        match.service_at_location = rows[match.service_at_location_id]
         found[match.referral_id].append(match)
     return found
 

@@ -709,3 +709,30 @@ def test_a_missing_harfbuzz_subset_library_is_reported_at_start_up(
     with caplog.at_level("WARNING", logger="workers.slip_renderer"):
         module.slip_renderer()
     assert "libharfbuzz-subset0" in caplog.text
+
+
+def test_a_catalogue_change_shows_on_the_next_slip(api: ApiClient, catalog: int) -> None:
+    """Slip workers keep the activities they print, until the catalogue changes."""
+    from community_catalog.services import service_update
+    from workers.slip_content import CATALOGUE_TTL_SECONDS, catalogue_forget
+
+    referral = referral_matched(api, needs=["walking-group"], max_distance_km=10)
+    first = referral.matches.order_by("rank").first()
+    assert first is not None
+    service = first.service_at_location.service
+    assert service.name in slip_html(referral)
+
+    # Through the API or the web pages: the change writes its event, the next slip has it.
+    service_update(
+        organization=service.organization,
+        service_id=service.id,
+        changes={"name": "Marche du matin, nouveau nom"},
+    )
+    assert "Marche du matin, nouveau nom" in slip_html(referral)
+
+    # Written around the services (an operator in the admin): no event, so it shows once
+    # the copy has aged (CATALOGUE_TTL_SECONDS), here forced.
+    assert CATALOGUE_TTL_SECONDS <= 60
+    Service.objects.filter(id=service.id).update(name="Nom posé à la main")
+    catalogue_forget()
+    assert "Nom posé à la main" in slip_html(referral)

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection
 
@@ -85,9 +88,17 @@ class Command(BaseCommand):
         from workers.slip_benchmark import bench_slips
 
         log = (lambda _: None) if json else (lambda line: self.stderr.write(line))
-        # A database of its own, made and dropped the way the test runner does it.
+        # A database of its own, made and dropped the way the test runner does it, under a
+        # name of this run's: a bench never meets the test suite's database, or another
+        # bench's.
         creation = connection.creation
         old_name = connection.settings_dict["NAME"]
+        bench_name = f"tisser_bench_{os.getpid()}"
+        connection.settings_dict.setdefault("TEST", {})["NAME"] = (
+            str(Path(settings.DATA_DIR) / f"{bench_name}.sqlite3")
+            if connection.vendor == "sqlite"
+            else bench_name
+        )
         creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
         try:
             if which == "intake":
