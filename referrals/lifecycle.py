@@ -87,7 +87,13 @@ def stage_set(referral: Referral, stage: str, payload: dict[str, Any] | None = N
 
 def referral_event(referral: Referral, type: str, payload: dict[str, Any] | None = None) -> None:
     """An event about the referral: only its health centre sees it."""
-    event_record(
+    event_record(**referral_event_draft(referral, type, payload).__dict__)
+
+
+def referral_event_draft(
+    referral: Referral, type: str, payload: dict[str, Any] | None = None
+) -> EventDraft:
+    return EventDraft(
         type=type,
         aggregate_type="referral",
         aggregate_id=referral.id,
@@ -141,13 +147,22 @@ class ProposedMatch:
     parts: dict[str, float] = field(default_factory=dict)
 
 
-def matches_offer(referral: Referral, proposals: list[ProposedMatch]) -> list[Placement]:
+def matches_offer(
+    referral: Referral,
+    proposals: list[ProposedMatch],
+    *,
+    first: bool = False,
+    then: list[EventDraft] | None = None,
+) -> list[Placement]:
     """Record `proposals` as the referral's next matches, each offered to its organisation
     as a `requested` placement. Call with the referral locked. One INSERT each for the
-    matches, the placements and their events, whatever their number."""
+    matches, the placements and their events (and `then`, events to record after them),
+    whatever their number. `first`: the referral has no match yet."""
     if not proposals:
+        if then:
+            events_record(then)
         return []
-    start = (referral.matches.aggregate(top=Max("rank"))["top"] or 0) + 1
+    start = 1 if first else (referral.matches.aggregate(top=Max("rank"))["top"] or 0) + 1
     matches = Match.objects.bulk_create(
         Match(
             referral=referral,
@@ -171,7 +186,10 @@ def matches_offer(referral: Referral, proposals: list[ProposedMatch]) -> list[Pl
         )
         for match in matches
     )
-    events_record([placement_event_draft(p, referral, "placement.requested") for p in placements])
+    events_record(
+        [placement_event_draft(p, referral, "placement.requested") for p in placements]
+        + (then or [])
+    )
     return placements
 
 

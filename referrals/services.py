@@ -22,7 +22,13 @@ from community_catalog.models import Organization, TaxonomyTerm
 from community_catalog.selectors import postcode_position, taxonomy_terms_by_code
 from config.errors import Conflict, FieldProblem, InvalidInput
 from config.ratelimit import rate_limit_check
-from referrals.lifecycle import ProposedMatch, matches_offer, referral_event, stage_set
+from referrals.lifecycle import (
+    ProposedMatch,
+    matches_offer,
+    referral_event,
+    referral_event_draft,
+    stage_set,
+)
 from referrals.models import ApiKey, HealthCenter, IdempotencyKey, Referral, Slip
 from referrals.outbox import event_mark_processed
 from referrals.schemas import ReferralIn
@@ -307,15 +313,22 @@ def referral_matches_record(
         if referral is None or referral.stage != Referral.Stage.MATCHING:
             event_mark_processed(event_id)  # another run finished first
             return
-        if referral.status == Referral.Status.ACTIVE:  # not cancelled meanwhile
-            matches_offer(referral, proposals)
-        else:
+        if referral.status != Referral.Status.ACTIVE:  # cancelled meanwhile
             proposals = []
         stage = Referral.Stage.MATCHED if proposals else Referral.Stage.UNMATCHED
+        fields = ["stage", "updated_at"]
         if not proposals and explanation:
             referral.unmatched_explanation = explanation
-            referral.save(update_fields=["unmatched_explanation"])
-        stage_set(referral, stage, {"matches": len(proposals)})
+            fields.append("unmatched_explanation")
+        referral.stage = stage
+        referral.save(update_fields=fields)
+        # The placements' events, then the stage's, in one INSERT.
+        matches_offer(
+            referral,
+            proposals,
+            first=True,
+            then=[referral_event_draft(referral, f"referral.{stage}", {"matches": len(proposals)})],
+        )
         event_mark_processed(event_id)
 
 

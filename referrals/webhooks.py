@@ -190,9 +190,13 @@ def webhook_deliveries_create(events: list[Event]) -> list[WebhookDelivery]:
     if not centers and not organizations:
         return []
     by_owner: dict[Any, list[WebhookSubscription]] = defaultdict(list)
-    subscriptions = WebhookSubscription.objects.filter(active=True).filter(
-        Q(health_center_id__in=centers) | Q(organization_id__in=organizations)
-    )
+    # Only the owners there are (most events have one): no empty IN to compile.
+    owners = Q()
+    if centers:
+        owners |= Q(health_center_id__in=centers)
+    if organizations:
+        owners |= Q(organization_id__in=organizations)
+    subscriptions = WebhookSubscription.objects.filter(owners, active=True)
     for subscription in subscriptions:
         by_owner[subscription.health_center_id or subscription.organization_id].append(subscription)
     if not by_owner:
