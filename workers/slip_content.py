@@ -26,6 +26,7 @@ import phonenumbers
 import segno
 from babel import Locale
 from babel.numbers import format_currency
+from cachetools import LRUCache
 from django.conf import settings
 from django.db.models import Max
 from django.template.loader import render_to_string
@@ -381,7 +382,8 @@ _SAL_PARTS = (
     "service__phones",
 )
 _catalogue_lock = threading.Lock()
-_catalogue: dict[uuid.UUID, ServiceAtLocation] = {}
+# The most recently printed activities only: a territory's whole catalogue could be large.
+_catalogue: LRUCache[uuid.UUID, ServiceAtLocation] = LRUCache(maxsize=2000)
 _catalogue_state: tuple[int, float] = (-1, -1e9)  # (newest service event, loaded at)
 
 
@@ -394,7 +396,7 @@ def catalogue_rows(sal_ids: set[uuid.UUID]) -> dict[uuid.UUID, ServiceAtLocation
         if version != kept_version or time.monotonic() - loaded_at > CATALOGUE_TTL_SECONDS:
             _catalogue.clear()
             _catalogue_state = (version, time.monotonic())
-        found = {i: _catalogue[i] for i in sal_ids if i in _catalogue}
+        found = {i: kept for i in sal_ids if (kept := _catalogue.get(i)) is not None}
     missing = sal_ids - found.keys()
     if missing:
         loaded = {
