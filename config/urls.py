@@ -34,6 +34,11 @@ urlpatterns = [
         web_center.referral_cancel_view,
         name="web-referral-cancel",
     ),
+    path(
+        "app/referrals/<uuid:referral_id>/consent/withdraw/",
+        web_center.referral_consent_withdraw_view,
+        name="web-referral-consent-withdraw",
+    ),
     path("app/slips/today.pdf", web_center.slips_today, name="web-slips-today"),
     # An organisation's pages.
     path("app/inbox/", web_inbox.inbox, name="web-inbox"),

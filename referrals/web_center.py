@@ -32,6 +32,7 @@ from referrals.labels import (
 )
 from referrals.lifecycle import OPEN, referral_cancel
 from referrals.models import IdempotencyKey, Referral
+from referrals.retention import referral_consent_withdraw
 from referrals.schemas import ReferralIn
 from referrals.web import center_required, request_center
 from workers.slips import BATCH_MAX_SLIPS, batch_render, day_slip_referrals
@@ -206,6 +207,22 @@ def referral_cancel_view(request: HttpRequest, referral_id: uuid.UUID) -> HttpRe
         messages.error(request, _("This referral is already closed."))
     else:
         messages.success(request, _("Referral cancelled. The organisations have been told."))
+    return redirect("web-referral", referral_id=referral.id)
+
+
+@center_required
+@require_POST
+def referral_consent_withdraw_view(request: HttpRequest, referral_id: uuid.UUID) -> HttpResponse:
+    """The person withdraws consent: the referral is cancelled, the organisations told,
+    and the person's data erased at once (`referrals.retention`)."""
+    referral = _referral(request, referral_id)
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, _("Tick the box to confirm: this cannot be undone."))
+        return redirect("web-referral", referral_id=referral.id)
+    referral_consent_withdraw(health_center=request_center(request), referral_id=referral.id)
+    messages.success(
+        request, _("Consent withdrawn. The referral is cancelled and the person's data erased.")
+    )
     return redirect("web-referral", referral_id=referral.id)
 
 

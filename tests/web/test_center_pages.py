@@ -269,3 +269,41 @@ def test_the_list_pages_by_25_newest_first(clinician: tuple[Client, ApiClient]) 
     second = client.get("/app/referrals/?stage=&page=2").content.decode()
     assert "Personne00" in second
     assert "Page 2 sur 2" in second
+
+
+def test_the_person_withdraws_consent_from_the_referral_s_page(
+    clinician: tuple[Client, ApiClient],
+) -> None:
+    client, api = clinician
+    referral = slipped_through_api(api, needs=["walking-group"], max_distance_km=10)
+    page = client.get(f"/app/referrals/{referral.id}/").content.decode()
+    assert "La personne retire son consentement" in page
+    labelled(page)
+
+    # Without the confirmation box: nothing happens.
+    client.post(f"/app/referrals/{referral.id}/consent/withdraw/")
+    referral.refresh_from_db()
+    assert referral.consent_withdrawn_at is None
+
+    response = client.post(f"/app/referrals/{referral.id}/consent/withdraw/", {"confirm": "yes"})
+    assert response.status_code == 302
+    referral.refresh_from_db()
+    assert referral.consent_withdrawn_at is not None
+    assert referral.purged_at is not None
+    assert referral.first_name == ""
+    assert referral.status == "revoked"
+    assert all(p.status == "cancelled" for p in referral.placements.all())
+    page = client.get(f"/app/referrals/{referral.id}/").content.decode()
+    assert "Consentement retiré" in page
+    assert "effacées" in page
+    assert "retire son consentement" not in page  # done: the form is gone
+    assert client.get(f"/app/referrals/{referral.id}/slip.pdf").status_code == 302
+    # Another centre cannot.
+    other_center, _ = health_center_create(name="Centre de santé Vaise")
+    other = signed_in("v.durand", create_user("v.durand", "--center", other_center.name))
+    assert (
+        other.post(
+            f"/app/referrals/{referral.id}/consent/withdraw/", {"confirm": "yes"}
+        ).status_code
+        == 404
+    )
