@@ -31,7 +31,7 @@ from community_catalog.forms import (
     ServiceForm,
 )
 from community_catalog.hsds import DocumentError, hsds_read
-from community_catalog.hsds_import import ImportRejected, ImportReport, hsds_import
+from community_catalog.hsds_import import ImportReport, hsds_import
 from community_catalog.models import Location, Service, ServiceAtLocation
 from community_catalog.schedules import service_at_location_sessions
 from config.errors import Problem
@@ -388,10 +388,8 @@ def catalog_import(request: HttpRequest) -> HttpResponse:
         except (ValueError, DocumentError) as exc:
             form.add_error("file", _("This is not an HSDS JSON file: %(error)s") % {"error": exc})
             return render(request, "web/import.html", context, status=422)
-        try:
-            report = hsds_import(read, organization=organization, dry_run=True, skip_invalid=True)
-        except ImportRejected as rejected:  # pragma: no cover - skip_invalid never rejects
-            report = rejected.report
+        # Invalid records are left out and listed, never a reason to refuse the preview.
+        report = hsds_import(read, organization=organization, dry_run=True, skip_invalid=True)
         digest = hashlib.sha256(raw).hexdigest()
         request.session[_SESSION_IMPORT] = {"digest": digest, "document": raw.decode("utf-8")}
         context.update({**_report_view(report), "digest": digest, "name": upload.name})
