@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, reverse_lazy
 
+from community_catalog import public
 from community_catalog import web as catalog_web
 from config.api import api
 from config.health import healthz, readyz
@@ -19,6 +20,9 @@ urlpatterns = [
     path("metrics", metrics_view),
     # Web pages for people (sign-in created by `tisser create-user`).
     path("", root),
+    # What the QR code on a slip opens: public, no sign-in.
+    path("a/<uuid:sal_id>", public.activity_page, name="public-activity"),
+    path("a/<uuid:sal_id>/", public.activity_page),
     path("app/", home, name="web-home"),
     # A clinician's pages.
     path("app/referrals/", web_center.referral_list, name="web-referrals"),

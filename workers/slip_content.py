@@ -282,7 +282,7 @@ def _texts(service: Service, name: str, languages: Sequence[str]) -> Say:
     return Say(first, second if second != first else "")
 
 
-def _cost(service: Service, languages: Sequence[str]) -> Say:
+def activity_cost(service: Service, languages: Sequence[str]) -> Say:
     if service.is_free:
         return _say(languages, "free")
     language = languages[0]
@@ -305,7 +305,7 @@ def _cost(service: Service, languages: Sequence[str]) -> Say:
     )
 
 
-def _contact(sal: ServiceAtLocation) -> tuple[str, str]:
+def activity_contact(sal: ServiceAtLocation) -> tuple[str, str]:
     """Who to call: the contact for this place, else the service's, with a phone number."""
     contacts = list(sal.contacts.all()) or list(sal.service.contacts.all())
     for contact in contacts:
@@ -331,7 +331,7 @@ def _activity(match: Match, languages: Sequence[str], now: datetime) -> SlipActi
     url = public_activity_url(sal.id)
     name = _texts(service, "name", languages)
     description = _texts(service, "description", languages)
-    contact_name, phone = _contact(sal)
+    contact_name, phone = activity_contact(sal)
     qr_label = _say(languages, "qr_label", name=name.text).plain
     return SlipActivity(
         name=name,
@@ -347,7 +347,7 @@ def _activity(match: Match, languages: Sequence[str], now: datetime) -> SlipActi
             session(s.starts_at, s.ends_at, languages[0])
             for s in service_at_location_sessions(sal, after=now, count=SESSIONS_PRINTED)
         ],
-        cost=_cost(service, languages),
+        cost=activity_cost(service, languages),
         contact=contact_name,
         phone=phone,
         how_to_join=_texts(service, "application_process", languages),
