@@ -43,8 +43,18 @@ urlpatterns = [
         web_center.referral_consent_withdraw_view,
         name="web-referral-consent-withdraw",
     ),
+    path(
+        "app/referrals/<uuid:referral_id>/wellbeing/<uuid:placement_id>/",
+        web_center.referral_wellbeing_view,
+        name="web-referral-wellbeing",
+    ),
     path("app/slips/today.pdf", web_center.slips_today, name="web-slips-today"),
     # An organisation's pages.
+    path(
+        "app/inbox/<uuid:placement_id>/wellbeing/",
+        web_inbox.placement_wellbeing,
+        name="web-inbox-wellbeing",
+    ),
     path("app/inbox/", web_inbox.inbox, name="web-inbox"),
     path(
         "app/inbox/<uuid:placement_id>/<slug:action>/",

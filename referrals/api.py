@@ -8,6 +8,7 @@ import re
 import uuid
 from typing import Any, TypeVar
 
+from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Query, Router, Schema, Status
@@ -48,7 +49,10 @@ from referrals.schemas import (
     ReferralOut,
     ScorePartOut,
     TravelOut,
+    WellbeingOut,
+    WellbeingRecordIn,
 )
+from referrals.wellbeing import wellbeing_record_for_center
 from workers.slip_content import slip_html, slip_languages
 from workers.slip_renderer import preview_stylesheet
 from workers.slips import BATCH_MAX_SLIPS, batch_render, day_slip_referrals
@@ -570,3 +574,51 @@ def referral_matches(request: HttpRequest, referral_id: uuid.UUID) -> MatchesOut
             )
         )
     return MatchesOut(items=items, unmatched_explanation=referral.unmatched_explanation or None)
+
+
+@router.post(
+    "/{referral_id}/wellbeing",
+    response={
+        201: WellbeingOut,
+        401: ErrorOut,
+        404: ErrorOut,
+        409: ErrorOut,
+        410: ErrorOut,
+        422: ErrorOut,
+    },
+    summary="Record the person's wellbeing answers",
+    description=(
+        "The four ONS personal wellbeing questions (0 to 10), for health centres that "
+        "record wellbeing: `baseline` when referred (if not given with the referral), or "
+        "`follow_up` with the `placement_id` of a completed placement. Each is recorded "
+        "once (409 after). Reports show only the mean change of five people or more."
+    ),
+)
+def referral_wellbeing_record(
+    request: HttpRequest, referral_id: uuid.UUID, payload: WellbeingRecordIn
+) -> Status[WellbeingOut]:
+    center = request_center(request)
+    with transaction.atomic():
+        referral = selectors.referral_get(health_center=center, referral_id=referral_id)
+        measure = wellbeing_record_for_center(
+            referral=referral,
+            scores=payload,
+            timepoint=payload.timepoint,
+            placement_id=payload.placement_id,
+        )
+    return Status(201, WellbeingOut.model_validate(measure, from_attributes=True))
+
+
+@router.get(
+    "/{referral_id}/wellbeing",
+    response={200: list[WellbeingOut], 401: ErrorOut, 404: ErrorOut},
+    summary="The person's wellbeing answers, oldest first",
+)
+def referral_wellbeing_list(request: HttpRequest, referral_id: uuid.UUID) -> list[WellbeingOut]:
+    referral = selectors.referral_get(
+        health_center=request_center(request), referral_id=referral_id
+    )
+    return [
+        WellbeingOut.model_validate(m, from_attributes=True)
+        for m in referral.wellbeing.order_by("recorded_at", "id")
+    ]

@@ -52,6 +52,42 @@ class PlainForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
+WELLBEING_LABELS = {
+    "life_satisfaction": _("Overall, how satisfied are you with your life nowadays?"),
+    "worthwhile": _(
+        "Overall, to what extent do you feel that the things you do in your life are worthwhile?"
+    ),
+    "happiness": _("Overall, how happy did you feel yesterday?"),
+    "anxiety": _("Overall, how anxious did you feel yesterday?"),
+}
+WELLBEING_HELP = {
+    "anxiety": _("0: not at all anxious; 10: completely anxious."),
+}
+
+
+def _score_field(question: str, *, required: bool) -> forms.TypedChoiceField:
+    return forms.TypedChoiceField(
+        label=WELLBEING_LABELS[question],
+        help_text=WELLBEING_HELP.get(question, _("0: not at all; 10: completely.")),
+        choices=[("", "\N{EM DASH}"), *((str(n), str(n)) for n in range(11))],
+        coerce=int,
+        empty_value=None,
+        required=required,
+    )
+
+
+class WellbeingForm(PlainForm):
+    """The four ONS personal wellbeing questions, all answered."""
+
+    life_satisfaction = _score_field("life_satisfaction", required=True)
+    worthwhile = _score_field("worthwhile", required=True)
+    happiness = _score_field("happiness", required=True)
+    anxiety = _score_field("anxiety", required=True)
+
+    def scores(self) -> dict[str, int]:
+        return {q: self.cleaned_data[q] for q in WELLBEING_LABELS}
+
+
 class ReferralForm(PlainForm):
     first_name = forms.CharField(label=_("First name"), max_length=80)
     year_of_birth = forms.IntegerField(label=_("Year of birth"), min_value=1900)
@@ -117,11 +153,20 @@ class ReferralForm(PlainForm):
         choices=[("verbal", _("Out loud")), ("written", _("In writing"))],
         initial="verbal",
     )
+    # Asked only where the health centre records wellbeing: all four, or none.
+    life_satisfaction = _score_field("life_satisfaction", required=False)
+    worthwhile = _score_field("worthwhile", required=False)
+    happiness = _score_field("happiness", required=False)
+    anxiety = _score_field("anxiety", required=False)
     # One token per form shown: submitting the same form twice files one referral.
     token = forms.UUIDField(widget=forms.HiddenInput)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, wellbeing: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.asks_wellbeing = wellbeing
+        if not wellbeing:
+            for question in WELLBEING_LABELS:
+                del self.fields[question]
         choices_set(self.fields["preferred_language"], language_choices())
         choices_set(self.fields["needs"], term_choices(TaxonomyTerm.Kind.NEED))
         choices_set(self.fields["activities"], term_choices(TaxonomyTerm.Kind.ACTIVITY))
@@ -148,7 +193,18 @@ class ReferralForm(PlainForm):
         data = super().clean() or {}
         if not data.get("needs") and not data.get("activities"):
             self.add_error("needs", _("Tick at least one need or one kind of activity."))
+        if self.asks_wellbeing:
+            given = [q for q in WELLBEING_LABELS if data.get(q) is not None]
+            if given and len(given) < len(WELLBEING_LABELS):
+                for question in WELLBEING_LABELS:
+                    if data.get(question) is None:
+                        self.add_error(
+                            question, _("Answer all four questions, or leave all four empty.")
+                        )
         return data
+
+    def wellbeing_fields(self) -> list[forms.BoundField]:
+        return [self[q] for q in WELLBEING_LABELS] if self.asks_wellbeing else []
 
     def day_part_labels(self) -> list[str]:
         return [str(label) for _part, label, _start, _end in DAY_PARTS]
@@ -198,6 +254,11 @@ class ReferralForm(PlainForm):
             "note_for_patient": data["note_for_patient"],
             "note_for_organization": data["note_for_organization"],
             "clinician_name": clinician_name,
+            **(
+                {"wellbeing": {q: data[q] for q in WELLBEING_LABELS}}
+                if self.asks_wellbeing and data.get("life_satisfaction") is not None
+                else {}
+            ),
             "consent": {
                 "given": True,
                 "method": data["consent_method"],

@@ -111,6 +111,7 @@ def _act(request: HttpRequest, placement_id: uuid.UUID, action: str) -> InboxPla
         action=action,
         reason=body.reason or "",
         note=body.note,
+        wellbeing=body.wellbeing,
     )
     return inbox_placement_out(selectors.inbox_get(organization, placement_id))
 

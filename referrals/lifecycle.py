@@ -18,7 +18,7 @@ import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
@@ -29,6 +29,9 @@ from community_catalog.models import Organization, ServiceAtLocation
 from config.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from referrals.models import HealthCenter, Match, Placement, Referral
 from referrals.outbox import EventDraft, event_mark_processed, event_record, events_record
+
+if TYPE_CHECKING:
+    from referrals.schemas import WellbeingIn
 
 Status = Placement.Status
 Reason = Placement.Reason
@@ -325,10 +328,17 @@ def placement_act(
     action: str,
     reason: str = "",
     note: str = "",
+    wellbeing: WellbeingIn | None = None,
 ) -> Placement:
-    """An organisation answers a placement or records what happened. Another
-    organisation's placement is not found, whatever the body says."""
+    """An organisation answers a placement or records what happened; with `complete`,
+    it may pass on the person's wellbeing answers. Another organisation's placement is
+    not found, whatever the body says."""
     target = ORGANIZATION_ACTIONS[action]
+    if wellbeing is not None and action != "complete":
+        raise InvalidInput(
+            "Wellbeing answers go with complete only.",
+            fields=[FieldProblem("wellbeing", "only allowed with complete")],
+        )
     with transaction.atomic():
         referral, placement = _locked(Q(id=placement_id, organization=organization))
         if action == "reject" and reason not in REJECTION_REASONS:
@@ -349,6 +359,16 @@ def placement_act(
             reason=reason if action == "reject" else "",
             note=note,
         )
+        if wellbeing is not None:
+            from referrals.wellbeing import wellbeing_record
+
+            wellbeing_record(
+                referral=referral,
+                scores=wellbeing,
+                timepoint="follow_up",
+                recorded_by="organization",
+                placement=placement,
+            )
         _close_if_done(referral)
     return placement
 

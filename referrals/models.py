@@ -13,6 +13,11 @@ class HealthCenter(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200, unique=True)
     phone = models.CharField(max_length=40, blank=True)
+    records_wellbeing = models.BooleanField(
+        default=False,
+        help_text="Ask the four ONS wellbeing questions when a referral is filed and again "
+        "when an activity ends (set by an operator).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -536,3 +541,58 @@ class AuditEntry(models.Model):
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise TypeError("the audit log is append-only")
+
+
+WELLBEING_QUESTIONS = ("life_satisfaction", "worthwhile", "happiness", "anxiety")
+
+
+class WellbeingMeasure(models.Model):
+    """The four ONS personal wellbeing questions, each answered from 0 to 10: asked when
+    the referral is filed (`baseline`) and again when a placement completes
+    (`follow_up`, recorded by the organisation or the clinician). Only for health centres
+    that chose to (`HealthCenter.records_wellbeing`).
+
+    Reported as the change per person, in aggregate and never in groups under five;
+    never shown to organisations one by one. Consent withdrawn deletes them."""
+
+    class Timepoint(models.TextChoices):
+        BASELINE = "baseline", "when the referral was filed"
+        FOLLOW_UP = "follow_up", "when the activity ended"
+
+    referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="wellbeing")
+    placement = models.ForeignKey(
+        Placement, null=True, blank=True, on_delete=models.CASCADE, related_name="wellbeing"
+    )
+    timepoint = models.CharField(max_length=16, choices=Timepoint.choices)
+    life_satisfaction = models.PositiveSmallIntegerField()
+    worthwhile = models.PositiveSmallIntegerField()
+    happiness = models.PositiveSmallIntegerField()
+    anxiety = models.PositiveSmallIntegerField(help_text="0 is not anxious at all.")
+    recorded_by = models.CharField(max_length=16, help_text="health_center or organization")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["referral"],
+                condition=models.Q(timepoint="baseline"),
+                name="wellbeing_one_baseline",
+            ),
+            models.UniqueConstraint(
+                fields=["placement"],
+                condition=models.Q(timepoint="follow_up"),
+                name="wellbeing_one_follow_up",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    life_satisfaction__lte=10,
+                    worthwhile__lte=10,
+                    happiness__lte=10,
+                    anxiety__lte=10,
+                ),
+                name="wellbeing_scores_0_10",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.timepoint} ({self.referral_id})"

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from config.errors import NotFound
 from referrals.lifecycle import open_placements_cancel, referral_event
-from referrals.models import HealthCenter, Placement, Referral, Slip
+from referrals.models import HealthCenter, Placement, Referral, Slip, WellbeingMeasure
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +102,9 @@ def referral_consent_withdraw(*, health_center: HealthCenter, referral_id: uuid.
         referral.consent_given = False
         referral.consent_withdrawn_at = now
         _erase(referral, now=now)
+        # Answers the person gave about themselves go with their consent. (The periodic
+        # purge keeps them: the referral they belong to no longer names anyone.)
+        WellbeingMeasure.objects.filter(referral=referral).delete()
         referral_event(referral, "referral.consent_withdrawn")
     return referral
 

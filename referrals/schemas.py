@@ -84,6 +84,26 @@ class AvailabilityIn(StrictSchema):
         return self
 
 
+Score = Annotated[int, Field(ge=0, le=10)]
+
+
+class WellbeingIn(StrictSchema):
+    """The four ONS personal wellbeing questions, each answered from 0 to 10."""
+
+    life_satisfaction: Score = Field(
+        description="Overall, how satisfied are you with your life nowadays?"
+    )
+    worthwhile: Score = Field(
+        description="Overall, to what extent do you feel that the things you do in your "
+        "life are worthwhile?"
+    )
+    happiness: Score = Field(description="Overall, how happy did you feel yesterday?")
+    anxiety: Score = Field(
+        description="On a scale where 0 is not at all anxious and 10 is completely anxious, "
+        "overall, how anxious did you feel yesterday?"
+    )
+
+
 class ReferralIn(StrictSchema):
     patient_ref: Annotated[
         str,
@@ -128,6 +148,11 @@ class ReferralIn(StrictSchema):
         default=False, description="Organisations must not contact the person: they come."
     )
     preferred_contact: Literal["phone", "sms", "email", "post", "in-person"] | None = None
+    wellbeing: WellbeingIn | None = Field(
+        default=None,
+        description="The person's answers to the four ONS wellbeing questions today; only "
+        "for health centres that record wellbeing.",
+    )
 
     @field_validator("postcode")
     @classmethod
@@ -335,6 +360,32 @@ class PlacementActionIn(StrictSchema):
 
     reason: RejectionReason | None = None
     note: Text = Field(default="", max_length=500, description="A comment for the centre.")
+    wellbeing: WellbeingIn | None = Field(
+        default=None,
+        description="With `complete` only, when the health centre records wellbeing: the "
+        "person's answers to the four ONS questions now. Never shown back to you.",
+    )
+
+
+class WellbeingRecordIn(WellbeingIn):
+    """A health centre records the person's answers: `baseline` (when referred, if not
+    given with the referral) or `follow_up` after a completed placement."""
+
+    timepoint: Literal["baseline", "follow_up"]
+    placement_id: UUID | None = Field(
+        default=None, description="The completed placement (with `follow_up` only)."
+    )
+
+
+class WellbeingOut(Schema):
+    timepoint: str
+    placement_id: UUID | None
+    life_satisfaction: int
+    worthwhile: int
+    happiness: int
+    anxiety: int
+    recorded_by: str
+    recorded_at: datetime
 
 
 class InboxPersonOut(Schema):

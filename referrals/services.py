@@ -144,6 +144,11 @@ def referral_submit(*, health_center: HealthCenter, data: ReferralIn) -> Referra
                 ],
             )
         position = found
+    if data.wellbeing is not None and not health_center.records_wellbeing:
+        raise InvalidInput(
+            "This health centre does not record wellbeing; an operator can turn it on.",
+            fields=[FieldProblem("wellbeing", "this health centre does not record wellbeing")],
+        )
 
     for attempt in range(5):
         code = referral_code_generate()
@@ -157,6 +162,15 @@ def referral_submit(*, health_center: HealthCenter, data: ReferralIn) -> Referra
                 )
                 _needs_insert(referral, list(dict.fromkeys(data.needs)))
                 referral_event(referral, "referral.submitted")
+                if data.wellbeing is not None:
+                    from referrals.wellbeing import wellbeing_record
+
+                    wellbeing_record(
+                        referral=referral,
+                        scores=data.wellbeing,
+                        timepoint="baseline",
+                        recorded_by="health_center",
+                    )
             return referral
         except IntegrityError:
             if attempt == 4 or not Referral.objects.filter(code=code).exists():

@@ -10,6 +10,7 @@ from typing import cast
 from django.contrib import messages
 from django.contrib.auth.models import User
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -20,9 +21,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from pydantic import ValidationError
 
-from config.errors import Conflict, InvalidInput, NotFound
+from config.errors import Conflict, InvalidInput, NotFound, Problem
 from referrals import selectors, services
-from referrals.forms import CancelForm, ReferralForm
+from referrals.forms import CancelForm, ReferralForm, WellbeingForm
 from referrals.labels import (
     PLACEMENT_REASONS,
     PLACEMENT_STATUSES,
@@ -31,10 +32,11 @@ from referrals.labels import (
     STEPS,
 )
 from referrals.lifecycle import OPEN, referral_cancel
-from referrals.models import IdempotencyKey, Referral
+from referrals.models import IdempotencyKey, Placement, Referral
 from referrals.retention import referral_consent_withdraw
-from referrals.schemas import ReferralIn
-from referrals.web import center_required, request_center
+from referrals.schemas import ReferralIn, WellbeingIn
+from referrals.web import center_required, problem_message, request_center
+from referrals.wellbeing import wellbeing_record_for_center
 from workers.slips import BATCH_MAX_SLIPS, batch_render, day_slip_referrals
 
 PAGE_SIZE = 25
@@ -115,7 +117,7 @@ def referral_list(request: HttpRequest) -> HttpResponse:
 @center_required
 def referral_new(request: HttpRequest) -> HttpResponse:
     center = request_center(request)
-    form = ReferralForm(request.POST or None)
+    form = ReferralForm(request.POST or None, wellbeing=center.records_wellbeing)
     if request.method == "POST" and form.is_valid():
         user = cast(User, request.user)
         document = form.referral_document(
@@ -170,7 +172,58 @@ def referral_detail(request: HttpRequest, referral_id: uuid.UUID) -> HttpRespons
     context = {**referral_view(referral), "cancel_form": CancelForm()}
     if request.htmx and request.GET.get("part") == "progress":  # type: ignore[attr-defined]
         return render(request, "web/referral_progress.html", context)
+    context["wellbeing_due"] = _wellbeing_due(referral)
     return render(request, "web/referral_detail.html", context)
+
+
+def _wellbeing_due(
+    referral: Referral, form: WellbeingForm | None = None
+) -> list[dict[str, object]]:
+    """The completed placements still waiting for the person's answers, each with its
+    form (`form` replaces the one that was just sent with errors)."""
+    if not referral.health_center.records_wellbeing or referral.purged_at is not None:
+        return []
+    return [
+        {
+            "placement": p,
+            "activity": p.match.service_at_location.service.name,
+            "form": form
+            if form is not None and form.prefix == str(p.id)
+            else WellbeingForm(prefix=str(p.id)),
+        }
+        for p in referral.placements.filter(
+            status=Placement.Status.COMPLETED, wellbeing__isnull=True
+        ).select_related("match__service_at_location__service")
+    ]
+
+
+@center_required
+@require_POST
+def referral_wellbeing_view(
+    request: HttpRequest, referral_id: uuid.UUID, placement_id: uuid.UUID
+) -> HttpResponse:
+    referral = _referral(request, referral_id)
+    form = WellbeingForm(request.POST, prefix=str(placement_id))
+    if not form.is_valid():
+        context = {
+            **referral_view(referral),
+            "cancel_form": CancelForm(),
+            "wellbeing_due": _wellbeing_due(referral, form),
+        }
+        return render(request, "web/referral_detail.html", context, status=422)
+    try:
+        with transaction.atomic():
+            wellbeing_record_for_center(
+                referral=referral,
+                scores=WellbeingIn(**form.scores()),
+                timepoint="follow_up",
+                placement_id=placement_id,
+            )
+    except Problem as problem:
+        problem_message(request, problem)
+    else:
+        messages.success(request, _("The answers are recorded."))
+    return redirect("web-referral", referral_id=referral.id)
 
 
 @center_required

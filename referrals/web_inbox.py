@@ -15,6 +15,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import urlencode
@@ -22,9 +23,9 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from config.errors import Conflict, InvalidInput, NotFound
+from config.errors import Conflict, InvalidInput, NotFound, Problem
 from referrals import selectors
-from referrals.forms import PlainForm, language_choices
+from referrals.forms import PlainForm, WellbeingForm, language_choices
 from referrals.labels import ACCESSIBILITY, ACTIONS, PLACEMENT_REASONS, PLACEMENT_STATUSES
 from referrals.lifecycle import (
     OPEN,
@@ -34,7 +35,9 @@ from referrals.lifecycle import (
     placement_act,
 )
 from referrals.models import Placement
+from referrals.schemas import WellbeingIn
 from referrals.web import organization_required, request_organization
+from referrals.wellbeing import wellbeing_record
 
 PAGE_SIZE = 25
 SHOWS = {
@@ -92,7 +95,21 @@ def placement_view(placement: Placement) -> dict[str, Any]:
         ],
         "can_reject": "reject" in allowed_actions(placement.status, ORGANIZATION_ACTIONS),
         "form": AnswerForm(prefix=str(placement.id)),
+        "wellbeing_form": WellbeingForm(prefix=f"wb-{placement.id}")
+        if _wellbeing_wanted(placement)
+        else None,
     }
+
+
+def _wellbeing_wanted(placement: Placement) -> bool:
+    """The person completed, their centre records wellbeing, and nobody has noted their
+    answers for this activity yet."""
+    return (
+        placement.status == Placement.Status.COMPLETED
+        and placement.referral.health_center.records_wellbeing
+        and placement.referral.purged_at is None
+        and not placement.wellbeing.exists()
+    )
 
 
 @organization_required
@@ -159,4 +176,49 @@ def placement_answer(request: HttpRequest, placement_id: uuid.UUID, action: str)
                 "status": PLACEMENT_STATUSES[placement.status],
             },
         )
+    return redirect("web-inbox")
+
+
+@organization_required
+@require_POST
+def placement_wellbeing(request: HttpRequest, placement_id: uuid.UUID) -> HttpResponse:
+    """The person's answers to the four wellbeing questions at the end of the activity.
+    The organisation notes them once and never sees them again."""
+    organization = request_organization(request)
+    try:
+        placement = selectors.inbox_get(organization, placement_id)
+    except NotFound:
+        raise Http404 from None
+    form = WellbeingForm(request.POST, prefix=f"wb-{placement_id}")
+    error = ""
+    if not form.is_valid():
+        error = _("Answer all four questions, from 0 to 10.")
+    else:
+        try:
+            with transaction.atomic():
+                wellbeing_record(
+                    referral=placement.referral,
+                    scores=WellbeingIn(**form.scores()),
+                    timepoint="follow_up",
+                    recorded_by="organization",
+                    placement=placement,
+                )
+        except Conflict:
+            error = _("The answers for this activity are already recorded.")
+        except Problem as problem:
+            error = problem.message
+    placement = selectors.inbox_get(organization, placement_id)
+    if request.htmx:  # type: ignore[attr-defined]
+        card = placement_view(placement)
+        if error and card["wellbeing_form"] is not None:
+            card["wellbeing_form"] = form
+        return render(
+            request,
+            "web/inbox_card.html",
+            {"card": card, "error": error, "answered": not error, "wellbeing_saved": not error},
+        )
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, _("The answers are recorded. Thank you."))
     return redirect("web-inbox")

@@ -53,6 +53,7 @@ WEBHOOK_EVENT_TYPES = (
     "referral.completed",
     "referral.consent_withdrawn",
     "referral.purged",
+    "referral.wellbeing_recorded",
     "placement.requested",
     "placement.accepted",
     "placement.rejected",

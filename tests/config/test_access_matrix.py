@@ -26,6 +26,7 @@ from django.utils import timezone
 from community_catalog.models import ServiceAtLocation
 from config.api import api
 from referrals.models import (
+    WELLBEING_QUESTIONS,
     ApiKey,
     Event,
     HealthCenter,
@@ -50,13 +51,13 @@ class Rule:
     owned: bool = True
     # A body that passes validation, where `{}` would not: so that a refusal is about who
     # calls, not about what they sent. Values "{name}" are taken from the world's ids.
-    body: tuple[tuple[str, str], ...] = ()
+    body: tuple[tuple[str, Any], ...] = ()
     # A 404 with this code is a real answer to the owner (nothing to give), not a refusal.
     empty_code: str = ""
 
 
 def _for(
-    *roles: str, owned: bool = True, body: dict[str, str] | None = None, empty_code: str = ""
+    *roles: str, owned: bool = True, body: dict[str, Any] | None = None, empty_code: str = ""
 ) -> Rule:
     return Rule(frozenset(roles), owned, tuple((body or {}).items()), empty_code)
 
@@ -76,6 +77,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/referrals/{referral_id}/events"): CENTER_OWN,
     ("GET", "/referrals/{referral_id}/fhir"): CENTER_OWN,
     ("GET", "/referrals/{referral_id}/matches"): CENTER_OWN,
+    ("GET", "/referrals/{referral_id}/wellbeing"): CENTER_OWN,
+    ("POST", "/referrals/{referral_id}/wellbeing"): _for(
+        CENTER,
+        body={"timepoint": "baseline", **dict.fromkeys(WELLBEING_QUESTIONS, 5)},
+    ),
     ("GET", "/slips.pdf"): _for(CENTER, owned=False, empty_code="no_slips"),
     ("GET", "/audit"): _for(OPERATOR, owned=False),
     # The taxonomy is public: the vocabulary of needs, nothing about anyone.
@@ -213,7 +219,10 @@ def _url(path: str, ids: dict[str, str], role: str) -> str:
 def _call(client: ApiClient, method: str, path: str, ids: dict[str, str], role: str) -> Any:
     url = _url(path, ids, role)
     rule = RULES[(method, path)]
-    body = {name: ids[value[1:-1]] if value.startswith("{") else value for name, value in rule.body}
+    body = {
+        name: ids[value[1:-1]] if isinstance(value, str) and value.startswith("{") else value
+        for name, value in rule.body
+    }
     if method == "GET":
         return client.get(url)
     if method == "DELETE":
