@@ -20,6 +20,7 @@ from referrals.api import slips_router
 from referrals.audit_api import router as audit_router
 from referrals.events_api import events_router, webhooks_router
 from referrals.inbox_api import router as inbox_router
+from referrals.reports_api import router as reports_router
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ api.add_router("/events", events_router)
 api.add_router("/webhooks", webhooks_router)
 api.add_router("/slips.pdf", slips_router)
 api.add_router("/audit", audit_router)
+api.add_router("/reports", reports_router)
 if settings.TISSER_BENCH_FLOOR:
     from workers.bench_floor import router as bench_floor_router
 

@@ -9,7 +9,7 @@ from community_catalog import web as catalog_web
 from config.api import api
 from config.health import healthz, readyz
 from config.metrics import metrics_view
-from referrals import web_center, web_inbox
+from referrals import web_center, web_inbox, web_reports
 from referrals.web import home, root
 
 urlpatterns = [
@@ -24,6 +24,8 @@ urlpatterns = [
     path("a/<uuid:sal_id>", public.activity_page, name="public-activity"),
     path("a/<uuid:sal_id>/", public.activity_page),
     path("app/", home, name="web-home"),
+    path("app/reports/", web_reports.reports, name="web-reports"),
+    path("app/reports/<slug:table>.csv", web_reports.report_csv, name="web-report-csv"),
     # A clinician's pages.
     path("app/referrals/", web_center.referral_list, name="web-referrals"),
     path("app/referrals/new/", web_center.referral_new, name="web-referral-new"),

@@ -82,6 +82,9 @@ RULES: dict[tuple[str, str], Rule] = {
         CENTER,
         body={"timepoint": "baseline", **dict.fromkeys(WELLBEING_QUESTIONS, 5)},
     ),
+    # Aggregates of the caller's own scope, for every role.
+    ("GET", "/reports"): _for(*ROLES, owned=False),
+    ("GET", "/reports/{table}.csv"): _for(*ROLES, owned=False),
     ("GET", "/slips.pdf"): _for(CENTER, owned=False, empty_code="no_slips"),
     ("GET", "/audit"): _for(OPERATOR, owned=False),
     # The taxonomy is public: the vocabulary of needs, nothing about anyone.
@@ -202,6 +205,7 @@ def world(api: ApiClient, outsider_api: ApiClient, rival_api: ApiClient, catalog
             "schedule_id": str(schedule.hsds_id),  # schedules are addressed by HSDS id
             "location_id": str(sal.location_id),
             "delivery_id": str(delivery.id),
+            "table": "funnel",
             "subscription_id:center": subscriptions[CENTER],
             "subscription_id:organization": subscriptions[ORGANIZATION],
         },

@@ -119,10 +119,12 @@ def live(tmp_path_factory: pytest.TempPathFactory, template: Any) -> Iterator[di
             "referral_id": [referral["id"]],
             "placement_id": [p["id"] for p in referral["placements"]],
             "subscription_id": [center.post("/api/v1/webhooks", json=hook).json()["id"]],
+            "table": ["funnel", "unmet", "wellbeing"],
         },
         "organization": {
             "placement_id": [p["id"] for p in referral["placements"]],
             "subscription_id": [org.post("/api/v1/webhooks", json=hook).json()["id"]],
+            "table": ["funnel", "activities"],
             **_ids_in(org.get("/api/v1/organization/services").json()["contents"]),
         },
     }
@@ -163,7 +165,7 @@ def _fuzz(operations: list[Any], live: dict[str, Any], role: str) -> None:
         name: live["ids"][role].get(name, [])
         for name in (
             *("referral_id", "placement_id", "subscription_id", "delivery_id"),
-            *("service_id", "sal_id", "location_id", "schedule_id"),
+            *("service_id", "sal_id", "location_id", "schedule_id", "table"),
         )
     }
     assert len(operations) > 40, "the schema lists every endpoint"
