@@ -46,6 +46,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_by_session() -> dict[tuple[int, str], float]:
+    """CPU seconds (user + system) of every live process, keyed by (session id, command
+    name), from /proc; empty where there is no /proc."""
+    found: dict[tuple[int, str], float] = {}
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = entry.read_text()
+        except OSError:
+            continue  # gone meanwhile
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        session, utime, stime = int(fields[3]), int(fields[11]), int(fields[12])
+        key = (session, name)
+        found[key] = found.get(key, 0.0) + (utime + stime) / _TICKS
+    return found
+
+
 class Processes:
     """`tisser` subcommands on the benchmark database; stopped together."""
 
@@ -60,6 +80,7 @@ class Processes:
             **env,
         }
         self.running: list[subprocess.Popen[bytes]] = []
+        self.names: list[str] = []
 
     def start(self, *args: str, **env: str) -> subprocess.Popen[bytes]:
         log = (self.dir / f"{args[0]}-{len(self.running)}.log").open("wb")
@@ -71,6 +92,8 @@ class Processes:
             start_new_session=True,
         )
         self.running.append(process)
+        queue = args[args.index("-Q") + 1] if "-Q" in args else ""
+        self.names.append(f"{args[0]}-{queue}" if queue else args[0])
         return process
 
     def serve(self, *, workers: int, **env: str) -> str:
@@ -88,6 +111,17 @@ class Processes:
         base = f"http://127.0.0.1:{port}"
         self.wait(lambda: _healthy(base), "the server to start", timeout=60)
         return base
+
+    def cpu_snapshot(self) -> dict[str, float]:
+        """CPU seconds used so far by each started process with its children (by role:
+        `serve`, `worker-1`…), and by PostgreSQL's processes."""
+        roles = {p.pid: f"{self.names[i]}" for i, p in enumerate(self.running)}
+        totals: dict[str, float] = {}
+        for (session, name), seconds in _cpu_by_session().items():
+            role = roles.get(session) or ("postgres" if name.startswith("postgres") else None)
+            if role is not None:
+                totals[role] = totals.get(role, 0.0) + seconds
+        return totals
 
     def logs(self, name: str) -> str:
         return "".join(p.read_text(errors="replace") for p in self.dir.glob(f"{name}-*.log"))

@@ -109,6 +109,7 @@ def bench_pipeline(
             timeout=120,
         )
         log(f"Filing {referrals} referrals; {workers} slip workers…")
+        cpu_before = processes.cpu_snapshot()
         submitted_at = time.perf_counter()
         [phase] = load(
             {
@@ -129,6 +130,7 @@ def bench_pipeline(
                 break
             time.sleep(0.25)
         log(f"{ready} of {referrals} slips ready.")
+        cpu_after = processes.cpu_snapshot()
 
     filed = Referral.objects.count()
     span = Referral.objects.aggregate(first=Min("created_at"))
@@ -170,5 +172,11 @@ def bench_pipeline(
         "render_ms_median": round(statistics.median(render_ms), 1) if render_ms else 0.0,
         "html_ms_mean": round(html_ms, 1),
         "renderer_alone_slips_per_s": round(alone, 2),
+        # Where the machine's CPU went while the pipeline ran (seconds per process role;
+        # `postgres` counts every PostgreSQL process on the machine).
+        "cpu_seconds": {
+            role: round(cpu_after.get(role, 0.0) - cpu_before.get(role, 0.0), 1)
+            for role in sorted(cpu_after)
+        },
         "pipeline_over_renderer": round(slips_per_s / alone, 3) if alone else 0.0,
     }
