@@ -163,6 +163,8 @@ class Command(BaseCommand):
             center, key = health_center_create(name=DEMO_CENTER)
         else:
             key = api_key_create(health_center=center, name="demo run")
+        # The demo centre asks the wellbeing questions, so the reports have them.
+        HealthCenter.objects.filter(id=center.id).update(records_wellbeing=True)
         self.stdout.write(f"  catalogue: {services} activities; health centre: {center.name}")
         if not embedded():
             self.stdout.write("  REDIS_URL is set: make sure `tisser worker` is running.")
@@ -231,6 +233,12 @@ class Command(BaseCommand):
                 "max_distance_km": person.get("distance", 4),
                 "note_for_patient": person.get("note", ""),
                 "clinician_name": "Dr Camille Durand",
+                "wellbeing": {
+                    "life_satisfaction": 3 + i % 4,
+                    "worthwhile": 4 + i % 3,
+                    "happiness": 3 + i % 5,
+                    "anxiety": 8 - i % 4,
+                },
                 "consent": {"given": True, "method": "verbal", "at": datetime.now(UTC).isoformat()},
             }
             response = client.post("/api/v1/referrals", json=body)
@@ -277,6 +285,11 @@ class Command(BaseCommand):
                 if p["status"] == "requested"
             ),
             None,
+        )
+        funnel = client.get("/api/v1/reports").json()["tables"]["funnel"]["rows"]
+        summary.append(
+            "report (GET /api/v1/reports, /app/reports/): "
+            + " → ".join(f"{row['step'].lower()} {row['count']}" for row in funnel)
         )
         return summary + web_logins(organization)
 
