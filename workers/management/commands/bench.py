@@ -24,7 +24,8 @@ class Command(BaseCommand):
         "inserts one row (PostgreSQL and Redis). `tisser bench pipeline --referrals 1000 "
         "--workers K`: referrals filed to slips ready through the production topology, "
         "beside the renderer alone in K processes on the same slips (PostgreSQL and "
-        "Redis). `tisser bench faults`: "
+        "Redis). `tisser bench public`: the activity pages a slip's QR code opens, "
+        "rendered and kept, beside the framework's own /healthz. `tisser bench faults`: "
         "runs the fault and fuzz suites (tests/faults, needs a source checkout, and "
         "DATABASE_URL on PostgreSQL for the production topology's faults) and reports "
         "what they measured: submissions accepted during a broker outage, slips lost, "
@@ -33,7 +34,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "which", choices=["catalog", "matching", "slips", "intake", "pipeline", "faults"]
+            "which",
+            choices=["catalog", "matching", "slips", "intake", "pipeline", "public", "faults"],
         )
         parser.add_argument(
             "--seconds", type=float, default=20, help="intake: seconds of load on each endpoint."
@@ -58,6 +60,7 @@ class Command(BaseCommand):
             default=10,
             help="Referrals the naive scorer runs for (it takes seconds each).",
         )
+        parser.add_argument("--rounds", type=int, default=5, help="public: rounds over the pages.")
         parser.add_argument("--json", action="store_true", help="Only the JSON line.")
 
     def handle(
@@ -75,6 +78,7 @@ class Command(BaseCommand):
         seconds: float,
         concurrency: int | None,
         workers: int | None,
+        rounds: int,
         **options: Any,
     ) -> None:
         if which == "faults":
@@ -109,6 +113,10 @@ class Command(BaseCommand):
                 from workers.pipeline_benchmark import bench_pipeline
 
                 result = bench_pipeline(referrals=referrals, workers=workers, log=log)
+            elif which == "public":
+                from community_catalog.public_benchmark import bench_public
+
+                result = bench_public(rounds=rounds, log=log)
             elif which == "slips":
                 result = bench_slips(count=count, log=log)
             elif which == "matching":
