@@ -106,6 +106,9 @@ def _csv_cell(value: Any) -> Any:
         return ""
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        # A name an organisation typed must not run as a formula in a spreadsheet.
+        return "'" + value
     return value
 
 

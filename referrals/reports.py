@@ -4,14 +4,17 @@ referrals — volumes, the funnel, delays, why placements end, where needs find 
 Every figure is an aggregate over a period (referrals filed from `start` to `end`,
 inclusive). Any count of people between 1 and 4, and anything computed from fewer than
 five people (a median, a mean change, a share), is shown as "< 5" (`SUPPRESSED`), so that
-no one can be picked out of a table. Counts from which a suppressed one could be worked
-back (the funnel's losses) are suppressed the same way.
+no one can be picked out of a table. Where a suppressed count could be worked back by
+subtraction (a table's rows add up to a total shown elsewhere; two steps of the funnel
+differ by fewer than five), more counts are hidden as "*" (`HIDDEN`) until it cannot.
 
 Who sees what (`Scope`):
 - an operator: the whole territory, or one health centre;
 - a health centre: its own referrals;
 - an organisation: only its own placements (what it was offered, what it answered, how
-  its activities went), never other organisations' nor the unmatched needs.
+  its activities went), never other organisations' nor the unmatched needs, and no
+  wellbeing table: with periods of its choosing, two means a day apart would give away
+  one person's answers.
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ from referrals.models import (
 
 MIN_CELL = 5
 SUPPRESSED = "< 5"
+# A count of five or more hidden so that a suppressed one cannot be worked out from the
+# others (the total minus the rest); explained under every table that has one.
+HIDDEN = "*"
 TOP_ACTIVITIES = 10
 DEFAULT_WEEKS = 26
 
@@ -301,9 +307,9 @@ def _weekly(start: date, end: date, moments: list[datetime], title: Any, what: A
     )
     week = _monday(start)
     while week <= end:
-        table.rows.append({"week": week, "count": people(counts.get(week, 0))})
+        table.rows.append({"week": week, "count": counts.get(week, 0)})
         week += timedelta(weeks=1)
-    return table
+    return _protect(table, ("count",))
 
 
 def _monday(day: date) -> date:
@@ -324,8 +330,8 @@ def _per_need(needs: dict[uuid.UUID, list[str]], title: Any) -> Table:
         note=_("A referral can name several needs."),
     )
     for code, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
-        table.rows.append({"need": labels.get(code, code), "code": code, "count": people(count)})
-    return table
+        table.rows.append({"need": labels.get(code, code), "code": code, "count": count})
+    return _protect(table, ("count",))
 
 
 def _per_center(rows: list[tuple[Any, ...]], slipped: dict[uuid.UUID, datetime]) -> Table:
@@ -345,11 +351,11 @@ def _per_center(rows: list[tuple[Any, ...]], slipped: dict[uuid.UUID, datetime])
         table.rows.append(
             {
                 "center": names[center_id],
-                "count": people(count),
-                "slips": people(slips.get(center_id, 0)),
+                "count": count,
+                "slips": slips.get(center_id, 0),
             }
         )
-    return table
+    return _protect(table, ("count", "slips"))
 
 
 def _funnel(steps: Sequence[tuple[Any, set[Any]]], what: Any) -> Table:
@@ -366,33 +372,60 @@ def _funnel(steps: Sequence[tuple[Any, set[Any]]], what: Any) -> Table:
         ],
     )
     kept: set[Any] = set()
-    previous = 0
     first = 0
+    last_shown: int | None = None  # the last count shown exactly
+    previous_shown = False
     for index, (label, members) in enumerate(steps):
         kept = set(members) if index == 0 else kept & members
         count = len(kept)
         if index == 0:
             first = count
-        lost = previous - count if index else None
+        shown: int | str = count
+        if people(count) == SUPPRESSED:
+            shown = SUPPRESSED
+        elif last_shown is not None and 0 < last_shown - count < MIN_CELL:
+            # Shown, it would give away the few lost since the last count shown.
+            shown = HIDDEN
+        lost: Cell = None
+        if index:
+            exact = isinstance(shown, int) and previous_shown
+            lost = (last_shown or 0) - count if exact else HIDDEN
         table.rows.append(
-            {
-                "step": str(label),
-                "count": people(count),
-                "lost": None if lost is None else people(lost),
-                "share": _share(count, first),
-            }
+            {"step": str(label), "count": shown, "lost": lost, "share": _share(shown, first)}
         )
-        previous = count
+        previous_shown = isinstance(shown, int)
+        if previous_shown:
+            last_shown = count
     return table
 
 
-def _share(count: int, first: int) -> Cell:
-    """`count` as a percentage of `first`, unless either is a suppressed count."""
+def _share(shown: int | str, first: int) -> Cell:
+    """A step's count as a percentage of the first step, unless either is concealed."""
     if not first:
         return None
-    if people(first) == SUPPRESSED or people(count) == SUPPRESSED:
+    if people(first) == SUPPRESSED:
         return SUPPRESSED
-    return round(100 * count / first, 1)
+    if not isinstance(shown, int):
+        return shown
+    return round(100 * shown / first, 1)
+
+
+def _protect(table: Table, columns: Sequence[str]) -> Table:
+    """Conceal the small counts of these columns, whose rows add up to a total that can
+    be known: 1 to 4 become "< 5"; then, while one concealed cell could be worked out
+    (it is alone, or the concealed cells hold fewer than five together), the smallest
+    count still shown is hidden ("*")."""
+    for column in columns:
+        raw = [value if isinstance(value := row[column], int) else 0 for row in table.rows]
+        concealed = {i for i, value in enumerate(raw) if 0 < value < MIN_CELL}
+        while concealed and (len(concealed) < 2 or sum(raw[i] for i in concealed) < MIN_CELL):
+            shown = [i for i, value in enumerate(raw) if value and i not in concealed]
+            if not shown:
+                break
+            concealed.add(min(shown, key=lambda i: raw[i]))
+        for i in concealed:
+            table.rows[i][column] = SUPPRESSED if raw[i] < MIN_CELL else HIDDEN
+    return table
 
 
 def _delays(measures: Sequence[tuple[Any, list[float]]]) -> Table:
@@ -450,10 +483,10 @@ def _reasons(statuses: list[tuple[str, str]]) -> Table:
             {
                 "reason": str(PLACEMENT_REASONS.get(reason, reason)),
                 "code": reason,
-                "count": people(count),
+                "count": count,
             }
         )
-    return table
+    return _protect(table, ("count",))
 
 
 def _top_activities(counts: Counter[uuid.UUID]) -> Table:
@@ -511,9 +544,9 @@ def _unmet(unmatched: list[tuple[Any, ...]], needs: dict[uuid.UUID, list[str]]) 
     )
     for (area, code), count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
         table.rows.append(
-            {"area": area, "need": labels.get(code, code), "code": code, "count": people(count)}
+            {"area": area, "need": labels.get(code, code), "code": code, "count": count}
         )
-    return table
+    return _protect(table, ("count",))
 
 
 QUESTION_LABELS = {
@@ -593,9 +626,13 @@ def _organization_tables(placements: Any, start: date, end: date) -> list[Table]
     answers = _first_answers(placements.values("id"))
     tables = [
         _weekly(
-            start, end, [row[2] for row in rows], _("People offered to you per week"), _("People")
+            start,
+            end,
+            [row[2] for row in rows],
+            _("Placements offered to you per week"),
+            _("Placements"),
         ),
-        _per_need(per_placement_needs, _("People offered to you, per need")),
+        _per_need(per_placement_needs, _("Placements offered to you, per need")),
         _funnel(
             [
                 (_("Offered to you"), set(ids)),
@@ -603,7 +640,7 @@ def _organization_tables(placements: Any, start: date, end: date) -> list[Table]
                 (_("Started an activity"), reached["in-progress"]),
                 (_("Completed an activity"), reached["completed"]),
             ],
-            _("People"),
+            _("Placements"),
         ),
         _delays(
             [
@@ -615,20 +652,5 @@ def _organization_tables(placements: Any, start: date, end: date) -> list[Table]
         ),
         _reasons([(row[4], row[5]) for row in rows]),
         _top_activities(Counter(row[3] for row in rows)),
-        _wellbeing(_organization_measures(placements.values("id"))),
     ]
     return tables
-
-
-def _organization_measures(placement_ids: Any) -> Any:
-    """The follow-ups recorded for this organisation's placements, with the same people's
-    baselines: the change after its activities, never anyone else's."""
-    from django.db.models import Q
-
-    referral_ids = WellbeingMeasure.objects.filter(placement_id__in=placement_ids).values(
-        "referral_id"
-    )
-    return WellbeingMeasure.objects.filter(
-        Q(placement_id__in=placement_ids)
-        | Q(timepoint=WellbeingMeasure.Timepoint.BASELINE, referral_id__in=referral_ids)
-    )

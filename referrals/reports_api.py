@@ -58,6 +58,13 @@ def report_period(start: date | None, end: date | None) -> tuple[date, date]:
     default_start, default_end = default_period()
     end = end or default_end
     start = start or min(default_start, end)
+    earliest, latest = date(2000, 1, 1), default_end + timedelta(days=366)
+    for name, day in (("from", start), ("to", end)):
+        if not earliest <= day <= latest:
+            raise InvalidInput(
+                "The period is outside the dates Tisser reports on.",
+                fields=[FieldProblem(name, f"between {earliest} and {latest}")],
+            )
     if start > end:
         raise InvalidInput(
             "The period ends before it starts.",
@@ -84,7 +91,8 @@ def _report(request: HttpRequest, filters: ReportFilter) -> Any:
     summary="The report: volumes, funnel, delays, reasons, activities, unmet needs, wellbeing",
     description=(
         "Aggregates over the referrals filed in the period. Counts of 1 to 4, and figures "
-        'computed from fewer than 5 people, are the string `"< 5"`. A health centre\'s '
+        'computed from fewer than 5 people, are the string `"< 5"`; a count from which '
+        'one of those could be worked out by subtraction is `"*"`. A health centre\'s '
         "key sees its referrals; an organisation's, only its own placements; an "
         "operator's, the territory or one health centre."
     ),

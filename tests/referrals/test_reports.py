@@ -20,9 +20,9 @@ from django.utils import timezone
 from referrals.lifecycle import placement_act
 from referrals.models import Event, HealthCenter, Placement, Referral, Slip
 from referrals.report_charts import chart_svg, chart_values, table_csv
-from referrals.reports import SUPPRESSED, Scope, report_build
+from referrals.reports import HIDDEN, SUPPRESSED, Scope, Table, _funnel, _protect, report_build
 from referrals.services import api_key_create, health_center_create
-from tests.conftest import ApiClient, organization_key, referral_slipped
+from tests.conftest import ApiClient, organization_key, referral_body, referral_slipped
 from tests.web.test_accounts import create_user, signed_in
 
 pytestmark = pytest.mark.django_db
@@ -45,12 +45,11 @@ class History:
 
 @pytest.fixture
 def history(catalog: int, media: Any) -> History:
-    """Centre A files 8 referrals on one morning: 6 near Bellecour (matched), 2 in Brest
-    (nothing there). For 5 of the 6, the first activity accepts after 1 to 5 hours, the
-    person takes part and completes, and the second activity declines (no capacity)
-    later that day; the 6th gets no answer. The slips are ready 10 to 60 s after filing.
-    All 6 answered the wellbeing questions when referred, the 5 again when done.
-    Centre B files 2 referrals."""
+    """Centre A files 11 referrals on one morning: 6 near Bellecour (matched), 5 in Brest
+    (nothing there). For each of the 6, the first activity accepts after 1 to 6 hours,
+    the person takes part and completes, and the second activity declines (no capacity)
+    later that day. The slips are ready 10 to 60 s after filing. All 6 answered the
+    wellbeing questions when referred and again when done. Centre B files 2 referrals."""
     center, key = health_center_create(name="Maison de santé Gerland")
     HealthCenter.objects.filter(id=center.id).update(records_wellbeing=True)
     center.refresh_from_db()
@@ -61,12 +60,12 @@ def history(catalog: int, media: Any) -> History:
     matched = [referral_slipped(api, patient_ref=f"pt-{i}", wellbeing=BEFORE) for i in range(6)]
     unmatched = [
         referral_slipped(api, patient_ref=f"pt-b{i}", location=BREST, postcode="29200")
-        for i in range(2)
+        for i in range(5)
     ]
     assert all(r.stage == Referral.Stage.SLIP_READY for r in matched + unmatched)
     assert all(r.matches.exists() for r in matched)
     assert not any(r.matches.exists() for r in unmatched)
-    for i in range(2):
+    for i in range(2):  # centre B
         referral_slipped(other_api, patient_ref=f"pt-v{i}")
 
     filed_at = timezone.make_aware(
@@ -80,7 +79,7 @@ def history(catalog: int, media: Any) -> History:
             )
     Referral.objects.filter(health_center=other).update(created_at=filed_at)
 
-    for i, referral in enumerate(matched[:5]):
+    for i, referral in enumerate(matched):
         first, second = list(referral.placements.order_by("match__rank"))[:2]
         for action in ("accept", "start"):
             placement_act(organization=first.organization, placement_id=first.id, action=action)
@@ -124,28 +123,28 @@ def _report(history: History, scope: Scope) -> Any:
 def test_a_centre_report_gives_the_exact_figures(history: History) -> None:
     report = _report(history, Scope(health_center_id=history.center.id))
     weeks = _rows(report, "weekly")
-    assert sum(row["count"] for row in weeks if isinstance(row["count"], int)) == 8
-    assert [row["count"] for row in weeks if row["count"]] == [8]
+    assert sum(row["count"] for row in weeks if isinstance(row["count"], int)) == 11
+    assert [row["count"] for row in weeks if row["count"]] == [11]
 
-    assert _rows(report, "needs") == [{"need": "Isolement", "code": "isolation", "count": 8}]
+    assert _rows(report, "needs") == [{"need": "Isolement", "code": "isolation", "count": 11}]
     assert "centers" not in report.tables  # a centre sees itself only
 
     funnel = [(row["count"], row["lost"], row["share"]) for row in _rows(report, "funnel")]
     assert funnel == [
-        (8, None, 100.0),
-        (6, SUPPRESSED, 75.0),  # 2 found nothing: fewer than 5, suppressed
-        (6, 0, 75.0),
-        (5, SUPPRESSED, 62.5),
-        (5, 0, 62.5),
-        (5, 0, 62.5),
+        (11, None, 100.0),
+        (6, 5, 54.5),  # 5 found nothing
+        (6, 0, 54.5),
+        (6, 0, 54.5),
+        (6, 0, 54.5),
+        (6, 0, 54.5),
     ]
 
     slip, answer = _rows(report, "delays")
     assert (slip["count"], slip["median_seconds"], slip["p90_seconds"]) == (6, 35, 60)
-    assert (answer["count"], answer["median_seconds"], answer["p90_seconds"]) == (5, 10800, 18000)
+    assert (answer["count"], answer["median_seconds"], answer["p90_seconds"]) == (6, 12600, 21600)
 
     assert _rows(report, "rejections") == [
-        {"reason": "Plus de places", "code": "no-capacity", "count": 5}
+        {"reason": "Plus de places", "code": "no-capacity", "count": 6}
     ]
     activities = _rows(report, "activities")
     total = Placement.objects.filter(referral__health_center=history.center).count()
@@ -155,13 +154,13 @@ def test_a_centre_report_gives_the_exact_figures(history: History) -> None:
     assert sum(c for c in counted if isinstance(c, int)) <= total
 
     assert _rows(report, "unmet") == [
-        {"area": "29200", "need": "Isolement", "code": "isolation", "count": SUPPRESSED}
+        {"area": "29200", "need": "Isolement", "code": "isolation", "count": 5}
     ]
 
     wellbeing = {row["question"]: row for row in _rows(report, "wellbeing")}
     assert wellbeing["Satisfaction de vie"] == {
         "question": "Satisfaction de vie",
-        "count": 5,
+        "count": 6,
         "before": 4.0,
         "after": 6.0,
         "change": 2.0,
@@ -190,11 +189,12 @@ def test_small_groups_are_suppressed_everywhere(history: History) -> None:
 
 def test_the_territory_report_has_every_centre(history: History) -> None:
     report = _report(history, Scope())
+    # The territory's total is shown (13): Gerland's 11 beside it would give Vaise's 2.
     assert _rows(report, "centers") == [
-        {"center": "Maison de santé Gerland", "count": 8, "slips": 8},
+        {"center": "Maison de santé Gerland", "count": HIDDEN, "slips": HIDDEN},
         {"center": "Centre de santé Vaise", "count": SUPPRESSED, "slips": SUPPRESSED},
     ]
-    assert _rows(report, "funnel")[0]["count"] == 10
+    assert _rows(report, "funnel")[0]["count"] == 13
 
 
 def test_an_organisation_sees_only_its_own_placements(history: History) -> None:
@@ -207,14 +207,12 @@ def test_an_organisation_sees_only_its_own_placements(history: History) -> None:
     funnel = _rows(report, "funnel")
     assert funnel[0]["count"] == (offered if offered >= 5 or offered == 0 else SUPPRESSED)
     completed = own.filter(status=Placement.Status.COMPLETED).count()
-    assert funnel[-1]["count"] == (completed if completed >= 5 or completed == 0 else SUPPRESSED)
+    assert completed >= 5  # the fixture's 6 people all completed with this organisation
+    assert funnel[-1]["count"] in (completed, HIDDEN)
+    assert _revealed([row["count"] for row in funnel]) == []
     names = {row["organization"] for row in _rows(report, "activities")}
-    assert names <= {organization.name}
-    # Its wellbeing table counts only people who completed one of its activities.
-    people = own.filter(wellbeing__isnull=False).count()
-    assert _rows(report, "wellbeing")[0]["count"] == (
-        people if people >= 5 or people == 0 else SUPPRESSED
-    )
+    assert names == {organization.name}
+    assert "wellbeing" not in report.tables
 
 
 def test_charts_draw_the_numbers_of_their_tables(history: History) -> None:
@@ -235,10 +233,10 @@ def test_charts_draw_the_numbers_of_their_tables(history: History) -> None:
         in_order = values if name == "weekly" else values[::-1]
         assert drawn == [str(v) for v in in_order if v is not None], name
         if name == "funnel":
-            assert values == [8, 6, 6, 5, 5, 5]
+            assert values == [11, 6, 6, 6, 6, 6]
             assert labels[0] == "Orientations déposées"
         if name == "unmet":
-            assert values == [None]  # "< 5" draws no bar
+            assert values == [5]
 
 
 def test_every_table_exports_as_csv(history: History) -> None:
@@ -248,7 +246,7 @@ def test_every_table_exports_as_csv(history: History) -> None:
         assert rows[0] == [str(c.label) for c in table.columns]
         assert len(rows) == len(table.rows) + 1
     funnel = list(csv.reader(io.StringIO(table_csv(report.tables["funnel"]))))
-    assert funnel[2][1:] == ["6", "< 5", "75.0"]
+    assert funnel[2][1:] == ["6", "5", "54.5"]
 
 
 def test_the_api_scopes_each_key(history: History) -> None:
@@ -259,7 +257,7 @@ def test_the_api_scopes_each_key(history: History) -> None:
     body = mine.json()
     assert body["scope"]["health_center_id"] == str(history.center.id)
     assert body["min_cell"] == 5
-    assert body["tables"]["funnel"]["rows"][0]["count"] == 8
+    assert body["tables"]["funnel"]["rows"][0]["count"] == 11
     assert body["tables"]["funnel"]["title"] == "From filing to taking part"
 
     french = history.api.get(f"/api/v1/reports?{period}&lang=fr").json()
@@ -271,12 +269,13 @@ def test_the_api_scopes_each_key(history: History) -> None:
 
     operator = ApiClient(api_key_create())
     territory = operator.get(f"/api/v1/reports?{period}").json()
-    assert territory["tables"]["funnel"]["rows"][0]["count"] == 10
+    assert territory["tables"]["funnel"]["rows"][0]["count"] == 13
     one = operator.get(f"/api/v1/reports?{period}&health_center_id={history.other.id}").json()
     assert one["tables"]["funnel"]["rows"][0]["count"] == SUPPRESSED
     assert operator.get(f"/api/v1/reports?health_center_id={uuid.uuid4()}").status_code == 404
 
     org = organization_key(history.organization).get(f"/api/v1/reports?{period}").json()
+    # No wellbeing for organisations: periods of their choosing would single people out.
     assert set(org["tables"]) == {
         "weekly",
         "needs",
@@ -284,18 +283,20 @@ def test_the_api_scopes_each_key(history: History) -> None:
         "delays",
         "rejections",
         "activities",
-        "wellbeing",
     }
 
     backwards = history.api.get(f"/api/v1/reports?from={day}&to={day - timedelta(days=1)}")
     assert backwards.status_code == 422
     assert backwards.json()["error"]["fields"][0]["field"] == "from"
     assert history.api.get("/api/v1/reports?to=2026-99-01").status_code == 422
+    far = history.api.get("/api/v1/reports?from=9999-12-01&to=9999-12-31")
+    assert far.status_code == 422
+    assert far.json()["error"]["fields"][0]["field"] == "from"
 
     exported = history.api.get(f"/api/v1/reports/funnel.csv?{period}")
     assert exported.status_code == 200
     assert exported["Content-Type"].startswith("text/csv")
-    assert exported.content.decode().splitlines()[1].startswith("Referrals filed,8,")
+    assert exported.content.decode().splitlines()[1].startswith("Referrals filed,11,")
     assert history.api.get(f"/api/v1/reports/nothing.csv?{period}").status_code == 404
     assert Client().get("/api/v1/reports").status_code == 401
 
@@ -310,11 +311,11 @@ def test_the_reports_page_for_each_role(history: History) -> None:
     assert "Maison de santé Gerland" in html
     assert html.count("<svg") == 3  # funnel, weeks, unmet needs
     assert "Centre de santé Vaise" not in html
-    assert "&lt; 5" in html
+    assert "« &lt; 5 »" in html  # the rule, said once at the top
     assert "35 secondes" in html  # the slip's median delay, in words
     exported = clinician.get(f"/app/reports/funnel.csv?{period}")
     assert exported.status_code == 200
-    assert exported.content.decode().splitlines()[1].startswith("Orientations déposées,8,")
+    assert exported.content.decode().splitlines()[1].startswith("Orientations déposées,11,")
     assert clinician.get(f"/app/reports/nothing.csv?{period}").status_code == 404
 
     member = signed_in("o.rey", create_user("o.rey", "--org", history.organization.name))
@@ -328,9 +329,74 @@ def test_the_reports_page_for_each_role(history: History) -> None:
     assert "Centre de santé Vaise" in territory
     one = operator.get(f"/app/reports/?{period}&center={history.other.id}")
     assert "Maison de santé Gerland</th>" not in one.content.decode()
+    assert "<td>&lt; 5</td>" in one.content.decode()  # Vaise's two referrals
 
     nobody = User.objects.create_user("nobody", password="x-1234-long-password")
     stranger = Client()
     stranger.force_login(nobody)
     assert stranger.get("/app/reports/").status_code == 403
     assert Client().get("/app/reports/").status_code == 302  # to sign in
+
+
+def _revealed(shown: list[Any]) -> list[tuple[Any, Any]]:
+    """Pairs of counts shown exactly whose difference is a group of 1 to 4."""
+    exact = [v for v in shown if isinstance(v, int)]
+    return [(a, b) for a in exact for b in exact if 0 < a - b < 5]
+
+
+def test_no_small_group_can_be_worked_out_by_subtraction() -> None:
+    steps = [
+        ("filed", set(range(10))),
+        ("found", set(range(8))),  # 2 lost: showing 8 beside 10 would give them away
+        ("slip", set(range(8))),
+        ("accepted", set(range(3))),
+        ("completed", set()),
+    ]
+    funnel = _funnel(steps, "people").rows
+    counts = [row["count"] for row in funnel]
+    assert counts == [10, HIDDEN, HIDDEN, SUPPRESSED, 0]
+    assert [row["lost"] for row in funnel] == [None, HIDDEN, HIDDEN, HIDDEN, HIDDEN]
+    assert [row["share"] for row in funnel] == [100.0, HIDDEN, HIDDEN, SUPPRESSED, 0.0]
+    assert _revealed(counts) == []
+
+    # Rows that add up to a known total: a lone "< 5" takes the smallest other count
+    # with it; small ones that add up to fewer than five too.
+    def protected(values: list[int]) -> list[Any]:
+        table = Table("t", "t", [], rows=[{"count": v} for v in values])
+        return [row["count"] for row in _protect(table, ("count",)).rows]
+
+    assert protected([10, 3, 7, 0]) == [10, SUPPRESSED, HIDDEN, 0]
+    assert protected([1, 1, 20]) == [SUPPRESSED, SUPPRESSED, HIDDEN]
+    assert protected([2, 3, 9]) == [SUPPRESSED, SUPPRESSED, 9]  # 5 together: safe
+    assert protected([12, 9, 0]) == [12, 9, 0]
+
+
+def test_the_period_is_whole_local_days(api: ApiClient, catalog: int) -> None:
+    """From the first minute of `from` to the last of `to`, in the territory's time zone
+    (Paris), not in UTC."""
+    start = timezone.localdate() - timedelta(days=10)
+    end = start + timedelta(days=2)
+    local = timezone.get_current_timezone()
+    moments = {
+        "before": datetime.combine(start - timedelta(days=1), datetime.min.time()).replace(
+            hour=23, minute=50, tzinfo=local
+        ),
+        "first": datetime.combine(start, datetime.min.time()).replace(
+            hour=0, minute=10, tzinfo=local
+        ),
+        "last": datetime.combine(end, datetime.min.time()).replace(
+            hour=23, minute=30, tzinfo=local
+        ),
+        "after": datetime.combine(end + timedelta(days=1), datetime.min.time()).replace(
+            hour=0, minute=30, tzinfo=local
+        ),
+    }
+    filed: dict[str, list[str]] = {}
+    for name, at in moments.items():
+        for i in range(5):  # five each, so that no count is suppressed
+            response = api.post("/api/v1/referrals", referral_body(patient_ref=f"{name}-{i}"))
+            Referral.objects.filter(id=response.json()["id"]).update(created_at=at)
+            filed.setdefault(name, []).append(response.json()["id"])
+    center = Referral.objects.get(id=filed["first"][0]).health_center
+    report = report_build(Scope(health_center_id=center.id), start, end)
+    assert report.tables["funnel"].rows[0]["count"] == 10  # "first" and "last" only
