@@ -77,7 +77,8 @@ def activity_page(request: HttpRequest, sal_id: uuid.UUID) -> HttpResponse:
     response = HttpResponse(html, status=status)
     response["Content-Language"] = language
     response["Cache-Control"] = f"public, max-age={PAGE_SECONDS}"
-    response["Vary"] = "Accept-Language"
+    # The language comes from `?lang=`, the language cookie or Accept-Language.
+    response["Vary"] = "Accept-Language, Cookie"
     # A scanned code must never tell a third party which activity a person looked at.
     response["Referrer-Policy"] = "no-referrer"
     return response
@@ -117,7 +118,8 @@ def _activity_context(sal: ServiceAtLocation, language: str) -> dict[str, Any]:
         "description": service.text("description", language),
         "alert": service.text("alert", language),
         "closed": service.status == Service.Status.TEMPORARILY_CLOSED,
-        "full": sal.capacity_status == "full",
+        "full": sal.capacity_status == ServiceAtLocation.CapacityStatus.NO_CAPACITY,
+        "waitlist": sal.capacity_status == ServiceAtLocation.CapacityStatus.WAITLIST,
         "organization": service.organization.name,
         "how_to_join": service.text("application_process", language),
         "what_to_bring": service.text("what_to_bring", language),
@@ -178,20 +180,23 @@ def _alternatives(sal: ServiceAtLocation | None, language: str) -> list[dict[str
         .filter(service__taxonomy_terms__in=terms)
         .select_related("service", "location")
         .distinct()
+        .order_by("service__name", "id")
     )
-    ranked = sorted(
-        others[:200],
-        key=lambda other: (
-            other.location_id != sal.location_id,
-            other.service.organization_id != service.organization_id,
-            other.service.name,
-        ),
-    )
+    # The same place first, then the same organisation, then the rest.
+    ranked: list[ServiceAtLocation] = []
+    for nearest in (
+        others.filter(location_id=sal.location_id),
+        others.filter(service__organization_id=service.organization_id),
+        others,
+    ):
+        for other in nearest[:ALTERNATIVES_SHOWN]:
+            if other not in ranked and len(ranked) < ALTERNATIVES_SHOWN:
+                ranked.append(other)
     return [
         {
             "id": other.id,
             "name": other.service.text("name", language),
             "place": "" if other.location.is_confidential else other.location.name,
         }
-        for other in ranked[:ALTERNATIVES_SHOWN]
+        for other in ranked
     ]

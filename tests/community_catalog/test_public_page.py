@@ -8,10 +8,17 @@ from html import unescape
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from community_catalog.models import Service, ServiceAtLocation
-from community_catalog.services import service_delete, service_status_set, service_update
+from community_catalog.services import (
+    capacity_set,
+    service_delete,
+    service_status_set,
+    service_update,
+)
 from tests.conftest import ApiClient, referral_slipped
 from workers.slip_content import public_activity_url
 
@@ -74,11 +81,10 @@ def test_a_confidential_place_keeps_its_address_off_the_page(catalog: int) -> No
     sal = ServiceAtLocation.objects.filter(location__is_confidential=True).first()
     assert sal is not None, "the demo catalogue has a confidential place"
     html = Client().get(f"/a/{sal.id}").content.decode()
-    assert "kept private" not in html  # French by default
     assert "gardé confidentiel" in _text(html)
     address = sal.location.physical_address
-    if address is not None:
-        assert address.address_1 not in html
+    assert address is not None, "the demo's confidential place has an address, to hide"
+    assert address.address_1 not in html
     assert "openstreetmap" not in html
     assert str(round(sal.location.latitude or 0, 3)) not in html
 
@@ -99,13 +105,27 @@ def test_the_page_shows_no_patient_data(api: ApiClient, catalog: int, media: Any
 def test_an_edit_shows_on_the_next_visit(catalog: int) -> None:
     sal = _open_sal()
     client = Client()
-    assert client.get(f"/a/{sal.id}").status_code == 200  # now kept
+    with CaptureQueriesContext(connection) as first:
+        assert client.get(f"/a/{sal.id}").status_code == 200
+    with CaptureQueriesContext(connection) as kept:
+        assert client.get(f"/a/{sal.id}").status_code == 200
+    assert len(first.captured_queries) > 5
+    assert len(kept.captured_queries) == 1  # the catalogue's version; the page is kept
     service_update(
         organization=sal.service.organization,
         service_id=sal.service_id,
         changes={"name": "Atelier renommé"},
     )
     assert "Atelier renommé" in client.get(f"/a/{sal.id}").content.decode()
+    capacity_set(
+        organization=sal.service.organization,
+        sal_id=sal.id,
+        status=ServiceAtLocation.CapacityStatus.NO_CAPACITY,
+        available=None,
+        maximum=None,
+        fields_set={"status"},
+    )
+    assert "Le groupe est complet" in _text(client.get(f"/a/{sal.id}").content.decode())
     service_status_set(
         organization=sal.service.organization,
         service_id=sal.service_id,
