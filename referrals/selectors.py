@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from community_catalog.models import Organization
 from config.errors import NotFound
-from referrals.models import Event, HealthCenter, Placement, Referral
+from referrals.models import Event, HealthCenter, Placement, Referral, WellbeingMeasure
 
 
 def referral_list(*, health_center: HealthCenter) -> QuerySet[Referral]:
@@ -65,6 +65,11 @@ def inbox(organization: Organization) -> QuerySet[Placement]:
             "match__service_at_location__location",
         )
         .prefetch_related("referral__needs")
+        # Whether the person's wellbeing answers were noted for it (the web inbox offers
+        # the form until they are), without a query per placement.
+        .annotate(
+            has_wellbeing=Exists(WellbeingMeasure.objects.filter(placement_id=OuterRef("pk")))
+        )
         .order_by("-requested_at", "id")
     )
 

@@ -108,7 +108,7 @@ def _wellbeing_wanted(placement: Placement) -> bool:
         placement.status == Placement.Status.COMPLETED
         and placement.referral.health_center.records_wellbeing
         and placement.referral.purged_at is None
-        and not placement.wellbeing.exists()
+        and not placement.has_wellbeing  # type: ignore[attr-defined]
     )
 
 
