@@ -1,13 +1,16 @@
 """What a process keeps for a while to spare the database on every request: API keys
 (`referrals.services`, 10 s), the taxonomy (`community_catalog.selectors`, 60 s),
-postcode positions (an hour) and the catalogue rows slips print
-(`workers.slip_content`, until the catalogue changes). Each is safe to be a little
+postcode positions (an hour), the catalogue rows slips print
+(`workers.slip_content`, until the catalogue changes) and the public activity pages
+(`community_catalog.public`, in Django's cache, 5 minutes). Each is safe to be a little
 late; this forgets them all at once, for tests whose database is rebuilt under them."""
 
 from __future__ import annotations
 
 
 def process_caches_clear() -> None:
+    from django.core.cache import cache
+
     from community_catalog import selectors
     from referrals import services
     from workers.slip_content import catalogue_forget
@@ -19,3 +22,4 @@ def process_caches_clear() -> None:
     selectors._terms_cache = (-1e9, {})
     selectors._taxonomy_cache = (-1e9, {})
     catalogue_forget()
+    cache.clear()
