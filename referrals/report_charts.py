@@ -17,7 +17,7 @@ import pygal
 from django.utils import formats
 from pygal.style import Style
 
-from referrals.reports import SUPPRESSED, Report, Table
+from referrals.reports import Table
 
 # The pages' own colours; text large enough to read on a phone.
 CHART_STYLE = Style(
@@ -110,10 +110,3 @@ def _csv_cell(value: Any) -> Any:
         # A name an organisation typed must not run as a formula in a spreadsheet.
         return "'" + value
     return value
-
-
-def report_tables(report: Report) -> list[Table]:
-    return list(report.tables.values())
-
-
-__all__ = ["SUPPRESSED", "chart_svg", "chart_values", "report_tables", "table_csv"]

@@ -70,10 +70,6 @@ class Scope:
     organization_id: uuid.UUID | None = None
 
     @property
-    def is_organization(self) -> bool:
-        return self.organization_id is not None
-
-    @property
     def is_territory(self) -> bool:
         return self.health_center_id is None and self.organization_id is None
 

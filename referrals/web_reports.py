@@ -152,6 +152,3 @@ def duration(seconds: int) -> str:
         return ngettext("%(n)d hour", "%(n)d hours", hours) % {"n": hours}
     days = round(seconds / 86400)
     return ngettext("%(n)d day", "%(n)d days", days) % {"n": days}
-
-
-__all__ = ["duration", "report_csv", "reports"]
