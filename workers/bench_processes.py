@@ -5,6 +5,7 @@ Redis namespace of their own, logged to files, stopped together."""
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -66,6 +67,17 @@ def _cpu_by_session() -> dict[tuple[int, str], float]:
     return found
 
 
+def _machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine spent running something (not idle, not
+    waiting on I/O, not taken by the hypervisor), from /proc/stat; 0 where there is none."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return 0.0
+    user, nice, system, _idle, _iowait, irq, softirq = (int(f) for f in fields[:7])
+    return (user + nice + system + irq + softirq) / _TICKS
+
+
 class Processes:
     """`tisser` subcommands on the benchmark database; stopped together."""
 
@@ -114,13 +126,23 @@ class Processes:
 
     def cpu_snapshot(self) -> dict[str, float]:
         """CPU seconds used so far by each started process with its children (by role:
-        `serve`, `worker-1`…), and by PostgreSQL's processes."""
+        `serve`, `worker-1`…), by PostgreSQL's and Redis's processes, by the load clients
+        this process ran (`load`), by this process itself (`bench`), and by the whole
+        machine (`machine`, every core, from /proc/stat)."""
         roles = {p.pid: f"{self.names[i]}" for i, p in enumerate(self.running)}
         totals: dict[str, float] = {}
         for (session, name), seconds in _cpu_by_session().items():
-            role = roles.get(session) or ("postgres" if name.startswith("postgres") else None)
+            role = roles.get(session) or next(
+                (server for server in ("postgres", "redis") if name.startswith(server)), None
+            )
             if role is not None:
                 totals[role] = totals.get(role, 0.0) + seconds
+        # The load client is a child this process waited for: its time is counted here.
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        totals["load"] = children.ru_utime + children.ru_stime
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        totals["bench"] = own.ru_utime + own.ru_stime
+        totals["machine"] = _machine_busy_seconds()
         return totals
 
     def logs(self, name: str) -> str:

@@ -85,6 +85,13 @@ def renderer_alone(htmls: list[str], processes: int) -> float:
     return rendered / seconds
 
 
+def cpu_spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    spent = {role: after.get(role, 0.0) - before.get(role, 0.0) for role in sorted(after)}
+    roles = sum(seconds for role, seconds in spent.items() if role != "machine")
+    spent["other"] = max(0.0, spent.get("machine", 0.0) - roles)
+    return {role: round(seconds, 1) for role, seconds in spent.items()}
+
+
 def bench_pipeline(
     *, referrals: int, workers: int | None, log: Callable[[str], None]
 ) -> dict[str, Any]:
@@ -172,11 +179,9 @@ def bench_pipeline(
         "render_ms_median": round(statistics.median(render_ms), 1) if render_ms else 0.0,
         "html_ms_mean": round(html_ms, 1),
         "renderer_alone_slips_per_s": round(alone, 2),
-        # Where the machine's CPU went while the pipeline ran (seconds per process role;
-        # `postgres` counts every PostgreSQL process on the machine).
-        "cpu_seconds": {
-            role: round(cpu_after.get(role, 0.0) - cpu_before.get(role, 0.0), 1)
-            for role in sorted(cpu_after)
-        },
+        # Where the machine's CPU went while the pipeline ran: seconds per process role
+        # (`postgres` and `redis` count every such process on the machine), `machine` the
+        # busy seconds of all cores, `other` what no role accounts for.
+        "cpu_seconds": cpu_spent(cpu_before, cpu_after),
         "pipeline_over_renderer": round(slips_per_s / alone, 3) if alone else 0.0,
     }
