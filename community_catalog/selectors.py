@@ -324,6 +324,8 @@ class CandidateRow:
     runs_in_language: bool
     interpretation: bool
     slots: str
+    # The service's own taxonomy codes.
+    codes: tuple[str, ...] = ()
 
 
 def match_candidate_rows(filters: MatchFilters) -> list[CandidateRow]:
@@ -435,7 +437,8 @@ def match_candidate_page(
             name,
             codes,
         ) = record[:14]
-        if wanted.isdisjoint(codes.strip(",").split(",")):
+        own_codes = tuple(codes.strip(",").split(","))
+        if wanted.isdisjoint(own_codes):
             continue
         km = distance_km(filters.latitude, filters.longitude, latitude, longitude)
         if km > filters.radius_km:
@@ -460,6 +463,7 @@ def match_candidate_page(
                 runs_in_language=own in languages or (default and ",*," in languages),
                 interpretation=bool(interpretation),
                 slots=slots,
+                codes=own_codes,
             )
         )
     return CandidatePage(found, complete, floor)

@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models import Exists, Max, OuterRef, Q
 from django.utils import timezone
 
-from community_catalog.models import Organization, ServiceAtLocation
+from community_catalog.models import Organization
 from config.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from referrals.models import HealthCenter, Match, Placement, Referral
 from referrals.outbox import EventDraft, event_mark_processed, event_record, events_record
@@ -115,9 +115,18 @@ def placement_event(
 
 
 def placement_event_draft(
-    placement: Placement, referral: Referral, type: str, payload: dict[str, Any] | None = None
+    placement: Placement,
+    referral: Referral,
+    type: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    service_id: uuid.UUID | None = None,
 ) -> EventDraft:
-    sal = placement.match.service_at_location
+    """`service_id`: the placement's service, when the caller knows it without loading
+    the place (matching does)."""
+    match = placement.match
+    if service_id is None:
+        service_id = match.service_at_location.service_id
     return EventDraft(
         type=type,
         aggregate_type="placement",
@@ -127,8 +136,8 @@ def placement_event_draft(
             "referral_id": str(referral.id),
             "referral_code": referral.code,
             "organization_id": str(placement.organization_id),
-            "service_id": str(sal.service_id),
-            "service_at_location_id": str(sal.id),
+            "service_id": str(service_id),
+            "service_at_location_id": str(match.service_at_location_id),
             "status": placement.status,
             "status_reason": placement.status_reason or None,
             **(payload or {}),
@@ -143,7 +152,11 @@ def placement_event_draft(
 
 @dataclass(frozen=True)
 class ProposedMatch:
-    service_at_location: ServiceAtLocation
+    """An activity at a place to offer, by id: matching read them from its index."""
+
+    service_at_location_id: uuid.UUID
+    service_id: uuid.UUID
+    organization_id: uuid.UUID
     score: float
     distance_km: float
     reasons: list[dict[str, str]]
@@ -155,21 +168,23 @@ def matches_offer(
     proposals: list[ProposedMatch],
     *,
     first: bool = False,
+    before: list[EventDraft] | None = None,
     then: list[EventDraft] | None = None,
 ) -> list[Placement]:
     """Record `proposals` as the referral's next matches, each offered to its organisation
     as a `requested` placement. Call with the referral locked. One INSERT each for the
-    matches, the placements and their events (and `then`, events to record after them),
-    whatever their number. `first`: the referral has no match yet."""
+    matches, the placements and their events (with `before` and `then`, events to record
+    before and after them), whatever their number. `first`: the referral has no match
+    yet."""
     if not proposals:
-        if then:
-            events_record(then)
+        if before or then:
+            events_record((before or []) + (then or []))
         return []
     start = 1 if first else (referral.matches.aggregate(top=Max("rank"))["top"] or 0) + 1
     matches = Match.objects.bulk_create(
         Match(
             referral=referral,
-            service_at_location=proposal.service_at_location,
+            service_at_location_id=proposal.service_at_location_id,
             rank=rank,
             score=proposal.score,
             distance_km=proposal.distance_km,
@@ -182,15 +197,15 @@ def matches_offer(
         for rank, proposal in enumerate(proposals, start=start)
     )
     placements = Placement.objects.bulk_create(
-        Placement(
-            referral=referral,
-            match=match,
-            organization_id=match.service_at_location.service.organization_id,
-        )
-        for match in matches
+        Placement(referral=referral, match=match, organization_id=proposal.organization_id)
+        for match, proposal in zip(matches, proposals, strict=True)
     )
     events_record(
-        [placement_event_draft(p, referral, "placement.requested") for p in placements]
+        (before or [])
+        + [
+            placement_event_draft(p, referral, "placement.requested", service_id=offered.service_id)
+            for p, offered in zip(placements, proposals, strict=True)
+        ]
         + (then or [])
     )
     return placements
@@ -240,7 +255,7 @@ def referral_rematch_record(
             return []
         wanted = rematch_wanted(referral)
         offered = services_offered(referral)
-        fresh = [p for p in proposals if p.service_at_location.service_id not in offered]
+        fresh = [p for p in proposals if p.service_id not in offered]
         placements = matches_offer(referral, _one_per_service(fresh)[:wanted]) if wanted else []
         if placements:
             referral.unmatched_explanation = {}
@@ -263,7 +278,7 @@ def _one_per_service(proposals: list[ProposedMatch]) -> list[ProposedMatch]:
     seen: set[uuid.UUID] = set()
     kept = []
     for proposal in proposals:
-        service_id = proposal.service_at_location.service_id
+        service_id = proposal.service_id
         if service_id not in seen:
             seen.add(service_id)
             kept.append(proposal)

@@ -296,51 +296,63 @@ def _referral_insert(
     )
 
 
-def referral_matching_start(*, referral_id: uuid.UUID, event_id: int) -> Referral | None:
-    """Move a submitted referral to `matching`. Returns None when there is nothing to do
-    (the referral is gone or already past matching), after marking the event processed."""
-    with transaction.atomic():
-        referral = Referral.objects.select_for_update().filter(id=referral_id).first()
-        if (
-            referral is None
-            or referral.status != Referral.Status.ACTIVE  # cancelled before matching
-            or referral.stage not in (Referral.Stage.SUBMITTED, Referral.Stage.MATCHING)
-        ):
-            event_mark_processed(event_id)
-            return None
-        if referral.stage == Referral.Stage.SUBMITTED:
-            stage_set(referral, Referral.Stage.MATCHING)
+_BEFORE_MATCHING = (Referral.Stage.SUBMITTED, Referral.Stage.MATCHING)
+
+
+def referral_to_match(*, referral_id: uuid.UUID, event_id: int) -> Referral | None:
+    """The referral to match, read without a lock. None when there is nothing to do (the
+    referral is gone, cancelled, or already matched), after marking the event processed.
+
+    (`matching` is where referrals were left by versions that recorded it in a
+    transaction of its own, before matching: a job that died there is taken up again.)"""
+    referral = Referral.objects.filter(id=referral_id).first()
+    if (
+        referral is None
+        or referral.status != Referral.Status.ACTIVE  # cancelled before matching
+        or referral.stage not in _BEFORE_MATCHING
+    ):
+        event_mark_processed(event_id)
+        return None
     return referral
 
 
 def referral_matches_record(
     *,
-    referral_id: uuid.UUID,
+    referral: Referral,
     event_id: int,
     proposals: list[ProposedMatch],
     explanation: dict[str, Any] | None = None,
 ) -> None:
     """Store the matches, offer each to its organisation (a `requested` placement), and
-    move the referral to `matched` (or `unmatched`)."""
+    move the referral to `matched` (or `unmatched`), in one transaction with the
+    `referral.matching` event and the result's.
+
+    The referral moves only from before matching and only while active: the stage is
+    set by a conditional UPDATE, which waits for any other writer of the referral and
+    then reads its committed state. Nothing changes when another run of the job recorded
+    its result first, or when the referral was cancelled (or its consent withdrawn)
+    while matching ran."""
+    stage = Referral.Stage.MATCHED if proposals else Referral.Stage.UNMATCHED
+    fields: dict[str, Any] = {"stage": stage, "updated_at": timezone.now()}
+    if not proposals and explanation:
+        fields["unmatched_explanation"] = explanation
     with transaction.atomic():
-        referral = Referral.objects.select_for_update().filter(id=referral_id).first()
-        if referral is None or referral.stage != Referral.Stage.MATCHING:
-            event_mark_processed(event_id)  # another run finished first
+        moved = Referral.objects.filter(
+            id=referral.id, stage__in=_BEFORE_MATCHING, status=Referral.Status.ACTIVE
+        ).update(**fields)
+        if not moved:
+            event_mark_processed(event_id)
             return
-        if referral.status != Referral.Status.ACTIVE:  # cancelled meanwhile
-            proposals = []
-        stage = Referral.Stage.MATCHED if proposals else Referral.Stage.UNMATCHED
-        fields = ["stage", "updated_at"]
-        if not proposals and explanation:
-            referral.unmatched_explanation = explanation
-            fields.append("unmatched_explanation")
-        referral.stage = stage
-        referral.save(update_fields=fields)
-        # The placements' events, then the stage's, in one INSERT.
+        # A referral left in `matching` by an earlier version has its event already.
+        started = referral.stage == Referral.Stage.SUBMITTED
+        for name, value in fields.items():
+            setattr(referral, name, value)
+        # The stage's events around the placements' events, in one INSERT.
         matches_offer(
             referral,
             proposals,
             first=True,
+            before=[referral_event_draft(referral, "referral.matching")] if started else [],
             then=[referral_event_draft(referral, f"referral.{stage}", {"matches": len(proposals)})],
         )
         event_mark_processed(event_id)
@@ -356,8 +368,13 @@ def referral_slip_attach(
     has a fixed name, so a job that died after writing it and runs again overwrites it.
     """
     with transaction.atomic():
-        referral = Referral.objects.select_for_update().filter(id=referral_id).first()
-        slip = Slip.objects.filter(referral_id=referral_id).first()
+        referral = (
+            Referral.objects.select_for_update(of=("self",))
+            .select_related("slip")
+            .filter(id=referral_id)
+            .first()
+        )
+        slip = getattr(referral, "slip", None)
         if (
             referral is None
             # Consent withdrawn (or retention) while the slip was being rendered.

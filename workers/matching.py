@@ -49,6 +49,7 @@ from community_catalog.selectors import (
     match_candidate_page,
     match_candidate_rows,
     match_codes,
+    taxonomy_terms_by_code,
 )
 from community_catalog.travel import travel
 from referrals.lifecycle import (
@@ -61,7 +62,7 @@ from referrals.lifecycle import (
 )
 from referrals.models import Event, Placement, Referral
 from referrals.outbox import event_mark_processed
-from referrals.services import referral_matches_record, referral_matching_start
+from referrals.services import referral_matches_record, referral_to_match
 
 PARTS = ("distance", "schedule", "language", "cost", "accessibility", "freshness", "capacity")
 # A first session within this many days scores best; further away scores less.
@@ -640,17 +641,18 @@ def reasons_for(candidate: Candidate, person: Person) -> list[dict[str, str]]:
     return reasons
 
 
-def need_reason(service_terms: list[TaxonomyTerm], person: Person) -> dict[str, str] | None:
+def need_reason(service_codes: Iterable[str], person: Person) -> dict[str, str] | None:
     """Which of the person's needs, or which activity kind, this answers."""
-    codes = person.codes
-    for term in sorted(service_terms, key=lambda t: (t.code not in person.needs, t.code)):
-        if term.code in codes:
-            return {
-                "code": "need",
-                "fr": f"Répond à : {term.name.lower()}",
-                "en": f"Answers: {term.name_en.lower()}",
-            }
-    return None
+    terms = taxonomy_terms_by_code([code for code in service_codes if code in person.codes])
+    if not terms:
+        return None
+    # A need named by the person first, then an activity kind that answers it.
+    term = terms[min(terms, key=lambda code: (code not in person.needs, code))]
+    return {
+        "code": "need",
+        "fr": f"Répond à : {term.name.lower()}",
+        "en": f"Answers: {term.name_en.lower()}",
+    }
 
 
 # --- Proposals and the unmatched explanation -----------------------------------------
@@ -659,32 +661,21 @@ def need_reason(service_terms: list[TaxonomyTerm], person: Person) -> dict[str, 
 def proposals_for(
     referral: Referral, *, exclude_services: set[uuid.UUID] | None = None, count: int | None = None
 ) -> list[ProposedMatch]:
-    """The ranked proposals, ready to store: the matched rows loaded, reasons complete."""
+    """The ranked proposals, ready to store, reasons complete. Everything recording them
+    needs comes with the matching index's rows: nothing more is read."""
     person = Person.of(referral)
     chosen = match(referral, exclude_services=exclude_services or (), count=count, person=person)
-    if not chosen:
-        return []
-    # Only what recording the match needs; the slip loads the rest.
-    sals = (
-        ServiceAtLocation.objects.select_related("service")
-        .only("id", "location_id", "service_id", "service__id", "service__organization_id")
-        .in_bulk([uuid.UUID(c.row.id) for c in chosen])
-    )
-    terms: dict[str, list[TaxonomyTerm]] = {}
-    through = TaxonomyTerm.services.through
-    for link in through.objects.filter(
-        service_id__in=[uuid.UUID(c.row.service_id) for c in chosen]
-    ).select_related("taxonomyterm"):
-        terms.setdefault(str(link.service_id), []).append(link.taxonomyterm)
     proposals = []
     for candidate in chosen:
         reasons = list(candidate.reasons)
-        need = need_reason(terms.get(candidate.row.service_id, []), person)
+        need = need_reason(candidate.row.codes, person)
         if need:
             reasons.insert(0, need)
         proposals.append(
             ProposedMatch(
-                service_at_location=sals[uuid.UUID(candidate.row.id)],
+                service_at_location_id=uuid.UUID(candidate.row.id),
+                service_id=uuid.UUID(candidate.row.service_id),
+                organization_id=uuid.UUID(candidate.row.organization_id),
                 score=round(candidate.total, 4),
                 distance_km=candidate.row.distance_km,
                 reasons=reasons,
@@ -781,14 +772,18 @@ def _explained(code: str, alternatives: int, fr: str, en: str) -> dict[str, Any]
 
 
 def referral_match(*, referral_id: uuid.UUID, event_id: int) -> None:
-    """Match a submitted referral and record the result. Safe to run twice."""
-    referral = referral_matching_start(referral_id=referral_id, event_id=event_id)
+    """Match a submitted referral and record the result. Safe to run twice.
+
+    Matching reads the referral without a lock and records what it found in one
+    transaction: whatever happened meanwhile (a cancellation, a consent withdrawal,
+    another run of the job) is checked there, under the referral's lock."""
+    referral = referral_to_match(referral_id=referral_id, event_id=event_id)
     if referral is None:
         return
     proposals = proposals_for(referral)
     explanation = {} if proposals else unmatched_explanation(referral)
     referral_matches_record(
-        referral_id=referral_id, event_id=event_id, proposals=proposals, explanation=explanation
+        referral=referral, event_id=event_id, proposals=proposals, explanation=explanation
     )
 
 
