@@ -1,0 +1,55 @@
+"""`tisser worker`: the dramatiq command line it runs, and what it sets for it."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+
+from workers.management.commands.worker import PREFETCH_VARIABLE
+
+
+class Execed(Exception):
+    pass
+
+
+@pytest.fixture
+def execv(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Stop at the exec (it would replace the test process) and keep its argv."""
+    calls: list[list[str]] = []
+
+    def fake_execv(path: str, argv: list[str]) -> None:
+        calls.append(argv)
+        raise Execed
+
+    monkeypatch.setattr(os, "execv", fake_execv)
+    monkeypatch.setattr("workers.management.commands.worker.embedded", lambda: False)
+    monkeypatch.delenv(PREFETCH_VARIABLE, raising=False)  # restored after
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("args", "prefetch"),
+    [
+        (["--threads", "1", "-Q", "slips"], "4"),  # a slip worker keeps the next slip ready
+        (["--threads", "4"], "8"),  # dramatiq's own default beyond that
+        (["--threads", "1", "--prefetch", "3"], "3"),
+    ],
+)
+def test_messages_held_ahead_of_the_threads(
+    execv: list[list[str]], args: list[str], prefetch: str
+) -> None:
+    with pytest.raises(Execed):
+        call_command("worker", "--processes", "2", *args)
+    [argv] = execv
+    assert argv[:5] == ["dramatiq", "--processes", "2", "--threads", args[1]]
+    assert os.environ[PREFETCH_VARIABLE] == prefetch
+
+
+def test_an_operators_setting_wins(execv: list[list[str]], monkeypatch: Any) -> None:
+    monkeypatch.setenv(PREFETCH_VARIABLE, "16")
+    with pytest.raises(Execed):
+        call_command("worker", "--threads", "1")
+    assert os.environ[PREFETCH_VARIABLE] == "16"
