@@ -247,3 +247,45 @@ def api_center(api: ApiClient) -> Any:
 
     prefix = api.headers["Authorization"].split("_")[1]
     return ApiKey.objects.get(prefix=prefix).health_center
+
+
+def test_each_event_fans_out_to_its_owners_active_subscriptions(
+    api: ApiClient, center: Any, outsider_api: ApiClient, catalog: int
+) -> None:
+    """One event can have two owners (a placement's: the centre and the organisation):
+    each gets it once, by its own subscriptions' event types; an inactive subscription
+    and another centre's get nothing."""
+    from community_catalog.models import Organization
+    from referrals.models import Event, HealthCenter, WebhookSubscription
+
+    health_center, _key = center
+    everything = WebhookSubscription.objects.create(
+        health_center=health_center, url="https://centre.example/hooks", secret="s"
+    )
+    paused = WebhookSubscription.objects.create(
+        health_center=health_center, url="https://centre.example/old", secret="s", active=False
+    )
+    other = HealthCenter.objects.exclude(id=health_center.id).get()
+    elsewhere = WebhookSubscription.objects.create(
+        health_center=other, url="https://vaise.example/hooks", secret="s"
+    )
+    offers = {
+        organization.id: WebhookSubscription.objects.create(
+            organization=organization,
+            url=f"https://org.example/{organization.id}",
+            secret="s",
+            event_types=["placement.requested"],
+        )
+        for organization in Organization.objects.all()
+    }
+
+    referral = referral_matched(api, needs=["walking-group"], max_distance_km=10)
+
+    events = list(Event.objects.filter(created_at__gte=referral.created_at).order_by("id"))
+    requested = [e for e in events if e.type == "placement.requested"]
+    assert requested
+    delivered = set(WebhookDelivery.objects.values_list("event_id", "subscription_id"))
+    expected = {(e.id, everything.id) for e in events if e.health_center_id == health_center.id}
+    expected |= {(e.id, offers[e.organization_id].id) for e in requested}
+    assert delivered == expected
+    assert not {paused.id, elsewhere.id} & {s for _, s in delivered}
