@@ -11,6 +11,7 @@ language's formats, money is formatted by Babel.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 import uuid
@@ -167,7 +168,10 @@ class Session:
         return f"{self.day}, {self.hours}"
 
 
+@lru_cache(maxsize=4096)
 def session(start: datetime, end: datetime, language: str) -> Session:
+    """A session as printed (kept: the same sessions of the same activities come back on
+    slip after slip, and each takes two locale formats)."""
     return Session(
         _day(start, language), f"{_time(start, language)}\N{EN DASH}{_time(end, language)}"
     )
@@ -325,7 +329,31 @@ def _reasons(match: Match, languages: Sequence[str]) -> Say:
 
 
 def _activity(match: Match, languages: Sequence[str], now: datetime) -> SlipActivity:
+    """What the slip prints of one matched activity: what the catalogue says of it (kept
+    with the catalogue row, see `_about`), its next sessions and why it was chosen."""
     sal = match.service_at_location
+    return dataclasses.replace(
+        _about(sal, tuple(languages)),
+        sessions=[
+            session(s.starts_at, s.ends_at, languages[0])
+            for s in service_at_location_sessions(sal, after=now, count=SESSIONS_PRINTED)
+        ],
+        reasons=_reasons(match, languages),
+    )
+
+
+def _about(sal: ServiceAtLocation, languages: tuple[str, ...]) -> SlipActivity:
+    """What the catalogue says of an activity at a place, in these languages, without its
+    sessions and reasons. Kept on the row itself: the rows a slip worker prints are kept
+    until the catalogue changes (`catalogue_rows`), and this goes with them."""
+    kept: dict[tuple[str, ...], SlipActivity] = sal.__dict__.setdefault("_slip_about", {})
+    about = kept.get(languages)
+    if about is None:
+        about = kept[languages] = _about_build(sal, languages)
+    return about
+
+
+def _about_build(sal: ServiceAtLocation, languages: tuple[str, ...]) -> SlipActivity:
     service, location = sal.service, sal.location
     found = location.physical_address
     url = public_activity_url(sal.id)
@@ -343,16 +371,13 @@ def _activity(match: Match, languages: Sequence[str], now: datetime) -> SlipActi
         address="" if location.is_confidential or found is None else found.one_line(),
         confidential=location.is_confidential,
         transportation="" if location.is_confidential else location.transportation,
-        sessions=[
-            session(s.starts_at, s.ends_at, languages[0])
-            for s in service_at_location_sessions(sal, after=now, count=SESSIONS_PRINTED)
-        ],
+        sessions=[],
         cost=activity_cost(service, languages),
         contact=contact_name,
         phone=phone,
         how_to_join=_texts(service, "application_process", languages),
         what_to_bring=_texts(service, "what_to_bring", languages),
-        reasons=_reasons(match, languages),
+        reasons=Say(""),
         url=url,
         qr=qr_svg(url, qr_label),
         qr_label=qr_label,
