@@ -368,13 +368,10 @@ def referral_slip_attach(
     has a fixed name, so a job that died after writing it and runs again overwrites it.
     """
     with transaction.atomic():
-        referral = (
-            Referral.objects.select_for_update(of=("self",))
-            .select_related("slip")
-            .filter(id=referral_id)
-            .first()
-        )
-        slip = getattr(referral, "slip", None)
+        referral = Referral.objects.select_for_update().filter(id=referral_id).first()
+        # Read after the lock, not joined to it: a row read with the lock could be the
+        # one from before another job's slip committed.
+        slip = Slip.objects.filter(referral_id=referral_id).first()
         if (
             referral is None
             # Consent withdrawn (or retention) while the slip was being rendered.
