@@ -227,9 +227,9 @@ def _active_subscriptions(
             conditions.append(f"{column} IN ({', '.join(['%s'] * len(ids))})")
             params += [_UUID.get_db_prep_value(i, connection) for i in sorted(ids)]
     return WebhookSubscription.objects.raw(
-        "SELECT id, health_center_id, organization_id, event_types, active "  # noqa: S608 - fixed names; values are parameters
+        "SELECT id, health_center_id, organization_id, event_types, active, created_at "  # noqa: S608 - fixed names; values are parameters
         f"FROM {WebhookSubscription._meta.db_table} "
-        f"WHERE active = %s AND ({' OR '.join(conditions)})",
+        f"WHERE active = %s AND ({' OR '.join(conditions)}) ORDER BY created_at, id",
         [True, *params],
     )
 
