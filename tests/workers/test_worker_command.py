@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from workers.management.commands.worker import PREFETCH_VARIABLE
 
@@ -26,7 +26,10 @@ def execv(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
 
     monkeypatch.setattr(os, "execv", fake_execv)
     monkeypatch.setattr("workers.management.commands.worker.embedded", lambda: False)
-    monkeypatch.delenv(PREFETCH_VARIABLE, raising=False)  # restored after
+    # Set then removed, so that monkeypatch puts the environment back as it was after
+    # the test, whatever the command sets.
+    monkeypatch.setenv(PREFETCH_VARIABLE, "")
+    monkeypatch.delenv(PREFETCH_VARIABLE)
     return calls
 
 
@@ -46,6 +49,12 @@ def test_messages_held_ahead_of_the_threads(
     [argv] = execv
     assert argv[:5] == ["dramatiq", "--processes", "2", "--threads", args[1]]
     assert os.environ[PREFETCH_VARIABLE] == prefetch
+
+
+def test_prefetch_must_be_positive(execv: list[list[str]]) -> None:
+    with pytest.raises(CommandError, match="--prefetch"):
+        call_command("worker", "--threads", "1", "--prefetch", "0")
+    assert not execv
 
 
 def test_an_operators_setting_wins(execv: list[list[str]], monkeypatch: Any) -> None:

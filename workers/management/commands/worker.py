@@ -61,7 +61,9 @@ class Command(BaseCommand):
         # (28 waits over 30 ms in 1,000 slips). Four keep the next slip ready. dramatiq
         # reads this when it starts; what a process holds goes back to the queue if the
         # process dies.
-        if options["prefetch"]:
+        if options["prefetch"] is not None:
+            if options["prefetch"] < 1:
+                raise CommandError("--prefetch must be 1 or more.")
             os.environ[PREFETCH_VARIABLE] = str(options["prefetch"])
         else:
             os.environ.setdefault(PREFETCH_VARIABLE, str(max(4, 2 * options["threads"])))
