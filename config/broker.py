@@ -41,7 +41,10 @@ class WarmUpOnBoot(Middleware):
         from workers.slip_renderer import worker_warm_up
 
         queues = worker.consumer_whitelist
-        worker_warm_up(slips=queues is None or "slips" in queues)
+        worker_warm_up(
+            slips=queues is None or "slips" in queues,
+            separate=settings.TISSER_SLIP_RENDER_PROCESS,
+        )
 
 
 def broker_build() -> dramatiq.Broker:

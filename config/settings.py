@@ -142,6 +142,9 @@ TESTING = "pytest" in sys.modules
 _namespace = "tisser-test" if TESTING else "tisser"
 TISSER_BROKER_NAMESPACE = env_str("TISSER_BROKER_NAMESPACE", _namespace) or _namespace
 TISSER_WORKER_THREADS = env_int("TISSER_WORKER_THREADS", 4, maximum=64)
+# Slip workers render in a child process of their own (workers.render_process).
+# `tisser worker` turns it on; embedded mode renders on its worker threads.
+TISSER_SLIP_RENDER_PROCESS = env_bool("TISSER_SLIP_RENDER_PROCESS", False)
 
 # --- Outbox --------------------------------------------------------------------------
 TISSER_OUTBOX_SWEEP_SECONDS = env_int("TISSER_OUTBOX_SWEEP_SECONDS", 5, minimum=1)

@@ -2,7 +2,9 @@
 
 On a throw-away PostgreSQL database and a Redis namespace of their own, the production
 topology runs as deployed: `tisser serve`, one matching worker process, K slip worker
-processes (one thread each: WeasyPrint is CPU-bound) and the relay. Once the slip
+processes and the relay. A slip worker has two threads and renders in a child process
+(workers.render_process): one thread stores a slip and reads the next while the child
+renders the other's. Once the slip
 workers have warmed their renderers, N varied referrals are filed through
 `POST /api/v1/referrals` from another process (workers/load_client.py), and the run
 waits until every one is `slip_ready`.
@@ -108,7 +110,7 @@ def bench_pipeline(
     with Processes() as processes:
         base = processes.serve(workers=1)
         processes.start("worker", "--processes", "1", "--threads", "2", "-Q", "matching")
-        processes.start("worker", "--processes", str(workers), "--threads", "1", "-Q", "slips")
+        processes.start("worker", "--processes", str(workers), "--threads", "2", "-Q", "slips")
         processes.start("relay")
         processes.wait(
             lambda: processes.logs("worker").count("slip renderer ready") >= workers,

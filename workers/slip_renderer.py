@@ -29,6 +29,8 @@ from urllib.parse import unquote, urlsplit
 import fontpkg_atkinson_hyperlegible
 from django.conf import settings
 
+from workers.render_process import RenderProcess
+
 logger = logging.getLogger(__name__)
 
 SLIP_ASSETS = Path(settings.BASE_DIR) / "templates" / "slips"
@@ -194,17 +196,36 @@ def slip_renderer() -> SlipRenderer:
         return _renderer
 
 
+# A `tisser worker` renders in a child process (workers.render_process); set at boot.
+_render_process: RenderProcess | None = None
 _frozen = False
 
 
-def worker_warm_up(*, slips: bool = True) -> None:
-    """What a worker process does when it boots, before it takes any message: build and
-    warm the slip renderer (when it takes slips), then, once per process, move everything
-    loaded so far out of the garbage collector's reach (`gc.freeze`). Django, WeasyPrint
-    and the fonts live as long as the process; scanning them on every full collection
-    only adds pauses to the renders."""
-    global _frozen
-    if slips:
+def slip_render(html: str) -> tuple[bytes, float]:
+    """A slip's PDF and the milliseconds its render took: in this process's render
+    process when it has one (a `tisser worker` started with TISSER_SLIP_RENDER_PROCESS),
+    here otherwise (embedded mode, tests, the benchmarks' renderers)."""
+    process = _render_process
+    if process is not None:
+        return process.render(html)
+    started = time.perf_counter()
+    pdf = slip_renderer().render(html)
+    return pdf, (time.perf_counter() - started) * 1000
+
+
+def worker_warm_up(*, slips: bool = True, separate: bool = False) -> None:
+    """What a worker process does when it boots, before it takes any message: prepare
+    the slip renderer (when it takes slips), here or, when `separate`, in a child process
+    it then renders in; then, once per process, move everything loaded so far out of
+    the garbage collector's reach (`gc.freeze`). Django, WeasyPrint and the fonts live as
+    long as the process; scanning them on every full collection only adds pauses to the
+    renders."""
+    global _frozen, _render_process
+    if slips and separate:
+        process = RenderProcess()
+        process.start()
+        _render_process = process
+    elif slips:
         slip_renderer()
     with _renderer_lock:
         if not _frozen:

@@ -6,7 +6,6 @@ the day. What a slip says is in `workers.slip_content`; how it is drawn, in
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from datetime import date, datetime, timedelta
 from datetime import time as clock
@@ -18,7 +17,7 @@ from referrals.models import HealthCenter, Referral
 from referrals.outbox import event_mark_processed
 from referrals.services import referral_slip_attach
 from workers.slip_content import batch_html, slip_html, slip_language_code
-from workers.slip_renderer import slip_renderer
+from workers.slip_renderer import slip_render, slip_renderer
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +45,7 @@ def referral_render_slip(*, referral_id: uuid.UUID, event_id: int) -> None:
         event_mark_processed(event_id)
         return
     logger.info("slip %s: rendering (event %s)", referral.code, event_id)
-    started = time.perf_counter()
-    pdf = slip_renderer().render(slip_html(referral))
-    render_ms = (time.perf_counter() - started) * 1000
+    pdf, render_ms = slip_render(slip_html(referral))
     SLIP_RENDER_SECONDS.observe(render_ms / 1000)
     attached = referral_slip_attach(
         referral_id=referral_id,

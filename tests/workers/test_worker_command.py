@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
-from workers.management.commands.worker import PREFETCH_VARIABLE
+from workers.management.commands.worker import PREFETCH_VARIABLE, RENDER_PROCESS_VARIABLE
 
 
 class Execed(Exception):
@@ -28,8 +28,9 @@ def execv(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     monkeypatch.setattr("workers.management.commands.worker.embedded", lambda: False)
     # Set then removed, so that monkeypatch puts the environment back as it was after
     # the test, whatever the command sets.
-    monkeypatch.setenv(PREFETCH_VARIABLE, "")
-    monkeypatch.delenv(PREFETCH_VARIABLE)
+    for variable in (PREFETCH_VARIABLE, RENDER_PROCESS_VARIABLE):
+        monkeypatch.setenv(variable, "")
+        monkeypatch.delenv(variable)
     return calls
 
 
@@ -62,3 +63,16 @@ def test_an_operators_setting_wins(execv: list[list[str]], monkeypatch: Any) -> 
     with pytest.raises(Execed):
         call_command("worker", "--threads", "1")
     assert os.environ[PREFETCH_VARIABLE] == "16"
+
+
+def test_slips_render_in_a_child_process_unless_the_operator_says_otherwise(
+    execv: list[list[str]], monkeypatch: Any
+) -> None:
+    with pytest.raises(Execed):
+        call_command("worker", "--threads", "2", "-Q", "slips")
+    assert os.environ[RENDER_PROCESS_VARIABLE] == "true"
+
+    monkeypatch.setenv(RENDER_PROCESS_VARIABLE, "false")
+    with pytest.raises(Execed):
+        call_command("worker", "--threads", "1", "-Q", "slips")
+    assert os.environ[RENDER_PROCESS_VARIABLE] == "false"

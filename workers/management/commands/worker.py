@@ -11,6 +11,7 @@ from config.broker import embedded
 
 # The variable dramatiq reads its queue prefetch from, named as dramatiq names it.
 PREFETCH_VARIABLE = "dramatiq_queue_prefetch"
+RENDER_PROCESS_VARIABLE = "TISSER_SLIP_RENDER_PROCESS"
 
 
 class Command(BaseCommand):
@@ -67,6 +68,10 @@ class Command(BaseCommand):
             os.environ[PREFETCH_VARIABLE] = str(options["prefetch"])
         else:
             os.environ.setdefault(PREFETCH_VARIABLE, str(max(4, 2 * options["threads"])))
+        # Slips render in a child process beside each worker process, so that a second
+        # thread stores one slip and reads the next while the child renders
+        # (workers.render_process). On unless the operator says otherwise.
+        os.environ.setdefault(RENDER_PROCESS_VARIABLE, "true")
         self.stdout.write(" ".join(argv))
         self.stdout.flush()
         # dramatiq's own CLI supervises the processes, restarts crashed ones, and stops

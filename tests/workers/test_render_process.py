@@ -1,0 +1,211 @@
+"""The slip renderer in a child process (`tisser worker`): it renders what the worker's
+own renderer renders, and a child that dies, hangs or is abandoned mid-render never
+hands a slip to the wrong job nor stops the next one.
+
+The children are real processes, killed for real.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import io
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pypdf import PdfReader
+
+from tests.conftest import ApiClient, referral_body, wait_for_stage
+from workers import slip_renderer as module
+from workers.render_process import RenderProcess, RenderProcessError
+from workers.slip_content import sample_slips_html
+
+
+def text(pdf: bytes) -> str:
+    return " ".join(
+        " ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(pdf)).pages
+    )
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def long_html() -> str:
+    """A document that takes the renderer several seconds (hundreds of pages)."""
+    paragraphs = "<p>Un atelier cuisine, le mardi.</p>" * 20_000
+    return f'<html lang="fr"><head><title>Long</title></head><body>{paragraphs}</body></html>'
+
+
+@pytest.fixture
+def renderer() -> Iterator[RenderProcess]:
+    process = RenderProcess()
+    yield process
+    process.stop()
+
+
+def test_the_child_renders_what_the_worker_would(renderer: RenderProcess) -> None:
+    html = sample_slips_html()[2]  # Arabic, French and English: every face and direction
+    pdf, render_ms = renderer.render(html)
+    assert renderer.pid is not None
+    assert renderer.pid != os.getpid()
+    assert render_ms > 0
+    here = module.slip_renderer().render(html)
+    assert text(pdf) == text(here)
+    assert len(PdfReader(io.BytesIO(pdf)).pages) == len(PdfReader(io.BytesIO(here)).pages)
+
+
+def test_a_child_that_died_between_slips_is_replaced(renderer: RenderProcess) -> None:
+    html = sample_slips_html()[0]
+    renderer.start()
+    first = renderer.pid
+    assert first is not None
+    os.kill(first, signal.SIGKILL)
+    pdf, _ = renderer.render(html)
+    assert text(pdf) == text(module.slip_renderer().render(html))
+    assert renderer.pid not in (None, first)
+
+
+def next_child(renderer: RenderProcess, after: int) -> int:
+    deadline = time.monotonic() + 30
+    while (pid := renderer.pid) in (None, after):
+        assert time.monotonic() < deadline, "no new render process"
+        time.sleep(0.05)
+    assert pid is not None
+    return pid
+
+
+def test_a_document_whose_child_dies_twice_fails_and_the_next_one_renders(
+    renderer: RenderProcess,
+) -> None:
+    """A child killed mid-render: the document goes to a new child (the first may have
+    died of something else). Killed again: that render fails, and only that one."""
+    renderer.start()
+    first = renderer.pid
+    assert first is not None
+    failed: list[BaseException] = []
+
+    def render_long() -> None:
+        try:
+            renderer.render(long_html())
+        except BaseException as error:
+            failed.append(error)
+
+    thread = threading.Thread(target=render_long)
+    thread.start()
+    time.sleep(0.5)  # the child is drawing the long document
+    os.kill(first, signal.SIGKILL)
+    second = next_child(renderer, after=first)
+    time.sleep(0.5)
+    assert thread.is_alive()  # the document is being drawn again
+    os.kill(second, signal.SIGKILL)
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    [error] = failed
+    assert isinstance(error, RenderProcessError)
+    assert "ended" in str(error)
+
+    html = sample_slips_html()[1]
+    pdf, _ = renderer.render(html)
+    assert text(pdf) == text(module.slip_renderer().render(html))
+    assert renderer.pid not in (first, second)
+
+
+def test_a_render_that_takes_too_long_is_stopped(renderer: RenderProcess) -> None:
+    renderer.start()
+    pid = renderer.pid
+    assert pid is not None
+    renderer.timeout = 0.5
+    started = time.monotonic()
+    with pytest.raises(RenderProcessError, match="no answer"):
+        renderer.render(long_html())
+    assert time.monotonic() - started < 5
+    assert not alive(pid)  # killed and reaped, not left drawing
+
+    renderer.timeout = 60
+    html = sample_slips_html()[0]
+    pdf, _ = renderer.render(html)
+    assert text(pdf) == text(module.slip_renderer().render(html))
+
+
+class TimeLimit(Exception):
+    """What dramatiq's time limit raises inside a worker thread."""
+
+
+def test_a_wait_interrupted_by_the_time_limit_never_hands_its_slip_to_the_next_job(
+    renderer: RenderProcess,
+) -> None:
+    """dramatiq stops a job over its time limit by raising an exception in its thread
+    (PyThreadState_SetAsyncExc, as here). The abandoned document must not come back as
+    the answer to the next render."""
+    renderer.start()
+    pid = renderer.pid
+    assert pid is not None
+    failed: list[BaseException] = []
+
+    def render_long() -> None:
+        try:
+            renderer.render(long_html())
+        except BaseException as error:
+            failed.append(error)
+
+    thread = threading.Thread(target=render_long)
+    thread.start()
+    time.sleep(0.5)
+    assert thread.ident is not None
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread.ident), ctypes.py_object(TimeLimit)
+    )
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert [type(error) for error in failed] == [TimeLimit]
+    assert not alive(pid)
+
+    html = sample_slips_html()[2]
+    pdf, _ = renderer.render(html)
+    assert text(pdf) == text(module.slip_renderer().render(html))
+
+
+@pytest.fixture
+def separate_worker(settings: Any, broker: Any, media: Any) -> Iterator[Any]:
+    """A real dramatiq worker set as `tisser worker` sets it: slips in a child process."""
+    import dramatiq
+
+    settings.TISSER_SLIP_RENDER_PROCESS = True
+    saved = module._renderer
+    module._renderer = None
+    worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=50)
+    worker.start()
+    yield worker
+    worker.stop(timeout=10_000)
+    process = module._render_process
+    module._render_process = None
+    module._renderer = saved
+    if process is not None:
+        process.stop()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_set_to_render_in_a_child_prints_slips_there(
+    separate_worker: Any, api: ApiClient, catalog: int
+) -> None:
+    """TISSER_SLIP_RENDER_PROCESS (set by `tisser worker`): the worker starts its child
+    when it boots, renders every slip there, and never builds a renderer of its own."""
+    process = module._render_process
+    assert process is not None
+    assert process.pid not in (None, os.getpid())
+    response = api.post("/api/v1/referrals", referral_body(max_distance_km=10))
+    assert response.status_code == 202, response.json()
+    referral = wait_for_stage(response.json()["id"], "slip_ready")
+    with referral.slip.file.open("rb") as file:
+        assert referral.code in text(file.read())
+    assert referral.slip.render_ms > 0
+    assert module._renderer is None  # the worker itself never rendered
