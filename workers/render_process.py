@@ -16,13 +16,14 @@ render starts a new child.
 The child is a new interpreter (`python -m workers.render_process`), not a fork of a
 process that has threads and open connections, nor multiprocessing's `spawn`, which
 runs the parent's main script again. It sets Django up, warms its renderer as a worker
-does, and renders what it is sent over a socket pair, one document at a time. It exits
-when its parent goes, because the socket closes. This module imports nothing from
+does, and renders what it is sent over a socket pair, one document at a time. The
+kernel ends it when the worker process ends, even mid-render. This module imports nothing from
 Django at the top: the child imports it before Django is set up.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
@@ -31,6 +32,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -57,13 +60,20 @@ class ChildEnded(RenderProcessError):
 
 class RenderProcess:
     """One child process that renders slips, one at a time, for the threads of the process
-    that owns it. Started on first use, and again after it died or was stopped."""
+    that owns it. Started on first use, and again after it died or was stopped.
+
+    Each document goes with a number that the child sends back with its PDF. A child
+    is trusted with a new document only after it answered the last one: a wait that
+    ended any other way leaves it `busy`, and the next caller replaces it. So a
+    document that nobody collected can never be taken for another person's slip."""
 
     def __init__(self, *, timeout: float = RENDER_TIMEOUT_SECONDS) -> None:
         self.timeout = timeout
+        self.sent = 0  # documents sent to a child, retries included
         self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._conn: Connection | None = None
+        self._busy = False
 
     @property
     def pid(self) -> int | None:
@@ -73,11 +83,11 @@ class RenderProcess:
 
     def start(self) -> None:
         """Start the child and wait until its renderer is warm."""
-        with self._lock:
+        with self._locked():
             self._ensure_started()
 
     def stop(self) -> None:
-        with self._lock:
+        with self._locked():
             self._discard()
 
     def render(self, html: str) -> tuple[bytes, float]:
@@ -85,21 +95,38 @@ class RenderProcess:
 
         A child found dead is replaced. A child that dies while this document is sent or
         drawn may have died before it (killed between two slips, say): the document goes
-        once more to a new child, and only a second death fails it."""
-        with self._lock:
+        once more to a new child, and only a second death fails it. A timeout or an
+        error of the renderer fails it at once."""
+        with self._locked():
             try:
                 answer = self._exchange(html)
             except ChildEnded:
+                logger.warning("slip render process ended mid-render; trying a new one")
                 answer = self._exchange(html)
         if answer[0] == "pdf":
-            return answer[1], answer[2]
-        raise RenderProcessError(f"the renderer failed: {answer[1]}")
+            return answer[2], answer[3]
+        raise RenderProcessError(f"the renderer failed: {answer[2]}")
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        # Acquired in short waits: dramatiq's time limit can stop a thread only between
+        # two Python instructions, and a thread queued behind a long render must stay
+        # stoppable.
+        while not self._lock.acquire(timeout=_POLL_SECONDS):
+            pass
+        try:
+            yield
+        finally:
+            self._lock.release()
 
     def _exchange(self, html: str) -> Any:
         conn, process = self._ensure_started()
+        self.sent += 1
+        number = self.sent
+        self._busy = True
         try:
-            conn.send(html)
-            return _receive(conn, process, self.timeout)
+            conn.send((number, html))
+            answer = _receive(conn, process, self.timeout)
         except OSError as error:  # the socket was reset or broken: the child is gone
             self._discard()
             raise ChildEnded(f"the render process ended ({error})") from None
@@ -109,46 +136,72 @@ class RenderProcess:
             # will collect. It goes; the next render starts a new one.
             self._discard()
             raise
+        if answer[0] not in ("pdf", "error") or answer[1] != number:
+            self._discard()
+            raise RenderProcessError(f"the render process answered out of turn: {answer[:2]}")
+        self._busy = False
+        return answer
 
     def _ensure_started(self) -> tuple[Connection, subprocess.Popen[bytes]]:
-        if self._conn is not None and self._process is not None and self._process.poll() is None:
-            return self._conn, self._process
+        conn, process = self._conn, self._process
+        if conn is not None and process is not None and not self._busy and process.poll() is None:
+            return conn, process
         self._discard()
         ours, theirs = socket.socketpair()
-        process = subprocess.Popen(  # noqa: S603 - this interpreter, a fixed module
-            [sys.executable, "-m", "workers.render_process", str(theirs.fileno())],
-            pass_fds=(theirs.fileno(),),
-        )
-        theirs.close()  # the child has its own copy; this one must not keep the socket open
-        parent = Connection(ours.detach())
-        self._process, self._conn = process, parent
         try:
-            answer = _receive(parent, process, START_TIMEOUT_SECONDS)
+            child = subprocess.Popen(  # noqa: S603 - this interpreter, a fixed module
+                [
+                    sys.executable,
+                    "-m",
+                    "workers.render_process",
+                    str(theirs.fileno()),
+                    str(os.getpid()),
+                ],
+                pass_fds=(theirs.fileno(),),
+            )
+        except BaseException:
+            ours.close()
+            self._discard()
+            raise
+        finally:
+            theirs.close()  # the child has its own copy; this one must not keep it open
+        parent = Connection(ours.detach())
+        # Busy until it says it is ready: a wait for that which ends any other way leaves
+        # a child that the next caller replaces.
+        self._process, self._conn, self._busy = child, parent, True
+        try:
+            answer = _receive(parent, child, START_TIMEOUT_SECONDS)
         except BaseException:
             self._discard()
             raise
         if answer[0] != "ready":
             self._discard()
             raise RenderProcessError(f"the render process did not start: {answer[1]}")
-        logger.info("slip render process %s ready", process.pid)
-        return parent, process
+        self._busy = False
+        logger.info("slip render process %s ready", child.pid)
+        return parent, child
 
     def _discard(self) -> None:
         process, conn = self._process, self._conn
         self._process = self._conn = None
+        self._busy = False
         if conn is not None:
             conn.close()
         if process is not None:
             if process.poll() is None:
                 process.kill()
-            process.wait(timeout=5)
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                logger.warning("slip render process %s did not end when killed", process.pid)
 
 
 def _receive(conn: Connection, process: subprocess.Popen[bytes], timeout: float) -> Any:
     deadline = time.monotonic() + timeout
-    # A child that dies closes its end of the pipe: poll() returns, recv() says EOF.
+    # A child that dies closes its end of the socket: poll() returns, recv() says EOF.
     while not conn.poll(_POLL_SECONDS):
         if time.monotonic() > deadline:
+            logger.warning("slip render process %s: no answer in %g s", process.pid, timeout)
             raise RenderProcessError(f"no answer from the render process in {timeout:g} s")
     try:
         return conn.recv()
@@ -160,12 +213,25 @@ def _receive(conn: Connection, process: subprocess.Popen[bytes], timeout: float)
         raise ChildEnded(f"the render process ended (exit code {code})") from None
 
 
-def child_main(conn: Connection) -> None:
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this process when its parent ends, even mid-render (Linux).
+    Elsewhere the child notices when it next reads from the socket."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent ended before the request was made
+        os._exit(1)
+
+
+def child_main(conn: Connection, parent: int) -> None:
     """The child: set Django up, warm the renderer, then render until the parent goes."""
-    # Ctrl-C in a terminal reaches the whole process group. The worker then finishes the
-    # slip in hand before it stops, and this process must live to render it; it goes
-    # when the worker does.
+    _die_with(parent)
+    # A terminal's Ctrl-C, or a service manager's SIGTERM to the whole group, asks the
+    # worker to finish the slips in hand and stop: this process must live to render
+    # them. It ends with the worker (above), or when the worker kills it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
         import django
@@ -181,7 +247,7 @@ def child_main(conn: Connection) -> None:
     conn.send(("ready", os.getpid()))
     while True:
         try:
-            html = conn.recv()
+            number, html = conn.recv()
         except (EOFError, OSError):
             return  # the parent is gone
         started = time.perf_counter()
@@ -189,10 +255,13 @@ def child_main(conn: Connection) -> None:
             pdf = renderer.render(html)
         except Exception as error:
             logger.exception("slip render failed")
-            conn.send(("error", f"{type(error).__name__}: {error}"))
+            conn.send(("error", number, f"{type(error).__name__}: {error}"))
         else:
-            conn.send(("pdf", pdf, (time.perf_counter() - started) * 1000))
+            conn.send(("pdf", number, pdf, (time.perf_counter() - started) * 1000))
 
+
+# PR_SET_PDEATHSIG, from <linux/prctl.h>.
+_PR_SET_PDEATHSIG = 1
 
 if __name__ == "__main__":
-    child_main(Connection(int(sys.argv[1])))
+    child_main(Connection(int(sys.argv[1])), parent=int(sys.argv[2]))

@@ -224,6 +224,7 @@ def worker_warm_up(*, slips: bool = True, separate: bool = False) -> None:
     if slips and separate:
         process = RenderProcess()
         process.start()
+        atexit.register(process.stop)
         _render_process = process
     elif slips:
         slip_renderer()

@@ -56,8 +56,8 @@ class Command(BaseCommand):
         ]
         if options["queues"]:
             argv += ["--queues", *options["queues"]]
-        # dramatiq's default is twice the threads. A slip worker has one thread: with two
-        # messages in hand, it sometimes finished the second before its consumer thread,
+        # dramatiq's default is twice the threads. A slip worker with one thread, holding
+        # two messages, sometimes finished the second before its consumer thread,
         # asleep in its polling backoff (up to a second), had fetched a third, and waited
         # (28 waits over 30 ms in 1,000 slips). Four keep the next slip ready. dramatiq
         # reads this when it starts; what a process holds goes back to the queue if the
