@@ -4,10 +4,9 @@ On a throw-away PostgreSQL database and a Redis namespace of their own, the prod
 topology runs as deployed: `tisser serve`, one matching worker process, K slip worker
 processes and the relay. A slip worker has two threads and renders in a child process
 (workers.render_process): one thread stores a slip and reads the next while the child
-renders the other's. Once the slip
-workers have warmed their renderers, N varied referrals are filed through
-`POST /api/v1/referrals` from another process (workers/load_client.py), and the run
-waits until every one is `slip_ready`.
+renders the other's. Once the slip workers have warmed their renderers, N varied
+referrals are filed through `POST /api/v1/referrals` from another process
+(workers/load_client.py), and the run waits until every one is `slip_ready`.
 
 - **throughput**: N / (last slip stored - first referral stored), both from the database.
 - **latency**: per referral, its slip's time minus its own, from the database.
@@ -110,7 +109,11 @@ def bench_pipeline(
     with Processes() as processes:
         base = processes.serve(workers=1)
         processes.start("worker", "--processes", "1", "--threads", "2", "-Q", "matching")
-        processes.start("worker", "--processes", str(workers), "--threads", "2", "-Q", "slips")
+        processes.start(
+            "worker",
+            *("--processes", str(workers), "--threads", "2", "-Q", "slips"),
+            TISSER_SLIP_RENDER_PROCESS="true",  # as `tisser worker` does, whatever the shell says
+        )
         processes.start("relay")
         processes.wait(
             lambda: processes.logs("worker").count("slip renderer ready") >= workers,
