@@ -74,10 +74,20 @@ def wait_until(condition: Any, what: str) -> None:
         time.sleep(0.02)
 
 
+def state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0]
+
+
 def zombie(pid: int) -> bool:
     """Ended and not yet reaped: the state a killed child is in until its parent looks."""
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    return state(pid) == "Z"
+
+
+def drawing(pid: int) -> bool:
+    """Running: a warm child idle between documents sleeps in its read, so a child seen
+    running after a document went to it has that document in hand."""
+    return state(pid) == "R"
 
 
 def test_the_child_renders_what_the_worker_would(renderer: RenderProcess) -> None:
@@ -112,7 +122,7 @@ def test_a_child_killed_mid_render_hands_the_document_to_a_new_one(
     assert first is not None
     thread, outcome = render_in_thread(renderer, html)
     wait_until(lambda: renderer.sent == 1, "the document to go")
-    time.sleep(0.2)  # the child is drawing it (a second or so)
+    wait_until(lambda: drawing(first), "the child to draw it")  # a second or so
     os.kill(first, signal.SIGKILL)
     thread.join(timeout=120)
     [(pdf, _)] = outcome
@@ -130,14 +140,14 @@ def test_a_document_whose_child_dies_twice_fails_and_the_next_one_renders(
     assert first is not None
     thread, outcome = render_in_thread(renderer, long_html())
     wait_until(lambda: renderer.sent == 1, "the document to go")
-    time.sleep(0.5)  # the child is drawing it (several seconds)
+    wait_until(lambda: drawing(first), "the child to draw it")  # several seconds
     os.kill(first, signal.SIGKILL)
     wait_until(lambda: renderer.sent == 2, "the document to go to a new child")
     second = renderer.pid
-    assert second not in (None, first)
-    time.sleep(0.5)
-    assert thread.is_alive()  # the new child is drawing it
     assert second is not None
+    assert second != first
+    wait_until(lambda: drawing(second), "the new child to draw it")
+    assert thread.is_alive()
     os.kill(second, signal.SIGKILL)
     thread.join(timeout=10)
     assert not thread.is_alive()
@@ -184,7 +194,8 @@ def test_a_wait_interrupted_by_the_time_limit_never_hands_its_slip_to_the_next_j
     assert pid is not None
     thread, outcome = render_in_thread(renderer, long_html())
     wait_until(lambda: renderer.sent == 1, "the document to go")
-    time.sleep(0.5)
+    # The child has it in hand, so the thread is waiting for the answer.
+    wait_until(lambda: drawing(pid), "the child to draw it")
     assert thread.ident is not None
     ctypes.pythonapi.PyThreadState_SetAsyncExc(
         ctypes.c_ulong(thread.ident), ctypes.py_object(TimeLimit)
