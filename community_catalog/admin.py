@@ -82,8 +82,8 @@ class ServiceScheduleInline(admin.StackedInline):
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
     formfield_overrides = _URLS
-    list_display = ["name", "organization", "status", "is_free", "assured_date", "last_modified"]
-    list_filter = ["status", "is_free", "taxonomy_terms"]
+    list_display = ["name", "organization", "status", "cost", "assured_date", "last_modified"]
+    list_filter = ["status", "cost", "taxonomy_terms"]
     search_fields = ["name", "organization__name"]
     filter_horizontal = ["taxonomy_terms"]
     date_hierarchy = "assured_date"

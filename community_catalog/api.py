@@ -60,8 +60,6 @@ from community_catalog.schemas import (
     PlaceOut,
     ServiceDeletedOut,
     SessionOut,
-    TaxonomyOut,
-    TaxonomyTermOut,
 )
 from community_catalog.selectors import (
     CatalogQuery,
@@ -70,7 +68,6 @@ from community_catalog.selectors import (
     location_visible_to,
     postcode_position,
 )
-from community_catalog.taxonomy import TAXONOMY_VERSION
 from community_catalog.values import language_normalize
 from config.auth import AnyKey, OrganizationKey, request_api_key, request_organization
 from config.errors import FieldProblem, InvalidInput, NotFound, Problem, TooLarge
@@ -113,32 +110,6 @@ def _json_object(request: HttpRequest, *, optional: bool = False) -> dict[str, A
             "Expected a JSON object.", fields=[FieldProblem("body", "expected a JSON object")]
         )
     return body
-
-
-# --- Taxonomy ------------------------------------------------------------------------
-
-
-@catalog_router.get("/taxonomy", response=TaxonomyOut, auth=None)
-def taxonomy_read(request: HttpRequest) -> TaxonomyOut:
-    """The needs and activity kinds, as a tree: codes to send, labels in French and English."""
-    terms = list(TaxonomyTerm.objects.select_related("parent").order_by("code"))
-    children: dict[uuid.UUID | None, list[TaxonomyTerm]] = {}
-    for term in terms:
-        children.setdefault(term.parent_id, []).append(term)
-
-    def node(term: TaxonomyTerm) -> TaxonomyTermOut:
-        return TaxonomyTermOut(
-            id=term.id,
-            code=term.code,
-            kind=term.kind,  # type: ignore[arg-type]
-            name_fr=term.name,
-            name_en=term.name_en,
-            children=[node(child) for child in children.get(term.id, [])],
-        )
-
-    return TaxonomyOut(
-        taxonomy="tisser", version=TAXONOMY_VERSION, terms=[node(t) for t in children.get(None, [])]
-    )
 
 
 # --- Search --------------------------------------------------------------------------
@@ -234,7 +205,8 @@ def activity_out(found: Found, *, viewer: uuid.UUID | None, now: datetime) -> Ac
         languages=languages or [settings.TISSER_CATALOG_LANGUAGE],
         interpretation_services=service.interpretation_services,
         cost=CostOut(
-            free=service.is_free,
+            state=service.cost,  # type: ignore[arg-type]
+            free=service.cost == Service.Cost.FREE,
             fees_description=service.fees_description,
             options=[
                 {

@@ -11,18 +11,21 @@ from __future__ import annotations
 import gc
 import random
 import statistics
-import time
+import time as clock
 import uuid
 from collections.abc import Callable
+from datetime import date, time, timedelta
 from typing import Any
 
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
 from community_catalog.hsds import hsds_read
 from community_catalog.hsds_import import hsds_import
 from community_catalog.models import (
     Address,
+    ForeignTerm,
     Location,
     Organization,
     Schedule,
@@ -31,7 +34,8 @@ from community_catalog.models import (
     TaxonomyTerm,
 )
 from community_catalog.selectors import bounding_box
-from community_catalog.services import organization_create, taxonomy_seed
+from community_catalog.services import organization_create
+from community_catalog.taxonomy_services import taxonomy_seed
 
 # Rhône-Alpes, roughly: 100,000 activities spread as densely as in a large region.
 LATITUDES, LONGITUDES = (44.9, 46.3), (4.0, 6.2)
@@ -107,11 +111,67 @@ def _service(
     }
 
 
+# What the synthetic catalogue's services look like, as real directories do: how they
+# state cost, and how they meet (most every week; some ended, seasonal, monthly, not
+# started yet, or without dates).
+_COSTS = (("free", 0.5), ("paid", 0.3), ("not-stated", 0.2))
+_MEETS = (
+    ("weekly", 0.8),
+    ("ended", 0.05),
+    ("resumes", 0.04),
+    ("later", 0.03),
+    ("monthly", 0.03),
+    ("undated", 0.05),
+)
+# Services carrying a term of another directory's taxonomy: half of those mapped by a
+# crosswalk, half not.
+FOREIGN_TAXONOMY = "https://annuaire.example.org/taxonomie"
+_FOREIGN_SHARE = 0.1
+
+
+def _pick(rng: random.Random, weighted: tuple[tuple[str, float], ...]) -> str:
+    return rng.choices([k for k, _w in weighted], [w for _k, w in weighted])[0]
+
+
+def _schedule(rng: random.Random, sal: ServiceAtLocation, today: date) -> Schedule | None:
+    kind = _pick(rng, _MEETS)
+    if kind == "undated":
+        return None
+    day = rng.choice(_DAYS)
+    schedule = Schedule(
+        service_at_location=sal,
+        freq="WEEKLY",
+        byday=day,
+        weekdays=day,
+        opens_at=time(14),
+        closes_at=time(16),
+    )
+    if kind == "ended":
+        schedule.valid_to = today - timedelta(days=rng.randint(1, 200))
+    elif kind == "resumes":
+        schedule.valid_from = today + timedelta(days=rng.randint(1, 40))
+        schedule.dtstart = today - timedelta(days=300)
+    elif kind == "later":
+        schedule.valid_from = today + timedelta(days=rng.randint(50, 200))
+    elif kind == "monthly":
+        schedule.freq = "MONTHLY"
+        schedule.byday = f"1{day}"
+    return schedule
+
+
 def catalog_fill(
     organization: Organization, count: int, rng: random.Random, terms: list[TaxonomyTerm]
 ) -> None:
     """The rest of the catalogue, written directly: only the import is being timed."""
     through = Service.taxonomy_terms.through
+    foreign_through = Service.foreign_terms.through
+    foreign = [
+        ForeignTerm.objects.get_or_create(
+            taxonomy=FOREIGN_TAXONOMY, code=code, defaults={"label": code}
+        )[0]
+        for code in ("binomes", "cafe-rencontre", "jardinage-partage", "atelier-inconnu")
+    ]
+    today = timezone.localdate()
     for start in range(0, count, 5000):
         size = min(5000, count - start)
         locations = [
@@ -127,7 +187,7 @@ def catalog_fill(
             Service(
                 organization=organization,
                 name=f"Activité {start + i}",
-                is_free=rng.random() < 0.6,
+                cost=_pick(rng, _COSTS),
                 assured_date=None,
             )
             for i in range(size)
@@ -143,21 +203,26 @@ def catalog_fill(
             for s, loc in zip(services, locations, strict=True)
         )
         Schedule.objects.bulk_create(
-            Schedule(
-                service_at_location=sal,
-                freq="WEEKLY",
-                byday=(d := rng.choice(_DAYS)),
-                weekdays=d,
-                opens_at="14:00",
-                closes_at="16:00",
-            )
-            for sal in sals
+            schedule for sal in sals if (schedule := _schedule(rng, sal, today)) is not None
         )
         through.objects.bulk_create(
             through(service_id=s.id, taxonomyterm_id=t.id)
             for s in services
             for t in rng.sample(terms, 2)
         )
+        foreign_through.objects.bulk_create(
+            foreign_through(service_id=s.id, foreignterm_id=rng.choice(foreign).id)
+            for s in services
+            if rng.random() < _FOREIGN_SHARE
+        )
+
+
+def crosswalks_fill() -> None:
+    """Map half of the synthetic directory's terms, as an operator would have."""
+    from community_catalog.crosswalks import CrosswalkIn, crosswalk_set
+
+    crosswalk_set(CrosswalkIn(FOREIGN_TAXONOMY, "binomes", ("peer-support",)))
+    crosswalk_set(CrosswalkIn(FOREIGN_TAXONOMY, "jardinage-partage", ("gardening", "isolation")))
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -184,19 +249,19 @@ def bench_catalog(
     # 1. Import through the HSDS path, in files of 1,000 services.
     documents = [_service(rng, activities, needs) for _ in range(imported)]
     log(f"importing {imported} services through the HSDS importer…")
-    start = time.perf_counter()
+    start = clock.perf_counter()
     for first in range(0, imported, 1000):
         report = hsds_import(hsds_read(documents[first : first + 1000]), organization=organization)
         assert report.created == len(documents[first : first + 1000]), report.errors[:3]
-    import_s = time.perf_counter() - start
+    import_s = clock.perf_counter() - start
 
     # Floor: the same number of bare service rows, inserted in bulk.
     floor_org = Organization.objects.create(name="Floor")
-    start = time.perf_counter()
+    start = clock.perf_counter()
     Service.objects.bulk_create(
         Service(organization=floor_org, name=f"x{i}") for i in range(imported)
     )
-    floor_insert_s = time.perf_counter() - start
+    floor_insert_s = clock.perf_counter() - start
     floor_org.delete()
 
     log(f"filling the catalogue up to {services} services…")
@@ -220,17 +285,17 @@ def bench_catalog(
             query += f"&weekday={rng.choice(_DAYS)}"
         if i % 4 == 0:
             query += "&free=true"
-        started = time.perf_counter()
+        started = clock.perf_counter()
         response = client.get(f"/api/v1/catalog/services?{query}")
-        latencies.append((time.perf_counter() - started) * 1000)
+        latencies.append((clock.perf_counter() - started) * 1000)
         if response.status_code != 200:
             raise RuntimeError(f"search failed: {response.status_code} {response.content[:300]!r}")
         totals.append(response.json()["total"])
         lat_range, lon_range = bounding_box(lat, lon, 10)
         box = Location.objects.filter(latitude__range=lat_range, longitude__range=lon_range)
-        started = time.perf_counter()
+        started = clock.perf_counter()
         list(box.values_list("id", flat=True))
-        floor_latencies.append((time.perf_counter() - started) * 1000)
+        floor_latencies.append((clock.perf_counter() - started) * 1000)
     return {
         "benchmark": "catalog",
         "database": connection.vendor,

@@ -20,7 +20,7 @@ from community_catalog.hsds_export import taxonomy_term_export
 from community_catalog.hsds_import import hsds_import
 from community_catalog.models import Schedule, TaxonomyTerm
 from community_catalog.postcodes import DEMO_POSTCODES, postcodes_load
-from community_catalog.services import taxonomy_seed
+from community_catalog.taxonomy_services import taxonomy_seed
 
 DEMO_CATALOG = Path(__file__).resolve().parent / "demo" / "lyon.json"
 _NAMESPACE = uuid.UUID("6f1d2c1e-6a43-4a8e-9d3f-7d0f0b7c9a11")

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django import forms
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from community_catalog.costs import text_cost_state
 from community_catalog.models import Location, Organization, Service
 from community_catalog.selectors import postcode_position
+from community_catalog.taxonomy import taxonomy_current
 from referrals.forms import PlainForm, choices_set, term_choices
 from referrals.labels import WEEKDAYS
 
 
-def taxonomy_choices() -> list[tuple[str, str]]:
-    return term_choices("activity") + term_choices("need")
+def taxonomy_choices(*, keep: Iterable[str] = ()) -> list[tuple[str, str]]:
+    return term_choices("activity", keep=keep) + term_choices("need", keep=keep)
 
 
 class ServiceForm(PlainForm):
@@ -35,8 +39,19 @@ class ServiceForm(PlainForm):
         required=False,
     )
     what_to_bring = forms.CharField(label=_("What to bring"), max_length=500, required=False)
-    is_free = forms.BooleanField(label=_("It costs nothing"), required=False)
-    fees_description = forms.CharField(label=_("Cost, if any"), max_length=500, required=False)
+    cost = forms.ChoiceField(
+        label=_("Cost"),
+        choices=[
+            (Service.Cost.FREE, _("Free")),
+            (Service.Cost.PAID, _("There is a cost (say how much below)")),
+            ("", _("Not said: people are told to ask")),
+        ],
+        widget=forms.RadioSelect,
+        required=False,
+    )
+    fees_description = forms.CharField(
+        label=_("What it costs, in your words (optional)"), max_length=500, required=False
+    )
     status = forms.ChoiceField(
         label=_("State"),
         choices=[
@@ -50,9 +65,20 @@ class ServiceForm(PlainForm):
         required=False,
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, carried: Iterable[str] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        choices_set(self.fields["taxonomy"], taxonomy_choices())
+        choices_set(self.fields["taxonomy"], taxonomy_choices(keep=carried))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("cost") == Service.Cost.FREE and (
+            text_cost_state(data.get("fees_description") or "") == Service.Cost.PAID
+        ):
+            self.add_error(
+                "fees_description",
+                _("You said it is free, but this text mentions something to pay."),
+            )
+        return data
 
     @staticmethod
     def initial_of(service: Service) -> dict[str, Any]:
@@ -62,7 +88,9 @@ class ServiceForm(PlainForm):
             "taxonomy": [t.code for t in service.taxonomy_terms.all()],
             "application_process": service.application_process,
             "what_to_bring": service.what_to_bring,
-            "is_free": service.is_free,
+            # What they declared, else what Tisser read from their text and prices.
+            "cost": service.cost_declared
+            or ("" if service.cost == Service.Cost.NOT_STATED else service.cost),
             "fees_description": service.fees_description,
             "status": service.status,
             "alert": service.alert,
@@ -78,6 +106,7 @@ class ServiceForm(PlainForm):
             "application_process": data["application_process"],
             "what_to_bring": data["what_to_bring"],
             "fees_description": data["fees_description"],
+            "cost": data["cost"] or None,
             "alert": data["alert"],
             "status": data.get("status", Service.Status.ACTIVE),
         }
@@ -198,3 +227,104 @@ class ImportForm(PlainForm):
         label=_("HSDS file (JSON)"),
         help_text=_("An export from another directory, or from Tisser."),
     )
+
+
+# --- An operator's taxonomy and crosswalks ---------------------------------------------
+
+
+def _term_choices(kind: str | None = None) -> list[tuple[str, str]]:
+    language = get_language() or "fr"
+    terms = [
+        t
+        for t in taxonomy_current().terms.values()
+        if t.active and (kind is None or t.kind == kind)
+    ]
+    return sorted(
+        ((t.code, f"{t.label(language)} ({t.code})") for t in terms), key=lambda c: c[1].lower()
+    )
+
+
+class TermForm(PlainForm):
+    """A term's labels, place and state; for a need, the kinds of activity answering it."""
+
+    name_fr = forms.CharField(label=_("Label in French"), max_length=200)
+    name_en = forms.CharField(label=_("Label in English"), max_length=200)
+    description = forms.CharField(
+        label=_("Description (optional)"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=2000,
+        required=False,
+    )
+    parent = forms.ChoiceField(label=_("Under"), required=False)
+    active = forms.BooleanField(
+        label=_("In use (offered in forms, accepted in referrals, reached by matching)"),
+        required=False,
+    )
+    activities = forms.MultipleChoiceField(
+        label=_("Kinds of activity that answer this need"),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+    def __init__(self, *args: Any, kind: str, code: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        parents = [(c, label) for c, label in _term_choices(kind) if c != code]
+        choices_set(self.fields["parent"], [("", str(_("(the top of the tree)"))), *parents])
+        if kind == "need":
+            choices_set(self.fields["activities"], _term_choices("activity"))
+        else:
+            del self.fields["activities"]
+
+    @staticmethod
+    def initial_of(term: Any) -> dict[str, Any]:
+        return {
+            "name_fr": term.name,
+            "name_en": term.name_en,
+            "description": term.description,
+            "parent": term.parent.code if term.parent else "",
+            "active": term.active,
+            "activities": [a.code for a in term.activities.all()],
+        }
+
+
+class NewTermForm(TermForm):
+    code = forms.SlugField(
+        label=_("Code"),
+        max_length=64,
+        help_text=_("For good: lower-case words joined by hyphens, as clients will send it."),
+    )
+    kind = forms.ChoiceField(
+        label=_("Kind"), choices=[("activity", _("Kind of activity")), ("need", _("Need"))]
+    )
+
+    field_order = ["code", "kind", "name_fr", "name_en", "description", "parent"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, kind="activity", **kwargs)
+        # Any parent at first; the service checks it is of the same kind.
+        choices_set(self.fields["parent"], [("", str(_("(the top of the tree)"))), *_term_choices()])
+        del self.fields["active"]
+
+
+class CrosswalkForm(PlainForm):
+    """Map one term of another taxonomy: the person ticks the codes (suggestions are
+    listed first, never ticked for them)."""
+
+    taxonomy = forms.CharField(widget=forms.HiddenInput, required=False, max_length=300)
+    code = forms.CharField(widget=forms.HiddenInput, max_length=200)
+    label = forms.CharField(widget=forms.HiddenInput, required=False, max_length=300)
+    tisser_codes = forms.MultipleChoiceField(label=_("Tisser codes it stands for"), required=False)
+    none = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, suggestions: Iterable[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = _term_choices()
+        first = [c for c in choices if c[0] in set(suggestions)]
+        first.sort(key=lambda c: list(suggestions).index(c[0]))
+        choices_set(self.fields["tisser_codes"], first + [c for c in choices if c not in first])
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not data.get("tisser_codes") and not data.get("none"):
+            self.add_error("tisser_codes", _("Choose at least one code."))
+        return data

@@ -29,8 +29,10 @@ from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
+from community_catalog.costs import text_cost_state
 from community_catalog.models import Location, Schedule, Service, ServiceAtLocation
 from community_catalog.schedules import schedule_happens
+from community_catalog.taxonomy import taxonomy_key
 from community_catalog.values import (
     Age,
     Code16,
@@ -51,7 +53,6 @@ from community_catalog.values import (
 )
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "hsds_schema"
-TAXONOMY_NAME = "tisser"
 
 
 @dataclass(frozen=True)
@@ -298,11 +299,39 @@ class HsdsCostOption(_Obj):
     amount_description: Name = ""
 
 
+class HsdsTaxonomyDetail(_Obj):
+    name: str = Field("", max_length=300)
+    uri: str = Field("", max_length=300)
+
+
 class HsdsTaxonomyTerm(_Obj):
     id: uuid.UUID
-    code: str = ""
-    name: str = ""
-    taxonomy: str = ""
+    code: str = Field("", max_length=200)
+    name: str = Field("", max_length=300)
+    taxonomy: str = Field("", max_length=300)
+    taxonomy_id: uuid.UUID | None = None
+    taxonomy_detail: HsdsTaxonomyDetail | None = None
+
+    @property
+    def taxonomy_key(self) -> str:
+        """Which taxonomy the term belongs to: its URI when the file gives one, else
+        the taxonomy's name, else its id; "" when the file names none."""
+        detail = self.taxonomy_detail
+        for candidate in (
+            detail.uri if detail else "",
+            self.taxonomy,
+            detail.name if detail else "",
+            str(self.taxonomy_id or ""),
+        ):
+            if candidate.strip():
+                return taxonomy_key(candidate)
+        return ""
+
+    @property
+    def term_code(self) -> str:
+        """The term's code, or its name when it has none (many directories give only
+        names)."""
+        return " ".join((self.code or self.name).split())[:200]
 
 
 class HsdsAttribute(_Obj):
@@ -341,6 +370,9 @@ class HsdsService(_Obj):
     attributes: list[HsdsAttribute] = []
     # Tisser extension: the texts in other languages, {"en": {"name": ..., ...}}.
     translations: dict[LanguageCode, dict[str, str]] = {}
+    # Tisser extension: the organisation says it is free or paid; left out, Tisser reads
+    # the cost options and the fees text (`community_catalog.costs`).
+    cost: Literal["free", "paid"] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> HsdsService:
@@ -362,6 +394,17 @@ class HsdsService(_Obj):
         sal_ids = [sal.id for sal in self.service_at_locations]
         if len(set(sal_ids)) != len(sal_ids):
             raise ValueError("two service_at_locations have the same id")
+        amounts = [c.amount for c in self.cost_options if c.amount is not None]
+        if self.cost == "free" and any(a > 0 for a in amounts):
+            raise ValueError("cost is 'free' but a cost option has an amount above 0")
+        if self.cost == "paid" and amounts and all(a == 0 for a in amounts):
+            raise ValueError("cost is 'paid' but every cost option's amount is 0")
+        fees = [
+            self.fees_description,
+            *(t.get("fees_description", "") for t in self.translations.values()),
+        ]
+        if self.cost == "free" and any(text_cost_state(text) == "paid" for text in fees):
+            raise ValueError("cost is 'free' but fees_description says there is something to pay")
         for language, texts in self.translations.items():
             if any("\x00" in text for text in texts.values()):
                 raise ValueError(f"translations.{language}: contains a NUL character")

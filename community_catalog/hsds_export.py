@@ -3,7 +3,8 @@
 Empty values are left out (HSDS types most fields as strings with formats, so an empty
 e-mail would not be valid), except the fields HSDS requires. Tisser's extensions,
 which HSDS allows as additional properties: `capacity` on service_at_location,
-`confidential` on location, `translations` and `what_to_bring` on service.
+`confidential` on location, `translations`, `what_to_bring` and `cost` (what the
+organisation declared: "free" or "paid") on service.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
-from community_catalog.hsds import TAXONOMY_NAME
 from community_catalog.models import (
     Accessibility,
     Address,
     Contact,
     CostOption,
+    ForeignTerm,
     Language,
     Location,
     Organization,
@@ -32,6 +33,7 @@ from community_catalog.models import (
     ServiceAtLocation,
     TaxonomyTerm,
 )
+from community_catalog.taxonomy import TAXONOMY_NAME
 
 
 def _value(value: Any) -> Any:
@@ -240,6 +242,42 @@ def taxonomy_term_export(term: TaxonomyTerm) -> dict[str, Any]:
     )
 
 
+def foreign_term_export(term: ForeignTerm) -> dict[str, Any]:
+    """A term of another taxonomy, as the directory wrote it."""
+    return _clean(
+        {
+            "id": str(term.id),
+            "code": term.code,
+            "name": term.label or term.code,
+            "description": "",
+            "taxonomy": term.taxonomy,
+        },
+        required=("id", "name", "description"),
+    )
+
+
+def _attribute(service: Service, key: str, term: dict[str, Any]) -> dict[str, Any]:
+    return {
+        # One attribute per term and service, with an id stable across exports.
+        "id": str(uuid.uuid5(service.id, key)),
+        "link_id": str(service.id),
+        "link_type": "service",
+        "link_entity": "service",
+        "taxonomy_term_id": term["id"],
+        "taxonomy_term": term,
+    }
+
+
+def service_attributes(service: Service) -> list[dict[str, Any]]:
+    """The terms a service carries: Tisser's own codes, then other taxonomies' terms."""
+    terms = sorted(service.taxonomy_terms.all(), key=lambda t: t.code)
+    foreign = sorted(service.foreign_terms.all(), key=lambda t: (t.taxonomy, t.code))
+    return [_attribute(service, term.code, taxonomy_term_export(term)) for term in terms] + [
+        _attribute(service, f"{term.taxonomy}\n{term.code}", foreign_term_export(term))
+        for term in foreign
+    ]
+
+
 def cost_option_export(option: CostOption) -> dict[str, Any]:
     return _clean(
         {
@@ -259,7 +297,6 @@ def service_export(service: Service) -> dict[str, Any]:
 
     Prefetch with `services_for_export` when exporting many.
     """
-    terms = sorted(service.taxonomy_terms.all(), key=lambda t: t.code)
     return _clean(
         {
             "id": str(service.id),
@@ -290,26 +327,12 @@ def service_export(service: Service) -> dict[str, Any]:
             "organization": organization_export(service.organization),
             "cost_options": [cost_option_export(c) for c in service.cost_options.all()],
             "contacts": [contact_export(c) for c in service.contacts.all()],
-            "attributes": [
-                {
-                    # One attribute per term and service, with an id stable across exports.
-                    "id": str(_attribute_id(service, term)),
-                    "link_id": str(service.id),
-                    "link_type": "service",
-                    "link_entity": "service",
-                    "taxonomy_term_id": str(term.id),
-                    "taxonomy_term": taxonomy_term_export(term),
-                }
-                for term in terms
-            ],
+            "attributes": service_attributes(service),
             "translations": service.translations,
+            "cost": service.cost_declared or None,
         },
         required=("id", "name", "status"),
     )
-
-
-def _attribute_id(service: Service, term: TaxonomyTerm) -> uuid.UUID:
-    return uuid.uuid5(service.id, term.code)
 
 
 _PHONES = Prefetch("phones", queryset=Phone.objects.prefetch_related("languages"))
@@ -343,6 +366,7 @@ def services_for_export(queryset: QuerySet[Service]) -> QuerySet[Service]:
             "languages",
             "cost_options",
             "taxonomy_terms",
+            "foreign_terms",
             Prefetch("service_at_locations", queryset=sal_queryset),
         )
         .order_by("id")

@@ -17,13 +17,14 @@ A dry run does all of it and rolls back.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from community_catalog.costs import cost_state
 from community_catalog.hsds import (
     HsdsContact,
     HsdsLanguage,
@@ -32,6 +33,7 @@ from community_catalog.hsds import (
     HsdsSchedule,
     HsdsService,
     HsdsServiceAtLocation,
+    HsdsTaxonomyTerm,
     ReadResult,
     RecordProblem,
 )
@@ -41,6 +43,7 @@ from community_catalog.models import (
     Address,
     Contact,
     CostOption,
+    ForeignTerm,
     Language,
     Location,
     Organization,
@@ -52,6 +55,7 @@ from community_catalog.models import (
 )
 from community_catalog.schedules import schedule_weekdays
 from community_catalog.selectors import IDS_PER_QUERY
+from community_catalog.taxonomy import is_tisser_taxonomy, taxonomy_current
 from referrals.outbox import EventDraft, events_record
 
 # Export fields that change on every write and say nothing about the content.
@@ -68,6 +72,9 @@ class ImportReport:
     services: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    # Terms of other taxonomies the file's services carry that nothing maps to Tisser's
+    # codes yet: kept, and listed for an operator (`tisser crosswalk unmapped`).
+    unmapped_terms: list[dict[str, Any]] = field(default_factory=list)
 
 
 class ImportRejected(Exception):
@@ -202,6 +209,7 @@ def hsds_import(
         ),
     )
     with transaction.atomic():
+        writer.foreign_terms_prepare(r for _, r in records)
         for index, record in records:
             if record.id in existing:
                 outcome = writer.service_write(record)
@@ -218,6 +226,7 @@ def hsds_import(
         if dry_run:
             transaction.set_rollback(True)
     report.warnings.extend(writer.warnings)
+    report.unmapped_terms = writer.unmapped_report()
     report.services.sort(key=lambda s: s["record"])
     return report
 
@@ -240,6 +249,7 @@ class _Rows:
         CostOption,
         Schedule,
         Service.taxonomy_terms.through,
+        Service.foreign_terms.through,
     )
 
     def __init__(self) -> None:
@@ -358,6 +368,11 @@ class _Writer:
         self.organizations: dict[uuid.UUID, Organization] = {}
         self.locations: dict[uuid.UUID, tuple[Location, HsdsLocation | None]] = {}
         self.terms = {t.code: t for t in TaxonomyTerm.objects.all()}
+        self.taxonomy = taxonomy_current()
+        # Terms of other taxonomies, by (taxonomy, code); how many services carry each
+        # unmapped one in this file.
+        self.foreign: dict[tuple[str, str], ForeignTerm] = {}
+        self.unmapped: dict[tuple[str, str], int] = {}
         self.rows = _Rows()
         self.replacing: set[uuid.UUID] = set()
         self.locations_changed: set[uuid.UUID] = set()
@@ -408,8 +423,15 @@ class _Writer:
     def _service_fields(self, record: HsdsService) -> dict[str, Any]:
         fields = record.model_dump(include=_SERVICE_FIELDS)
         fields["last_modified"] = record.last_modified or self.now
-        amounts = [c.amount for c in record.cost_options]
-        fields["is_free"] = bool(amounts) and all(a == 0 for a in amounts)
+        fields["cost_declared"] = record.cost or ""
+        fields["cost"] = cost_state(
+            declared=record.cost,
+            amounts=[c.amount for c in record.cost_options],
+            fees=[
+                record.fees_description,
+                *(t.get("fees_description", "") for t in record.translations.values()),
+            ],
+        )
         return fields
 
     def _service_children(self, record: HsdsService, service: Service) -> None:
@@ -423,9 +445,13 @@ class _Writer:
             fields = c.model_dump(exclude={"id"})
             fields["currency"] = fields["currency"] or ""
             rows.add(CostOption(hsds_id=c.id, service=service, **fields))
+        tisser_terms, foreign_terms = self._terms(record)
         through = Service.taxonomy_terms.through
-        for term in self._terms(record):
+        for term in tisser_terms:
             rows.add(through(service_id=service.id, taxonomyterm_id=term.id))
+        foreign_through = Service.foreign_terms.through
+        for foreign in foreign_terms:
+            rows.add(foreign_through(service_id=service.id, foreignterm_id=foreign.id))
         for sal in record.service_at_locations:
             self._service_at_location_add(sal, service, service.organization)
 
@@ -553,6 +579,7 @@ class _Writer:
             related.all().delete()
         service.cost_options.all().delete()
         service.taxonomy_terms.clear()
+        service.foreign_terms.clear()
         kept = [sal.id for sal in record.service_at_locations]
         service.service_at_locations.exclude(id__in=kept).delete()
         self.replacing.add(service.id)
@@ -561,23 +588,80 @@ class _Writer:
         self.replacing.discard(service.id)
         return service
 
-    def _terms(self, record: HsdsService) -> list[TaxonomyTerm]:
+    def foreign_terms_prepare(self, records: Iterable[HsdsService]) -> None:
+        """The rows of the other taxonomies' terms these records carry, created when new
+        (in the import's transaction: a dry run creates none). A label the directory
+        gives later fills one that was empty."""
+        wanted: dict[tuple[str, str], str] = {}
+        for record in records:
+            for attribute in record.attributes:
+                term = attribute.taxonomy_term
+                if term is not None and not self._is_tisser(term):
+                    key = (term.taxonomy_key, term.term_code)
+                    if key[1] and not wanted.get(key):
+                        wanted[key] = " ".join(term.name.split())[:300]
+        if not wanted:
+            return
+        found = self._foreign_rows(wanted)
+        missing = [k for k in wanted if k not in found]
+        if missing:
+            ForeignTerm.objects.bulk_create(
+                [ForeignTerm(taxonomy=t, code=c, label=wanted[(t, c)]) for t, c in missing],
+                ignore_conflicts=True,  # another import may create the same term meanwhile
+            )
+            found = self._foreign_rows(wanted)
+        for key, row in found.items():
+            if not row.label and wanted[key]:
+                row.label = wanted[key]
+                row.save(update_fields=["label"])
+        self.foreign = found
+
+    @staticmethod
+    def _foreign_rows(wanted: dict[tuple[str, str], str]) -> dict[tuple[str, str], ForeignTerm]:
+        rows = ForeignTerm.objects.filter(
+            taxonomy__in={t for t, _ in wanted}, code__in={c for _, c in wanted}
+        )
+        return {(r.taxonomy, r.code): r for r in rows if (r.taxonomy, r.code) in wanted}
+
+    def _is_tisser(self, term: HsdsTaxonomyTerm) -> bool:
+        """A term of Tisser's own taxonomy: named so with a code Tisser knows, or a known
+        code with no taxonomy named (Tisser's earlier files, hand-written ones)."""
+        taxonomy = term.taxonomy_key
+        if taxonomy and not is_tisser_taxonomy(taxonomy):
+            return False
+        return term.code in self.terms
+
+    def _terms(self, record: HsdsService) -> tuple[list[TaxonomyTerm], list[ForeignTerm]]:
+        """Tisser's terms the record carries, and every term of another taxonomy (or a
+        code Tisser does not know), kept whether or not a crosswalk maps it."""
         terms: dict[str, TaxonomyTerm] = {}
-        for i, attribute in enumerate(record.attributes):
+        foreign: dict[tuple[str, str], ForeignTerm] = {}
+        for attribute in record.attributes:
             term = attribute.taxonomy_term
             if term is None:
                 continue
-            if term.code in self.terms:
+            if self._is_tisser(term):
                 terms[term.code] = self.terms[term.code]
-            else:
-                self.warnings.append(
-                    {
-                        "field": f"service {record.id}.attributes[{i}].taxonomy_term.code",
-                        "message": f"{term.code!r} is not a Tisser taxonomy code; ignored "
-                        "(GET /api/v1/catalog/taxonomy lists them)",
-                    }
-                )
-        return list(terms.values())
+                continue
+            key = (term.taxonomy_key, term.term_code)
+            row = self.foreign.get(key)
+            if row is None:
+                continue  # no code and no name: nothing to keep
+            foreign[key] = row
+            if self.taxonomy.mapping(*key) is None:
+                self.unmapped[key] = self.unmapped.get(key, 0) + 1
+        return list(terms.values()), list(foreign.values())
+
+    def unmapped_report(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "taxonomy": taxonomy,
+                "code": code,
+                "label": self.foreign[(taxonomy, code)].label,
+                "services": count,
+            }
+            for (taxonomy, code), count in sorted(self.unmapped.items())
+        ]
 
 
 def location_write(data: HsdsLocation, owner: Organization) -> Location:

@@ -6,6 +6,13 @@ service, its places, capacity, schedules or status writes a `service.*` or
 `capacity.changed` event), so matching never reads stale points.
 `match_points_rebuild()` recomputes everything (a migration, `tisser
 rebuild-match-index`, or after writing the catalogue outside the services).
+
+A point holds what the hard filters need: the service's codes (its own Tisser codes and
+what its other taxonomies' terms map to, read from the crosswalks in the database, not
+from a process's copy), its cost state, and when it meets (`OfferRun`: filtering on the
+offer horizon needs no rule walked). Time passes without any change being announced: a
+run of sessions that ended is followed by the next one the day it ends
+(`match_points_daily`, run by the relay).
 """
 
 from __future__ import annotations
@@ -13,17 +20,24 @@ from __future__ import annotations
 import uuid
 import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
 
+from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from community_catalog.models import (
+    Crosswalk,
     Language,
     MatchPoint,
     Schedule,
     Service,
     ServiceAtLocation,
+    TaxonomyTerm,
 )
+from community_catalog.schedules import OfferRun, offer_run
 from community_catalog.selectors import IDS_PER_QUERY, public_position
 
 _CHUNK = 2000
@@ -45,6 +59,54 @@ def match_points_rebuild() -> int:
     return match_points_refresh(Service.objects.values_list("id", flat=True).order_by("id"))
 
 
+@dataclass(frozen=True)
+class ServiceCodes:
+    codes: tuple[str, ...]
+    # Carries a term of another taxonomy that nothing maps.
+    unmapped: bool
+
+
+def service_codes(service_ids: list[uuid.UUID]) -> dict[uuid.UUID, ServiceCodes]:
+    """The Tisser codes each service answers to: its own, and those its terms of other
+    taxonomies map to (a crosswalk row, else a code equal to a Tisser code)."""
+    own: dict[uuid.UUID, set[str]] = {}
+    for service_id, code in Service.taxonomy_terms.through.objects.filter(
+        service_id__in=service_ids
+    ).values_list("service_id", "taxonomyterm__code"):
+        own.setdefault(service_id, set()).add(code)
+    carried: dict[uuid.UUID, list[tuple[str, str]]] = {}
+    for service_id, taxonomy, code in Service.foreign_terms.through.objects.filter(
+        service_id__in=service_ids
+    ).values_list("service_id", "foreignterm__taxonomy", "foreignterm__code"):
+        carried.setdefault(service_id, []).append((taxonomy, code))
+    keys = {key for pairs in carried.values() for key in pairs}
+    mapped: dict[tuple[str, str], set[str]] = {}
+    if keys:
+        rows = Crosswalk.objects.filter(
+            taxonomy__in={t for t, _ in keys}, code__in={c for _, c in keys}
+        ).values_list("taxonomy", "code")
+        mapped = {key: set() for key in rows if key in keys}
+        for taxonomy, code, tisser_code in Crosswalk.terms.through.objects.filter(
+            crosswalk__taxonomy__in={t for t, _ in keys}, crosswalk__code__in={c for _, c in keys}
+        ).values_list("crosswalk__taxonomy", "crosswalk__code", "taxonomyterm__code"):
+            if (taxonomy, code) in mapped:
+                mapped[(taxonomy, code)].add(tisser_code)
+        tisser = set(TaxonomyTerm.objects.values_list("code", flat=True))
+    found = {}
+    for service_id in service_ids:
+        codes = set(own.get(service_id, ()))
+        unmapped = False
+        for taxonomy, code in carried.get(service_id, ()):
+            if (taxonomy, code) in mapped:
+                codes |= mapped[(taxonomy, code)]
+            elif code.casefold() in tisser:
+                codes.add(code.casefold())
+            else:
+                unmapped = True
+        found[service_id] = ServiceCodes(tuple(sorted(codes)), unmapped)
+    return found
+
+
 def _refresh(service_ids: list[uuid.UUID]) -> int:
     MatchPoint.objects.filter(service_key__in=[str(i) for i in service_ids]).delete()
     sals = list(
@@ -54,11 +116,7 @@ def _refresh(service_ids: list[uuid.UUID]) -> int:
     )
     if not sals:
         return 0
-    codes: dict[uuid.UUID, list[str]] = {}
-    for service_id, code in Service.taxonomy_terms.through.objects.filter(
-        service_id__in=service_ids
-    ).values_list("service_id", "taxonomyterm__code"):
-        codes.setdefault(service_id, []).append(code)
+    codes = service_codes(service_ids)
     location_ids = {sal.location_id for sal in sals}
     service_languages: dict[uuid.UUID, set[str]] = {}
     location_languages: dict[uuid.UUID, set[str]] = {}
@@ -80,6 +138,9 @@ def _refresh(service_ids: list[uuid.UUID]) -> int:
         if owner is not None:
             schedules.setdefault(owner, []).append(schedule)
 
+    today = timezone.localdate()
+    horizon = settings.TISSER_OFFER_HORIZON_DAYS
+    runs: dict[tuple[uuid.UUID, ...], OfferRun] = {}
     points = []
     for sal in sals:
         service, location = sal.service, sal.location
@@ -95,6 +156,13 @@ def _refresh(service_ids: list[uuid.UUID]) -> int:
             # A service that names no language is run in the catalogue's own
             # (TISSER_CATALOG_LANGUAGE, read when matching): marked "*".
             languages.add("*")
+        own = schedules.get(sal.id) or schedules.get(service.id) or []
+        # The service's schedules serve each of its places: one walk for all of them.
+        run_key = tuple(sorted(s.id for s in own))
+        run = runs.get(run_key)
+        if run is None:
+            run = runs[run_key] = offer_run(own, today=today, horizon_days=horizon)
+        service_codes_ = codes.get(service.id, ServiceCodes((), False))
         points.append(
             MatchPoint(
                 service_at_location=sal,
@@ -107,20 +175,43 @@ def _refresh(service_ids: list[uuid.UUID]) -> int:
                 open=sal.capacity_status != ServiceAtLocation.CapacityStatus.NO_CAPACITY
                 and sal.capacity_available != 0,
                 capacity_status=sal.capacity_status,
-                is_free=service.is_free,
+                cost=service.cost,
                 assured_date=service.assured_date,
                 minimum_age=service.minimum_age,
                 maximum_age=service.maximum_age,
-                codes=_listed(codes.get(service.id, [])),
-                code_bits=code_bits(codes.get(service.id, [])),
+                codes=_listed(service_codes_.codes),
+                code_bits=code_bits(service_codes_.codes),
                 languages=_listed(sorted(languages)),
                 interpretation=bool(service.interpretation_services.strip()),
-                slots=slots_text(schedules.get(sal.id) or schedules.get(service.id) or []),
+                slots=slots_text(own),
+                run_from=run.run_from,
+                run_until=run.run_until,
+                undated=run.undated,
+                resumes_on=run.resumes_on,
+                starts_on=run.starts_on,
+                unmapped=service_codes_.unmapped,
                 name=service.name[:200],
             )
         )
     MatchPoint.objects.bulk_create(points, batch_size=500)
     return len(points)
+
+
+def match_points_daily(*, today: date | None = None, limit: int = 2000) -> int:
+    """Follow the passing of days: the points whose run of sessions ended before today
+    are rebuilt, to find their next run (or none). Safe with several relays at once:
+    each takes the points no other holds. Returns how many services were refreshed."""
+    today = today or timezone.localdate()
+    with transaction.atomic():
+        keys = list(
+            MatchPoint.objects.select_for_update(skip_locked=True)
+            .filter(run_until__lt=today)
+            .values_list("service_key", flat=True)[:limit]
+        )
+        service_ids = sorted({uuid.UUID(k) for k in keys})
+        if service_ids:
+            match_points_refresh(service_ids)
+    return len(service_ids)
 
 
 def code_bit(code: str) -> int:

@@ -24,7 +24,12 @@ from django.utils import timezone
 
 
 class TaxonomyTerm(models.Model):
-    """A need a person has, or a kind of activity; codes are stable, labels bilingual."""
+    """A need a person has, or a kind of activity; codes are stable, labels bilingual.
+
+    The taxonomy is data an operator keeps (`community_catalog.taxonomy_services`):
+    terms are added, relabelled and deactivated, never renamed or deleted once in use.
+    A need's `activities` are the kinds of activity that answer it.
+    """
 
     class Kind(models.TextChoices):
         NEED = "need", "need"
@@ -39,6 +44,20 @@ class TaxonomyTerm(models.Model):
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
     )
+    active = models.BooleanField(
+        default=True,
+        help_text="An inactive term is kept (services and referrals may carry it) but is "
+        "no longer offered in forms, accepted in new referrals or reached by matching.",
+    )
+    activities = models.ManyToManyField(
+        "self",
+        symmetrical=False,
+        blank=True,
+        related_name="needs_answered",
+        help_text="For a need: the kinds of activity that answer it (matching also takes "
+        "every kind below these in the tree).",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["code"]
@@ -48,6 +67,55 @@ class TaxonomyTerm(models.Model):
 
     def label(self, language: str) -> str:
         return self.name_en if language == "en" else self.name
+
+
+class ForeignTerm(models.Model):
+    """A term of another directory's taxonomy that a service carries, kept as the
+    directory wrote it whether or not Tisser can read it: a `Crosswalk` maps it to
+    Tisser's codes, and until one does, operators see it among the unmapped terms.
+
+    `taxonomy` is the taxonomy's URI or name as the file gave it ("" when it named
+    none); `code` is the term's code in that taxonomy, or its name when it has none.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    taxonomy = models.CharField(max_length=300)
+    code = models.CharField(max_length=200)
+    label = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["taxonomy", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["taxonomy", "code"], name="unique_foreign_term")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.taxonomy or '(no taxonomy)'} {self.code}"
+
+
+class Crosswalk(models.Model):
+    """How to read a term of another taxonomy: the Tisser codes it stands for. No
+    codes says, on purpose, that it has no correspondence (the term is then no longer
+    listed as unmapped). Rows may exist before any service carries the term (the
+    shipped data·inclusion crosswalk)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    taxonomy = models.CharField(max_length=300)
+    code = models.CharField(max_length=200)
+    label = models.CharField(max_length=300, blank=True)
+    terms = models.ManyToManyField(TaxonomyTerm, blank=True, related_name="crosswalks")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["taxonomy", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["taxonomy", "code"], name="unique_crosswalk")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.taxonomy or '(no taxonomy)'} {self.code}"
 
 
 class Organization(models.Model):
@@ -114,12 +182,30 @@ class Service(models.Model):
     alert = models.TextField(blank=True, help_text="A short notice, e.g. why it is closed.")
     minimum_age = models.PositiveSmallIntegerField(null=True, blank=True)
     maximum_age = models.PositiveSmallIntegerField(null=True, blank=True)
-    is_free = models.BooleanField(
-        default=False,
-        help_text="Kept by the catalogue services: every cost option has amount 0.",
+
+    class Cost(models.TextChoices):
+        FREE = "free", "free"
+        PAID = "paid", "paid"
+        NOT_STATED = "not-stated", "not stated"
+
+    # What the organisation said, when it said it (the web form, the API's `cost`): it
+    # wins over what the cost options and the fees text suggest.
+    cost_declared = models.CharField(
+        max_length=10,
+        blank=True,
+        choices=[(Cost.FREE, "free"), (Cost.PAID, "paid")],
+        help_text="Free or paid, as the organisation declared it; empty: not declared.",
+    )
+    # Decided by `community_catalog.costs.cost_state` whenever the service is written;
+    # matching, search, slips, the public page and reports all read this.
+    cost = models.CharField(
+        max_length=10, choices=Cost.choices, default=Cost.NOT_STATED, editable=False
     )
     translations = models.JSONField(default=dict, blank=True)
+    # The codes of Tisser's own taxonomy the service carries. Terms of other
+    # taxonomies are kept in `foreign_terms` and reach Tisser's codes through crosswalks.
     taxonomy_terms = models.ManyToManyField(TaxonomyTerm, related_name="services", blank=True)
+    foreign_terms = models.ManyToManyField(ForeignTerm, related_name="services", blank=True)
     assured_date = models.DateField(
         null=True, blank=True, help_text="When the organisation last confirmed this is current."
     )
@@ -497,7 +583,7 @@ class MatchPoint(models.Model):
     active = models.BooleanField()
     open = models.BooleanField(help_text="Places left (not no-capacity, not 0 available).")
     capacity_status = models.CharField(max_length=24)
-    is_free = models.BooleanField()
+    cost = models.CharField(max_length=10, help_text="free, paid or not-stated")
     assured_date = models.DateField(null=True)
     minimum_age = models.PositiveSmallIntegerField(null=True)
     maximum_age = models.PositiveSmallIntegerField(null=True)
@@ -510,10 +596,27 @@ class MatchPoint(models.Model):
     slots = models.CharField(
         max_length=500, help_text="Weekly slots: 'TU 14:00 16:30 W;FR 09:00 11:00 M'"
     )
+    # When it meets (`community_catalog.schedules.OfferRun`): the current run of
+    # sessions, from its first (or the day the point was built, once begun) to its last
+    # (none: it goes on). Offered while `run_from` is within TISSER_OFFER_HORIZON_DAYS
+    # and `run_until` is not past. `undated`: no dated schedule at all (call for times).
+    run_from = models.DateField(null=True)
+    run_until = models.DateField(null=True)
+    undated = models.BooleanField(default=False)
+    # The run begins after a break (a seasonal activity, "Resumes on 2 March") or for
+    # the first time ("Starts on 2 March").
+    resumes_on = models.DateField(null=True)
+    starts_on = models.DateField(null=True)
+    # Carries a term of another taxonomy that no crosswalk maps yet.
+    unmapped = models.BooleanField(default=False)
     name = models.CharField(max_length=200)
 
     class Meta:
-        indexes = [models.Index(fields=["latitude", "longitude"], name="match_point_position_idx")]
+        indexes = [
+            models.Index(fields=["latitude", "longitude"], name="match_point_position_idx"),
+            # The relay's daily check: runs that ended, to find the next one.
+            models.Index(fields=["run_until"], name="match_point_run_until_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -189,3 +189,161 @@ def service_at_location_sessions(
     """
     schedules = list(sal.schedules.all()) or list(sal.service.schedules.all())
     return next_sessions(schedules, after=after, count=count)
+
+
+# --- When an activity can be offered ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OfferRun:
+    """When an activity meets, as matching needs it (see `offer_run`).
+
+    `run_from` and `run_until`: the current run of sessions, from its first session (or
+    today, when it has begun) to its last (None: it goes on). Within a run, sessions are
+    never more than the offer horizon apart, so on any day from `run_from - horizon` to
+    `run_until` a session falls within the horizon. `undated`: no dated schedule at all,
+    the person calls for the times. `resumes_on` / `starts_on`: the run begins after a
+    break (a seasonal activity back in spring) or for the first time.
+    """
+
+    run_from: date | None = None
+    run_until: date | None = None
+    undated: bool = False
+    resumes_on: date | None = None
+    starts_on: date | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self.run_from is None and not self.undated
+
+    def offered_on(self, today: date, horizon_days: int) -> bool:
+        """Whether a session falls within `horizon_days` of `today` (or there are no
+        dates to go by)."""
+        if self.undated:
+            return True
+        if self.run_from is None:
+            return False
+        starts_soon = self.run_from <= today + timedelta(days=horizon_days)
+        return starts_soon and (self.run_until is None or self.run_until >= today)
+
+
+def _has_rule(schedule: Schedule) -> bool:
+    return schedule.freq in _FREQ and schedule.opens_at is not None
+
+
+def _bounds(schedule: Schedule) -> tuple[date | None, date | None]:
+    """The first and last days a schedule's sessions may fall on."""
+    starts = [d for d in (schedule.dtstart, schedule.valid_from) if d]
+    ends = [d for d in (schedule.until, schedule.valid_to) if d]
+    return (max(starts) if starts else None), (min(ends) if ends else None)
+
+
+def _longest_gap(schedule: Schedule) -> int | None:
+    """The most days between two sessions of a plain weekly or monthly rule, or None when
+    the rule is not plain (week or year days, a count), and its dates must be walked."""
+    if schedule.byweekno or schedule.byyearday or schedule.count:
+        return None
+    interval = schedule.interval or 1
+    if schedule.freq == "WEEKLY":
+        return 7 * interval
+    days = int_list_parse(schedule.bymonthday, low=1, high=31)
+    if days and any(abs(d) > 28 for d in days):
+        return 62 * interval  # the 31st skips the months without one
+    return 35 * interval  # the first Tuesday of one month to the next: at most five weeks
+
+
+_WALKED = 200  # sessions read at most when a rule's dates must be walked
+
+
+def _coverage(
+    schedule: Schedule, today: date, horizon: int
+) -> list[tuple[date, date | None, bool]] | None:
+    """The stretches of days a schedule has sessions over, from today: (first, last or
+    None when it goes on, whether the first is a new start). None: no dated sessions
+    (a schedule of words only, "call for times")."""
+    first_bound, last_bound = _bounds(schedule)
+    if not _has_rule(schedule):
+        if last_bound and last_bound < today:
+            return []  # ended
+        if first_bound and first_bound > today:
+            return [(first_bound, last_bound, True)]  # begins then, times to ask
+        return None
+    if last_bound and last_bound < today:
+        return []
+    zone = ZoneInfo(settings.TIME_ZONE)
+    midnight = datetime.combine(today, time.min, tzinfo=zone)
+    gap = _longest_gap(schedule)
+    if gap is None or gap > horizon:
+        # Sessions further apart than the horizon (or rules too rich to reason about):
+        # each session is a stretch of its own.
+        days = sorted(
+            {s.starts_at.date() for s in schedule_sessions(schedule, after=midnight, count=_WALKED)}
+        )
+        return [(day, day, False) for day in days]
+    # Plain and frequent: sessions never more than `gap` apart from its first to its last.
+    begun = first_bound is None or first_bound <= today
+    if begun:
+        first = today
+    else:
+        found = schedule_sessions(schedule, after=midnight, count=1)
+        if not found:
+            return []
+        first = found[0].starts_at.date()
+    if last_bound is None:
+        return [(first, None, not begun)]
+    # The last session: within `gap` days of the last day it may fall on.
+    near_end = max(
+        datetime.combine(last_bound - timedelta(days=gap + 1), time.min, tzinfo=zone), midnight
+    )
+    tail = schedule_sessions(schedule, after=near_end, count=gap + 1)
+    if not tail:
+        return [] if begun else [(first, first, True)]
+    return [(first, tail[-1].starts_at.date(), not begun)]
+
+
+def offer_run(schedules: Iterable[Schedule], *, today: date, horizon_days: int) -> OfferRun:
+    """When an activity can be offered, from its schedules (see `OfferRun`).
+
+    1. Each schedule gives the stretches of days its sessions cover from today: a plain
+       weekly or monthly rule one stretch (sessions are close together), a sparse or
+       rich rule one per session, an ended one none, one of words only no dates at all.
+    2. Stretches less than the horizon apart join into runs; the first run not over is
+       the current one.
+    3. Without any dated schedule, the activity is undated: offered, the person calls.
+    """
+    schedules = list(schedules)
+    stretches: list[tuple[date, date | None, bool]] = []
+    words_only = not schedules
+    earlier = False
+    for schedule in schedules:
+        covered = _coverage(schedule, today, horizon_days)
+        if covered is None:
+            words_only = True
+            continue
+        stretches.extend(covered)
+        first_bound, last_bound = _bounds(schedule)
+        if (first_bound or _ANCHOR) < today or (last_bound and last_bound < today):
+            earlier = True
+    if not stretches:
+        return OfferRun(undated=words_only)
+    stretches.sort(key=lambda s: (s[0], s[1] is not None, s[1] or s[0]))
+    start, end, new_start = stretches[0]
+    for first, last, _new in stretches[1:]:
+        if end is None:
+            break
+        if first <= end + timedelta(days=horizon_days):
+            end = None if last is None else max(end, last)
+        else:
+            break
+    run_from = max(start, today)
+    later = start > today and new_start
+    return OfferRun(
+        run_from=run_from,
+        run_until=end,
+        resumes_on=run_from if later and earlier else None,
+        starts_on=run_from if later and not earlier else None,
+    )
+
+
+def offer_horizon_days() -> int:
+    return int(settings.TISSER_OFFER_HORIZON_DAYS)

@@ -23,13 +23,104 @@ class TaxonomyTermOut(Schema):
     kind: Literal["need", "activity"]
     name_fr: str
     name_en: str
+    description: str
+    active: bool = Field(
+        description="An inactive code is kept on what carries it, but is no longer accepted "
+        "in new referrals nor reached by matching."
+    )
+    activities: list[str] = Field(
+        description="For a need: the kinds of activity that answer it (and every kind below "
+        "them in the tree)."
+    )
     children: list[TaxonomyTermOut]
 
 
 class TaxonomyOut(Schema):
     taxonomy: str = Field(description="Name of the taxonomy, as in HSDS `taxonomy_term.taxonomy`.")
-    version: str
+    version: str = Field(description="Changes with every change to the taxonomy or crosswalks.")
     terms: list[TaxonomyTermOut]
+
+
+class TermCreateIn(StrictSchema):
+    code: str = Field(
+        max_length=64,
+        pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$",
+        description="For good: never renamed. Lower-case words joined by hyphens.",
+    )
+    kind: Literal["need", "activity"]
+    name_fr: str = Field(min_length=1, max_length=200)
+    name_en: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=2000)
+    parent: str | None = Field(None, max_length=64, description="A term of the same kind.")
+    activities: list[str] | None = Field(
+        None, max_length=100, description="For a need: the kinds of activity that answer it."
+    )
+
+
+class TermPatchIn(StrictSchema):
+    name_fr: str | None = Field(None, min_length=1, max_length=200)
+    name_en: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=2000)
+    parent: str | None = Field(None, max_length=64, description='"" places it at the top.')
+    active: bool | None = None
+    activities: list[str] | None = Field(None, max_length=100)
+
+
+class CrosswalkIn(StrictSchema):
+    taxonomy: str = Field(
+        max_length=300,
+        description='The other taxonomy\'s URI or name, as its files give it ("" if none).',
+    )
+    code: str = Field(min_length=1, max_length=200, description="The term's code there.")
+    tisser_codes: list[str] = Field(
+        max_length=20,
+        description="The Tisser codes it stands for; [] says it has no correspondence.",
+    )
+    label: str = Field("", max_length=300)
+
+
+class CrosswalkOut(Schema):
+    id: uuid.UUID | None = Field(description="None for an automatic mapping (same code).")
+    taxonomy: str
+    code: str
+    label: str
+    tisser_codes: list[str]
+    automatic: bool = Field(
+        description="A code equal to a Tisser code, mapped to it until a crosswalk row says "
+        "otherwise."
+    )
+    services: int = Field(description="Active services carrying the term.")
+
+
+class CrosswalkSetOut(CrosswalkOut):
+    services_updated: int = Field(
+        description="Services already imported whose matching changed at once."
+    )
+
+
+class CrosswalkListOut(Schema):
+    total: int
+    limit: int
+    offset: int
+    items: list[CrosswalkOut]
+
+
+class UnmappedOut(Schema):
+    taxonomy: str
+    code: str
+    label: str
+    services: int = Field(description="Active services carrying the term.")
+    suggestions: list[str] = Field(
+        description="Up to three Tisser codes whose labels look alike: never applied "
+        "without a person choosing."
+    )
+
+
+class UnmappedListOut(Schema):
+    total: int
+    limit: int
+    offset: int
+    items: list[UnmappedOut]
 
 
 class SessionOut(Schema):
@@ -75,7 +166,10 @@ class ContactOut(Schema):
 
 
 class CostOut(Schema):
-    free: bool
+    state: Literal["free", "paid", "not-stated"] = Field(
+        description="Free, paid, or not stated (ask): what matching and slips also read."
+    )
+    free: bool = Field(description="`state` is free.")
     fees_description: str
     options: list[dict[str, Any]]
 

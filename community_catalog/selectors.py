@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from cachetools import TTLCache
@@ -25,8 +24,8 @@ from community_catalog.models import (
     Schedule,
     Service,
     ServiceAtLocation,
-    TaxonomyTerm,
 )
+from community_catalog.taxonomy import TermInfo, taxonomy_current
 
 EARTH_RADIUS_KM = 6371.0088
 # Confidential places are located for distances at the centre of a 0.01° grid cell.
@@ -63,66 +62,22 @@ def bounding_box(
     return (latitude - dlat, latitude + dlat), (longitude - dlon, longitude + dlon)
 
 
-_terms_cache: tuple[float, dict[str, TaxonomyTerm]] = (-1e9, {})
-
-
-def taxonomy_terms_by_code(codes: list[str]) -> dict[str, TaxonomyTerm]:
-    """The terms of these codes. Every referral names a few, so the whole taxonomy (a few
-    dozen terms) is kept for a minute per process; a code added since is read anew."""
-    global _terms_cache
-    loaded_at, terms = _terms_cache
-    if time.monotonic() - loaded_at > _TAXONOMY_TTL_SECONDS:
-        terms = {t.code: t for t in TaxonomyTerm.objects.all()}
-        _terms_cache = (time.monotonic(), terms)
-    found = {code: terms[code] for code in codes if code in terms}
-    missing = [code for code in codes if code not in terms]
-    if missing:
-        found.update({t.code: t for t in TaxonomyTerm.objects.filter(code__in=missing)})
-    return found
+def taxonomy_terms_by_code(codes: list[str]) -> dict[str, TermInfo]:
+    """The terms of these codes, active or not, from this process's copy of the
+    taxonomy (`community_catalog.taxonomy`)."""
+    terms = taxonomy_current().terms
+    return {code: terms[code] for code in codes if code in terms}
 
 
 def taxonomy_codes_under(codes: list[str]) -> set[str]:
-    """`codes` and every code below them in the tree: a search for physical activity
-    finds walking groups."""
-    children = _taxonomy_children()
-    found: set[str] = set()
-    pending = list(codes)
-    while pending:
-        code = pending.pop()
-        if code not in found:
-            found.add(code)
-            pending.extend(children.get(code, []))
-    return found
+    """`codes` and every active code below them in the tree: a search for physical
+    activity finds walking groups."""
+    return taxonomy_current().codes_under(codes)
 
 
 def match_codes(needs: list[str]) -> set[str]:
-    """The taxonomy codes that answer `needs`: each need itself, the activity kinds that
-    answer it (`NEED_ACTIVITIES`), and every code below those in the tree. A person
-    isolated reaches talk groups, walking groups (under physical activity) and more."""
-    from community_catalog.taxonomy import NEED_ACTIVITIES
-
-    reached = set(needs)
-    for need in needs:
-        reached.update(NEED_ACTIVITIES.get(need, ()))
-    return taxonomy_codes_under(sorted(reached))
-
-
-_TAXONOMY_TTL_SECONDS = 60.0
-_taxonomy_cache: tuple[float, dict[str | None, list[str]]] = (-1e9, {})
-
-
-def _taxonomy_children() -> dict[str | None, list[str]]:
-    """The tree, as children by parent code. Kept for a minute per process: the
-    taxonomy changes with a release (a data migration), and matching reads it for every
-    referral."""
-    global _taxonomy_cache
-    loaded_at, children = _taxonomy_cache
-    if time.monotonic() - loaded_at > _TAXONOMY_TTL_SECONDS or not children:
-        children = {}
-        for code, parent in TaxonomyTerm.objects.values_list("code", "parent__code"):
-            children.setdefault(parent, []).append(code)
-        _taxonomy_cache = (time.monotonic(), children)
-    return children
+    """The taxonomy codes that answer `needs` (see `Taxonomy.match_codes`)."""
+    return taxonomy_current().match_codes(needs)
 
 
 # Postcodes found, for an hour per process: a referral by postcode asks for one, and the
@@ -164,6 +119,7 @@ class CatalogQuery:
     language: str | None = None
     weekday: str | None = None
     free: bool | None = None
+    cost: tuple[str, ...] = ()
     q: str = ""
     organization_id: uuid.UUID | None = None
     limit: int = 20
@@ -211,14 +167,7 @@ def catalog_search(query: CatalogQuery) -> tuple[int, list[Found]]:
     """
     rows = ServiceAtLocation.objects.filter(service__status=Service.Status.ACTIVE).order_by()
     if query.needs:
-        rows = rows.filter(
-            Exists(
-                Service.taxonomy_terms.through.objects.filter(
-                    service_id=OuterRef("service_id"),
-                    taxonomyterm__code__in=taxonomy_codes_under(query.needs),
-                )
-            )
-        )
+        rows = rows.filter(_answers(taxonomy_codes_under(query.needs)))
     if query.language:
         rows = rows.filter(_speaks(query.language))
     if query.weekday:
@@ -234,8 +183,12 @@ def catalog_search(query: CatalogQuery) -> tuple[int, list[Found]]:
                 )
             )
         )
-    if query.free is not None:
-        rows = rows.filter(service__is_free=query.free)
+    if query.free is True:
+        rows = rows.filter(service__cost=Service.Cost.FREE)
+    elif query.free is False:
+        rows = rows.exclude(service__cost=Service.Cost.FREE)
+    if query.cost:
+        rows = rows.filter(service__cost__in=query.cost)
     if query.q:
         rows = rows.filter(
             Q(service__name__icontains=query.q)
@@ -272,6 +225,28 @@ def catalog_search(query: CatalogQuery) -> tuple[int, list[Found]]:
     return len(ranked), [Found(loaded[r[2]], r[3]) for r in page if r[2] in loaded]
 
 
+def _answers(codes: set[str]) -> Any:
+    """Services that carry one of `codes`, or a term of another taxonomy that reads as
+    one (a crosswalk, or the same code)."""
+    own = Exists(
+        Service.taxonomy_terms.through.objects.filter(
+            service_id=OuterRef("service_id"), taxonomyterm__code__in=codes
+        )
+    )
+    crosswalks = taxonomy_current().crosswalks
+    mapped = Q(foreignterm__code__in=codes)
+    for taxonomy, code in crosswalks:
+        if code in codes:  # an operator's row decides instead
+            mapped &= ~Q(foreignterm__taxonomy=taxonomy, foreignterm__code=code)
+    for (taxonomy, code), tisser_codes in crosswalks.items():
+        if codes.intersection(tisser_codes):
+            mapped |= Q(foreignterm__taxonomy=taxonomy, foreignterm__code=code)
+    foreign = Exists(
+        Service.foreign_terms.through.objects.filter(mapped, service_id=OuterRef("service_id"))
+    )
+    return own | foreign
+
+
 def _speaks(language: str) -> Any:
     """Run in `language`, spoken at the place, or with interpretation."""
     return _runs_in(language) | ~Q(service__interpretation_services="")
@@ -299,12 +274,26 @@ class MatchFilters:
     radius_km: float
     language: str
     age_range: tuple[int, int]
+    # The day matching runs: an activity is offered when a session falls within
+    # `horizon_days` of it (see `community_catalog.schedules.OfferRun`).
+    today: date
+    horizon_days: int
     free_only: bool = False
     exclude_services: frozenset[uuid.UUID] = frozenset()
     # Turned off only to explain why nothing was found.
     check_language: bool = True
     check_age: bool = True
     check_capacity: bool = True
+    check_time: bool = True
+
+
+def offered_on(today: date, horizon_days: int) -> Q:
+    """Points with a session within the horizon, or without dates (call for times): the
+    database's side of `OfferRun.offered_on`."""
+    soon = Q(run_from__lte=today + timedelta(days=horizon_days)) & (
+        Q(run_until__isnull=True) | Q(run_until__gte=today)
+    )
+    return Q(undated=True) | soon
 
 
 @dataclass(slots=True)
@@ -319,13 +308,23 @@ class CandidateRow:
     service_name: str
     distance_km: float
     capacity_status: str
-    is_free: bool
+    cost: str
     assured_date: date | None
     runs_in_language: bool
     interpretation: bool
     slots: str
-    # The service's own taxonomy codes.
+    # The service's taxonomy codes: its own and what its other terms map to.
     codes: tuple[str, ...] = ()
+    # When it meets (see `MatchPoint`): the current run's first day, and whether it
+    # resumes or starts then; `undated`: no dates, call for times.
+    run_from: date | None = None
+    undated: bool = False
+    resumes_on: date | None = None
+    starts_on: date | None = None
+
+    @property
+    def is_free(self) -> bool:
+        return self.cost == "free"
 
 
 def match_candidate_rows(filters: MatchFilters) -> list[CandidateRow]:
@@ -333,9 +332,10 @@ def match_candidate_rows(filters: MatchFilters) -> list[CandidateRow]:
 
     One query on the matching index (`MatchPoint`, kept current by the outbox): the
     (latitude, longitude) index finds the points in the bounding box, and the same query
-    keeps those whose service is active, tagged with one of `codes`, open to the
-    person's age, run in their language or with interpretation, free when asked, with
-    places left, and not already offered. Exact distances are computed in Python.
+    keeps those whose service is active, tagged with one of `codes`, meeting within the
+    offer horizon (or without dates), open to the person's age, run in their language or
+    with interpretation, not known to be paid when free is asked, with places left, and
+    not already offered. Exact distances are computed in Python.
     """
     return match_candidate_page(filters).rows
 
@@ -380,8 +380,11 @@ def match_candidate_page(
         )
     if filters.check_language:
         rows = rows.filter(_point_speaks(filters.language) | Q(interpretation=True))
+    if filters.check_time:
+        rows = rows.filter(offered_on(filters.today, filters.horizon_days))
     if filters.free_only:
-        rows = rows.filter(is_free=True)
+        # Known to be paid is out; "not stated" stays, scored below free.
+        rows = rows.exclude(cost="paid")
     if filters.exclude_services:
         rows = rows.exclude(service_key__in=[str(s) for s in filters.exclude_services])
     fields: list[Any] = [
@@ -392,13 +395,17 @@ def match_candidate_page(
         "latitude",
         "longitude",
         "capacity_status",
-        "is_free",
+        "cost",
         "assured_date",
         "languages",
         "interpretation",
         "slots",
         "name",
         "codes",
+        "run_from",
+        "undated",
+        "resumes_on",
+        "starts_on",
     ]
     if order is not None:
         rows = rows.annotate(rank_bound=order).order_by("-rank_bound", "service_at_location_id")
@@ -429,14 +436,18 @@ def match_candidate_page(
             latitude,
             longitude,
             capacity_status,
-            is_free,
+            cost,
             assured_date,
             languages,
             interpretation,
             slots,
             name,
             codes,
-        ) = record[:14]
+            run_from,
+            undated,
+            resumes_on,
+            starts_on,
+        ) = record[:18]
         own_codes = tuple(codes.strip(",").split(","))
         if wanted.isdisjoint(own_codes):
             continue
@@ -456,17 +467,24 @@ def match_candidate_page(
                 service_name=name,
                 distance_km=km,
                 capacity_status=capacity_status,
-                is_free=bool(is_free),
-                assured_date=date.fromisoformat(assured_date)
-                if isinstance(assured_date, str)
-                else assured_date,
+                cost=cost,
+                assured_date=_date(assured_date),
                 runs_in_language=own in languages or (default and ",*," in languages),
                 interpretation=bool(interpretation),
                 slots=slots,
                 codes=own_codes,
+                run_from=_date(run_from),
+                undated=bool(undated),
+                resumes_on=_date(resumes_on),
+                starts_on=_date(starts_on),
             )
         )
     return CandidatePage(found, complete, floor)
+
+
+def _date(value: Any) -> date | None:
+    """A date column read with a plain cursor: SQLite gives text."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _point_speaks(language: str) -> Q:

@@ -34,7 +34,7 @@ from community_catalog.models import (
     ServiceAtLocation,
     TaxonomyTerm,
 )
-from community_catalog.taxonomy import TAXONOMY
+from community_catalog.taxonomy import TAXONOMY_NAME, is_tisser_taxonomy, taxonomy_current
 from config.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from referrals.outbox import EventDraft, event_record, events_record
 from referrals.services import api_key_create
@@ -53,27 +53,6 @@ _NESTED_LISTS = (
 )
 # Fields an organisation cannot set through the API: the server keeps them.
 _SERVER_FIELDS = ("id", "organization", "organization_id", "last_modified", "assured_date")
-
-
-def taxonomy_seed(term_model: Any = TaxonomyTerm) -> int:
-    """Create or update the seeded taxonomy terms. Returns how many terms there are.
-
-    `term_model` lets the data migration pass its historical model.
-    """
-    with transaction.atomic():
-        by_code: dict[str, Any] = {}
-        for term in TAXONOMY:
-            obj, _ = term_model.objects.update_or_create(
-                code=term.code,
-                defaults={
-                    "kind": term.kind,
-                    "name": term.name,
-                    "name_en": term.name_en,
-                    "parent": by_code.get(term.parent) if term.parent else None,
-                },
-            )
-            by_code[term.code] = obj
-    return len(by_code)
 
 
 def organization_create(*, name: str) -> tuple[Organization, str]:
@@ -106,7 +85,9 @@ def ids_fill(document: Any) -> Any:
 
 
 def _taxonomy_to_attributes(document: dict[str, Any]) -> None:
-    """`"taxonomy": ["talk-group"]`, the short form, becomes HSDS `attributes`."""
+    """`"taxonomy": ["talk-group"]`, the short form, becomes HSDS `attributes`: it
+    replaces the Tisser terms the service carries, and keeps the terms of other
+    taxonomies it came with (a directory's own classification)."""
     codes = document.pop("taxonomy", None)
     if codes is None:
         return
@@ -115,17 +96,46 @@ def _taxonomy_to_attributes(document: dict[str, Any]) -> None:
             "taxonomy must be a list of codes",
             fields=[FieldProblem("taxonomy", "expected a list of taxonomy codes")],
         )
+    taxonomy = taxonomy_current()
     terms = {t.code: t for t in TaxonomyTerm.objects.filter(code__in=codes)}
     unknown = [
         FieldProblem(f"taxonomy[{i}]", f"unknown taxonomy code {code!r}")
-        for i, code in enumerate(codes)
         if code not in terms
+        else FieldProblem(f"taxonomy[{i}]", f"{code!r} is no longer in use")
+        for i, code in enumerate(codes)
+        if code not in terms or not (terms[code].active or code in _carried(document))
     ]
     if unknown:
         raise InvalidInput("Unknown taxonomy codes.", fields=unknown)
+    foreign = [
+        attribute
+        for attribute in document.get("attributes") or []
+        if isinstance(attribute, dict) and not _is_tisser_attribute(attribute, taxonomy.terms)
+    ]
     document["attributes"] = [
         {"id": str(uuid.uuid4()), "taxonomy_term": taxonomy_term_export(terms[c])} for c in codes
-    ]
+    ] + foreign
+
+
+def _is_tisser_attribute(attribute: dict[str, Any], codes: Any) -> bool:
+    term = attribute.get("taxonomy_term")
+    if not isinstance(term, dict):
+        return False
+    named = term.get("taxonomy") or ""
+    if named and not (isinstance(named, str) and is_tisser_taxonomy(named)):
+        return False
+    return term.get("code") in codes
+
+
+def _carried(document: dict[str, Any]) -> set[str]:
+    """The Tisser codes a service already carries: an inactive one may stay on it."""
+    return {
+        str(a["taxonomy_term"].get("code"))
+        for a in document.get("attributes") or []
+        if isinstance(a, dict)
+        and isinstance(a.get("taxonomy_term"), dict)
+        and (a["taxonomy_term"].get("taxonomy") or TAXONOMY_NAME) == TAXONOMY_NAME
+    }
 
 
 def _problems(report_errors: list[dict[str, Any]]) -> list[FieldProblem]:

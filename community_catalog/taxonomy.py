@@ -1,12 +1,30 @@
-"""The taxonomy Tisser seeds: needs people have, and kinds of collective activity.
+"""Tisser's taxonomy: the needs people have, the kinds of collective activity, which
+kinds answer which need, and how other directories' terms read in Tisser's codes.
 
-Codes are stable identifiers that clients send (`needs: ["isolation"]`); never rename one,
-add a new code instead. Labels are French first, then English.
+It is data an operator keeps (`community_catalog.taxonomy_services`: the admin, the API
+and a staff page). `SEED_TERMS` and `SEED_NEED_ACTIVITIES` are what a new installation
+starts from (the data migrations); after that, the database is the truth.
+
+Matching, search, forms and intake read a per-process copy (`taxonomy_current`): read
+once, kept until the taxonomy's version moves. Every change writes a `taxonomy` event,
+whose id is the version; the process making a change forgets its copy at once, the
+others within TISSER_TAXONOMY_CHECK_SECONDS.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import NamedTuple
+
+from django.conf import settings
+
+# The name Tisser's own taxonomy goes by in HSDS files (`taxonomy_term.taxonomy`).
+TAXONOMY_NAME = "tisser"
+# The version of the seeded taxonomy; each change since adds the id of its event.
+SEED_VERSION = "2026.1"
 
 
 class Term(NamedTuple):
@@ -17,9 +35,7 @@ class Term(NamedTuple):
     name_en: str
 
 
-TAXONOMY_VERSION = "2026.1"
-
-TAXONOMY: tuple[Term, ...] = (
+SEED_TERMS: tuple[Term, ...] = (
     Term("needs", "need", None, "Besoins", "Needs"),
     Term("isolation", "need", "needs", "Isolement", "Loneliness and isolation"),
     Term("food-insecurity", "need", "needs", "Précarité alimentaire", "Food insecurity"),
@@ -63,11 +79,12 @@ TAXONOMY: tuple[Term, ...] = (
 )
 
 
-# Which kinds of activity answer each need: how a need reaches activities through the
-# tree (matching also takes every code below these). A service may also be tagged with
-# a need directly. Grounded in what social-prescribing link workers propose most for
-# each need; an operator's change here changes matching, not stored data.
-NEED_ACTIVITIES: dict[str, tuple[str, ...]] = {
+# Which kinds of activity answer each need, as first seeded: how a need reaches
+# activities through the tree (matching also takes every code below these). A service
+# may also be tagged with a need directly. Grounded in what social-prescribing link
+# workers propose most for each need; operators change it as data
+# (`TaxonomyTerm.activities`).
+SEED_NEED_ACTIVITIES: dict[str, tuple[str, ...]] = {
     "isolation": (
         "talk-group",
         "peer-support",
@@ -92,3 +109,160 @@ NEED_ACTIVITIES: dict[str, tuple[str, ...]] = {
     "new-to-area": ("mentoring", "volunteering", "learning-circle", "walking-group", "talk-group"),
     "digital-exclusion": ("digital-inclusion", "mentoring"),
 }
+
+
+# --- The taxonomy as matching reads it ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class TermInfo:
+    code: str
+    kind: str
+    parent: str | None
+    name: str
+    name_en: str
+    active: bool
+
+    def label(self, language: str) -> str:
+        return self.name_en if language == "en" else self.name
+
+
+def taxonomy_key(taxonomy: str) -> str:
+    """How a taxonomy is named for crosswalks: its URI or name as given, trimmed, a URI
+    without its trailing slash."""
+    key = " ".join(taxonomy.split())
+    if "://" in key:
+        key = key.rstrip("/")
+    return key
+
+
+def is_tisser_taxonomy(taxonomy: str) -> bool:
+    return taxonomy_key(taxonomy).casefold() == TAXONOMY_NAME
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """One consistent reading of the taxonomy and the crosswalks."""
+
+    version: str
+    terms: dict[str, TermInfo]
+    children: dict[str | None, tuple[str, ...]]
+    need_activities: dict[str, tuple[str, ...]]
+    # (taxonomy key, code) → the Tisser codes it stands for; () for "no correspondence".
+    crosswalks: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+
+    def active(self, code: str) -> bool:
+        term = self.terms.get(code)
+        return term is not None and term.active
+
+    def codes_under(self, codes: Iterable[str]) -> set[str]:
+        """`codes` and every active code below them in the tree: a search for physical
+        activity finds walking groups."""
+        found: set[str] = set()
+        pending = [c for c in codes if self.active(c)]
+        while pending:
+            code = pending.pop()
+            if code not in found:
+                found.add(code)
+                pending.extend(c for c in self.children.get(code, ()) if self.active(c))
+        return found
+
+    def match_codes(self, needs: Iterable[str]) -> set[str]:
+        """The codes that answer `needs`: each need itself, the kinds of activity that
+        answer it, and every code below those in the tree; inactive codes reach nothing.
+        A person isolated reaches talk groups, walking groups (under physical activity)
+        and more."""
+        reached = {need for need in needs if self.active(need)}
+        for need in list(reached):
+            reached.update(self.need_activities.get(need, ()))
+        return self.codes_under(sorted(reached))
+
+    def mapping(self, taxonomy: str, code: str) -> tuple[tuple[str, ...], bool] | None:
+        """How a term of another taxonomy reads in Tisser's codes: (codes, automatic), or
+        None when nothing maps it. A crosswalk row decides; without one, a code equal to
+        a Tisser code maps to it automatically."""
+        explicit = self.crosswalks.get((taxonomy_key(taxonomy), code))
+        if explicit is not None:
+            return explicit, False
+        folded = code.strip().casefold()
+        if folded in self.terms:
+            return (folded,), True
+        return None
+
+
+_lock = threading.Lock()
+_current: Taxonomy | None = None
+_checked_at = -1e9
+
+
+def taxonomy_version() -> str:
+    """The version the database holds: the seed's, then the id of the newest change."""
+    from django.db.models import Max
+
+    from referrals.models import Event
+
+    newest = Event.objects.filter(aggregate_type="taxonomy").aggregate(v=Max("id"))["v"]
+    return SEED_VERSION if newest is None else f"{SEED_VERSION}.{newest}"
+
+
+def _load() -> Taxonomy:
+    from community_catalog.models import Crosswalk, TaxonomyTerm
+
+    version = taxonomy_version()
+    rows = list(
+        TaxonomyTerm.objects.values_list(
+            "id", "code", "kind", "parent__code", "name", "name_en", "active"
+        )
+    )
+    terms = {
+        code: TermInfo(code, kind, parent, name, name_en, active)
+        for _id, code, kind, parent, name, name_en, active in rows
+    }
+    children: dict[str | None, list[str]] = {}
+    for term in terms.values():
+        children.setdefault(term.parent, []).append(term.code)
+    need_activities: dict[str, list[str]] = {}
+    through = TaxonomyTerm.activities.through
+    for need, activity in through.objects.values_list(
+        "from_taxonomyterm__code", "to_taxonomyterm__code"
+    ):
+        need_activities.setdefault(need, []).append(activity)
+    crosswalks: dict[tuple[str, str], list[str]] = {
+        (taxonomy, code): [] for taxonomy, code in Crosswalk.objects.values_list("taxonomy", "code")
+    }
+    for taxonomy, code, tisser_code in Crosswalk.terms.through.objects.values_list(
+        "crosswalk__taxonomy", "crosswalk__code", "taxonomyterm__code"
+    ):
+        crosswalks[(taxonomy, code)].append(tisser_code)
+    return Taxonomy(
+        version=version,
+        terms=terms,
+        children={k: tuple(sorted(v)) for k, v in children.items()},
+        need_activities={k: tuple(sorted(v)) for k, v in need_activities.items()},
+        crosswalks={k: tuple(sorted(v)) for k, v in crosswalks.items()},
+    )
+
+
+def taxonomy_current() -> Taxonomy:
+    """The taxonomy and crosswalks, as this process keeps them (see the module)."""
+    global _current, _checked_at
+    now = time.monotonic()
+    with _lock:
+        kept, checked_at = _current, _checked_at
+    if kept is not None and now - checked_at < settings.TISSER_TAXONOMY_CHECK_SECONDS:
+        return kept
+    if kept is not None and taxonomy_version() == kept.version:
+        with _lock:
+            _checked_at = now
+        return kept
+    loaded = _load()
+    with _lock:
+        _current, _checked_at = loaded, now
+    return loaded
+
+
+def taxonomy_forget() -> None:
+    """Forget this process's copy: the next reader loads the taxonomy anew."""
+    global _current, _checked_at
+    with _lock:
+        _current, _checked_at = None, -1e9

@@ -18,6 +18,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -34,6 +35,7 @@ from community_catalog.hsds import DocumentError, hsds_read
 from community_catalog.hsds_import import ImportReport, hsds_import
 from community_catalog.models import Location, Service, ServiceAtLocation
 from community_catalog.schedules import service_at_location_sessions
+from community_catalog.taxonomy import taxonomy_current
 from config.errors import Problem
 from referrals.labels import CAPACITY, SERVICE_STATUSES, WEEKDAYS
 from referrals.web import organization_required, problem_message, request_organization
@@ -47,6 +49,7 @@ def _service(request: HttpRequest, service_id: uuid.UUID) -> Service:
         Service.objects.filter(id=service_id, organization=request_organization(request))
         .prefetch_related(
             "taxonomy_terms",
+            "foreign_terms",
             "service_at_locations__location",
             "service_at_locations__schedules",
             "service_at_locations__service__schedules",
@@ -96,6 +99,26 @@ def sal_view(sal: ServiceAtLocation) -> dict[str, Any]:
             initial={"available": sal.capacity_available, "maximum": sal.capacity_maximum},
         ),
     }
+
+
+def foreign_terms_view(service: Service) -> list[dict[str, Any]]:
+    """The terms of other taxonomies the service carries, and how Tisser reads them."""
+    taxonomy = taxonomy_current()
+    found = []
+    for term in service.foreign_terms.all():
+        mapped = taxonomy.mapping(term.taxonomy, term.code)
+        codes = mapped[0] if mapped else ()
+        found.append(
+            {
+                "label": term.label or term.code,
+                "codes": [
+                    taxonomy.terms[c].label(get_language() or "fr")
+                    for c in codes
+                    if c in taxonomy.terms
+                ],
+            }
+        )
+    return found
 
 
 def service_view(service: Service) -> dict[str, Any]:
@@ -159,7 +182,10 @@ def activity_new(request: HttpRequest) -> HttpResponse:
 def activity_edit(request: HttpRequest, service_id: uuid.UUID) -> HttpResponse:
     organization = request_organization(request)
     service = _service(request, service_id)
-    form = ServiceForm(request.POST or None, initial=ServiceForm.initial_of(service))
+    carried = [t.code for t in service.taxonomy_terms.all()]
+    form = ServiceForm(
+        request.POST or None, initial=ServiceForm.initial_of(service), carried=carried
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.service_update(
@@ -177,6 +203,7 @@ def activity_edit(request: HttpRequest, service_id: uuid.UUID) -> HttpResponse:
             **service_view(service),
             "form": form,
             "schedule_form": ScheduleForm(),
+            "foreign_terms": foreign_terms_view(service),
         },
         status=422 if form.is_bound else 200,
     )

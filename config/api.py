@@ -13,6 +13,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from community_catalog.api import catalog_router, organization_router
+from community_catalog.taxonomy_api import taxonomy_router
 from config.errors import Problem
 from config.ratelimit import RateLimited
 from referrals.api import router as referrals_router
@@ -36,6 +37,7 @@ api = NinjaAPI(
 )
 api.add_router("/referrals", referrals_router)
 api.add_router("/catalog", catalog_router)
+api.add_router("/catalog", taxonomy_router)
 api.add_router("/organization", organization_router)
 api.add_router("/inbox", inbox_router)
 api.add_router("/events", events_router)

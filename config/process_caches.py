@@ -1,6 +1,6 @@
 """What a process keeps for a while to spare the database on every request: API keys
-(`referrals.services`, 10 s), the taxonomy (`community_catalog.selectors`, 60 s),
-postcode positions (an hour), the catalogue rows slips print
+(`referrals.services`, 10 s), the taxonomy and crosswalks (`community_catalog.taxonomy`,
+until they change), postcode positions (an hour), the catalogue rows slips print
 (`workers.slip_content`, until the catalogue changes) and the public activity pages
 (`community_catalog.public`, in Django's cache, 5 minutes). Each is safe to be a little
 late; this forgets them all at once, for tests whose database is rebuilt under them."""
@@ -12,6 +12,7 @@ def process_caches_clear() -> None:
     from django.core.cache import cache
 
     from community_catalog import selectors
+    from community_catalog.taxonomy import taxonomy_forget
     from referrals import services
     from workers.slip_content import catalogue_forget
 
@@ -19,7 +20,6 @@ def process_caches_clear() -> None:
         services._api_keys.clear()
     with selectors._postcode_lock:
         selectors.postcode_positions.clear()
-    selectors._terms_cache = (-1e9, {})
-    selectors._taxonomy_cache = (-1e9, {})
+    taxonomy_forget()
     catalogue_forget()
     cache.clear()

@@ -235,6 +235,14 @@ TISSER_MATCH_WEIGHTS: dict[str, float] = {
     "freshness": 0.5,
 }
 TISSER_MATCH_WEIGHTS.update(env_weights("TISSER_MATCH_WEIGHTS", set(TISSER_MATCH_WEIGHTS)))
+# An activity is offered only when one of its sessions falls within this many days (an
+# ended or seasonal one waits for its next season). Six weeks: a person referred today
+# can still be expected to go. The matching index is built with it: run
+# `tisser rebuild-match-index` after changing it.
+TISSER_OFFER_HORIZON_DAYS = env_int("TISSER_OFFER_HORIZON_DAYS", 42, minimum=7, maximum=365)
+# How often a process checks whether the taxonomy or the crosswalks changed elsewhere
+# (the process that changes them forgets its own copy at once).
+TISSER_TAXONOMY_CHECK_SECONDS = env_float("TISSER_TAXONOMY_CHECK_SECONDS", 2.0, minimum=0.0)
 # A service its organisation has not confirmed for this many days is flagged stale.
 TISSER_STALE_AFTER_DAYS = env_int("TISSER_STALE_AFTER_DAYS", 180, minimum=1)
 # The language of the catalogue: a service that names no language is taken to be run

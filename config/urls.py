@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, reverse_lazy
 
-from community_catalog import public
+from community_catalog import public, web_taxonomy
 from community_catalog import web as catalog_web
 from config.api import api
 from config.health import healthz, readyz
@@ -95,6 +95,13 @@ urlpatterns = [
     path("app/places/new/", catalog_web.place_edit, name="web-place-new"),
     path("app/places/<uuid:location_id>/", catalog_web.place_edit, name="web-place"),
     path("app/import/", catalog_web.catalog_import, name="web-import"),
+    # An operator's pages (staff accounts).
+    path("app/taxonomy/", web_taxonomy.taxonomy, name="web-taxonomy"),
+    path("app/taxonomy/new/", web_taxonomy.taxonomy_term_new, name="web-taxonomy-new"),
+    path("app/taxonomy/<slug:code>/", web_taxonomy.taxonomy_term, name="web-taxonomy-term"),
+    path("app/crosswalks/", web_taxonomy.crosswalk_page, name="web-crosswalks"),
+    path("app/crosswalks/set/", web_taxonomy.crosswalk_set, name="web-crosswalk-set"),
+    path("app/crosswalks/remove/", web_taxonomy.crosswalk_remove, name="web-crosswalk-remove"),
     path("app/import/apply/", catalog_web.catalog_import_apply, name="web-import-apply"),
     path(
         "accounts/login/",

@@ -4,6 +4,7 @@ the same `ReferralIn` the API takes."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import time
 from typing import Any, cast
 
@@ -14,6 +15,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from community_catalog.models import TaxonomyTerm
+from community_catalog.taxonomy import taxonomy_current
 from referrals.labels import ACCESSIBILITY, WEEKDAYS
 
 # Languages people are most often referred in, here; the slip is printed in French or
@@ -38,9 +40,16 @@ def language_choices() -> list[tuple[str, str]]:
     return [(code, (locale.languages.get(code) or code).capitalize()) for code in LANGUAGES]
 
 
-def term_choices(kind: str) -> list[tuple[str, str]]:
+def term_choices(kind: str, *, keep: Iterable[str] = ()) -> list[tuple[str, str]]:
+    """The active terms of a kind, below the tree's roots, by label; `keep`: codes
+    offered even when inactive (those a service already carries)."""
     language = get_language() or "fr"
-    terms = TaxonomyTerm.objects.filter(kind=kind, parent__isnull=False).order_by("code")
+    kept = set(keep)
+    terms = [
+        t
+        for t in taxonomy_current().terms.values()
+        if t.kind == kind and t.parent is not None and (t.active or t.code in kept)
+    ]
     return sorted(((t.code, t.label(language)) for t in terms), key=lambda c: c[1].lower())
 
 

@@ -248,7 +248,14 @@ class MatchExplainedOut(Schema):
 
 
 class UnmatchedOut(Schema):
-    code: Literal["distance", "language", "age", "cost", "capacity", "offered"]
+    code: Literal[
+        "distance", "unmapped", "schedule", "language", "age", "cost", "capacity", "offered"
+    ] = Field(
+        description="The first filter that left nothing: distance; unmapped (activities "
+        "nearby whose directory's terms are not mapped to Tisser's yet); schedule (no "
+        "session within the offer horizon); language; age; cost (free asked); capacity; "
+        "offered (everything suitable was offered already)."
+    )
     alternatives: int = Field(description="What relaxing that filter would find.")
     fr: str
     en: str

@@ -123,8 +123,10 @@ def referral_submit(*, health_center: HealthCenter, data: ReferralIn) -> Referra
     terms = taxonomy_terms_by_code(data.needs)
     unknown = [
         FieldProblem(f"needs[{i}]", f"unknown taxonomy code {code!r}")
-        for i, code in enumerate(data.needs)
         if code not in terms
+        else FieldProblem(f"needs[{i}]", f"taxonomy code {code!r} is no longer in use")
+        for i, code in enumerate(data.needs)
+        if code not in terms or not terms[code].active
     ]
     if unknown:
         raise InvalidInput("Some needs are not taxonomy codes.", fields=unknown)

@@ -26,10 +26,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from community_catalog.benchmark import LATITUDES, LONGITUDES, catalog_fill
+from community_catalog.benchmark import LATITUDES, LONGITUDES, catalog_fill, crosswalks_fill
 from community_catalog.match_index import match_points_rebuild, slots_text
 from community_catalog.models import (
     Organization,
@@ -38,9 +39,10 @@ from community_catalog.models import (
     ServiceAtLocation,
     TaxonomyTerm,
 )
+from community_catalog.schedules import offer_run
 from community_catalog.selectors import CandidateRow, distance_km, match_codes
-from community_catalog.services import taxonomy_seed
-from community_catalog.taxonomy import NEED_ACTIVITIES
+from community_catalog.taxonomy import taxonomy_current
+from community_catalog.taxonomy_services import taxonomy_seed
 from referrals.models import HealthCenter, Referral
 from workers.matching import (
     Candidate,
@@ -84,13 +86,17 @@ def _catalogue(services: int, rng: random.Random) -> None:
     Service.objects.filter(id__in=rng.sample(service_ids, len(service_ids) // 2)).update(
         assured_date=timezone.localdate() - timedelta(days=30)
     )
+    crosswalks_fill()
     # Written around the catalogue services (which keep the index current): rebuild it.
     match_points_rebuild()
 
 
 def _referrals(count: int, rng: random.Random) -> list[Referral]:
     center = HealthCenter.objects.create(name="Bench centre")
-    needs = {t.code: t for t in TaxonomyTerm.objects.filter(code__in=NEED_ACTIVITIES)}
+    needs = {
+        t.code: t
+        for t in TaxonomyTerm.objects.filter(kind=TaxonomyTerm.Kind.NEED, parent__isnull=False)
+    }
     referrals = Referral.objects.bulk_create(
         Referral(
             code=f"B{i:06d}",
@@ -124,9 +130,13 @@ def _referrals(count: int, rng: random.Random) -> list[Referral]:
 
 
 def naive_match(referral: Referral, now: datetime) -> list[Candidate]:
-    """Every active service at every place, loaded and scored in Python."""
+    """Every active service at every place, loaded and scored in Python, with the same
+    rules as the matcher but none of its index: codes read through the taxonomy's
+    crosswalks, sessions from the schedules' rules, cost from the service."""
     today = timezone.localdate(now)
+    horizon = settings.TISSER_OFFER_HORIZON_DAYS
     person = Person.of(referral, today=today)
+    taxonomy = taxonomy_current()
     codes = match_codes(person.needs)
     youngest, oldest = person.age_range
     schedules: dict[uuid.UUID, list[Schedule]] = {}
@@ -139,6 +149,12 @@ def naive_match(referral: Referral, now: datetime) -> list[Candidate]:
         "service_id", "taxonomyterm__code"
     ):
         terms.setdefault(service_id, set()).add(code)
+    for service_id, term_taxonomy, code in Service.foreign_terms.through.objects.values_list(
+        "service_id", "foreignterm__taxonomy", "foreignterm__code"
+    ):
+        mapped = taxonomy.mapping(term_taxonomy, code)
+        if mapped is not None:
+            terms.setdefault(service_id, set()).update(mapped[0])
     candidates = []
     for sal in ServiceAtLocation.objects.select_related("service", "location").filter(
         service__status=Service.Status.ACTIVE
@@ -148,17 +164,20 @@ def naive_match(referral: Referral, now: datetime) -> list[Candidate]:
             continue
         km = distance_km(person.latitude, person.longitude, location.latitude, location.longitude)
         interpretation = bool(service.interpretation_services.strip())
+        own = schedules.get(sal.id) or schedules.get(service.id) or []
         if (
             km > person.max_distance_km
             or not terms.get(service.id, set()) & codes
             or sal.capacity_status == "no-capacity"
             or (service.minimum_age is not None and service.minimum_age > oldest)
             or (service.maximum_age is not None and service.maximum_age < youngest)
-            or (person.free_only and not service.is_free)
+            or (person.free_only and service.cost == Service.Cost.PAID)
             or (person.language != "fr" and not interpretation)
         ):
             continue
-        own = schedules.get(sal.id) or schedules.get(service.id) or []
+        run = offer_run(own, today=today, horizon_days=horizon)
+        if not run.offered_on(today, horizon):
+            continue
         row = CandidateRow(
             id=str(sal.id),
             service_id=str(service.id),
@@ -167,11 +186,15 @@ def naive_match(referral: Referral, now: datetime) -> list[Candidate]:
             service_name=service.name,
             distance_km=km,
             capacity_status=sal.capacity_status,
-            is_free=service.is_free,
+            cost=service.cost,
             assured_date=service.assured_date,
             runs_in_language=person.language == "fr",
             interpretation=interpretation,
             slots=slots_text(own),
+            run_from=run.run_from,
+            undated=run.undated,
+            resumes_on=run.resumes_on,
+            starts_on=run.starts_on,
         )
         candidates.append(candidate_score(row, [], person, now))
     chosen = choose(candidates, person.count)

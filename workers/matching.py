@@ -5,11 +5,14 @@ Plain functions over the catalogue, testable without a broker; the actors only c
 `referral_match`, `referral_rematch` and `capacity_changed`.
 
 1. **Hard filters**, in the database (`community_catalog.selectors.match_candidate_rows`):
-   a need reaches its activity kinds through the taxonomy (`match_codes`); the service is
-   active; the person's age is allowed; the place is within their travel distance
-   (index-backed bounding box, exact distance in Python); it runs in their language or
-   offers interpretation; it is free if they asked; it has places left; it was not
-   offered to this referral before.
+   a need reaches its activity kinds through the taxonomy (`match_codes`, data an
+   operator keeps), and a service's terms of other taxonomies through crosswalks; the
+   service is active; a session falls within TISSER_OFFER_HORIZON_DAYS (or it has no
+   dates: call for times); the person's age is allowed; the place is within their
+   travel distance (index-backed bounding box, exact distance in Python); it runs in
+   their language or offers interpretation; it is not known to be paid if they asked
+   for free (cost not stated passes); it has places left; it was not offered to this
+   referral before.
 2. **Soft score**: each survivor gets named parts between 0 and 1 (distance, schedule,
    language, cost, accessibility, freshness, capacity), weighted by
    `TISSER_MATCH_WEIGHTS` (settings, with a rationale per weight). The total is their
@@ -40,12 +43,17 @@ from typing import Any
 import pycountry
 from django.conf import settings
 from django.db.models import Case, ExpressionWrapper, F, FloatField, Q, Value, When
-from django.utils import timezone
+from django.utils import formats, timezone, translation
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
-from community_catalog.models import Accessibility, ServiceAtLocation, TaxonomyTerm
+from community_catalog.match_index import service_codes
+from community_catalog.models import Accessibility, MatchPoint, ServiceAtLocation
 from community_catalog.selectors import (
     CandidateRow,
     MatchFilters,
+    bounding_box,
+    distance_km,
     match_candidate_page,
     match_candidate_rows,
     match_codes,
@@ -72,7 +80,9 @@ FIT_SHARE = 0.7
 
 CAPACITY_SCORE = {"has-capacity": 1.0, "assessment-required": 0.7, "waitlist": 0.4}
 INTERPRETATION_SCORE = 0.6
-PAID_SCORE = 0.3
+# Free first, then cost not stated (maybe free: the person asks), then paid.
+COST_SCORE = {"free": 1.0, "not-stated": 0.6, "paid": 0.3}
+PAID_SCORE = COST_SCORE["paid"]
 STALE_SCORE = 0.3
 UNKNOWN_SCHEDULE_FIT = 0.5
 
@@ -147,6 +157,7 @@ class Person:
     free_only: bool
     count: int
     codes: set[str]
+    today: date
 
     @classmethod
     def of(cls, referral: Referral, *, today: date | None = None) -> Person:
@@ -176,6 +187,7 @@ class Person:
             free_only=referral.free_only,
             count=referral.matches_wanted or settings.TISSER_MATCHES_PER_REFERRAL,
             codes=match_codes(needs),
+            today=today,
         )
 
     def filters(self, exclude_services: Iterable[uuid.UUID] = ()) -> MatchFilters:
@@ -186,6 +198,8 @@ class Person:
             radius_km=self.max_distance_km,
             language=self.language,
             age_range=self.age_range,
+            today=self.today,
+            horizon_days=settings.TISSER_OFFER_HORIZON_DAYS,
             free_only=self.free_only,
             exclude_services=frozenset(exclude_services),
         )
@@ -288,13 +302,26 @@ MONTHLY_DAYS_AWAY = 14
 
 @lru_cache(maxsize=8192)
 def schedule_part(
-    slots_text: str, availability: tuple[Window, ...], weekday: int, clock: time
+    slots_text: str,
+    availability: tuple[Window, ...],
+    weekday: int,
+    clock: time,
+    days_to_start: int = 0,
 ) -> tuple[float, tuple[str, time, bool] | None]:
     """The schedule part (fit and soonness) and the slot that fits best, for a person's
-    week and the local day and time. Cached: many places share their slots."""
+    week and the local day and time. `days_to_start`: days until the current run of
+    sessions begins (a seasonal activity not yet back). Cached: many places share their
+    slots."""
     fit, slot = schedule_fit(slots_text, list(availability))
     soon = _soon(_slots(slots_text), weekday, clock)
+    if days_to_start > 0:
+        soon = min(soon, max(0.0, 1.0 - days_to_start / SOON_DAYS))
     return FIT_SHARE * fit + (1 - FIT_SHARE) * soon, slot
+
+
+def days_to_start(row: CandidateRow, today: date) -> int:
+    """Days until the place's current run of sessions begins; 0 when it has begun."""
+    return max(0, (row.run_from - today).days) if row.run_from else 0
 
 
 def _soon(slots: tuple[tuple[str, time, time, bool], ...], today: int, clock: time) -> float:
@@ -357,14 +384,18 @@ def candidate_score(
     local = timezone.localtime(now)
     today = local.date()
     schedule, slot = schedule_part(
-        row.slots, tuple(person.availability), local.weekday(), _minute(local.time())
+        row.slots,
+        tuple(person.availability),
+        local.weekday(),
+        _minute(local.time()),
+        days_to_start(row, today),
     )
     met = accessibility_met(accessibility_texts, person.accessibility_needs)
     parts = {
         "distance": distance_part(row.distance_km, person.max_distance_km),
         "schedule": schedule,
         "language": 1.0 if row.runs_in_language else INTERPRETATION_SCORE,
-        "cost": 1.0 if row.is_free else PAID_SCORE,
+        "cost": COST_SCORE.get(row.cost, PAID_SCORE),
         "accessibility": (
             len(met) / len(person.accessibility_needs) if person.accessibility_needs else 1.0
         ),
@@ -459,7 +490,7 @@ def _best(rows: list[CandidateRow], person: Person, now: datetime, count: int) -
     for start in range(0, len(bounds), _BATCH):
         if _settled(chosen, count) and bounds[start][0] < min(c.total for c in chosen) - 1e-6:
             break
-        for _, i in bounds[start : start + _BATCH]:
+        for _bound, i in bounds[start : start + _BATCH]:
             row = rows[i]
             candidates.append(candidate_score(row, texts.get(row.location_id, []), person, now))
         chosen = choose(candidates, count)
@@ -488,7 +519,10 @@ def _sql_bound(person: Person, today: date) -> Any:
     if person.language == settings.TISSER_CATALOG_LANGUAGE:
         speaks |= Q(languages__contains=",*,")
     language = Case(When(speaks, then=Value(1.0)), default=Value(INTERPRETATION_SCORE))
-    cost = Case(When(is_free=True, then=Value(1.0)), default=Value(PAID_SCORE))
+    cost = Case(
+        *(When(cost=state, then=Value(score)) for state, score in COST_SCORE.items()),
+        default=Value(PAID_SCORE),
+    )
     capacity = Case(
         *(When(capacity_status=k, then=Value(v)) for k, v in CAPACITY_SCORE.items()),
         default=Value(1.0),
@@ -538,10 +572,11 @@ def _bounds(rows: list[CandidateRow], person: Person, now: datetime) -> list[tup
             sure
             + w_distance * distance_part(row.distance_km, max_km)
             + w_language * (1.0 if row.runs_in_language else INTERPRETATION_SCORE)
-            + w_cost * (1.0 if row.is_free else PAID_SCORE)
+            + w_cost * COST_SCORE.get(row.cost, PAID_SCORE)
             + w_capacity * CAPACITY_SCORE.get(row.capacity_status, 1.0)
             + w_freshness * freshness_part(row.assured_date, today)
-            + w_schedule * schedule_part(row.slots, week, weekday, clock)[0]
+            + w_schedule
+            * schedule_part(row.slots, week, weekday, clock, days_to_start(row, today))[0]
         )
         bounds.append((score / total_weight, i))
     return bounds
@@ -616,14 +651,59 @@ def language_names(code: str) -> tuple[str, str]:
     return french.lower(), english
 
 
+REASON_LANGUAGES = ("fr", "en")
+
+
+def bilingual(code: str, message: str | Promise, **params: Any) -> dict[str, str]:
+    """A reason or an explanation in French and English, through gettext: `{"code":
+    ..., "fr": ..., "en": ...}`. A date parameter is written as each language writes it
+    ("2 mars", "2 March"); a callable one is called with the language."""
+    said = {"code": code}
+    for language in REASON_LANGUAGES:
+        with translation.override(language):
+            values = {
+                name: formats.date_format(value, "j F")
+                if isinstance(value, date)
+                else value(language)
+                if callable(value)
+                else value
+                for name, value in params.items()
+            }
+            said[language] = str(message) % values if params else str(message)
+    return said
+
+
+def cost_reason(cost: str) -> dict[str, str] | None:
+    """What the person is told of the cost: free, or to ask (never "free" unless
+    matching counted it free: both read the same state)."""
+    if cost == "free":
+        return bilingual("cost", _("Free"))
+    if cost == "not-stated":
+        return bilingual("cost", _("Cost not stated: ask when you get in touch"))
+    return None
+
+
+def season_reason(row: CandidateRow, today: date) -> dict[str, str] | None:
+    """A seasonal activity back soon, or a new one about to start."""
+    if row.resumes_on and row.resumes_on > today:
+        return bilingual("resumes", _("Resumes on %(date)s"), date=row.resumes_on)
+    if row.starts_on and row.starts_on > today:
+        return bilingual("resumes", _("Starts on %(date)s"), date=row.starts_on)
+    return None
+
+
 def reasons_for(candidate: Candidate, person: Person) -> list[dict[str, str]]:
     """Short reasons a person can read, in French and English, most telling first."""
     reasons = [distance_reason(candidate.row.distance_km)]
+    season = season_reason(candidate.row, person.today)
+    if season:
+        reasons.append(season)
     schedule = schedule_reason(candidate, person)
     if schedule:
         reasons.append(schedule)
-    if candidate.row.is_free:
-        reasons.append({"code": "cost", "fr": "Gratuit", "en": "Free"})
+    cost = cost_reason(candidate.row.cost)
+    if cost:
+        reasons.append(cost)
     reasons.append(language_reason(candidate, person))
     reasons += [
         {"code": "accessibility", **ACCESSIBILITY_REASONS[need]}
@@ -688,16 +768,20 @@ def proposals_for(
 def unmatched_explanation(referral: Referral) -> dict[str, Any]:
     """Why nothing was found, in words a clinician can act on: the first hard filter
     that leaves nothing, and what relaxing it would find. Counts are of activities the
-    person could attend but for that one filter."""
+    person could attend but for that one filter. In order: distance (or, with nothing
+    of the kind near, activities whose other directory's terms are not mapped yet), no
+    session soon, language, age, cost, places left, already offered."""
     person = Person.of(referral)
     base = person.filters(services_offered(referral))
     km, wider = person.max_distance_km, max(person.max_distance_km * 2, 10.0)
+    said = {"km": f"{km:g}", "wider": f"{wider:g}"}
     # Everything of the kind wanted nearby, whatever the other filters say.
     anything = replace(
         base,
         check_language=False,
         check_age=False,
         check_capacity=False,
+        check_time=False,
         free_only=False,
         exclude_services=frozenset(),
     )
@@ -711,24 +795,65 @@ def unmatched_explanation(referral: Referral) -> dict[str, Any]:
             return _explained(
                 "distance",
                 farther,
-                f"Rien à moins de {km:g} km ; {farther} à moins de {wider:g} km.",
-                f"Nothing within {km:g} km; {farther} within {wider:g} km.",
+                _("Nothing within %(km)s km; %(count)s within %(wider)s km."),
+                count=farther,
+                **said,
+            )
+        unmapped = _unmapped_near(person)
+        if unmapped:
+            return _explained(
+                "unmapped",
+                unmapped,
+                _(
+                    "Nothing nearby is known to answer these needs, but %(count)s "
+                    "activities within %(km)s km are classed in another directory's terms "
+                    "that are not mapped yet: the territory's coordinator can map them."
+                ),
+                count=unmapped,
+                **said,
             )
         return _explained(
-            "distance",
-            0,
-            f"Rien à moins de {wider:g} km non plus : essayez d'autres besoins.",
-            f"Nothing within {wider:g} km either: try other needs.",
+            "distance", 0, _("Nothing within %(wider)s km either: try other needs."), **said
         )
-    spoken = replace(anything, check_language=True)
+    timed = replace(anything, check_time=True)
+    if not count(timed):
+        rows = match_candidate_rows(anything)
+        later = sorted(r.run_from for r in rows if r.run_from is not None)
+        weeks = f"{settings.TISSER_OFFER_HORIZON_DAYS / 7:g}"
+        if later:
+            return _explained(
+                "schedule",
+                len(later),
+                _(
+                    "Nothing within %(km)s km meets in the next %(weeks)s weeks; "
+                    "%(count)s start again later, the first on %(date)s."
+                ),
+                count=len(later),
+                weeks=weeks,
+                date=later[0],
+                **said,
+            )
+        return _explained(
+            "schedule",
+            0,
+            _(
+                "Nothing within %(km)s km meets in the next %(weeks)s weeks: the "
+                "%(count)s activities found have ended."
+            ),
+            count=len(rows),
+            weeks=weeks,
+            **said,
+        )
+    spoken = replace(timed, check_language=True)
     if not count(spoken):
-        others = count(anything)
-        fr_name, en_name = language_names(person.language)
+        others = count(timed)
         return _explained(
             "language",
             others,
-            f"Rien en {fr_name} à moins de {km:g} km ; {others} dans d'autres langues.",
-            f"Nothing in {en_name} within {km:g} km; {others} in other languages.",
+            _("Nothing in %(language)s within %(km)s km; %(count)s in other languages."),
+            count=others,
+            language=lambda lang: language_names(person.language)[0 if lang == "fr" else 1],
+            **said,
         )
     allowed = replace(spoken, check_age=True)
     if not count(allowed):
@@ -736,16 +861,18 @@ def unmatched_explanation(referral: Referral) -> dict[str, Any]:
         return _explained(
             "age",
             others,
-            f"Rien d'ouvert à son âge à moins de {km:g} km ; {others} pour d'autres âges.",
-            f"Nothing open to this age within {km:g} km; {others} for other ages.",
+            _("Nothing open to this age within %(km)s km; %(count)s for other ages."),
+            count=others,
+            **said,
         )
     if person.free_only and not count(replace(allowed, free_only=True)):
         paid = count(allowed)
         return _explained(
             "cost",
             paid,
-            f"Rien de gratuit à moins de {km:g} km ; {paid} payant(s).",
-            f"Nothing free within {km:g} km; {paid} with a fee.",
+            _("Nothing free within %(km)s km; %(count)s with a fee."),
+            count=paid,
+            **said,
         )
     affordable = replace(allowed, free_only=person.free_only)
     if not count(replace(affordable, check_capacity=True)):
@@ -753,19 +880,33 @@ def unmatched_explanation(referral: Referral) -> dict[str, Any]:
         return _explained(
             "capacity",
             full,
-            f"Les {full} activités qui conviennent à moins de {km:g} km sont complètes.",
-            f"The {full} suitable activities within {km:g} km are full.",
+            _("The %(count)s suitable activities within %(km)s km are full."),
+            count=full,
+            **said,
         )
     return _explained(
-        "offered",
-        0,
-        f"Tout ce qui convient à moins de {km:g} km a déjà été proposé.",
-        f"Everything suitable within {km:g} km has already been offered.",
+        "offered", 0, _("Everything suitable within %(km)s km has already been offered."), **said
     )
 
 
-def _explained(code: str, alternatives: int, fr: str, en: str) -> dict[str, Any]:
-    return {"code": code, "alternatives": alternatives, "fr": fr, "en": en}
+def _unmapped_near(person: Person) -> int:
+    """Active places within the person's distance whose service carries a term of
+    another taxonomy that no crosswalk maps yet."""
+    lat_range, lon_range = bounding_box(person.latitude, person.longitude, person.max_distance_km)
+    return sum(
+        1
+        for latitude, longitude in MatchPoint.objects.filter(
+            latitude__range=lat_range, longitude__range=lon_range, active=True, unmapped=True
+        ).values_list("latitude", "longitude")
+        if distance_km(person.latitude, person.longitude, latitude, longitude)
+        <= person.max_distance_km
+    )
+
+
+def _explained(
+    code: str, alternatives: int, message: str | Promise, **params: Any
+) -> dict[str, Any]:
+    return {"alternatives": alternatives, **bilingual(code, message, **params)}
 
 
 # --- Jobs ----------------------------------------------------------------------------
@@ -838,9 +979,7 @@ def capacity_changed(*, event_id: int) -> None:
             and sal.location.latitude is not None
             and sal.location.longitude is not None
         ):
-            codes = list(
-                TaxonomyTerm.objects.filter(services=sal.service_id).values_list("code", flat=True)
-            )
+            codes = list(service_codes([sal.service_id])[sal.service_id].codes)
             for referral_id in referrals_waiting_near(
                 latitude=sal.location.latitude,
                 longitude=sal.location.longitude,

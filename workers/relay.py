@@ -1,6 +1,7 @@
 """The relay: the one periodic loop. Sweeps the outbox, re-sends lost webhook deliveries,
-runs the referral lifecycle's clock (reminders and expiry of unanswered placements), and
-sends the retention purge.
+runs the referral lifecycle's clock (reminders and expiry of unanswered placements), moves
+matching's index on as days pass (a run of sessions that ended), and sends the retention
+purge.
 
 Runs as `tisser relay` next to Redis workers, and as a thread inside `tisser serve` in
 embedded mode.
@@ -26,6 +27,7 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 from django.db.utils import DatabaseError
 
+from community_catalog.match_index import match_points_daily
 from config.broker import BROKER_ERRORS
 from referrals.lifecycle import placements_check
 from referrals.outbox import events_sweep
@@ -55,6 +57,11 @@ def relay_run(stop: threading.Event, *, recover_before: datetime | None = None) 
             first = False
             if time.monotonic() >= next_check:
                 checked = placements_check()
+                # Cheap when nothing ended (one indexed query): run with the clock, so an
+                # activity that ended yesterday is not offered this morning.
+                ended = match_points_daily()
+                if ended:
+                    logger.info("matching index: %s service(s) whose sessions ended", ended)
                 next_check = time.monotonic() + settings.TISSER_LIFECYCLE_CHECK_SECONDS
                 if checked.reminded or checked.expired:
                     logger.info(

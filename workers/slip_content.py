@@ -75,6 +75,9 @@ TEXTS = {
     "no_sessions": _("Call to ask for the next dates."),
     "free": _("Free"),
     "ask_cost": _("Ask the organisation."),
+    "cost_not_stated": _("Cost not stated: ask when you get in touch"),
+    "cost_ask": _("%(fees)s (ask when you get in touch)"),
+    "paid_ask": _("There is a cost: ask how much when you get in touch"),
     "scan": _("Scan for the details and a map."),
     "qr_label": _("QR code: the page of %(name)s"),
 }
@@ -263,6 +266,8 @@ class SlipActivity:
     url: str
     qr: SafeString
     qr_label: str
+    # A seasonal activity back soon, or a new one: "Resumes on 2 March".
+    season: Say = field(default_factory=lambda: Say(""))
 
 
 @dataclass(frozen=True)
@@ -287,10 +292,22 @@ def _texts(service: Service, name: str, languages: Sequence[str]) -> Say:
 
 
 def activity_cost(service: Service, languages: Sequence[str]) -> Say:
-    if service.is_free:
+    """The cost line, from the one cost state matching also reads (`Service.cost`): a
+    slip never says "Free" for what matching counted as paid or not stated."""
+    if service.cost == Service.Cost.FREE:
         return _say(languages, "free")
-    language = languages[0]
     fees = _texts(service, "fees_description", languages)
+    if service.cost == Service.Cost.NOT_STATED:
+        if not fees:
+            return _say(languages, "cost_not_stated")
+        texts = [
+            _say((language,), "cost_ask", fees=text).text
+            for language, text in zip(
+                languages[:2], (fees.text, fees.also or fees.text), strict=False
+            )
+        ]
+        return Say(texts[0], texts[1] if len(texts) > 1 else "")
+    language = languages[0]
     # The option ("la séance") is catalogue text with no translation: printed only when
     # nothing else says what the amount is for, and only on a slip in its language.
     say_option = not fees and tuple(languages) == (settings.TISSER_CATALOG_LANGUAGE,)
@@ -301,7 +318,7 @@ def activity_cost(service: Service, languages: Sequence[str]) -> Say:
         if c.amount is not None and c.amount > 0
     ]
     if not amounts:
-        return fees or _say(languages, "ask_cost")
+        return fees or _say(languages, "paid_ask")
     prefix = " · ".join(amounts)
     return Say(
         f"{prefix} \N{EM DASH} {fees.text}" if fees.text else prefix,
@@ -322,9 +339,21 @@ def activity_contact(sal: ServiceAtLocation) -> tuple[str, str]:
 
 
 def _reasons(match: Match, languages: Sequence[str]) -> Say:
-    # The most telling few. Cost and sessions have their own lines on the slip.
-    kept = [r for r in match.reasons if r.get("code") not in ("cost", "schedule")][:3]
+    # The most telling few. Cost, sessions and a season have their own lines.
+    kept = [r for r in match.reasons if r.get("code") not in _OWN_LINES][:3]
     texts = [" · ".join(r[lang] for r in kept if r.get(lang)) for lang in languages[:2]]
+    return Say(texts[0], texts[1] if len(texts) > 1 else "")
+
+
+_OWN_LINES = ("cost", "schedule", "resumes")
+
+
+def _season(match: Match, languages: Sequence[str]) -> Say:
+    """ "Resumes on 2 March", as matching said it when it chose the activity."""
+    said = next((r for r in match.reasons if r.get("code") == "resumes"), None)
+    if said is None:
+        return Say("")
+    texts = [said.get(lang, "") for lang in languages[:2]]
     return Say(texts[0], texts[1] if len(texts) > 1 else "")
 
 
@@ -339,6 +368,7 @@ def _activity(match: Match, languages: Sequence[str], now: datetime) -> SlipActi
             for s in service_at_location_sessions(sal, after=now, count=SESSIONS_PRINTED)
         ],
         reasons=_reasons(match, languages),
+        season=_season(match, languages),
     )
 
 

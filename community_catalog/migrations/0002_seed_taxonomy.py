@@ -2,7 +2,7 @@ from django.db import migrations
 
 
 def seed(apps, schema_editor):
-    from community_catalog.services import taxonomy_seed
+    from community_catalog.taxonomy_services import taxonomy_seed
 
     taxonomy_seed(apps.get_model("community_catalog", "TaxonomyTerm"))
 

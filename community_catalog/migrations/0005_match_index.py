@@ -5,11 +5,10 @@ from django.db import migrations, models
 
 
 def match_points_build(apps, schema_editor):
-    # The current code, not historical models: the index is derived data, rebuilt by the
-    # same function as at run time (`tisser rebuild-match-index`).
-    from community_catalog.match_index import match_points_rebuild
-
-    match_points_rebuild()
+    # Built once the index has all its columns (0009), by the same function as at run
+    # time (`tisser rebuild-match-index`): the current code would write columns this
+    # migration does not create yet.
+    pass
 
 
 class Migration(migrations.Migration):

@@ -82,7 +82,7 @@ def test_it_creates_a_service_in_hsds_with_normalised_values(org_api: ApiClient)
         "cooking-workshop",
         "isolation",
     }
-    assert Service.objects.get(id=service["id"]).is_free
+    assert Service.objects.get(id=service["id"]).cost == "free"
     assert service_events(service["id"]) == ["service.updated"]
 
 

@@ -87,8 +87,16 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/reports/{table}.csv"): _for(*ROLES, owned=False),
     ("GET", "/slips.pdf"): _for(CENTER, owned=False, empty_code="no_slips"),
     ("GET", "/audit"): _for(OPERATOR, owned=False),
-    # The taxonomy is public: the vocabulary of needs, nothing about anyone.
+    # The taxonomy is public: the vocabulary of needs, nothing about anyone. Operators
+    # keep it, and the crosswalks that read other directories' terms.
     ("GET", "/catalog/taxonomy"): _for(owned=False),
+    ("POST", "/catalog/taxonomy"): _for(OPERATOR, owned=False),
+    ("PATCH", "/catalog/taxonomy/{code}"): _for(OPERATOR, owned=False),
+    ("DELETE", "/catalog/taxonomy/{code}"): _for(OPERATOR, owned=False),
+    ("GET", "/catalog/crosswalks"): _for(OPERATOR, owned=False),
+    ("POST", "/catalog/crosswalks"): _for(OPERATOR, owned=False),
+    ("DELETE", "/catalog/crosswalks/{crosswalk_id}"): _for(OPERATOR, owned=False),
+    ("GET", "/catalog/crosswalks/unmapped"): _for(OPERATOR, owned=False),
     ("GET", "/catalog/services"): _for(*ROLES, owned=False),
     ("POST", "/catalog/import"): _for(ORGANIZATION, owned=False),
     ("GET", "/catalog/export"): _for(ORGANIZATION, owned=False),

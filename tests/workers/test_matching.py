@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from community_catalog.models import Organization, Service
 from community_catalog.selectors import CandidateRow
-from community_catalog.services import organization_create, service_create, taxonomy_seed
+from community_catalog.services import organization_create, service_create
+from community_catalog.taxonomy_services import taxonomy_seed
 from referrals.models import Referral
 from tests.conftest import ApiClient, organization_key, referral_body, referral_matched
 from workers.matching import Person, Window, candidate_score, choose, match
@@ -382,6 +383,7 @@ _PERSON = Person(
     free_only=False,
     count=3,
     codes={"isolation"},
+    today=date(2026, 11, 23),
 )
 _NOW = datetime(2026, 11, 23, 9, tzinfo=UTC)  # a Monday
 
@@ -394,7 +396,7 @@ rows = st.builds(
     service_name=st.text("abc", min_size=1, max_size=3),
     distance_km=st.floats(0, 10),
     capacity_status=st.sampled_from(["has-capacity", "waitlist", "assessment-required"]),
-    is_free=st.booleans(),
+    cost=st.sampled_from(["free", "paid", "not-stated"]),
     assured_date=st.one_of(st.none(), st.dates(date(2024, 1, 1), date(2026, 11, 1))),
     runs_in_language=st.booleans(),
     interpretation=st.just(True),

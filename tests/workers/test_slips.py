@@ -189,7 +189,7 @@ def test_a_paid_activity_prints_its_price_in_the_slips_language(
     match = referral.matches.order_by("rank").select_related("service_at_location").first()
     assert match is not None
     service_id = match.service_at_location.service_id
-    Service.objects.filter(id=service_id).update(is_free=False, fees_description=fees)
+    Service.objects.filter(id=service_id).update(cost="paid", fees_description=fees)
     CostOption.objects.filter(service_id=service_id).delete()
     CostOption.objects.create(
         service_id=service_id, option="la séance", amount=Decimal("3.50"), currency="EUR"
@@ -452,7 +452,7 @@ def test_hostile_catalogue_text_prints_literally_and_fetches_nothing(
     assert match is not None
     sal = match.service_at_location
     hostile = _hostile(trap)
-    Service.objects.filter(id=sal.service_id).update(is_free=False, **hostile)
+    Service.objects.filter(id=sal.service_id).update(cost="paid", **hostile)
     Organization.objects.filter(services__id=sal.service_id).update(
         name=f"<svg onload=alert(1)><image href='{trap}/svg.png'/></svg>"
     )
