@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db import models
+from django.http import HttpRequest
 
+from community_catalog import crosswalks, taxonomy_services
 from community_catalog.models import (
     Accessibility,
     Address,
     Contact,
     CostOption,
+    Crosswalk,
+    ForeignTerm,
     Language,
     Location,
     Organization,
@@ -22,17 +27,122 @@ from community_catalog.models import (
     ServiceAtLocation,
     TaxonomyTerm,
 )
+from community_catalog.services import service_derived_refresh
+from community_catalog.taxonomy import taxonomy_key
+from config.errors import Problem
 
 # URLs typed without a scheme are read as https (Django 6's default, chosen now).
 _URLS: dict[Any, dict[str, Any]] = {models.URLField: {"assume_scheme": "https"}}
 
 
+class TaxonomyTermForm(forms.ModelForm):
+    class Meta:
+        model = TaxonomyTerm
+        fields = [
+            "code",
+            "kind",
+            "name",
+            "name_en",
+            "description",
+            "parent",
+            "active",
+            "activities",
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        term = TaxonomyTerm(
+            pk=self.instance.pk,
+            code=data.get("code") or self.instance.code,
+            kind=data.get("kind") or self.instance.kind,
+        )
+        try:
+            taxonomy_services.term_check(
+                term, parent=data.get("parent"), activities=list(data.get("activities") or [])
+            )
+        except Problem as problem:
+            raise forms.ValidationError(
+                "; ".join(f.message for f in problem.fields) or problem.message
+            ) from None
+        return data
+
+
 @admin.register(TaxonomyTerm)
 class TaxonomyTermAdmin(admin.ModelAdmin):
+    """Terms are written as the API writes them: every change records its event, moves
+    the taxonomy's version and reaches matching; a code is never renamed, and a term in
+    use is deactivated, not deleted."""
+
+    form = TaxonomyTermForm
     formfield_overrides = _URLS
-    list_display = ["code", "kind", "name", "name_en", "parent"]
-    list_filter = ["kind"]
+    list_display = ["code", "kind", "name", "name_en", "parent", "active"]
+    list_filter = ["kind", "active"]
     search_fields = ["code", "name", "name_en"]
+    filter_horizontal = ["activities"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ("code", "kind") if obj is not None else ()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and taxonomy_services.term_uses(obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        taxonomy_services.term_saved(
+            form.instance, created=not change, fields=sorted(form.changed_data)
+        )
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        taxonomy_services.term_delete(code=obj.code)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for term in queryset:
+            taxonomy_services.term_delete(code=term.code)
+
+
+@admin.register(Crosswalk)
+class CrosswalkAdmin(admin.ModelAdmin):
+    """Mappings written here apply at once to the services carrying the term, as from
+    the API or `tisser crosswalk`."""
+
+    list_display = ["code", "label", "taxonomy", "updated_at"]
+    list_filter = ["taxonomy"]
+    search_fields = ["code", "label", "taxonomy"]
+    filter_horizontal = ["terms"]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        obj.taxonomy = taxonomy_key(obj.taxonomy)
+        obj.code = " ".join(obj.code.split())
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        crosswalks.crosswalk_saved(form.instance)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        crosswalks.crosswalk_remove(taxonomy=obj.taxonomy, code=obj.code)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for crosswalk in queryset:
+            crosswalks.crosswalk_remove(taxonomy=crosswalk.taxonomy, code=crosswalk.code)
+
+
+@admin.register(ForeignTerm)
+class ForeignTermAdmin(admin.ModelAdmin):
+    """Terms of other taxonomies, as the imports kept them: read only (map them with a
+    crosswalk)."""
+
+    list_display = ["code", "label", "taxonomy", "created_at"]
+    list_filter = ["taxonomy"]
+    search_fields = ["code", "label", "taxonomy"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class ContactInline(admin.StackedInline):
@@ -86,8 +196,15 @@ class ServiceAdmin(admin.ModelAdmin):
     list_filter = ["status", "cost", "taxonomy_terms"]
     search_fields = ["name", "organization__name"]
     filter_horizontal = ["taxonomy_terms"]
+    readonly_fields = ["cost", "foreign_terms"]
     date_hierarchy = "assured_date"
     inlines = [CostOptionInline, LanguageInline, ContactInline, PhoneInline, ServiceScheduleInline]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        # Its cost options are saved by now: the cost state follows them, and matching's
+        # index the service.
+        service_derived_refresh(form.instance)
 
 
 class AddressInline(admin.StackedInline):

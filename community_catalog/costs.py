@@ -199,12 +199,13 @@ def cost_state(
 ) -> CostState:
     """Free, paid or not stated: the one decision every part of Tisser reads.
 
-    `declared`: what the organisation said ("free" or "paid"); `amounts`: HSDS cost
+    `declared`: what the organisation said ("free", "paid", or "not-stated" when it
+    wants people to ask); `amounts`: HSDS cost
     options' amounts; `fees`: `fees_description` texts (the original and its
     translations); `frais`: data·inclusion's value(s).
     """
-    if declared in (FREE, PAID):
-        return FREE if declared == FREE else PAID
+    if declared in COST_STATES:
+        return FREE if declared == FREE else PAID if declared == PAID else NOT_STATED
     options = list(amounts)
     given = [Decimal(str(a)) for a in options if a is not None]
     texts = [text_cost_state(t) for t in fees if isinstance(t, str) and t.strip()]

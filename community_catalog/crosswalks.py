@@ -179,6 +179,13 @@ def crosswalk_remove(*, taxonomy: str, code: str) -> None:
         _applied(crosswalk_id, "crosswalk.removed", [key])
 
 
+def crosswalk_saved(crosswalk: Crosswalk, *, removed: bool = False) -> int:
+    """Record and apply a row written elsewhere (the admin); returns how many services
+    it touched. Call it in the transaction that wrote the row."""
+    change = "crosswalk.removed" if removed else "crosswalk.set"
+    return _applied(crosswalk.id, change, [(crosswalk.taxonomy, crosswalk.code)])
+
+
 def crosswalk_remove_by_id(crosswalk_id: uuid.UUID) -> None:
     crosswalk = Crosswalk.objects.filter(id=crosswalk_id).first()
     if crosswalk is None:

@@ -44,10 +44,9 @@ class ServiceForm(PlainForm):
         choices=[
             (Service.Cost.FREE, _("Free")),
             (Service.Cost.PAID, _("There is a cost (say how much below)")),
-            ("", _("Not said: people are told to ask")),
+            (Service.Cost.NOT_STATED, _("Not said: people are told to ask")),
         ],
         widget=forms.RadioSelect,
-        required=False,
     )
     fees_description = forms.CharField(
         label=_("What it costs, in your words (optional)"), max_length=500, required=False
@@ -89,8 +88,7 @@ class ServiceForm(PlainForm):
             "application_process": service.application_process,
             "what_to_bring": service.what_to_bring,
             # What they declared, else what Tisser read from their text and prices.
-            "cost": service.cost_declared
-            or ("" if service.cost == Service.Cost.NOT_STATED else service.cost),
+            "cost": service.cost_declared or service.cost,
             "fees_description": service.fees_description,
             "status": service.status,
             "alert": service.alert,
@@ -106,7 +104,7 @@ class ServiceForm(PlainForm):
             "application_process": data["application_process"],
             "what_to_bring": data["what_to_bring"],
             "fees_description": data["fees_description"],
-            "cost": data["cost"] or None,
+            "cost": data["cost"],
             "alert": data["alert"],
             "status": data.get("status", Service.Status.ACTIVE),
         }
@@ -302,7 +300,9 @@ class NewTermForm(TermForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, kind="activity", **kwargs)
         # Any parent at first; the service checks it is of the same kind.
-        choices_set(self.fields["parent"], [("", str(_("(the top of the tree)"))), *_term_choices()])
+        choices_set(
+            self.fields["parent"], [("", str(_("(the top of the tree)"))), *_term_choices()]
+        )
         del self.fields["active"]
 
 

@@ -370,9 +370,10 @@ class HsdsService(_Obj):
     attributes: list[HsdsAttribute] = []
     # Tisser extension: the texts in other languages, {"en": {"name": ..., ...}}.
     translations: dict[LanguageCode, dict[str, str]] = {}
-    # Tisser extension: the organisation says it is free or paid; left out, Tisser reads
-    # the cost options and the fees text (`community_catalog.costs`).
-    cost: Literal["free", "paid"] | None = None
+    # Tisser extension: the organisation says it is free, paid, or not stated (people
+    # ask); left out, Tisser reads the cost options and the fees text
+    # (`community_catalog.costs`).
+    cost: Literal["free", "paid", "not-stated"] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> HsdsService:
@@ -397,8 +398,6 @@ class HsdsService(_Obj):
         amounts = [c.amount for c in self.cost_options if c.amount is not None]
         if self.cost == "free" and any(a > 0 for a in amounts):
             raise ValueError("cost is 'free' but a cost option has an amount above 0")
-        if self.cost == "paid" and amounts and all(a == 0 for a in amounts):
-            raise ValueError("cost is 'paid' but every cost option's amount is 0")
         fees = [
             self.fees_description,
             *(t.get("fees_description", "") for t in self.translations.values()),

@@ -4,7 +4,7 @@ Empty values are left out (HSDS types most fields as strings with formats, so an
 e-mail would not be valid), except the fields HSDS requires. Tisser's extensions,
 which HSDS allows as additional properties: `capacity` on service_at_location,
 `confidential` on location, `translations`, `what_to_bring` and `cost` (what the
-organisation declared: "free" or "paid") on service.
+organisation declared: "free", "paid" or "not-stated") on service.
 """
 
 from __future__ import annotations

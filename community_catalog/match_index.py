@@ -43,14 +43,15 @@ from community_catalog.selectors import IDS_PER_QUERY, public_position
 _CHUNK = 2000
 
 
-def match_points_refresh(service_ids: Iterable[uuid.UUID]) -> int:
-    """Recompute the points of these services (deleted ones lose theirs). Returns how
-    many points were written."""
+def match_points_refresh(service_ids: Iterable[uuid.UUID], *, today: date | None = None) -> int:
+    """Recompute the points of these services (deleted ones lose theirs), as of `today`
+    (the local date unless given). Returns how many points were written."""
     ids = list(dict.fromkeys(service_ids))
+    today = today or timezone.localdate()
     written = 0
     chunk = min(_CHUNK, IDS_PER_QUERY)
     for start in range(0, len(ids), chunk):
-        written += _refresh(ids[start : start + chunk])
+        written += _refresh(ids[start : start + chunk], today)
     return written
 
 
@@ -107,7 +108,7 @@ def service_codes(service_ids: list[uuid.UUID]) -> dict[uuid.UUID, ServiceCodes]
     return found
 
 
-def _refresh(service_ids: list[uuid.UUID]) -> int:
+def _refresh(service_ids: list[uuid.UUID], today: date) -> int:
     MatchPoint.objects.filter(service_key__in=[str(i) for i in service_ids]).delete()
     sals = list(
         ServiceAtLocation.objects.filter(service_id__in=service_ids)
@@ -138,7 +139,6 @@ def _refresh(service_ids: list[uuid.UUID]) -> int:
         if owner is not None:
             schedules.setdefault(owner, []).append(schedule)
 
-    today = timezone.localdate()
     horizon = settings.TISSER_OFFER_HORIZON_DAYS
     runs: dict[tuple[uuid.UUID, ...], OfferRun] = {}
     points = []
@@ -183,7 +183,7 @@ def _refresh(service_ids: list[uuid.UUID]) -> int:
                 code_bits=code_bits(service_codes_.codes),
                 languages=_listed(sorted(languages)),
                 interpretation=bool(service.interpretation_services.strip()),
-                slots=slots_text(own),
+                slots=slots_text(own, today=today),
                 run_from=run.run_from,
                 run_until=run.run_until,
                 undated=run.undated,
@@ -210,7 +210,7 @@ def match_points_daily(*, today: date | None = None, limit: int = 2000) -> int:
         )
         service_ids = sorted({uuid.UUID(k) for k in keys})
         if service_ids:
-            match_points_refresh(service_ids)
+            match_points_refresh(service_ids, today=today)
     return len(service_ids)
 
 
@@ -232,10 +232,10 @@ def _listed(values: Iterable[str]) -> str:
     return f",{joined}," if joined else ""
 
 
-def slots_text(schedules: list[Schedule]) -> str:
+def slots_text(schedules: list[Schedule], *, today: date | None = None) -> str:
     """The weekly slots of live schedules: 'TU 14:00 16:30 W;FR 09:00 11:00 M' (W: weekly
     or less often, M: monthly). What the schedule fit needs, without the rules."""
-    today = timezone.localdate()
+    today = today or timezone.localdate()
     slots = []
     for schedule in schedules:
         if not schedule.freq or schedule.opens_at is None:

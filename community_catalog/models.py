@@ -193,8 +193,9 @@ class Service(models.Model):
     cost_declared = models.CharField(
         max_length=10,
         blank=True,
-        choices=[(Cost.FREE, "free"), (Cost.PAID, "paid")],
-        help_text="Free or paid, as the organisation declared it; empty: not declared.",
+        choices=Cost.choices,
+        help_text="Free, paid or not stated, as the organisation declared it; empty: not "
+        "declared (read from the cost options and the fees text).",
     )
     # Decided by `community_catalog.costs.cost_state` whenever the service is written;
     # matching, search, slips, the public page and reports all read this.

@@ -321,8 +321,9 @@ def offer_run(schedules: Iterable[Schedule], *, today: date, horizon_days: int) 
             words_only = True
             continue
         stretches.extend(covered)
-        first_bound, last_bound = _bounds(schedule)
-        if (first_bound or _ANCHOR) < today or (last_bound and last_bound < today):
+        # Sessions before today (a rule begun long ago, a season past): it resumes.
+        began = min((d for d in (schedule.dtstart, schedule.valid_from) if d), default=_ANCHOR)
+        if began < today:
             earlier = True
     if not stretches:
         return OfferRun(undated=words_only)

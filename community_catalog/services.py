@@ -17,6 +17,7 @@ from django.db.models import Count
 from django.utils import timezone
 from pydantic import ValidationError as PydanticValidationError
 
+from community_catalog.costs import cost_state
 from community_catalog.hsds import HsdsLocation, hsds_read, validation_problems
 from community_catalog.hsds_export import (
     LOCATION_PARTS,
@@ -53,6 +54,23 @@ _NESTED_LISTS = (
 )
 # Fields an organisation cannot set through the API: the server keeps them.
 _SERVER_FIELDS = ("id", "organization", "organization_id", "last_modified", "assured_date")
+
+
+def service_derived_refresh(service: Service) -> None:
+    """Decide a service's cost state again from what it holds, and rebuild its points in
+    matching's index: for writes that bypass the importer (the admin)."""
+    texts = [service.fees_description] + [
+        t.get("fees_description", "") for t in service.translations.values() if isinstance(t, dict)
+    ]
+    cost = cost_state(
+        declared=service.cost_declared or None,
+        amounts=list(service.cost_options.values_list("amount", flat=True)),
+        fees=texts,
+    )
+    if cost != service.cost:
+        service.cost = cost
+        service.save(update_fields=["cost"])
+    match_points_refresh([service.id])
 
 
 def organization_create(*, name: str) -> tuple[Organization, str]:

@@ -69,6 +69,22 @@ class TermIn:
     activities: list[str] | None = None
 
 
+def term_saved(term: TaxonomyTerm, *, created: bool, fields: list[str]) -> None:
+    """Record a change written elsewhere (the admin), in its transaction."""
+    _recorded(term, "term.added" if created else "term.updated", fields)
+
+
+def term_check(
+    term: TaxonomyTerm, *, parent: TaxonomyTerm | None, activities: list[TaxonomyTerm] | None
+) -> None:
+    """The rules every write keeps (`InvalidInput` naming the field): a parent of the same
+    kind and never below the term itself; activities only for a need, and only kinds of
+    activity."""
+    _parent(term, parent.code if parent else "")
+    if activities:
+        _activities(term, [a.code for a in activities])
+
+
 def _recorded(term: TaxonomyTerm, change: str, fields: list[str]) -> None:
     event_record(
         type="taxonomy.changed",

@@ -87,3 +87,22 @@ WEEKDAYS = (
     ("SA", _("Saturday")),
     ("SU", _("Sunday")),
 )
+
+# What an activity costs, as matching, slips and reports read it.
+COST_STATES: dict[str, Any] = {
+    Service.Cost.FREE: _("Free"),
+    Service.Cost.PAID: _("Paid"),
+    Service.Cost.NOT_STATED: _("Cost not stated"),
+}
+# Why a referral found nothing: the first filter that left nothing (matching's
+# unmatched explanation).
+UNMATCHED_REASONS: dict[str, Any] = {
+    "distance": _("Nothing near enough"),
+    "unmapped": _("Activities nearby in a directory's terms not mapped yet"),
+    "schedule": _("Nothing meeting soon (ended, or a later season)"),
+    "language": _("Not in their language"),
+    "age": _("Not open to their age"),
+    "cost": _("Nothing free"),
+    "capacity": _("Everything full"),
+    "offered": _("Everything suitable already offered"),
+}

@@ -31,7 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from community_catalog.models import ServiceAtLocation, TaxonomyTerm
-from referrals.labels import PLACEMENT_REASONS
+from referrals.labels import COST_STATES, PLACEMENT_REASONS, UNMATCHED_REASONS
 from referrals.models import (
     WELLBEING_QUESTIONS,
     Event,
@@ -236,6 +236,13 @@ def _referral_tables(scope: Scope, referrals: Any, start: date, end: date) -> li
     looked = (Referral.Stage.UNMATCHED, Referral.Stage.SLIP_READY)
     unmatched = [row for row in rows if row[3] in looked and row[0] not in matched]
     tables.append(_unmet(unmatched, needs))
+    tables.append(
+        _unmet_reasons(
+            referrals.filter(id__in=[row[0] for row in unmatched]).values_list(
+                "unmatched_explanation", flat=True
+            )
+        )
+    )
     tables.append(_wellbeing(WellbeingMeasure.objects.filter(referral__in=referrals)))
     return tables
 
@@ -493,6 +500,7 @@ def _top_activities(counts: Counter[uuid.UUID]) -> Table:
             Column("activity", _("Activity")),
             Column("organization", _("Organisation")),
             Column("place", _("Place")),
+            Column("cost", _("Cost")),
             Column("count", _("Referrals"), "count"),
         ],
     )
@@ -507,6 +515,7 @@ def _top_activities(counts: Counter[uuid.UUID]) -> Table:
                 "activity": sal.service.name,
                 "organization": sal.service.organization.name,
                 "place": "" if sal.location.is_confidential else sal.location.name,
+                "cost": str(COST_STATES.get(sal.service.cost, sal.service.cost)),
                 "count": people(count),
             }
         )
@@ -541,6 +550,27 @@ def _unmet(unmatched: list[tuple[Any, ...]], needs: dict[uuid.UUID, list[str]]) 
     for (area, code), count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
         table.rows.append(
             {"area": area, "need": labels.get(code, code), "code": code, "count": count}
+        )
+    return _protect(table, ("count",))
+
+
+def _unmet_reasons(explanations: Iterable[Any]) -> Table:
+    """Why referrals found nothing: what to do about the gaps differs (map a directory's
+    terms, find free activities, wait for a season)."""
+    counts = Counter(str(e["code"]) for e in explanations if isinstance(e, dict) and e.get("code"))
+    table = Table(
+        "unmet_reasons",
+        _("Why nothing was found"),
+        [
+            Column("reason", _("Reason")),
+            Column("code", _("Code")),
+            Column("count", _("Referrals"), "count"),
+        ],
+        note=_("The first filter that left nothing, as matching explained it."),
+    )
+    for code, count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        table.rows.append(
+            {"reason": str(UNMATCHED_REASONS.get(code, code)), "code": code, "count": count}
         )
     return _protect(table, ("count",))
 

@@ -156,6 +156,10 @@ def test_a_centre_report_gives_the_exact_figures(history: History) -> None:
     assert _rows(report, "unmet") == [
         {"area": "29200", "need": "Isolement", "code": "isolation", "count": 5}
     ]
+    # Brest is far from every activity: nothing near enough, for all five.
+    assert _rows(report, "unmet_reasons") == [
+        {"reason": "Rien d'assez proche", "code": "distance", "count": 5}
+    ]
 
     wellbeing = {row["question"]: row for row in _rows(report, "wellbeing")}
     assert wellbeing["Satisfaction de vie"] == {

@@ -161,16 +161,33 @@ def test_confirm_edit_and_sessions(walkers: Client) -> None:
         "taxonomy": ["walking-group", "isolation"],
         "application_process": "Venez au départ.",
         "what_to_bring": "De bonnes chaussures",
-        "is_free": "on",
+        "cost": "free",
         "fees_description": "",
         "status": "active",
         "alert": "",
     }
     assert walkers.post(f"/app/activities/{service.id}/", {**form, "name": ""}).status_code == 422
+    # "Free" next to a text with a price: refused, the text named.
+    contradicted = walkers.post(
+        f"/app/activities/{service.id}/", {**form, "fees_description": "Adhésion 10 €/an"}
+    )
+    assert contradicted.status_code == 422
+    assert "somme à payer" in contradicted.content.decode()
     assert walkers.post(f"/app/activities/{service.id}/", form).status_code == 302
     service.refresh_from_db()
     assert service.name == "Marche douce du mardi"
     assert {t.code for t in service.taxonomy_terms.all()} == {"walking-group", "isolation"}
+    assert (service.cost_declared, service.cost) == ("free", "free")
+    # "Not said", on purpose: the slip tells the person to ask, whatever the rest says.
+    walkers.post(
+        f"/app/activities/{service.id}/",
+        {**form, "cost": "not-stated", "fees_description": "Participation libre"},
+    )
+    service.refresh_from_db()
+    assert (service.cost_declared, service.cost) == ("not-stated", "not-stated")
+    walkers.post(f"/app/activities/{service.id}/", {**form, "cost": "paid"})
+    service.refresh_from_db()
+    assert (service.cost_declared, service.cost) == ("paid", "paid")
 
     sal = service.service_at_locations.get()
     before = sal.schedules.count()
@@ -217,7 +234,7 @@ def test_a_new_place_and_a_new_activity(walkers: Client) -> None:
             "description": "Une marche en groupe.",
             "location": str(place.id),
             "taxonomy": ["walking-group"],
-            "is_free": "on",
+            "cost": "free",
         },
     )
     assert response.status_code == 302

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from community_catalog.models import Organization, Service
 from community_catalog.selectors import CandidateRow
 from community_catalog.services import organization_create, service_create
-from community_catalog.taxonomy_services import taxonomy_seed
 from referrals.models import Referral
 from tests.conftest import ApiClient, organization_key, referral_body, referral_matched
 from workers.matching import Person, Window, candidate_score, choose, match
@@ -65,12 +64,6 @@ def _service(
         **fields,
     }
     return service_create(organization=organization, document=document)
-
-
-@pytest.fixture
-def orgs(db: None) -> list[Organization]:
-    taxonomy_seed()
-    return [organization_create(name=f"Association {i}")[0] for i in range(4)]
 
 
 def _referral(api: ApiClient, **overrides: Any) -> Referral:

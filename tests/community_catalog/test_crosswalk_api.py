@@ -1,0 +1,233 @@
+"""Crosswalks through the API for operator keys: what other directories' terms map to,
+what is unmapped (with suggestions that never apply themselves), and changes that reach
+the services already imported at once."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+import pytest
+
+from community_catalog.crosswalks import DATA_INCLUSION_THEMATIQUES
+from community_catalog.hsds import hsds_read
+from community_catalog.hsds_export import service_export, services_for_export
+from community_catalog.hsds_import import hsds_import
+from community_catalog.models import Crosswalk, ForeignTerm, MatchPoint, Organization, Service
+from community_catalog.services import organization_create
+from referrals.services import api_key_create
+from tests.conftest import ApiClient
+
+pytestmark = pytest.mark.django_db
+
+CITY = "https://annuaire.ville.example/categories"
+
+
+@pytest.fixture
+def operator() -> ApiClient:
+    return ApiClient(api_key_create(name="coordination"))
+
+
+def _term(code: str, name: str, taxonomy: str = CITY) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "taxonomy_term": {
+            "id": str(uuid.uuid4()),
+            "code": code,
+            "name": name,
+            "description": "",
+            "taxonomy_detail": {
+                "id": str(uuid.uuid4()),
+                "name": "Annuaire de la ville",
+                "description": "",
+                "uri": taxonomy + "/",
+            },
+        },
+    }
+
+
+def _import(organization: Organization, *terms: dict[str, Any], name: str = "Atelier") -> Service:
+    document: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "name": name,
+        "status": "active",
+        "organization": {
+            "id": str(organization.id),
+            "name": organization.name,
+            "description": "",
+        },
+        "assured_date": date.today().isoformat(),
+        "attributes": list(terms),
+        "service_at_locations": [
+            {
+                "id": str(uuid.uuid4()),
+                "location": {
+                    "id": str(uuid.uuid4()),
+                    "location_type": "physical",
+                    "latitude": 45.75,
+                    "longitude": 4.85,
+                },
+            }
+        ],
+    }
+    report = hsds_import(hsds_read([document]), organization=organization)
+    assert not report.errors, report.errors
+    return Service.objects.get(id=document["id"])
+
+
+def _codes(service: Service) -> set[str]:
+    point = MatchPoint.objects.get(service_key=str(service.id))
+    return set(point.codes.strip(",").split(",")) - {""}
+
+
+@pytest.fixture
+def imported() -> tuple[Service, Service]:
+    organization = organization_create(name="Maison de quartier")[0]
+    pairs = _import(organization, _term("binomes", "Binômes d'entraide"), name="Binômes")
+    garden = _import(
+        organization,
+        _term("gardening", "Jardinage"),
+        _term("JARD-02", "Jardins partagés"),
+        name="Jardin",
+    )
+    return pairs, garden
+
+
+def test_import_keeps_every_term_and_lists_the_unmapped_with_suggestions(
+    operator: ApiClient, imported: tuple[Service, Service]
+) -> None:
+    pairs, garden = imported
+    # The URI is read without its trailing slash; the code as the directory wrote it.
+    assert set(ForeignTerm.objects.values_list("taxonomy", "code")) == {
+        (CITY, "binomes"),
+        (CITY, "gardening"),
+        (CITY, "JARD-02"),
+    }
+    assert _codes(pairs) == set()
+    assert _codes(garden) == {"gardening"}  # the same code as Tisser's: automatic
+    body = operator.get("/api/v1/catalog/crosswalks/unmapped").json()
+    assert body["total"] == 2
+    by_code = {item["code"]: item for item in body["items"]}
+    assert by_code["binomes"]["label"] == "Binômes d'entraide"
+    assert by_code["binomes"]["services"] == 1
+    assert by_code["binomes"]["suggestions"][0] == "peer-support"
+    assert "gardening" in by_code["JARD-02"]["suggestions"]
+    # A suggestion is never applied by itself.
+    assert _codes(pairs) == set()
+    assert not Crosswalk.objects.filter(taxonomy=CITY).exists()
+
+
+def test_a_crosswalk_applies_at_once_and_removing_it_takes_it_back(
+    operator: ApiClient, imported: tuple[Service, Service]
+) -> None:
+    pairs, _garden = imported
+    created = operator.post(
+        "/api/v1/catalog/crosswalks",
+        {"taxonomy": CITY + "/", "code": "binomes", "tisser_codes": ["peer-support"]},
+    )
+    assert created.status_code == 201, created.json()
+    assert created.json()["services_updated"] == 1
+    assert created.json()["taxonomy"] == CITY
+    assert _codes(pairs) == {"peer-support"}
+    again = operator.post(
+        "/api/v1/catalog/crosswalks",
+        {"taxonomy": CITY, "code": "binomes", "tisser_codes": ["peer-support", "isolation"]},
+    )
+    assert again.status_code == 200
+    assert _codes(pairs) == {"isolation", "peer-support"}
+    crosswalk_id = again.json()["id"]
+    assert operator.delete(f"/api/v1/catalog/crosswalks/{crosswalk_id}").status_code == 204
+    assert _codes(pairs) == set()
+    assert operator.delete(f"/api/v1/catalog/crosswalks/{crosswalk_id}").status_code == 404
+
+
+def test_an_automatic_mapping_is_listed_and_an_operator_can_override_it(
+    operator: ApiClient, imported: tuple[Service, Service]
+) -> None:
+    _pairs, garden = imported
+    items = operator.get(f"/api/v1/catalog/crosswalks?taxonomy={CITY}").json()["items"]
+    automatic = [i for i in items if i["automatic"]]
+    assert automatic == [
+        {
+            "id": None,
+            "taxonomy": CITY,
+            "code": "gardening",
+            "label": "Jardinage",
+            "tisser_codes": ["gardening"],
+            "automatic": True,
+            "services": 1,
+        }
+    ]
+    # This directory's "gardening" is not Tisser's: say it has no correspondence.
+    overridden = operator.post(
+        "/api/v1/catalog/crosswalks", {"taxonomy": CITY, "code": "gardening", "tisser_codes": []}
+    )
+    assert overridden.status_code == 201
+    assert _codes(garden) == set()
+    assert {
+        i["code"] for i in operator.get("/api/v1/catalog/crosswalks/unmapped").json()["items"]
+    } == {
+        "binomes",
+        "JARD-02",
+    }
+
+
+def test_an_unknown_tisser_code_is_refused_naming_it(operator: ApiClient) -> None:
+    response = operator.post(
+        "/api/v1/catalog/crosswalks",
+        {"taxonomy": CITY, "code": "binomes", "tisser_codes": ["peer-support", "buddying"]},
+    )
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert "'buddying'" in error["message"]
+    assert error["fields"] == [
+        {"field": "tisser_codes[1]", "message": "unknown Tisser code 'buddying'"}
+    ]
+    assert not Crosswalk.objects.filter(taxonomy=CITY).exists()
+
+
+def test_a_bad_body_is_a_clear_422(operator: ApiClient) -> None:
+    for body, field in (
+        ({"taxonomy": CITY, "code": "", "tisser_codes": []}, "code"),
+        ({"taxonomy": CITY, "code": "x" * 201, "tisser_codes": []}, "code"),
+        ({"taxonomy": CITY, "code": "a", "tisser_codes": ["a"] * 21}, "tisser_codes"),
+        ({"taxonomy": CITY, "code": "a", "tisser_codes": [], "extra": 1}, "extra"),
+        ({"taxonomy": "tisser", "code": "talk-group", "tisser_codes": ["talk-group"]}, "code"),
+    ):
+        response = operator.post("/api/v1/catalog/crosswalks", body)
+        assert response.status_code == 422, (body, response.json())
+        assert response.json()["error"]["fields"][0]["field"] == field
+
+
+def test_the_shipped_data_inclusion_crosswalk_reads_thematiques(operator: ApiClient) -> None:
+    organization = organization_create(name="Centre social")[0]
+    service = _import(
+        organization,
+        _term("remobilisation--lien-social", "Lien social", DATA_INCLUSION_THEMATIQUES),
+        _term("trouver-un-emploi--maintien-dans-lemploi", "Maintien", DATA_INCLUSION_THEMATIQUES),
+    )
+    assert _codes(service) == {"isolation"}
+    # The employment theme is known to have no correspondence: not listed as unmapped.
+    assert operator.get("/api/v1/catalog/crosswalks/unmapped").json()["total"] == 0
+
+
+def test_foreign_terms_survive_an_edit_and_an_export_round_trip(
+    org_api: ApiClient, operator: ApiClient
+) -> None:
+    organization = org_api.organization  # type: ignore[attr-defined]
+    service = _import(organization, _term("binomes", "Binômes d'entraide"))
+    # The organisation changes its Tisser codes with the short form: the directory's own
+    # term stays.
+    changed = org_api.patch(
+        f"/api/v1/organization/services/{service.id}", {"taxonomy": ["talk-group"]}
+    )
+    assert changed.status_code == 200, changed.json()
+    terms = [a["taxonomy_term"] for a in changed.json()["attributes"]]
+    assert {(t.get("taxonomy", "tisser"), t["code"]) for t in terms} == {
+        ("tisser", "talk-group"),
+        (CITY, "binomes"),
+    }
+    exported = service_export(services_for_export(Service.objects.filter(id=service.id)).get())
+    report = hsds_import(hsds_read([exported]), organization=organization)
+    assert report.services[0]["action"] == "unchanged"

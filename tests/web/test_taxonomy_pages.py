@@ -1,0 +1,162 @@
+"""An operator's pages for the taxonomy and the other directories' terms: staff only,
+every change through the same services as the API, suggestions never applied by
+themselves."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from community_catalog.hsds import hsds_read
+from community_catalog.hsds_import import hsds_import
+from community_catalog.models import Crosswalk, MatchPoint, Service, TaxonomyTerm
+from community_catalog.services import organization_create
+from tests.web.test_accounts import create_user, labelled, signed_in
+
+pytestmark = pytest.mark.django_db
+CITY = "https://annuaire.ville.example/categories"
+
+
+@pytest.fixture
+def staff(client: Client) -> Client:
+    client.force_login(User.objects.create_user("coordination", is_staff=True))
+    return client
+
+
+@pytest.fixture
+def pairs() -> Service:
+    organization = organization_create(name="Maison de quartier")[0]
+    document: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "name": "Binômes",
+        "status": "active",
+        "organization": {"id": str(organization.id), "name": organization.name, "description": ""},
+        "attributes": [
+            {
+                "id": str(uuid.uuid4()),
+                "taxonomy_term": {
+                    "id": str(uuid.uuid4()),
+                    "code": "binomes",
+                    "name": "Binômes d'entraide",
+                    "description": "",
+                    "taxonomy": CITY,
+                },
+            }
+        ],
+        "service_at_locations": [
+            {
+                "id": str(uuid.uuid4()),
+                "location": {
+                    "id": str(uuid.uuid4()),
+                    "location_type": "physical",
+                    "latitude": 45.75,
+                    "longitude": 4.85,
+                },
+            }
+        ],
+    }
+    hsds_import(hsds_read([document]), organization=organization)
+    return Service.objects.get(id=document["id"])
+
+
+def test_the_pages_are_for_staff_only(catalog: int) -> None:
+    password = create_user("o.petit", "--org", "Marche Solidaire Lyon")
+    member = signed_in("o.petit", password)
+    for page in ("/app/taxonomy/", "/app/taxonomy/isolation/", "/app/crosswalks/"):
+        assert member.get(page).status_code == 403
+        assert Client().get(page).status_code == 302  # to the sign-in page
+    assert member.post("/app/crosswalks/set/", {"code": "x"}).status_code == 403
+
+
+def test_an_operator_changes_the_activities_answering_a_need(staff: Client) -> None:
+    page = staff.get("/app/taxonomy/")
+    assert page.status_code == 200
+    assert "Isolement" in page.content.decode()
+    edit = staff.get("/app/taxonomy/caring-burden/")
+    labelled(edit.content.decode())
+    response = staff.post(
+        "/app/taxonomy/caring-burden/",
+        {
+            "name_fr": "Épuisement d'aidant",
+            "name_en": "Caring burden",
+            "parent": "needs",
+            "active": "on",
+            "activities": ["talk-group", "gardening"],
+        },
+    )
+    assert response.status_code == 302
+    need = TaxonomyTerm.objects.get(code="caring-burden")
+    assert {a.code for a in need.activities.all()} == {"talk-group", "gardening"}
+
+
+def test_an_operator_adds_a_term_with_a_code_for_good(staff: Client) -> None:
+    response = staff.post(
+        "/app/taxonomy/new/",
+        {
+            "code": "choir",
+            "kind": "activity",
+            "name_fr": "Chorale",
+            "name_en": "Choir",
+            "parent": "creative",
+        },
+    )
+    assert response.status_code == 302
+    parent = TaxonomyTerm.objects.get(code="choir").parent
+    assert parent is not None
+    assert parent.code == "creative"
+    again = staff.post(
+        "/app/taxonomy/new/",
+        {"code": "choir", "kind": "activity", "name_fr": "Chorale", "name_en": "Choir"},
+    )
+    assert again.status_code == 422
+    assert "choir" in again.content.decode()
+
+
+def test_unmapped_terms_come_with_suggestions_the_operator_must_tick(
+    staff: Client, pairs: Service
+) -> None:
+    html = staff.get("/app/crosswalks/").content.decode()
+    assert "Binômes d&#x27;entraide" in html
+    assert 'value="peer-support"' in html
+    # Shown, not applied.
+    assert not Crosswalk.objects.filter(taxonomy=CITY).exists()
+    point = MatchPoint.objects.get(service_key=str(pairs.id))
+    assert point.codes == ""
+    assert point.unmapped
+    response = staff.post(
+        "/app/crosswalks/set/",
+        {
+            "prefix": "t0",
+            "t0-taxonomy": CITY,
+            "t0-code": "binomes",
+            "t0-label": "Binômes d'entraide",
+            "t0-tisser_codes": ["peer-support"],
+        },
+    )
+    assert response.status_code == 302
+    point.refresh_from_db()
+    assert point.codes == ",peer-support,"
+    assert not point.unmapped
+    listed = staff.get("/app/crosswalks/").content.decode()
+    assert "Binômes d&#x27;entraide" in listed  # now among the mappings, with a remove button
+    staff.post("/app/crosswalks/remove/", {"taxonomy": CITY, "code": "binomes"})
+    point.refresh_from_db()
+    assert point.codes == ""
+    assert point.unmapped
+
+
+def test_no_correspondence_is_a_choice_too(staff: Client, pairs: Service) -> None:
+    staff.post(
+        "/app/crosswalks/set/",
+        {"prefix": "t0", "t0-taxonomy": CITY, "t0-code": "binomes", "t0-none": "1"},
+    )
+    crosswalk = Crosswalk.objects.get(taxonomy=CITY, code="binomes")
+    assert not crosswalk.terms.exists()
+    assert (
+        "0 terms not mapped yet"
+        in staff.get("/app/crosswalks/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    )
