@@ -131,7 +131,12 @@ class SearchParams(Schema):
     radius_km: float = Field(10, gt=0, le=200)
     language: str | None = Field(None, description="ISO 639-1, e.g. 'en'.")
     weekday: Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"] | None = None
-    free: bool | None = None
+    free: bool | None = Field(
+        None, description="true: known to be free; false: paid or cost not stated."
+    )
+    cost: list[Literal["free", "paid", "not-stated"]] = Field(
+        [], max_length=3, description="Any of these cost states."
+    )
     q: str = Field("", max_length=100, pattern=r"^[^\x00]*$")
     organization: uuid.UUID | None = None
     limit: int = Field(20, ge=1, le=100)
@@ -177,6 +182,7 @@ def _catalog_query(params: SearchParams) -> CatalogQuery:
         language=language,
         weekday=params.weekday,
         free=params.free,
+        cost=tuple(params.cost),
         q=params.q.strip(),
         organization_id=params.organization,
         limit=params.limit,

@@ -18,12 +18,13 @@ from typing import Any
 from babel import Locale
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.views.decorators.http import require_safe
 
+from community_catalog.match_index import service_codes
 from community_catalog.models import Service, ServiceAtLocation
 from community_catalog.schedules import service_at_location_sessions
 from referrals.models import Event
@@ -173,11 +174,17 @@ def _alternatives(sal: ServiceAtLocation | None, language: str) -> list[dict[str
     if sal is None:
         return []
     service = sal.service
-    terms = list(service.taxonomy_terms.values_list("id", flat=True))
+    # The codes it answers to, its own and its directory's terms read through crosswalks.
+    codes = service_codes([service.id])[service.id].codes
+    if not codes:
+        return []
+    same_kind = Q()
+    for code in codes:
+        same_kind |= Q(match_point__codes__contains=f",{code},")
     others = (
         ServiceAtLocation.objects.filter(service__status=Service.Status.ACTIVE)
         .exclude(id=sal.id)
-        .filter(service__taxonomy_terms__in=terms)
+        .filter(same_kind)
         .select_related("service", "location")
         .distinct()
         .order_by("service__name", "id")

@@ -241,6 +241,13 @@ class ImportedServiceOut(Schema):
     changes: list[str] = []
 
 
+class UnmappedTermOut(Schema):
+    taxonomy: str
+    code: str
+    label: str
+    services: int = Field(description="Services of this file carrying it.")
+
+
 class ImportReportOut(Schema):
     dry_run: bool
     created: int
@@ -250,3 +257,7 @@ class ImportReportOut(Schema):
     services: list[ImportedServiceOut]
     errors: list[ImportProblemOut]
     warnings: list[ImportProblemOut]
+    unmapped_terms: list[UnmappedTermOut] = Field(
+        description="Terms of other taxonomies the file's services carry that nothing "
+        "maps to Tisser's codes yet: kept, and matched once a crosswalk maps them."
+    )

@@ -141,6 +141,7 @@ def crosswalk_page(request: HttpRequest) -> HttpResponse:
         request,
         "web/crosswalks.html",
         {
+            "tisser_codes": set(taxonomy_current().terms),
             "unmapped": [
                 {
                     "term": term,
@@ -159,8 +160,17 @@ def crosswalk_page(request: HttpRequest) -> HttpResponse:
                 for i, term in enumerate(unmapped)
             ],
             "mappings": [
-                {"row": row, "labels": [_label(c) for c in row.tisser_codes]}
-                for row in crosswalks.mappings_list()
+                {
+                    "row": row,
+                    "labels": [_label(c) for c in row.tisser_codes],
+                    "prefix": f"m{i}",
+                    "form": CrosswalkForm(
+                        prefix=f"m{i}",
+                        suggestions=row.tisser_codes,
+                        initial={"taxonomy": row.taxonomy, "code": row.code, "label": row.label},
+                    ),
+                }
+                for i, row in enumerate(crosswalks.mappings_list())
                 if row.services or not row.automatic
             ],
         },

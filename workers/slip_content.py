@@ -36,6 +36,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 
+from community_catalog.costs import text_cost_state
 from community_catalog.models import Service, ServiceAtLocation
 from community_catalog.schedules import service_at_location_sessions
 from referrals.models import Event, Match, Placement, Referral
@@ -308,6 +309,11 @@ def activity_cost(service: Service, languages: Sequence[str]) -> Say:
         ]
         return Say(texts[0], texts[1] if len(texts) > 1 else "")
     language = languages[0]
+    # Paid (declared so, or a cost option), but a text that says free: printing it would
+    # tell the person it is free.
+    fees = Say(
+        *(t if text_cost_state(t) != Service.Cost.FREE else "" for t in (fees.text, fees.also))
+    )
     # The option ("la séance") is catalogue text with no translation: printed only when
     # nothing else says what the amount is for, and only on a slip in its language.
     say_option = not fees and tuple(languages) == (settings.TISSER_CATALOG_LANGUAGE,)

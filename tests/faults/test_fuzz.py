@@ -1,6 +1,7 @@
 """Fuzzing: schemathesis reads the live OpenAPI schema of a running `tisser serve` and
 sends generated requests to every operation, with a health centre's key and with an
-organisation's. No answer may be a 5xx, and every answer must be one the schema
+organisation's, and to the operators' operations (taxonomy, crosswalks, audit, reports)
+with an operator's. No answer may be a 5xx, and every answer must be one the schema
 documents: its status code, content type, headers and body.
 
 The number of examples per operation is bounded (TISSER_FUZZ_EXAMPLES, 20 by default)
@@ -113,6 +114,13 @@ def live(tmp_path_factory: pytest.TempPathFactory, template: Any) -> Iterator[di
     organization = referral["placements"][0]["organization"]
     org_key = instance.run("create-org", organization, "--new-key").strip().splitlines()[-1]
     org = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {org_key}"})
+    operator_key = instance.run("create-operator", "Fuzz").strip().splitlines()[-1]
+    operator = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {operator_key}"})
+    crosswalk = operator.post(
+        "/api/v1/catalog/crosswalks",
+        json={"taxonomy": "https://fuzz.example", "code": "x", "tisser_codes": ["talk-group"]},
+    )
+    assert crosswalk.status_code == 201, crosswalk.text
     hook = {"url": "https://hooks.example.org/tisser", "event_types": ["referral.submitted"]}
     ids: dict[str, dict[str, list[str]]] = {
         "center": {
@@ -127,6 +135,11 @@ def live(tmp_path_factory: pytest.TempPathFactory, template: Any) -> Iterator[di
             "table": ["funnel", "activities"],
             **_ids_in(org.get("/api/v1/organization/services").json()["contents"]),
         },
+        "operator": {
+            "code": ["talk-group", "isolation", "needs", "walking-group"],
+            "crosswalk_id": [crosswalk.json()["id"]],
+            "table": ["funnel", "unmet_reasons"],
+        },
     }
     tally = Tally()
     try:
@@ -134,6 +147,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, template: Any) -> Iterator[di
             "base": base,
             "center": center_key,
             "organization": org_key,
+            "operator": operator_key,
             "ids": ids,
             "tally": tally,
         }
@@ -156,19 +170,13 @@ def operations(live: dict[str, Any]) -> list[Any]:
     for result in schema.get_all_operations():
         assert isinstance(result, Ok), f"the schema does not load: {result}"
         operations.append(result.ok())
+    assert len(operations) > 40, "the schema lists every endpoint"
     return operations
 
 
 def _fuzz(operations: list[Any], live: dict[str, Any], role: str) -> None:
     headers = {"Authorization": f"Bearer {live[role]}"}
-    known: dict[str, list[str]] = {
-        name: live["ids"][role].get(name, [])
-        for name in (
-            *("referral_id", "placement_id", "subscription_id", "delivery_id"),
-            *("service_id", "sal_id", "location_id", "schedule_id", "table"),
-        )
-    }
-    assert len(operations) > 40, "the schema lists every endpoint"
+    known: dict[str, list[str]] = live["ids"][role]
     failures: list[str] = []
     for operation in operations:
 
@@ -185,7 +193,7 @@ def _fuzz(operations: list[Any], live: dict[str, Any], role: str) -> None:
             # past the lookup and into the endpoint's work, not only its 404.
             if real and case.path_parameters:
                 for name in case.path_parameters:
-                    if known[name]:
+                    if known.get(name):
                         case.path_parameters[name] = data.draw(st.sampled_from(known[name]))
             response = case.call(headers=headers)
             live["tally"].add(f"{case.method} {case.formatted_path}", response.status_code)
@@ -204,3 +212,16 @@ def test_fuzz_as_a_health_centre(operations: list[Any], live: dict[str, Any]) ->
 
 def test_fuzz_as_an_organisation(operations: list[Any], live: dict[str, Any]) -> None:
     _fuzz(operations, live, "organization")
+
+
+# Operators' operations only: the rest refuses their key (see test_access_matrix). Last in
+# the module: its writes change the taxonomy the other roles' cases read.
+_OPERATOR_PATHS = ("/api/v1/catalog/taxonomy", "/api/v1/catalog/crosswalks", "/api/v1/audit")
+
+
+def test_fuzz_as_an_operator(operations: list[Any], live: dict[str, Any]) -> None:
+    mine = [o for o in operations if o.path.startswith(_OPERATOR_PATHS)]
+    assert len(mine) >= 8
+    _fuzz(
+        [*mine, *(o for o in operations if o.path.startswith("/api/v1/reports"))], live, "operator"
+    )

@@ -13,7 +13,8 @@ from django.test import Client
 
 from community_catalog.hsds import hsds_read
 from community_catalog.hsds_import import hsds_import
-from community_catalog.models import Crosswalk, MatchPoint, Service, TaxonomyTerm
+from community_catalog.match_index import match_points_refresh
+from community_catalog.models import Crosswalk, ForeignTerm, MatchPoint, Service, TaxonomyTerm
 from community_catalog.services import organization_create
 from tests.web.test_accounts import create_user, labelled, signed_in
 
@@ -160,3 +161,23 @@ def test_no_correspondence_is_a_choice_too(staff: Client, pairs: Service) -> Non
         "0 terms not mapped yet"
         in staff.get("/app/crosswalks/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     )
+
+
+def test_an_automatic_mapping_is_shown_and_can_be_overridden_from_the_page(
+    staff: Client, pairs: Service
+) -> None:
+    # Another service of the same directory says "gardening", Tisser's own code.
+    garden = MatchPoint.objects.get(service_key=str(pairs.id))
+    term = ForeignTerm.objects.create(taxonomy=CITY, code="gardening", label="Jardins")
+    pairs.foreign_terms.add(term)
+    match_points_refresh([pairs.id])
+    garden.refresh_from_db()
+    assert garden.codes == ",gardening,"
+    html = staff.get("/app/crosswalks/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "automatic" in html
+    staff.post(
+        "/app/crosswalks/set/",
+        {"prefix": "m0", "m0-taxonomy": CITY, "m0-code": "gardening", "m0-none": "1"},
+    )
+    garden.refresh_from_db()
+    assert garden.codes == ""

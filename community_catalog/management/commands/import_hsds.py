@@ -68,6 +68,17 @@ class Command(BaseCommand):
             self.stderr.write(f"skipped {problem['field']}: {problem['message']}")
         for warning in report.warnings:
             self.stderr.write(f"warning {warning['field']}: {warning['message']}")
+        if report.unmapped_terms:
+            self.stderr.write(
+                f"{len(report.unmapped_terms)} term(s) of other taxonomies are not mapped to "
+                "Tisser's codes yet; the services carrying only those are not matched until "
+                "a crosswalk maps them (`tisser crosswalk unmapped`, `tisser crosswalk add`):"
+            )
+            for term in report.unmapped_terms:
+                self.stderr.write(
+                    f"  {term['taxonomy'] or '(no taxonomy)'}  {term['code']}  "
+                    f"{term['label']}  ({term['services']} service(s))"
+                )
         verb = "would be" if dry_run else "were"
         self.stdout.write(
             f"{report.created} created, {report.updated} updated, {report.unchanged} "
