@@ -28,7 +28,6 @@ from community_catalog.models import (
     TaxonomyTerm,
 )
 from community_catalog.services import service_derived_refresh
-from community_catalog.taxonomy import taxonomy_key
 from config.errors import Problem
 
 # URLs typed without a scheme are read as https (Django 6's default, chosen now).
@@ -102,19 +101,44 @@ class TaxonomyTermAdmin(admin.ModelAdmin):
             taxonomy_services.term_delete(code=term.code)
 
 
+class CrosswalkForm(forms.ModelForm):
+    class Meta:
+        model = Crosswalk
+        fields = ["taxonomy", "code", "label", "terms"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.instance.pk is not None:
+            return data  # the term it maps cannot change (read only)
+        try:
+            key = crosswalks.crosswalk_key(data.get("taxonomy") or "", data.get("code") or "")
+        except Problem as problem:
+            raise forms.ValidationError(
+                "; ".join(f.message for f in problem.fields) or problem.message
+            ) from None
+        if Crosswalk.objects.filter(taxonomy=key[0], code=key[1]).exists():
+            raise forms.ValidationError("This term has a crosswalk already: change that one.")
+        data["taxonomy"], data["code"] = key
+        return data
+
+
 @admin.register(Crosswalk)
 class CrosswalkAdmin(admin.ModelAdmin):
     """Mappings written here apply at once to the services carrying the term, as from
-    the API or `tisser crosswalk`."""
+    the API or `tisser crosswalk`. The term a row maps never changes: add another."""
 
+    form = CrosswalkForm
     list_display = ["code", "label", "taxonomy", "updated_at"]
     list_filter = ["taxonomy"]
     search_fields = ["code", "label", "taxonomy"]
     filter_horizontal = ["terms"]
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ("taxonomy", "code") if obj is not None else ()
+
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        obj.taxonomy = taxonomy_key(obj.taxonomy)
-        obj.code = " ".join(obj.code.split())
+        if not change:
+            obj.taxonomy, obj.code = form.cleaned_data["taxonomy"], form.cleaned_data["code"]
         super().save_model(request, obj, form, change)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:

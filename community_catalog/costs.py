@@ -60,6 +60,13 @@ _FREE_PHRASES = (
     r"aucune participation",
     r"(?:sans|pas de|aucune|ni) (?:cotisation|adhesion)",
     r"ni frais",
+    r"(?:(?:ce )?n'est |ne sont )?pas payante?s?",
+    r"(?:entierement |totalement |integralement )?pris en charge",
+    r"(?:frais|inscription|adhesion|cotisation)(?: d'\w+)? offerte?s?",
+    r"costs? (?:are |is )?(?:fully |entirely )?covered",
+    r"covered by",
+    r"free membership",
+    r"membership (?:is )?free",
     r"non payante?s?",
     r"free(?: of charge)?",
     r"for free",
@@ -79,14 +86,23 @@ _NOT_FREE = re.compile(
     r"|\bisn'?t free\b"
 )
 _FREE = re.compile(r"\b(?:" + "|".join(_FREE_PHRASES) + r")\b")
+# Something beside the activity that is free ("free parking", "café offert"): says
+# nothing of what the activity costs.
+_FREE_EXTRA = re.compile(
+    r"\bfree (?:parking|tea|coffee|refreshments?|transport|wi-?fi|lunch|meals?|snacks?|drinks?)\b"
+    r"|\b(?:parking|transport|cafe|the|boissons?|gouter|collation|repas|wi-?fi|navette)"
+    r"(?: (?:est|sont))? (?:gratuite?s?|offerte?s?)\b"
+)
 # Free at first only, or free but for something: the person will be asked to pay.
 _FREE_AT_FIRST = re.compile(
-    r"\b(?:premieres?|1(?:ere|er|re)s?|deux premieres|2 premieres) (?:seances?|cours|fois|"
-    r"ateliers?|semaines?|mois)\b"
+    r"\b(?:premiers?|premieres?|1(?:ere|er|re)s?|deux premier(?:e)?s|2 premier(?:e)?s) "
+    r"(?:seances?|cours|fois|ateliers?|semaines?|mois|rendez-vous|essais?)\b"
     r"|\bseances? d'essai\b|\bessai gratuit\b|\bfirst (?:session|class|visit|week|month)s?\b"
     r"|\btaster\b|\btrial\b"
 )
-_EXCEPT = re.compile(r"\b(?:sauf|hormis|except|excluding|apart from)\b")
+_EXCEPT = re.compile(
+    r"\b(?:sauf|hormis|except|excluding|apart from|extras?|en plus|a prevoir|money|argent)\b"
+)
 # Words that say there is something to pay, once free phrases are taken out.
 _PAID = re.compile(
     r"\b(?:"
@@ -105,19 +121,25 @@ _PRICE = re.compile(
 # Free for some people only (on conditions of income, on benefits): the person must ask.
 _CONDITIONAL = re.compile(
     r"\b(?:sous conditions?|selon (?:les )?(?:revenus|ressources)|"
-    r"sliding scale|means[- ]tested|eligibles?|on benefits|beneficiaires)\b"
+    r"sliding scale|means[- ]tested|eligibles?|on benefits|beneficiaires|"
+    # On conditions of age or residence: the person may not meet them.
+    r"(?:pour les |aux )?(?:moins|plus) de \d+ ans|(?:over|under) \d+s?|"
+    r"residents?|habitants? (?:de|du|des)|enfants|children|kids|jeunes|seniors|retraites)\b"
 )
 # Pay-what-you-can: nothing promised either way.
 _OPEN_PRICE = re.compile(
     r"\b(?:participation|prix|contribution|don) (?:libre|consciente|volontaire|au chapeau)\b"
     r"|\bau chapeau\b|\bpay (?:what|as) you (?:can|want|wish|feel)\b|\bby donation\b"
 )
-_CURRENCY = r"(?:€|eur|euros?|£|gbp|\$|usd|chf|francs?)"
+# A symbol, or a code or word (not followed by a letter: "eur" is not "europe").
+_CURRENCY = r"(?:[€£$]|(?:eur|euros?|gbp|usd|chf|francs?)(?![a-z]))"
 _NUMBER = r"(\d{1,6}(?:[.,]\d{1,2})?)"
 # "10 €", "2,50€", "3€50", "5 euros", "3 EUR", "€3", "£ 2.50", "EUR 12".
 _AMOUNT = re.compile(
-    r"(?<![\w.,])" + _NUMBER + r"\s?" + _CURRENCY + r"(?:\d{2})?(?![a-z])"
+    r"(?<![\w.,])" + _NUMBER + r"\s?" + _CURRENCY + r"(?:\d{2}(?!\d))?"
     r"|(?:€|£|\$|\beur\b)\s?" + _NUMBER + r"(?![\d])"
+    # Pence: "tea and cake 50p".
+    r"|(?<![\w.,])(\d{1,3})\s?p(?:ence)?\b"
 )
 
 
@@ -133,7 +155,7 @@ def text_fold(text: str) -> str:
 def _amounts_in(text: str) -> list[Decimal]:
     found = []
     for match in _AMOUNT.finditer(text):
-        number = match.group(1) or match.group(2)
+        number = match.group(1) or match.group(2) or match.group(3)
         try:
             found.append(Decimal(number.replace(",", ".")))
         except ArithmeticError:  # pragma: no cover - the pattern admits only numbers
@@ -158,6 +180,7 @@ def text_cost_state(text: str) -> CostState:
     amounts = _amounts_in(folded)
     if any(amount > 0 for amount in amounts) or _NOT_FREE.search(folded):
         return PAID
+    folded = _FREE_EXTRA.sub(" ", folded)
     said_free = bool(_FREE.search(folded)) or bool(amounts)
     remainder = _AMOUNT.sub(" ", _FREE.sub(" ", folded))
     if said_free and (_FREE_AT_FIRST.search(folded) or _EXCEPT.search(remainder)):

@@ -3,35 +3,40 @@
 An import keeps every term a service carries (`ForeignTerm`). A crosswalk row maps
 (taxonomy, code) to one or more Tisser codes, or to none on purpose; without a row, a
 code equal to a Tisser code maps to it automatically. Changing a row applies at once to
-the services already imported: each one carrying the term is announced
-(`service.updated`), which rebuilds its points in matching's index in the same
-transaction. Operators work through the CLI (`tisser crosswalk`), the API and a staff
-page, which suggests codes from the labels; a suggestion never applies itself.
+the services already imported: the points in matching's index of each one carrying the
+term are rebuilt in the same transaction (one `taxonomy.changed` event records the
+change; the term's row is held meanwhile, so an import of the same term waits).
+Operators work through the CLI (`tisser crosswalk`), the API and a staff page, which
+suggests codes from the labels; a suggestion never applies itself.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 
 from community_catalog.costs import text_fold
+from community_catalog.match_index import match_points_refresh
 from community_catalog.models import Crosswalk, ForeignTerm, Service, TaxonomyTerm
+from community_catalog.selectors import IDS_PER_QUERY
 from community_catalog.taxonomy import (
     is_tisser_taxonomy,
     taxonomy_current,
     taxonomy_forget,
     taxonomy_key,
+    taxonomy_version_bump,
 )
 from config.errors import FieldProblem, InvalidInput, NotFound
-from referrals.outbox import EventDraft, event_record, events_record
+from referrals.outbox import event_record
 
 CSV_COLUMNS = ("taxonomy", "code", "tisser_codes", "label")
 SHIPPED_DIR = Path(__file__).resolve().parent / "crosswalks"
@@ -51,25 +56,50 @@ class CrosswalkIn:
     label: str = ""
 
 
-def _key(taxonomy: str, code: str, *, where: str = "") -> tuple[str, str]:
+def _key(taxonomy: str, code: str, *, where: str = "", mapping: bool = True) -> tuple[str, str]:
+    """(taxonomy, code) as crosswalks key them, or `InvalidInput` naming the field."""
     taxonomy, code = taxonomy_key(taxonomy), " ".join(code.split())
     problems = []
+    for name, value in (("taxonomy", taxonomy), ("code", code)):
+        if "\x00" in value:
+            problems.append(FieldProblem(f"{where}{name}", "contains a NUL character"))
     if len(taxonomy) > 300:
         problems.append(FieldProblem(f"{where}taxonomy", "at most 300 characters"))
     if not code:
         problems.append(FieldProblem(f"{where}code", "required"))
     elif len(code) > 200:
         problems.append(FieldProblem(f"{where}code", "at most 200 characters"))
-    elif is_tisser_taxonomy(taxonomy) and taxonomy_current().active(code):
-        problems.append(FieldProblem(f"{where}code", f"{code!r} is already a Tisser code"))
+    elif mapping and not problems and taxonomy_current().active(code):
+        if is_tisser_taxonomy(taxonomy):
+            problems.append(FieldProblem(f"{where}code", f"{code!r} is already a Tisser code"))
+        elif not taxonomy:
+            problems.append(
+                FieldProblem(
+                    f"{where}code",
+                    f"{code!r} with no taxonomy named is read as the Tisser code itself",
+                )
+            )
     if problems:
         raise InvalidInput("The term is not valid.", fields=problems)
     return taxonomy, code
 
 
+def crosswalk_key(taxonomy: str, code: str) -> tuple[str, str]:
+    """(taxonomy, code) as a new crosswalk would key it, or `InvalidInput`."""
+    return _key(taxonomy, code)
+
+
 def _tisser_terms(codes: Iterable[str], *, where: str = "") -> list[TaxonomyTerm]:
     """The Tisser terms of these codes; an unknown or inactive code is refused by name."""
     codes = list(dict.fromkeys(codes))
+    nul = [i for i, code in enumerate(codes) if "\x00" in code]
+    if nul:
+        raise InvalidInput(
+            "Some Tisser codes are not valid.",
+            fields=[
+                FieldProblem(f"{where}tisser_codes[{i}]", "contains a NUL character") for i in nul
+            ],
+        )
     found = {t.code: t for t in TaxonomyTerm.objects.filter(code__in=codes)}
     problems = []
     for i, code in enumerate(codes):
@@ -83,50 +113,77 @@ def _tisser_terms(codes: Iterable[str], *, where: str = "") -> list[TaxonomyTerm
                 FieldProblem(f"{where}tisser_codes[{i}]", f"{code!r} is no longer in use")
             )
     if problems:
+        unknown = [c for c in codes if c not in found]
         raise InvalidInput(
-            "Unknown Tisser codes: " + ", ".join(repr(p.message.split("'")[1]) for p in problems)
-            if all("unknown" in p.message for p in problems)
+            "Unknown Tisser codes: " + ", ".join(repr(c) for c in unknown)
+            if unknown
             else "Some Tisser codes cannot be used.",
             fields=problems,
         )
     return [found[code] for code in codes]
 
 
-def _services_carrying(keys: Iterable[tuple[str, str]]) -> list[uuid.UUID]:
-    condition = Q()
-    for taxonomy, code in keys:
-        condition |= Q(foreign_terms__taxonomy=taxonomy, foreign_terms__code=code)
-    if not condition:
+def _terms_locked(keys: Iterable[tuple[str, str]]) -> list[ForeignTerm]:
+    """Hold these terms' rows (made now if no import has yet) until the transaction
+    ends: a crosswalk change and an import of a service carrying the term take turns,
+    so neither rebuilds the service's points with the other's change half seen. Always
+    in the same order, so two changes never wait on each other."""
+    wanted = sorted(set(keys))
+    if not wanted:
         return []
-    return sorted(set(Service.objects.filter(condition).values_list("id", flat=True)))
+    ForeignTerm.objects.bulk_create(
+        [ForeignTerm(taxonomy=t, code=c) for t, c in wanted], ignore_conflicts=True
+    )
+    found: list[ForeignTerm] = []
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        condition = Q()
+        for taxonomy, code in chunk:
+            condition |= Q(taxonomy=taxonomy, code=code)
+        found += list(
+            ForeignTerm.objects.select_for_update().filter(condition).order_by("taxonomy", "code")
+        )
+    return found
 
 
-def _applied(crosswalk_id: uuid.UUID, change: str, keys: list[tuple[str, str]]) -> int:
-    """Record a change and apply it to the services already imported; returns how many
-    services it touched."""
+def _services_of(terms: Iterable[ForeignTerm]) -> list[uuid.UUID]:
+    ids = [t.id for t in terms]
+    services: set[uuid.UUID] = set()
+    for start in range(0, len(ids), IDS_PER_QUERY):
+        services.update(
+            Service.foreign_terms.through.objects.filter(
+                foreignterm_id__in=ids[start : start + IDS_PER_QUERY]
+            ).values_list("service_id", flat=True)
+        )
+    return sorted(services)
+
+
+def _recorded(aggregate_id: uuid.UUID, change: str) -> None:
     event_record(
         type="taxonomy.changed",
         aggregate_type="taxonomy",
-        aggregate_id=crosswalk_id,
+        aggregate_id=aggregate_id,
         payload={"change": change},
     )
-    services = _services_carrying(keys)
-    if services:
-        # Each service's points in matching's index are rebuilt by these events, in this
-        # transaction; the organisations see why their activity is found differently.
-        events_record(
-            [
-                EventDraft(
-                    type="service.updated",
-                    aggregate_type="service",
-                    aggregate_id=service_id,
-                    payload={"action": "updated", "changes": ["taxonomy"]},
-                )
-                for service_id in services
-            ]
-        )
+    taxonomy_version_bump()
     taxonomy_forget()
+
+
+def _applied(terms: Iterable[ForeignTerm]) -> int:
+    """Rebuild the points in matching's index of the services carrying these terms, in
+    the caller's transaction; returns how many services. (The points are derived data:
+    the change's own event is its record.)"""
+    services = _services_of(terms)
+    if services:
+        match_points_refresh(services)
     return len(services)
+
+
+def services_reading_code_refresh(code: str) -> int:
+    """A Tisser code was added or deleted: the terms of other taxonomies with that code
+    are read automatically as it, or no longer; their services' points follow."""
+    terms = list(ForeignTerm.objects.filter(code__iexact=code))
+    return _applied(_terms_locked((t.taxonomy, t.code) for t in terms))
 
 
 @dataclass(frozen=True)
@@ -136,20 +193,27 @@ class CrosswalkSet:
     services: int  # services already imported whose reading changed
 
 
-def crosswalk_set(data: CrosswalkIn, *, where: str = "") -> CrosswalkSet:
+def crosswalk_set(data: CrosswalkIn, *, where: str = "", apply: bool = True) -> CrosswalkSet:
     """Map (taxonomy, code) to these Tisser codes (none: no correspondence), replacing
-    any mapping it had."""
+    any mapping it had. `apply=False`: the caller records and applies the change (a
+    file of many rows, once)."""
     taxonomy, code = _key(data.taxonomy, data.code, where=where)
     terms = _tisser_terms(data.tisser_codes, where=where)
-    label = " ".join(data.label.split())[:300]
+    label = " ".join(data.label.replace("\x00", "").split())[:300]
     with transaction.atomic():
+        carried = _terms_locked([(taxonomy, code)])
         crosswalk = (
             Crosswalk.objects.select_for_update().filter(taxonomy=taxonomy, code=code).first()
         )
+        outcome = "updated"
         if crosswalk is None:
-            crosswalk = Crosswalk.objects.create(taxonomy=taxonomy, code=code, label=label)
-            outcome = "created"
-        else:
+            try:
+                with transaction.atomic():
+                    crosswalk = Crosswalk.objects.create(taxonomy=taxonomy, code=code, label=label)
+                outcome = "created"
+            except IntegrityError:  # made meanwhile by another request: change it
+                crosswalk = Crosswalk.objects.select_for_update().get(taxonomy=taxonomy, code=code)
+        if outcome == "updated":
             same_codes = set(crosswalk.terms.values_list("code", flat=True)) == {
                 t.code for t in terms
             }
@@ -158,17 +222,20 @@ def crosswalk_set(data: CrosswalkIn, *, where: str = "") -> CrosswalkSet:
             if label and label != crosswalk.label:
                 crosswalk.label = label
                 crosswalk.save(update_fields=["label", "updated_at"])
-            outcome = "updated"
         crosswalk.terms.set(terms)
-        services = _applied(crosswalk.id, "crosswalk.set", [(taxonomy, code)])
+        services = 0
+        if apply:
+            _recorded(crosswalk.id, "crosswalk.set")
+            services = _applied(carried)
     return CrosswalkSet(crosswalk, outcome, services)
 
 
 def crosswalk_remove(*, taxonomy: str, code: str) -> None:
     """Remove a mapping: the term is then read automatically (a code equal to a Tisser
     code) or listed as unmapped again."""
-    key = (taxonomy_key(taxonomy), " ".join(code.split()))
+    key = _key(taxonomy, code, mapping=False)
     with transaction.atomic():
+        carried = _terms_locked([key])
         crosswalk = (
             Crosswalk.objects.select_for_update().filter(taxonomy=key[0], code=key[1]).first()
         )
@@ -176,14 +243,15 @@ def crosswalk_remove(*, taxonomy: str, code: str) -> None:
             raise NotFound(f"No crosswalk for {key[0] or '(no taxonomy)'} {key[1]!r}.")
         crosswalk_id = crosswalk.id
         crosswalk.delete()
-        _applied(crosswalk_id, "crosswalk.removed", [key])
+        _recorded(crosswalk_id, "crosswalk.removed")
+        _applied(carried)
 
 
 def crosswalk_saved(crosswalk: Crosswalk, *, removed: bool = False) -> int:
     """Record and apply a row written elsewhere (the admin); returns how many services
     it touched. Call it in the transaction that wrote the row."""
-    change = "crosswalk.removed" if removed else "crosswalk.set"
-    return _applied(crosswalk.id, change, [(crosswalk.taxonomy, crosswalk.code)])
+    _recorded(crosswalk.id, "crosswalk.removed" if removed else "crosswalk.set")
+    return _applied(_terms_locked([(crosswalk.taxonomy, crosswalk.code)]))
 
 
 def crosswalk_remove_by_id(crosswalk_id: uuid.UUID) -> None:
@@ -219,6 +287,21 @@ def _service_counts(active_only: bool = True) -> dict[tuple[str, str], int]:
             n=Count("services", filter=services, distinct=True)
         ).values_list("taxonomy", "code", "n")
     }
+
+
+def mapping_row(crosswalk: Crosswalk) -> MappingRow:
+    """One crosswalk row as listed, with how many active services carry its term."""
+    term = ForeignTerm.objects.filter(taxonomy=crosswalk.taxonomy, code=crosswalk.code).first()
+    services = term.services.filter(status=Service.Status.ACTIVE).count() if term is not None else 0
+    return MappingRow(
+        id=crosswalk.id,
+        taxonomy=crosswalk.taxonomy,
+        code=crosswalk.code,
+        label=crosswalk.label or (term.label if term else ""),
+        tisser_codes=tuple(sorted(crosswalk.terms.values_list("code", flat=True))),
+        automatic=False,
+        services=services,
+    )
 
 
 def mappings_list() -> list[MappingRow]:
@@ -293,28 +376,52 @@ def unmapped_terms(*, suggest: bool = False) -> list[UnmappedTerm]:
     return sorted(found, key=lambda t: (-t.services, t.taxonomy, t.code))
 
 
-def _words(text: str) -> str:
-    return text_fold(text.replace("-", " ").replace("_", " "))
+# Words that say nothing of what kind of activity it is.
+_GENERIC = frozenset(
+    (
+        *("atelier", "ateliers", "groupe", "groupes", "collectif", "collective", "collectifs"),
+        *("activite", "activites", "activity", "activities", "group", "groups", "workshop"),
+        *("workshops", "club", "clubs", "pour", "avec", "dans", "the", "and", "for", "with"),
+        *("session", "sessions", "cours"),
+    )
+)
+
+
+def _words(text: str) -> list[str]:
+    """The telling words of a label or code: folded, split, long enough, not generic."""
+    folded = text_fold(text.replace("-", " ").replace("_", " ").replace("'", " "))
+    return [w for w in re.findall(r"[a-z0-9]+", folded) if len(w) >= 4 and w not in _GENERIC]
+
+
+def _word_score(word: str, others: list[str]) -> float:
+    """How close a word comes to one of `others`: one spelling or ending apart
+    ("jardins", "jardinage"), not merely sharing letters ("logement", "isolement")."""
+    best = 0.0
+    for other in others:
+        pairs = zip(word, other, strict=False)
+        shared = next((i for i, (a, b) in enumerate(pairs) if a != b), min(len(word), len(other)))
+        score = 90.0 if shared >= 5 else fuzz.ratio(word, other)
+        best = max(best, score)
+    return best
 
 
 def code_suggestions(label: str, code: str = "", limit: int = 3) -> tuple[str, ...]:
-    """Up to `limit` Tisser codes whose labels (French or English) or code look like
-    this term's, ignoring case and accents. Never applied without a person choosing."""
-    taxonomy = taxonomy_current()
-    choices: dict[str, str] = {}
-    for term in taxonomy.terms.values():
+    """Up to `limit` Tisser codes whose labels (French or English) or code share telling
+    words with this term's, ignoring case and accents and tolerating an ending or a
+    spelling apart. Never applied without a person choosing."""
+    query = list(dict.fromkeys(_words(label) + _words(code)))
+    if not query:
+        return ()
+    scores: dict[str, float] = {}
+    for term in taxonomy_current().terms.values():
         if not term.active or term.parent is None:
             continue
-        for text in (term.name, term.name_en, term.code):
-            choices[f"{term.code}\n{text}"] = _words(text)
-    best: dict[str, float] = {}
-    for query in {_words(label), _words(code)} - {""}:
-        for _text, score, key in process.extract(
-            query, choices, scorer=fuzz.token_set_ratio, limit=limit * 4, score_cutoff=60
-        ):
-            tisser_code = key.split("\n", 1)[0]
-            best[tisser_code] = max(best.get(tisser_code, 0.0), score)
-    ranked = sorted(best.items(), key=lambda item: (-item[1], item[0]))
+        words = _words(f"{term.name} {term.name_en} {term.code}")
+        matched = [s for s in (_word_score(w, words) for w in query) if s >= 85]
+        if matched:
+            # Most of the label's words found, and found closely.
+            scores[term.code] = len(matched) / len(query) * 100 + sum(matched) / len(matched)
+    ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
     return tuple(code for code, _score in ranked[:limit])
 
 
@@ -329,6 +436,20 @@ class CsvResult:
     services: int = 0
 
 
+# A cell a spreadsheet would run as a formula; codes and labels come from any directory.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell_safe(value: str) -> str:
+    """A value written for spreadsheets: one that would start a formula gets a leading
+    apostrophe, which spreadsheets show as text (and `cell_read` takes off)."""
+    return f"'{value}" if value.startswith(_FORMULA_START) else value
+
+
+def cell_read(value: str) -> str:
+    return value[1:] if value.startswith("'") and value[1:].startswith(_FORMULA_START) else value
+
+
 def crosswalks_csv(rows: Iterable[MappingRow] | None = None) -> str:
     """The crosswalk rows as CSV: taxonomy, code, tisser_codes (space separated), label."""
     out = io.StringIO()
@@ -336,7 +457,12 @@ def crosswalks_csv(rows: Iterable[MappingRow] | None = None) -> str:
     writer.writerow(CSV_COLUMNS)
     for row in rows if rows is not None else mappings_list():
         if not row.automatic:
-            writer.writerow([row.taxonomy, row.code, " ".join(row.tisser_codes), row.label])
+            writer.writerow(
+                [
+                    cell_safe(v)
+                    for v in (row.taxonomy, row.code, " ".join(row.tisser_codes), row.label)
+                ]
+            )
     return out.getvalue()
 
 
@@ -357,10 +483,10 @@ def crosswalks_csv_read(text: str) -> list[CrosswalkIn]:
             raise InvalidInput(f"At most {_MAX_ROWS} rows per file.")
         rows.append(
             CrosswalkIn(
-                taxonomy=record.get("taxonomy") or "",
-                code=record.get("code") or "",
+                taxonomy=cell_read(record.get("taxonomy") or ""),
+                code=cell_read(record.get("code") or ""),
                 tisser_codes=tuple((record.get("tisser_codes") or "").split()),
-                label=record.get("label") or "",
+                label=cell_read(record.get("label") or ""),
             )
         )
     return rows
@@ -387,11 +513,19 @@ def crosswalks_import(rows: list[CrosswalkIn]) -> CsvResult:
             f"{len(problems)} problem(s) in the file; nothing was changed.", fields=problems
         )
     result = CsvResult()
+    keys = [_key(row.taxonomy, row.code) for row in rows]
     with transaction.atomic():
-        for row in rows:
-            done = crosswalk_set(row)
+        carried = {(t.taxonomy, t.code): t for t in _terms_locked(keys)}
+        changed = []
+        for key, row in zip(keys, rows, strict=True):
+            done = crosswalk_set(row, apply=False)
             setattr(result, done.outcome, getattr(result, done.outcome) + 1)
-            result.services += done.services
+            if done.outcome != "unchanged":
+                changed.append(carried[key])
+        if changed:
+            # One record and one rebuild for the whole file.
+            _recorded(uuid.uuid4(), "crosswalks.imported")
+            result.services = _applied(changed)
     return result
 
 

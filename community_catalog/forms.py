@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from community_catalog.costs import text_cost_state
 from community_catalog.models import Location, Organization, Service
 from community_catalog.selectors import postcode_position
-from community_catalog.taxonomy import taxonomy_current
+from community_catalog.taxonomy import KIND_ROOTS, taxonomy_current
 from referrals.forms import PlainForm, choices_set, term_choices
 from referrals.labels import WEEKDAYS
 
@@ -45,8 +45,10 @@ class ServiceForm(PlainForm):
             (Service.Cost.FREE, _("Free")),
             (Service.Cost.PAID, _("There is a cost (say how much below)")),
             (Service.Cost.NOT_STATED, _("Not said: people are told to ask")),
+            ("", _("Let Tisser read it from your prices and the text below")),
         ],
         widget=forms.RadioSelect,
+        required=False,
     )
     fees_description = forms.CharField(
         label=_("What it costs, in your words (optional)"), max_length=500, required=False
@@ -87,8 +89,9 @@ class ServiceForm(PlainForm):
             "taxonomy": [t.code for t in service.taxonomy_terms.all()],
             "application_process": service.application_process,
             "what_to_bring": service.what_to_bring,
-            # What they declared, else what Tisser read from their text and prices.
-            "cost": service.cost_declared or service.cost,
+            # What they declared; nothing when Tisser reads it (a save must not turn what
+            # Tisser read into a declaration).
+            "cost": service.cost_declared,
             "fees_description": service.fees_description,
             "status": service.status,
             "alert": service.alert,
@@ -104,7 +107,7 @@ class ServiceForm(PlainForm):
             "application_process": data["application_process"],
             "what_to_bring": data["what_to_bring"],
             "fees_description": data["fees_description"],
-            "cost": data["cost"],
+            "cost": data["cost"] or None,
             "alert": data["alert"],
             "status": data.get("status", Service.Status.ACTIVE),
         }
@@ -230,12 +233,16 @@ class ImportForm(PlainForm):
 # --- An operator's taxonomy and crosswalks ---------------------------------------------
 
 
-def _term_choices(kind: str | None = None) -> list[tuple[str, str]]:
+def _term_choices(kind: str | None = None, *, roots: bool = True) -> list[tuple[str, str]]:
+    """Active terms (of a kind), labelled with their code; `roots`: the tops of the kinds
+    too (as parents, not as things to choose)."""
     language = get_language() or "fr"
     terms = [
         t
         for t in taxonomy_current().terms.values()
-        if t.active and (kind is None or t.kind == kind)
+        if t.active
+        and (kind is None or t.kind == kind)
+        and (roots or t.code not in KIND_ROOTS.values())
     ]
     return sorted(
         ((t.code, f"{t.label(language)} ({t.code})") for t in terms), key=lambda c: c[1].lower()
@@ -269,7 +276,7 @@ class TermForm(PlainForm):
         parents = [(c, label) for c, label in _term_choices(kind) if c != code]
         choices_set(self.fields["parent"], [("", str(_("(the top of the tree)"))), *parents])
         if kind == "need":
-            choices_set(self.fields["activities"], _term_choices("activity"))
+            choices_set(self.fields["activities"], _term_choices("activity", roots=False))
         else:
             del self.fields["activities"]
 
@@ -301,7 +308,7 @@ class NewTermForm(TermForm):
         super().__init__(*args, kind="activity", **kwargs)
         # Any parent at first; the service checks it is of the same kind.
         choices_set(
-            self.fields["parent"], [("", str(_("(the top of the tree)"))), *_term_choices()]
+            self.fields["parent"], [("", str(_("(the top of its kind)"))), *_term_choices()]
         )
         del self.fields["active"]
 
@@ -318,7 +325,7 @@ class CrosswalkForm(PlainForm):
 
     def __init__(self, *args: Any, suggestions: Iterable[str] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        choices = _term_choices()
+        choices = _term_choices(roots=False)
         first = [c for c in choices if c[0] in set(suggestions)]
         first.sort(key=lambda c: list(suggestions).index(c[0]))
         choices_set(self.fields["tisser_codes"], first + [c for c in choices if c not in first])

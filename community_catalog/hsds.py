@@ -45,6 +45,7 @@ from community_catalog.values import (
     Name,
     Phone,
     ShortText,
+    TermText,
     Text,
     Time,
     Url,
@@ -300,15 +301,15 @@ class HsdsCostOption(_Obj):
 
 
 class HsdsTaxonomyDetail(_Obj):
-    name: str = Field("", max_length=300)
-    uri: str = Field("", max_length=300)
+    name: TermText = ""
+    uri: TermText = ""
 
 
 class HsdsTaxonomyTerm(_Obj):
     id: uuid.UUID
-    code: str = Field("", max_length=200)
-    name: str = Field("", max_length=300)
-    taxonomy: str = Field("", max_length=300)
+    code: TermText = ""
+    name: TermText = ""
+    taxonomy: TermText = ""
     taxonomy_id: uuid.UUID | None = None
     taxonomy_detail: HsdsTaxonomyDetail | None = None
 
@@ -396,8 +397,11 @@ class HsdsService(_Obj):
         if len(set(sal_ids)) != len(sal_ids):
             raise ValueError("two service_at_locations have the same id")
         amounts = [c.amount for c in self.cost_options if c.amount is not None]
-        if self.cost == "free" and any(a > 0 for a in amounts):
-            raise ValueError("cost is 'free' but a cost option has an amount above 0")
+        if self.cost in ("free", "not-stated") and any(a > 0 for a in amounts):
+            raise ValueError(
+                f"cost is {self.cost!r} but a cost option has an amount above 0: "
+                "say 'paid', or remove the amount"
+            )
         fees = [
             self.fees_description,
             *(t.get("fees_description", "") for t in self.translations.values()),

@@ -618,8 +618,13 @@ class _Writer:
 
     @staticmethod
     def _foreign_rows(wanted: dict[tuple[str, str], str]) -> dict[tuple[str, str], ForeignTerm]:
-        rows = ForeignTerm.objects.filter(
-            taxonomy__in={t for t, _ in wanted}, code__in={c for _, c in wanted}
+        """The rows, held until the import commits: a crosswalk change to one of these
+        terms waits for it, and then sees its services (`community_catalog.crosswalks`).
+        Always in the same order, so two writers never wait on each other."""
+        rows = (
+            ForeignTerm.objects.select_for_update()
+            .filter(taxonomy__in={t for t, _ in wanted}, code__in={c for _, c in wanted})
+            .order_by("taxonomy", "code")
         )
         return {(r.taxonomy, r.code): r for r in rows if (r.taxonomy, r.code) in wanted}
 

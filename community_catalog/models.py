@@ -69,6 +69,20 @@ class TaxonomyTerm(models.Model):
         return self.name_en if language == "en" else self.name
 
 
+class TaxonomyVersion(models.Model):
+    """One row: how many times the taxonomy or the crosswalks changed. Each change
+    increments it in its own transaction, so the number a reader sees moves exactly when
+    a change commits (an event's id is given at insert, not at commit, and could be
+    overtaken)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    number = models.PositiveIntegerField(default=0)
+    changed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return str(self.number)
+
+
 class ForeignTerm(models.Model):
     """A term of another directory's taxonomy that a service carries, kept as the
     directory wrote it whether or not Tisser can read it: a `Crosswalk` maps it to

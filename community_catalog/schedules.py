@@ -243,10 +243,15 @@ def _longest_gap(schedule: Schedule) -> int | None:
     the rule is not plain (week or year days, a count), and its dates must be walked."""
     if schedule.byweekno or schedule.byyearday or schedule.count:
         return None
+    days = int_list_parse(schedule.bymonthday, low=1, high=31)
+    weekdays = byday_parse(schedule.byday)
+    if days and weekdays:
+        return None  # a Friday the 13th: months apart, or years
+    if any(day.n is not None and abs(day.n) >= 5 for day in weekdays):
+        return None  # a fifth Tuesday: only some months have one
     interval = schedule.interval or 1
     if schedule.freq == "WEEKLY":
-        return 7 * interval
-    days = int_list_parse(schedule.bymonthday, low=1, high=31)
+        return None if days else 7 * interval
     if days and any(abs(d) > 28 for d in days):
         return 62 * interval  # the 31st skips the months without one
     return 35 * interval  # the first Tuesday of one month to the next: at most five weeks

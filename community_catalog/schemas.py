@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Schema
 from pydantic import ConfigDict, Field
@@ -41,6 +41,11 @@ class TaxonomyOut(Schema):
     terms: list[TaxonomyTermOut]
 
 
+# No NUL character: PostgreSQL cannot store one, and no person typed it.
+_NO_NUL = r"^[^\x00]*$"
+Code = Annotated[str, Field(max_length=64, pattern=_NO_NUL)]
+
+
 class TermCreateIn(StrictSchema):
     code: str = Field(
         max_length=64,
@@ -48,35 +53,45 @@ class TermCreateIn(StrictSchema):
         description="For good: never renamed. Lower-case words joined by hyphens.",
     )
     kind: Literal["need", "activity"]
-    name_fr: str = Field(min_length=1, max_length=200)
-    name_en: str = Field(min_length=1, max_length=200)
-    description: str = Field("", max_length=2000)
-    parent: str | None = Field(None, max_length=64, description="A term of the same kind.")
-    activities: list[str] | None = Field(
+    name_fr: str = Field(min_length=1, max_length=200, pattern=_NO_NUL)
+    name_en: str = Field(min_length=1, max_length=200, pattern=_NO_NUL)
+    description: str = Field("", max_length=2000, pattern=_NO_NUL)
+    parent: str | None = Field(
+        None,
+        max_length=64,
+        pattern=_NO_NUL,
+        description="A term of the same kind; left out, the top of its kind (needs or activities).",
+    )
+    activities: list[Code] | None = Field(
         None, max_length=100, description="For a need: the kinds of activity that answer it."
     )
 
 
 class TermPatchIn(StrictSchema):
-    name_fr: str | None = Field(None, min_length=1, max_length=200)
-    name_en: str | None = Field(None, min_length=1, max_length=200)
-    description: str | None = Field(None, max_length=2000)
-    parent: str | None = Field(None, max_length=64, description='"" places it at the top.')
+    name_fr: str | None = Field(None, min_length=1, max_length=200, pattern=_NO_NUL)
+    name_en: str | None = Field(None, min_length=1, max_length=200, pattern=_NO_NUL)
+    description: str | None = Field(None, max_length=2000, pattern=_NO_NUL)
+    parent: str | None = Field(
+        None, max_length=64, pattern=_NO_NUL, description='"" places it at the top.'
+    )
     active: bool | None = None
-    activities: list[str] | None = Field(None, max_length=100)
+    activities: list[Code] | None = Field(None, max_length=100)
 
 
 class CrosswalkIn(StrictSchema):
     taxonomy: str = Field(
         max_length=300,
+        pattern=_NO_NUL,
         description='The other taxonomy\'s URI or name, as its files give it ("" if none).',
     )
-    code: str = Field(min_length=1, max_length=200, description="The term's code there.")
-    tisser_codes: list[str] = Field(
+    code: str = Field(
+        min_length=1, max_length=200, pattern=_NO_NUL, description="The term's code there."
+    )
+    tisser_codes: list[Code] = Field(
         max_length=20,
         description="The Tisser codes it stands for; [] says it has no correspondence.",
     )
-    label: str = Field("", max_length=300)
+    label: str = Field("", max_length=300, pattern=_NO_NUL)
 
 
 class CrosswalkOut(Schema):

@@ -17,6 +17,8 @@ from django.db.models.functions import Cast
 
 from community_catalog.models import (
     Contact,
+    Crosswalk,
+    ForeignTerm,
     Language,
     Location,
     MatchPoint,
@@ -227,22 +229,24 @@ def catalog_search(query: CatalogQuery) -> tuple[int, list[Found]]:
 
 def _answers(codes: set[str]) -> Any:
     """Services that carry one of `codes`, or a term of another taxonomy that reads as
-    one (a crosswalk, or the same code)."""
+    one: a crosswalk row says so, or, without a row, its code is one of them (whatever
+    its case). Subqueries of constant size, however many crosswalks there are."""
     own = Exists(
         Service.taxonomy_terms.through.objects.filter(
             service_id=OuterRef("service_id"), taxonomyterm__code__in=codes
         )
     )
-    crosswalks = taxonomy_current().crosswalks
-    mapped = Q(foreignterm__code__in=codes)
-    for taxonomy, code in crosswalks:
-        if code in codes:  # an operator's row decides instead
-            mapped &= ~Q(foreignterm__taxonomy=taxonomy, foreignterm__code=code)
-    for (taxonomy, code), tisser_codes in crosswalks.items():
-        if codes.intersection(tisser_codes):
-            mapped |= Q(foreignterm__taxonomy=taxonomy, foreignterm__code=code)
+    same_term = Crosswalk.objects.filter(taxonomy=OuterRef("taxonomy"), code=OuterRef("code"))
+    same_code = Q()
+    for code in codes:
+        same_code |= Q(code__iexact=code)
+    reads_as = ForeignTerm.objects.filter(
+        Exists(same_term.filter(terms__code__in=codes)) | (same_code & ~Exists(same_term))
+    ).values("id")
     foreign = Exists(
-        Service.foreign_terms.through.objects.filter(mapped, service_id=OuterRef("service_id"))
+        Service.foreign_terms.through.objects.filter(
+            service_id=OuterRef("service_id"), foreignterm_id__in=reads_as
+        )
     )
     return own | foreign
 

@@ -6,9 +6,9 @@ and a staff page). `SEED_TERMS` and `SEED_NEED_ACTIVITIES` are what a new instal
 starts from (the data migrations); after that, the database is the truth.
 
 Matching, search, forms and intake read a per-process copy (`taxonomy_current`): read
-once, kept until the taxonomy's version moves. Every change writes a `taxonomy` event,
-whose id is the version; the process making a change forgets its copy at once, the
-others within TISSER_TAXONOMY_CHECK_SECONDS.
+once, kept until the taxonomy's version moves. Every change writes a `taxonomy` event
+and counts itself in `TaxonomyVersion` in its transaction; the process making a change
+forgets its copy at once, the others within TISSER_TAXONOMY_CHECK_SECONDS.
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ from django.conf import settings
 
 # The name Tisser's own taxonomy goes by in HSDS files (`taxonomy_term.taxonomy`).
 TAXONOMY_NAME = "tisser"
-# The version of the seeded taxonomy; each change since adds the id of its event.
+# The version of the seeded taxonomy; each change since adds to it.
 SEED_VERSION = "2026.1"
+# The top of each kind's tree: categories, not terms to choose.
+KIND_ROOTS = {"need": "needs", "activity": "activities"}
 
 
 class Term(NamedTuple):
@@ -156,16 +158,17 @@ class Taxonomy:
         return term is not None and term.active
 
     def codes_under(self, codes: Iterable[str]) -> set[str]:
-        """`codes` and every active code below them in the tree: a search for physical
-        activity finds walking groups."""
-        found: set[str] = set()
-        pending = [c for c in codes if self.active(c)]
+        """`codes` and every code below them in the tree, active ones only: a search for
+        physical activity finds walking groups. An inactive kind still leads to the
+        active kinds below it."""
+        seen: set[str] = set()
+        pending = [c for c in codes if c in self.terms]
         while pending:
             code = pending.pop()
-            if code not in found:
-                found.add(code)
-                pending.extend(c for c in self.children.get(code, ()) if self.active(c))
-        return found
+            if code not in seen:
+                seen.add(code)
+                pending.extend(self.children.get(code, ()))
+        return {code for code in seen if self.active(code)}
 
     def match_codes(self, needs: Iterable[str]) -> set[str]:
         """The codes that answer `needs`: each need itself, the kinds of activity that
@@ -176,6 +179,14 @@ class Taxonomy:
         for need in list(reached):
             reached.update(self.need_activities.get(need, ()))
         return self.codes_under(sorted(reached))
+
+    def choosable(self, kind: str) -> list[TermInfo]:
+        """The active terms of a kind a person chooses from: all but the kind's root."""
+        return [
+            t
+            for t in self.terms.values()
+            if t.kind == kind and t.active and t.code not in KIND_ROOTS.values()
+        ]
 
     def mapping(self, taxonomy: str, code: str) -> tuple[tuple[str, ...], bool] | None:
         """How a term of another taxonomy reads in Tisser's codes: (codes, automatic), or
@@ -196,13 +207,23 @@ _checked_at = -1e9
 
 
 def taxonomy_version() -> str:
-    """The version the database holds: the seed's, then the id of the newest change."""
-    from django.db.models import Max
+    """The version the database holds: the seed's, then how many changes since."""
+    from community_catalog.models import TaxonomyVersion
 
-    from referrals.models import Event
+    number = TaxonomyVersion.objects.filter(pk=1).values_list("number", flat=True).first()
+    return f"{SEED_VERSION}.{number}" if number else SEED_VERSION
 
-    newest = Event.objects.filter(aggregate_type="taxonomy").aggregate(v=Max("id"))["v"]
-    return SEED_VERSION if newest is None else f"{SEED_VERSION}.{newest}"
+
+def taxonomy_version_bump() -> None:
+    """Count a change, in its transaction (the row's lock orders concurrent changes)."""
+    from django.db.models import F
+    from django.utils import timezone
+
+    from community_catalog.models import TaxonomyVersion
+
+    now = timezone.now()
+    if not TaxonomyVersion.objects.filter(pk=1).update(number=F("number") + 1, changed_at=now):
+        TaxonomyVersion.objects.get_or_create(pk=1, defaults={"number": 1, "changed_at": now})
 
 
 def _load() -> Taxonomy:

@@ -180,8 +180,10 @@ def crosswalk_create(request: HttpRequest, body: CrosswalkIn) -> Status:
             label=body.label,
         )
     )
-    row = next(r for r in crosswalks.mappings_list() if r.id == done.crosswalk.id)
-    out = CrosswalkSetOut(**_crosswalk_out(row).model_dump(), services_updated=done.services)
+    out = CrosswalkSetOut(
+        **_crosswalk_out(crosswalks.mapping_row(done.crosswalk)).model_dump(),
+        services_updated=done.services,
+    )
     return Status(201 if done.outcome == "created" else 200, out)
 
 

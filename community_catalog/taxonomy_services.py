@@ -16,8 +16,15 @@ from typing import Any
 
 from django.db import transaction
 
-from community_catalog.models import Crosswalk, TaxonomyTerm
-from community_catalog.taxonomy import SEED_NEED_ACTIVITIES, SEED_TERMS, taxonomy_forget
+from community_catalog.crosswalks import services_reading_code_refresh
+from community_catalog.models import Crosswalk, ForeignTerm, TaxonomyTerm
+from community_catalog.taxonomy import (
+    KIND_ROOTS,
+    SEED_NEED_ACTIVITIES,
+    SEED_TERMS,
+    taxonomy_forget,
+    taxonomy_version_bump,
+)
 from config.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from referrals.outbox import event_record
 
@@ -92,11 +99,16 @@ def _recorded(term: TaxonomyTerm, change: str, fields: list[str]) -> None:
         aggregate_id=term.id,
         payload={"change": change, "code": term.code, "fields": sorted(fields)},
     )
+    taxonomy_version_bump()
     taxonomy_forget()
 
 
 def _label(value: str, field: str) -> str:
     text = " ".join(value.split())
+    if "\x00" in text:
+        raise InvalidInput(
+            f"{field} is not valid.", fields=[FieldProblem(field, "contains a NUL character")]
+        )
     if not text:
         raise InvalidInput(f"{field} is required.", fields=[FieldProblem(field, "required")])
     if len(text) > _LABEL_MAX:
@@ -107,12 +119,23 @@ def _label(value: str, field: str) -> str:
     return text
 
 
+def _description(value: str) -> str:
+    if "\x00" in value:
+        raise InvalidInput(
+            "description is not valid.",
+            fields=[FieldProblem("description", "contains a NUL character")],
+        )
+    return value.strip()
+
+
 def _parent(term: TaxonomyTerm, parent_code: str) -> TaxonomyTerm | None:
     """The parent named by code ("" for none), of the same kind, and never the term or
     one of its descendants."""
     if not parent_code:
         return None
-    parent = TaxonomyTerm.objects.filter(code=parent_code).first()
+    parent = (
+        None if "\x00" in parent_code else TaxonomyTerm.objects.filter(code=parent_code).first()
+    )
     if parent is None:
         raise InvalidInput(
             "Unknown parent.", fields=[FieldProblem("parent", f"unknown code {parent_code!r}")]
@@ -141,7 +164,10 @@ def _activities(term: TaxonomyTerm, codes: list[str]) -> list[TaxonomyTerm]:
             "Only a need is answered by kinds of activity.",
             fields=[FieldProblem("activities", f"{term.code!r} is not a need")],
         )
-    found = {t.code: t for t in TaxonomyTerm.objects.filter(code__in=codes)}
+    found = {
+        t.code: t
+        for t in TaxonomyTerm.objects.filter(code__in=[c for c in codes if "\x00" not in c])
+    }
     problems = []
     for i, code in enumerate(codes):
         activity = found.get(code)
@@ -175,14 +201,17 @@ def term_create(*, code: str, kind: str, data: TermIn) -> TaxonomyTerm:
             kind=kind,
             name=_label(data.name or "", "name_fr"),
             name_en=_label(data.name_en or "", "name_en"),
-            description=(data.description or "").strip(),
+            description=_description(data.description or ""),
             active=True if data.active is None else data.active,
         )
-        term.parent = _parent(term, data.parent or "")
+        # Left out: under the top of its kind, where forms and the tree show it.
+        term.parent = _parent(term, data.parent or KIND_ROOTS.get(kind, ""))
         term.save()
         if data.activities is not None:
             term.activities.set(_activities(term, data.activities))
         _recorded(term, "term.added", ["code"])
+        # Other directories' terms with this code are now read as it.
+        services_reading_code_refresh(term.code)
     return term
 
 
@@ -190,9 +219,7 @@ def term_update(*, code: str, data: TermIn) -> TaxonomyTerm:
     """Change a term's labels, place in the tree, activities (a need) or whether it is
     active. The code and the kind never change."""
     with transaction.atomic():
-        term = TaxonomyTerm.objects.select_for_update().filter(code=code).first()
-        if term is None:
-            raise NotFound(f"No term {code!r}.")
+        term = _locked(code)
         changed: list[str] = []
         for field, value in (
             ("name", data.name),
@@ -203,8 +230,8 @@ def term_update(*, code: str, data: TermIn) -> TaxonomyTerm:
                 if label != getattr(term, field):
                     setattr(term, field, label)
                     changed.append(field)
-        if data.description is not None and data.description.strip() != term.description:
-            term.description = data.description.strip()
+        if data.description is not None and _description(data.description) != term.description:
+            term.description = _description(data.description)
             changed.append("description")
         if data.parent is not None:
             parent = _parent(term, data.parent)
@@ -229,6 +256,17 @@ def term_update(*, code: str, data: TermIn) -> TaxonomyTerm:
     return term
 
 
+def _locked(code: str) -> TaxonomyTerm:
+    term = (
+        None
+        if "\x00" in code
+        else TaxonomyTerm.objects.select_for_update().filter(code=code).first()
+    )
+    if term is None:
+        raise NotFound(f"No term {code!r}.")
+    return term
+
+
 def term_uses(term: TaxonomyTerm) -> dict[str, int]:
     """What keeps a term from being deleted (nothing: it may be)."""
     uses = {
@@ -237,6 +275,13 @@ def term_uses(term: TaxonomyTerm) -> dict[str, int]:
         "children": term.children.count(),
         "crosswalks": Crosswalk.objects.filter(terms=term).count(),
         "needs": term.needs_answered.count(),
+        # Other directories' terms with this code, read as it automatically.
+        "directory terms": ForeignTerm.objects.filter(
+            code__iexact=term.code, services__isnull=False
+        )
+        .values("id")
+        .distinct()
+        .count(),
     }
     return {name: count for name, count in uses.items() if count}
 
@@ -244,9 +289,7 @@ def term_uses(term: TaxonomyTerm) -> dict[str, int]:
 def term_delete(*, code: str) -> None:
     """Delete a term nothing uses yet (a mistake just made); one in use is deactivated."""
     with transaction.atomic():
-        term = TaxonomyTerm.objects.select_for_update().filter(code=code).first()
-        if term is None:
-            raise NotFound(f"No term {code!r}.")
+        term = _locked(code)
         uses = term_uses(term)
         if uses:
             said = ", ".join(f"{count} {name}" for name, count in uses.items())
@@ -258,3 +301,4 @@ def term_delete(*, code: str) -> None:
         _recorded(term, "term.deleted", ["code"])
         term.activities.clear()
         term.delete()
+        services_reading_code_refresh(code)

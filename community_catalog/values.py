@@ -128,6 +128,10 @@ Name = Annotated[
 ShortText = Annotated[
     str, BeforeValidator(_none_to_empty), AfterValidator(_strip), Field(max_length=100)
 ]
+# A taxonomy term of another directory: its code, name or taxonomy (a URI, or a name).
+TermText = Annotated[
+    str, BeforeValidator(_none_to_empty), AfterValidator(_strip), Field(max_length=300)
+]
 Code16 = Annotated[
     str, BeforeValidator(_none_to_empty), AfterValidator(_strip), Field(max_length=16)
 ]

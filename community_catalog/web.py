@@ -111,6 +111,8 @@ def foreign_terms_view(service: Service) -> list[dict[str, Any]]:
         found.append(
             {
                 "label": term.label or term.code,
+                # Mapped on purpose to nothing, or not mapped yet.
+                "reviewed": mapped is not None,
                 "codes": [
                     taxonomy.terms[c].label(get_language() or "fr")
                     for c in codes

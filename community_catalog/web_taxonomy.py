@@ -15,6 +15,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -25,7 +26,7 @@ from django.views.decorators.http import require_POST
 from community_catalog import crosswalks, taxonomy_services
 from community_catalog.forms import CrosswalkForm, NewTermForm, TermForm
 from community_catalog.models import TaxonomyTerm
-from community_catalog.taxonomy import taxonomy_current
+from community_catalog.taxonomy import KIND_ROOTS, taxonomy_current
 from config.errors import Problem
 from referrals.web import problem_message
 
@@ -57,7 +58,9 @@ def taxonomy(request: HttpRequest) -> HttpResponse:
         .prefetch_related("activities")
         .order_by("code")
     )
-    needs = [t for t in terms if t.kind == TaxonomyTerm.Kind.NEED and t.parent_id]
+    needs = [
+        t for t in terms if t.kind == TaxonomyTerm.Kind.NEED and t.code not in KIND_ROOTS.values()
+    ]
     return render(
         request,
         "web/taxonomy.html",
@@ -134,31 +137,44 @@ def taxonomy_term(request: HttpRequest, code: str) -> HttpResponse:
     )
 
 
+UNMAPPED_PER_PAGE = 20
+MAPPINGS_PER_PAGE = 50
+
+
 @staff_required
 def crosswalk_page(request: HttpRequest) -> HttpResponse:
-    unmapped = crosswalks.unmapped_terms(suggest=True)
+    """The unmapped terms, most carried first, a page at a time (suggestions are worked
+    out for the page shown only), then the mappings in place."""
+    unmapped = Paginator(crosswalks.unmapped_terms(), UNMAPPED_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    # The ones activities carry first: what an operator looks at.
+    rows = [row for row in crosswalks.mappings_list() if row.services or not row.automatic]
+    rows.sort(key=lambda row: (-row.services, row.taxonomy, row.code))
+    mappings = Paginator(rows, MAPPINGS_PER_PAGE).get_page(request.GET.get("mappings"))
+    items = []
+    for i, term in enumerate(unmapped):
+        suggestions = crosswalks.code_suggestions(term.label, term.code)
+        items.append(
+            {
+                "term": term,
+                "suggestions": [(c, _label(c)) for c in suggestions],
+                "form": CrosswalkForm(
+                    prefix=f"t{i}",
+                    suggestions=suggestions,
+                    initial={"taxonomy": term.taxonomy, "code": term.code, "label": term.label},
+                ),
+                "prefix": f"t{i}",
+            }
+        )
     return render(
         request,
         "web/crosswalks.html",
         {
             "tisser_codes": set(taxonomy_current().terms),
-            "unmapped": [
-                {
-                    "term": term,
-                    "suggestions": [(c, _label(c)) for c in term.suggestions],
-                    "form": CrosswalkForm(
-                        prefix=f"t{i}",
-                        suggestions=term.suggestions,
-                        initial={
-                            "taxonomy": term.taxonomy,
-                            "code": term.code,
-                            "label": term.label,
-                        },
-                    ),
-                    "prefix": f"t{i}",
-                }
-                for i, term in enumerate(unmapped)
-            ],
+            "unmapped": items,
+            "unmapped_page": unmapped,
+            "mappings_page": mappings,
             "mappings": [
                 {
                     "row": row,
@@ -170,8 +186,7 @@ def crosswalk_page(request: HttpRequest) -> HttpResponse:
                         initial={"taxonomy": row.taxonomy, "code": row.code, "label": row.label},
                     ),
                 }
-                for i, row in enumerate(crosswalks.mappings_list())
-                if row.services or not row.automatic
+                for i, row in enumerate(mappings)
             ],
         },
     )

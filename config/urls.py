@@ -98,7 +98,7 @@ urlpatterns = [
     # An operator's pages (staff accounts).
     path("app/taxonomy/", web_taxonomy.taxonomy, name="web-taxonomy"),
     path("app/taxonomy/new/", web_taxonomy.taxonomy_term_new, name="web-taxonomy-new"),
-    path("app/taxonomy/<slug:code>/", web_taxonomy.taxonomy_term, name="web-taxonomy-term"),
+    path("app/taxonomy/term/<slug:code>/", web_taxonomy.taxonomy_term, name="web-taxonomy-term"),
     path("app/crosswalks/", web_taxonomy.crosswalk_page, name="web-crosswalks"),
     path("app/crosswalks/set/", web_taxonomy.crosswalk_set, name="web-crosswalk-set"),
     path("app/crosswalks/remove/", web_taxonomy.crosswalk_remove, name="web-crosswalk-remove"),

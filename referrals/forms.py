@@ -41,14 +41,15 @@ def language_choices() -> list[tuple[str, str]]:
 
 
 def term_choices(kind: str, *, keep: Iterable[str] = ()) -> list[tuple[str, str]]:
-    """The active terms of a kind, below the tree's roots, by label; `keep`: codes
-    offered even when inactive (those a service already carries)."""
+    """The active terms of a kind (not the kind's root), by label; `keep`: codes offered
+    even when inactive (those a service already carries)."""
     language = get_language() or "fr"
     kept = set(keep)
-    terms = [
+    taxonomy = taxonomy_current()
+    terms = taxonomy.choosable(kind) + [
         t
-        for t in taxonomy_current().terms.values()
-        if t.kind == kind and t.parent is not None and (t.active or t.code in kept)
+        for code in kept
+        if (t := taxonomy.terms.get(code)) is not None and t.kind == kind and not t.active
     ]
     return sorted(((t.code, t.label(language)) for t in terms), key=lambda c: c[1].lower())
 

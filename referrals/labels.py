@@ -97,6 +97,7 @@ COST_STATES: dict[str, Any] = {
 # Why a referral found nothing: the first filter that left nothing (matching's
 # unmatched explanation).
 UNMATCHED_REASONS: dict[str, Any] = {
+    "needs": _("Needs no longer in use"),
     "distance": _("Nothing near enough"),
     "unmapped": _("Activities nearby in a directory's terms not mapped yet"),
     "schedule": _("Nothing meeting soon (ended, or a later season)"),

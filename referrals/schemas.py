@@ -249,9 +249,18 @@ class MatchExplainedOut(Schema):
 
 class UnmatchedOut(Schema):
     code: Literal[
-        "distance", "unmapped", "schedule", "language", "age", "cost", "capacity", "offered"
+        "needs",
+        "distance",
+        "unmapped",
+        "schedule",
+        "language",
+        "age",
+        "cost",
+        "capacity",
+        "offered",
     ] = Field(
-        description="The first filter that left nothing: distance; unmapped (activities "
+        description="The first filter that left nothing: needs (no longer in use); "
+        "distance; unmapped (activities "
         "nearby whose directory's terms are not mapped to Tisser's yet); schedule (no "
         "session within the offer horizon); language; age; cost (free asked); capacity; "
         "offered (everything suitable was offered already)."

@@ -46,9 +46,11 @@ from django.db.models import Case, ExpressionWrapper, F, FloatField, Q, Value, W
 from django.utils import formats, timezone, translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
+from community_catalog.crosswalks import code_suggestions
 from community_catalog.match_index import service_codes
-from community_catalog.models import Accessibility, MatchPoint, ServiceAtLocation
+from community_catalog.models import Accessibility, MatchPoint, Service, ServiceAtLocation
 from community_catalog.selectors import (
     CandidateRow,
     MatchFilters,
@@ -59,6 +61,7 @@ from community_catalog.selectors import (
     match_codes,
     taxonomy_terms_by_code,
 )
+from community_catalog.taxonomy import taxonomy_current
 from community_catalog.travel import travel
 from referrals.lifecycle import (
     ProposedMatch,
@@ -654,10 +657,14 @@ def language_names(code: str) -> tuple[str, str]:
 REASON_LANGUAGES = ("fr", "en")
 
 
-def bilingual(code: str, message: str | Promise, **params: Any) -> dict[str, str]:
+Message = str | Promise
+
+
+def bilingual(code: str, message: Message, **params: Any) -> dict[str, str]:
     """A reason or an explanation in French and English, through gettext: `{"code":
     ..., "fr": ..., "en": ...}`. A date parameter is written as each language writes it
-    ("2 mars", "2 March"); a callable one is called with the language."""
+    ("2 mars", "2 March"); a callable one is called with the language. A message from
+    `ngettext_lazy(..., "count")` takes its plural form from the `count` parameter."""
     said = {"code": code}
     for language in REASON_LANGUAGES:
         with translation.override(language):
@@ -669,7 +676,7 @@ def bilingual(code: str, message: str | Promise, **params: Any) -> dict[str, str
                 else value
                 for name, value in params.items()
             }
-            said[language] = str(message) % values if params else str(message)
+            said[language] = str(message % values) if params else str(message)
     return said
 
 
@@ -774,6 +781,16 @@ def unmatched_explanation(referral: Referral) -> dict[str, Any]:
     person = Person.of(referral)
     base = person.filters(services_offered(referral))
     km, wider = person.max_distance_km, max(person.max_distance_km * 2, 10.0)
+    taxonomy = taxonomy_current()
+    retired = [need for need in person.needs if not taxonomy.active(need)]
+    if retired and not person.codes:
+        names = {lang: [taxonomy.terms[n].label(lang) for n in retired] for lang in ("fr", "en")}
+        return _explained(
+            "needs",
+            0,
+            _("These needs are no longer in use: %(needs)s. File the referral with others."),
+            needs=lambda lang: ", ".join(names[lang]),
+        )
     said = {"km": f"{km:g}", "wider": f"{wider:g}"}
     # Everything of the kind wanted nearby, whatever the other filters say.
     anything = replace(
@@ -804,10 +821,14 @@ def unmatched_explanation(referral: Referral) -> dict[str, Any]:
             return _explained(
                 "unmapped",
                 unmapped,
-                _(
-                    "Nothing nearby is known to answer these needs, but %(count)s "
-                    "activities within %(km)s km are classed in another directory's terms "
-                    "that are not mapped yet: the territory's coordinator can map them."
+                ngettext_lazy(
+                    "Nothing nearby is known to answer these needs, but %(count)s activity "
+                    "within %(km)s km may: it is classed in a directory's terms that are not "
+                    "mapped yet, and the territory's coordinator can map them.",
+                    "Nothing nearby is known to answer these needs, but %(count)s activities "
+                    "within %(km)s km may: they are classed in a directory's terms that are "
+                    "not mapped yet, and the territory's coordinator can map them.",
+                    "count",
                 ),
                 count=unmapped,
                 **said,
@@ -891,21 +912,37 @@ def unmatched_explanation(referral: Referral) -> dict[str, Any]:
 
 def _unmapped_near(person: Person) -> int:
     """Active places within the person's distance whose service carries a term of
-    another taxonomy that no crosswalk maps yet."""
+    another taxonomy that no crosswalk maps yet, and that may be what they need: one of
+    the codes suggested from the term's label answers their needs."""
     lat_range, lon_range = bounding_box(person.latitude, person.longitude, person.max_distance_km)
-    return sum(
-        1
-        for latitude, longitude in MatchPoint.objects.filter(
+    services = {
+        service_key
+        for service_key, latitude, longitude in MatchPoint.objects.filter(
             latitude__range=lat_range, longitude__range=lon_range, active=True, unmapped=True
-        ).values_list("latitude", "longitude")
+        ).values_list("service_key", "latitude", "longitude")
         if distance_km(person.latitude, person.longitude, latitude, longitude)
         <= person.max_distance_km
-    )
+    }
+    if not services:
+        return 0
+    taxonomy = taxonomy_current()
+    relevant: dict[tuple[str, str], bool] = {}
+    found = set()
+    for service_id, term_taxonomy, code, label in Service.foreign_terms.through.objects.filter(
+        service_id__in=[uuid.UUID(s) for s in services]
+    ).values_list("service_id", "foreignterm__taxonomy", "foreignterm__code", "foreignterm__label"):
+        key = (term_taxonomy, code)
+        if taxonomy.mapping(*key) is not None:
+            continue
+        if key not in relevant:
+            suggested = set(code_suggestions(label, code))
+            relevant[key] = bool(taxonomy.codes_under(suggested) & person.codes)
+        if relevant[key]:
+            found.add(service_id)
+    return len(found)
 
 
-def _explained(
-    code: str, alternatives: int, message: str | Promise, **params: Any
-) -> dict[str, Any]:
+def _explained(code: str, alternatives: int, message: Message, **params: Any) -> dict[str, Any]:
     return {"alternatives": alternatives, **bilingual(code, message, **params)}
 
 

@@ -278,6 +278,34 @@ FEES_CASES: list[tuple[str, str]] = [
     ("Contact us for details", NOT_STATED),
     ("Renseignements : 04 72 10 30 30", NOT_STATED),
     ("Ouvert le mardi de 14h à 16h", NOT_STATED),
+    # --- added after a review of the first classifier: wordings it got wrong --------------
+    # free at first only, in the masculine and in months
+    ("Premier cours gratuit", PAID),
+    ("Le premier cours est gratuit", PAID),
+    ("Gratuit le premier mois", PAID),
+    # free, with something to pay beside it
+    ("Free to attend; materials extra", PAID),
+    ("Free, but bring money for the bus", PAID),
+    ("Free entry, tea and cake 50p", PAID),
+    # free on conditions of age or residence: this person may not meet them
+    ("Free for over 65s", NOT_STATED),
+    ("Gratuit pour les moins de 26 ans", NOT_STATED),
+    ("Free for residents of Lyon", NOT_STATED),
+    # only an extra is free: nothing said of the activity
+    ("Free parking", NOT_STATED),
+    ("Free tea and coffee", NOT_STATED),
+    ("Transport gratuit", NOT_STATED),
+    ("Free parking, sessions £3", PAID),
+    ("Gratuit, parking gratuit", FREE),
+    # free said without the word
+    ("Ce n'est pas payant", FREE),
+    ("L'atelier n'est pas payant", FREE),
+    ("Pas payant", FREE),
+    ("Pris en charge par la mairie", FREE),
+    ("Entièrement pris en charge", FREE),
+    ("Costs covered by the council", FREE),
+    ("Free membership", FREE),
+    ("Frais d'inscription offerts", FREE),
 ]
 
 
@@ -489,7 +517,8 @@ _IRRELEVANT = [
     "après-midi",
     "convivialité",
     "bienvenue",
-    "thé",
+    # not "thé": "thé gratuit" is free tea, which says nothing of the activity's cost
+    "conversation",
     "Chorale",
     "Lecture",
     "Marche douce",

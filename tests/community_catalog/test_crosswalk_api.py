@@ -4,6 +4,7 @@ the services already imported at once."""
 
 from __future__ import annotations
 
+import io
 import uuid
 from datetime import date
 from typing import Any
@@ -231,3 +232,101 @@ def test_foreign_terms_survive_an_edit_and_an_export_round_trip(
     exported = service_export(services_for_export(Service.objects.filter(id=service.id)).get())
     report = hsds_import(hsds_read([exported]), organization=organization)
     assert report.services[0]["action"] == "unchanged"
+
+
+def test_nul_characters_are_a_422_never_a_500(operator: ApiClient, org_api: ApiClient) -> None:
+    for body in (
+        {"taxonomy": "a\x00b", "code": "x", "tisser_codes": []},
+        {"taxonomy": CITY, "code": "x\x00", "tisser_codes": []},
+        {"taxonomy": CITY, "code": "x", "tisser_codes": ["talk\x00group"]},
+        {"taxonomy": CITY, "code": "x", "tisser_codes": [], "label": "\x00"},
+    ):
+        assert operator.post("/api/v1/catalog/crosswalks", body).status_code == 422, body
+    term = _term("bin\x00omes", "Binômes")
+    document = {
+        "id": str(uuid.uuid4()),
+        "name": "Atelier",
+        "status": "active",
+        "attributes": [term],
+    }
+    response = org_api.post("/api/v1/catalog/import", document)
+    assert response.status_code == 422
+    assert "NUL" in response.content.decode()
+    assert not ForeignTerm.objects.filter(taxonomy=CITY).exists()
+
+
+def test_a_new_tisser_code_is_read_at_once_where_a_directory_already_used_it(
+    operator: ApiClient, imported: tuple[Service, Service]
+) -> None:
+    organization = imported[0].organization
+    shared = _import(organization, _term("Jardin-Partage", "Jardin partagé"), name="Potager")
+    assert _codes(shared) == set()
+    created = operator.post(
+        "/api/v1/catalog/taxonomy",
+        {
+            "code": "jardin-partage",
+            "kind": "activity",
+            "name_fr": "Jardin partagé",
+            "name_en": "Shared garden",
+            "parent": "gardening",
+        },
+    )
+    assert created.status_code == 201
+    # Read automatically (whatever the case), in matching and in search alike.
+    assert _codes(shared) == {"jardin-partage"}
+    found = operator.get("/api/v1/catalog/services?need=gardening&lat=45.75&lon=4.85").json()
+    assert "Potager" in {item["name"] for item in found["items"]}
+    assert operator.delete("/api/v1/catalog/taxonomy/jardin-partage").status_code == 409
+
+
+def test_the_csv_export_never_writes_a_formula(operator: ApiClient) -> None:
+    from django.core.management import call_command
+
+    operator.post(
+        "/api/v1/catalog/crosswalks",
+        {
+            "taxonomy": CITY,
+            "code": '=HYPERLINK("http://evil.example")',
+            "tisser_codes": ["talk-group"],
+            "label": "@SUM(1+1)",
+        },
+    )
+    out = io.StringIO()
+    call_command("crosswalk", "export", stdout=out)
+    lines = [line for line in out.getvalue().splitlines() if "evil" in line]
+    assert lines == [f'{CITY},"\'=HYPERLINK(""http://evil.example"")",talk-group,\'@SUM(1+1)']
+    # And it reads back as it was written.
+    path = _write(out.getvalue())
+    call_command("crosswalk", "import", str(path), stdout=io.StringIO())
+    assert Crosswalk.objects.get(taxonomy=CITY).code == '=HYPERLINK("http://evil.example")'
+
+
+def _write(text: str) -> Any:
+    import tempfile
+    from pathlib import Path
+
+    path = Path(tempfile.mkdtemp()) / "crosswalks.csv"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("label", "suggested"),
+    [
+        ("Binômes d'entraide", ("peer-support",)),
+        ("Jardins partagés", ("gardening",)),
+        ("Groupe de parole", ("talk-group",)),
+        ("Soutien aux aidants", ("caring-burden",)),
+        ("Walking for health", ("walking-group",)),
+        ("Parrainage", ("mentoring",)),
+        # Sharing letters is not sharing meaning: nothing rather than noise.
+        ("Logement", ()),
+        ("Sport collectif", ()),
+        ("Knit and natter", ()),
+        ("Befriending", ()),
+    ],
+)
+def test_suggestions_come_from_telling_words(label: str, suggested: tuple[str, ...]) -> None:
+    from community_catalog.crosswalks import code_suggestions
+
+    assert code_suggestions(label)[: len(suggested) or None] == suggested

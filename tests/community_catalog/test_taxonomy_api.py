@@ -12,9 +12,11 @@ import pytest
 
 from community_catalog.models import Organization, TaxonomyTerm
 from community_catalog.services import organization_create, service_create
-from referrals.models import Event
+from referrals.forms import term_choices
+from referrals.models import Event, Referral
 from referrals.services import api_key_create
 from tests.conftest import ApiClient, referral_body, referral_matched
+from workers.matching import referral_match
 
 pytestmark = pytest.mark.django_db
 
@@ -200,9 +202,71 @@ def test_another_process_sees_a_change_within_its_check_interval(
     kept = taxonomy.taxonomy_current()
     # As another process would: the change is written without this process forgetting.
     TaxonomyTerm.objects.filter(code="volunteering").update(name="Bénévolat solidaire")
-    Event.objects.create(
-        type="taxonomy.changed", aggregate_type="taxonomy", aggregate_id=uuid.uuid4()
-    )
+    taxonomy.taxonomy_version_bump()
     fresh = taxonomy.taxonomy_current()
     assert fresh.version != kept.version
     assert fresh.terms["volunteering"].name == "Bénévolat solidaire"
+
+
+def test_nul_characters_are_a_422_or_404_never_a_500(operator: ApiClient) -> None:
+    for body in (
+        {"code": "x", "kind": "activity", "name_fr": "a\x00", "name_en": "b"},
+        {"code": "x", "kind": "activity", "name_fr": "a", "name_en": "b", "parent": "\x00"},
+        {"code": "x", "kind": "need", "name_fr": "a", "name_en": "b", "activities": ["\x00"]},
+        {"code": "x", "kind": "activity", "name_fr": "a", "name_en": "b", "description": "\x00"},
+    ):
+        assert operator.post("/api/v1/catalog/taxonomy", body).status_code == 422, body
+    assert (
+        operator.patch("/api/v1/catalog/taxonomy/iso%00lation", {"active": False}).status_code
+        == 404
+    )
+    assert operator.delete("/api/v1/catalog/taxonomy/iso%00lation").status_code == 404
+
+
+def test_a_new_term_goes_under_the_top_of_its_kind_and_is_offered(
+    operator: ApiClient, api: ApiClient
+) -> None:
+    operator.post(
+        "/api/v1/catalog/taxonomy",
+        {
+            "code": "housing-stress",
+            "kind": "need",
+            "name_fr": "Mal-logement",
+            "name_en": "Housing stress",
+        },
+    )
+    term = TaxonomyTerm.objects.get(code="housing-stress")
+    assert term.parent is not None
+    assert term.parent.code == "needs"
+    assert "housing-stress" in dict(term_choices("need"))
+
+
+def test_an_inactive_kind_still_leads_to_the_active_kinds_below_it(
+    operator: ApiClient, api: ApiClient, organization: Organization
+) -> None:
+    _activity(organization, "Marche", ["walking-group"])
+    operator.patch("/api/v1/catalog/taxonomy/physical-activity", {"active": False})
+    assert _offered(api, needs=["inactivity"]) == ["Marche"]
+
+
+def test_a_referral_whose_needs_were_all_retired_is_told_so(
+    operator: ApiClient, api: ApiClient, organization: Organization
+) -> None:
+    _activity(organization, "Atelier numérique", ["digital-inclusion"])
+    response = api.post(
+        "/api/v1/referrals",
+        referral_body(
+            needs=["digital-exclusion"],
+            location={"latitude": HOME[0], "longitude": HOME[1]},
+            max_distance_km=5,
+        ),
+    )
+    referral_id = response.json()["id"]
+    # Retired after the referral was filed, before it was matched.
+    operator.patch("/api/v1/catalog/taxonomy/digital-exclusion", {"active": False})
+    event = Event.objects.get(aggregate_id=referral_id, type="referral.submitted")
+    referral_match(referral_id=uuid.UUID(referral_id), event_id=event.id)
+    explanation = Referral.objects.get(id=referral_id).unmatched_explanation
+    assert explanation["code"] == "needs"
+    assert "Digital exclusion" in explanation["en"]
+    assert "Difficultés numériques" in explanation["fr"]

@@ -67,7 +67,7 @@ def pairs() -> Service:
 def test_the_pages_are_for_staff_only(catalog: int) -> None:
     password = create_user("o.petit", "--org", "Marche Solidaire Lyon")
     member = signed_in("o.petit", password)
-    for page in ("/app/taxonomy/", "/app/taxonomy/isolation/", "/app/crosswalks/"):
+    for page in ("/app/taxonomy/", "/app/taxonomy/term/isolation/", "/app/crosswalks/"):
         assert member.get(page).status_code == 403
         assert Client().get(page).status_code == 302  # to the sign-in page
     assert member.post("/app/crosswalks/set/", {"code": "x"}).status_code == 403
@@ -77,10 +77,10 @@ def test_an_operator_changes_the_activities_answering_a_need(staff: Client) -> N
     page = staff.get("/app/taxonomy/")
     assert page.status_code == 200
     assert "Isolement" in page.content.decode()
-    edit = staff.get("/app/taxonomy/caring-burden/")
+    edit = staff.get("/app/taxonomy/term/caring-burden/")
     labelled(edit.content.decode())
     response = staff.post(
-        "/app/taxonomy/caring-burden/",
+        "/app/taxonomy/term/caring-burden/",
         {
             "name_fr": "Épuisement d'aidant",
             "name_en": "Caring burden",

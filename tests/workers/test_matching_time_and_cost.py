@@ -252,8 +252,10 @@ def test_the_slips_cost_line_and_matchings_cost_state_always_agree(
 ) -> None:
     from community_catalog.costs import cost_state
 
-    if declared == "free" and (any(amounts) or cost_state(fees=[fees]) == "paid"):
-        return  # refused at the door (see test_hsds): nothing to compare
+    if declared == "free" and cost_state(fees=[fees]) == "paid":
+        return  # refused at the door: nothing to compare
+    if declared in ("free", "not-stated") and any(amounts):
+        return  # refused at the door too
     with transaction.atomic():
         fields: dict[str, Any] = {
             "cost_options": [
@@ -273,3 +275,30 @@ def test_the_slips_cost_line_and_matchings_cost_state_always_agree(
             assert said_free == (point.cost == "free"), (line, point.cost)
             assert asks == (point.cost == "not-stated"), (line, point.cost)
         transaction.set_rollback(True)
+
+
+def test_unmapped_terms_explain_nothing_found_only_when_they_may_be_what_is_needed(
+    api: ApiClient, orgs: list[Organization]
+) -> None:
+    # A talk group nearby also carries a city's "logement" term, which nothing maps.
+    _service(
+        orgs[0],
+        "Causerie",
+        attributes=[
+            {
+                "id": str(uuid.uuid4()),
+                "taxonomy_term": {
+                    "id": str(uuid.uuid4()),
+                    "code": "logement",
+                    "name": "Logement",
+                    "description": "",
+                    "taxonomy": "https://ville.example/taxo",
+                },
+            }
+        ],
+    )
+    point = MatchPoint.objects.get(name="Causerie")
+    assert point.unmapped
+    referral = _referral(api, needs=["digital-exclusion"])
+    # Housing has nothing to do with digital exclusion: the plain answer, not "unmapped".
+    assert referral.unmatched_explanation["code"] == "distance"

@@ -21,6 +21,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from community_catalog.crosswalks import (
     CrosswalkIn,
+    cell_safe,
     code_suggestions,
     crosswalk_remove,
     crosswalk_set,
@@ -122,5 +123,6 @@ class Command(BaseCommand):
 
 
 def _cell(value: str) -> str:
-    """One line per term, whatever a directory put in its labels."""
-    return " ".join(value.split())
+    """One line per term, whatever a directory put in its labels, and no cell a
+    spreadsheet would run as a formula."""
+    return cell_safe(" ".join(value.split()))

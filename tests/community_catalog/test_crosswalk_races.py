@@ -1,0 +1,85 @@
+"""Crosswalk changes racing imports and each other end in an index that reads the terms
+as the crosswalks say. On PostgreSQL the writers really overlap (the term's row is held
+by each in turn); on SQLite they queue on the database's write lock."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from community_catalog.crosswalks import CrosswalkIn, crosswalk_set
+from community_catalog.hsds import hsds_read
+from community_catalog.hsds_import import hsds_import
+from community_catalog.match_index import service_codes
+from community_catalog.models import Crosswalk, MatchPoint, Organization, Service
+from community_catalog.services import organization_create
+from community_catalog.taxonomy_services import taxonomy_seed
+from tests.referrals.test_races import _together
+
+pytestmark = pytest.mark.django_db(transaction=True)
+CITY = "https://annuaire.ville.example/categories"
+
+
+@pytest.fixture(autouse=True)
+def _taxonomy() -> None:
+    # A transactional test's database is emptied after each test, the seeded taxonomy
+    # with it.
+    taxonomy_seed()
+
+
+def _document(organization: Organization) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "name": "Binômes",
+        "status": "active",
+        "organization": {"id": str(organization.id), "name": organization.name, "description": ""},
+        "attributes": [
+            {
+                "id": str(uuid.uuid4()),
+                "taxonomy_term": {
+                    "id": str(uuid.uuid4()),
+                    "code": "binomes",
+                    "name": "Binômes d'entraide",
+                    "description": "",
+                    "taxonomy": CITY,
+                },
+            }
+        ],
+        "service_at_locations": [
+            {
+                "id": str(uuid.uuid4()),
+                "location": {
+                    "id": str(uuid.uuid4()),
+                    "location_type": "physical",
+                    "latitude": 45.75,
+                    "longitude": 4.85,
+                },
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_a_crosswalk_racing_an_import_of_its_term_is_never_missed(attempt: int) -> None:
+    organization = organization_create(name=f"Maison {attempt}")[0]
+    document = _document(organization)
+    _together(
+        lambda: hsds_import(hsds_read([document]), organization=organization),
+        lambda: crosswalk_set(CrosswalkIn(CITY, "binomes", ("peer-support",))),
+    )
+    service = Service.objects.get(id=document["id"])
+    point = MatchPoint.objects.get(service_key=str(service.id))
+    truth = service_codes([service.id])[service.id]
+    assert truth.codes == ("peer-support",)
+    assert (point.codes, point.unmapped) == (",peer-support,", False)
+
+
+def test_two_operators_mapping_the_same_new_term_both_succeed() -> None:
+    results = _together(
+        lambda: crosswalk_set(CrosswalkIn(CITY, "cafe", ("talk-group",))),
+        lambda: crosswalk_set(CrosswalkIn(CITY, "cafe", ("talk-group", "isolation"))),
+    )
+    assert {r.outcome for r in results} <= {"created", "updated"}
+    assert Crosswalk.objects.filter(taxonomy=CITY, code="cafe").count() == 1
