@@ -44,6 +44,7 @@ from community_catalog.hsds_export import (
     services_for_export,
 )
 from community_catalog.hsds_import import ImportRejected, hsds_import
+from community_catalog.match_index import ServiceCodes, service_codes
 from community_catalog.models import Location, Schedule, Service, ServiceAtLocation, TaxonomyTerm
 from community_catalog.schedules import service_at_location_sessions
 from community_catalog.schemas import (
@@ -190,7 +191,13 @@ def _catalog_query(params: SearchParams) -> CatalogQuery:
     )
 
 
-def activity_out(found: Found, *, viewer: uuid.UUID | None, now: datetime) -> ActivityOut:
+def activity_out(
+    found: Found,
+    *,
+    viewer: uuid.UUID | None,
+    now: datetime,
+    codes: dict[uuid.UUID, ServiceCodes] | None = None,
+) -> ActivityOut:
     sal = found.service_at_location
     service, location = sal.service, sal.location
     visible = location_visible_to(location, viewer)
@@ -207,7 +214,9 @@ def activity_out(found: Found, *, viewer: uuid.UUID | None, now: datetime) -> Ac
         description=service.description,
         translations=service.translations,
         organization=OrganizationRefOut(id=service.organization.id, name=service.organization.name),
-        taxonomy=sorted(t.code for t in service.taxonomy_terms.all()),
+        taxonomy=list(codes[service.id].codes)
+        if codes and service.id in codes
+        else sorted(t.code for t in service.taxonomy_terms.all()),
         languages=languages or [settings.TISSER_CATALOG_LANGUAGE],
         interpretation_services=service.interpretation_services,
         cost=CostOut(
@@ -275,11 +284,13 @@ def catalog_search_endpoint(request: HttpRequest, params: Query[SearchParams]) -
     api_key = request_api_key(request)
     viewer = api_key.organization_id
     now = timezone.now()
+    # What each answers to, its directory's terms read through crosswalks included.
+    codes = service_codes([f.service_at_location.service_id for f in found])
     return ActivityListOut(
         total=total,
         limit=query.limit,
         offset=query.offset,
-        items=[activity_out(f, viewer=viewer, now=now) for f in found],
+        items=[activity_out(f, viewer=viewer, now=now, codes=codes) for f in found],
     )
 
 

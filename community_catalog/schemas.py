@@ -196,7 +196,10 @@ class ActivityOut(Schema):
     description: str
     translations: dict[str, dict[str, str]]
     organization: OrganizationRefOut
-    taxonomy: list[str]
+    taxonomy: list[str] = Field(
+        description="The Tisser codes it answers to: its own, and its directory's terms as "
+        "crosswalks read them."
+    )
     languages: list[str]
     interpretation_services: str
     cost: CostOut

@@ -275,7 +275,8 @@ def test_a_new_tisser_code_is_read_at_once_where_a_directory_already_used_it(
     # Read automatically (whatever the case), in matching and in search alike.
     assert _codes(shared) == {"jardin-partage"}
     found = operator.get("/api/v1/catalog/services?need=gardening&lat=45.75&lon=4.85").json()
-    assert "Potager" in {item["name"] for item in found["items"]}
+    potager = next(item for item in found["items"] if item["name"] == "Potager")
+    assert potager["taxonomy"] == ["jardin-partage"]
     assert operator.delete("/api/v1/catalog/taxonomy/jardin-partage").status_code == 409
 
 
