@@ -28,6 +28,7 @@ from community_catalog.models import (
     TaxonomyTerm,
 )
 from community_catalog.services import service_derived_refresh
+from community_catalog.taxonomy import taxonomy_change_lock
 from config.errors import Problem
 
 # URLs typed without a scheme are read as https (Django 6's default, chosen now).
@@ -81,6 +82,10 @@ class TaxonomyTermAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return ("code", "kind") if obj is not None else ()
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        taxonomy_change_lock()  # first, as every taxonomy change does
+        super().save_model(request, obj, form, change)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         if obj is not None and taxonomy_services.term_uses(obj):
@@ -137,6 +142,7 @@ class CrosswalkAdmin(admin.ModelAdmin):
         return ("taxonomy", "code") if obj is not None else ()
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        taxonomy_change_lock()  # first, as every taxonomy change does
         if not change:
             obj.taxonomy, obj.code = form.cleaned_data["taxonomy"], form.cleaned_data["code"]
         super().save_model(request, obj, form, change)

@@ -61,10 +61,8 @@ _FREE_PHRASES = (
     r"(?:sans|pas de|aucune|ni) (?:cotisation|adhesion)",
     r"ni frais",
     r"(?:(?:ce )?n'est |ne sont )?pas payante?s?",
-    r"(?:entierement |totalement |integralement )?pris en charge",
     r"(?:frais|inscription|adhesion|cotisation)(?: d'\w+)? offerte?s?",
-    r"costs? (?:are |is )?(?:fully |entirely )?covered",
-    r"covered by",
+    r"offerte?s?",
     r"free membership",
     r"membership (?:is )?free",
     r"non payante?s?",
@@ -92,16 +90,30 @@ _FREE_EXTRA = re.compile(
     r"\bfree (?:parking|tea|coffee|refreshments?|transport|wi-?fi|lunch|meals?|snacks?|drinks?)\b"
     r"|\b(?:parking|transport|cafe|the|boissons?|gouter|collation|repas|wi-?fi|navette)"
     r"(?: (?:est|sont))? (?:gratuite?s?|offerte?s?)\b"
+    # Free of something, or free to do something: nothing of the cost.
+    r"|\b(?:alcohol|gluten|sugar|smoke|dairy|nut|fat|stress|barrier|step|car)[- ]free\b"
+    r"|\bfeel free\b|\bfree to (?!attend\b|join\b|take part\b|come\b|use\b|all\b)\w+"
 )
 # Free at first only, or free but for something: the person will be asked to pay.
 _FREE_AT_FIRST = re.compile(
     r"\b(?:premiers?|premieres?|1(?:ere|er|re)s?|deux premier(?:e)?s|2 premier(?:e)?s) "
-    r"(?:seances?|cours|fois|ateliers?|semaines?|mois|rendez-vous|essais?)\b"
+    r"(?:seances?|cours|fois|ateliers?|semaines?|mois|annees?|ans?|rendez-vous|essais?)\b"
     r"|\bseances? d'essai\b|\bessai gratuit\b|\bfirst (?:session|class|visit|week|month)s?\b"
     r"|\btaster\b|\btrial\b"
 )
-_EXCEPT = re.compile(
-    r"\b(?:sauf|hormis|except|excluding|apart from|extras?|en plus|a prevoir|money|argent)\b"
+_EXCEPT = re.compile(r"\b(?:sauf|hormis|except|excluding|apart from)\b")
+# Something to pay for beside it: "materials extra", "sorties en supplément", "bring
+# money for the bus".
+_EXTRA_COST = re.compile(
+    r"\b(?:materials?|materiel|fournitures|supplies|trips?|outings?|sorties?|repas|meals?|"
+    r"entry|entree)\W+(?:\w+\W+){0,2}(?:extra|en supplement|payante?s?|a payer|a votre charge|"
+    r"not included|non compris)\b"
+    r"|\b(?:bring|prevoir|apporter) (?:some |de l')?(?:money|argent|cash)\b"
+)
+# Said of something else than the person's cost ("transport pris en charge", "costs
+# covered by the participant"): taken out, read as nothing either way.
+_NEUTRAL = re.compile(
+    r"\b(?:pris|prise|prises) en charge\b|\b(?:costs? )?(?:are |is )?(?:fully )?covered\b"
 )
 # Words that say there is something to pay, once free phrases are taken out.
 _PAID = re.compile(
@@ -121,10 +133,12 @@ _PRICE = re.compile(
 # Free for some people only (on conditions of income, on benefits): the person must ask.
 _CONDITIONAL = re.compile(
     r"\b(?:sous conditions?|selon (?:les )?(?:revenus|ressources)|"
-    r"sliding scale|means[- ]tested|eligibles?|on benefits|beneficiaires|"
-    # On conditions of age or residence: the person may not meet them.
-    r"(?:pour les |aux )?(?:moins|plus) de \d+ ans|(?:over|under) \d+s?|"
-    r"residents?|habitants? (?:de|du|des)|enfants|children|kids|jeunes|seniors|retraites)\b"
+    r"sliding scale|means[- ]tested|eligibles?|on benefits|beneficiaires)\b"
+    # Free for some by age or residence ("for over 65s", "pour les habitants de Lyon"):
+    # this person may not be one of them.
+    r"|\b(?:pour|reserve aux|reservee aux|aux|for|only for)\s+(?:les\s+)?"
+    r"(?:enfants|children|kids|jeunes|young people|seniors|retraites|habitants|residents|"
+    r"(?:moins|plus) de \d+ ans|over \d+s?|under \d+s?)\b"
 )
 # Pay-what-you-can: nothing promised either way.
 _OPEN_PRICE = re.compile(
@@ -138,8 +152,8 @@ _NUMBER = r"(\d{1,6}(?:[.,]\d{1,2})?)"
 _AMOUNT = re.compile(
     r"(?<![\w.,])" + _NUMBER + r"\s?" + _CURRENCY + r"(?:\d{2}(?!\d))?"
     r"|(?:€|£|\$|\beur\b)\s?" + _NUMBER + r"(?![\d])"
-    # Pence: "tea and cake 50p".
-    r"|(?<![\w.,])(\d{1,3})\s?p(?:ence)?\b"
+    # Pence: "tea and cake 50p", "20 pence"; not "2 p.m." nor "8 p. maximum".
+    r"|(?<![\w.,])(\d{2,3})p(?![\w.])|(?<![\w.,])(\d{1,3}) ?pence\b"
 )
 
 
@@ -155,7 +169,7 @@ def text_fold(text: str) -> str:
 def _amounts_in(text: str) -> list[Decimal]:
     found = []
     for match in _AMOUNT.finditer(text):
-        number = match.group(1) or match.group(2) or match.group(3)
+        number = next(group for group in match.groups() if group)
         try:
             found.append(Decimal(number.replace(",", ".")))
         except ArithmeticError:  # pragma: no cover - the pattern admits only numbers
@@ -167,12 +181,15 @@ def text_cost_state(text: str) -> CostState:
     """What a fees text says, alone: paid, free, or not stated.
 
     1. A positive amount, or free negated ("pas gratuit"), is paid.
-    2. Free phrases and amounts are taken out; free at first only ("première séance
-       gratuite"), or free except for something ("gratuit sauf sorties"), is paid.
-    3. A word of payment ("payant", "cotisation", "fees apply"), or of a price when
+    2. What is said of something else is taken out: free extras ("free parking",
+       "alcohol-free"), costs someone else covers ("transport pris en charge").
+    3. Something to pay beside it ("materials extra", "bring money"), free at first only
+       ("première séance gratuite"), or free except for something ("gratuit sauf
+       sorties"), is paid.
+    4. A word of payment ("payant", "cotisation", "fees apply"), or of a price when
        nothing says free ("tarifs selon quotient"), is paid.
-    4. Pay-what-you-can with no free phrase, or free on conditions of income, is not
-       stated; a free phrase or a zero amount is free.
+    5. Pay-what-you-can with no free phrase, or free on conditions (income, age,
+       residence), is not stated; a free phrase or a zero amount is free.
     """
     folded = text_fold(text)
     if not folded:
@@ -180,9 +197,11 @@ def text_cost_state(text: str) -> CostState:
     amounts = _amounts_in(folded)
     if any(amount > 0 for amount in amounts) or _NOT_FREE.search(folded):
         return PAID
-    folded = _FREE_EXTRA.sub(" ", folded)
+    folded = _NEUTRAL.sub(" ", _FREE_EXTRA.sub(" ", folded))
     said_free = bool(_FREE.search(folded)) or bool(amounts)
     remainder = _AMOUNT.sub(" ", _FREE.sub(" ", folded))
+    if _EXTRA_COST.search(folded):
+        return PAID
     if said_free and (_FREE_AT_FIRST.search(folded) or _EXCEPT.search(remainder)):
         return PAID
     if _OPEN_PRICE.search(remainder) and not said_free:

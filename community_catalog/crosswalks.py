@@ -30,6 +30,7 @@ from community_catalog.models import Crosswalk, ForeignTerm, Service, TaxonomyTe
 from community_catalog.selectors import IDS_PER_QUERY
 from community_catalog.taxonomy import (
     is_tisser_taxonomy,
+    taxonomy_change_lock,
     taxonomy_current,
     taxonomy_forget,
     taxonomy_key,
@@ -181,7 +182,8 @@ def _applied(terms: Iterable[ForeignTerm]) -> int:
 
 def services_reading_code_refresh(code: str) -> int:
     """A Tisser code was added or deleted: the terms of other taxonomies with that code
-    are read automatically as it, or no longer; their services' points follow."""
+    are read automatically as it, or no longer; their services' points follow. In the
+    change's transaction, after `taxonomy_change_lock`."""
     terms = list(ForeignTerm.objects.filter(code__iexact=code))
     return _applied(_terms_locked((t.taxonomy, t.code) for t in terms))
 
@@ -201,6 +203,7 @@ def crosswalk_set(data: CrosswalkIn, *, where: str = "", apply: bool = True) -> 
     terms = _tisser_terms(data.tisser_codes, where=where)
     label = " ".join(data.label.replace("\x00", "").split())[:300]
     with transaction.atomic():
+        taxonomy_change_lock()
         carried = _terms_locked([(taxonomy, code)])
         crosswalk = (
             Crosswalk.objects.select_for_update().filter(taxonomy=taxonomy, code=code).first()
@@ -235,6 +238,7 @@ def crosswalk_remove(*, taxonomy: str, code: str) -> None:
     code) or listed as unmapped again."""
     key = _key(taxonomy, code, mapping=False)
     with transaction.atomic():
+        taxonomy_change_lock()
         carried = _terms_locked([key])
         crosswalk = (
             Crosswalk.objects.select_for_update().filter(taxonomy=key[0], code=key[1]).first()
@@ -249,7 +253,8 @@ def crosswalk_remove(*, taxonomy: str, code: str) -> None:
 
 def crosswalk_saved(crosswalk: Crosswalk, *, removed: bool = False) -> int:
     """Record and apply a row written elsewhere (the admin); returns how many services
-    it touched. Call it in the transaction that wrote the row."""
+    it touched. Call it in the transaction that wrote the row, which took
+    `taxonomy_change_lock` before writing it."""
     _recorded(crosswalk.id, "crosswalk.removed" if removed else "crosswalk.set")
     return _applied(_terms_locked([(crosswalk.taxonomy, crosswalk.code)]))
 
@@ -324,9 +329,12 @@ def mappings_list() -> list[MappingRow]:
         for crosswalk in Crosswalk.objects.prefetch_related("terms").order_by("taxonomy", "code")
     ]
     explicit = {(r.taxonomy, r.code) for r in rows}
+    carried = set(
+        ForeignTerm.objects.filter(services__isnull=False).values_list("taxonomy", "code")
+    )
     taxonomy = taxonomy_current()
     for (term_taxonomy, code), label in sorted(labels.items()):
-        if (term_taxonomy, code) in explicit:
+        if (term_taxonomy, code) in explicit or (term_taxonomy, code) not in carried:
             continue
         mapped = taxonomy.mapping(term_taxonomy, code)
         if mapped is not None and mapped[1]:
@@ -382,7 +390,8 @@ _GENERIC = frozenset(
         *("atelier", "ateliers", "groupe", "groupes", "collectif", "collective", "collectifs"),
         *("activite", "activites", "activity", "activities", "group", "groups", "workshop"),
         *("workshops", "club", "clubs", "pour", "avec", "dans", "the", "and", "for", "with"),
-        *("session", "sessions", "cours"),
+        *("session", "sessions", "cours", "support", "soutien", "help", "aide", "aides"),
+        *("advice", "conseil", "conseils", "service", "services", "accompagnement"),
     )
 )
 
@@ -401,6 +410,8 @@ def _word_score(word: str, others: list[str]) -> float:
         pairs = zip(word, other, strict=False)
         shared = next((i for i, (a, b) in enumerate(pairs) if a != b), min(len(word), len(other)))
         score = 90.0 if shared >= 5 else fuzz.ratio(word, other)
+        if shared < 5 and min(len(word), len(other)) < 9 and score < 90:
+            score = 0.0  # short words a letter or two apart: "talking", "walking"
         best = max(best, score)
     return best
 
@@ -409,7 +420,9 @@ def code_suggestions(label: str, code: str = "", limit: int = 3) -> tuple[str, .
     """Up to `limit` Tisser codes whose labels (French or English) or code share telling
     words with this term's, ignoring case and accents and tolerating an ending or a
     spelling apart. Never applied without a person choosing."""
-    query = list(dict.fromkeys(_words(label) + _words(code)))
+    # The label's words; the code's only when there is no label (codes are often
+    # abbreviations: "JARD-02").
+    query = list(dict.fromkeys(_words(label) or _words(code)))
     if not query:
         return ()
     scores: dict[str, float] = {}
@@ -418,7 +431,9 @@ def code_suggestions(label: str, code: str = "", limit: int = 3) -> tuple[str, .
             continue
         words = _words(f"{term.name} {term.name_en} {term.code}")
         matched = [s for s in (_word_score(w, words) for w in query) if s >= 85]
-        if matched:
+        # At least half the label's telling words found: one shared word of several is
+        # not the same thing ("mental health" is not "health walks").
+        if matched and len(matched) * 2 >= len(query):
             # Most of the label's words found, and found closely.
             scores[term.code] = len(matched) / len(query) * 100 + sum(matched) / len(matched)
     ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
@@ -515,6 +530,7 @@ def crosswalks_import(rows: list[CrosswalkIn]) -> CsvResult:
     result = CsvResult()
     keys = [_key(row.taxonomy, row.code) for row in rows]
     with transaction.atomic():
+        taxonomy_change_lock()
         carried = {(t.taxonomy, t.code): t for t in _terms_locked(keys)}
         changed = []
         for key, row in zip(keys, rows, strict=True):

@@ -55,7 +55,7 @@ from community_catalog.models import (
 )
 from community_catalog.schedules import schedule_weekdays
 from community_catalog.selectors import IDS_PER_QUERY
-from community_catalog.taxonomy import is_tisser_taxonomy, taxonomy_current
+from community_catalog.taxonomy import is_tisser_taxonomy, taxonomy_current, taxonomy_read_lock
 from referrals.outbox import EventDraft, events_record
 
 # Export fields that change on every write and say nothing about the content.
@@ -602,8 +602,11 @@ class _Writer:
                         wanted[key] = " ".join(term.name.split())[:300]
         if not wanted:
             return
+        taxonomy_read_lock()
+        # The crosswalks as they are now that no change can be under way: read again.
+        self.taxonomy = taxonomy_current()
         found = self._foreign_rows(wanted)
-        missing = [k for k in wanted if k not in found]
+        missing = sorted(k for k in wanted if k not in found)
         if missing:
             ForeignTerm.objects.bulk_create(
                 [ForeignTerm(taxonomy=t, code=c, label=wanted[(t, c)]) for t, c in missing],

@@ -252,8 +252,12 @@ def _longest_gap(schedule: Schedule) -> int | None:
     interval = schedule.interval or 1
     if schedule.freq == "WEEKLY":
         return None if days else 7 * interval
-    if days and any(abs(d) > 28 for d in days):
-        return 62 * interval  # the 31st skips the months without one
+    if not days and not weekdays:
+        # The day of the month it started on, as `schedule_sessions` reads it.
+        days = [(schedule.dtstart or schedule.valid_from or _ANCHOR).day]
+    if any(abs(d) > 28 for d in days):
+        # The 31st skips the months without one, and every other month more still.
+        return 62 if interval == 1 else None
     return 35 * interval  # the first Tuesday of one month to the next: at most five weeks
 
 

@@ -214,6 +214,32 @@ def taxonomy_version() -> str:
     return f"{SEED_VERSION}.{number}" if number else SEED_VERSION
 
 
+def taxonomy_change_lock() -> None:
+    """Take the taxonomy for a change, in the caller's transaction, before any other
+    lock: every change to terms or crosswalks starts here, so they queue in one order
+    and never wait on each other in a circle."""
+    from community_catalog.models import TaxonomyVersion
+
+    if TaxonomyVersion.objects.select_for_update().filter(pk=1).first() is None:
+        TaxonomyVersion.objects.get_or_create(pk=1)
+        TaxonomyVersion.objects.select_for_update().filter(pk=1).first()
+
+
+def taxonomy_read_lock() -> None:
+    """Hold the taxonomy still while this transaction links services to directory
+    terms (an import): a change (`taxonomy_change_lock`) waits for it, and it for a
+    change, so neither rebuilds a service's points with the other half seen. Imports do
+    not wait on each other (a shared lock; SQLite's single writer orders them anyway)."""
+    from django.db import connection
+
+    from community_catalog.models import TaxonomyVersion
+
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(TaxonomyVersion._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT 1 FROM {table} WHERE id = 1 FOR SHARE")  # noqa: S608
+
+
 def taxonomy_version_bump() -> None:
     """Count a change, in its transaction (the row's lock orders concurrent changes)."""
     from django.db.models import F

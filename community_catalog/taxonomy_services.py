@@ -22,6 +22,7 @@ from community_catalog.taxonomy import (
     KIND_ROOTS,
     SEED_NEED_ACTIVITIES,
     SEED_TERMS,
+    taxonomy_change_lock,
     taxonomy_forget,
     taxonomy_version_bump,
 )
@@ -77,8 +78,11 @@ class TermIn:
 
 
 def term_saved(term: TaxonomyTerm, *, created: bool, fields: list[str]) -> None:
-    """Record a change written elsewhere (the admin), in its transaction."""
+    """Record a change written elsewhere (the admin), in its transaction (which took
+    `taxonomy_change_lock` before writing)."""
     _recorded(term, "term.added" if created else "term.updated", fields)
+    if created:
+        services_reading_code_refresh(term.code)
 
 
 def term_check(
@@ -190,6 +194,7 @@ def term_create(*, code: str, kind: str, data: TermIn) -> TaxonomyTerm:
     if kind not in TaxonomyTerm.Kind.values:
         raise InvalidInput("Unknown kind.", fields=[FieldProblem("kind", "'need' or 'activity'")])
     with transaction.atomic():
+        taxonomy_change_lock()
         if TaxonomyTerm.objects.filter(code=code).exists():
             raise Conflict(
                 f"The code {code!r} exists: change that term instead.",
@@ -219,6 +224,7 @@ def term_update(*, code: str, data: TermIn) -> TaxonomyTerm:
     """Change a term's labels, place in the tree, activities (a need) or whether it is
     active. The code and the kind never change."""
     with transaction.atomic():
+        taxonomy_change_lock()
         term = _locked(code)
         changed: list[str] = []
         for field, value in (
@@ -260,7 +266,7 @@ def _locked(code: str) -> TaxonomyTerm:
     term = (
         None
         if "\x00" in code
-        else TaxonomyTerm.objects.select_for_update().filter(code=code).first()
+        else TaxonomyTerm.objects.select_for_update(no_key=True).filter(code=code).first()
     )
     if term is None:
         raise NotFound(f"No term {code!r}.")
@@ -289,6 +295,7 @@ def term_uses(term: TaxonomyTerm) -> dict[str, int]:
 def term_delete(*, code: str) -> None:
     """Delete a term nothing uses yet (a mistake just made); one in use is deactivated."""
     with transaction.atomic():
+        taxonomy_change_lock()
         term = _locked(code)
         uses = term_uses(term)
         if uses:

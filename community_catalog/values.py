@@ -77,6 +77,8 @@ def country_normalize(value: str) -> str:
 
 
 def url_check(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("contains a NUL character")
     if value:
         try:
             _url_validator(value)
@@ -86,6 +88,8 @@ def url_check(value: str) -> str:
 
 
 def email_check(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("contains a NUL character")
     if value:
         try:
             validate_email(value)

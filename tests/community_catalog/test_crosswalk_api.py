@@ -331,3 +331,28 @@ def test_suggestions_come_from_telling_words(label: str, suggested: tuple[str, .
     from community_catalog.crosswalks import code_suggestions
 
     assert code_suggestions(label)[: len(suggested) or None] == suggested
+
+
+def test_a_nul_in_a_url_is_a_422_too(org_api: ApiClient) -> None:
+    document = {
+        "id": str(uuid.uuid4()),
+        "name": "Atelier",
+        "status": "active",
+        "url": "https://a.example/\x00",
+    }
+    response = org_api.post("/api/v1/catalog/import", document)
+    assert response.status_code == 422
+    assert "NUL" in response.content.decode()
+
+
+def test_a_mapping_removed_leaves_no_automatic_row_for_a_term_nothing_carries(
+    operator: ApiClient,
+) -> None:
+    operator.post(
+        "/api/v1/catalog/crosswalks",
+        {"taxonomy": "https://other.example/tax", "code": "gardening", "tisser_codes": []},
+    )
+    crosswalk = Crosswalk.objects.get(taxonomy="https://other.example/tax")
+    operator.delete(f"/api/v1/catalog/crosswalks/{crosswalk.id}")
+    items = operator.get("/api/v1/catalog/crosswalks?taxonomy=https://other.example/tax").json()
+    assert items["total"] == 0

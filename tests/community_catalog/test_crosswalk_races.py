@@ -83,3 +83,40 @@ def test_two_operators_mapping_the_same_new_term_both_succeed() -> None:
     )
     assert {r.outcome for r in results} <= {"created", "updated"}
     assert Crosswalk.objects.filter(taxonomy=CITY, code="cafe").count() == 1
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_taxonomy_changes_racing_each_other_never_deadlock(attempt: int) -> None:
+    """A crosswalk to a code, that code relabelled, a new code, and another crosswalk,
+    all at once: each waits its turn (the taxonomy's version row first), none fails."""
+    from community_catalog.taxonomy_services import TermIn, term_create, term_update
+
+    results = _together(
+        lambda: crosswalk_set(CrosswalkIn(CITY, "binomes", ("peer-support",))),
+        lambda: term_update(code="peer-support", data=TermIn(name=f"Binôme {attempt}")),
+        lambda: term_create(
+            code=f"choir-{attempt}", kind="activity", data=TermIn(name="Chorale", name_en="Choir")
+        ),
+        lambda: crosswalk_set(CrosswalkIn(CITY, "cafe", ("talk-group", "peer-support"))),
+    )
+    assert all(result is not None for result in results), results
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_a_new_code_racing_an_import_of_the_same_code_is_read_either_way(attempt: int) -> None:
+    from community_catalog.taxonomy_services import TermIn, term_create
+
+    organization = organization_create(name=f"Jardins {attempt}")[0]
+    document = _document(organization)
+    document["attributes"][0]["taxonomy_term"]["code"] = "Jardins-Partages"
+    _together(
+        lambda: hsds_import(hsds_read([document]), organization=organization),
+        lambda: term_create(
+            code="jardins-partages",
+            kind="activity",
+            data=TermIn(name="Jardins partagés", name_en="Shared gardens", parent="gardening"),
+        ),
+    )
+    service = Service.objects.get(id=document["id"])
+    point = MatchPoint.objects.get(service_key=str(service.id))
+    assert (point.codes, point.unmapped) == (",jardins-partages,", False)

@@ -90,6 +90,13 @@ def test_a_fifth_tuesday_or_a_friday_the_13th_is_walked_not_assumed() -> None:
     assert not friday_13.offered_on(TODAY, H)
 
 
+def test_a_monthly_rule_on_the_31st_is_walked_through_the_short_months() -> None:
+    # No day given: the day it started on, the 31st; after 31 August comes 31 October.
+    found = run(schedule(freq="MONTHLY", dtstart=date(2026, 1, 31)), today=date(2026, 9, 1))
+    assert found.run_from == date(2026, 10, 31)
+    assert not found.offered_on(date(2026, 9, 1), H)
+
+
 def test_sessions_further_apart_than_the_horizon_are_runs_of_their_own() -> None:
     # Every third month, on the 10th: 10 January, then 10 April.
     quarterly = schedule(freq="MONTHLY", interval=3, bymonthday="10", dtstart=date(2026, 10, 10))
@@ -166,12 +173,12 @@ def schedules(draw: st.DrawFn) -> Schedule:
     return made
 
 
-def _truth(found: list[Schedule], day: date) -> bool:
+def _truth(found: list[Schedule], day: date, horizon: int = H) -> bool:
     """A session on a day from `day` to `day + H`, walking each rule with dateutil
     directly (not through the code under test's shortcuts)."""
     for schedule in found:
         for start in _dates(schedule):
-            if start > day + timedelta(days=H):
+            if start > day + timedelta(days=horizon):
                 break
             if start >= day:
                 return True
@@ -213,12 +220,14 @@ def _dates(schedule: Schedule) -> list[date]:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(schedules(), min_size=1, max_size=3))
-def test_offered_exactly_when_a_session_falls_within_the_horizon(found: list[Schedule]) -> None:
-    built = run(*found)
+@given(st.lists(schedules(), min_size=1, max_size=3), st.sampled_from([H, 10, 130]))
+def test_offered_exactly_when_a_session_falls_within_the_horizon(
+    found: list[Schedule], horizon: int
+) -> None:
+    built = offer_run(found, today=TODAY, horizon_days=horizon)
     for step in range(0, 120, 3):
         day = TODAY + timedelta(days=step)
         if built.run_until is not None and built.run_until < day:
             # The relay's daily check rebuilds a run that ended: as it would.
-            built = run(*found, today=day)
-        assert built.offered_on(day, H) == _truth(found, day), (day, built)
+            built = offer_run(found, today=day, horizon_days=horizon)
+        assert built.offered_on(day, horizon) == _truth(found, day, horizon), (day, built)
