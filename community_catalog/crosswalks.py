@@ -57,7 +57,9 @@ class CrosswalkIn:
     label: str = ""
 
 
-def _key(taxonomy: str, code: str, *, where: str = "", mapping: bool = True) -> tuple[str, str]:
+def crosswalk_key(
+    taxonomy: str, code: str, *, where: str = "", mapping: bool = True
+) -> tuple[str, str]:
     """(taxonomy, code) as crosswalks key them, or `InvalidInput` naming the field."""
     taxonomy, code = taxonomy_key(taxonomy), " ".join(code.split())
     problems = []
@@ -83,11 +85,6 @@ def _key(taxonomy: str, code: str, *, where: str = "", mapping: bool = True) -> 
     if problems:
         raise InvalidInput("The term is not valid.", fields=problems)
     return taxonomy, code
-
-
-def crosswalk_key(taxonomy: str, code: str) -> tuple[str, str]:
-    """(taxonomy, code) as a new crosswalk would key it, or `InvalidInput`."""
-    return _key(taxonomy, code)
 
 
 def _tisser_terms(codes: Iterable[str], *, where: str = "") -> list[TaxonomyTerm]:
@@ -199,7 +196,7 @@ def crosswalk_set(data: CrosswalkIn, *, where: str = "", apply: bool = True) -> 
     """Map (taxonomy, code) to these Tisser codes (none: no correspondence), replacing
     any mapping it had. `apply=False`: the caller records and applies the change (a
     file of many rows, once)."""
-    taxonomy, code = _key(data.taxonomy, data.code, where=where)
+    taxonomy, code = crosswalk_key(data.taxonomy, data.code, where=where)
     terms = _tisser_terms(data.tisser_codes, where=where)
     label = " ".join(data.label.replace("\x00", "").split())[:300]
     with transaction.atomic():
@@ -236,7 +233,7 @@ def crosswalk_set(data: CrosswalkIn, *, where: str = "", apply: bool = True) -> 
 def crosswalk_remove(*, taxonomy: str, code: str) -> None:
     """Remove a mapping: the term is then read automatically (a code equal to a Tisser
     code) or listed as unmapped again."""
-    key = _key(taxonomy, code, mapping=False)
+    key = crosswalk_key(taxonomy, code, mapping=False)
     with transaction.atomic():
         taxonomy_change_lock()
         carried = _terms_locked([key])
@@ -515,7 +512,7 @@ def crosswalks_import(rows: list[CrosswalkIn]) -> CsvResult:
     for line, row in enumerate(rows, start=2):
         where = f"line {line} "
         try:
-            key = _key(row.taxonomy, row.code, where=where)
+            key = crosswalk_key(row.taxonomy, row.code, where=where)
             _tisser_terms(row.tisser_codes, where=where)
         except InvalidInput as invalid:
             problems.extend(invalid.fields)
@@ -528,7 +525,7 @@ def crosswalks_import(rows: list[CrosswalkIn]) -> CsvResult:
             f"{len(problems)} problem(s) in the file; nothing was changed.", fields=problems
         )
     result = CsvResult()
-    keys = [_key(row.taxonomy, row.code) for row in rows]
+    keys = [crosswalk_key(row.taxonomy, row.code) for row in rows]
     with transaction.atomic():
         taxonomy_change_lock()
         carried = {(t.taxonomy, t.code): t for t in _terms_locked(keys)}

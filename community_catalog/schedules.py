@@ -353,7 +353,3 @@ def offer_run(schedules: Iterable[Schedule], *, today: date, horizon_days: int) 
         resumes_on=run_from if later and earlier else None,
         starts_on=run_from if later and not earlier else None,
     )
-
-
-def offer_horizon_days() -> int:
-    return int(settings.TISSER_OFFER_HORIZON_DAYS)

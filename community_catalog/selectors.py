@@ -326,10 +326,6 @@ class CandidateRow:
     resumes_on: date | None = None
     starts_on: date | None = None
 
-    @property
-    def is_free(self) -> bool:
-        return self.cost == "free"
-
 
 def match_candidate_rows(filters: MatchFilters) -> list[CandidateRow]:
     """Every activity that passes matching's hard filters, with what scoring needs.

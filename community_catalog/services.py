@@ -35,7 +35,7 @@ from community_catalog.models import (
     ServiceAtLocation,
     TaxonomyTerm,
 )
-from community_catalog.taxonomy import TAXONOMY_NAME, is_tisser_taxonomy, taxonomy_current
+from community_catalog.taxonomy import is_tisser_taxonomy, taxonomy_current
 from config.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from referrals.outbox import EventDraft, event_record, events_record
 from referrals.services import api_key_create
@@ -115,24 +115,23 @@ def _taxonomy_to_attributes(document: dict[str, Any]) -> None:
             fields=[FieldProblem("taxonomy", "expected a list of taxonomy codes")],
         )
     taxonomy = taxonomy_current()
+    attributes = [a for a in document.get("attributes") or [] if isinstance(a, dict)]
+    own = [a for a in attributes if _is_tisser_attribute(a, taxonomy.terms)]
+    # A code the service already carries may stay on it, even once deactivated.
+    carried = {a["taxonomy_term"]["code"] for a in own}
     terms = {t.code: t for t in TaxonomyTerm.objects.filter(code__in=codes)}
     unknown = [
         FieldProblem(f"taxonomy[{i}]", f"unknown taxonomy code {code!r}")
         if code not in terms
         else FieldProblem(f"taxonomy[{i}]", f"{code!r} is no longer in use")
         for i, code in enumerate(codes)
-        if code not in terms or not (terms[code].active or code in _carried(document))
+        if code not in terms or not (terms[code].active or code in carried)
     ]
     if unknown:
         raise InvalidInput("Unknown taxonomy codes.", fields=unknown)
-    foreign = [
-        attribute
-        for attribute in document.get("attributes") or []
-        if isinstance(attribute, dict) and not _is_tisser_attribute(attribute, taxonomy.terms)
-    ]
     document["attributes"] = [
         {"id": str(uuid.uuid4()), "taxonomy_term": taxonomy_term_export(terms[c])} for c in codes
-    ] + foreign
+    ] + [a for a in attributes if a not in own]
 
 
 def _is_tisser_attribute(attribute: dict[str, Any], codes: Any) -> bool:
@@ -143,17 +142,6 @@ def _is_tisser_attribute(attribute: dict[str, Any], codes: Any) -> bool:
     if named and not (isinstance(named, str) and is_tisser_taxonomy(named)):
         return False
     return term.get("code") in codes
-
-
-def _carried(document: dict[str, Any]) -> set[str]:
-    """The Tisser codes a service already carries: an inactive one may stay on it."""
-    return {
-        str(a["taxonomy_term"].get("code"))
-        for a in document.get("attributes") or []
-        if isinstance(a, dict)
-        and isinstance(a.get("taxonomy_term"), dict)
-        and (a["taxonomy_term"].get("taxonomy") or TAXONOMY_NAME) == TAXONOMY_NAME
-    }
 
 
 def _problems(report_errors: list[dict[str, Any]]) -> list[FieldProblem]:

@@ -274,13 +274,15 @@ def _load() -> Taxonomy:
         "from_taxonomyterm__code", "to_taxonomyterm__code"
     ):
         need_activities.setdefault(need, []).append(activity)
-    crosswalks: dict[tuple[str, str], list[str]] = {
-        (taxonomy, code): [] for taxonomy, code in Crosswalk.objects.values_list("taxonomy", "code")
-    }
-    for taxonomy, code, tisser_code in Crosswalk.terms.through.objects.values_list(
-        "crosswalk__taxonomy", "crosswalk__code", "taxonomyterm__code"
+    # The rows and their codes in one statement, so one snapshot: read apart, a
+    # crosswalk written in between had codes and no row (a KeyError, in a race test).
+    crosswalks: dict[tuple[str, str], list[str]] = {}
+    for taxonomy, code, tisser_code in Crosswalk.objects.values_list(
+        "taxonomy", "code", "terms__code"
     ):
-        crosswalks[(taxonomy, code)].append(tisser_code)
+        codes = crosswalks.setdefault((taxonomy, code), [])
+        if tisser_code is not None:
+            codes.append(tisser_code)
     return Taxonomy(
         version=version,
         terms=terms,

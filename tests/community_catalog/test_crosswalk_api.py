@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import uuid
-from datetime import date
 from typing import Any
 
 import pytest
@@ -15,14 +14,13 @@ from community_catalog.crosswalks import DATA_INCLUSION_THEMATIQUES
 from community_catalog.hsds import hsds_read
 from community_catalog.hsds_export import service_export, services_for_export
 from community_catalog.hsds_import import hsds_import
-from community_catalog.models import Crosswalk, ForeignTerm, MatchPoint, Organization, Service
+from community_catalog.models import Crosswalk, ForeignTerm, MatchPoint, Service
 from community_catalog.services import organization_create
 from referrals.services import api_key_create
+from tests.community_catalog.directory import CITY, directory_import, directory_term
 from tests.conftest import ApiClient
 
 pytestmark = pytest.mark.django_db
-
-CITY = "https://annuaire.ville.example/categories"
 
 
 @pytest.fixture
@@ -31,50 +29,8 @@ def operator() -> ApiClient:
 
 
 def _term(code: str, name: str, taxonomy: str = CITY) -> dict[str, Any]:
-    return {
-        "id": str(uuid.uuid4()),
-        "taxonomy_term": {
-            "id": str(uuid.uuid4()),
-            "code": code,
-            "name": name,
-            "description": "",
-            "taxonomy_detail": {
-                "id": str(uuid.uuid4()),
-                "name": "Annuaire de la ville",
-                "description": "",
-                "uri": taxonomy + "/",
-            },
-        },
-    }
-
-
-def _import(organization: Organization, *terms: dict[str, Any], name: str = "Atelier") -> Service:
-    document: dict[str, Any] = {
-        "id": str(uuid.uuid4()),
-        "name": name,
-        "status": "active",
-        "organization": {
-            "id": str(organization.id),
-            "name": organization.name,
-            "description": "",
-        },
-        "assured_date": date.today().isoformat(),
-        "attributes": list(terms),
-        "service_at_locations": [
-            {
-                "id": str(uuid.uuid4()),
-                "location": {
-                    "id": str(uuid.uuid4()),
-                    "location_type": "physical",
-                    "latitude": 45.75,
-                    "longitude": 4.85,
-                },
-            }
-        ],
-    }
-    report = hsds_import(hsds_read([document]), organization=organization)
-    assert not report.errors, report.errors
-    return Service.objects.get(id=document["id"])
+    # In taxonomy_detail, with a trailing slash: read as the same taxonomy.
+    return directory_term(code, name, taxonomy, detail=True)
 
 
 def _codes(service: Service) -> set[str]:
@@ -85,8 +41,8 @@ def _codes(service: Service) -> set[str]:
 @pytest.fixture
 def imported() -> tuple[Service, Service]:
     organization = organization_create(name="Maison de quartier")[0]
-    pairs = _import(organization, _term("binomes", "Binômes d'entraide"), name="Binômes")
-    garden = _import(
+    pairs = directory_import(organization, _term("binomes", "Binômes d'entraide"), name="Binômes")
+    garden = directory_import(
         organization,
         _term("gardening", "Jardinage"),
         _term("JARD-02", "Jardins partagés"),
@@ -203,7 +159,7 @@ def test_a_bad_body_is_a_clear_422(operator: ApiClient) -> None:
 
 def test_the_shipped_data_inclusion_crosswalk_reads_thematiques(operator: ApiClient) -> None:
     organization = organization_create(name="Centre social")[0]
-    service = _import(
+    service = directory_import(
         organization,
         _term("remobilisation--lien-social", "Lien social", DATA_INCLUSION_THEMATIQUES),
         _term("trouver-un-emploi--maintien-dans-lemploi", "Maintien", DATA_INCLUSION_THEMATIQUES),
@@ -217,7 +173,7 @@ def test_foreign_terms_survive_an_edit_and_an_export_round_trip(
     org_api: ApiClient, operator: ApiClient
 ) -> None:
     organization = org_api.organization  # type: ignore[attr-defined]
-    service = _import(organization, _term("binomes", "Binômes d'entraide"))
+    service = directory_import(organization, _term("binomes", "Binômes d'entraide"))
     # The organisation changes its Tisser codes with the short form: the directory's own
     # term stays.
     changed = org_api.patch(
@@ -259,7 +215,9 @@ def test_a_new_tisser_code_is_read_at_once_where_a_directory_already_used_it(
     operator: ApiClient, imported: tuple[Service, Service]
 ) -> None:
     organization = imported[0].organization
-    shared = _import(organization, _term("Jardin-Partage", "Jardin partagé"), name="Potager")
+    shared = directory_import(
+        organization, _term("Jardin-Partage", "Jardin partagé"), name="Potager"
+    )
     assert _codes(shared) == set()
     created = operator.post(
         "/api/v1/catalog/taxonomy",

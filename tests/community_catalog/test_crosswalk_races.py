@@ -4,7 +4,6 @@ by each in turn); on SQLite they queue on the database's write lock."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
@@ -16,10 +15,10 @@ from community_catalog.match_index import service_codes
 from community_catalog.models import Crosswalk, MatchPoint, Organization, Service
 from community_catalog.services import organization_create
 from community_catalog.taxonomy_services import taxonomy_seed
+from tests.community_catalog.directory import CITY, directory_service, directory_term
 from tests.referrals.test_races import _together
 
 pytestmark = pytest.mark.django_db(transaction=True)
-CITY = "https://annuaire.ville.example/categories"
 
 
 @pytest.fixture(autouse=True)
@@ -30,35 +29,9 @@ def _taxonomy() -> None:
 
 
 def _document(organization: Organization) -> dict[str, Any]:
-    return {
-        "id": str(uuid.uuid4()),
-        "name": "Binômes",
-        "status": "active",
-        "organization": {"id": str(organization.id), "name": organization.name, "description": ""},
-        "attributes": [
-            {
-                "id": str(uuid.uuid4()),
-                "taxonomy_term": {
-                    "id": str(uuid.uuid4()),
-                    "code": "binomes",
-                    "name": "Binômes d'entraide",
-                    "description": "",
-                    "taxonomy": CITY,
-                },
-            }
-        ],
-        "service_at_locations": [
-            {
-                "id": str(uuid.uuid4()),
-                "location": {
-                    "id": str(uuid.uuid4()),
-                    "location_type": "physical",
-                    "latitude": 45.75,
-                    "longitude": 4.85,
-                },
-            }
-        ],
-    }
+    return directory_service(
+        organization, directory_term("binomes", "Binômes d'entraide"), name="Binômes"
+    )
 
 
 @pytest.mark.parametrize("attempt", range(3))

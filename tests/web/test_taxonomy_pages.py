@@ -4,22 +4,17 @@ themselves."""
 
 from __future__ import annotations
 
-import uuid
-from typing import Any
-
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from community_catalog.hsds import hsds_read
-from community_catalog.hsds_import import hsds_import
 from community_catalog.match_index import match_points_refresh
 from community_catalog.models import Crosswalk, ForeignTerm, MatchPoint, Service, TaxonomyTerm
 from community_catalog.services import organization_create
+from tests.community_catalog.directory import CITY, directory_import, directory_term
 from tests.web.test_accounts import create_user, labelled, signed_in
 
 pytestmark = pytest.mark.django_db
-CITY = "https://annuaire.ville.example/categories"
 
 
 @pytest.fixture
@@ -31,37 +26,9 @@ def staff(client: Client) -> Client:
 @pytest.fixture
 def pairs() -> Service:
     organization = organization_create(name="Maison de quartier")[0]
-    document: dict[str, Any] = {
-        "id": str(uuid.uuid4()),
-        "name": "Binômes",
-        "status": "active",
-        "organization": {"id": str(organization.id), "name": organization.name, "description": ""},
-        "attributes": [
-            {
-                "id": str(uuid.uuid4()),
-                "taxonomy_term": {
-                    "id": str(uuid.uuid4()),
-                    "code": "binomes",
-                    "name": "Binômes d'entraide",
-                    "description": "",
-                    "taxonomy": CITY,
-                },
-            }
-        ],
-        "service_at_locations": [
-            {
-                "id": str(uuid.uuid4()),
-                "location": {
-                    "id": str(uuid.uuid4()),
-                    "location_type": "physical",
-                    "latitude": 45.75,
-                    "longitude": 4.85,
-                },
-            }
-        ],
-    }
-    hsds_import(hsds_read([document]), organization=organization)
-    return Service.objects.get(id=document["id"])
+    return directory_import(
+        organization, directory_term("binomes", "Binômes d'entraide"), name="Binômes"
+    )
 
 
 def test_the_pages_are_for_staff_only(catalog: int) -> None:
