@@ -1,16 +1,22 @@
 """The `tisser` command: Django's management commands with Tisser's settings.
 
 `tisser create-center NAME` is `django-admin create_center NAME`; hyphens and underscores
-are interchangeable in the command name.
+are interchangeable in the command name. `tisser --version` prints Tisser's version (not
+Django's, which is what Django's own `--version` would print).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from importlib.metadata import version
 
 
 def main() -> None:
+    if sys.argv[1:] in (["--version"], ["-V"]):
+        # The installed distribution's metadata: pyproject.toml's version, as built.
+        sys.stdout.write(f"tisser {version('tisser')}\n")
+        return
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     argv = list(sys.argv)
     argv[0] = "tisser"

@@ -6,18 +6,24 @@ say nothing about anyone).
   embedded broker is this process), and the outbox is keeping up: the oldest event whose
   work is not done is younger than `TISSER_READY_MAX_OUTBOX_LAG_SECONDS`. 503 with
   `Retry-After` otherwise, naming what failed.
+
+Both answer whatever the `Host` header and over plain HTTP (`ProbeMiddleware`): a probe
+comes from the machine's own orchestrator, by the container's address, not through the
+TLS proxy with the name people use.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import redis
 from django.conf import settings
 from django.db import connection
 from django.db.utils import DatabaseError
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import resolve
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -85,3 +91,30 @@ def readyz(request: HttpRequest) -> JsonResponse:
         logger.warning("not ready: %s", {k: v for k, v in checks.items() if not v["ok"]})
         response["Retry-After"] = "5"
     return response
+
+
+PROBE_PATHS = frozenset({"/healthz", "/readyz"})
+
+
+class ProbeMiddleware:
+    """Answers `/healthz` and `/readyz` before the host check and the HTTPS redirect.
+
+    Docker's healthcheck asks `http://127.0.0.1:8000/healthz` (so `Host: 127.0.0.1:8000`),
+    a load balancer asks by the container's address: with `TISSER_ALLOWED_HOSTS` naming
+    only the public name, Django's host check answered 400, the web container never
+    turned healthy and nothing that waits for it started. The probes build no URL from
+    the host and say nothing about anyone, so they need no host check; every other
+    path still gets it. Placed before SecurityMiddleware and CommonMiddleware, after
+    the request id and the timing, so a probe is still logged and timed under its route.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info not in PROBE_PATHS:
+            return self.get_response(request)
+        match = resolve(request.path_info)
+        request.resolver_match = match
+        response: HttpResponse = match.func(request, *match.args, **match.kwargs)
+        return response

@@ -66,3 +66,55 @@ def test_not_ready_when_redis_is_unreachable(settings: Any) -> None:
     assert broker["ok"] is False
     assert "redis unreachable" in broker["error"]
     assert response.json()["checks"]["database"]["ok"] is True
+
+
+# Docker's healthcheck, a load balancer or Kubernetes probe the container by its own
+# address, not by the name people use: the probes must answer whatever the Host header,
+# and plain HTTP too (the probe never goes through the TLS proxy).
+FOREIGN_HOSTS = ["127.0.0.1:8000", "10.0.3.7", "web:8000"]
+
+
+@pytest.fixture
+def production_hosts(settings: Any) -> Any:
+    settings.ALLOWED_HOSTS = ["tisser.example.org"]
+    settings.SECURE_SSL_REDIRECT = True
+    return settings
+
+
+@pytest.mark.parametrize("host", FOREIGN_HOSTS)
+def test_liveness_answers_whatever_the_host(production_hosts: Any, host: str) -> None:
+    response = Client(HTTP_HOST=host).get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize("host", FOREIGN_HOSTS)
+def test_readiness_answers_whatever_the_host(production_hosts: Any, host: str) -> None:
+    response = Client(HTTP_HOST=host).get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "ready"
+
+
+@pytest.mark.parametrize("path", ["/", "/app/", "/api/v1/referrals", "/accounts/login/", "/a/x"])
+def test_other_paths_still_refuse_a_foreign_host(production_hosts: Any, path: str) -> None:
+    assert Client(HTTP_HOST="127.0.0.1:8000").get(path).status_code == 400
+    # ... and still go to HTTPS for the allowed host.
+    response = Client(HTTP_HOST="tisser.example.org").get(path)
+    assert response.status_code == 301
+    assert response["Location"] == f"https://tisser.example.org{path}"
+
+
+def test_a_probe_is_timed_under_its_route(production_hosts: Any) -> None:
+    from config.metrics import HTTP_SECONDS
+
+    def count() -> float:
+        (family,) = HTTP_SECONDS.collect()
+        wanted = {"method": "GET", "route": "healthz", "status": "200"}
+        samples = [s for s in family.samples if s.name.endswith("_count") and s.labels == wanted]
+        return sum(s.value for s in samples)
+
+    before = count()
+    Client(HTTP_HOST="10.0.3.7").get("/healthz")
+    assert count() > before
