@@ -7,9 +7,11 @@ a deployment fails at once instead of at the first request.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import time
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -115,6 +117,37 @@ def env_dir(name: str, default: Path) -> Path:
     if not os.access(path, os.W_OK):
         raise ImproperlyConfigured(f"{name}={str(path)!r} is not writable.")
     return path
+
+
+def env_networks(name: str, default: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """`"127.0.0.1, 172.16.0.0/12"` → the networks (a single address is a network of one)."""
+    networks: list[IPv4Network | IPv6Network] = []
+    for item in env_str(name, default).split(","):
+        if not item.strip():
+            continue
+        try:
+            networks.append(ip_network(item.strip(), strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: {item.strip()!r} is not an IP address or network."
+            ) from None
+    return tuple(networks)
+
+
+def private_file(path: Path) -> None:
+    """Make `path` readable and writable by its owner only: created empty (with that mode
+    from the start) when missing, narrowed when it exists. For the SQLite database,
+    whose WAL and shared-memory files SQLite creates with the database file's mode."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            with contextlib.suppress(OSError):  # another user's file: theirs to narrow
+                path.chmod(0o600)
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{str(path)!r} cannot be created: {exc}.") from None
+    else:
+        os.close(fd)
 
 
 def secret_key(*, production: bool, data_dir: Path) -> str:

@@ -10,16 +10,19 @@ Two kinds:
   one volume.
 - **Read from the database at scrape time** — referrals by stage and status, placements
   by status, the outbox's lag and backlog, webhook dead letters. They describe the
-  system, not a process, so any web process answers them the same.
+  system, not a process, so any web process answers them the same; each process reads
+  them at most once per TISSER_METRICS_CACHE_SECONDS.
 
 No metric carries anything about a person: labels are stages, statuses, actors, routes.
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -42,13 +45,21 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from config.metrics_files import metrics_files_prune, owner_lock_hold
+
 logger = logging.getLogger(__name__)
 
 _HOST = socket.gethostname()
 
 
 def _process_id() -> str:
-    return f"{_HOST}-{os.getpid()}"
+    """Names this process's files; holds the lock that says it still runs (prometheus
+    calls this on every measurement, so a forked child takes its own at its first)."""
+    owner = f"{_HOST}-{os.getpid()}"
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")  # set by config.settings
+    if directory:
+        owner_lock_hold(Path(directory), owner)
+    return owner
 
 
 # Files named by host and process: pids of two containers sharing the volume may match.
@@ -117,60 +128,83 @@ class HttpMetrics:
 
 
 class DatabaseCollector(Collector):
-    """What the database says at scrape time."""
+    """What the database says, read at most once per TISSER_METRICS_CACHE_SECONDS in
+    each process (see `database_gauges`)."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        from config.health import outbox_lag_seconds
-        from referrals.models import Event, Placement, Referral, WebhookDelivery
+        yield from database_gauges()
 
-        up = GaugeMetricFamily("tisser_database_up", "1 when the database answers the scrape.")
-        try:
-            referrals = GaugeMetricFamily(
-                "tisser_referrals", "Referrals by stage and status.", labels=["stage", "status"]
-            )
-            rows = Referral.objects.values_list("stage", "status").annotate(n=Count("id"))
-            for stage, status, n in rows:
-                referrals.add_metric([stage, status], n)
-            placements = GaugeMetricFamily(
-                "tisser_placements", "Placements by status.", labels=["status"]
-            )
-            for status, n in Placement.objects.values_list("status").annotate(n=Count("id")):
-                placements.add_metric([status], n)
-            pending = Event.objects.filter(processed_at__isnull=True, failed_at__isnull=True)
-            outbox = [
-                GaugeMetricFamily(
-                    "tisser_outbox_lag_seconds",
-                    "Age of the oldest event whose work is not done (0: none).",
-                    value=outbox_lag_seconds(),
-                ),
-                GaugeMetricFamily(
-                    "tisser_outbox_pending_events",
-                    "Events whose work is not done yet.",
-                    value=pending.count(),
-                ),
-                GaugeMetricFamily(
-                    "tisser_outbox_failed_events",
-                    "Events set aside after TISSER_OUTBOX_MAX_PUBLISHES publishes.",
-                    value=Event.objects.filter(failed_at__isnull=False).count(),
-                ),
-                GaugeMetricFamily(
-                    "tisser_webhook_dead_letters",
-                    "Webhook deliveries that failed every try.",
-                    value=WebhookDelivery.objects.filter(
-                        status=WebhookDelivery.Status.FAILED
-                    ).count(),
-                ),
-            ]
-        except DatabaseError as error:
-            logger.warning("metrics: the database did not answer: %s", error)
-            up.add_metric([], 0)
-            yield up
-            return
-        up.add_metric([], 1)
-        yield up
-        yield referrals
-        yield placements
-        yield from outbox
+
+_gauges_lock = threading.Lock()
+_gauges: tuple[float, list[GaugeMetricFamily]] | None = None
+
+
+def database_gauges() -> list[GaugeMetricFamily]:
+    """The database's gauges, kept for TISSER_METRICS_CACHE_SECONDS: they cost whole-table
+    GROUP BYs, the same for every scrape, so several scrapers (or one that asks too often)
+    add no load. Under the lock, scrapes that arrive together read the database once."""
+    global _gauges
+    with _gauges_lock:
+        now = time.monotonic()
+        if _gauges is not None and now - _gauges[0] < settings.TISSER_METRICS_CACHE_SECONDS:
+            return _gauges[1]
+        families = _database_gauges_read()
+        _gauges = (now, families)
+        return families
+
+
+def database_gauges_forget() -> None:
+    global _gauges
+    with _gauges_lock:
+        _gauges = None
+
+
+def _database_gauges_read() -> list[GaugeMetricFamily]:
+    from config.health import outbox_lag_seconds
+    from referrals.models import Event, Placement, Referral, WebhookDelivery
+
+    up = GaugeMetricFamily("tisser_database_up", "1 when the database answers the scrape.")
+    try:
+        referrals = GaugeMetricFamily(
+            "tisser_referrals", "Referrals by stage and status.", labels=["stage", "status"]
+        )
+        rows = Referral.objects.values_list("stage", "status").annotate(n=Count("id"))
+        for stage, status, n in rows:
+            referrals.add_metric([stage, status], n)
+        placements = GaugeMetricFamily(
+            "tisser_placements", "Placements by status.", labels=["status"]
+        )
+        for status, n in Placement.objects.values_list("status").annotate(n=Count("id")):
+            placements.add_metric([status], n)
+        pending = Event.objects.filter(processed_at__isnull=True, failed_at__isnull=True)
+        outbox = [
+            GaugeMetricFamily(
+                "tisser_outbox_lag_seconds",
+                "Age of the oldest event whose work is not done (0: none).",
+                value=outbox_lag_seconds(),
+            ),
+            GaugeMetricFamily(
+                "tisser_outbox_pending_events",
+                "Events whose work is not done yet.",
+                value=pending.count(),
+            ),
+            GaugeMetricFamily(
+                "tisser_outbox_failed_events",
+                "Events set aside after TISSER_OUTBOX_MAX_PUBLISHES publishes.",
+                value=Event.objects.filter(failed_at__isnull=False).count(),
+            ),
+            GaugeMetricFamily(
+                "tisser_webhook_dead_letters",
+                "Webhook deliveries that failed every try.",
+                value=WebhookDelivery.objects.filter(status=WebhookDelivery.Status.FAILED).count(),
+            ),
+        ]
+    except DatabaseError as error:
+        logger.warning("metrics: the database did not answer: %s", error)
+        up.add_metric([], 0)
+        return [up]
+    up.add_metric([], 1)
+    return [up, referrals, placements, *outbox]
 
 
 def metrics_text() -> bytes:
@@ -181,30 +215,19 @@ def metrics_text() -> bytes:
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    """`/metrics`. With TISSER_METRICS_TOKEN set, only for `Authorization: Bearer <it>`."""
+    """`/metrics`. With TISSER_METRICS_TOKEN set (production must), only for
+    `Authorization: Bearer <it>`, compared in constant time."""
     token = settings.TISSER_METRICS_TOKEN
-    if token and request.headers.get("Authorization", "") != f"Bearer {token}":
+    if token and not hmac.compare_digest(
+        request.headers.get("Authorization", "").encode(), f"Bearer {token}".encode()
+    ):
         return HttpResponse("unauthorized\n", status=401, content_type="text/plain")
     return HttpResponse(metrics_text(), content_type=CONTENT_TYPE_LATEST)
 
 
 def metrics_dir_prune() -> int:
-    """Remove the files of this host's processes that have ended (their counts go with
-    them, which Prometheus reads as a counter reset). Called when `tisser serve` starts."""
-    removed = 0
-    for path in Path(settings.TISSER_METRICS_DIR).glob(f"*_{_HOST}-*.db"):
-        pid = path.stem.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
-            path.unlink(missing_ok=True)
-            removed += 1
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
+    """Remove the files of processes that have ended, in this container or any other
+    sharing the directory (their counts go with them, which Prometheus reads as a
+    counter reset). Called when `tisser serve` starts (config.metrics_files)."""
+    return metrics_files_prune(Path(settings.TISSER_METRICS_DIR))
     return True

@@ -2,8 +2,9 @@
 (`referrals.services`, 10 s), the taxonomy and crosswalks (`community_catalog.taxonomy`,
 until they change), postcode positions (an hour), the catalogue rows slips print
 (`workers.slip_content`, until the catalogue changes) and the public activity pages
-(`community_catalog.public`, in Django's cache, 5 minutes). Each is safe to be a little
-late; this forgets them all at once, for tests whose database is rebuilt under them."""
+(`community_catalog.public`, in Django's cache, 5 minutes) and the database's gauges of
+`/metrics` (`config.metrics`, a few seconds). Each is safe to be a little late; this
+forgets them all at once, for tests whose database is rebuilt under them."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ def process_caches_clear() -> None:
 
     from community_catalog import selectors
     from community_catalog.taxonomy import taxonomy_forget
+    from config.metrics import database_gauges_forget
     from referrals import services
     from workers.slip_content import catalogue_forget
 
@@ -22,4 +24,5 @@ def process_caches_clear() -> None:
         selectors.postcode_positions.clear()
     taxonomy_forget()
     catalogue_forget()
+    database_gauges_forget()
     cache.clear()

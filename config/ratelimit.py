@@ -1,6 +1,12 @@
 """Requests per API key per minute: a fixed one-minute window, counted in Redis when
-`REDIS_URL` is set (shared by every web process), in this process otherwise (embedded
-mode has one).
+`REDIS_URL` is set (shared by every web process), in this process's memory otherwise.
+
+The memory count is the whole server's only because embedded mode (no `REDIS_URL`)
+serves from exactly one process: `tisser serve` runs a single gunicorn worker there
+(`config.server`), whose threads share the count. Start several web processes without
+Redis (by hand, outside `tisser serve`) and each would allow the limit; a restart
+forgets the current minute's counts. Deployments with several web processes use Redis,
+as production does.
 
 Past the limit a request is refused with 429 and `Retry-After` (the seconds left in the
 window). If Redis cannot be reached the request is let through and a warning is logged:

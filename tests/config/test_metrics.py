@@ -7,7 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import ApiClient, referral_body, wait_for_stage
@@ -29,8 +31,9 @@ def _value(samples: dict[Any, float], name: str, **labels: str) -> float:
 
 
 def test_metrics_count_referrals_actors_renders_and_requests(
-    worker: Any, api: ApiClient, catalog: int
+    worker: Any, api: ApiClient, catalog: int, settings: Any
 ) -> None:
+    settings.TISSER_METRICS_CACHE_SECONDS = 0  # the second scrape reads the database again
     before = _samples()
 
     response = api.post("/api/v1/referrals", referral_body())
@@ -83,3 +86,25 @@ def test_a_configured_token_is_required(settings: Any) -> None:
     right = Client().get("/metrics", headers={"Authorization": "Bearer s3cret-scrape-token"})
     assert right.status_code == 200
     assert b"tisser_database_up" in right.content
+
+
+def _grouped_queries(queries: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in queries.captured_queries if "GROUP BY" in q["sql"]]
+
+
+@pytest.mark.django_db
+def test_scrapes_within_the_cache_window_read_the_database_once(settings: Any) -> None:
+    settings.TISSER_METRICS_CACHE_SECONDS = 60
+
+    with CaptureQueriesContext(connection) as queries:
+        first = Client().get("/metrics")
+        second = Client().get("/metrics")
+
+    assert first.status_code == second.status_code == 200
+    # Referrals by stage and status, placements by status: once for both scrapes.
+    assert len(_grouped_queries(queries)) == 2
+    assert b"tisser_referrals" in second.content
+    settings.TISSER_METRICS_CACHE_SECONDS = 0
+    with CaptureQueriesContext(connection) as uncached:
+        Client().get("/metrics")
+    assert len(_grouped_queries(uncached)) == 2

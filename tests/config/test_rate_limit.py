@@ -74,3 +74,16 @@ def test_an_unreachable_redis_lets_requests_through(
     for _ in range(3):
         rate_limit_check("k", counter=counter)
     assert "rate limiting is off" in caplog.text
+
+
+def test_embedded_mode_serves_from_one_process_so_its_count_is_the_servers(
+    settings: Any,
+) -> None:
+    """The README says so: without Redis the count is kept in the serving process, which
+    is every request's count only because embedded mode runs one web process."""
+    from config.server import TisserServer
+
+    settings.REDIS_URL = ""
+    assert TisserServer(host="127.0.0.1", port=1, workers=4, threads=2).options["workers"] == 1
+    settings.REDIS_URL = "redis://127.0.0.1:6379/0"
+    assert TisserServer(host="127.0.0.1", port=1, workers=4, threads=2).options["workers"] == 4

@@ -78,8 +78,24 @@ def test_production_settings_pass_djangos_deployment_checks(tmp_path) -> None:
         "SECRET_KEY": "k" * 20 + "-v9Qz_3xLm" * 5,
         "TISSER_ALLOWED_HOSTS": "tisser.example.org",
         "TISSER_PUBLIC_URL": "https://tisser.example.org",
+        "TISSER_METRICS_TOKEN": "m" * 32,
     }
     result = tisser("check", "--deploy", "--fail-level", "WARNING", env=env)
 
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
+
+
+def test_production_needs_a_metrics_token(tmp_path) -> None:
+    env = {
+        "TISSER_DATA_DIR": str(tmp_path),
+        "TISSER_ENV": "production",
+        "SECRET_KEY": "x" * 50,
+        "TISSER_ALLOWED_HOSTS": "tisser.example.org",
+        "TISSER_PUBLIC_URL": "https://tisser.example.org",
+        "TISSER_METRICS_TOKEN": "",
+    }
+    result = tisser("check", env=env)
+
+    assert result.returncode == 2
+    assert "TISSER_METRICS_TOKEN" in result.stderr

@@ -12,6 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
+from accounts.models import PasswordChangeRequired
 from community_catalog.services import organization_create
 from referrals.models import Membership
 from referrals.services import health_center_create
@@ -26,10 +27,14 @@ def create_user(*args: str) -> str:
 
 
 def signed_in(username: str, password: str) -> Client:
+    """A person signed in through the form, past their first password: changing it is
+    tested in tests/accounts/test_first_password.py; here it would only cost two
+    password hashes per test."""
     client = Client()
     response = client.post("/accounts/login/", {"username": username, "password": password})
     assert response.status_code == 302, response.content[:500]
     assert response["Location"] == "/app/"
+    PasswordChangeRequired.objects.filter(user__username=username).delete()
     return client
 
 

@@ -25,11 +25,38 @@ def serious_violations(page: Any) -> list[str]:
     ]
 
 
+def first_password_replaced(
+    browser: Any, base: str, username: str, printed: str, screenshot: Any = None
+) -> str:
+    """Signs in with the password `tisser create-user` printed: every page sends the
+    person to choose their own, which they do. Returns it."""
+    own = f"une phrase de passe à {username} 42"
+    context = browser.new_context(viewport=DESKTOP, locale="fr-FR")
+    page = context.new_page()
+    page.goto(f"{base}/accounts/login/")
+    page.get_by_label("Identifiant").fill(username)
+    page.get_by_label("Mot de passe").fill(printed)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url(f"{base}/accounts/password/")
+    if screenshot is not None:
+        assert serious_violations(page) == []
+        screenshot(page, "first-password-fr-desktop")
+    page.get_by_label("Ancien mot de passe").fill(printed)
+    page.get_by_label("Nouveau mot de passe", exact=True).fill(own)
+    page.get_by_label("Confirmation du nouveau mot de passe").fill(own)
+    page.get_by_role("button", name="Changer de mot de passe").click()
+    page.wait_for_url(f"{base}/accounts/password/done/")
+    context.close()
+    return own
+
+
 def test_a_clinician_signs_in_with_the_keyboard_alone(tisser, browser, screenshot) -> None:
     instance, _ = tisser
-    password = instance.run("create-user", "c.martin", "--center", "Centre de test")
-    password = password.strip().splitlines()[-1]
+    printed = instance.run("create-user", "c.martin", "--center", "Centre de test")
     _, base = instance.serve()
+    password = first_password_replaced(
+        browser, base, "c.martin", printed.strip().splitlines()[-1], screenshot
+    )
 
     for viewport, suffix in ((DESKTOP, "desktop"), (PHONE, "phone")):
         context = browser.new_context(viewport=viewport, locale="fr-FR")

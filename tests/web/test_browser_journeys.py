@@ -19,7 +19,12 @@ import httpx
 import pytest
 
 from tests.faults.conftest import wait_until
-from tests.web.test_browser_accounts import DESKTOP, PHONE, serious_violations
+from tests.web.test_browser_accounts import (
+    DESKTOP,
+    PHONE,
+    first_password_replaced,
+    serious_violations,
+)
 
 pytestmark = pytest.mark.subprocess
 
@@ -49,8 +54,8 @@ def test_a_clinician_files_a_referral_and_downloads_its_slip(
 ) -> None:
     instance, _key = tisser
     password = instance.run("create-user", "c.martin", "--center", "Centre de test")
-    password = password.strip().splitlines()[-1]
     _, base = instance.serve()
+    password = first_password_replaced(browser, base, "c.martin", password.strip().splitlines()[-1])
 
     page = sign_in(browser, base, "c.martin", password, DESKTOP)
     looked_at(page, screenshot, "center-home-desktop")
@@ -139,7 +144,7 @@ def test_an_organisation_accepts_a_placement_and_marks_an_activity_full(
     wait_until(lambda: api.get(url).json()["stage"] == "slip_ready", timeout=90, what="the slip")
     placement = api.get(url).json()["placements"][0]
     password = instance.run("create-user", "o.petit", "--org", placement["organization"])
-    password = password.strip().splitlines()[-1]
+    password = first_password_replaced(browser, base, "o.petit", password.strip().splitlines()[-1])
 
     page = sign_in(browser, base, "o.petit", password, DESKTOP)
     looked_at(page, screenshot, "organization-home-desktop")

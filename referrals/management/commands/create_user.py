@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from accounts.services import password_change_require
 from community_catalog.models import Organization
 from referrals.models import HealthCenter, Membership
 
@@ -14,7 +15,7 @@ from referrals.models import HealthCenter, Membership
 class Command(BaseCommand):
     help = (
         "Create a person's web sign-in for one health centre (--center) or one organisation "
-        "(--org), and print a first password once; they change it after signing in."
+        "(--org), and print a first password once; they must change it when they sign in."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -54,6 +55,8 @@ class Command(BaseCommand):
             Membership.objects.create(
                 user=user, health_center=health_center, organization=organization
             )
+            # Printed below, so known to whoever ran this: theirs to replace at sign-in.
+            password_change_require(user=user)
         self.stdout.write(f"Sign-in for {username}: {health_center or organization}")
-        self.stdout.write("First password (shown once; they change it after signing in):")
+        self.stdout.write("First password (shown once; they must change it when they sign in):")
         self.stdout.write(password)

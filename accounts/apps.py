@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    name = "accounts"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
+        from accounts.middleware import session_sign_in_stamp
+
+        # Django's own hook for "a sign-in happened": the session's clock starts there.
+        user_logged_in.connect(session_sign_in_stamp, dispatch_uid="accounts.sign_in_stamp")
