@@ -43,6 +43,13 @@ from community_catalog.hsds_export import (
     service_export,
     services_for_export,
 )
+from community_catalog.hsds_files import (
+    ImportLimits,
+    hsds_document_load,
+    import_spool,
+    request_chunks,
+    too_large_problem,
+)
 from community_catalog.hsds_import import ImportRejected, hsds_import
 from community_catalog.match_index import ServiceCodes, service_codes
 from community_catalog.models import Location, Schedule, Service, ServiceAtLocation, TaxonomyTerm
@@ -71,7 +78,7 @@ from community_catalog.selectors import (
 )
 from community_catalog.values import language_normalize
 from config.auth import AnyKey, OrganizationKey, request_api_key, request_organization
-from config.errors import FieldProblem, InvalidInput, NotFound, Problem, TooLarge
+from config.errors import FieldProblem, InvalidInput, NotFound, Problem
 from config.schemas import MAX_OFFSET, ErrorOut
 
 catalog_router = Router(tags=["catalogue"])
@@ -298,14 +305,15 @@ def catalog_search_endpoint(request: HttpRequest, params: Query[SearchParams]) -
 
 
 def _document_read(request: HttpRequest) -> Any:
-    limit = settings.TISSER_IMPORT_MAX_BYTES
+    """The file in the body. Read past DATA_UPLOAD_MAX_MEMORY_SIZE, which is for forms
+    (never `request.body`), up to TISSER_IMPORT_MAX_BYTES: to a temporary file, shape
+    checked before it is built (`community_catalog.hsds_files`)."""
+    limits = ImportLimits.configured()
     declared = request.META.get("CONTENT_LENGTH") or "0"
-    if declared.isdigit() and int(declared) > limit:
-        raise TooLarge(f"The file is larger than {limit} bytes (TISSER_IMPORT_MAX_BYTES).")
-    body = request.read(limit + 1)
-    if len(body) > limit:
-        raise TooLarge(f"The file is larger than {limit} bytes (TISSER_IMPORT_MAX_BYTES).")
-    return json_parse(body, what="file")
+    if declared.isdigit() and int(declared) > limits.max_bytes:
+        raise too_large_problem(limits)
+    with import_spool(request_chunks(request, limits.max_bytes), limits) as spool:
+        return hsds_document_load(spool, limits)
 
 
 @catalog_router.post(
@@ -325,8 +333,11 @@ def catalog_import(
     request: HttpRequest, dry_run: bool = False, skip_invalid: bool = False
 ) -> ImportReportOut:
     """Import an HSDS 3.0 file into your catalogue, upserting by HSDS id. All or nothing:
-    any invalid record rejects the file with every problem listed, unless
-    `skip_invalid=true`. `dry_run=true` reports what would change and writes nothing."""
+    any invalid record rejects the file, unless `skip_invalid=true`; the first 100
+    problems are listed and the other invalid records counted. `dry_run=true` reports
+    what would change and writes nothing. Refused with 413 past TISSER_IMPORT_MAX_BYTES,
+    TISSER_IMPORT_MAX_RECORDS records, 1,000,000 JSON values and keys, 10,000 in one
+    record, or a text of 100,000 characters."""
     organization = request_organization(request)
     document = _document_read(request)
     try:
@@ -339,12 +350,21 @@ def catalog_import(
         )
     except ImportRejected as rejected:
         report = rejected.report
+        unlisted = (
+            f"The first {len(report.errors)} problems are listed; "
+            f"{report.more_invalid_records} more record(s) have problems. "
+            if report.more_invalid_records
+            else ""
+        )
         raise InvalidInput(
-            f"{report.skipped} record(s) are invalid; nothing was imported. "
+            f"{report.skipped} record(s) are invalid; nothing was imported. {unlisted}"
             "Fix them, or import the rest with skip_invalid=true.",
             code="invalid_records",
             fields=[FieldProblem(e["field"], e["message"]) for e in report.errors],
-            extra={"records": [s for s in report.services if s["action"] == "skipped"]},
+            extra={
+                "records": [s for s in report.services if s["action"] == "skipped"],
+                "more_invalid_records": report.more_invalid_records,
+            },
         ) from None
     return ImportReportOut.model_validate(report, from_attributes=True)
 

@@ -10,7 +10,10 @@ A document is read in three steps:
    (coordinates in range, times in order, ISO codes, phone numbers normalised) and give
    the values the database stores.
 
-Every problem is reported with the record's index and the field's path.
+Every problem is reported with the record's index and the field's path; only the first
+`PROBLEMS_LISTED` of a document are, and after them each record is checked only as far
+as its first problem, which is enough to know it is invalid: a file of a million
+mistakes costs a million cheap checks, not a million messages.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
+from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
@@ -54,6 +58,9 @@ from community_catalog.values import (
 )
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "hsds_schema"
+# Problems listed for one document; the invalid records past them are counted, not
+# described.
+PROBLEMS_LISTED = 100
 
 
 @dataclass(frozen=True)
@@ -70,10 +77,28 @@ class RecordProblem:
 @dataclass
 class ReadResult:
     records: list[tuple[int, HsdsService]] = field(default_factory=list)
+    # The first problems (at most PROBLEMS_LISTED), in record order.
     errors: list[RecordProblem] = field(default_factory=list)
+    # Every invalid record, its problems listed or not.
+    invalid: set[int] = field(default_factory=set)
     warnings: list[RecordProblem] = field(default_factory=list)
     # index → (id, name) as written in the file, to name invalid records in reports
     labels: dict[int, tuple[str, str]] = field(default_factory=dict)
+
+    def refuse(self, index: int, problems: list[tuple[str, str]], *, listed: int) -> None:
+        """Record `index` is invalid; its problems are listed while fewer than `listed`
+        are."""
+        self.invalid.add(index)
+        room = max(listed - len(self.errors), 0)
+        self.errors.extend(
+            RecordProblem(index, _short(f, 200), _short(m, 300)) for f, m in problems[:room]
+        )
+
+
+def _short(text: str, limit: int) -> str:
+    """A path or message cut to `limit` characters: they quote the file, which may hold
+    long keys and values."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class DocumentError(ValueError):
@@ -539,42 +564,75 @@ def json_depth_check(document: Any) -> None:
         pending.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
 
 
-def hsds_read(document: Any) -> ReadResult:
-    """Check every service in `document`; return the valid records and every problem."""
-    json_depth_check(document)
+def hsds_read(document: Any, *, listed: int = PROBLEMS_LISTED) -> ReadResult:
+    """Check every service in `document`; return the valid records, every invalid one,
+    and its first `listed` problems.
+
+    The document comes from a reader that bounded its depth (`json_parse`,
+    `hsds_document_load`, `json_depth_check`): the checks below recurse into it."""
     result = ReadResult()
     validator = service_schema_validator()
     seen_services: dict[uuid.UUID, int] = {}
     seen_sals: dict[uuid.UUID, int] = {}
     for index, raw in enumerate(hsds_services_in(document)):
-        if isinstance(raw, dict):
-            raw = _pruned(raw)
-            result.labels[index] = (str(raw.get("id", "")), str(raw.get("name", "")))
-        else:
-            result.errors.append(RecordProblem(index, "", "expected a JSON object (a service)"))
+        if not isinstance(raw, dict):
+            result.refuse(index, [("", "expected a JSON object (a service)")], listed=listed)
             continue
-        problems = {
-            _path(err.absolute_path): err.message
-            for err in sorted(validator.iter_errors(raw), key=lambda e: list(e.absolute_path))
-        }
+        raw = _pruned(raw)
+        result.labels[index] = (str(raw.get("id", "")), str(raw.get("name", "")))
         warnings: list[tuple[str, str]] = []
-        try:
-            record = HsdsService.model_validate(raw, context={"warnings": warnings})
-        except PydanticValidationError as exc:
-            for path, message in validation_problems(exc):
-                problems.setdefault(path, message)
-            record = None
-        if problems:
-            result.errors.extend(RecordProblem(index, f, m) for f, m in problems.items())
+        if len(result.errors) < listed:
+            record, problems = _record_read(raw, validator, warnings, listed - len(result.errors))
+        else:
+            record, problems = _record_valid(raw, validator, warnings)
+        if record is None:
+            result.refuse(index, problems, listed=listed)
             continue
-        assert record is not None
         repeated = _repeats(index, record, seen_services, seen_sals)
         if repeated:
-            result.errors.extend(RecordProblem(index, f, m) for f, m in repeated)
+            result.refuse(index, repeated, listed=listed)
             continue
         result.warnings.extend(RecordProblem(index, f, m) for f, m in warnings)
         result.records.append((index, record))
     return result
+
+
+def _record_read(
+    raw: dict[str, Any],
+    validator: jsonschema.protocols.Validator,
+    warnings: list[tuple[str, str]],
+    room: int,
+) -> tuple[HsdsService | None, list[tuple[str, str]]]:
+    """A record and its problems, at most `room` of them (the schema's first, then
+    Tisser's rules on other fields)."""
+    first = islice(validator.iter_errors(raw), room)
+    problems = {
+        _path(err.absolute_path): err.message
+        for err in sorted(first, key=lambda e: list(e.absolute_path))
+    }
+    try:
+        record = HsdsService.model_validate(raw, context={"warnings": warnings})
+    except PydanticValidationError as exc:
+        for path, message in validation_problems(exc):
+            problems.setdefault(path, message)
+        record = None
+    if problems:
+        return None, list(problems.items())[:room]
+    return record, []
+
+
+def _record_valid(
+    raw: dict[str, Any], validator: jsonschema.protocols.Validator, warnings: list[tuple[str, str]]
+) -> tuple[HsdsService | None, list[tuple[str, str]]]:
+    """A record, or None at its first problem: once the list of problems is full, that
+    a record is invalid is all there is to know, and the first problem costs the least
+    to find."""
+    if next(validator.iter_errors(raw), None) is not None:
+        return None, []
+    try:
+        return HsdsService.model_validate(raw, context={"warnings": warnings}), []
+    except PydanticValidationError:
+        return None, []
 
 
 def _repeats(

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from community_catalog.costs import cost_state
 from community_catalog.hsds import (
+    PROBLEMS_LISTED,
     HsdsContact,
     HsdsLanguage,
     HsdsLocation,
@@ -69,9 +70,14 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     skipped: int = 0
+    # One entry per record imported, and per invalid record whose problems are listed.
     services: list[dict[str, Any]] = field(default_factory=list)
+    # The first problems (PROBLEMS_LISTED); the invalid records none of whose problems
+    # are listed are only counted.
     errors: list[dict[str, Any]] = field(default_factory=list)
+    more_invalid_records: int = 0
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    more_warnings: int = 0
     # Terms of other taxonomies the file's services carry that nothing maps to Tisser's
     # codes yet: kept, and listed for an operator (`tisser crosswalk unmapped`).
     unmapped_terms: list[dict[str, Any]] = field(default_factory=list)
@@ -182,23 +188,17 @@ def hsds_import(
     """Import the checked records of a document for `organization` (None: an operator's
     import, where each service names its organization, created when new)."""
     report = ImportReport(dry_run=dry_run)
-    report.warnings = [w.as_dict() for w in read.warnings]
-    problems: dict[int, list[RecordProblem]] = {}
-    for error in read.errors:
-        problems.setdefault(error.record, []).append(error)
-    for index, found in _owner_problems(read, organization).items():
-        problems.setdefault(index, []).extend(found)
-    for index, found in sorted(problems.items()):
-        report.errors.extend(p.as_dict() for p in found)
-        record_id, name = read.labels.get(index, ("", ""))
-        report.services.append(
-            {"record": index, "id": record_id, "name": name, "action": "skipped"}
-        )
-    report.skipped = len(problems)
-    if problems and not skip_invalid:
+    owner_problems = _owner_problems(read, organization)
+    invalid = read.invalid | owner_problems.keys()
+    _problems_list(
+        report, read, [p for found in owner_problems.values() for p in found], invalid=invalid
+    )
+    report.skipped = len(invalid)
+    if invalid and not skip_invalid:
+        report.warnings, report.more_warnings = _listed([w.as_dict() for w in read.warnings])
         raise ImportRejected(report)
 
-    records = [(i, r) for i, r in read.records if i not in problems]
+    records = [(i, r) for i, r in read.records if i not in invalid]
     service_ids = {r.id for _, r in records}
     existing = set(_pairs(Service.objects, where="id", ids=service_ids, key="id", value="id"))
     location_ids = {sal.target_location_id for _, r in records for sal in r.service_at_locations}
@@ -225,10 +225,38 @@ def hsds_import(
             events_record(writer.events)
         if dry_run:
             transaction.set_rollback(True)
-    report.warnings.extend(writer.warnings)
+    report.warnings, report.more_warnings = _listed(
+        [w.as_dict() for w in read.warnings] + writer.warnings
+    )
     report.unmapped_terms = writer.unmapped_report()
     report.services.sort(key=lambda s: s["record"])
     return report
+
+
+def _problems_list(
+    report: ImportReport,
+    read: ReadResult,
+    owner_problems: list[RecordProblem],
+    *,
+    invalid: set[int],
+) -> None:
+    """The first problems of the file, whether found reading or checking ownership, and
+    an entry in `services` for each record they name; the other invalid records are
+    counted."""
+    listed = sorted(read.errors + owner_problems, key=lambda p: p.record)[:PROBLEMS_LISTED]
+    report.errors = [p.as_dict() for p in listed]
+    named = sorted({p.record for p in listed})
+    for index in named:
+        record_id, name = read.labels.get(index, ("", ""))
+        report.services.append(
+            {"record": index, "id": record_id, "name": name, "action": "skipped"}
+        )
+    report.more_invalid_records = len(invalid) - len(named)
+
+
+def _listed(items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """The first PROBLEMS_LISTED items, and how many more there are."""
+    return items[:PROBLEMS_LISTED], max(len(items) - PROBLEMS_LISTED, 0)
 
 
 class _Rows:

@@ -272,9 +272,15 @@ class ImportReportOut(Schema):
     updated: int
     unchanged: int
     skipped: int
-    services: list[ImportedServiceOut]
-    errors: list[ImportProblemOut]
-    warnings: list[ImportProblemOut]
+    services: list[ImportedServiceOut] = Field(
+        description="Each record imported, and each invalid record whose problems are listed."
+    )
+    errors: list[ImportProblemOut] = Field(description="The first 100 problems, in record order.")
+    more_invalid_records: int = Field(
+        0, description="Invalid records none of whose problems are listed in `errors`."
+    )
+    warnings: list[ImportProblemOut] = Field(description="The first 100 warnings.")
+    more_warnings: int = Field(0, description="Warnings not listed.")
     unmapped_terms: list[UnmappedTermOut] = Field(
         description="Terms of other taxonomies the file's services carry that nothing "
         "maps to Tisser's codes yet: kept, and matched once a crosswalk maps them."

@@ -8,8 +8,6 @@ the same events, the same refresh of matching's index.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from typing import Any
 
@@ -17,6 +15,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -32,11 +31,19 @@ from community_catalog.forms import (
     ServiceForm,
 )
 from community_catalog.hsds import DocumentError, hsds_read
+from community_catalog.hsds_files import (
+    ImportLimits,
+    hsds_document_load,
+    kept_file_delete,
+    kept_file_open,
+    kept_file_write,
+    too_large_problem,
+)
 from community_catalog.hsds_import import ImportReport, hsds_import
 from community_catalog.models import Location, Service, ServiceAtLocation
 from community_catalog.schedules import service_at_location_sessions
 from community_catalog.taxonomy import taxonomy_current
-from config.errors import Problem
+from config.errors import Problem, TooLarge
 from referrals.labels import CAPACITY, SERVICE_STATUSES, WEEKDAYS
 from referrals.web import organization_required, problem_message, request_organization
 
@@ -401,41 +408,94 @@ def _report_view(report: ImportReport) -> dict[str, Any]:
 @organization_required
 def catalog_import(request: HttpRequest) -> HttpResponse:
     """Step 1: choose a file; Tisser shows what it would change (a dry run). Step 2:
-    apply exactly that file (kept in the session between the two steps)."""
+    apply exactly that file: it waits in a private folder, and the session keeps only
+    its name and hash (`community_catalog.hsds_files`)."""
     organization = request_organization(request)
     form = ImportForm(request.POST or None, request.FILES or None)
     context: dict[str, Any] = {"form": form}
+    limits = ImportLimits.configured()
+    if getattr(request, "upload_too_large", False):  # see ImportUploadHandler
+        form.is_valid()
+        form.errors["file"] = form.error_class([_refusal(too_large_problem(limits))])
+        return render(request, "web/import.html", context, status=413)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
-        if upload.size > settings.TISSER_IMPORT_MAX_BYTES:
-            form.add_error("file", _("The file is too large."))
-            return render(request, "web/import.html", context, status=422)
-        raw = upload.read()
+        _kept_forget(request)  # the file previewed before, if any
+        kept = None
         try:
-            document = json.loads(raw)
-            read = hsds_read(document)
-        except (ValueError, DocumentError) as exc:
-            form.add_error("file", _("This is not an HSDS JSON file: %(error)s") % {"error": exc})
-            return render(request, "web/import.html", context, status=422)
+            kept = kept_file_write(upload.chunks(), limits)
+            with kept.path.open("rb") as stream:
+                read = hsds_read(hsds_document_load(stream, limits))
+        except (Problem, DocumentError) as exc:
+            if kept is not None:
+                kept_file_delete(kept.name)
+            form.add_error("file", _refusal(exc))
+            status = 413 if isinstance(exc, TooLarge) else 422
+            return render(request, "web/import.html", context, status=status)
         # Invalid records are left out and listed, never a reason to refuse the preview.
         report = hsds_import(read, organization=organization, dry_run=True, skip_invalid=True)
-        digest = hashlib.sha256(raw).hexdigest()
-        request.session[_SESSION_IMPORT] = {"digest": digest, "document": raw.decode("utf-8")}
-        context.update({**_report_view(report), "digest": digest, "name": upload.name})
+        request.session[_SESSION_IMPORT] = {"file": kept.name, "digest": kept.digest}
+        context.update({**_report_view(report), "digest": kept.digest, "name": upload.name})
         return render(request, "web/import.html", context)
     return render(request, "web/import.html", context, status=422 if form.is_bound else 200)
+
+
+def _refusal(exc: Exception) -> str:
+    """Why a file is refused, in the person's language."""
+    if not isinstance(exc, Problem) or exc.code == "invalid_json":
+        return _("This is not an HSDS JSON file: %(error)s") % {"error": exc}
+    limit = exc.extra.get("limit", 0)
+    field = exc.fields[0].field if exc.fields else ""
+    if exc.code == "too_many_records":
+        return _("The file holds more than %(limit)s activities: split it into several files.") % {
+            "limit": limit
+        }
+    if exc.code == "too_many_values":
+        return _(
+            "The file holds more than one import can check (%(limit)s values): split it "
+            "into several files."
+        ) % {"limit": limit}
+    if exc.code == "record_too_large":
+        return _("%(field)s holds more than %(limit)s values: more than one activity can.") % {
+            "field": field,
+            "limit": limit,
+        }
+    if exc.code == "text_too_long":
+        return _("%(field)s holds a text of more than %(limit)s characters.") % {
+            "field": field,
+            "limit": limit,
+        }
+    return _("The file is larger than %(size)s.") % {"size": filesizeformat(limit)}
+
+
+def _kept_forget(request: HttpRequest) -> None:
+    """Drop the previewed file of this session, and its mention."""
+    kept = request.session.pop(_SESSION_IMPORT, None) or {}
+    kept_file_delete(kept.get("file", ""))
 
 
 @organization_required
 @require_POST
 def catalog_import_apply(request: HttpRequest) -> HttpResponse:
-    kept = request.session.get(_SESSION_IMPORT)
-    if not kept or kept.get("digest") != request.POST.get("digest"):
+    kept = request.session.get(_SESSION_IMPORT) or {}
+    digest = kept.get("digest")
+    stream = None
+    if digest and digest == request.POST.get("digest"):
+        stream = kept_file_open(kept.get("file", ""), digest)
+        if stream is None:  # gone, expired, or no longer the file previewed
+            _kept_forget(request)
+    if stream is None:
         messages.error(request, _("Choose the file again: the preview has expired."))
         return redirect("web-import")
-    read = hsds_read(json.loads(kept["document"]))
+    try:
+        with stream:
+            read = hsds_read(hsds_document_load(stream, ImportLimits.configured()))
+    except Problem as problem:  # the limits were lowered since the preview
+        _kept_forget(request)
+        messages.error(request, _refusal(problem))
+        return redirect("web-import")
     report = hsds_import(read, organization=request_organization(request), skip_invalid=True)
-    del request.session[_SESSION_IMPORT]
+    _kept_forget(request)
     messages.success(
         request,
         _(

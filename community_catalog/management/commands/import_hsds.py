@@ -8,8 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from community_catalog.hsds import DocumentError, hsds_read
-from community_catalog.hsds_import import ImportRejected, hsds_import
+from community_catalog.hsds import DocumentError, hsds_read, json_depth_check
+from community_catalog.hsds_import import ImportRejected, ImportReport, hsds_import
 from community_catalog.models import Organization
 
 
@@ -38,16 +38,18 @@ class Command(BaseCommand):
         **options: Any,
     ) -> None:
         organization = _organization(org) if org else None
+        # An operator's own file: no limit on its size or its number of services (the
+        # API's and the web's are in `community_catalog.hsds_files`), but its depth.
         try:
             document = json.loads(file.read_bytes())
+            json_depth_check(document)
+            read = hsds_read(document)
         except OSError as exc:
             raise CommandError(f"cannot read {file}: {exc}") from None
+        except DocumentError as exc:
+            raise CommandError(f"{file}: {exc}") from None
         except (ValueError, RecursionError) as exc:
             raise CommandError(f"{file} is not JSON: {exc or 'nested too deeply'}") from None
-        try:
-            read = hsds_read(document)
-        except DocumentError as exc:
-            raise CommandError(str(exc)) from None
         with tqdm(total=len(read.records), unit="service", disable=None, file=self.stderr) as bar:
             try:
                 report = hsds_import(
@@ -60,14 +62,18 @@ class Command(BaseCommand):
             except ImportRejected as rejected:
                 for error in rejected.report.errors:
                     self.stderr.write(f"{error['field']}: {error['message']}")
+                self._unlisted(rejected.report)
                 raise CommandError(
                     f"{rejected.report.skipped} invalid record(s); nothing was imported "
                     "(--skip-invalid imports the rest)."
                 ) from None
         for problem in report.errors:
             self.stderr.write(f"skipped {problem['field']}: {problem['message']}")
+        self._unlisted(report)
         for warning in report.warnings:
             self.stderr.write(f"warning {warning['field']}: {warning['message']}")
+        if report.more_warnings:
+            self.stderr.write(f"… and {report.more_warnings} more warning(s)")
         if report.unmapped_terms:
             self.stderr.write(
                 f"{len(report.unmapped_terms)} term(s) of other taxonomies are not mapped to "
@@ -85,6 +91,13 @@ class Command(BaseCommand):
             f"unchanged, {report.skipped} skipped: services that {verb} imported"
             + (" (dry run: nothing written)" if dry_run else "")
         )
+
+    def _unlisted(self, report: ImportReport) -> None:
+        if report.more_invalid_records:
+            self.stderr.write(
+                f"… and {report.more_invalid_records} more invalid record(s), whose "
+                "problems are not listed"
+            )
 
 
 def _organization(value: str) -> Organization:
