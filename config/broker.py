@@ -19,6 +19,7 @@ from dramatiq.middleware import Middleware, default_middleware
 
 from config.logs import RequestIdCarrier
 from config.metrics import ActorMetrics
+from workers.webhook_threads import WebhookThreads
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,14 @@ class WarmUpOnBoot(Middleware):
 
 def broker_build() -> dramatiq.Broker:
     middleware = [m() for m in default_middleware]
-    middleware += [DbConnectionsMiddleware(), WarmUpOnBoot(), RequestIdCarrier(), ActorMetrics()]
+    middleware += [
+        DbConnectionsMiddleware(),
+        # Before the warm-up, which looks at the queues a worker takes.
+        WebhookThreads(),
+        WarmUpOnBoot(),
+        RequestIdCarrier(),
+        ActorMetrics(),
+    ]
     if settings.REDIS_URL:
         # Short socket timeouts: when Redis is down, a request that publishes an event
         # gives up quickly and leaves the event to the relay's sweep.

@@ -10,17 +10,16 @@
 - Requests are signed per the Standard Webhooks specification (`webhook-id`,
   `webhook-timestamp`, `webhook-signature`) with the `standardwebhooks` package, so
   receivers verify them with any Standard Webhooks library.
+- How a request reaches its receiver (one resolution, checked and connected to, one
+  deadline, nothing kept of the answer but its status) is `referrals.webhook_transport`.
 """
 
 from __future__ import annotations
 
 import base64
-import ipaddress
 import json
 import logging
 import secrets
-import socket
-import time
 import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -28,7 +27,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import dramatiq
-import httpx
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.db.models import F, Q, QuerySet
@@ -37,8 +35,15 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from config.broker import BROKER_ERRORS
-from config.errors import FieldProblem, InvalidInput, NotFound
+from config.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from referrals.models import Event, HealthCenter, WebhookDelivery, WebhookSubscription
+from referrals.webhook_transport import (
+    Resolve,
+    UrlRefused,
+    addresses_checked,
+    host_resolve,
+    webhook_post,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -114,16 +119,30 @@ def event_types_check(event_types: list[str]) -> None:
 def webhook_create(
     owner: Owner, *, url: str, event_types: list[str], description: str = ""
 ) -> WebhookSubscription:
+    """Subscribe `url`, within the party's allowance of subscriptions (each one is a
+    delivery per event, made by Tisser's workers)."""
     event_types_check(event_types)
     url_check(url)
     owner_field = "health_center" if isinstance(owner, HealthCenter) else "organization"
-    return WebhookSubscription.objects.create(
-        url=url,
-        event_types=sorted(set(event_types)),
-        description=description,
-        secret=webhook_secret_generate(),
-        **{owner_field: owner},
-    )
+    limit = settings.TISSER_WEBHOOK_MAX_SUBSCRIPTIONS
+    with transaction.atomic():
+        # The owner's row, locked, queues two creations at once, so that both cannot
+        # count the same number (SQLite's writers queue already).
+        list(type(owner).objects.select_for_update().filter(pk=owner.pk).values_list("pk"))
+        if webhook_list(owner).count() >= limit:
+            raise Conflict(
+                f"You have {limit} webhooks, the most allowed: delete one you no longer "
+                "need, or subscribe one URL to more event types.",
+                code="webhook_limit_reached",
+                extra={"limit": limit},
+            )
+        return WebhookSubscription.objects.create(
+            url=url,
+            event_types=sorted(set(event_types)),
+            description=description,
+            secret=webhook_secret_generate(),
+            **{owner_field: owner},
+        )
 
 
 def webhook_update(
@@ -155,10 +174,24 @@ def url_check(url: str, *, field: str = "url") -> None:
         raise InvalidInput("The webhook URL cannot be used.", fields=[FieldProblem(field, problem)])
 
 
-def url_problem(url: str) -> str:
+def url_problem(url: str, *, resolve: Resolve = host_resolve) -> str:
+    """What makes `url` unfit for a webhook, or "". Each delivery checks its host's
+    addresses again, at the moment it connects (they may have changed since)."""
+    problem = _url_form_problem(url)
+    if problem or settings.TISSER_WEBHOOK_ALLOW_PRIVATE:
+        return problem
+    parts = urlsplit(url)
+    try:
+        addresses_checked(str(parts.hostname), parts.port or 443, resolve=resolve)
+    except UrlRefused as exc:
+        return str(exc)
+    return ""
+
+
+def _url_form_problem(url: str) -> str:
     try:
         parts = urlsplit(url)
-        port = parts.port
+        parts.port  # noqa: B018 - raises on a port that is not a number
     except ValueError as exc:
         return f"is not a valid URL ({exc})"
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -169,16 +202,6 @@ def url_problem(url: str) -> str:
         return "must use https"
     if parts.username or parts.password:
         return "must not contain credentials; verify the signature instead"
-    if settings.TISSER_WEBHOOK_ALLOW_PRIVATE:
-        return ""
-    try:
-        infos = socket.getaddrinfo(parts.hostname, port or 443, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        return f"host {parts.hostname!r} cannot be resolved"
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            return f"host {parts.hostname!r} is a private or local address"
     return ""
 
 
@@ -264,10 +287,13 @@ def backoff(attempts: int) -> timedelta:
     return min(wait, _MAX_BACKOFF)
 
 
-def webhook_deliver(delivery_id: uuid.UUID, *, now: datetime | None = None) -> str | None:
+def webhook_deliver(
+    delivery_id: uuid.UUID, *, now: datetime | None = None, resolve: Resolve = host_resolve
+) -> str | None:
     """Make one attempt at a delivery that is due. Returns its status afterwards, or None
     when there was nothing to do (delivered, dead, not yet due, or another worker took
-    it). Safe to call twice: the claim lets one attempt through.
+    it). Safe to call twice: the claim lets one attempt through. `resolve` answers the
+    receiver's addresses (the system's resolver).
 
     The attempt is counted when it is claimed, so an attempt that never finishes (the
     worker killed, a server that keeps the connection open) still counts towards the
@@ -298,7 +324,7 @@ def webhook_deliver(delivery_id: uuid.UUID, *, now: datetime | None = None) -> s
     if not pending.update(next_attempt_at=lease, attempts=F("attempts") + 1, last_attempt_at=now):
         return None
 
-    status_code, error = _post(delivery)
+    status_code, error = _post(delivery, resolve)
     attempts = delivery.attempts + 1
     done = status_code is not None and 200 <= status_code < 300
     changes: dict[str, Any] = {"last_status_code": status_code, "last_error": error[:500]}
@@ -317,9 +343,9 @@ def webhook_deliver(delivery_id: uuid.UUID, *, now: datetime | None = None) -> s
     return str(changes.get("status", WebhookDelivery.Status.PENDING))
 
 
-def _post(delivery: WebhookDelivery) -> tuple[int | None, str]:
+def _post(delivery: WebhookDelivery, resolve: Resolve) -> tuple[int | None, str]:
     subscription = delivery.subscription
-    problem = url_problem(subscription.url)
+    problem = _url_form_problem(subscription.url)
     if problem:
         return None, f"URL refused: {problem}"
     body = json.dumps(webhook_body(delivery.event), separators=(",", ":"))
@@ -333,29 +359,7 @@ def _post(delivery: WebhookDelivery) -> tuple[int | None, str]:
         "webhook-timestamp": str(int(sent_at.timestamp())),
         "webhook-signature": signature,
     }
-    deadline = time.monotonic() + settings.TISSER_WEBHOOK_TIMEOUT_SECONDS
-    try:
-        with httpx.stream(
-            "POST",
-            subscription.url,
-            content=body.encode(),
-            headers=headers,
-            timeout=settings.TISSER_WEBHOOK_TIMEOUT_SECONDS,
-            follow_redirects=False,
-        ) as response:
-            # Only the status matters; read a little of the body for the error message,
-            # and never for longer than the timeout in total.
-            text = b""
-            for chunk in response.iter_bytes():
-                text += chunk
-                if len(text) > 200 or time.monotonic() > deadline:
-                    break
-    except Exception as exc:  # any failure to deliver is a failed attempt, retried
-        return None, f"{type(exc).__name__}: {exc}"
-    if 200 <= response.status_code < 300:
-        return response.status_code, ""
-    detail = text[:200].decode("utf-8", "replace")
-    return response.status_code, f"HTTP {response.status_code}: {detail}"
+    return webhook_post(subscription.url, content=body.encode(), headers=headers, resolve=resolve)
 
 
 def webhook_deliveries_sweep(*, now: datetime | None = None, limit: int = 500) -> int:

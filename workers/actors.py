@@ -16,14 +16,14 @@ from referrals.retention import retention_purge
 from referrals.webhooks import webhook_deliver
 from workers.matching import capacity_changed, placement_rematch, referral_match
 from workers.slips import referral_render_slip
+from workers.webhook_threads import WEBHOOKS_QUEUE
 
 MATCHING_QUEUE = "matching"
 SLIPS_QUEUE = "slips"
 # Housekeeping that can wait behind everything else.
 MAINTENANCE_QUEUE = "maintenance"
-# Webhook calls wait on other people's servers: their own queue keeps them from
-# delaying matching and slips.
-WEBHOOKS_QUEUE = "webhooks"
+# Webhook calls wait on other people's servers: WEBHOOKS_QUEUE, with threads of its own
+# in every worker (workers.webhook_threads), keeps them from delaying matching and slips.
 
 
 class EventJob(BaseModel):

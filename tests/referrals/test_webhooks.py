@@ -291,3 +291,28 @@ def test_each_event_fans_out_to_its_owners_active_subscriptions(
     expected += [(e.id, offers[e.organization_id].id) for e in requested if e.organization_id]
     assert delivered == sorted(expected)
     assert not {paused.id, elsewhere.id} & {s for _, s in delivered}
+
+
+@pytest.mark.django_db
+def test_a_party_has_a_limited_number_of_webhooks(
+    api: ApiClient, org_api: ApiClient, settings: Any
+) -> None:
+    """Each subscription is a delivery per event: their number is capped per party."""
+    settings.TISSER_WEBHOOK_MAX_SUBSCRIPTIONS = 3
+    settings.TISSER_WEBHOOK_ALLOW_PRIVATE = True
+    made = [api.post(HOOKS, {"url": f"http://127.0.0.1:9/h{i}"}) for i in range(3)]
+    assert [r.status_code for r in made] == [201, 201, 201]
+
+    refused = api.post(HOOKS, {"url": "http://127.0.0.1:9/more"})
+
+    assert refused.status_code == 409
+    error = refused.json()["error"]
+    assert (error["code"], error["limit"]) == ("webhook_limit_reached", 3)
+    assert "3" in error["message"]
+    assert api.get(HOOKS).json()["items"] == [
+        api.get(f"{HOOKS}/{r.json()['id']}").json() for r in made
+    ]
+    # Another party has an allowance of its own; deleting one makes room.
+    assert org_api.post(HOOKS, {"url": "http://127.0.0.1:9/org"}).status_code == 201
+    assert api.delete(f"{HOOKS}/{made[0].json()['id']}").status_code == 204
+    assert api.post(HOOKS, {"url": "http://127.0.0.1:9/more"}).status_code == 201

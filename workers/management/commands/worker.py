@@ -19,7 +19,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--processes", "-p", type=int, default=os.cpu_count() or 1)
-        parser.add_argument("--threads", "-t", type=int, default=4)
+        parser.add_argument(
+            "--threads",
+            "-t",
+            type=int,
+            default=4,
+            help="Worker threads per process. Webhook deliveries run on threads of their "
+            "own beside them (TISSER_WEBHOOK_THREADS), unless webhooks is the only queue.",
+        )
         parser.add_argument(
             "--queues",
             "-Q",

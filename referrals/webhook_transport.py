@@ -1,0 +1,277 @@
+"""How a webhook delivery reaches its receiver, and nothing else.
+
+1. The URL's host is resolved once. Unless the operator allows private addresses
+   (`TISSER_WEBHOOK_ALLOW_PRIVATE`), every address in the answer must be public; an IPv4
+   address carried inside an IPv6 one (IPv4-mapped, NAT64, 6to4) is judged as the IPv4
+   address the packets end up at.
+2. The connection goes to an address from that answer, never to a second resolution's:
+   a DNS server set up for rebinding answers a public address to the check and a private
+   one a moment later. The URL keeps its host name, so the Host header, the TLS server
+   name (SNI) and the certificate's check are the host's.
+3. One deadline covers the whole delivery (connecting, TLS, sending, the answer's head):
+   `TISSER_WEBHOOK_TIMEOUT_SECONDS`. Per-read timeouts are not enough: a receiver sending
+   a byte a second never lets one expire.
+4. Only the answer's status is read. What a receiver sends (its body, its reason phrase,
+   its malformed headers) is never stored or shown: the delivery keeps the status and a
+   short reason of Tisser's own.
+
+httpcore, the transport under httpx, connects through a network backend that callers may
+replace (`ConnectionPool(network_backend=...)`); the one here connects to the checked
+addresses only and shortens every wait to what is left before the deadline.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import logging
+import socket
+import ssl
+import time
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from typing import Any
+
+import httpcore
+import httpx
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+# Answers a host's addresses for a port, as strings. The system's resolver in production;
+# tests give one that answers as a rebinding DNS server would.
+Resolve = Callable[[str, int], list[str]]
+
+# RFC 6052's well-known prefix and RFC 8215's local-use one, in the /96 form deployed in
+# practice: the IPv4 address is the last 32 bits.
+_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_CERTIFICATE_EXPIRED = 10
+_HOSTNAME_MISMATCH = 62
+
+
+class UrlRefused(Exception):
+    """The URL's host may not be called; the message says why."""
+
+
+def host_resolve(host: str, port: int) -> list[str]:
+    """The addresses the system's resolver answers for `host` (DNS, /etc/hosts)."""
+    return [str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+
+
+def address_reached(address: Address) -> Address:
+    """The address packets sent to `address` end up at: the IPv4 address inside an
+    IPv4-mapped, NAT64 or 6to4 address; any other address is itself."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return address
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if any(address in network for network in _NAT64):
+        return ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF)
+    return address
+
+
+def address_problem(address: Address) -> str:
+    """Why Tisser may not call `address`, or "": anything but a public unicast address
+    (private, loopback, link-local, shared, multicast, reserved, unspecified...)."""
+    reached = address_reached(address)
+    public = reached.is_global and not (
+        reached.is_private
+        or reached.is_loopback
+        or reached.is_link_local
+        or reached.is_multicast
+        or reached.is_reserved
+        or reached.is_unspecified
+        or (isinstance(reached, ipaddress.IPv6Address) and reached.is_site_local)
+    )
+    if public:
+        return ""
+    shown = str(address) if reached == address else f"{address} ({reached})"
+    return f"resolves to {shown}, which is not a public address"
+
+
+def addresses_checked(host: str, port: int, *, resolve: Resolve = host_resolve) -> list[Address]:
+    """Resolve `host` once; its addresses, every one of them checked unless private
+    addresses are allowed. Raises `UrlRefused`."""
+    try:
+        answer = [ipaddress.ip_address(a) for a in resolve(host, port)]
+    except (OSError, UnicodeError, ValueError):
+        answer = []
+    if not answer:
+        raise UrlRefused(f"host {host!r} cannot be resolved")
+    if not settings.TISSER_WEBHOOK_ALLOW_PRIVATE:
+        for address in answer:
+            problem = address_problem(address)
+            if problem:
+                raise UrlRefused(f"host {host!r} {problem}")
+    return list(dict.fromkeys(answer))
+
+
+def webhook_post(
+    url: str,
+    *,
+    content: bytes,
+    headers: dict[str, str],
+    resolve: Resolve = host_resolve,
+    ssl_context: ssl.SSLContext | None = None,
+) -> tuple[int | None, str]:
+    """POST `content` to `url` within the deadline. Returns the answer's status (None
+    when there was none) and, unless it is 2xx, a short reason of Tisser's own."""
+    wait = settings.TISSER_WEBHOOK_TIMEOUT_SECONDS
+    deadline = time.monotonic() + wait
+    try:
+        target = httpx.URL(url)
+        host = target.raw_host.decode("ascii")
+        addresses = addresses_checked(
+            host, target.port or _DEFAULT_PORTS.get(target.scheme, 443), resolve=resolve
+        )
+    except httpx.InvalidURL:
+        return None, "URL refused: not a valid URL"
+    except UrlRefused as exc:
+        return None, f"URL refused: {exc}"
+    pool = httpcore.ConnectionPool(
+        ssl_context=ssl_context or _ssl_context(),
+        network_backend=_PinnedBackend(addresses, deadline),
+        max_connections=1,
+    )
+    request_url = httpcore.URL(
+        scheme=target.raw_scheme, host=target.raw_host, port=target.port, target=target.raw_path
+    )
+    # The netloc as the URL wrote it ("[2001:db8::1]:8443"), not as httpcore would.
+    request_headers = [("Host", target.netloc.decode("ascii")), *headers.items()]
+    timeouts = {"connect": wait, "read": wait, "write": wait, "pool": wait}
+    try:
+        with (
+            pool,
+            pool.stream(
+                "POST",
+                request_url,
+                headers=request_headers,
+                content=content,
+                extensions={"timeout": timeouts},
+            ) as response,
+        ):
+            status = response.status  # the body is never read
+    except httpcore.TimeoutException:
+        return None, "timeout"
+    except httpcore.ConnectError as exc:
+        return None, _connect_failure(exc)
+    except (httpcore.ReadError, httpcore.WriteError):
+        return None, "connection closed by the receiver"
+    except httpcore.RemoteProtocolError:
+        return None, "the answer is not valid HTTP"
+    except Exception as exc:  # any failure to deliver is a failed attempt, retried
+        logger.warning("webhook POST failed: %s", type(exc).__name__)
+        return None, "request failed"
+    return status, "" if 200 <= status < 300 else _status_reason(status)
+
+
+def _status_reason(status: int) -> str:
+    """ "HTTP 503 Service Unavailable": the standard phrase, not the receiver's own."""
+    try:
+        return f"HTTP {status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"HTTP {status}"
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """httpx's default: certifi's authorities, or SSL_CERT_FILE / SSL_CERT_DIR."""
+    return httpx.create_ssl_context()
+
+
+def _connect_failure(exc: httpcore.ConnectError) -> str:
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(cause, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        if cause.verify_code == _HOSTNAME_MISMATCH:
+            return "TLS certificate not valid for this host"
+        if cause.verify_code == _CERTIFICATE_EXPIRED:
+            return "TLS certificate expired"
+        return "TLS certificate not trusted"
+    if isinstance(cause, ssl.SSLError):
+        return "TLS handshake failed"
+    if isinstance(cause, OSError) and cause.strerror:
+        return f"connection failed: {cause.strerror.lower()}"
+    return "connection failed"
+
+
+def _time_left(timeout: float | None, deadline: float, expired: type[Exception]) -> float:
+    """`timeout`, shortened to what is left before `deadline`; `expired` once it passed."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise expired("the delivery's deadline has passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _PinnedBackend(httpcore.NetworkBackend):
+    """Connects to the checked addresses, in the resolver's order, whatever host
+    httpcore names (the URL's, which it keeps for the Host header and TLS)."""
+
+    def __init__(self, addresses: list[Address], deadline: float) -> None:
+        self._addresses = addresses
+        self._deadline = deadline
+        self._system = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        failure = httpcore.ConnectError(f"no address to connect to for {host}")
+        for address in self._addresses:
+            try:
+                stream = self._system.connect_tcp(
+                    str(address),
+                    port,
+                    timeout=_time_left(timeout, self._deadline, httpcore.ConnectTimeout),
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except httpcore.ConnectError as exc:  # the next address may answer
+                failure = exc
+                continue
+            return _DeadlineStream(stream, self._deadline)
+        raise failure
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every wait ends at the delivery's deadline."""
+
+    def __init__(self, stream: httpcore.NetworkStream, deadline: float) -> None:
+        self._stream = stream
+        self._deadline = deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(
+            max_bytes, _time_left(timeout, self._deadline, httpcore.ReadTimeout)
+        )
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _time_left(timeout, self._deadline, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._stream.start_tls(
+            ssl_context,
+            server_hostname,
+            _time_left(timeout, self._deadline, httpcore.ConnectTimeout),
+        )
+        return _DeadlineStream(stream, self._deadline)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
