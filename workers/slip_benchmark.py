@@ -15,6 +15,10 @@ activities, one A4 page, in French or English. In one run, on the same slips:
   per-slip cost once the per-document costs are shared, WeasyPrint's practical floor.
 - **first slip**: a fresh process boots like a worker (Django set up, the renderer built
   and warmed), then renders one slip; the time of that first render.
+- **day's batch**: 100 of the rendered slips put together into one PDF with pypdf
+  (`slips_merge`, what `/api/v1/slips.pdf` and `/app/slips/today.pdf` run, median of
+  three), beside the same 100 laid out anew by WeasyPrint as one document (once), as the
+  batch was made before.
 
 Large-print and French-with-English slips are timed too (20 of each), apart: they are
 longer documents, so they would widen the spread of the main figures for reasons that
@@ -33,7 +37,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import partial
 from io import BytesIO
 from typing import Any
@@ -46,7 +50,8 @@ from referrals.models import Event, HealthCenter, Referral
 from referrals.schemas import ReferralIn
 from referrals.services import health_center_create, referral_submit
 from workers.matching import referral_match
-from workers.slip_content import batch_html, slip_html
+from workers.slip_batch import slips_merge
+from workers.slip_content import batch_html, batch_title, slip_html
 from workers.slip_renderer import (
     PDF_VARIANT,
     SLIP_ASSETS,
@@ -56,6 +61,7 @@ from workers.slip_renderer import (
 )
 
 BATCH_SIZE = 50
+DAY_BATCH_SIZE = 100
 VARIANT_COUNT = 20
 # Central Lyon, where the demo catalogue's activities are.
 _LATITUDES, _LONGITUDES = (45.735, 45.785), (4.820, 4.880)
@@ -168,6 +174,35 @@ def _first_slip(html: str) -> dict[str, float]:
     return measured
 
 
+def _merged(pdfs: list[bytes], day: date) -> bytes:
+    from pypdf import PdfReader
+
+    title, language = batch_title(day)
+    readers = [PdfReader(BytesIO(pdf)) for pdf in pdfs]
+    return slips_merge(readers, title=title, author="Tisser", language=language)
+
+
+def _day_batch(
+    referrals: list[Referral], pdfs: list[bytes], *, now: datetime, log: Callable[[str], None]
+) -> dict[str, Any]:
+    """A day's batch: the stored slips put together, beside the same slips laid out anew
+    as one document (the way the batch was made before)."""
+    size, day = min(DAY_BATCH_SIZE, len(pdfs)), timezone.localdate(now)
+    log(f"putting {size} of the slips together as a day's batch, three times…")
+    merges = [_timed(_merged, pdfs[:size], day) for _ in range(3)]
+    log(f"laying the same {size} out anew as one document, as the batch was made before…")
+    render_ms, _ = _timed(slip_renderer().render, batch_html(referrals[:size], day=day, now=now))
+    merge_ms = statistics.median(ms for ms, _ in merges)
+    return {
+        "day_batch_slips": size,
+        "day_batch_merge_ms": round(merge_ms, 1),
+        "day_batch_render_ms": round(render_ms, 1),
+        "day_batch_render_over_merge": round(render_ms / merge_ms, 2),
+        "day_batch_pages": _pages(merges[0][1]),
+        "day_batch_bytes": len(merges[0][1]),
+    }
+
+
 def bench_slips(*, count: int, seed: int = 1, log: Callable[[str], None] = print) -> dict[str, Any]:
     rng = random.Random(seed)  # noqa: S311 - made-up people, not secrets
     log("loading the demo catalogue…")
@@ -212,6 +247,8 @@ def bench_slips(*, count: int, seed: int = 1, log: Callable[[str], None] = print
     batch_ms = statistics.median(ms for ms, _ in batch_runs)
     batch_pages = _pages(batch_runs[0][1])
 
+    day_batch = _day_batch(referrals, pdfs, now=now, log=log)
+
     log("timing large-print and French-with-English slips…")
     variants = {}
     for name, group in (("large_print", large), ("bilingual", bilingual)):
@@ -248,6 +285,7 @@ def bench_slips(*, count: int, seed: int = 1, log: Callable[[str], None] = print
         "p95_over_median": round(p95 / median, 2),
         "first_over_median": round(first["first_ms"] / median, 2),
         "naive_over_tisser": round(naive_median / median, 2),
+        **day_batch,
         "large_print": variants["large_print"],
         "bilingual": variants["bilingual"],
         "harfbuzz_subset": _harfbuzz_subset(),

@@ -542,10 +542,18 @@ def slip_html(referral: Referral, *, now: datetime | None = None) -> str:
     return slips_html([content], title=title, language=content.language)
 
 
-def batch_html(referrals: Sequence[Referral], *, day: date, now: datetime | None = None) -> str:
-    """A health centre's slips of `day` as one document, in the order given."""
+def batch_title(day: date) -> tuple[str, str]:
+    """The title of a health centre's batch of `day`, and its language (the
+    catalogue's, the language the centre works in)."""
     language = settings.TISSER_CATALOG_LANGUAGE
-    title = _say((language,), "batch_title", date=long_date(day, language)).plain
+    return _say((language,), "batch_title", date=long_date(day, language)).plain, language
+
+
+def batch_html(referrals: Sequence[Referral], *, day: date, now: datetime | None = None) -> str:
+    """A health centre's slips of `day` laid out anew as one document, in the order
+    given: the benchmark's floor for WeasyPrint (the batch itself is put together from
+    the stored slips, `workers.slip_batch`)."""
+    title, language = batch_title(day)
     return slips_html(slip_contents(referrals, now=now), title=title, language=language)
 
 

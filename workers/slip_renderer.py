@@ -93,9 +93,10 @@ def _collector_paused() -> Iterator[None]:
     in (the README's performance section has the figures).
 
     The pause is process-wide: other threads run without cyclic collection while a slip
-    renders (reference counting still frees almost everything), for at most one render;
-    a day's batch of 100 slips is the longest, some 15 s. The collector is back on before
-    the sweep, so an exception raised inside the sweep cannot leave it off."""
+    renders (reference counting still frees almost everything), for at most one render
+    of one slip (a day's batch is put together from the stored slips, without rendering:
+    `workers.slip_batch`). The collector is back on before the sweep, so an exception
+    raised inside the sweep cannot leave it off."""
     enabled = gc.isenabled()
     gc.disable()
     try:

@@ -1,29 +1,21 @@
-"""Slips: the job that prints a matched referral's slip, and a health centre's batch of
-the day. What a slip says is in `workers.slip_content`; how it is drawn, in
-`workers.slip_renderer`.
+"""Slips: the job that prints a matched referral's slip. What a slip says is in
+`workers.slip_content`; how it is drawn, in `workers.slip_renderer`; a health centre's
+batch of the day, put together from the stored slips, in `workers.slip_batch`.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from datetime import date, datetime, timedelta
-from datetime import time as clock
-
-from django.utils import timezone
 
 from config.metrics import SLIP_RENDER_SECONDS
-from referrals.models import HealthCenter, Referral
+from referrals.models import Referral
 from referrals.outbox import event_mark_processed
 from referrals.services import referral_slip_attach
-from workers.slip_content import batch_html, slip_html, slip_language_code
-from workers.slip_renderer import slip_render, slip_renderer
+from workers.slip_content import slip_html, slip_language_code
+from workers.slip_renderer import slip_render
 
 logger = logging.getLogger(__name__)
-
-# A day's batch is one document rendered in one request: past this many slips, ask for
-# them in parts (`offset`), so that a request stays well inside the server's timeout.
-BATCH_MAX_SLIPS = 100
 
 
 def referral_render_slip(*, referral_id: uuid.UUID, event_id: int) -> None:
@@ -61,32 +53,3 @@ def referral_render_slip(*, referral_id: uuid.UUID, event_id: int) -> None:
         render_ms,
         len(pdf),
     )
-
-
-def day_bounds(day: date) -> tuple[datetime, datetime]:
-    """The local day as an aware [start, end) interval."""
-    start = timezone.make_aware(datetime.combine(day, clock.min))
-    return start, timezone.make_aware(datetime.combine(day + timedelta(days=1), clock.min))
-
-
-def day_slip_referrals(center: HealthCenter, day: date) -> list[Referral]:
-    """The centre's referrals filed on `day` (local time) that have a slip, in the order
-    they were filed. Cancelled ones are left out: there is nothing to hand over."""
-    start, end = day_bounds(day)
-    return list(
-        Referral.objects.filter(
-            health_center=center,
-            created_at__gte=start,
-            created_at__lt=end,
-            slip__isnull=False,
-        )
-        .exclude(status=Referral.Status.REVOKED)
-        .select_related("health_center")
-        .order_by("created_at", "code")
-    )
-
-
-def batch_render(referrals: list[Referral], *, day: date) -> bytes:
-    """The slips of these referrals as one PDF document, one after the other, each from a
-    new page (WeasyPrint lays them out as one document, not files merged afterwards)."""
-    return slip_renderer().render(batch_html(referrals, day=day))
