@@ -273,7 +273,7 @@ def service_delete(*, organization: Organization, service_id: uuid.UUID) -> dict
                 type="service.closed",
                 aggregate_type="service",
                 aggregate_id=service.id,
-                payload={"status": service.status, "reason": "deleted with live referrals"},
+                payload={"status": service.status, "reason": "deleted-with-live-referrals"},
             )
             return {"deleted": False, "status": service.status, "live_referrals": referred}
         event_record(

@@ -1,37 +1,76 @@
-"""The audit log's recorder: after each API request or web page that succeeded on one
-referral (its path names the referral or one of its placements), one `AuditEntry` saying
-who (the key, or the person signed in; their role and tenant), what (read or change,
-method, path, status) and when.
+"""The audit log's recorder: after each request, the `AuditEntry` rows saying who (the
+key, or the person signed in; their role and tenant), what, and when:
 
-Lists are not recorded item by item: they show the referrals' codes and stages, and a
-person's details are read through the paths that name them.
+- a request that succeeded on one referral (its path names the referral or one of its
+  placements, on the API, the web pages or the admin): `read` or `change`;
+- a list that showed referrals (the API's list, the event feed, the inbox, the web
+  list and inbox, the day's slips, the admin's list): one `list` row per request with
+  the ids it returned, which the view hands over with `audit_ids`;
+- a request refused (403, 404) on a referral or placement it named, by a caller who
+  is signed in or holds a key: `refused`, so a probe across tenants leaves a trace.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
+from django.urls import ResolverMatch
 
 from referrals.models import ApiKey, AuditEntry, Membership, Placement
 
 logger = logging.getLogger(__name__)
 
+_IDS = "tisser_audit_ids"
+REFUSED = (403, 404)
+# Admin pages about one referral or one placement: `object_id` is in the path.
+_ADMIN_REFERRAL = (
+    "referrals_referral_change",
+    "referrals_referral_delete",
+    "referrals_referral_history",
+)
+_ADMIN_PLACEMENT = (
+    "referrals_placement_change",
+    "referrals_placement_delete",
+    "referrals_placement_history",
+)
 
-def _referral_id(kwargs: dict[str, object]) -> uuid.UUID | None:
+
+def audit_ids(request: HttpRequest, referral_ids: Iterable[uuid.UUID | str | None]) -> None:
+    """Hand the recorder the referrals a list showed (once per request)."""
+    setattr(request, _IDS, sorted({str(i) for i in referral_ids if i}))
+
+
+def _uuid(value: object) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _placement_referral(placement_id: object) -> uuid.UUID | None:
+    found = _uuid(placement_id)
+    if found is None:
+        return None
+    return Placement.objects.filter(id=found).values_list("referral_id", flat=True).first()
+
+
+def _named(match: ResolverMatch) -> tuple[bool, uuid.UUID | None]:
+    """Whether the path names a referral or a placement, and the referral's id when it
+    can be told (a made-up placement id names none)."""
+    kwargs = match.kwargs
     if "referral_id" in kwargs:
-        return uuid.UUID(str(kwargs["referral_id"]))
+        return True, _uuid(kwargs["referral_id"])
     if "placement_id" in kwargs:
-        found = (
-            Placement.objects.filter(id=str(kwargs["placement_id"]))
-            .values_list("referral_id", flat=True)
-            .first()
-        )
-        return found
-    return None
+        return True, _placement_referral(kwargs["placement_id"])
+    if match.url_name in _ADMIN_REFERRAL:
+        return True, _uuid(kwargs.get("object_id"))
+    if match.url_name in _ADMIN_PLACEMENT:
+        return True, _placement_referral(kwargs.get("object_id"))
+    return False, None
 
 
 def _who(request: HttpRequest) -> dict[str, object] | None:
@@ -49,6 +88,8 @@ def _who(request: HttpRequest) -> dict[str, object] | None:
         return None
     membership = Membership.objects.filter(user=user).first()
     if membership is None:
+        if user.is_staff:
+            return {"username": user.get_username(), "role": "admin"}
         return None
     return {
         "username": user.get_username(),
@@ -60,25 +101,37 @@ def _who(request: HttpRequest) -> dict[str, object] | None:
     }
 
 
-def audit_record(request: HttpRequest, response: HttpResponse) -> AuditEntry | None:
+def audit_record(request: HttpRequest, response: HttpResponse) -> list[AuditEntry]:
     match = request.resolver_match
-    if match is None or response.status_code >= 400:
-        return None
-    referral_id = _referral_id(match.kwargs)
-    if referral_id is None:
-        return None
+    if match is None:
+        return []
+    status = response.status_code
+    listed: list[str] | None = getattr(request, _IDS, None)
+    named, referral_id = _named(match)
+    if not (listed is not None and status < 400) and not (
+        named and (status < 400 or status in REFUSED)
+    ):
+        return []
     who = _who(request)
     if who is None:
-        return None
-    read = request.method in ("GET", "HEAD")
-    return AuditEntry.objects.create(
-        referral_id=referral_id,
-        action=AuditEntry.Action.READ if read else AuditEntry.Action.CHANGE,
-        method=request.method or "",
-        path=request.path[:300],
-        status=response.status_code,
+        return []
+    common = {
+        "method": request.method or "",
+        "path": request.path[:300],
+        "status": status,
         **who,
-    )
+    }
+    if listed is not None and status < 400:
+        return [
+            AuditEntry.objects.create(action=AuditEntry.Action.LIST, referral_ids=listed, **common)
+        ]
+    if status >= 400:
+        action = AuditEntry.Action.REFUSED
+    elif request.method in ("GET", "HEAD"):
+        action = AuditEntry.Action.READ
+    else:
+        action = AuditEntry.Action.CHANGE
+    return [AuditEntry.objects.create(referral_id=referral_id, action=action, **common)]
 
 
 class AuditMiddleware:

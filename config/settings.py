@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import zoneinfo
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,11 @@ from config.env import (
     env_dir,
     env_float,
     env_int,
+    env_networks,
     env_str,
     env_url,
     env_weights,
+    private_file,
     secret_key,
 )
 
@@ -31,8 +34,12 @@ DATA_DIR = env_dir("TISSER_DATA_DIR", BASE_DIR / "var")
 # Prometheus: each process writes its measurements here; /metrics adds them up.
 TISSER_METRICS_DIR = env_dir("TISSER_METRICS_DIR", DATA_DIR / "metrics")
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(TISSER_METRICS_DIR))
-# With a token, /metrics answers only `Authorization: Bearer <token>`.
+# /metrics answers only `Authorization: Bearer <token>`. Production must set one: the
+# scrape shows the whole pipeline's state and reads the database.
 TISSER_METRICS_TOKEN = env_str("TISSER_METRICS_TOKEN")
+# Each process reads the database's gauges at most once per this many seconds (0: at
+# every scrape), however many scrapers ask.
+TISSER_METRICS_CACHE_SECONDS = env_float("TISSER_METRICS_CACHE_SECONDS", 5.0)
 
 SECRET_KEY = secret_key(production=PRODUCTION, data_dir=DATA_DIR)
 DEBUG = env_bool("TISSER_DEBUG", default=False)
@@ -52,6 +59,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "axes",
+    "accounts",
     "community_catalog",
     "referrals",
     "workers",
@@ -60,6 +69,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.logs.RequestIdMiddleware",
     "config.metrics.HttpMetrics",
+    # /healthz and /readyz answer whatever the Host: before the host check and redirect.
+    "config.health.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -68,9 +79,14 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.middleware.SessionLifetime",
+    "accounts.middleware.FirstPasswordChange",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.privacy.NoStoreMiddleware",
     "config.audit.AuditMiddleware",
+    # Turns a sign-in the throttle refused into its page (django-axes wants it last).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -88,6 +104,39 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "web-home"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- Sign-in ---------------------------------------------------------------------------
+# django-axes checks each sign-in before Django's own backend does: after
+# TISSER_SIGNIN_FAILURE_LIMIT failures for one username, or from one address, within
+# TISSER_SIGNIN_LOCKOUT_MINUTES, sign-in is refused for that long, even with the right
+# password (the people's pages and the administration alike). A success clears the
+# count of that username and that address. Each failure is logged with the username and
+# the address, never the password. An operator lifts a lockout early with
+# `tisser axes-reset-username NAME` or `tisser axes-reset-ip ADDRESS`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+TISSER_SIGNIN_FAILURE_LIMIT = env_int("TISSER_SIGNIN_FAILURE_LIMIT", 10, minimum=1)
+TISSER_SIGNIN_LOCKOUT_MINUTES = env_int("TISSER_SIGNIN_LOCKOUT_MINUTES", 15, minimum=1)
+AXES_FAILURE_LIMIT = TISSER_SIGNIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=TISSER_SIGNIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Tries during a lockout do not prolong it: it ends when the page said it would.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.views.signin_locked_out"
+# The address behind TISSER_TRUSTED_PROXIES (accounts.client_ip).
+AXES_CLIENT_IP_CALLABLE = "accounts.client_ip.client_ip"
+# axes always masks the password; the username and the address are what a log reader
+# needs. The CSRF token is nobody's business.
+AXES_SENSITIVE_PARAMETERS = ["csrfmiddlewaretoken"]
+# A session ends after this many minutes without a request, and this many hours after
+# its sign-in however busy (accounts.middleware).
+TISSER_SESSION_IDLE_MINUTES = env_int("TISSER_SESSION_IDLE_MINUTES", 60, minimum=1)
+TISSER_SESSION_MAX_HOURS = env_int("TISSER_SESSION_MAX_HOURS", 12, minimum=1)
+SESSION_COOKIE_AGE = TISSER_SESSION_IDLE_MINUTES * 60
+SESSION_SAVE_EVERY_REQUEST = True
 WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
@@ -123,6 +172,8 @@ if DATABASE_URL:
 else:
     _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(DATA_DIR / "tisser.sqlite3")}
 if _db["ENGINE"] == "django.db.backends.sqlite3":
+    if _db["NAME"] and _db["NAME"] != ":memory:":
+        private_file(Path(_db["NAME"]))  # people's data: for the service's user only
     _db["OPTIONS"] = {**_SQLITE_OPTIONS, **_db.get("OPTIONS", {})}
     # Tests use a file too: an in-memory database is not shared with worker threads.
     _db["TEST"] = {"NAME": str(DATA_DIR / "test_tisser.sqlite3")}
@@ -191,7 +242,16 @@ TISSER_EVENT_FEED_LAG_SECONDS = env_float("TISSER_EVENT_FEED_LAG_SECONDS", 5.0)
 # and twice as long after each next one (capped at 6 hours): 12 tries span about 6 hours.
 TISSER_WEBHOOK_MAX_ATTEMPTS = env_int("TISSER_WEBHOOK_MAX_ATTEMPTS", 12, minimum=1, maximum=30)
 TISSER_WEBHOOK_BACKOFF_SECONDS = env_float("TISSER_WEBHOOK_BACKOFF_SECONDS", 10.0, minimum=0.01)
+# The whole of one delivery (connecting, TLS, sending, the receiver's answer) must fit in
+# this; past it, the attempt has failed. Well under the actor's 60 s time limit.
 TISSER_WEBHOOK_TIMEOUT_SECONDS = env_float("TISSER_WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.1)
+if TISSER_WEBHOOK_TIMEOUT_SECONDS > 50:
+    raise ImproperlyConfigured("TISSER_WEBHOOK_TIMEOUT_SECONDS must be at most 50.")
+# Webhook subscriptions one health centre or organisation may have.
+TISSER_WEBHOOK_MAX_SUBSCRIPTIONS = env_int("TISSER_WEBHOOK_MAX_SUBSCRIPTIONS", 10, minimum=1)
+# Deliveries run on threads of their own in each worker process (and in embedded mode),
+# so that receivers slow to answer never hold a thread that matches or renders.
+TISSER_WEBHOOK_THREADS = env_int("TISSER_WEBHOOK_THREADS", 4, minimum=1, maximum=64)
 # Webhook URLs on private, loopback or link-local addresses reach into the server's own
 # network; they are refused in production unless this says otherwise.
 TISSER_WEBHOOK_ALLOW_PRIVATE = env_bool("TISSER_WEBHOOK_ALLOW_PRIVATE", default=not PRODUCTION)
@@ -201,6 +261,10 @@ TISSER_HOST = env_str("TISSER_HOST", "127.0.0.1") or "127.0.0.1"
 TISSER_PORT = env_int("TISSER_PORT", 8000, minimum=1, maximum=65535)
 TISSER_WEB_WORKERS = env_int("TISSER_WEB_WORKERS", 2, minimum=1, maximum=64)
 TISSER_WEB_THREADS = env_int("TISSER_WEB_THREADS", 8, minimum=1, maximum=256)
+# The reverse proxies in front (addresses or networks): only a request from one of them
+# is believed about the client's address (X-Forwarded-For, read by the sign-in throttle)
+# and its scheme (gunicorn). Set it to the proxy's network, e.g. compose's.
+TISSER_TRUSTED_PROXIES = env_networks("TISSER_TRUSTED_PROXIES", "127.0.0.1,::1")
 # Where people reach Tisser from outside: the slips' QR codes open its public activity
 # pages. Printed on paper, so production must say it; locally, the server itself.
 TISSER_PUBLIC_URL = (
@@ -211,6 +275,10 @@ if PRODUCTION and not TISSER_PUBLIC_URL:
     raise ImproperlyConfigured(
         "TISSER_PUBLIC_URL is required when TISSER_ENV=production: the slips' QR codes "
         "point there (e.g. https://tisser.example.org)."
+    )
+if PRODUCTION and len(TISSER_METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured(
+        "TISSER_METRICS_TOKEN (16 characters or more) is required when TISSER_ENV=production."
     )
 
 # --- Matching ------------------------------------------------------------------------
@@ -250,8 +318,12 @@ TISSER_STALE_AFTER_DAYS = env_int("TISSER_STALE_AFTER_DAYS", 180, minimum=1)
 TISSER_CATALOG_LANGUAGE = env_str("TISSER_CATALOG_LANGUAGE", "fr").lower() or "fr"
 # Phone numbers written without a country code are read as numbers of this region.
 TISSER_PHONE_REGION = env_str("TISSER_PHONE_REGION", "FR").upper() or "FR"
-# HSDS imports are read whole: the largest file accepted, in bytes.
-TISSER_IMPORT_MAX_BYTES = env_int("TISSER_IMPORT_MAX_BYTES", 50_000_000, minimum=1024)
+# HSDS files sent to the API or the web import (`tisser import-hsds` has no limit): the
+# largest accepted, in bytes, and the most services in one. An import is checked and
+# written within its request (checking a rich service takes about 10 ms): past these,
+# split the file, or have the operator run `tisser import-hsds`.
+TISSER_IMPORT_MAX_BYTES = env_int("TISSER_IMPORT_MAX_BYTES", 20_000_000, minimum=1024)
+TISSER_IMPORT_MAX_RECORDS = env_int("TISSER_IMPORT_MAX_RECORDS", 5_000, minimum=1)
 
 # --- Internationalisation ------------------------------------------------------------
 LANGUAGE_CODE = "fr"
@@ -270,6 +342,9 @@ except (zoneinfo.ZoneInfoNotFoundError, ValueError):
 # --- Files ---------------------------------------------------------------------------
 MEDIA_ROOT = DATA_DIR / "files"
 MEDIA_URL = "/media/"
+# Slips name people: readable by the service's user and its group (a backup), no one else.
+FILE_UPLOAD_PERMISSIONS = 0o640
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
@@ -289,13 +364,21 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = 31536000
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("TISSER_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("TISSER_HSTS_PRELOAD", True)
-    # Behind a TLS proxy that says so in X-Forwarded-Proto. Plain HTTP is redirected, but
-    # for the probes of the machine's own orchestrator.
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Behind a TLS proxy that says so in X-Forwarded-Proto. gunicorn believes it only from
+    # TISSER_TRUSTED_PROXIES and sets the request's scheme, which Django reads: no
+    # SECURE_PROXY_SSL_HEADER, which would believe anyone who reaches the port. Plain
+    # HTTP is redirected, but for the probes of the machine's own orchestrator.
     SECURE_SSL_REDIRECT = env_bool("TISSER_SSL_REDIRECT", True)
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("TISSER_MAX_BODY_BYTES", 1_000_000, minimum=1024)
+# Uploaded files: past FILE_UPLOAD_MAX_MEMORY_SIZE on disk, and never past
+# TISSER_IMPORT_MAX_BYTES.
+FILE_UPLOAD_HANDLERS = [
+    "community_catalog.hsds_files.ImportUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 # --- Logging -------------------------------------------------------------------------
 LOG_LEVEL = env_choice("TISSER_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
+from config.audit import audit_ids
 from referrals.models import (
     ApiKey,
     Event,
@@ -96,6 +99,16 @@ class ReferralAdmin(admin.ModelAdmin):
     search_fields = ["code", "patient_ref"]
     inlines = [MatchInline, PlacementInline]
     readonly_fields = ["id", "code", "created_at", "updated_at", "stage", "status", "closed_at"]
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """The list shows people: the audit log records which (`config.audit`)."""
+        response = super().changelist_view(request, extra_context)
+        changelist = (getattr(response, "context_data", None) or {}).get("cl")
+        if changelist is not None:
+            audit_ids(request, (r.id for r in changelist.result_list))
+        return response
 
 
 @admin.register(Placement)

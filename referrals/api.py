@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.cache import get_conditional_response
 from ninja import Query, Router, Schema, Status
 from pydantic import BaseModel, Field
 from pydantic import ValidationError as PydanticValidationError
@@ -18,6 +19,7 @@ from pydantic import ValidationError as PydanticValidationError
 from community_catalog.api import json_parse
 from community_catalog.hsds import validation_problems
 from community_catalog.travel import travel
+from config.audit import audit_ids
 from config.auth import HealthCenterKey, request_center
 from config.errors import (
     Conflict,
@@ -53,9 +55,16 @@ from referrals.schemas import (
     WellbeingRecordIn,
 )
 from referrals.wellbeing import wellbeing_record_for_center
+from workers.slip_batch import (
+    BATCH_CONCURRENCY,
+    BATCH_MAX_SLIPS,
+    batch_etag,
+    batch_get,
+    batch_response,
+    day_slip_referrals,
+)
 from workers.slip_content import slip_html, slip_languages
 from workers.slip_renderer import preview_stylesheet
-from workers.slips import BATCH_MAX_SLIPS, batch_render, day_slip_referrals
 
 BodyT = TypeVar("BodyT", bound=BaseModel)
 
@@ -210,7 +219,7 @@ def referral_list(request: HttpRequest, filters: Query[ReferralFilter]) -> Refer
     referrals = selectors.referral_list(health_center=request_center(request))
     if filters.stage:
         referrals = referrals.filter(stage=filters.stage)
-    return ReferralListOut(
+    page = ReferralListOut(
         **paged(
             referrals,
             limit=filters.limit,
@@ -218,6 +227,8 @@ def referral_list(request: HttpRequest, filters: Query[ReferralFilter]) -> Refer
             item=lambda referral: _referral_out(request, referral),
         )
     )
+    audit_ids(request, (r.id for r in page.items))
+    return page
 
 
 @router.get(
@@ -316,17 +327,24 @@ class SlipBatchQuery(Schema):
 
 @slips_router.get(
     "",
-    response={200: None, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    response={200: None, 304: None, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut},
     summary="All of a day's slips in one PDF",
     description=(
         "Every slip of the referrals the centre filed that day, in the order they were "
-        "filed, each from a new page, as one document to print in one go. Cancelled "
-        f"referrals are left out. At most {BATCH_MAX_SLIPS} slips per document: "
+        "filed, each from a new page, as one document to print in one go: the slips as "
+        "they were printed, put one after the other. Cancelled and purged referrals are "
+        "left out; a slip whose file cannot be read is left out and its referral code "
+        f"listed in `X-Missing-Slips`. At most {BATCH_MAX_SLIPS} slips per document: "
         '`X-Total-Count` gives the day\'s total and a `Link: rel="next"` header the rest. '
-        "404 when the day has no slip."
+        "404 when the day has no slip. The `ETag` changes when a slip of the batch does: "
+        "send it back in `If-None-Match` for a 304. At most "
+        f"{BATCH_CONCURRENCY} batches at a time per key: 429 with `Retry-After` past that."
     ),
     openapi_extra={
-        "responses": {200: {"description": "The slips", "content": {"application/pdf": {}}}}
+        "responses": {
+            200: {"description": "The slips", "content": {"application/pdf": {}}},
+            304: {"description": "The batch is the one with this ETag"},
+        }
     },
 )
 def slips_of_day(request: HttpRequest, query: Query[SlipBatchQuery]) -> HttpResponse:
@@ -335,21 +353,45 @@ def slips_of_day(request: HttpRequest, query: Query[SlipBatchQuery]) -> HttpResp
     referrals = day_slip_referrals(center, day)
     chosen = referrals[query.offset : query.offset + BATCH_MAX_SLIPS]
     if not chosen:
-        raise NotFound(
-            f"No slips for {day.isoformat()}"
-            + (f" after the first {query.offset}." if query.offset else "."),
-            code="no_slips",
-            extra={"date": day.isoformat(), "total": len(referrals)},
-        )
-    response = HttpResponse(batch_render(chosen, day=day), content_type="application/pdf")
+        raise _no_slips(day, query.offset, len(referrals))
+    etag = batch_etag(center, day, chosen, total=len(referrals))
+    unchanged = get_conditional_response(request, etag=etag)
+    if unchanged is not None:
+        return batch_response(unchanged, etag)
+    batch = batch_get(center, day, chosen, etag=etag, caller=f"key:{_key_id(request)}")
+    if batch.pdf is None:
+        raise _no_slips(day, query.offset, len(referrals), missing=batch.missing)
+    audit_ids(request, batch.printed)
+    response = batch_response(HttpResponse(batch.pdf, content_type="application/pdf"), etag)
     response["Content-Disposition"] = f'inline; filename="tisser-slips-{day.isoformat()}.pdf"'
     response["X-Total-Count"] = str(len(referrals))
+    if batch.missing:
+        response["X-Missing-Slips"] = ", ".join(batch.missing)
     following = query.offset + len(chosen)
     if following < len(referrals):
         response["Link"] = (
             f'</api/v1/slips.pdf?date={day.isoformat()}&offset={following}>; rel="next"'
         )
     return response
+
+
+def _no_slips(
+    day: dt.date, offset: int, total: int, *, missing: list[str] | None = None
+) -> NotFound:
+    extra: dict[str, object] = {"date": day.isoformat(), "total": total}
+    if missing:
+        extra["missing"] = missing  # every slip of the part, unreadable
+    return NotFound(
+        f"No slips for {day.isoformat()}" + (f" after the first {offset}." if offset else "."),
+        code="no_slips",
+        extra=extra,
+    )
+
+
+def _key_id(request: HttpRequest) -> int:
+    """The id of the key that called (`config.auth` keeps it on the request)."""
+    api_key = request.tisser_key  # type: ignore[attr-defined]
+    return int(api_key.id)
 
 
 def optional_body(request: HttpRequest, model: type[BodyT]) -> BodyT:
@@ -546,7 +588,11 @@ def referral_matches(request: HttpRequest, referral_id: uuid.UUID) -> MatchesOut
         stored = m.score_parts or {}
         parts, weights = stored.get("parts", {}), stored.get("weights", {})
         total_weight = sum(weights.values()) or 1.0
-        mode, minutes = travel(m.distance_km)
+        # Once erased, the distance is whole kilometres: no travel time is made up from it.
+        journey = None
+        if not referral.purged_at:
+            mode, minutes = travel(m.distance_km)
+            journey = TravelOut(mode=mode, minutes=minutes)
         items.append(
             MatchExplainedOut(
                 rank=m.rank,
@@ -558,7 +604,7 @@ def referral_matches(request: HttpRequest, referral_id: uuid.UUID) -> MatchesOut
                 distance_km=float(max(1, round(m.distance_km)))
                 if confidential
                 else round(m.distance_km, 2),
-                travel=TravelOut(mode=mode, minutes=minutes),
+                travel=journey,
                 score=m.score,
                 parts=[
                     ScorePartOut(

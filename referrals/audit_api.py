@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Q
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
@@ -25,14 +26,15 @@ class AuditFilter(Schema):
 class AuditEntryOut(Schema):
     id: int
     at: datetime
-    referral_id: uuid.UUID
-    action: str = Field(description="`read` or `change`.")
+    referral_id: uuid.UUID | None = Field(description="Empty for a list.")
+    referral_ids: list[str] = Field(description="A list's referrals, as it returned them.")
+    action: str = Field(description="`read`, `change`, `list` or `refused`.")
     method: str
     path: str
     status: int
     key_prefix: str = Field(description="The key used (its visible prefix); empty on the web.")
     username: str = Field(description="The person signed in to the web pages; empty for a key.")
-    role: str = Field(description="`health_center`, `organization` or `operator`.")
+    role: str = Field(description="`health_center`, `organization`, `operator` or `admin`.")
     health_center_id: uuid.UUID | None
     organization_id: uuid.UUID | None
 
@@ -49,12 +51,19 @@ class AuditListOut(Schema):
     response={200: AuditListOut, 401: ErrorOut, 422: ErrorOut},
     summary="Who read or changed which referral",
     description=(
-        "The audit log, oldest first: one entry per request (API or web page) that "
-        "succeeded on a referral or one of its placements. Operators only."
+        "The audit log, oldest first: one entry per request (API, web or admin page) that "
+        "succeeded on a referral or one of its placements, one per list that showed "
+        "referrals (with their ids), and one per request refused on a referral or "
+        "placement it named. Operators only."
     ),
 )
 def audit_list(request: HttpRequest, filters: Query[AuditFilter]) -> dict[str, Any]:
     entries = AuditEntry.objects.all()
     if filters.referral_id:
-        entries = entries.filter(referral_id=filters.referral_id)
+        # Lists name the referrals they returned in `referral_ids` (a JSON list of ids,
+        # matched as text on both backends).
+        entries = entries.filter(
+            Q(referral_id=filters.referral_id)
+            | Q(action=AuditEntry.Action.LIST, referral_ids__icontains=str(filters.referral_id))
+        )
     return paged(entries, limit=filters.limit, offset=filters.offset, item=lambda e: e)

@@ -16,12 +16,13 @@ from django.utils import timezone
 from ninja import Query, Router, Schema, Status
 from pydantic import Field, WithJsonSchema
 
+from config.audit import audit_ids
 from config.auth import PartyKey, request_party
 from config.errors import FieldProblem, InvalidInput
 from config.schemas import MAX_OFFSET, ErrorOut, paged
 from referrals import selectors, webhooks
 from referrals.api import event_out
-from referrals.models import WebhookDelivery, WebhookSubscription
+from referrals.models import Event, WebhookDelivery, WebhookSubscription
 from referrals.schemas import (
     DeliveryOut,
     DeliveryPageOut,
@@ -94,10 +95,18 @@ def events_feed(request: HttpRequest, query: Query[FeedQuery]) -> EventPageOut:
     if query.type:
         events = events.filter(type=query.type)
     page = list(events.order_by("id")[: query.limit])
+    audit_ids(request, (event_referral_id(e) for e in page))
     return EventPageOut(
         items=[event_out(e) for e in page],
         next_cursor=cursor_encode(page[-1].id if page else after),
     )
+
+
+def event_referral_id(event: Event) -> str | None:
+    """The referral an event is about, if any (a catalogue change is about none)."""
+    if event.aggregate_type == "referral":
+        return str(event.aggregate_id)
+    return event.payload.get("referral_id")
 
 
 # --- Webhooks ------------------------------------------------------------------------
@@ -123,11 +132,13 @@ _ERRORS = {401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
 
 @webhooks_router.post(
     "",
-    response={201: WebhookCreatedOut, 401: ErrorOut, 422: ErrorOut},
+    response={201: WebhookCreatedOut, 401: ErrorOut, 409: ErrorOut, 422: ErrorOut},
     summary="Subscribe a URL to events",
     description=(
         "Deliveries are signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, "
         "`webhook-signature` headers) with the `secret` returned here, and only here. "
+        "A party has at most `TISSER_WEBHOOK_MAX_SUBSCRIPTIONS` (default 10) webhooks: "
+        "past it, 409 `webhook_limit_reached` with the `limit`. "
         "Event types: " + ", ".join(f"`{t}`" for t in webhooks.WEBHOOK_EVENT_TYPES) + "."
     ),
 )

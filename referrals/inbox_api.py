@@ -3,7 +3,9 @@
 An organisation sees only its own placements, and of each person only what it needs to
 welcome them: first name, language, needs, accessibility needs, whether not to contact
 them, the note the clinician wrote for it, and the code on their slip. Never the
-clinical reason, the year of birth, the patient reference or where they live.
+clinical reason, the year of birth, the patient reference or where they live. Once an
+offer ends without the person being taken on (declined, cancelled, expired), only the
+code and the dates remain.
 """
 
 from __future__ import annotations
@@ -16,11 +18,17 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import Field
 
+from config.audit import audit_ids
 from config.auth import OrganizationKey, request_organization
 from config.schemas import MAX_OFFSET, ErrorOut, paged
 from referrals import selectors
 from referrals.api import ACTION_ERRORS, body_doc, optional_body
-from referrals.lifecycle import ORGANIZATION_ACTIONS, allowed_actions, placement_act
+from referrals.lifecycle import (
+    ORGANIZATION_ACTIONS,
+    allowed_actions,
+    person_shown_to_organization,
+    placement_act,
+)
 from referrals.models import Placement
 from referrals.schemas import (
     InboxActivityOut,
@@ -39,11 +47,12 @@ def inbox_placement_out(placement: Placement) -> InboxPlacementOut:
     sal = placement.match.service_at_location
     needs = sorted(referral.needs.all(), key=lambda t: t.code)
     waiting = placement.status == Placement.Status.REQUESTED
+    shown = person_shown_to_organization(placement)
     return InboxPlacementOut(
         id=placement.id,
         status=placement.status,  # type: ignore[arg-type]
         status_reason=placement.status_reason or None,  # type: ignore[arg-type]
-        note=placement.note,
+        note=placement.note if shown else "",
         referral_code=referral.code,
         health_center=referral.health_center.name,
         health_center_phone=referral.health_center.phone,
@@ -55,6 +64,16 @@ def inbox_placement_out(placement: Placement) -> InboxPlacementOut:
             accessibility_needs=referral.accessibility_needs,
             do_not_contact=referral.do_not_contact,
             note_for_organization=referral.note_for_organization,
+        )
+        if shown
+        else InboxPersonOut(
+            first_name="",
+            preferred_language="",
+            needs=[],
+            needs_labels=[],
+            accessibility_needs=[],
+            do_not_contact=False,
+            note_for_organization="",
         ),
         activity=InboxActivityOut(
             service_id=sal.service_id,
@@ -86,9 +105,9 @@ def inbox_list(request: HttpRequest, filters: Query[InboxFilter]) -> InboxPageOu
     placements = selectors.inbox(request_organization(request))
     if filters.status:
         placements = placements.filter(status=filters.status)
-    return InboxPageOut(
-        **paged(placements, limit=filters.limit, offset=filters.offset, item=inbox_placement_out)
-    )
+    page = paged(placements, limit=filters.limit, offset=filters.offset, item=lambda p: p)
+    audit_ids(request, (p.referral_id for p in page["items"]))
+    return InboxPageOut(**{**page, "items": [inbox_placement_out(p) for p in page["items"]]})
 
 
 @router.get(

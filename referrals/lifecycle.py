@@ -71,6 +71,14 @@ OPEN = (Status.REQUESTED, Status.ACCEPTED, Status.IN_PROGRESS, Status.ON_HOLD)
 # The person took part, or is taking part: no re-matching any more.
 ENGAGED = (Status.ACCEPTED, Status.IN_PROGRESS, Status.ON_HOLD, Status.COMPLETED, Status.FAILED)
 OUTCOMES = (Status.COMPLETED, Status.FAILED)
+# Offers that ended without the person being taken on (declined, cancelled by the centre,
+# expired): the organisation no longer needs to know who they were, and sees only the
+# code and the dates (`person_shown_to_organization`).
+ENDED_WITHOUT_PERSON = (Status.REJECTED, Status.CANCELLED)
+
+
+def person_shown_to_organization(placement: Placement) -> bool:
+    return placement.status not in ENDED_WITHOUT_PERSON
 
 
 def allowed_actions(status: str, actions: dict[str, str]) -> list[str]:
@@ -458,7 +466,9 @@ def referral_cancel(
         referral.closed_at = now
         referral.cancel_reason = reason
         referral.save(update_fields=["status", "closed_at", "cancel_reason", "updated_at"])
-        referral_event(referral, "referral.cancelled", {"reason": reason})
+        # The reason is the centre's own words: kept on the referral (erased with it),
+        # never in the event, which the feed and webhooks carry elsewhere.
+        referral_event(referral, "referral.cancelled")
     return referral
 
 

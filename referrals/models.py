@@ -250,8 +250,10 @@ class Match(models.Model):
         "community_catalog.ServiceAtLocation", on_delete=models.PROTECT, related_name="matches"
     )
     rank = models.PositiveSmallIntegerField()
-    score = models.FloatField()
-    distance_km = models.FloatField()
+    # Both come from where the person lives: erasure empties the score and rounds the
+    # distance up to whole kilometres (see `referrals.retention`).
+    score = models.FloatField(null=True, blank=True, help_text="Empty once erased.")
+    distance_km = models.FloatField(help_text="Whole kilometres, rounded up, once erased.")
     reasons = models.JSONField(default=list)
     score_parts = models.JSONField(
         default=dict, blank=True, help_text="Each named part of the score (0-1) and its weight."
@@ -503,25 +505,36 @@ class AppendOnlyQuerySet(models.QuerySet["AuditEntry"]):
 
 
 class AuditEntry(models.Model):
-    """Who read or changed which referral, and when: one row per API request or web page
-    that succeeded on a referral (or on one of its placements). Append-only: rows are never
-    updated or deleted through the application. The ids are plain values, not foreign
-    keys, so the log outlives what it speaks of (a purge, a deleted key)."""
+    """Who read or changed which referral, and when: one row per API request, web page or
+    admin page that succeeded on a referral (or on one of its placements), one row per
+    list that showed referrals (with the ids it returned), and one row per request refused
+    on a referral or placement it named (a probe across tenants). Append-only: rows are
+    never updated or deleted through the application. The ids are plain values, not
+    foreign keys, so the log outlives what it speaks of (a purge, a deleted key)."""
 
     class Action(models.TextChoices):
         READ = "read", "read"
         CHANGE = "change", "change"
+        LIST = "list", "list"
+        REFUSED = "refused", "refused"
 
     id = models.BigAutoField(primary_key=True)
     at = models.DateTimeField(default=timezone.now)
-    referral_id = models.UUIDField()
+    referral_id = models.UUIDField(
+        null=True, blank=True, help_text="Empty for a list, or a refused unknown placement."
+    )
+    referral_ids = models.JSONField(
+        default=list, blank=True, help_text="A list's referrals, as returned."
+    )
     action = models.CharField(max_length=8, choices=Action.choices)
     method = models.CharField(max_length=8)
     path = models.CharField(max_length=300)
     status = models.PositiveSmallIntegerField()
     key_prefix = models.CharField(max_length=16, blank=True, help_text="Empty: a web sign-in.")
     username = models.CharField(max_length=150, blank=True, help_text="Empty: an API key.")
-    role = models.CharField(max_length=16)
+    role = models.CharField(
+        max_length=16, help_text="health_center, organization, operator or admin."
+    )
     health_center_id = models.UUIDField(null=True, blank=True)
     organization_id = models.UUIDField(null=True, blank=True)
 

@@ -40,6 +40,74 @@ from referrals.models import Event
 
 logger = logging.getLogger(__name__)
 
+# What an event may carry, type by type: ids, codes, states, counts and dates, never
+# free text or anything about the person (a name, a note, a reason in someone's words).
+# Every payload is checked against this list when it is written (`payload_check`), and
+# erasure cuts stored payloads back to it (`payload_scrub`), so an event written by an
+# older version loses what it should never have held.
+_REFERRAL = frozenset({"referral_id", "code"})
+_PLACEMENT = frozenset(
+    {
+        "placement_id",
+        "referral_id",
+        "referral_code",
+        "organization_id",
+        "service_id",
+        "service_at_location_id",
+        "status",
+        "status_reason",
+    }
+)
+_PLACEMENT_TYPES = (
+    "requested",
+    "accepted",
+    "rejected",
+    "cancelled",
+    "in-progress",
+    "on-hold",
+    "completed",
+    "failed",
+    "expired",
+)
+EVENT_PAYLOAD_KEYS: dict[str, frozenset[str]] = {
+    "referral.submitted": _REFERRAL,
+    "referral.matching": _REFERRAL,
+    "referral.matched": _REFERRAL | {"matches", "rematched"},
+    "referral.unmatched": _REFERRAL | {"matches", "rematched"},
+    "referral.slip_ready": _REFERRAL | {"slip_bytes", "slip_version"},
+    "referral.cancelled": _REFERRAL,
+    "referral.completed": _REFERRAL | {"outcomes"},
+    "referral.consent_withdrawn": _REFERRAL,
+    "referral.purged": _REFERRAL | {"retention_days"},
+    "referral.wellbeing_recorded": _REFERRAL | {"timepoint", "placement_id"},
+    **{f"placement.{name}": _PLACEMENT for name in _PLACEMENT_TYPES},
+    "placement.reminder": _PLACEMENT | {"expires_at"},
+    "service.updated": frozenset({"action", "changes", "status"}),
+    "service.closed": frozenset({"status", "reason", "changes"}),
+    "capacity.changed": frozenset(
+        {"service_at_location_id", "status", "available", "maximum", "source"}
+    ),
+    "taxonomy.changed": frozenset({"change", "code", "fields"}),
+}
+
+
+def payload_check(type: str, payload: dict[str, Any]) -> None:
+    """Refuse an event type or a payload key the list above does not know: a new key is
+    a decision to make there, not a side effect of a change elsewhere."""
+    allowed = EVENT_PAYLOAD_KEYS.get(type)
+    if allowed is None:
+        raise ValueError(f"unknown event type {type!r}: add it to EVENT_PAYLOAD_KEYS")
+    extra = set(payload) - allowed
+    if extra:
+        raise ValueError(f"event {type!r} may not carry {sorted(extra)}")
+
+
+def payload_scrub(type: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload cut back to what its type may carry (nothing, for an unknown type)."""
+    allowed = EVENT_PAYLOAD_KEYS.get(type, frozenset())
+    return {key: value for key, value in payload.items() if key in allowed}
+
+
 # Which actor does the work an event triggers. Events of other types trigger nothing yet
 # and are marked processed when first relayed.
 EVENT_HANDLERS: dict[str, str] = {
@@ -72,13 +140,15 @@ def event_record(
         raise RuntimeError("event_record must run inside the transaction of the change")
     if organization_id is None and aggregate_type == "service":
         organization_id = _service_owners([aggregate_id]).get(aggregate_id)
+    payload = payload or {}
+    payload_check(type, payload)
     now = timezone.now()
     works = type in EVENT_HANDLERS
     event = Event.objects.create(
         type=type,
         aggregate_type=aggregate_type,
         aggregate_id=aggregate_id,
-        payload=payload or {},
+        payload=payload,
         health_center_id=health_center_id,
         organization_id=organization_id,
         request_id=request_id.get(),
@@ -111,6 +181,8 @@ def events_record(drafts: list[EventDraft]) -> list[Event]:
     are the record of the change, and nothing waits on them."""
     if not connection.in_atomic_block:
         raise RuntimeError("events_record must run inside the transaction of the change")
+    for draft in drafts:
+        payload_check(draft.type, draft.payload)
     now = timezone.now()
     rid = request_id.get()
     owners = _service_owners(

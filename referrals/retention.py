@@ -9,18 +9,29 @@ Two ways a referral's personal data is erased, both with the same function:
   referral is cancelled, its open placements with it, and its data is erased at once.
 
 What goes: everything that describes the person — first name, pseudonymous reference,
-year of birth, position and the full postcode, availability, accessibility needs, every
-note (for the person, for the organisation, the clinical reason, the centre's and the
-organisations' comments) — and the printed slip's file. What stays, for the territory's
-reports: the referral's code, dates, stage and status, its needs, the activities
-offered and what became of each placement, and the postcode's area (its first two
-characters: the département in France), so unmet needs can still be counted by area.
-Events never carried personal data (see `referrals.lifecycle`), so the history stays.
+year of birth, position and the full postcode, availability, accessibility needs, large
+print, the consent's scope, every note (for the person, for the organisation, the
+clinical reason, the centre's and the organisations' comments), the idempotency keys the
+centre sent with it (a key may be a patient reference) — and the printed slip's file.
+
+Nothing derived from them survives either. Three exact distances to public places give a
+home away to a few metres, so each match keeps only its distance rounded up to whole
+kilometres; its score and the score's parts go, and so do the reasons drawn from the
+person (the travel time from home, the free times it fits, the access it offers).
+
+What stays, for the territory's reports: the referral's code, dates, stage and status,
+its needs, the activities offered, their rank and what became of each placement, and the
+postcode's area (its first two characters: the département in France), so unmet needs
+can still be counted by area. Events carry ids, codes and states only (see
+`referrals.outbox.EVENT_PAYLOAD_KEYS`); erasure cuts the person's stored events back to
+that list in case an older version wrote more, and webhook bodies, redeliveries
+included, are built from the stored event.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from datetime import datetime, timedelta
 
@@ -31,7 +42,17 @@ from django.utils import timezone
 
 from config.errors import NotFound
 from referrals.lifecycle import open_placements_cancel, referral_event
-from referrals.models import HealthCenter, Placement, Referral, Slip, WellbeingMeasure
+from referrals.models import (
+    Event,
+    HealthCenter,
+    IdempotencyKey,
+    Match,
+    Placement,
+    Referral,
+    Slip,
+    WellbeingMeasure,
+)
+from referrals.outbox import payload_scrub
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +61,11 @@ POSTCODE_AREA_CHARS = 2
 CLOSED = (Referral.Status.REVOKED, Referral.Status.COMPLETED)
 # Referrals purged per transaction: a long backlog never holds locks for long.
 PURGE_BATCH = 200
+# Reasons drawn from what is erased: where the person lives, when they are free, what
+# they need to get in. The others (need, language, cost, capacity, season) stay.
+PERSONAL_REASONS = frozenset({"distance", "schedule", "accessibility"})
+# How long an idempotency key answers a retry. Clients retry within minutes.
+IDEMPOTENCY_DAYS = 7
 
 
 def _erase(referral: Referral, *, now: datetime) -> None:
@@ -59,10 +85,45 @@ def _erase(referral: Referral, *, now: datetime) -> None:
     referral.clinical_reason = ""
     referral.cancel_reason = ""
     referral.unmatched_explanation = {}
+    referral.large_print = False
+    referral.consent_scope = ""
     referral.purged_at = now
     referral.save()
     Placement.objects.filter(referral=referral).update(note="", center_note="")
+    _matches_erase(referral)
+    _events_scrub(referral)
+    IdempotencyKey.objects.filter(referral=referral).delete()
     transaction.on_commit(lambda: slip_files_delete([referral.id]))
+
+
+def _matches_erase(referral: Referral) -> None:
+    """Keep each match's rank and a distance too coarse to place anyone."""
+    matches = list(Match.objects.filter(referral=referral))
+    for match in matches:
+        match.distance_km = float(max(1, math.ceil(match.distance_km)))
+        match.score = None
+        match.score_parts = {}
+        match.reasons = [r for r in match.reasons if r.get("code") not in PERSONAL_REASONS]
+    Match.objects.bulk_update(matches, ["distance_km", "score", "score_parts", "reasons"])
+
+
+def _events_scrub(referral: Referral) -> None:
+    """Cut the referral's and its placements' stored events back to what their type may
+    carry. Only rows that hold more are written."""
+    placement_ids = list(Placement.objects.filter(referral=referral).values_list("id", flat=True))
+    events = Event.objects.filter(aggregate_id__in=[referral.id, *placement_ids])
+    for event_id, type, payload in events.values_list("id", "type", "payload"):
+        scrubbed = payload_scrub(type, payload or {})
+        if scrubbed != payload:
+            Event.objects.filter(id=event_id).update(payload=scrubbed)
+
+
+def idempotency_keys_prune(*, now: datetime | None = None) -> int:
+    """Forget idempotency keys older than IDEMPOTENCY_DAYS: a retry comes within minutes,
+    and a key may be a patient reference. Returns how many went."""
+    cutoff = (now or timezone.now()) - timedelta(days=IDEMPOTENCY_DAYS)
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
 
 
 def slip_files_delete(referral_ids: list[uuid.UUID]) -> int:
@@ -129,6 +190,7 @@ def retention_purge(*, now: datetime | None = None) -> int:
                     referral, "referral.purged", {"retention_days": settings.TISSER_RETENTION_DAYS}
                 )
                 purged += 1
+    idempotency_keys_prune(now=now)
     # Files a crash left behind between a purge's commit and its file deletion.
     leftover = Slip.objects.filter(referral__purged_at__isnull=False).exclude(file="")
     slip_files_delete(list(leftover.values_list("referral_id", flat=True)))

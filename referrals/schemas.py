@@ -207,8 +207,14 @@ class MatchOut(Schema):
     activity: str
     organization: str
     place: str
-    distance_km: float
-    score: float = Field(description="0 to 1: the weighted mean of the score's parts.")
+    distance_km: float = Field(
+        description="Whole kilometres rounded up for a confidential place, and for every "
+        "place once the person's data is erased."
+    )
+    score: float | None = Field(
+        description="0 to 1: the weighted mean of the score's parts. Null once the "
+        "person's data is erased (it comes from where they live)."
+    )
     reasons: list[str]
 
 
@@ -240,9 +246,9 @@ class MatchExplainedOut(Schema):
     organization: str
     place: str
     distance_km: float
-    travel: TravelOut
-    score: float
-    parts: list[ScorePartOut]
+    travel: TravelOut | None = Field(description="Null once the person's data is erased.")
+    score: float | None = Field(description="Null once the person's data is erased.")
+    parts: list[ScorePartOut] = Field(description="Empty once the person's data is erased.")
     reasons: list[ReasonOut]
     placement_status: str | None
 

@@ -15,12 +15,15 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.cache import get_conditional_response
 from django.utils.http import urlencode
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from pydantic import ValidationError
 
+from config.audit import audit_ids
+from config.concurrency import Busy
 from config.errors import Conflict, InvalidInput, NotFound, Problem
 from referrals import selectors, services
 from referrals.forms import CancelForm, ReferralForm, WellbeingForm
@@ -37,7 +40,13 @@ from referrals.retention import referral_consent_withdraw
 from referrals.schemas import ReferralIn, WellbeingIn
 from referrals.web import center_required, problem_message, request_center
 from referrals.wellbeing import wellbeing_record_for_center
-from workers.slips import BATCH_MAX_SLIPS, batch_render, day_slip_referrals
+from workers.slip_batch import (
+    BATCH_MAX_SLIPS,
+    batch_etag,
+    batch_get,
+    batch_response,
+    day_slip_referrals,
+)
 
 PAGE_SIZE = 25
 # Stages after which nothing more happens on its own: the page stops asking.
@@ -83,7 +92,14 @@ def referral_view(referral: Referral) -> dict[str, object]:
         "erased": referral.purged_at is not None,
         "placements": placements,
         "matches": [
-            {"match": m, "reasons": [r.get(language, "") for r in m.reasons]}
+            {
+                "match": m,
+                # A confidential place is not located, even by its distance (as in the API).
+                "km": max(1, round(m.distance_km))
+                if m.service_at_location.location.is_confidential
+                else round(m.distance_km, 1),
+                "reasons": [r.get(language, "") for r in m.reasons],
+            }
             for m in referral.matches.all()
         ],
         "needs": sorted(t.label(language) for t in referral.needs.all()),
@@ -100,6 +116,7 @@ def referral_list(request: HttpRequest) -> HttpResponse:
     if stage in STAGES:
         referrals = referrals.filter(stage=stage)
     page = Paginator(referrals, PAGE_SIZE).get_page(request.GET.get("page"))
+    audit_ids(request, (r.id for r in page.object_list))
     return render(
         request,
         "web/referral_list.html",
@@ -281,14 +298,33 @@ def referral_consent_withdraw_view(request: HttpRequest, referral_id: uuid.UUID)
 
 @center_required
 def slips_today(request: HttpRequest) -> HttpResponse:
-    """Today's slips in one PDF, to print in one go (the first BATCH_MAX_SLIPS)."""
-    day = timezone.localdate()
-    referrals = day_slip_referrals(request_center(request), day)
-    if not referrals:
+    """Today's slips in one PDF, to print in one go (the first BATCH_MAX_SLIPS): the
+    stored slips put together (`workers.slip_batch`), a couple at a time per person."""
+    center, day = request_center(request), timezone.localdate()
+    referrals = day_slip_referrals(center, day)
+    chosen = referrals[:BATCH_MAX_SLIPS]
+    if not chosen:
         messages.info(request, _("No slip was printed today yet."))
         return redirect("web-referrals")
-    response = HttpResponse(
-        batch_render(referrals[:BATCH_MAX_SLIPS], day=day), content_type="application/pdf"
-    )
+    etag = batch_etag(center, day, chosen, total=len(referrals))
+    unchanged = get_conditional_response(request, etag=etag)
+    if unchanged is not None:
+        return batch_response(unchanged, etag)
+    try:
+        batch = batch_get(center, day, chosen, etag=etag, caller=f"user:{request.user.pk}")
+    except Busy as busy:
+        page = render(request, "web/slips_busy.html", status=busy.status)
+        page["Retry-After"] = str(busy.retry_after)
+        return page
+    if batch.missing:
+        messages.warning(
+            request,
+            _("These slips could not be read and are not in the document: %(codes)s.")
+            % {"codes": ", ".join(batch.missing)},
+        )
+    if batch.pdf is None:
+        return redirect("web-referrals")
+    audit_ids(request, batch.printed)
+    response = batch_response(HttpResponse(batch.pdf, content_type="application/pdf"), etag)
     response["Content-Disposition"] = f'inline; filename="tisser-{day.isoformat()}.pdf"'
     return response

@@ -23,6 +23,7 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from config.audit import audit_ids
 from config.errors import Conflict, InvalidInput, NotFound, Problem
 from referrals import selectors
 from referrals.forms import PlainForm, WellbeingForm, language_choices
@@ -32,6 +33,7 @@ from referrals.lifecycle import (
     ORGANIZATION_ACTIONS,
     REJECTION_REASONS,
     allowed_actions,
+    person_shown_to_organization,
     placement_act,
 )
 from referrals.models import Placement
@@ -69,15 +71,21 @@ def placement_view(placement: Placement) -> dict[str, Any]:
     language = "en" if (get_language() or "").startswith("en") else "fr"
     languages = dict(language_choices())
     waiting = placement.status == Placement.Status.REQUESTED
+    shown = person_shown_to_organization(placement)
     return {
         "placement": placement,
-        "first_name": referral.first_name,
+        "shown": shown,
+        "first_name": referral.first_name if shown else "",
         "code": referral.code,
-        "language": languages.get(referral.preferred_language, referral.preferred_language),
-        "needs": sorted(t.label(language) for t in referral.needs.all()),
-        "accessibility": [ACCESSIBILITY.get(a, a) for a in referral.accessibility_needs],
-        "do_not_contact": referral.do_not_contact,
-        "note": referral.note_for_organization,
+        "language": languages.get(referral.preferred_language, referral.preferred_language)
+        if shown
+        else "",
+        "needs": sorted(t.label(language) for t in referral.needs.all()) if shown else [],
+        "accessibility": [ACCESSIBILITY.get(a, a) for a in referral.accessibility_needs]
+        if shown
+        else [],
+        "do_not_contact": referral.do_not_contact and shown,
+        "note": referral.note_for_organization if shown else "",
         "center": referral.health_center,
         "activity": placement.match.service_at_location.service.name,
         "place": placement.match.service_at_location.location.name,
@@ -119,6 +127,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
         show = "todo"
     placements = selectors.inbox(request_organization(request)).filter(status__in=SHOWS[show][1])
     page = Paginator(placements, PAGE_SIZE).get_page(request.GET.get("page"))
+    audit_ids(request, (p.referral_id for p in page.object_list))
     return render(
         request,
         "web/inbox.html",
@@ -172,7 +181,9 @@ def placement_answer(request: HttpRequest, placement_id: uuid.UUID, action: str)
             request,
             _("%(name)s: %(status)s.")
             % {
-                "name": placement.referral.first_name,
+                "name": placement.referral.first_name
+                if person_shown_to_organization(placement)
+                else placement.referral.code,
                 "status": PLACEMENT_STATUSES[placement.status],
             },
         )

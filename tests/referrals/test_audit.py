@@ -23,7 +23,7 @@ def test_reads_and_changes_are_recorded_with_who_did_them(
     organization = organization_key(placement.organization)
 
     assert api.get(f"{URL}/{referral.id}").status_code == 200
-    assert outsider_api.get(f"{URL}/{referral.id}").status_code == 404  # not a read
+    assert outsider_api.get(f"{URL}/{referral.id}").status_code == 404  # a refused probe
     assert organization.get(f"/api/v1/inbox/placements/{placement.id}").status_code == 200
     assert (
         organization.post(f"/api/v1/inbox/placements/{placement.id}/accept", {}).status_code == 200
@@ -33,15 +33,18 @@ def test_reads_and_changes_are_recorded_with_who_did_them(
     entries = list(AuditEntry.objects.filter(referral_id=referral.id))
     assert [(e.action, e.method, e.role) for e in entries] == [
         ("read", "GET", "health_center"),
+        ("refused", "GET", "health_center"),
         ("read", "GET", "organization"),
         ("change", "POST", "organization"),
         ("change", "POST", "health_center"),
     ]
     assert entries[0].health_center_id == center[0].id
     assert entries[0].path == f"{URL}/{referral.id}"
-    assert entries[1].organization_id == placement.organization_id
-    assert entries[2].path.endswith("/accept")
-    assert all(e.status == 200 for e in entries)
+    assert entries[1].status == 404
+    assert entries[1].health_center_id not in (None, center[0].id)
+    assert entries[2].organization_id == placement.organization_id
+    assert entries[3].path.endswith("/accept")
+    assert all(e.status == 200 for e in entries if e.action != "refused")
     assert entries[0].key_prefix in center[1]
     assert len(entries[0].key_prefix) == 8
 

@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import re
 import uuid
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 
-from referrals.models import AuditEntry, Event, Referral
-from referrals.services import health_center_create
+from referrals.models import AuditEntry, Event, HealthCenter, Referral
+from referrals.services import health_center_create, referral_slip_attach
 from tests.conftest import ApiClient, referral_body
 from tests.conftest import referral_slipped as slipped_through_api
 from tests.web.test_accounts import create_user, labelled, signed_in
+from tests.workers.test_slip_batch import page_drawings, stored_pages
 
 pytestmark = pytest.mark.django_db
 
@@ -195,6 +198,41 @@ def test_today_s_slips_print_in_one_document(clinician: tuple[Client, ApiClient]
     assert response.content.startswith(b"%PDF")
 
 
+def test_today_s_slips_are_the_stored_ones_a_couple_at_a_time(
+    clinician: tuple[Client, ApiClient],
+) -> None:
+    client, api = clinician
+    filed = [slipped_through_api(api, first_name=name) for name in ("Josiane", "Marcel")]
+    # A new render would print the new name: the batch is the slips as they were handed.
+    HealthCenter.objects.filter(id=filed[0].health_center_id).update(name="Centre renommé")
+    response = client.get("/app/slips/today.pdf")
+    assert response.status_code == 200
+    assert page_drawings(response.content) == stored_pages(filed)
+    assert "no-store" in response["Cache-Control"]
+
+    from workers.slip_batch import BATCH_CONCURRENCY, batch_slot
+
+    slip = filed[1].slip  # a new version: a batch to put together again
+    with slip.file.open("rb") as file:
+        referral_slip_attach(
+            referral_id=filed[1].id,
+            event_id=(slip.event_id or 0) + 1,
+            pdf=file.read(),
+            language=slip.language,
+            render_ms=1.0,
+        )
+    user = User.objects.get(username="c.martin")
+    with ExitStack() as held:
+        for _ in range(BATCH_CONCURRENCY):  # this person's batches still being put together
+            held.enter_context(batch_slot(f"user:{user.pk}"))
+        busy = client.get("/app/slips/today.pdf")
+        assert busy.status_code == 429
+        assert int(busy["Retry-After"]) > 0
+        assert "text/html" in busy["Content-Type"]
+        assert 'href="/app/referrals/"' in busy.content.decode()  # a way back
+    assert client.get("/app/slips/today.pdf").status_code == 200
+
+
 def test_cancel_from_the_page(clinician: tuple[Client, ApiClient]) -> None:
     client, api = clinician
     referral = slipped_through_api(api, needs=["walking-group"], max_distance_km=10)
@@ -249,12 +287,12 @@ def test_who_read_and_changed_a_referral_on_the_web_is_audited(
         ("change", "POST", "health_center", ""),
     ]
     assert {e.health_center_id for e in web} == {referral.health_center_id}
-    # A page that was refused leaves no entry.
-    before = AuditEntry.objects.count()
+    # A page refused to another centre leaves a `refused` entry: a probe is recorded.
     other = health_center_create(name="Centre de santé Vaise")[0]
     outsider = signed_in("v.durand", create_user("v.durand", "--center", other.name))
     assert outsider.get(f"/app/referrals/{referral.id}/").status_code == 404
-    assert AuditEntry.objects.count() == before
+    probe = AuditEntry.objects.filter(referral_id=referral.id, username="v.durand").get()
+    assert (probe.action, probe.status, probe.health_center_id) == ("refused", 404, other.id)
 
 
 def test_the_list_pages_by_25_newest_first(clinician: tuple[Client, ApiClient]) -> None:
