@@ -131,6 +131,9 @@ AXES_CLIENT_IP_CALLABLE = "accounts.client_ip.client_ip"
 # axes always masks the password; the username and the address are what a log reader
 # needs. The CSRF token is nobody's business.
 AXES_SENSITIVE_PARAMETERS = ["csrfmiddlewaretoken"]
+# axes records each sign-in (username, address, browser): kept this many days, then
+# pruned by the periodic purge (accounts.services.sign_in_logs_prune).
+TISSER_SIGNIN_LOG_DAYS = env_int("TISSER_SIGNIN_LOG_DAYS", 90, minimum=1)
 # A session ends after this many minutes without a request, and this many hours after
 # its sign-in however busy (accounts.middleware).
 TISSER_SESSION_IDLE_MINUTES = env_int("TISSER_SESSION_IDLE_MINUTES", 60, minimum=1)

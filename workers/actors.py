@@ -12,6 +12,7 @@ import uuid
 import dramatiq
 from pydantic import BaseModel, ValidationError
 
+from accounts.services import sign_in_logs_prune
 from referrals.retention import retention_purge
 from referrals.webhooks import webhook_deliver
 from workers.matching import capacity_changed, placement_rematch, referral_match
@@ -107,3 +108,4 @@ def purge_personal_data() -> None:
     The relay sends it every TISSER_RETENTION_CHECK_SECONDS; a run that is missed (the
     broker was down) is made up by the next, which purges everything due."""
     retention_purge()
+    sign_in_logs_prune()
