@@ -67,7 +67,9 @@ def test_a_seasonal_activity_back_within_the_horizon_says_when_it_resumes(
     (match,) = referral.matches.all()
     resumes = next(r for r in match.reasons if r["code"] == "resumes")
     assert resumes["en"].startswith("Resumes on ")
-    assert str(back.day) in resumes["en"]
+    # The first Saturday session on or after the day it is back.
+    first = back + timedelta(days=(5 - back.weekday()) % 7)
+    assert resumes["en"] == f"Resumes on {first.day} {first:%B}"
     assert resumes["fr"].startswith("Reprend le ")
 
 
