@@ -15,7 +15,7 @@ activities, one A4 page, in French or English. In one run, on the same slips:
   per-slip cost once the per-document costs are shared, WeasyPrint's practical floor.
 - **first slip**: a fresh process boots like a worker (Django set up, the renderer built
   and warmed), then renders one slip; the time of that first render.
-- **day's batch**: 100 of the rendered slips put together into one PDF with pypdf
+- **day's batch**: 100 of the rendered slips put together into one PDF with pikepdf
   (`slips_merge`, what `/api/v1/slips.pdf` and `/app/slips/today.pdf` run, median of
   three), beside the same 100 laid out anew by WeasyPrint as one document (once), as the
   batch was made before.
@@ -137,9 +137,10 @@ def _timed(function: Callable[..., Any], *args: Any) -> tuple[float, Any]:
 
 
 def _pages(pdf: bytes) -> int:
-    from pypdf import PdfReader
+    from pikepdf import Pdf
 
-    return len(PdfReader(BytesIO(pdf)).pages)
+    with Pdf.open(BytesIO(pdf)) as document:
+        return len(document.pages)
 
 
 _CHILD = """
@@ -175,11 +176,15 @@ def _first_slip(html: str) -> dict[str, float]:
 
 
 def _merged(pdfs: list[bytes], day: date) -> bytes:
-    from pypdf import PdfReader
+    from pikepdf import Pdf
 
     title, language = batch_title(day)
-    readers = [PdfReader(BytesIO(pdf)) for pdf in pdfs]
-    return slips_merge(readers, title=title, author="Tisser", language=language)
+    slips = [Pdf.open(BytesIO(pdf)) for pdf in pdfs]
+    try:
+        return slips_merge(slips, title=title, author="Tisser", language=language)
+    finally:
+        for slip in slips:
+            slip.close()
 
 
 def _day_batch(

@@ -88,7 +88,16 @@ def test_the_batch_is_the_stored_slips_one_after_the_other(api: ApiClient, catal
     assert bool(root["/MarkInfo"]["/Marked"])
     assert reader.metadata is not None
     assert (reader.metadata.title or "").startswith("Fiches d'orientation du ")
-    assert "/Metadata" in root
+    assert bool(root["/ViewerPreferences"]["/DisplayDocTitle"])
+    assert b"pdfuaid:part" in root["/Metadata"].get_object().get_data()  # the slips' claim
+    # Each slip's bookmarks (its greeting, its activities) lead to that slip's pages.
+    outline: list[Any] = reader.outline
+    greetings = [
+        (str(item.title), reader.get_destination_page_number(item)) for item in outline[::2]
+    ]
+    assert greetings == [("Bonjour Anne,", 0), ("Bonjour Chloé,", 1)]
+    assert {reader.get_destination_page_number(item) for item in outline[1]} == {0}
+    assert {reader.get_destination_page_number(item) for item in outline[3]} <= {1, 2, 3}
     stored = [page for r in filed for page in PdfReader(io.BytesIO(pdf_bytes(r))).pages]
     for page, slip_page in zip(reader.pages, stored, strict=True):
         assert page_fonts(page) == page_fonts(slip_page)
@@ -97,9 +106,11 @@ def test_the_batch_is_the_stored_slips_one_after_the_other(api: ApiClient, catal
     # page's marked content found through the parent tree on that very page.
     tree = root["/StructTreeRoot"]
     (document,) = tree["/K"]
+    assert document.get_object().raw_get("/P").idnum == tree.indirect_reference.idnum
     articles = [element.get_object() for element in document.get_object()["/K"]]
     assert len(articles) >= len(filed)  # a slip over several pages may be several
     assert {(a["/S"], a["/Lang"]) for a in articles} == {("/Art", "fr")}
+    assert {a.raw_get("/P").idnum for a in articles} == {document.idnum}
     parents = _number_tree(tree["/ParentTree"])
     keys = [cast(int, page["/StructParents"]) for page in reader.pages]
     assert len(set(keys)) == len(keys)
