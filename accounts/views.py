@@ -5,18 +5,67 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.handlers.proxy import AxesProxyHandler
+from django import forms
 from django.conf import settings
+from django.contrib.auth import logout
 from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.signals import user_login_failed
 from django.contrib.auth.views import PasswordChangeView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse_lazy
+from django.utils.translation import gettext as _
 
 from accounts.services import password_change_done, password_change_required
 
 
+class OwnPasswordChangeForm(PasswordChangeForm):
+    """A new password must differ from the current one: typing a first password again
+    would keep a password somebody else knows."""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        password = cleaned.get("new_password1")
+        if password and "new_password1" not in self.errors and self.user.check_password(password):
+            self.add_error(
+                "new_password1",
+                forms.ValidationError(
+                    _("Choose a new password, different from the current one."),
+                    code="password_unchanged",
+                ),
+            )
+        return cleaned
+
+
 class PasswordChange(PasswordChangeView):
+    """The password change. A wrong current password counts as a failed sign-in (the
+    form would otherwise let whoever holds a session try passwords without limit); once
+    that username is locked out, the session ends."""
+
     success_url = reverse_lazy("password_change_done")
+    form_class = OwnPasswordChangeForm
+
+    def _locked(self) -> bool:
+        credentials = {"username": self.request.user.get_username()}
+        return AxesProxyHandler.is_locked(self.request, credentials)
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated and self._locked():
+            logout(request)
+            return signin_locked_out(request)
+        return super().dispatch(request, *args, **kwargs)
+
+    def form_invalid(self, form: PasswordChangeForm) -> HttpResponse:
+        if "old_password" in form.errors:
+            username = self.request.user.get_username()
+            user_login_failed.send(
+                sender=type(self), credentials={"username": username}, request=self.request
+            )
+            if self._locked():
+                logout(self.request)
+                return signin_locked_out(self.request)
+        return super().form_invalid(form)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)

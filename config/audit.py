@@ -20,7 +20,8 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.urls import ResolverMatch
 
-from referrals.models import ApiKey, AuditEntry, Membership, Placement
+from referrals.models import ApiKey, AuditEntry, Event, Membership, Placement, Slip
+from referrals.outbox import event_referral_id
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,8 @@ _ADMIN_REFERRAL = (
     "referrals_referral_delete",
     "referrals_referral_history",
 )
+_ADMIN_SLIP = ("referrals_slip_change", "referrals_slip_delete", "referrals_slip_history")
+_ADMIN_EVENT = ("referrals_event_change", "referrals_event_delete", "referrals_event_history")
 _ADMIN_PLACEMENT = (
     "referrals_placement_change",
     "referrals_placement_delete",
@@ -47,6 +50,14 @@ def audit_ids(request: HttpRequest, referral_ids: Iterable[uuid.UUID | str | Non
 def _uuid(value: object) -> uuid.UUID | None:
     try:
         return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _uuid_or_int(value: object) -> int | None:
+    """An admin object id of a model with an integer key, or None."""
+    try:
+        return int(str(value))
     except ValueError:
         return None
 
@@ -70,6 +81,13 @@ def _named(match: ResolverMatch) -> tuple[bool, uuid.UUID | None]:
         return True, _uuid(kwargs.get("object_id"))
     if match.url_name in _ADMIN_PLACEMENT:
         return True, _placement_referral(kwargs.get("object_id"))
+    if match.url_name in _ADMIN_SLIP:
+        slip = _uuid_or_int(kwargs.get("object_id"))
+        return True, Slip.objects.filter(pk=slip).values_list("referral_id", flat=True).first()
+    if match.url_name in _ADMIN_EVENT:
+        event = Event.objects.filter(pk=_uuid_or_int(kwargs.get("object_id"))).first()
+        found = event_referral_id(event) if event else None
+        return True, _uuid(found) if found else None
     return False, None
 
 

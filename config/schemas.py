@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from django.db.models import Model, QuerySet
 from ninja import Schema
+from pydantic import ConfigDict, Field
 
 RowT = TypeVar("RowT", bound=Model)
 
@@ -22,9 +23,24 @@ class FieldErrorOut(Schema):
 
 
 class ErrorDetailOut(Schema):
+    """Some errors say more, beside `fields`, under keys of their own (present only then)."""
+
+    model_config = ConfigDict(extra="allow")
+
     code: str
     message: str
     fields: list[FieldErrorOut] = []
+    limit: int | None = Field(
+        default=None,
+        description="The limit reached (`webhook_limit_reached`, `busy`, `too_many_records`, "
+        "`too_many_values`, `record_too_large`, `text_too_long`, `too_large`).",
+    )
+    retry_after: int | None = Field(
+        default=None, description="Seconds to wait (`rate_limited`, `busy`), as `Retry-After`."
+    )
+    allowed: list[str] | None = Field(
+        default=None, description="What is allowed now (`illegal_transition`)."
+    )
 
 
 class ErrorOut(Schema):

@@ -19,6 +19,7 @@ from referrals.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
+from referrals.outbox import event_referral_id
 from referrals.webhooks import deliveries_redeliver
 
 
@@ -92,6 +93,16 @@ class PlacementInline(admin.TabularInline):
         return False
 
 
+def audited_changelist(response: HttpResponse, request: HttpRequest) -> HttpResponse:
+    """An admin list that shows referrals: the audit log records which (`config.audit`)."""
+    changelist = (getattr(response, "context_data", None) or {}).get("cl")
+    if changelist is not None:
+        audit_ids(
+            request, (getattr(row, "referral_id", None) or row.pk for row in changelist.result_list)
+        )
+    return response
+
+
 @admin.register(Referral)
 class ReferralAdmin(admin.ModelAdmin):
     list_display = ["code", "health_center", "stage", "status", "preferred_language", "created_at"]
@@ -103,12 +114,12 @@ class ReferralAdmin(admin.ModelAdmin):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        """The list shows people: the audit log records which (`config.audit`)."""
-        response = super().changelist_view(request, extra_context)
-        changelist = (getattr(response, "context_data", None) or {}).get("cl")
-        if changelist is not None:
-            audit_ids(request, (r.id for r in changelist.result_list))
-        return response
+        return audited_changelist(super().changelist_view(request, extra_context), request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        """A referral is erased (consent withdrawn, retention), never deleted: a deletion
+        would take the reports' counts with it and write no event."""
+        return False
 
 
 @admin.register(Placement)
@@ -122,6 +133,11 @@ class PlacementAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        return audited_changelist(super().changelist_view(request, extra_context), request)
 
 
 @admin.register(WebhookSubscription)
@@ -162,6 +178,11 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 class SlipAdmin(admin.ModelAdmin):
     list_display = ["referral", "language", "size_bytes", "render_ms", "created_at"]
 
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        return audited_changelist(super().changelist_view(request, extra_context), request)
+
 
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
@@ -178,6 +199,15 @@ class EventAdmin(admin.ModelAdmin):
     list_filter = ["type", ("failed_at", admin.EmptyFieldListFilter)]
     search_fields = ["aggregate_id"]
     readonly_fields = [f.name for f in Event._meta.fields]
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)
+        changelist = (getattr(response, "context_data", None) or {}).get("cl")
+        if changelist is not None:
+            audit_ids(request, (event_referral_id(e) for e in changelist.result_list))
+        return response
 
     @admin.action(description="Publish again (clears the failure)")
     def republish(self, request: object, queryset: object) -> None:

@@ -22,7 +22,8 @@ from config.errors import FieldProblem, InvalidInput
 from config.schemas import MAX_OFFSET, ErrorOut, paged
 from referrals import selectors, webhooks
 from referrals.api import event_out
-from referrals.models import Event, WebhookDelivery, WebhookSubscription
+from referrals.models import WebhookDelivery, WebhookSubscription
+from referrals.outbox import event_referral_id
 from referrals.schemas import (
     DeliveryOut,
     DeliveryPageOut,
@@ -100,13 +101,6 @@ def events_feed(request: HttpRequest, query: Query[FeedQuery]) -> EventPageOut:
         items=[event_out(e) for e in page],
         next_cursor=cursor_encode(page[-1].id if page else after),
     )
-
-
-def event_referral_id(event: Event) -> str | None:
-    """The referral an event is about, if any (a catalogue change is about none)."""
-    if event.aggregate_type == "referral":
-        return str(event.aggregate_id)
-    return event.payload.get("referral_id")
 
 
 # --- Webhooks ------------------------------------------------------------------------

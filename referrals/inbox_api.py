@@ -66,15 +66,7 @@ def inbox_placement_out(placement: Placement) -> InboxPlacementOut:
             note_for_organization=referral.note_for_organization,
         )
         if shown
-        else InboxPersonOut(
-            first_name="",
-            preferred_language="",
-            needs=[],
-            needs_labels=[],
-            accessibility_needs=[],
-            do_not_contact=False,
-            note_for_organization="",
-        ),
+        else None,
         activity=InboxActivityOut(
             service_id=sal.service_id,
             service_at_location_id=sal.id,

@@ -102,6 +102,14 @@ def payload_check(type: str, payload: dict[str, Any]) -> None:
         raise ValueError(f"event {type!r} may not carry {sorted(extra)}")
 
 
+def event_referral_id(event: Event) -> str | None:
+    """The referral an event is about, if any (a catalogue change is about none)."""
+    if event.aggregate_type == "referral":
+        return str(event.aggregate_id)
+    found = event.payload.get("referral_id")
+    return str(found) if found else None
+
+
 def payload_scrub(type: str, payload: dict[str, Any]) -> dict[str, Any]:
     """The payload cut back to what its type may carry (nothing, for an unknown type)."""
     allowed = EVENT_PAYLOAD_KEYS.get(type, frozenset())

@@ -437,7 +437,10 @@ class InboxPlacementOut(Schema):
     referral_code: str = Field(description="The code printed on the person's slip.")
     health_center: str
     health_center_phone: str
-    person: InboxPersonOut
+    person: InboxPersonOut | None = Field(
+        description="Null once the offer ended without the person being taken on "
+        "(rejected, cancelled, expired): the organisation keeps only the code and the dates."
+    )
     activity: InboxActivityOut
     requested_at: datetime
     updated_at: datetime

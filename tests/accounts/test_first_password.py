@@ -65,3 +65,41 @@ def test_a_refused_new_password_keeps_the_requirement() -> None:
 
     assert refused.status_code == 200
     assert client.get("/app/")["Location"] == "/accounts/password/"
+
+
+def test_the_first_password_typed_again_is_not_a_password_of_ones_own() -> None:
+    client, first = first_sign_in()
+
+    same = client.post(
+        "/accounts/password/",
+        {"old_password": first, "new_password1": first, "new_password2": first},
+    )
+
+    assert same.status_code == 200
+    assert "new_password1" in same.context["form"].errors
+    assert client.get("/app/")["Location"] == "/accounts/password/"
+
+
+def test_guessing_the_current_password_on_the_change_form_is_throttled_too() -> None:
+    """Whoever holds a session (a shared reception computer) must not try passwords on
+    the change form without limit: it counts as failed sign-ins, and the lockout ends
+    the session."""
+    client, first = first_sign_in()
+    for attempt in range(10):
+        guess = client.post(
+            "/accounts/password/",
+            {"old_password": f"guess {attempt}", "new_password1": OWN, "new_password2": OWN},
+        )
+        if guess.status_code == 429:
+            break
+        assert guess.status_code == 200
+    else:
+        raise AssertionError("ten wrong current passwords were all let through")
+    right = client.post(
+        "/accounts/password/",
+        {"old_password": first, "new_password1": OWN, "new_password2": OWN},
+    )
+    assert right.status_code in (302, 429)
+    assert right.status_code == 429 or right["Location"].startswith("/accounts/login/")
+    assert client.get("/app/").status_code == 302
+    assert client.get("/app/")["Location"].startswith("/accounts/login/")

@@ -20,3 +20,25 @@ def test_sign_ins_are_forgotten_after_the_retention_of_sign_in_logs(settings: An
     AccessLog.objects.filter(id=old.id).update(attempt_time=timezone.now() - timedelta(days=91))
     assert sign_in_logs_prune() == 1
     assert list(AccessLog.objects.values_list("id", flat=True)) == [recent.id]
+
+
+@pytest.mark.django_db
+def test_expired_sessions_and_stale_failure_counts_are_deleted_too(settings: Any) -> None:
+    from axes.models import AccessAttempt
+    from django.contrib.sessions.models import Session
+
+    Session.objects.create(
+        session_key="old", session_data="", expire_date=timezone.now() - timedelta(minutes=1)
+    )
+    Session.objects.create(
+        session_key="live", session_data="", expire_date=timezone.now() + timedelta(minutes=30)
+    )
+    stale = AccessAttempt.objects.create(
+        username="c.martin", ip_address="10.0.0.1", user_agent="x", failures_since_start=3
+    )
+    AccessAttempt.objects.filter(id=stale.id).update(
+        attempt_time=timezone.now() - timedelta(minutes=16)
+    )
+    sign_in_logs_prune()
+    assert list(Session.objects.values_list("session_key", flat=True)) == ["live"]
+    assert not AccessAttempt.objects.exists()

@@ -162,3 +162,18 @@ def test_a_forwarded_address_from_anyone_else_is_ignored(person: User, settings:
     _, response = sign_in(PEOPLE, "c.martin", RIGHT, ip="203.0.113.5", forwarded="192.0.2.99")
 
     assert locked_out(response)
+
+
+def test_signing_in_to_ones_own_account_does_not_clear_failures_against_another(
+    person: User, django_user_model: type[User]
+) -> None:
+    """The reviewer's loop: nine guesses at a colleague, one good sign-in of one's own to
+    clear the count, and again. The colleague's failures must stay counted."""
+    django_user_model.objects.create_user("mallory", password="mallory's own pass 1")
+    fail(PEOPLE, 9)
+    _, own = sign_in(PEOPLE, "mallory", "mallory's own pass 1")
+    assert own.status_code == 302
+    fail(PEOPLE, 1, ip="198.51.100.9")
+    # Ten failures for c.martin: refused, from anywhere, right password or not.
+    _, response = sign_in(PEOPLE, "c.martin", RIGHT, ip="192.0.2.44")
+    assert response.status_code == 429

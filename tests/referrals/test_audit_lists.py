@@ -155,3 +155,39 @@ def test_operators_find_list_rows_by_referral(
         ("read", f"{URL}/{two[0].id}"),
     ]
     assert body["items"][0]["referral_ids"]
+
+
+def test_every_admin_list_and_page_that_shows_referrals_is_recorded_and_none_deletes(
+    two: tuple[Referral, Referral], media: Any
+) -> None:
+    from referrals.models import Event, Slip
+
+    admin = get_user_model().objects.create_superuser("ops", "ops@example.org", "x" * 20)
+    client = Client()
+    client.force_login(admin)
+    target = two[0]
+    for path in ("/admin/referrals/placement/", "/admin/referrals/event/"):
+        mark = _last()
+        assert client.get(path).status_code == 200, path
+        listed = _one_new(mark)
+        assert listed.action == "list", path
+        assert str(target.id) in listed.referral_ids, path
+    slip = Slip.objects.create(referral=target, file="", language="fr", size_bytes=0, render_ms=0)
+    mark = _last()
+    assert client.get(f"/admin/referrals/slip/{slip.pk}/change/").status_code == 200
+    assert _one_new(mark).referral_id == target.id
+    event = Event.objects.filter(aggregate_id=target.id).first()
+    assert event is not None
+    mark = _last()
+    assert client.get(f"/admin/referrals/event/{event.pk}/change/").status_code == 200
+    assert _one_new(mark).referral_id == target.id
+    # Referrals are erased, never deleted: no bulk delete, no delete page.
+    changelist = client.get("/admin/referrals/referral/").content.decode()
+    assert "delete_selected" not in changelist
+    deleted = client.post(
+        "/admin/referrals/referral/",
+        {"action": "delete_selected", "_selected_action": [str(target.id)], "post": "yes"},
+    )
+    assert deleted.status_code in (200, 302, 403)
+    assert Referral.objects.filter(id=target.id).exists()
+    assert client.get(f"/admin/referrals/referral/{target.id}/delete/").status_code == 403

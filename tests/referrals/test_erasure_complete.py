@@ -138,7 +138,9 @@ def test_erasure_scrubs_payloads_written_before_the_rule(
     assert api.post(f"{URL}/{referral.id}/cancel", {}).status_code == 200
     event = Event.objects.get(aggregate_id=referral.id, type="referral.cancelled")
     Event.objects.filter(id=event.id).update(
-        payload={**event.payload, "reason": CANCEL_TEXT, "first_name": "Josiane"}
+        payload={**event.payload, "reason": CANCEL_TEXT, "first_name": "Josiane"},
+        # A caller's own X-Request-ID can say anything.
+        request_id="Josiane.Martin.1948",
     )
     _withdraw(api, referral, django_capture_on_commit_callbacks)
     event.refresh_from_db()
@@ -165,15 +167,12 @@ def test_an_organisation_keeps_only_the_code_and_dates_once_its_offer_ends_witho
         assert shown["referral_code"] == referral.code
         assert shown["requested_at"]
         assert shown["updated_at"]
-        assert shown["person"]["first_name"] == ""
-        assert shown["person"]["note_for_organization"] == ""
-        assert shown["person"]["accessibility_needs"] == []
-        assert shown["person"]["needs"] == []
+        assert shown["person"] is None
         assert "Josiane" not in _text(shown)
     # The centre cancels another offer: that organisation forgets the person too.
     assert api.post(f"{URL}/{referral.id}/placements/{second.id}/cancel", {}).status_code == 200
     cancelled = organization_key(second.organization).get(f"{INBOX}/{second.id}").json()
-    assert cancelled["person"]["first_name"] == ""
+    assert cancelled["person"] is None
     # An offer still open keeps what the organisation needs to welcome the person.
     still = organization_key(third.organization).get(f"{INBOX}/{third.id}").json()
     assert still["person"]["first_name"] == "Josiane"
