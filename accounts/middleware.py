@@ -3,7 +3,10 @@
 A session ends after TISSER_SESSION_IDLE_MINUTES without a request: that is Django's own
 expiry (SESSION_COOKIE_AGE), renewed on every request (SESSION_SAVE_EVERY_REQUEST). It
 also ends TISSER_SESSION_MAX_HOURS after the sign-in however busy it was, so a computer
-shared at a reception desk is not signed in for days: that is `SessionLifetime`.
+shared at a reception desk is not signed in for days: that is `SessionLifetime`. Either
+way the person is told why they are asked to sign in again: a session that ended while
+idle leaves no trace on the server, so a cookie that says only "this browser was signed
+in" (no name, no id) lets the sign-in page explain.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from accounts.services import password_change_required
 
 # When the session's person signed in (seconds since the epoch).
 SIGNED_IN_AT = "tisser_signed_in_at"
+# "This browser was signed in": set while signed in, removed at sign-out.
+WAS_SIGNED_IN = "tisser_was_signed_in"
 # The pages that act as the signed-in person (the API answers keys, not sessions).
 PERSON_PAGES = ("/app/", "/admin/")
 
@@ -43,14 +48,35 @@ class SessionLifetime:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        was_signed_in = request.COOKIES.get(WAS_SIGNED_IN) == "1"
         if request.user.is_authenticated:
             # A session from before this check was deployed starts its clock now.
             started = request.session.setdefault(SIGNED_IN_AT, int(time.time()))
             if time.time() - started > settings.TISSER_SESSION_MAX_HOURS * 3600:
                 logout(request)
                 messages.info(request, _("Your session has ended: sign in again."))
-                return redirect_to_login(request.get_full_path())
-        return self.get_response(request)
+                return self._forget(redirect_to_login(request.get_full_path()))
+        elif was_signed_in and request.path.startswith(PERSON_PAGES):
+            # The session ended while idle: the page will ask to sign in; say why.
+            messages.info(request, _("Your session has ended: sign in again."))
+        response = self.get_response(request)
+        if request.user.is_authenticated and not was_signed_in:
+            response.set_cookie(
+                WAS_SIGNED_IN,
+                "1",
+                max_age=30 * 24 * 3600,
+                secure=settings.SESSION_COOKIE_SECURE,
+                httponly=True,
+                samesite="Lax",
+            )
+        elif not request.user.is_authenticated and was_signed_in:
+            self._forget(response)
+        return response
+
+    @staticmethod
+    def _forget(response: HttpResponseBase) -> HttpResponseBase:
+        response.delete_cookie(WAS_SIGNED_IN, samesite="Lax")
+        return response
 
 
 class FirstPasswordChange:

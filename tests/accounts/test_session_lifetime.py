@@ -70,3 +70,24 @@ def test_a_session_ends_hours_after_the_sign_in_however_busy(client: Client, set
     assert not signed_in(client)
     page = client.get(response["Location"], headers={"Accept-Language": "en"})
     assert "sign in again" in page.content.decode()
+
+
+def test_a_session_ended_while_idle_is_explained_on_the_sign_in_page(client: Client) -> None:
+    """The GP comes back after lunch: the page asks to sign in again and says why. The
+    browser's session cookie has expired, so the server has nothing left of it."""
+    assert signed_in(client)
+    del client.cookies["sessionid"]
+    Session.objects.all().delete()
+
+    response = client.get("/app/referrals/", headers={"Accept-Language": "en"})
+    assert response.status_code == 302
+    page = client.get(response["Location"], headers={"Accept-Language": "en"})
+    assert "Your session has ended" in page.content.decode()
+
+
+def test_signing_out_is_not_called_a_session_that_ended(client: Client) -> None:
+    assert signed_in(client)
+    client.post("/accounts/logout/")
+    response = client.get("/app/referrals/", headers={"Accept-Language": "en"})
+    page = client.get(response["Location"], headers={"Accept-Language": "en"})
+    assert "Your session has ended" not in page.content.decode()
