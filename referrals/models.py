@@ -436,6 +436,10 @@ class WebhookSubscription(models.Model):
     secret = models.CharField(max_length=100)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # The breaker (referrals.webhooks): attempts in a row that got no answer, and when
+    # the last of them ended.
+    failures_in_a_row = models.PositiveIntegerField(default=0)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]

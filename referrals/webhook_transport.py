@@ -1,14 +1,18 @@
 """How a webhook delivery reaches its receiver, and nothing else.
 
-1. The URL's host is resolved once. Unless the operator allows private addresses
+1. The URL's host is resolved once, within the delivery's deadline (`getaddrinfo` has
+   no timeout of its own: it runs on a bounded pool of threads, and the delivery stops
+   waiting for it when its time is up). Unless the operator allows private addresses
    (`TISSER_WEBHOOK_ALLOW_PRIVATE`), every address in the answer must be public; an IPv4
-   address carried inside an IPv6 one (IPv4-mapped, NAT64, 6to4) is judged as the IPv4
-   address the packets end up at.
+   address carried inside an IPv6 one (IPv4-mapped, NAT64's well-known prefix, 6to4) is
+   judged as the IPv4 address the packets end up at, and the IPv6 address must be global
+   too. NAT64's local-use prefix is refused outright: it may be translated to anything.
 2. The connection goes to an address from that answer, never to a second resolution's:
    a DNS server set up for rebinding answers a public address to the check and a private
    one a moment later. The URL keeps its host name, so the Host header, the TLS server
    name (SNI) and the certificate's check are the host's.
-3. One deadline covers the whole delivery (connecting, TLS, sending, the answer's head):
+3. One deadline covers the whole delivery (resolving, connecting, TLS, sending, the
+   answer's head):
    `TISSER_WEBHOOK_TIMEOUT_SECONDS`. Per-read timeouts are not enough: a receiver sending
    a byte a second never lets one expire.
 4. Only the answer's status is read. What a receiver sends (its body, its reason phrase,
@@ -25,10 +29,12 @@ from __future__ import annotations
 import functools
 import ipaddress
 import logging
+import os
 import socket
 import ssl
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 from typing import Any
 
@@ -43,9 +49,17 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 # tests give one that answers as a rebinding DNS server would.
 Resolve = Callable[[str, int], list[str]]
 
-# RFC 6052's well-known prefix and RFC 8215's local-use one, in the /96 form deployed in
-# practice: the IPv4 address is the last 32 bits.
-_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+# RFC 6052's well-known prefix, always a /96: the IPv4 address is the last 32 bits.
+_NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")
+# RFC 8215's local-use prefix: each network picks its own prefix length (and so where the
+# IPv4 bits sit, RFC 6052's layouts) and what it translates to. No address in it says
+# where packets end up, so none is called.
+_NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")
+# Threads resolving host names, per process. A thread waiting in `getaddrinfo` cannot be
+# stopped (it returns by the system resolver's own timeouts, seconds later), so they are
+# few: when all are stuck, further resolutions wait their turn and fail at their deadline
+# rather than piling up threads.
+_RESOLVER_THREADS = 16
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _CERTIFICATE_EXPIRED = 10
 _HOSTNAME_MISMATCH = 62
@@ -60,44 +74,77 @@ def host_resolve(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
 
 
+@functools.cache
+def _resolvers(pid: int) -> ThreadPoolExecutor:
+    """This process's resolver threads: one pool per process id, because a pool created
+    before a fork has no threads in the child (dramatiq forks its workers)."""
+    return ThreadPoolExecutor(max_workers=_RESOLVER_THREADS, thread_name_prefix="resolve")
+
+
+def resolve_within(host: str, port: int, seconds: float, *, resolve: Resolve) -> list[str]:
+    """`resolve(host, port)`, waited for `seconds` at most. Raises `UrlRefused` when it
+    takes longer; its thread is left to finish on its own."""
+    answer = _resolvers(os.getpid()).submit(resolve, host, port)
+    try:
+        return answer.result(timeout=max(seconds, 0.0))
+    except TimeoutError:
+        answer.cancel()  # if it is still waiting for a thread, it never starts
+        raise UrlRefused(f"host {host!r} not resolved within {round(seconds, 1):g} s") from None
+
+
 def address_reached(address: Address) -> Address:
     """The address packets sent to `address` end up at: the IPv4 address inside an
-    IPv4-mapped, NAT64 or 6to4 address; any other address is itself."""
+    IPv4-mapped, well-known-prefix NAT64 or 6to4 address; any other address is itself."""
     if isinstance(address, ipaddress.IPv4Address):
         return address
     if address.ipv4_mapped is not None:
         return address.ipv4_mapped
     if address.sixtofour is not None:
         return address.sixtofour
-    if any(address in network for network in _NAT64):
+    if address in _NAT64_WELL_KNOWN:
         return ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF)
     return address
 
 
 def address_problem(address: Address) -> str:
     """Why Tisser may not call `address`, or "": anything but a public unicast address
-    (private, loopback, link-local, shared, multicast, reserved, unspecified...)."""
+    (private, loopback, link-local, shared, multicast, reserved, unspecified...). An IPv6
+    address carrying an IPv4 one must be global itself, and carry a public address."""
+    if address in _NAT64_LOCAL_USE:
+        return (
+            f"resolves to {address}, a local-use NAT64 address (RFC 8215), which may be "
+            "translated to any address"
+        )
     reached = address_reached(address)
-    public = reached.is_global and not (
-        reached.is_private
-        or reached.is_loopback
-        or reached.is_link_local
-        or reached.is_multicast
-        or reached.is_reserved
-        or reached.is_unspecified
-        or (isinstance(reached, ipaddress.IPv6Address) and reached.is_site_local)
-    )
-    if public:
+    # The wrapper itself is judged by `is_global` only: they all sit in ::/8 or 2002::/16,
+    # which `is_reserved` and newer Pythons' `is_private` cover.
+    if _public(reached) and (reached == address or address.is_global):
         return ""
     shown = str(address) if reached == address else f"{address} ({reached})"
     return f"resolves to {shown}, which is not a public address"
 
 
-def addresses_checked(host: str, port: int, *, resolve: Resolve = host_resolve) -> list[Address]:
-    """Resolve `host` once; its addresses, every one of them checked unless private
-    addresses are allowed. Raises `UrlRefused`."""
+def _public(address: Address) -> bool:
+    return address.is_global and not (
+        address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+        or (isinstance(address, ipaddress.IPv6Address) and address.is_site_local)
+    )
+
+
+def addresses_checked(
+    host: str, port: int, *, within: float, resolve: Resolve = host_resolve
+) -> list[Address]:
+    """Resolve `host` once, in `within` seconds at most; its addresses, every one of them
+    checked unless private addresses are allowed. Raises `UrlRefused`."""
     try:
-        answer = [ipaddress.ip_address(a) for a in resolve(host, port)]
+        answer = [
+            ipaddress.ip_address(a) for a in resolve_within(host, port, within, resolve=resolve)
+        ]
     except (OSError, UnicodeError, ValueError):
         answer = []
     if not answer:
@@ -126,7 +173,10 @@ def webhook_post(
         target = httpx.URL(url)
         host = target.raw_host.decode("ascii")
         addresses = addresses_checked(
-            host, target.port or _DEFAULT_PORTS.get(target.scheme, 443), resolve=resolve
+            host,
+            target.port or _DEFAULT_PORTS.get(target.scheme, 443),
+            within=deadline - time.monotonic(),
+            resolve=resolve,
         )
     except httpx.InvalidURL:
         return None, "URL refused: not a valid URL"

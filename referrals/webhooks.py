@@ -7,6 +7,19 @@
   sweep re-sends any delivery whose delayed message was lost (a broker restart).
 - After `TISSER_WEBHOOK_MAX_ATTEMPTS` the delivery is `failed`: the dead-letter list,
   visible in the API and the admin, where it can be redelivered.
+- One party's receivers must not hold every worker's webhook threads (ten subscriptions
+  to a URL that never answers, each event then costs ten deliveries of a whole deadline,
+  twelve times over). So:
+  - a centre or an organisation has at most `TISSER_WEBHOOK_OWNER_CONCURRENCY`
+    deliveries in flight, in all processes (`config.concurrency`'s slots, in Redis). A
+    delivery that finds its owner busy is put back for half a deadline: not tried, so
+    not counted; it stays pending, so the sweep re-sends it if that message is lost;
+  - a breaker per subscription: after `TISSER_WEBHOOK_BREAKER_FAILURES` attempts in a
+    row that got no answer (timeout, connection or TLS failure, URL refused), its
+    deliveries wait, untried, until `TISSER_WEBHOOK_BREAKER_SECONDS` after the last such
+    attempt; then one is tried again. Any answer, even an error status, closes it: the
+    receiver is there, and answering costs no one a thread for long. Redelivering, or
+    changing the URL, closes it too.
 - Requests are signed per the Standard Webhooks specification (`webhook-id`,
   `webhook-timestamp`, `webhook-signature`) with the `standardwebhooks` package, so
   receivers verify them with any Standard Webhooks library.
@@ -35,6 +48,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from config.broker import BROKER_ERRORS
+from config.concurrency import Busy, concurrency_slot
 from config.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from referrals.models import Event, HealthCenter, WebhookDelivery, WebhookSubscription
 from referrals.webhook_transport import (
@@ -76,6 +90,9 @@ WEBHOOK_EVENT_TYPES = (
 )
 _MAX_BACKOFF = timedelta(hours=6)
 _USER_AGENT = "Tisser-Webhooks/1"
+# Registering a URL resolves its host on the request's thread: this long at most (and no
+# longer than a delivery's whole deadline, which must fit the resolution too).
+_CHECK_RESOLVE_SECONDS = 3.0
 
 Owner = HealthCenter | Any  # a HealthCenter or a community_catalog Organization
 
@@ -155,6 +172,8 @@ def webhook_update(
         url_check(changes["url"])
     for name, value in changes.items():
         setattr(subscription, name, sorted(set(value)) if name == "event_types" else value)
+    if "url" in changes or changes.get("active"):
+        subscription.failures_in_a_row = 0  # a new URL, or the owner says it is back
     subscription.save()
     return subscription
 
@@ -166,23 +185,26 @@ def webhook_secret_rotate(owner: Owner, subscription_id: uuid.UUID) -> WebhookSu
     return subscription
 
 
-def url_check(url: str, *, field: str = "url") -> None:
+def url_check(url: str, *, field: str = "url", resolve: Resolve = host_resolve) -> None:
     """Refuse URLs that would make Tisser call into its own network (SSRF), unless
     `TISSER_WEBHOOK_ALLOW_PRIVATE` allows it; in production, HTTPS only."""
-    problem = url_problem(url)
+    problem = url_problem(url, resolve=resolve)
     if problem:
         raise InvalidInput("The webhook URL cannot be used.", fields=[FieldProblem(field, problem)])
 
 
 def url_problem(url: str, *, resolve: Resolve = host_resolve) -> str:
     """What makes `url` unfit for a webhook, or "". Each delivery checks its host's
-    addresses again, at the moment it connects (they may have changed since)."""
+    addresses again, at the moment it connects (they may have changed since). A host
+    not resolved in `_CHECK_RESOLVE_SECONDS` (or a delivery's deadline, if shorter) is
+    refused: the check runs on the request's thread."""
     problem = _url_form_problem(url)
     if problem or settings.TISSER_WEBHOOK_ALLOW_PRIVATE:
         return problem
     parts = urlsplit(url)
+    within = min(_CHECK_RESOLVE_SECONDS, settings.TISSER_WEBHOOK_TIMEOUT_SECONDS)
     try:
-        addresses_checked(str(parts.hostname), parts.port or 443, resolve=resolve)
+        addresses_checked(str(parts.hostname), parts.port or 443, within=within, resolve=resolve)
     except UrlRefused as exc:
         return str(exc)
     return ""
@@ -295,6 +317,10 @@ def webhook_deliver(
     it). Safe to call twice: the claim lets one attempt through. `resolve` answers the
     receiver's addresses (the system's resolver).
 
+    A delivery whose subscription's breaker is open, or whose owner has its allowance of
+    deliveries in flight, is put back for later, untried: it stays pending, and its
+    attempts are not counted.
+
     The attempt is counted when it is claimed, so an attempt that never finishes (the
     worker killed, a server that keeps the connection open) still counts towards the
     dead-letter limit.
@@ -307,24 +333,42 @@ def webhook_deliver(
     )
     if delivery is None or delivery.next_attempt_at > now + timedelta(seconds=1):
         return None
+    subscription = delivery.subscription
     pending = WebhookDelivery.objects.filter(
         id=delivery.id,
         status=WebhookDelivery.Status.PENDING,
         next_attempt_at=delivery.next_attempt_at,
     )
-    if (
-        delivery.attempts >= settings.TISSER_WEBHOOK_MAX_ATTEMPTS
-        or not delivery.subscription.active
-    ):
-        error = "" if delivery.subscription.active else "the subscription is inactive"
+    if delivery.attempts >= settings.TISSER_WEBHOOK_MAX_ATTEMPTS or not subscription.active:
+        error = "" if subscription.active else "the subscription is inactive"
         pending.update(status=WebhookDelivery.Status.FAILED, last_error=error or F("last_error"))
         return WebhookDelivery.Status.FAILED
+    paused_until = _breaker_open_until(subscription)
+    if paused_until is not None and paused_until > now:
+        why = f"paused: {subscription.failures_in_a_row} attempts in a row got no answer"
+        return _put_back(delivery.id, pending, paused_until, last_error=why)
+    owner = subscription.health_center_id or subscription.organization_id
+    try:
+        with concurrency_slot(
+            f"webhook:{owner}", limit=settings.TISSER_WEBHOOK_OWNER_CONCURRENCY, retry_after=1
+        ):
+            return _attempt(delivery, pending, now, resolve)
+    except Busy:  # taking the slot; `_attempt` raises no `Busy`
+        wait = timedelta(seconds=settings.TISSER_WEBHOOK_TIMEOUT_SECONDS / 2)
+        return _put_back(delivery.id, pending, now + wait)
+
+
+def _attempt(
+    delivery: WebhookDelivery, pending: QuerySet[WebhookDelivery], now: datetime, resolve: Resolve
+) -> str | None:
+    """Claim the delivery, POST it, record the outcome and schedule the next try."""
     # Claim: push the due time forward as a lease, conditionally on the value read.
     lease = now + timedelta(seconds=settings.TISSER_WEBHOOK_TIMEOUT_SECONDS * 3)
     if not pending.update(next_attempt_at=lease, attempts=F("attempts") + 1, last_attempt_at=now):
         return None
 
     status_code, error = _post(delivery, resolve)
+    _breaker_record(delivery.subscription_id, answered=status_code is not None)
     attempts = delivery.attempts + 1
     done = status_code is not None and 200 <= status_code < 300
     changes: dict[str, Any] = {"last_status_code": status_code, "last_error": error[:500]}
@@ -341,6 +385,50 @@ def webhook_deliver(
     if "next_attempt_at" in changes:
         _send([delivery.id], delay_ms=int(backoff(attempts).total_seconds() * 1000))
     return str(changes.get("status", WebhookDelivery.Status.PENDING))
+
+
+def _put_back(
+    delivery_id: uuid.UUID,
+    pending: QuerySet[WebhookDelivery],
+    until: datetime,
+    *,
+    last_error: str | None = None,
+) -> str | None:
+    """Hold a due delivery until `until`, untried: its message is sent again with that
+    delay, and if it is lost the sweep finds the delivery pending and overdue. Only one
+    worker moves it (conditionally on the due time read), so copies of its message do
+    not multiply."""
+    changes: dict[str, Any] = {"next_attempt_at": until}
+    if last_error is not None:
+        changes["last_error"] = last_error
+    if not pending.update(**changes):
+        return None
+    delay = max(until - timezone.now(), timedelta(0))
+    _send([delivery_id], delay_ms=int(delay.total_seconds() * 1000))
+    return WebhookDelivery.Status.PENDING
+
+
+def _breaker_open_until(subscription: WebhookSubscription) -> datetime | None:
+    """When a subscription whose receiver keeps not answering may be tried again, or
+    None while it has answered recently enough."""
+    if (
+        subscription.failures_in_a_row < settings.TISSER_WEBHOOK_BREAKER_FAILURES
+        or subscription.last_failure_at is None
+    ):
+        return None
+    return subscription.last_failure_at + timedelta(seconds=settings.TISSER_WEBHOOK_BREAKER_SECONDS)
+
+
+def _breaker_record(subscription_id: uuid.UUID, *, answered: bool) -> None:
+    """Count an attempt without an answer; any answer starts the count again. Both are
+    single UPDATEs, right for attempts that end at once in several workers."""
+    subscriptions = WebhookSubscription.objects.filter(id=subscription_id)
+    if answered:
+        subscriptions.filter(failures_in_a_row__gt=0).update(failures_in_a_row=0)
+    else:
+        subscriptions.update(
+            failures_in_a_row=F("failures_in_a_row") + 1, last_failure_at=timezone.now()
+        )
 
 
 def _post(delivery: WebhookDelivery, resolve: Resolve) -> tuple[int | None, str]:
@@ -407,6 +495,9 @@ def delivery_redeliver(delivery_id: uuid.UUID, *, owner: Owner | None = None) ->
     if delivery is None:
         raise NotFound("No webhook delivery with this id.")
     if updated:
+        # Asked for now: the breaker, if open, lets it through (and opens again if the
+        # receiver still does not answer).
+        WebhookSubscription.objects.filter(id=delivery.subscription_id).update(failures_in_a_row=0)
         _send([delivery.id])
     return delivery
 

@@ -6,6 +6,10 @@ all. So a worker given the webhooks queue among others (`tisser worker` without
 `--queues`, or with `--queues matching webhooks`; the embedded runtime) leaves that queue
 to a second dramatiq worker in the same process, with `TISSER_WEBHOOK_THREADS` threads of
 its own, started and stopped with it. A worker given only the webhooks queue keeps it.
+
+Among these threads, no one centre or organisation holds more than its allowance
+(`TISSER_WEBHOOK_OWNER_CONCURRENCY`, across processes): its other deliveries are put back
+at once, untried (`referrals.webhooks`).
 """
 
 from __future__ import annotations

@@ -21,9 +21,10 @@ from typing import Any
 
 import pytest
 
+from config.errors import InvalidInput
 from referrals.models import WebhookDelivery, WebhookSubscription
 from referrals.webhook_transport import address_reached, webhook_post
-from referrals.webhooks import url_problem, webhook_deliver
+from referrals.webhooks import url_check, url_problem, webhook_deliver
 from tests.conftest import ApiClient, referral_body
 
 TLS = Path(__file__).parent / "tls"
@@ -152,7 +153,7 @@ def delivery_to(api: ApiClient, url: str) -> WebhookDelivery:
     ("address", "reached"),
     [
         ("64:ff9b::7f00:1", "127.0.0.1"),  # NAT64, the well-known prefix
-        ("64:ff9b:1::a00:1", "10.0.0.1"),  # NAT64, the local-use prefix
+        ("64:ff9b:1::a00:1", "64:ff9b:1::a00:1"),  # local-use NAT64: no one layout
         ("2002:7f00:1::", "127.0.0.1"),  # 6to4
         ("::ffff:10.0.0.1", "10.0.0.1"),  # IPv4-mapped
         ("64:ff9b::808:808", "8.8.8.8"),
@@ -171,6 +172,11 @@ def test_the_ipv4_address_an_ipv6_address_carries_is_the_one_checked(
     [
         "[64:ff9b::7f00:1]",
         "[64:ff9b:1::a00:1]",
+        # RFC 8215's local-use prefix: whatever its bits say, it may be translated to any
+        # address (here, read as RFC 6052's /48 layout: 169.254.169.254 and 127.0.0.1).
+        "[64:ff9b:1:a9fe:a9:fe00:808:808]",
+        "[64:ff9b:1:7f00:0:100:808:808]",
+        "[64:ff9b:1::808:808]",
         "[2002:7f00:1::]",
         "[2002:a9fe:a9fe::]",  # 169.254.169.254, a cloud's metadata service
         "[::ffff:10.0.0.1]",
@@ -190,6 +196,17 @@ def test_private_addresses_are_refused_whatever_they_are_wrapped_in(
 def test_a_public_address_behind_nat64_is_allowed(settings: Any) -> None:
     settings.TISSER_WEBHOOK_ALLOW_PRIVATE = False
     assert url_problem("https://[64:ff9b::808:808]/hooks") == ""
+
+
+def test_a_host_answering_a_local_use_nat64_address_is_refused(settings: Any) -> None:
+    """The reviewer's addresses end in 8.8.8.8, which a /96 reading would let through."""
+    settings.TISSER_WEBHOOK_ALLOW_PRIVATE = False
+    for answer in ("64:ff9b:1:a9fe:a9:fe00:808:808", "64:ff9b:1:7f00:0:100:808:808"):
+
+        def resolve(host: str, port: int, answer: str = answer) -> list[str]:
+            return [answer]
+
+        assert "local-use NAT64" in url_problem("https://hooks.example/h", resolve=resolve)
 
 
 def test_every_address_a_host_resolves_to_is_checked(settings: Any) -> None:
@@ -358,3 +375,63 @@ def test_a_receiver_trickling_its_answer_is_cut_at_the_deadline(
         assert (delivery.last_status_code, delivery.last_error) == (None, "timeout")
     finally:
         trickle.close()
+
+
+# --- Resolving the host, within the deadline ------------------------------------------
+
+
+class SlowResolver:
+    """A resolver whose DNS server takes `seconds` to answer (or until released), as
+    `getaddrinfo` waits, with no timeout of its own, on a server that does not answer."""
+
+    def __init__(self, seconds: float = 4.0, answer: str = "8.8.8.8") -> None:
+        self.seconds, self.answer = seconds, answer
+        self.released = threading.Event()
+
+    def __call__(self, host: str, port: int) -> list[str]:
+        self.released.wait(self.seconds)
+        return [self.answer]
+
+
+@pytest.fixture
+def slow_resolver() -> Iterator[SlowResolver]:
+    resolver = SlowResolver()
+    yield resolver
+    resolver.released.set()
+
+
+@pytest.mark.django_db
+def test_a_slow_resolver_is_cut_at_the_deadline(
+    api: ApiClient, private_allowed: None, settings: Any, slow_resolver: SlowResolver
+) -> None:
+    """Resolving the host is part of the delivery: its deadline (0.3 s) holds however long
+    the DNS server takes."""
+    settings.TISSER_WEBHOOK_TIMEOUT_SECONDS = 0.3
+    delivery = delivery_to(api, "http://hooks.test:9/hooks")
+    started = time.monotonic()
+
+    assert webhook_deliver(delivery.id, resolve=slow_resolver) == "pending"
+
+    assert time.monotonic() - started < 1.0
+    delivery.refresh_from_db()
+    assert delivery.last_error == "URL refused: host 'hooks.test' not resolved within 0.3 s"
+
+
+def test_a_webhook_url_whose_host_resolves_too_slowly_is_refused(
+    settings: Any, slow_resolver: SlowResolver
+) -> None:
+    """Registering a URL checks its host on the request's thread: the check is bounded
+    (by the delivery's deadline, here 0.3 s, and at most 3 s), and the refusal names
+    the field."""
+    settings.TISSER_WEBHOOK_ALLOW_PRIVATE = False
+    settings.TISSER_WEBHOOK_TIMEOUT_SECONDS = 0.3
+    started = time.monotonic()
+
+    with pytest.raises(InvalidInput) as refused:
+        url_check("https://slow.example/hooks", resolve=slow_resolver)
+
+    assert time.monotonic() - started < 1.0
+    assert refused.value.status == 422
+    assert [(f.field, f.message) for f in refused.value.fields] == [
+        ("url", "host 'slow.example' not resolved within 0.3 s")
+    ]

@@ -316,3 +316,158 @@ def test_a_party_has_a_limited_number_of_webhooks(
     assert org_api.post(HOOKS, {"url": "http://127.0.0.1:9/org"}).status_code == 201
     assert api.delete(f"{HOOKS}/{made[0].json()['id']}").status_code == 204
     assert api.post(HOOKS, {"url": "http://127.0.0.1:9/more"}).status_code == 201
+
+
+# --- One owner's receivers never hold up the others' ----------------------------------
+
+
+def _deliver_on_a_thread(delivery_id: Any) -> threading.Thread:
+    """`webhook_deliver` on a thread of its own, as a worker thread runs it."""
+    from django.db import connections
+
+    from referrals.webhooks import webhook_deliver
+
+    def deliver() -> None:
+        try:
+            webhook_deliver(delivery_id)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=deliver, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_owner_has_a_few_deliveries_in_flight_and_the_next_waits_its_turn(
+    api: ApiClient,
+    outsider_api: ApiClient,
+    catalog: int,
+    broker: Any,
+    receiver: Receiver,
+    settings: Any,
+    request: pytest.FixtureRequest,
+) -> None:
+    """The first centre's receiver never answers; two of its deliveries are waiting on it
+    (its allowance). Its third is put back for later, without a try counted, rather than
+    holding a third worker thread; the other centre's delivery is made meanwhile. If the
+    message that should bring the third back is lost, the relay's sweep finds it."""
+    from datetime import timedelta
+
+    from referrals.models import WebhookSubscription
+    from referrals.webhooks import webhook_deliver, webhook_deliveries_sweep
+    from tests.workers.test_webhook_threads import HoldingReceiver
+
+    settings.TISSER_WEBHOOK_ALLOW_PRIVATE = True
+    settings.TISSER_WEBHOOK_OWNER_CONCURRENCY = 2
+    settings.TISSER_WEBHOOK_TIMEOUT_SECONDS = 5  # never reached: the test releases it
+    first, other = api_center(api), api_center(outsider_api)
+    hanging = HoldingReceiver()
+    request.addfinalizer(hanging.close)
+    for i in range(3):
+        WebhookSubscription.objects.create(
+            health_center=first, url=f"{hanging.url}/{i}", secret="whsec_" + "A" * 44
+        )
+    WebhookSubscription.objects.create(
+        health_center=other, url=receiver.url, secret="whsec_" + "A" * 44
+    )
+    for client in (api, outsider_api):
+        submitted = client.post("/api/v1/referrals", referral_body())
+        assert submitted.status_code == 202, submitted.json()
+    held = list(WebhookDelivery.objects.filter(subscription__health_center=first))
+    [elsewhere] = WebhookDelivery.objects.filter(subscription__health_center=other)
+    threads = [_deliver_on_a_thread(delivery.id) for delivery in held[:2]]
+    try:
+        for _ in range(2):
+            assert hanging.held.acquire(timeout=10), "the receiver was not called"
+
+        assert webhook_deliver(held[2].id) == "pending"
+        assert webhook_deliver(elsewhere.id) == "delivered"
+
+        assert not hanging.held.acquire(timeout=0)  # still the two requests only
+        waiting = WebhookDelivery.objects.get(id=held[2].id)
+        assert (waiting.status, waiting.attempts, waiting.last_attempt_at) == (
+            "pending",
+            0,
+            None,
+        )
+        assert waiting.next_attempt_at > held[2].next_attempt_at
+        lost = waiting.next_attempt_at + timedelta(seconds=settings.TISSER_OUTBOX_RETRY_SECONDS + 1)
+        assert webhook_deliveries_sweep(now=lost) >= 1
+        assert WebhookDelivery.objects.get(id=held[2].id).next_attempt_at == lost
+    finally:
+        hanging.released.set()
+        for thread in threads:
+            thread.join(timeout=10)
+
+    assert webhook_deliver(held[2].id, now=lost) == "delivered"
+    assert WebhookDelivery.objects.filter(status="delivered").count() == 4
+
+
+@pytest.mark.django_db
+def test_a_receiver_that_keeps_not_answering_is_paused_until_it_answers(
+    api: ApiClient, catalog: int, broker: Any, settings: Any
+) -> None:
+    """After TISSER_WEBHOOK_BREAKER_FAILURES attempts in a row without an answer, a
+    subscription's deliveries wait TISSER_WEBHOOK_BREAKER_SECONDS after the last of them
+    (not tried, so not counted); the first answer closes the breaker again."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from referrals.models import WebhookSubscription
+    from referrals.webhooks import webhook_deliver
+
+    settings.TISSER_WEBHOOK_ALLOW_PRIVATE = True
+    settings.TISSER_WEBHOOK_BREAKER_FAILURES = 3
+    settings.TISSER_WEBHOOK_BREAKER_SECONDS = 600
+    # Bound but not yet listening: connections are refused until it listens.
+    requests: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            requests.append(self.path)
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler, bind_and_activate=False)
+    server.server_bind()
+    subscription = WebhookSubscription.objects.create(
+        health_center=api_center(api),
+        url=f"http://127.0.0.1:{server.server_port}/hooks",
+        secret="whsec_" + "A" * 44,
+    )
+    for i in range(4):
+        api.post("/api/v1/referrals", referral_body(patient_ref=f"pt-10{i}"))
+    deliveries = list(WebhookDelivery.objects.order_by("created_at", "id"))
+    now = timezone.now()
+
+    for delivery in deliveries[:3]:
+        assert webhook_deliver(delivery.id, now=now) == "pending"
+    assert webhook_deliver(deliveries[3].id, now=now) == "pending"
+
+    paused = WebhookDelivery.objects.get(id=deliveries[3].id)
+    assert (paused.attempts, paused.last_attempt_at) == (0, None)
+    assert paused.next_attempt_at >= now + timedelta(seconds=599)
+    assert "3 attempts in a row" in paused.last_error
+    # The others' next tries wait as long.
+    assert webhook_deliver(deliveries[0].id, now=now + timedelta(minutes=5)) == "pending"
+    retried = WebhookDelivery.objects.get(id=deliveries[0].id)
+    assert (retried.attempts, retried.next_attempt_at) == (1, paused.next_attempt_at)
+
+    server.server_activate()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        later = now + timedelta(seconds=601)
+        assert webhook_deliver(deliveries[3].id, now=later) == "delivered"
+        subscription.refresh_from_db()
+        assert subscription.failures_in_a_row == 0
+        assert webhook_deliver(deliveries[0].id, now=later) == "delivered"
+        assert len(requests) == 2
+    finally:
+        server.shutdown()
+        server.server_close()
