@@ -13,6 +13,7 @@ from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.signals import user_login_failed
 from django.contrib.auth.views import PasswordChangeView
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
@@ -25,7 +26,7 @@ class OwnPasswordChangeForm(PasswordChangeForm):
     would keep a password somebody else knows."""
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         password = cleaned.get("new_password1")
         if password and "new_password1" not in self.errors and self.user.check_password(password):
             self.add_error(
@@ -50,7 +51,7 @@ class PasswordChange(PasswordChangeView):
         credentials = {"username": self.request.user.get_username()}
         return AxesProxyHandler.is_locked(self.request, credentials)
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.user.is_authenticated and self._locked():
             logout(request)
             return signin_locked_out(request)

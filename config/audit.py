@@ -81,11 +81,12 @@ def _named(match: ResolverMatch) -> tuple[bool, uuid.UUID | None]:
         return True, _uuid(kwargs.get("object_id"))
     if match.url_name in _ADMIN_PLACEMENT:
         return True, _placement_referral(kwargs.get("object_id"))
+    object_pk = _uuid_or_int(kwargs.get("object_id"))
     if match.url_name in _ADMIN_SLIP:
-        slip = _uuid_or_int(kwargs.get("object_id"))
-        return True, Slip.objects.filter(pk=slip).values_list("referral_id", flat=True).first()
+        slip = Slip.objects.filter(pk=object_pk).first() if object_pk is not None else None
+        return True, slip.referral_id if slip else None
     if match.url_name in _ADMIN_EVENT:
-        event = Event.objects.filter(pk=_uuid_or_int(kwargs.get("object_id"))).first()
+        event = Event.objects.filter(pk=object_pk).first() if object_pk is not None else None
         found = event_referral_id(event) if event else None
         return True, _uuid(found) if found else None
     return False, None
