@@ -124,7 +124,12 @@ AXES_COOLOFF_TIME = timedelta(minutes=TISSER_SIGNIN_LOCKOUT_MINUTES)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 # Tries during a lockout do not prolong it: it ends when the page said it would.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
-AXES_RESET_ON_SUCCESS = True
+# A success clears that username's failures only (accounts.apps): axes' own reset also
+# clears the address's, so anyone with an account of their own could clear the count of
+# guesses at someone else's from the same address.
+AXES_RESET_ON_SUCCESS = False
+# No banner on every command; failures are still logged (with username and address).
+AXES_VERBOSE = False
 AXES_LOCKOUT_CALLABLE = "accounts.views.signin_locked_out"
 # The address behind TISSER_TRUSTED_PROXIES (accounts.client_ip).
 AXES_CLIENT_IP_CALLABLE = "accounts.client_ip.client_ip"
@@ -255,6 +260,15 @@ TISSER_WEBHOOK_MAX_SUBSCRIPTIONS = env_int("TISSER_WEBHOOK_MAX_SUBSCRIPTIONS", 1
 # Deliveries run on threads of their own in each worker process (and in embedded mode),
 # so that receivers slow to answer never hold a thread that matches or renders.
 TISSER_WEBHOOK_THREADS = env_int("TISSER_WEBHOOK_THREADS", 4, minimum=1, maximum=64)
+# Deliveries of one centre or organisation in flight at once, across every worker process
+# (counted in Redis): the next waits its turn, so one party's slow receivers never hold
+# all the webhook threads.
+TISSER_WEBHOOK_OWNER_CONCURRENCY = env_int("TISSER_WEBHOOK_OWNER_CONCURRENCY", 2, minimum=1)
+# After this many attempts in a row that got no answer (timeout, connection failed), a
+# subscription's deliveries wait BREAKER seconds after the last one, untried, until one
+# is answered.
+TISSER_WEBHOOK_BREAKER_FAILURES = env_int("TISSER_WEBHOOK_BREAKER_FAILURES", 5, minimum=1)
+TISSER_WEBHOOK_BREAKER_SECONDS = env_float("TISSER_WEBHOOK_BREAKER_SECONDS", 600.0, minimum=1)
 # Webhook URLs on private, loopback or link-local addresses reach into the server's own
 # network; they are refused in production unless this says otherwise.
 TISSER_WEBHOOK_ALLOW_PRIVATE = env_bool("TISSER_WEBHOOK_ALLOW_PRIVATE", default=not PRODUCTION)
@@ -348,6 +362,19 @@ MEDIA_URL = "/media/"
 # Slips name people: readable by the service's user and its group (a backup), no one else.
 FILE_UPLOAD_PERMISSIONS = 0o640
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
+# Every erasure appends a line here (ids and times only), where a restore does not reach:
+# `tisser erasures-reapply` erases again, after a restore, whoever it names. Never under
+# MEDIA_ROOT, which backups archive and a restore unpacks over.
+TISSER_ERASURE_LEDGER = (
+    Path(env_str("TISSER_ERASURE_LEDGER") or DATA_DIR / "erasures" / "ledger.csv")
+    .expanduser()
+    .resolve()
+)
+if TISSER_ERASURE_LEDGER.is_relative_to(MEDIA_ROOT):
+    raise ImproperlyConfigured(
+        f"TISSER_ERASURE_LEDGER={str(TISSER_ERASURE_LEDGER)!r} is inside the slips' folder "
+        f"({MEDIA_ROOT}), which a restore overwrites: put it elsewhere."
+    )
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)

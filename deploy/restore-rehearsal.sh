@@ -13,6 +13,13 @@
 # placements and slip; and the files archive readable, with every slip the database
 # names (a slip erased while the backup ran is reported, not failed: it can be printed
 # again).
+#
+# With TISSER_ERASURE_LEDGER (the erasure ledger; compose's `backup` service sets it), it
+# counts the referrals erased since the backup that the restored copy holds in full.
+# Where there is a tisser command (TISSER_COMMAND, e.g. `uv run tisser`, or `tisser` on
+# the PATH) it runs `tisser erasures-reapply` on the copy, as a restore does, and fails
+# unless every one of them is erased again; compose's backup container has none, and
+# says how many a restore's `tisser erasures-reapply` will erase.
 set -euo pipefail
 
 dump=${1:?usage: restore-rehearsal.sh DUMP}
@@ -24,9 +31,10 @@ for file in "$dump" "$expected"; do
 done
 scratch="tisser_rehearsal_$(date -u +%Y%m%d%H%M%S)_$$"
 actual=$(mktemp)
+work=$(mktemp -d)
 cleanup() {
   dropdb --if-exists "$scratch" || echo "rehearsal: could not drop $scratch" >&2
-  rm -f "$actual"
+  rm -rf "$actual" "$work"
 }
 trap cleanup EXIT
 
@@ -55,6 +63,55 @@ if [ -f "$archive" ]; then
     echo "rehearsal: $missing slip(s) the database names are not in $archive" >&2
   fi
 fi
+
+# 4. Who was erased since the backup: a restore brings them back.
+unerased() {  # how many referrals the ledger names the scratch database holds unerased
+  local uuid='[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
+  grep -E "^[^,]+,(consent_withdrawn|retention),$uuid\$" "$1" >"$work/erasures.csv" || true
+  psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$scratch" <<SQL
+CREATE TEMP TABLE erasure (at text, kind text, referral uuid);
+\copy erasure FROM '$work/erasures.csv' WITH (FORMAT csv)
+SELECT count(DISTINCT r.id) FROM referrals_referral r JOIN erasure e ON e.referral = r.id
+ WHERE (e.kind = 'consent_withdrawn' AND r.consent_withdrawn_at IS NULL)
+    OR (e.kind = 'retention' AND r.purged_at IS NULL);
+SQL
+}
+ledger=${TISSER_ERASURE_LEDGER:-}
+erasures=""
+if [ -n "$ledger" ] && [ ! -f "$ledger" ]; then
+  erasures="none recorded yet ($ledger)"
+elif [ -n "$ledger" ]; then
+  back=$(unerased "$ledger")
+  tisser=${TISSER_COMMAND:-$(command -v tisser || true)}
+  if [ -z "$tisser" ]; then
+    erasures="$back referral(s) erased since this backup are back in it:"
+    erasures+=" after a restore, run \`tisser erasures-reapply\` (no tisser command here)"
+  else
+    # On the scratch database only: a copy of the ledger (erasing appends to it), no
+    # broker, a data directory of its own (no real slip is touched).
+    cp "$ledger" "$work/ledger.csv"
+    mkdir "$work/data"
+    host=${PGHOST:-localhost}
+    host=${host//\//%2F}  # a socket's folder
+    read -r -a command <<<"$tisser"
+    if ! env -u TISSER_METRICS_DIR -u PROMETHEUS_MULTIPROC_DIR TISSER_ENV=development \
+      DATABASE_URL="postgres://${PGUSER:-$(id -un)}@$host:${PGPORT:-5432}/$scratch" \
+      REDIS_URL="" TISSER_DATA_DIR="$work/data" TISSER_ERASURE_LEDGER="$work/ledger.csv" \
+      "${command[@]}" erasures-reapply; then
+      echo "rehearsal: FAILED: \`tisser erasures-reapply\` failed on the restored copy" >&2
+      exit 1
+    fi
+    left=$(unerased "$ledger")
+    if [ "$left" -ne 0 ]; then
+      echo "rehearsal: FAILED: $left referral(s) erased since this backup are still there" \
+        "after \`tisser erasures-reapply\`" >&2
+      exit 1
+    fi
+    erasures="$back referral(s) erased since this backup were back in it;"
+    erasures+=" tisser erasures-reapply erased them again"
+  fi
+fi
+[ -z "$erasures" ] || echo "rehearsal: erasures: $erasures"
 
 tables=$(grep -c "^rows " "$actual" || true)
 rows=$(awk '$1 == "rows" { n += $3 } END { print n + 0 }' "$actual")

@@ -41,6 +41,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.errors import NotFound
+from referrals.erasure_ledger import erasure_record_on_commit
 from referrals.lifecycle import open_placements_cancel, referral_event
 from referrals.models import (
     Event,
@@ -93,7 +94,10 @@ def _erase(referral: Referral, *, now: datetime) -> None:
     _matches_erase(referral)
     _events_scrub(referral)
     IdempotencyKey.objects.filter(referral=referral).delete()
-    transaction.on_commit(lambda: slip_files_delete([referral.id]))
+    # robust: the periodic purge deletes a file left behind; a failure here must not stop
+    # the callbacks after it (the erasure ledger's line).
+    transaction.on_commit(lambda: slip_files_delete([referral.id]), robust=True)
+    erasure_record_on_commit(referral)  # what a restore would undo, recorded outside it
 
 
 def _matches_erase(referral: Referral) -> None:
@@ -109,13 +113,15 @@ def _matches_erase(referral: Referral) -> None:
 
 def _events_scrub(referral: Referral) -> None:
     """Cut the referral's and its placements' stored events back to what their type may
-    carry. Only rows that hold more are written."""
+    carry, and forget the requests that wrote them. Only rows that hold more are written."""
     placement_ids = list(Placement.objects.filter(referral=referral).values_list("id", flat=True))
     events = Event.objects.filter(aggregate_id__in=[referral.id, *placement_ids])
     for event_id, type, payload in events.values_list("id", "type", "payload"):
         scrubbed = payload_scrub(type, payload or {})
         if scrubbed != payload:
             Event.objects.filter(id=event_id).update(payload=scrubbed)
+    # A request id may be the caller's own `X-Request-ID`, which can say anything.
+    events.exclude(request_id="").update(request_id="")
 
 
 def idempotency_keys_prune(*, now: datetime | None = None) -> int:
@@ -142,7 +148,9 @@ def slip_files_delete(referral_ids: list[uuid.UUID]) -> int:
     return deleted
 
 
-def referral_consent_withdraw(*, health_center: HealthCenter, referral_id: uuid.UUID) -> Referral:
+def referral_consent_withdraw(
+    *, health_center: HealthCenter, referral_id: uuid.UUID, now: datetime | None = None
+) -> Referral:
     """The person withdrew consent: cancel the referral and its open placements, and
     erase its personal data, in one transaction. Withdrawing twice changes nothing."""
     with transaction.atomic():
@@ -155,7 +163,7 @@ def referral_consent_withdraw(*, health_center: HealthCenter, referral_id: uuid.
             raise NotFound("No referral with this id.")
         if referral.consent_withdrawn_at is not None:
             return referral
-        now = timezone.now()
+        now = now or timezone.now()  # given: re-applied after a restore, at its first time
         open_placements_cancel(referral, now=now)
         if referral.status == Referral.Status.ACTIVE:
             referral.status = Referral.Status.REVOKED

@@ -70,8 +70,41 @@ def test_caddy_is_in_front_and_only_it_is_published() -> None:
     assert services["proxy"]["image"].startswith("caddy:")
     assert "./deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in services["proxy"]["volumes"]
     published = {name: s["ports"] for name, s in services.items() if s.get("ports")}
-    assert published == {"proxy": ["80:80", "443:443", "443:443/udp"]}
+    assert published == {"proxy": ["127.0.0.1:80:80", "127.0.0.1:443:443", "127.0.0.1:443:443/udp"]}
     assert services["proxy"]["depends_on"] == {"web": {"condition": "service_healthy"}}
+
+
+def _published_on(services: dict[str, Any]) -> set[str]:
+    """The host addresses the proxy's ports are published on (`ADDRESS:HOST:CONTAINER`)."""
+    return {port.rsplit(":", 2)[0] for port in services["proxy"]["ports"]}
+
+
+def test_to_try_it_only_this_machine_reaches_it() -> None:
+    """`http://localhost` answers whoever sends `Host: localhost`: in trial mode, no other
+    machine may reach the port at all."""
+    (address,) = _published_on(compose(**SECRETS)["services"])
+
+    assert ipaddress.ip_address(address).is_loopback
+
+
+def _env_file(path: Path) -> dict[str, str]:
+    lines = path.read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if re.match(r"^\w+=", line))
+
+
+def test_the_readme_walk_publishes_it_with_its_domain(tmp_path: Path) -> None:
+    """README's step 2, run as an operator would: the domain set, and the ports published
+    on every address of the server so that Caddy can obtain its certificate."""
+    block = _production_section().split("**2. Configure it, once.**")[1].split("```")[1]
+    commands = block.split("cp .env.example .env", 1)[1]
+    (tmp_path / ".env.example").write_text((ROOT / ".env.example").read_text())
+    subprocess.run(["bash", "-ec", "cp .env.example .env" + commands], cwd=tmp_path, check=True)
+    env = _env_file(tmp_path / ".env")
+
+    services = compose(**env)["services"]
+
+    assert services["proxy"]["environment"]["TISSER_SITE_ADDRESS"] == "tisser.example.org"
+    assert _published_on(services) == {"0.0.0.0"}
 
 
 def test_web_is_healthy_by_its_own_address_and_gates_the_rest() -> None:
@@ -171,8 +204,7 @@ def test_env_example_generates_each_secret_once(tmp_path: Path) -> None:
 
     def run() -> dict[str, str]:
         subprocess.run(["bash", "-ec", "\n".join(commands[1:])], cwd=tmp_path, check=True)
-        lines = (tmp_path / ".env").read_text().splitlines()
-        return dict(line.split("=", 1) for line in lines if re.match(r"^\w+=", line))
+        return _env_file(tmp_path / ".env")
 
     subprocess.run(["bash", "-ec", commands[0]], cwd=tmp_path, check=True)
     first = run()
@@ -183,6 +215,7 @@ def test_env_example_generates_each_secret_once(tmp_path: Path) -> None:
     assert second == first  # run again, nothing changes
     assert first["SECRET_KEY"] != first["POSTGRES_PASSWORD"]
     assert first["TISSER_DOMAIN"] == ""
+    assert first["TISSER_PUBLISH_ADDRESS"] == "127.0.0.1"  # this machine only, to try it
     # Every variable compose.yaml requires is in .env.example.
     required = set(re.findall(r"\$\{(\w+):\?", (ROOT / "compose.yaml").read_text()))
     assert required <= set(first)
@@ -224,3 +257,41 @@ def test_the_readme_walk_uses_what_exists() -> None:
     loop = re.search(r"^for name in .*?^done$", section, re.M | re.S)
     assert loop is not None
     assert "\n".join("#   " + line for line in loop[0].splitlines()) in example
+
+
+def test_the_erasure_ledger_is_outside_what_a_backup_archives_and_a_restore_unpacks() -> None:
+    services = compose(**SECRETS)["services"]
+    backup = services["backup"]["environment"]
+    data_dir = Path(services["web"]["environment"]["TISSER_DATA_DIR"])
+
+    # Where web and the workers write it (settings: TISSER_DATA_DIR/erasures/ledger.csv),
+    # which backup.sh copies beside the dump and the rehearsal reads.
+    assert backup["TISSER_ERASURE_LEDGER"] == str(data_dir / "erasures" / "ledger.csv")
+    assert not Path(backup["TISSER_ERASURE_LEDGER"]).is_relative_to(backup["TISSER_FILES_DIR"])
+    assert "tisser-data:/data:ro" in services["backup"]["volumes"]
+
+
+def test_the_restore_erases_again_before_anything_starts() -> None:
+    """README's step 6: the database, then the slips, then whoever was erased since the
+    backup erased again (their slips with them), and only then the services."""
+    section = _production_section()
+    steps = section.split("**6. Restore.**")[1].split("**7.")[0].replace("\\\n", " ")
+    commands = re.findall(r"^docker compose (.+)$", steps, re.M)
+    order = [
+        next(i for i, c in enumerate(commands) if marker in c)
+        for marker in ("pg_restore", "tar -xzf", "tisser erasures-reapply", "up -d")
+    ]
+
+    assert order == sorted(order)
+    assert commands[0].startswith("stop ")
+
+
+def test_one_service_builds_the_image_the_others_run() -> None:
+    """Several services building one tag at once collide on a fresh server ("image
+    already exists"): web builds it, the workers and the relay never pull it."""
+    services = compose(**SECRETS)["services"]
+    on_image = {name for name, s in services.items() if s.get("image") == "tisser:latest"}
+    assert {name for name, s in services.items() if "build" in s} == {"web"}
+    assert on_image - {"web"}
+    for name in on_image - {"web"}:
+        assert services[name].get("pull_policy") == "never", name
