@@ -30,7 +30,7 @@ from community_catalog.hsds import (
     HsdsSchedule,
     HsdsService,
     HsdsServiceAtLocation,
-    hsds_read,
+    ReadResult,
     json_depth_check,
     validation_problems,
 )
@@ -45,14 +45,22 @@ from community_catalog.hsds_export import (
 )
 from community_catalog.hsds_files import (
     ImportLimits,
-    hsds_document_load,
+    hsds_file_read,
+    import_slot,
     import_spool,
     request_chunks,
     too_large_problem,
 )
 from community_catalog.hsds_import import ImportRejected, hsds_import
 from community_catalog.match_index import ServiceCodes, service_codes
-from community_catalog.models import Location, Schedule, Service, ServiceAtLocation, TaxonomyTerm
+from community_catalog.models import (
+    Location,
+    Organization,
+    Schedule,
+    Service,
+    ServiceAtLocation,
+    TaxonomyTerm,
+)
 from community_catalog.schedules import service_at_location_sessions
 from community_catalog.schemas import (
     ActivityListOut,
@@ -304,21 +312,25 @@ def catalog_search_endpoint(request: HttpRequest, params: Query[SearchParams]) -
 # --- Import and export ---------------------------------------------------------------
 
 
-def _document_read(request: HttpRequest) -> Any:
-    """The file in the body. Read past DATA_UPLOAD_MAX_MEMORY_SIZE, which is for forms
-    (never `request.body`), up to TISSER_IMPORT_MAX_BYTES: to a temporary file, shape
-    checked before it is built (`community_catalog.hsds_files`)."""
+def _document_read(request: HttpRequest) -> ReadResult:
+    """The file in the body, checked. Read past DATA_UPLOAD_MAX_MEMORY_SIZE, which is
+    for forms (never `request.body`), up to TISSER_IMPORT_MAX_BYTES: to a temporary
+    file, shape checked before it is built, checked within TISSER_IMPORT_CHECK_SECONDS
+    (`community_catalog.hsds_files`)."""
     limits = ImportLimits.configured()
     declared = request.META.get("CONTENT_LENGTH") or "0"
     if declared.isdigit() and int(declared) > limits.max_bytes:
         raise too_large_problem(limits)
     with import_spool(request_chunks(request, limits.max_bytes), limits) as spool:
-        return hsds_document_load(spool, limits)
+        try:
+            return hsds_file_read(spool, limits)
+        except DocumentError as exc:
+            raise InvalidInput(str(exc), fields=[FieldProblem("body", str(exc))]) from None
 
 
 @catalog_router.post(
     "/import",
-    response={200: ImportReportOut, 400: ErrorOut, 413: ErrorOut, **_ERRORS},
+    response={200: ImportReportOut, 400: ErrorOut, 413: ErrorOut, 429: ErrorOut, **_ERRORS},
     auth=OrganizationKey(),
     openapi_extra={
         "requestBody": {
@@ -337,13 +349,19 @@ def catalog_import(
     problems are listed and the other invalid records counted. `dry_run=true` reports
     what would change and writes nothing. Refused with 413 past TISSER_IMPORT_MAX_BYTES,
     TISSER_IMPORT_MAX_RECORDS records, 1,000,000 JSON values and keys, 10,000 in one
-    record, or a text of 100,000 characters."""
+    record, a text of 100,000 characters, or when checking takes longer than
+    TISSER_IMPORT_CHECK_SECONDS; with 429 while the same key's previous import runs."""
     organization = request_organization(request)
-    document = _document_read(request)
-    try:
-        read = hsds_read(document)
-    except DocumentError as exc:
-        raise InvalidInput(str(exc), fields=[FieldProblem("body", str(exc))]) from None
+    key_id = request.tisser_key.id  # type: ignore[attr-defined]  # kept by config.auth
+    with import_slot(f"key:{key_id}"):
+        return _import(request, organization, dry_run=dry_run, skip_invalid=skip_invalid)
+
+
+def _import(
+    request: HttpRequest, organization: Organization, *, dry_run: bool, skip_invalid: bool
+) -> ImportReportOut:
+    """The import itself, while the key holds its slot."""
+    read = _document_read(request)
     try:
         report = hsds_import(
             read, organization=organization, dry_run=dry_run, skip_invalid=skip_invalid

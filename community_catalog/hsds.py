@@ -14,11 +14,15 @@ Every problem is reported with the record's index and the field's path; only the
 `PROBLEMS_LISTED` of a document are, and after them each record is checked only as far
 as its first problem, which is enough to know it is invalid: a file of a million
 mistakes costs a million cheap checks, not a million messages.
+
+A caller within a request gives `hsds_read` a deadline: past it, checking stops
+(`CheckTimeExceeded`) rather than hold the request for as long as the file asks.
 """
 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -105,6 +109,20 @@ class DocumentError(ValueError):
     """The document as a whole cannot be read (not a list of services)."""
 
 
+class CheckTimeExceeded(Exception):
+    """Checking went past the caller's deadline; `checked` records were checked. Not a
+    ValueError, so that pydantic lets it through rather than report it as a problem."""
+
+    def __init__(self, checked: int) -> None:
+        super().__init__(f"checking stopped after {checked} records")
+        self.checked = checked
+
+
+def _deadline_check(deadline: float | None, checked: int) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise CheckTimeExceeded(checked)
+
+
 # --- The records ---------------------------------------------------------------------
 
 
@@ -175,7 +193,7 @@ class HsdsSchedule(_Obj):
     notes: Text = ""
 
     @model_validator(mode="after")
-    def _ordered(self) -> HsdsSchedule:
+    def _ordered(self, info: ValidationInfo) -> HsdsSchedule:
         if self.opens_at and self.closes_at and self.closes_at <= self.opens_at:
             raise ValueError("closes_at must be after opens_at")
         if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
@@ -188,6 +206,10 @@ class HsdsSchedule(_Obj):
         # An ended schedule is never walked (the official examples have an impossible one
         # that ended in 2005); a current one must have dates.
         ended = any(day and day < today for day in (self.until, self.valid_to))
+        # A rule that never happens takes dateutil seconds to rule out: none is
+        # started past the reader's deadline.
+        context = info.context or {}
+        _deadline_check(context.get("deadline"), context.get("record", 0))
         if not ended and not schedule_happens(Schedule(**fields)):
             raise ValueError("this schedule never happens: no date matches all its rules")
         return self
@@ -564,9 +586,12 @@ def json_depth_check(document: Any) -> None:
         pending.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
 
 
-def hsds_read(document: Any, *, listed: int = PROBLEMS_LISTED) -> ReadResult:
+def hsds_read(
+    document: Any, *, listed: int = PROBLEMS_LISTED, deadline: float | None = None
+) -> ReadResult:
     """Check every service in `document`; return the valid records, every invalid one,
-    and its first `listed` problems.
+    and its first `listed` problems. Past `deadline` (a `time.monotonic()` instant),
+    raise `CheckTimeExceeded`: between records, and before a schedule's rule is walked.
 
     The document comes from a reader that bounded its depth (`json_parse`,
     `hsds_document_load`, `json_depth_check`): the checks below recurse into it."""
@@ -578,13 +603,15 @@ def hsds_read(document: Any, *, listed: int = PROBLEMS_LISTED) -> ReadResult:
         if not isinstance(raw, dict):
             result.refuse(index, [("", "expected a JSON object (a service)")], listed=listed)
             continue
+        _deadline_check(deadline, index)
         raw = _pruned(raw)
         result.labels[index] = (str(raw.get("id", "")), str(raw.get("name", "")))
         warnings: list[tuple[str, str]] = []
+        context = {"warnings": warnings, "deadline": deadline, "record": index}
         if len(result.errors) < listed:
-            record, problems = _record_read(raw, validator, warnings, listed - len(result.errors))
+            record, problems = _record_read(raw, validator, context, listed - len(result.errors))
         else:
-            record, problems = _record_valid(raw, validator, warnings)
+            record, problems = _record_valid(raw, validator, context)
         if record is None:
             result.refuse(index, problems, listed=listed)
             continue
@@ -600,18 +627,19 @@ def hsds_read(document: Any, *, listed: int = PROBLEMS_LISTED) -> ReadResult:
 def _record_read(
     raw: dict[str, Any],
     validator: jsonschema.protocols.Validator,
-    warnings: list[tuple[str, str]],
+    context: dict[str, Any],
     room: int,
 ) -> tuple[HsdsService | None, list[tuple[str, str]]]:
     """A record and its problems, at most `room` of them (the schema's first, then
-    Tisser's rules on other fields)."""
+    Tisser's rules on other fields). `context` is pydantic's: the list where warnings
+    go, the deadline."""
     first = islice(validator.iter_errors(raw), room)
     problems = {
         _path(err.absolute_path): err.message
         for err in sorted(first, key=lambda e: list(e.absolute_path))
     }
     try:
-        record = HsdsService.model_validate(raw, context={"warnings": warnings})
+        record = HsdsService.model_validate(raw, context=context)
     except PydanticValidationError as exc:
         for path, message in validation_problems(exc):
             problems.setdefault(path, message)
@@ -622,7 +650,7 @@ def _record_read(
 
 
 def _record_valid(
-    raw: dict[str, Any], validator: jsonschema.protocols.Validator, warnings: list[tuple[str, str]]
+    raw: dict[str, Any], validator: jsonschema.protocols.Validator, context: dict[str, Any]
 ) -> tuple[HsdsService | None, list[tuple[str, str]]]:
     """A record, or None at its first problem: once the list of problems is full, that
     a record is invalid is all there is to know, and the first problem costs the least
@@ -630,7 +658,7 @@ def _record_valid(
     if next(validator.iter_errors(raw), None) is not None:
         return None, []
     try:
-        return HsdsService.model_validate(raw, context={"warnings": warnings}), []
+        return HsdsService.model_validate(raw, context=context), []
     except PydanticValidationError:
         return None, []
 

@@ -1,14 +1,18 @@
 """HSDS files received over HTTP for import: how much they may hold, how they are read,
 and where a previewed file waits for its apply.
 
-A file is read in three steps, so that a hostile one costs little:
+A file is read in four steps, so that a hostile one costs little:
 1. it is streamed to a temporary file (in memory while small), refused past
    `TISSER_IMPORT_MAX_BYTES`;
 2. ijson walks through it without building anything and refuses, at the first excess,
    what would be costly to build or to check: nesting deeper than `MAX_JSON_DEPTH`,
    more records than `TISSER_IMPORT_MAX_RECORDS`, a record or a file with too many JSON
    values, a text too long;
-3. only then does `json` build the document, whose size is now bounded.
+3. only then does `json` build the document, whose size is now bounded;
+4. `hsds_read` checks it until `TISSER_IMPORT_CHECK_SECONDS` after step 2 began:
+   its cost depends on what the values are, not only on how many (a phone number is
+   parsed, a schedule's rule walked), so it is bounded in time too.
+A caller (an API key, a person) imports one file at a time (`import_slot`).
 
 `tisser import-hsds` reads an operator's own file and keeps none of these limits but the
 depth (see its command).
@@ -27,6 +31,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -35,7 +40,8 @@ import ijson
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 
-from community_catalog.hsds import MAX_JSON_DEPTH
+from community_catalog.hsds import MAX_JSON_DEPTH, CheckTimeExceeded, ReadResult, hsds_read
+from config.concurrency import concurrency_slot
 from config.errors import FieldProblem, Problem, TooLarge
 
 # One service, however rich, stays far below this many JSON values and keys (the
@@ -48,6 +54,10 @@ MAX_FILE_ITEMS = 1_000_000
 MAX_TEXT_CHARS = 100_000
 # A previewed file not applied within this many seconds is deleted.
 KEPT_FOR_SECONDS = 24 * 3600
+# Imports running at a time per caller, and the wait suggested to the next one: a file
+# within the limits is checked and written in a few seconds.
+IMPORT_CONCURRENCY = 1
+IMPORT_RETRY_AFTER = 10
 
 _CHUNK = 64 * 1024
 
@@ -59,13 +69,23 @@ class ImportLimits:
     max_items: int = MAX_FILE_ITEMS
     max_record_items: int = MAX_RECORD_ITEMS
     max_text: int = MAX_TEXT_CHARS
+    check_seconds: float | None = None
 
     @classmethod
     def configured(cls) -> ImportLimits:
         return cls(
             max_bytes=settings.TISSER_IMPORT_MAX_BYTES,
             max_records=settings.TISSER_IMPORT_MAX_RECORDS,
+            check_seconds=settings.TISSER_IMPORT_CHECK_SECONDS,
         )
+
+
+def import_slot(caller: str) -> AbstractContextManager[None]:
+    """The caller's one import at a time (`config.concurrency`; `Busy` when it is
+    taken): `caller` is "key:<id>" for an API key, "user:<id>" for a signed-in person."""
+    return concurrency_slot(
+        f"hsds-import:{caller}", limit=IMPORT_CONCURRENCY, retry_after=IMPORT_RETRY_AFTER
+    )
 
 
 def import_folder() -> Path:
@@ -116,6 +136,19 @@ def request_chunks(request: Any, limit: int) -> Iterable[bytes]:
 # --- Reading -------------------------------------------------------------------------
 
 
+def hsds_file_read(stream: IO[bytes], limits: ImportLimits) -> ReadResult:
+    """The file's services, checked: its shape, then each service, within
+    `limits.check_seconds` from now (`CheckTimeExceeded` becomes a 413)."""
+    started = time.monotonic()
+    document = hsds_document_load(stream, limits)
+    if limits.check_seconds is None:
+        return hsds_read(document)
+    try:
+        return hsds_read(document, deadline=started + limits.check_seconds)
+    except CheckTimeExceeded as stopped:
+        raise _too_long_to_check(limits, stopped.checked, time.monotonic() - started) from None
+
+
 def hsds_document_load(stream: IO[bytes], limits: ImportLimits) -> Any:
     """The JSON document in `stream`, once its shape is known to be within `limits`."""
     try:
@@ -143,15 +176,19 @@ def _shape_check(stream: IO[bytes], limits: ImportLimits) -> None:
 
     The records are the items of a top-level array, or of the `contents` or `services`
     array of a top-level object (the shapes `hsds_services_in` reads); a top-level
-    object without them is one record. An organization's own fields are copied into each
-    of its services, so they count once per service. (ijson's `basic_parse`, without
-    paths: building the path of each event costs the square of the depth.)
+    object without them is one record, all of it: its `locations`, and its `contents` or
+    `services` that are not arrays, too. An organization's own fields are copied into
+    each of its services, so they count once per service. (ijson's `basic_parse`,
+    without paths: building the path of each event costs the square of the depth.)
     """
     depth = 0
     records_at = 1  # the depth of the records: 1 in an array, 2 in an object's list
-    records = items = record_items = outside = 0
+    # In a top-level object, `outside` counts what is copied into each record, `loose`
+    # what is not: `locations`, and `contents` or `services` that are not arrays.
+    records = items = record_items = outside = loose = 0
     in_record = in_records = copied = False
     top_key = ""
+    is_array: dict[str, bool] = {}  # whether the top-level `contents`, `services` are
     for event, value in ijson.basic_parse(stream, use_float=True):
         if event in _ENDS:
             depth -= 1
@@ -176,6 +213,10 @@ def _shape_check(stream: IO[bytes], limits: ImportLimits) -> None:
             outside += 1
             if outside > limits.max_record_items:
                 raise _record_too_large("organization" if records else "[0]", limits)
+        elif copied:
+            loose += 1
+        if depth == 1 and copied and event != "map_key":
+            is_array[top_key] = event == "start_array"  # the last one is what `json` keeps
         if event in _STARTS:
             depth += 1
             if depth > MAX_JSON_DEPTH:
@@ -192,6 +233,9 @@ def _shape_check(stream: IO[bytes], limits: ImportLimits) -> None:
                 top_key = value
     if records and items + outside * (records - 1) > limits.max_items:
         raise _too_many_values(limits)
+    one_record = copied and not any(is_array.get(key) for key in _RECORD_LISTS)
+    if one_record and outside + loose > limits.max_record_items:
+        raise _record_too_large("[0]", limits)
 
 
 def _long_text_field(stream: IO[bytes], limits: ImportLimits, record: int | None) -> str:
@@ -213,6 +257,17 @@ def _field(prefix: str, record: int | None) -> str:
     for part in parts:
         path += "[]" if part == "item" else (f".{part}" if path else part)
     return path or "body"
+
+
+def _too_long_to_check(limits: ImportLimits, checked: int, seconds: float) -> TooLarge:
+    return TooLarge(
+        f"The file is too large to check in one go: checking stopped after {checked} "
+        f"records and {seconds:.1f} s (TISSER_IMPORT_CHECK_SECONDS is "
+        f"{limits.check_seconds} s). Split it into several files.",
+        code="too_long_to_check",
+        fields=[FieldProblem("body", f"checked in at most {limits.check_seconds} s")],
+        extra={"limit": limits.check_seconds, "records_checked": checked},
+    )
 
 
 def _too_deep() -> Problem:
@@ -337,13 +392,17 @@ def _expired(path: Path) -> bool:
 
 
 class ImportUploadHandler(FileUploadHandler):
-    """Stops reading an uploaded file past TISSER_IMPORT_MAX_BYTES (Django would
-    otherwise write any size to its temporary folder before the view could refuse it);
-    the rest of the request is read and dropped, so the browser gets the page that says
-    so. First in FILE_UPLOAD_HANDLERS."""
+    """Stops reading a request's uploaded files past TISSER_IMPORT_MAX_BYTES in all
+    (Django would otherwise write any size to its temporary folder before the view could
+    refuse it, and a limit per file would let a hundred files through); the rest of the
+    request is read and dropped, so the browser gets the page that says so. First in
+    FILE_UPLOAD_HANDLERS: Django makes one for each request."""
+
+    received = 0  # bytes of every file of the request so far
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
-        if start + len(raw_data) > settings.TISSER_IMPORT_MAX_BYTES:
+        self.received += len(raw_data)
+        if self.received > settings.TISSER_IMPORT_MAX_BYTES:
             if self.request is not None:
                 self.request.upload_too_large = True  # type: ignore[attr-defined]
             raise StopUpload(connection_reset=False)

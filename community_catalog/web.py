@@ -34,6 +34,8 @@ from community_catalog.hsds import DocumentError, hsds_read
 from community_catalog.hsds_files import (
     ImportLimits,
     hsds_document_load,
+    hsds_file_read,
+    import_slot,
     kept_file_delete,
     kept_file_open,
     kept_file_write,
@@ -43,6 +45,7 @@ from community_catalog.hsds_import import ImportReport, hsds_import
 from community_catalog.models import Location, Service, ServiceAtLocation
 from community_catalog.schedules import service_at_location_sessions
 from community_catalog.taxonomy import taxonomy_current
+from config.concurrency import Busy
 from config.errors import Problem, TooLarge
 from referrals.labels import CAPACITY, SERVICE_STATUSES, WEEKDAYS
 from referrals.web import organization_required, problem_message, request_organization
@@ -409,35 +412,57 @@ def _report_view(report: ImportReport) -> dict[str, Any]:
 def catalog_import(request: HttpRequest) -> HttpResponse:
     """Step 1: choose a file; Tisser shows what it would change (a dry run). Step 2:
     apply exactly that file: it waits in a private folder, and the session keeps only
-    its name and hash (`community_catalog.hsds_files`)."""
-    organization = request_organization(request)
+    its name and hash (`community_catalog.hsds_files`). One import at a time per person."""
     form = ImportForm(request.POST or None, request.FILES or None)
-    context: dict[str, Any] = {"form": form}
     limits = ImportLimits.configured()
     if getattr(request, "upload_too_large", False):  # see ImportUploadHandler
         form.is_valid()
         form.errors["file"] = form.error_class([_refusal(too_large_problem(limits))])
-        return render(request, "web/import.html", context, status=413)
+        return render(request, "web/import.html", {"form": form}, status=413)
     if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
-        _kept_forget(request)  # the file previewed before, if any
-        kept = None
         try:
-            kept = kept_file_write(upload.chunks(), limits)
-            with kept.path.open("rb") as stream:
-                read = hsds_read(hsds_document_load(stream, limits))
-        except (Problem, DocumentError) as exc:
-            if kept is not None:
-                kept_file_delete(kept.name)
-            form.add_error("file", _refusal(exc))
-            status = 413 if isinstance(exc, TooLarge) else 422
-            return render(request, "web/import.html", context, status=status)
-        # Invalid records are left out and listed, never a reason to refuse the preview.
-        report = hsds_import(read, organization=organization, dry_run=True, skip_invalid=True)
-        request.session[_SESSION_IMPORT] = {"file": kept.name, "digest": kept.digest}
-        context.update({**_report_view(report), "digest": kept.digest, "name": upload.name})
-        return render(request, "web/import.html", context)
-    return render(request, "web/import.html", context, status=422 if form.is_bound else 200)
+            with import_slot(f"user:{request.user.pk}"):
+                return _import_preview(request, form, limits)
+        except Busy as busy:
+            return _import_busy(request, form, busy)
+    status = 422 if form.is_bound else 200
+    return render(request, "web/import.html", {"form": form}, status=status)
+
+
+def _import_preview(request: HttpRequest, form: ImportForm, limits: ImportLimits) -> HttpResponse:
+    """Keep the chosen file, check it, and show what importing it would change."""
+    context: dict[str, Any] = {"form": form}
+    upload = form.cleaned_data["file"]
+    _kept_forget(request)  # the file previewed before, if any
+    kept = None
+    try:
+        kept = kept_file_write(upload.chunks(), limits)
+        with kept.path.open("rb") as stream:
+            read = hsds_file_read(stream, limits)
+    except (Problem, DocumentError) as exc:
+        if kept is not None:
+            kept_file_delete(kept.name)
+        form.add_error("file", _refusal(exc))
+        status = 413 if isinstance(exc, TooLarge) else 422
+        return render(request, "web/import.html", context, status=status)
+    # Invalid records are left out and listed, never a reason to refuse the preview.
+    organization = request_organization(request)
+    report = hsds_import(read, organization=organization, dry_run=True, skip_invalid=True)
+    request.session[_SESSION_IMPORT] = {"file": kept.name, "digest": kept.digest}
+    context.update({**_report_view(report), "digest": kept.digest, "name": upload.name})
+    return render(request, "web/import.html", context)
+
+
+def _import_busy(request: HttpRequest, form: ImportForm, busy: Busy) -> HttpResponse:
+    """The person's previous import is still running: this one is refused, not queued
+    behind it on the server's threads."""
+    form.is_valid()
+    form.errors["file"] = form.error_class(
+        [_("Your previous import is still running: try again in a few seconds.")]
+    )
+    page = render(request, "web/import.html", {"form": form}, status=busy.status)
+    page["Retry-After"] = str(busy.retry_after)
+    return page
 
 
 def _refusal(exc: Exception) -> str:
@@ -460,6 +485,11 @@ def _refusal(exc: Exception) -> str:
             "field": field,
             "limit": limit,
         }
+    if exc.code == "too_long_to_check":
+        return _(
+            "The file is too large to check in one go (in %(seconds)s seconds): split it "
+            "into several files."
+        ) % {"seconds": f"{limit:g}"}
     if exc.code == "text_too_long":
         return _("%(field)s holds a text of more than %(limit)s characters.") % {
             "field": field,
@@ -477,6 +507,16 @@ def _kept_forget(request: HttpRequest) -> None:
 @organization_required
 @require_POST
 def catalog_import_apply(request: HttpRequest) -> HttpResponse:
+    try:
+        with import_slot(f"user:{request.user.pk}"):
+            return _import_apply(request)
+    except Busy as busy:
+        return _import_busy(request, ImportForm(), busy)
+
+
+def _import_apply(request: HttpRequest) -> HttpResponse:
+    """Import the file previewed, if it is still the one previewed. Not bounded in time
+    as the preview is: its bytes are those checked then (their hash says so)."""
     kept = request.session.get(_SESSION_IMPORT) or {}
     digest = kept.get("digest")
     stream = None

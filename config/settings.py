@@ -336,11 +336,14 @@ TISSER_CATALOG_LANGUAGE = env_str("TISSER_CATALOG_LANGUAGE", "fr").lower() or "f
 # Phone numbers written without a country code are read as numbers of this region.
 TISSER_PHONE_REGION = env_str("TISSER_PHONE_REGION", "FR").upper() or "FR"
 # HSDS files sent to the API or the web import (`tisser import-hsds` has no limit): the
-# largest accepted, in bytes, and the most services in one. An import is checked and
-# written within its request (checking a rich service takes about 10 ms): past these,
-# split the file, or have the operator run `tisser import-hsds`.
+# largest accepted, in bytes, the most services in one, and the seconds their checking
+# may take. An import is checked and written within its request, one at a time per key
+# or person (checking a rich service takes 3 to 8 ms, adding it as long, replacing one
+# that exists 100 to 200 ms): past these, split the file, or have the operator run
+# `tisser import-hsds`.
 TISSER_IMPORT_MAX_BYTES = env_int("TISSER_IMPORT_MAX_BYTES", 20_000_000, minimum=1024)
-TISSER_IMPORT_MAX_RECORDS = env_int("TISSER_IMPORT_MAX_RECORDS", 5_000, minimum=1)
+TISSER_IMPORT_MAX_RECORDS = env_int("TISSER_IMPORT_MAX_RECORDS", 500, minimum=1)
+TISSER_IMPORT_CHECK_SECONDS = env_float("TISSER_IMPORT_CHECK_SECONDS", 3.0, minimum=0.1)
 
 # --- Internationalisation ------------------------------------------------------------
 LANGUAGE_CODE = "fr"

@@ -202,7 +202,12 @@ def test_the_cli_imports_for_an_organisation_with_a_report(org_api: ApiClient, c
     assert Schedule.objects.filter(service=service).count() == 1
 
 
-def test_a_large_file_with_shared_places_is_written_in_batches(org_api: ApiClient) -> None:
+def test_a_large_file_with_shared_places_is_written_in_batches(
+    org_api: ApiClient, settings: Any
+) -> None:
+    # Past the API's default limits, which an operator may raise (test_import_limits.py).
+    settings.TISSER_IMPORT_MAX_RECORDS = 1200
+    settings.TISSER_IMPORT_CHECK_SECONDS = 600
     template = json.loads((EXAMPLES / "service_full.json").read_text())
     places = [
         {**template["service_at_locations"][0]["location"], "id": str(uuid.uuid4())}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import stat
 import time
 import uuid
@@ -17,13 +18,14 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.contrib.sessions.models import Session
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.test import Client
 
 from community_catalog.models import Location, Organization, Service
-from referrals.models import Event
+from referrals.models import ApiKey, Event
 from tests.community_catalog.test_api_organization import LOCATION, created_service
 from tests.conftest import ApiClient
 from tests.web.test_accounts import create_user, signed_in
@@ -36,6 +38,7 @@ SECONDS = 5.0
 BODY_BYTES = 64 * 1024
 LISTED = 100
 ENGLISH: dict[str, Any] = {"HTTP_ACCEPT_LANGUAGE": "en"}
+EXAMPLE = Path(__file__).resolve().parent / "hsds_examples" / "service_full.json"
 
 
 @cache
@@ -150,6 +153,171 @@ def test_a_hostile_5_mb_file_is_refused_quickly_by_the_web_import(
     limit = settings.TISSER_IMPORT_MAX_RECORDS
     assert f"more than {limit} activities" in response.content.decode()
     assert catalogue_rows() == before
+    assert kept_files() == []
+
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def exported_clones(org_api: ApiClient, *, size: int = 0, records: int = 0) -> bytes:
+    """A list of copies of a real service, made through the organisation's API and
+    exported: each copy with fresh ids (but the organisation's and the taxonomy's, so
+    that each is a valid service of the caller), until `size` bytes or `records` copies."""
+    created_service(org_api)
+    [service] = org_api.get("/api/v1/catalog/export").json()["contents"]
+    text = json.dumps(service, separators=(",", ":"))
+    kept = {service["organization_id"], *(a["taxonomy_term_id"] for a in service["attributes"])}
+    copies = records or size // (len(text) + 1)
+
+    def copy() -> str:
+        fresh: dict[str, str] = {}
+        return UUID.sub(
+            lambda m: m[0] if m[0] in kept else fresh.setdefault(m[0], str(uuid.uuid4())), text
+        )
+
+    return ("[" + ",".join(copy() for _ in range(copies)) + "]").encode()
+
+
+def test_a_5_mb_file_of_real_services_is_refused_quickly_by_the_api(org_api: ApiClient) -> None:
+    body = exported_clones(org_api, size=FIVE_MB)
+    assert len(body) >= FIVE_MB * 0.99
+    assert json.loads(body)[0]["service_at_locations"][0]["schedules"]  # a rich service
+    before = catalogue_rows()
+
+    response, seconds = timed(lambda: org_api.post("/api/v1/catalog/import", body))
+
+    assert response.status_code == 413, response.content[:500]
+    assert seconds < SECONDS
+    assert len(response.content) < BODY_BYTES
+    error = response.json()["error"]
+    assert error["code"] == "too_many_records"
+    assert "TISSER_IMPORT_MAX_RECORDS" in error["message"]
+    assert catalogue_rows() == before
+
+
+def test_a_5_mb_file_of_real_services_is_refused_quickly_by_the_web_import(
+    org_web: Client, org_api: ApiClient
+) -> None:
+    file = upload(exported_clones(org_api, size=FIVE_MB))
+
+    response, seconds = timed(lambda: org_web.post("/app/import/", {"file": file}, **ENGLISH))
+
+    assert response.status_code == 413
+    assert seconds < SECONDS
+    assert len(response.content) < BODY_BYTES
+    limit = settings.TISSER_IMPORT_MAX_RECORDS
+    assert f"more than {limit} activities" in response.content.decode()
+    assert kept_files() == []
+
+
+def test_a_file_too_long_to_check_is_refused_when_its_time_is_up(
+    org_api: ApiClient, org_web: Client, settings: Any
+) -> None:
+    """Within every limit of size, but checking it would take longer than a request may:
+    checking stops at TISSER_IMPORT_CHECK_SECONDS."""
+    body = exported_clones(org_api, records=settings.TISSER_IMPORT_MAX_RECORDS)
+    settings.TISSER_IMPORT_CHECK_SECONDS = 0.2
+    before = catalogue_rows()
+
+    response, seconds = timed(lambda: org_api.post("/api/v1/catalog/import", body))
+    page = org_web.post("/app/import/", {"file": upload(body)}, **ENGLISH)
+
+    assert response.status_code == 413, response.content[:500]
+    assert seconds < 0.2 + 1.0
+    error = response.json()["error"]
+    assert error["code"] == "too_long_to_check"
+    assert "TISSER_IMPORT_CHECK_SECONDS" in error["message"]
+    assert error["records_checked"] < settings.TISSER_IMPORT_MAX_RECORDS
+    assert page.status_code == 413
+    assert "too large to check in one go" in page.content.decode()
+    assert kept_files() == []
+    assert catalogue_rows() == before
+
+
+def org_key_id(org_api: ApiClient) -> int:
+    return int(ApiKey.objects.get(organization=org_api.organization).id)  # type: ignore[attr-defined]
+
+
+def test_a_key_imports_one_file_at_a_time(org_api: ApiClient, rival_api: ApiClient) -> None:
+    from community_catalog.hsds_files import import_slot
+
+    body = json.dumps(json.loads(EXAMPLE.read_text()))
+    with import_slot(f"key:{org_key_id(org_api)}"):  # this key's import still running
+        busy = org_api.post("/api/v1/catalog/import", body)
+        assert busy.status_code == 429
+        assert busy.json()["error"]["code"] == "busy"
+        assert int(busy["Retry-After"]) > 0
+        assert rival_api.post("/api/v1/catalog/import?dry_run=true", body).status_code == 200
+    assert org_api.post("/api/v1/catalog/import", body).status_code == 200
+
+
+def test_a_person_imports_one_file_at_a_time(org_web: Client) -> None:
+    from community_catalog.hsds_files import import_slot
+
+    user = User.objects.get(username="o.bonnefoi")
+    file = EXAMPLE.read_bytes()
+    with import_slot(f"user:{user.pk}"):  # this person's import still running
+        busy = org_web.post("/app/import/", {"file": upload(file)}, **ENGLISH)
+        assert busy.status_code == 429
+        assert int(busy["Retry-After"]) > 0
+        assert "still running" in busy.content.decode()
+        applying = org_web.post("/app/import/apply/", {"digest": "0" * 64}, **ENGLISH)
+        assert applying.status_code == 429
+    assert org_web.post("/app/import/", {"file": upload(file)}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        pytest.param({"locations": [{"id": str(i)} for i in range(6_000)]}, id="locations"),
+        pytest.param({"contents": {f"k{i}": i for i in range(10_001)}}, id="contents"),
+        pytest.param({"services": {f"k{i}": i for i in range(10_001)}}, id="services"),
+    ],
+)
+def test_a_single_service_s_lists_count_against_it(
+    org_api: ApiClient, document: dict[str, Any]
+) -> None:
+    """A single service (not a list, a page or an organization) is one record, whatever
+    its `locations`, `contents` or `services` hold."""
+    body = json.dumps({"id": str(uuid.uuid4()), "name": "Atelier", "status": "active", **document})
+
+    response = org_api.post("/api/v1/catalog/import", body)
+
+    assert response.status_code == 413, response.content[:500]
+    error = response.json()["error"]
+    assert error["code"] == "record_too_large"
+    assert [f["field"] for f in error["fields"]] == ["[0]"]
+    assert not Service.objects.exists()
+
+
+def test_an_organization_s_own_locations_are_not_counted_in_each_service(
+    org_api: ApiClient,
+) -> None:
+    """They are not copied into its services (`hsds_services_in`)."""
+    document = json.loads((EXAMPLE.parent / "organization_full.json").read_text())
+    document["id"] = str(org_api.organization.id)  # type: ignore[attr-defined]
+    document["locations"] = [{"id": str(i)} for i in range(6_000)]
+
+    response = org_api.post("/api/v1/catalog/import?dry_run=true", json.dumps(document))
+
+    assert response.status_code == 200, response.content[:500]
+
+
+def test_the_upload_limit_is_for_the_whole_request(org_web: Client, settings: Any) -> None:
+    """Each file within TISSER_IMPORT_MAX_BYTES, all of them past it: refused before
+    the rest reaches the disk."""
+    settings.TISSER_IMPORT_MAX_BYTES = 10_000
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1_000  # on disk, as a large upload would be
+    part = json.dumps([{"name": "x" * 6_000}]).encode()
+
+    response = org_web.post(
+        "/app/import/",
+        {"file": upload(part), "more": [upload(part, f"{i}.json") for i in range(3)]},
+        **ENGLISH,
+    )
+
+    assert response.status_code == 413
+    assert "The file is larger than" in response.content.decode()
     assert kept_files() == []
 
 
