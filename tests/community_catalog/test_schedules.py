@@ -135,3 +135,22 @@ def test_a_start_long_ago_gives_the_same_sessions_as_walking_from_it(
     sessions = schedule_sessions(schedule, after=after, count=4)
 
     assert [s.starts_at.replace(tzinfo=None) for s in sessions] == expected
+
+
+def test_an_impossible_rule_is_found_impossible_quickly() -> None:
+    """dateutil walks a rule with no occurrence to the year 9999 (seconds of one request
+    per rule); the calendar repeats every 400 years, so walking one cycle is enough."""
+    import time as clock
+
+    from community_catalog.schedules import schedule_happens
+
+    impossible = Schedule(
+        freq="WEEKLY", byday="MO", bymonthday="31", byyearday="1", opens_at=time(10)
+    )
+    started = clock.perf_counter()
+    assert schedule_happens(impossible) is False
+    assert clock.perf_counter() - started < 0.5
+    # Rare but real: a leap year's 366th day on a Monday, every few decades.
+    rare = Schedule(freq="YEARLY", byday="MO", byyearday="366", opens_at=time(10))
+    assert schedule_happens(rare) is True
+    assert schedule_happens(Schedule(freq="WEEKLY", byday="TU", opens_at=time(14))) is True
