@@ -69,6 +69,14 @@ class ApiClient:
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """A password hash costs a few hundred milliseconds by design, and the suite creates
+    and signs in hundreds of people; what it tests is not the hash. (Servers the browser
+    and fault tests start use the real hasher.)"""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _process_caches_cleared() -> Iterator[None]:
     """Each test's database is new: what a process keeps for a while (keys, taxonomy,
     postcodes) must not come from another test's."""

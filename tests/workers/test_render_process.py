@@ -20,9 +20,15 @@ import pytest
 from pypdf import PdfReader
 
 from tests.conftest import ApiClient, referral_body, wait_for_stage
+from tests.faults.conftest import production_only
 from workers import slip_renderer as module
 from workers.render_process import RenderProcess, RenderProcessError
 from workers.slip_content import sample_slips_html
+
+# Render processes are the production topology's (`tisser worker` with slips on processes
+# of their own): their minutes of killed children run on the PostgreSQL pass, with the
+# other faults, while the embedded pass runs the browser tests.
+pytestmark = production_only
 
 
 def text(pdf: bytes) -> str:
