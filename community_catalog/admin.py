@@ -29,7 +29,7 @@ from community_catalog.models import (
 )
 from community_catalog.services import service_derived_refresh
 from community_catalog.taxonomy import taxonomy_change_lock
-from config.errors import Problem
+from core.errors import Problem
 
 # URLs typed without a scheme are read as https (Django 6's default, chosen now).
 _URLS: dict[Any, dict[str, Any]] = {models.URLField: {"assume_scheme": "https"}}

@@ -86,8 +86,8 @@ from community_catalog.selectors import (
 )
 from community_catalog.values import language_normalize
 from config.auth import AnyKey, OrganizationKey, request_api_key, request_organization
-from config.errors import FieldProblem, InvalidInput, NotFound, Problem
-from config.schemas import MAX_OFFSET, ErrorOut
+from core.errors import FieldProblem, InvalidInput, NotFound, Problem
+from core.schemas import MAX_OFFSET, ErrorOut
 
 catalog_router = Router(tags=["catalogue"])
 organization_router = Router(auth=OrganizationKey(), tags=["organisation"])

@@ -36,7 +36,7 @@ from community_catalog.taxonomy import (
     taxonomy_key,
     taxonomy_version_bump,
 )
-from config.errors import FieldProblem, InvalidInput, NotFound
+from core.errors import FieldProblem, InvalidInput, NotFound
 from referrals.outbox import event_record
 
 CSV_COLUMNS = ("taxonomy", "code", "tisser_codes", "label")

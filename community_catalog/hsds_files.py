@@ -41,8 +41,8 @@ from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 
 from community_catalog.hsds import MAX_JSON_DEPTH, CheckTimeExceeded, ReadResult, hsds_read
-from config.concurrency import concurrency_slot
-from config.errors import FieldProblem, Problem, TooLarge
+from core.concurrency import concurrency_slot
+from core.errors import FieldProblem, Problem, TooLarge
 
 # One service, however rich, stays far below this many JSON values and keys (the
 # official full example has 850): more is not a service but a way to make each check slow.
@@ -81,7 +81,7 @@ class ImportLimits:
 
 
 def import_slot(caller: str) -> AbstractContextManager[None]:
-    """The caller's one import at a time (`config.concurrency`; `Busy` when it is
+    """The caller's one import at a time (`core.concurrency`; `Busy` when it is
     taken): `caller` is "key:<id>" for an API key, "user:<id>" for a signed-in person."""
     return concurrency_slot(
         f"hsds-import:{caller}", limit=IMPORT_CONCURRENCY, retry_after=IMPORT_RETRY_AFTER

@@ -28,6 +28,7 @@ from community_catalog.models import (
     ServiceAtLocation,
 )
 from community_catalog.taxonomy import TermInfo, taxonomy_current
+from core.caches import cache_register
 
 EARTH_RADIUS_KM = 6371.0088
 # Confidential places are located for distances at the centre of a 0.01° grid cell.
@@ -89,6 +90,12 @@ postcode_positions: TTLCache[tuple[str, str], tuple[float, float]] = TTLCache(
     maxsize=50_000, ttl=3600
 )
 _postcode_lock = threading.Lock()
+
+
+@cache_register
+def postcode_positions_forget() -> None:
+    with _postcode_lock:
+        postcode_positions.clear()
 
 
 def postcode_position(postal_code: str, country_code: str = "FR") -> tuple[float, float] | None:

@@ -36,7 +36,7 @@ from community_catalog.models import (
     TaxonomyTerm,
 )
 from community_catalog.taxonomy import is_tisser_taxonomy, taxonomy_current
-from config.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from referrals.outbox import EventDraft, event_record, events_record
 from referrals.services import api_key_create
 

@@ -21,6 +21,8 @@ from typing import NamedTuple
 
 from django.conf import settings
 
+from core.caches import cache_register
+
 # The name Tisser's own taxonomy goes by in HSDS files (`taxonomy_term.taxonomy`).
 TAXONOMY_NAME = "tisser"
 # The version of the seeded taxonomy; each change since adds to it.
@@ -310,6 +312,7 @@ def taxonomy_current() -> Taxonomy:
     return loaded
 
 
+@cache_register
 def taxonomy_forget() -> None:
     """Forget this process's copy: the next reader loads the taxonomy anew."""
     global _current, _checked_at

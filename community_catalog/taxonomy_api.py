@@ -27,7 +27,7 @@ from community_catalog.schemas import (
 )
 from community_catalog.taxonomy import TAXONOMY_NAME, taxonomy_current, taxonomy_key
 from config.auth import OperatorKey
-from config.schemas import MAX_OFFSET, ErrorOut
+from core.schemas import MAX_OFFSET, ErrorOut
 
 taxonomy_router = Router(tags=["taxonomy"])
 

@@ -26,7 +26,7 @@ from community_catalog.taxonomy import (
     taxonomy_forget,
     taxonomy_version_bump,
 )
-from config.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from referrals.outbox import event_record
 
 CODE_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")

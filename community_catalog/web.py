@@ -45,8 +45,8 @@ from community_catalog.hsds_import import ImportReport, hsds_import
 from community_catalog.models import Location, Service, ServiceAtLocation
 from community_catalog.schedules import service_at_location_sessions
 from community_catalog.taxonomy import taxonomy_current
-from config.concurrency import Busy
-from config.errors import Problem, TooLarge
+from core.concurrency import Busy
+from core.errors import Problem, TooLarge
 from referrals.labels import CAPACITY, SERVICE_STATUSES, WEEKDAYS
 from referrals.web import organization_required, problem_message, request_organization
 

@@ -27,7 +27,7 @@ from community_catalog import crosswalks, taxonomy_services
 from community_catalog.forms import CrosswalkForm, NewTermForm, TermForm
 from community_catalog.models import TaxonomyTerm
 from community_catalog.taxonomy import KIND_ROOTS, taxonomy_current
-from config.errors import Problem
+from core.errors import Problem
 from referrals.web import problem_message
 
 View = Callable[..., HttpResponseBase]

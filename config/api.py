@@ -14,8 +14,8 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from community_catalog.api import catalog_router, organization_router
 from community_catalog.taxonomy_api import taxonomy_router
-from config.errors import Problem
-from config.ratelimit import RateLimited
+from core.errors import Problem
+from core.ratelimit import RateLimited
 from referrals.api import router as referrals_router
 from referrals.api import slips_router
 from referrals.audit_api import router as audit_router

@@ -22,8 +22,8 @@ from django.conf import settings
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
-from config.broker import embedded
-from config.logs import request_id
+from core.broker import embedded
+from core.logs import request_id
 
 _runtime: Any = None
 

@@ -12,7 +12,7 @@ from typing import Any
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import (
+from core.env import (
     env_bool,
     env_choice,
     env_dir,
@@ -67,8 +67,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "config.logs.RequestIdMiddleware",
-    "config.metrics.HttpMetrics",
+    "core.logs.RequestIdMiddleware",
+    "core.metrics.HttpMetrics",
     # /healthz and /readyz answer whatever the Host: before the host check and redirect.
     "config.health.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -422,12 +422,12 @@ TISSER_LOG_FORMAT = env_choice(
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "config.logs.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "core.logs.RequestIdFilter"}},
     "formatters": {
         "plain": {
             "format": "%(asctime)s %(levelname)s %(name)s %(process)d [%(request_id)s]: %(message)s"
         },
-        "json": {"()": "config.logs.TisserJsonFormatter"},
+        "json": {"()": "core.logs.TisserJsonFormatter"},
     },
     "handlers": {
         "stderr": {

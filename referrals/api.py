@@ -21,7 +21,7 @@ from community_catalog.hsds import validation_problems
 from community_catalog.travel import travel
 from config.audit import audit_ids
 from config.auth import HealthCenterKey, request_center
-from config.errors import (
+from core.errors import (
     Conflict,
     FieldProblem,
     Gone,
@@ -29,7 +29,7 @@ from config.errors import (
     NotFound,
     UnsupportedMediaType,
 )
-from config.schemas import MAX_OFFSET, ErrorOut, paged
+from core.schemas import MAX_OFFSET, ErrorOut, paged
 from referrals import selectors, services
 from referrals.fhir import referral_bundle
 from referrals.lifecycle import CENTER_ACTIONS, allowed_actions, placement_cancel, referral_cancel

@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
 from config.auth import OperatorKey
-from config.schemas import MAX_OFFSET, ErrorOut, paged
+from core.schemas import MAX_OFFSET, ErrorOut, paged
 from referrals.models import AuditEntry
 
 router = Router(auth=OperatorKey(), tags=["audit"])

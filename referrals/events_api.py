@@ -18,8 +18,8 @@ from pydantic import Field, WithJsonSchema
 
 from config.audit import audit_ids
 from config.auth import PartyKey, request_party
-from config.errors import FieldProblem, InvalidInput
-from config.schemas import MAX_OFFSET, ErrorOut, paged
+from core.errors import FieldProblem, InvalidInput
+from core.schemas import MAX_OFFSET, ErrorOut, paged
 from referrals import selectors, webhooks
 from referrals.api import event_out
 from referrals.models import WebhookDelivery, WebhookSubscription

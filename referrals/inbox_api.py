@@ -20,7 +20,7 @@ from pydantic import Field
 
 from config.audit import audit_ids
 from config.auth import OrganizationKey, request_organization
-from config.schemas import MAX_OFFSET, ErrorOut, paged
+from core.schemas import MAX_OFFSET, ErrorOut, paged
 from referrals import selectors
 from referrals.api import ACTION_ERRORS, body_doc, optional_body
 from referrals.lifecycle import (

@@ -26,7 +26,7 @@ from django.db.models import Exists, Max, OuterRef, Q
 from django.utils import timezone
 
 from community_catalog.models import Organization
-from config.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from referrals.models import HealthCenter, Match, Placement, Referral
 from referrals.outbox import EventDraft, event_mark_processed, event_record, events_record
 

@@ -326,7 +326,7 @@ class Event(models.Model):
     processed_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
     request_id = models.CharField(
-        max_length=64, blank=True, help_text="The request that caused it (see config.logs)."
+        max_length=64, blank=True, help_text="The request that caused it (see core.logs)."
     )
 
     class Meta:

@@ -34,8 +34,8 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from config.broker import BROKER_ERRORS
-from config.logs import request_id
+from core.broker import BROKER_ERRORS
+from core.logs import request_id
 from referrals.models import Event
 
 logger = logging.getLogger(__name__)

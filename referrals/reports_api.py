@@ -12,8 +12,8 @@ from django.utils import translation
 from ninja import Field, Query, Router, Schema
 
 from config.auth import AnyKey, request_api_key
-from config.errors import FieldProblem, InvalidInput, NotFound
-from config.schemas import ErrorOut
+from core.errors import FieldProblem, InvalidInput, NotFound
+from core.schemas import ErrorOut
 from referrals.models import ApiKey, HealthCenter
 from referrals.report_charts import table_csv
 from referrals.reports import Scope, default_period, report_build

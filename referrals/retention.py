@@ -40,7 +40,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from config.errors import NotFound
+from core.errors import NotFound
 from referrals.erasure_ledger import erasure_record_on_commit
 from referrals.lifecycle import open_placements_cancel, referral_event
 from referrals.models import (

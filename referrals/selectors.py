@@ -7,7 +7,7 @@ import uuid
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from community_catalog.models import Organization
-from config.errors import NotFound
+from core.errors import NotFound
 from referrals.models import Event, HealthCenter, Placement, Referral, WellbeingMeasure
 
 

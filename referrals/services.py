@@ -20,8 +20,9 @@ from django.utils import timezone
 
 from community_catalog.models import Organization, TaxonomyTerm
 from community_catalog.selectors import postcode_position, taxonomy_terms_by_code
-from config.errors import Conflict, FieldProblem, InvalidInput
-from config.ratelimit import rate_limit_check
+from core.caches import cache_register
+from core.errors import Conflict, FieldProblem, InvalidInput
+from core.ratelimit import rate_limit_check
 from referrals.lifecycle import (
     ProposedMatch,
     matches_offer,
@@ -84,6 +85,12 @@ def api_key_create(
 API_KEY_CACHE_SECONDS = 10
 _api_keys: TTLCache[str, ApiKey] = TTLCache(maxsize=10_000, ttl=API_KEY_CACHE_SECONDS)
 _api_keys_lock = threading.Lock()
+
+
+@cache_register
+def api_keys_forget() -> None:
+    with _api_keys_lock:
+        _api_keys.clear()
 
 
 def api_key_authenticate(key: str) -> ApiKey | None:

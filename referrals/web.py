@@ -19,7 +19,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 
 from community_catalog.models import Organization, Service
-from config.errors import Problem
+from core.errors import Problem
 from referrals.models import HealthCenter, Membership, Placement, Referral
 
 View = Callable[..., HttpResponseBase]

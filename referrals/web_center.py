@@ -23,8 +23,8 @@ from django.views.decorators.http import require_POST
 from pydantic import ValidationError
 
 from config.audit import audit_ids
-from config.concurrency import Busy
-from config.errors import Conflict, InvalidInput, NotFound, Problem
+from core.concurrency import Busy
+from core.errors import Conflict, InvalidInput, NotFound, Problem
 from referrals import selectors, services
 from referrals.forms import CancelForm, ReferralForm, WellbeingForm
 from referrals.labels import (

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from config.audit import audit_ids
-from config.errors import Conflict, InvalidInput, NotFound, Problem
+from core.errors import Conflict, InvalidInput, NotFound, Problem
 from referrals import selectors
 from referrals.forms import PlainForm, WellbeingForm, language_choices
 from referrals.labels import ACCESSIBILITY, ACTIONS, PLACEMENT_REASONS, PLACEMENT_STATUSES

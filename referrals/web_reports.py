@@ -19,7 +19,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from config.errors import InvalidInput
+from core.errors import InvalidInput
 from referrals.forms import PlainForm
 from referrals.models import HealthCenter
 from referrals.report_charts import CHARTS, chart_svg, table_csv

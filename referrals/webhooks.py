@@ -11,7 +11,7 @@
   to a URL that never answers, each event then costs ten deliveries of a whole deadline,
   twelve times over). So:
   - a centre or an organisation has at most `TISSER_WEBHOOK_OWNER_CONCURRENCY`
-    deliveries in flight, in all processes (`config.concurrency`'s slots, in Redis). A
+    deliveries in flight, in all processes (`core.concurrency`'s slots, in Redis). A
     delivery that finds its owner busy is put back for half a deadline: not tried, so
     not counted; it stays pending, so the sweep re-sends it if that message is lost;
   - a breaker per subscription: after `TISSER_WEBHOOK_BREAKER_FAILURES` attempts in a
@@ -47,9 +47,9 @@ from django.db.models.query import RawQuerySet
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from config.broker import BROKER_ERRORS
-from config.concurrency import Busy, concurrency_slot
-from config.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from core.broker import BROKER_ERRORS
+from core.concurrency import Busy, concurrency_slot
+from core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from referrals.models import Event, HealthCenter, WebhookDelivery, WebhookSubscription
 from referrals.webhook_transport import (
     Resolve,

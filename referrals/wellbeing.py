@@ -12,7 +12,7 @@ import uuid
 
 from django.db import IntegrityError, transaction
 
-from config.errors import Conflict, FieldProblem, Gone, InvalidInput, NotFound
+from core.errors import Conflict, FieldProblem, Gone, InvalidInput, NotFound
 from referrals.lifecycle import referral_event
 from referrals.models import WELLBEING_QUESTIONS, Placement, Referral, WellbeingMeasure
 from referrals.schemas import WellbeingIn

@@ -19,7 +19,7 @@ from django.test import Client
 
 from community_catalog.demo_data import demo_catalog_load
 from community_catalog.services import organization_create
-from config.process_caches import process_caches_clear
+from core.caches import process_caches_clear
 from referrals.models import HealthCenter, Referral
 from referrals.services import health_center_create
 

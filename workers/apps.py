@@ -6,7 +6,7 @@ class WorkersConfig(AppConfig):
 
     def ready(self) -> None:
         # Actors bind to the broker when they are declared, so the broker comes first.
-        from config.broker import broker_setup
+        from workers.broker import broker_setup
 
         broker_setup()
         from workers import actors  # noqa: F401

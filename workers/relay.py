@@ -28,7 +28,7 @@ from django.db import close_old_connections, connections
 from django.db.utils import DatabaseError
 
 from community_catalog.match_index import match_points_daily
-from config.broker import BROKER_ERRORS
+from core.broker import BROKER_ERRORS
 from referrals.lifecycle import placements_check
 from referrals.outbox import events_sweep
 from referrals.webhooks import webhook_deliveries_sweep

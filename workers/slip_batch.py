@@ -47,7 +47,7 @@ from pikepdf import (
     String,
 )
 
-from config.concurrency import concurrency_slot
+from core.concurrency import concurrency_slot
 from referrals.models import HealthCenter, Referral, Slip
 from workers.slip_content import batch_title
 
@@ -109,7 +109,7 @@ def batch_response(response: HttpResponse, etag: str) -> HttpResponse:
 
 
 def batch_slot(caller: str) -> AbstractContextManager[None]:
-    """One of the caller's few batches at a time (`config.concurrency`): `caller` is
+    """One of the caller's few batches at a time (`core.concurrency`): `caller` is
     "key:<id>" for an API key, "user:<id>" for a signed-in person."""
     return concurrency_slot(
         f"slip-batch:{caller}", limit=BATCH_CONCURRENCY, retry_after=BATCH_RETRY_AFTER
@@ -136,7 +136,7 @@ def batch_get(
     center: HealthCenter, day: date, referrals: list[Referral], *, etag: str, caller: str
 ) -> Batch:
     """The batch named `etag`: one put together lately, or put together now in one of
-    the caller's slots (`batch_slot`; `config.concurrency.Busy` when all are taken)."""
+    the caller's slots (`batch_slot`; `core.concurrency.Busy` when all are taken)."""
     key = f"{center.id}|{etag}"
     with _recent_lock:
         batch = _recent.get(key)

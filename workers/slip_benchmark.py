@@ -150,7 +150,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 import django
 django.setup()
 from workers.slip_renderer import slip_renderer, worker_warm_up
-worker_warm_up()  # what a worker does when it boots (config.broker)
+worker_warm_up()  # what a worker does when it boots (workers.broker)
 renderer = slip_renderer()
 booted = time.perf_counter()
 html = sys.stdin.read()

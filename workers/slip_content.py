@@ -39,6 +39,7 @@ from django.utils.translation import gettext_lazy as _
 from community_catalog.costs import text_cost_state
 from community_catalog.models import Service, ServiceAtLocation
 from community_catalog.schedules import service_at_location_sessions
+from core.caches import cache_register
 from referrals.models import Event, Match, Placement, Referral
 
 # The languages slips are printed in; for any other, French with English.
@@ -473,6 +474,7 @@ def catalogue_rows(sal_ids: set[uuid.UUID]) -> dict[uuid.UUID, ServiceAtLocation
     return found
 
 
+@cache_register
 def catalogue_forget() -> None:
     global _catalogue_state
     with _catalogue_lock:

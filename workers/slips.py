@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from config.metrics import SLIP_RENDER_SECONDS
+from core.metrics import SLIP_RENDER_SECONDS
 from referrals.models import Referral
 from referrals.outbox import event_mark_processed
 from referrals.services import referral_slip_attach

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='event',
             name='request_id',
-            field=models.CharField(blank=True, help_text='The request that caused it (see config.logs).', max_length=64),
+            field=models.CharField(blank=True, help_text='The request that caused it (see core.logs).', max_length=64),
         ),
     ]

@@ -9,7 +9,7 @@ from contextlib import ExitStack
 
 import pytest
 
-from config.concurrency import Busy, LocalSlots, RedisSlots, concurrency_slot
+from core.concurrency import Busy, LocalSlots, RedisSlots, concurrency_slot
 
 
 def test_a_name_has_at_most_its_limit_of_slots_until_one_is_given_back() -> None:

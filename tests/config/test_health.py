@@ -107,7 +107,7 @@ def test_other_paths_still_refuse_a_foreign_host(production_hosts: Any, path: st
 
 
 def test_a_probe_is_timed_under_its_route(production_hosts: Any) -> None:
-    from config.metrics import HTTP_SECONDS
+    from core.metrics import HTTP_SECONDS
 
     def count() -> float:
         (family,) = HTTP_SECONDS.collect()

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from dramatiq.middleware import Middleware
 
-from config.logs import RequestIdFilter, TisserJsonFormatter, request_id
+from core.logs import RequestIdFilter, TisserJsonFormatter, request_id
 from referrals.models import Event
 from referrals.outbox import event_record, events_sweep
 from tests.conftest import ApiClient, referral_body, wait_for_stage

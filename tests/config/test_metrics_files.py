@@ -16,14 +16,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from config.metrics import metrics_dir_prune
+from core.metrics import metrics_dir_prune
 
 # A Tisser process in another container: its host name is not ours. It writes one
 # measurement, as any process does, then waits.
 _OTHER_CONTAINER = """
 import socket, sys
 socket.gethostname = lambda: sys.argv[1]
-from config.metrics import HTTP_SECONDS
+from core.metrics import HTTP_SECONDS
 HTTP_SECONDS.labels("GET", "healthz", "200").observe(0.01)
 print("ready", flush=True)
 sys.stdin.read()

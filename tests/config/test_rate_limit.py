@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from config.ratelimit import WINDOW_SECONDS, LocalCounter, RedisCounter, rate_limit_check
+from core.ratelimit import WINDOW_SECONDS, LocalCounter, RedisCounter, rate_limit_check
 from referrals.services import api_key_create
 from tests.conftest import ApiClient
 

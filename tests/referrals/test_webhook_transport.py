@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from config.errors import InvalidInput
+from core.errors import InvalidInput
 from referrals.models import WebhookDelivery, WebhookSubscription
 from referrals.webhook_transport import address_reached, webhook_post
 from referrals.webhooks import url_check, url_problem, webhook_deliver

@@ -31,7 +31,7 @@ from community_catalog.crosswalks import (
     mappings_list,
     unmapped_terms,
 )
-from config.errors import Problem
+from core.errors import Problem
 
 
 class Command(BaseCommand):

@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from community_catalog.demo_data import demo_catalog_load
 from community_catalog.models import Organization
-from config.broker import embedded
+from core.broker import embedded
 from referrals.models import HealthCenter, Membership
 from referrals.services import api_key_create, health_center_create
 

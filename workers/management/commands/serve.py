@@ -6,9 +6,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from config.broker import embedded
-from config.metrics import metrics_dir_prune
 from config.server import TisserServer
+from core.broker import embedded
+from core.metrics import metrics_dir_prune
 
 
 class Command(BaseCommand):

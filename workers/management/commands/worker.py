@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from config.broker import embedded
+from core.broker import embedded
 
 # The variable dramatiq reads its queue prefetch from, named as dramatiq names it.
 PREFETCH_VARIABLE = "dramatiq_queue_prefetch"

@@ -17,15 +17,12 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Middleware, default_middleware
 
-from config.logs import RequestIdCarrier
-from config.metrics import ActorMetrics
+from core.logs import RequestIdCarrier
+from core.metrics import ActorMetrics
 from workers.webhook_threads import WebhookThreads
 
 logger = logging.getLogger(__name__)
 
-# What sending to the broker raises when it cannot be reached. Callers that publish after
-# a commit catch these: the work is in the database, and the relay sends it later.
-BROKER_ERRORS = (dramatiq.errors.DramatiqError, redis.exceptions.RedisError, OSError)
 
 
 class EmbeddedBroker(StubBroker):
@@ -74,7 +71,3 @@ def broker_setup() -> dramatiq.Broker:
     broker = broker_build()
     dramatiq.set_broker(broker)
     return broker
-
-
-def embedded() -> bool:
-    return not settings.REDIS_URL

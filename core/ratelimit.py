@@ -25,7 +25,7 @@ from typing import Protocol
 import redis
 from django.conf import settings
 
-from config.errors import Problem
+from core.errors import Problem
 
 logger = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from typing import Protocol
 import redis
 from django.conf import settings
 
-from config.errors import Problem
-from config.ratelimit import RateLimited
+from core.errors import Problem
+from core.ratelimit import RateLimited
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Which measurement files in the shared metrics directory belong to running processes.
 
 Every process writes its Prometheus measurements to files named `<kind>_<host>-<pid>.db`
-in TISSER_METRICS_DIR, shared by every container (config.metrics). A process that has
+in TISSER_METRICS_DIR, shared by every container (core.metrics). A process that has
 ended leaves its files, and `/metrics` reads every file on every scrape. A pid says
 nothing from another container, and a recreated container has a new host name, so
 neither tells whether the owner still runs.
