@@ -23,6 +23,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field, WithJsonSchema
 from pydantic import ValidationError as PydanticValidationError
 
+from accounts.auth import AnyKey, OrganizationKey, request_api_key, request_organization
 from community_catalog import services
 from community_catalog.hsds import (
     DocumentError,
@@ -52,7 +53,6 @@ from community_catalog.hsds_files import (
     too_large_problem,
 )
 from community_catalog.hsds_import import ImportRejected, hsds_import
-from community_catalog.match_index import ServiceCodes, service_codes
 from community_catalog.models import (
     Location,
     Organization,
@@ -85,9 +85,9 @@ from community_catalog.selectors import (
     postcode_position,
 )
 from community_catalog.values import language_normalize
-from config.auth import AnyKey, OrganizationKey, request_api_key, request_organization
 from core.errors import FieldProblem, InvalidInput, NotFound, Problem
 from core.schemas import MAX_OFFSET, ErrorOut
+from matching.index import ServiceCodes, service_codes
 
 catalog_router = Router(tags=["catalogue"])
 organization_router = Router(auth=OrganizationKey(), tags=["organisation"])
@@ -352,7 +352,7 @@ def catalog_import(
     record, a text of 100,000 characters, or when checking takes longer than
     TISSER_IMPORT_CHECK_SECONDS; with 429 while the same key's previous import runs."""
     organization = request_organization(request)
-    key_id = request.tisser_key.id  # type: ignore[attr-defined]  # kept by config.auth
+    key_id = request.tisser_key.id  # type: ignore[attr-defined]  # kept by accounts.auth
     with import_slot(f"key:{key_id}"):
         return _import(request, organization, dry_run=dry_run, skip_invalid=skip_invalid)
 

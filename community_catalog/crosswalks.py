@@ -25,7 +25,6 @@ from django.db.models import Count, Q
 from rapidfuzz import fuzz
 
 from community_catalog.costs import text_fold
-from community_catalog.match_index import match_points_refresh
 from community_catalog.models import Crosswalk, ForeignTerm, Service, TaxonomyTerm
 from community_catalog.selectors import IDS_PER_QUERY
 from community_catalog.taxonomy import (
@@ -37,7 +36,8 @@ from community_catalog.taxonomy import (
     taxonomy_version_bump,
 )
 from core.errors import FieldProblem, InvalidInput, NotFound
-from referrals.outbox import event_record
+from events.outbox import event_record
+from matching.index import match_points_refresh
 
 CSV_COLUMNS = ("taxonomy", "code", "tisser_codes", "label")
 SHIPPED_DIR = Path(__file__).resolve().parent / "crosswalks"

@@ -57,7 +57,7 @@ from community_catalog.models import (
 from community_catalog.schedules import schedule_weekdays
 from community_catalog.selectors import IDS_PER_QUERY
 from community_catalog.taxonomy import is_tisser_taxonomy, taxonomy_current, taxonomy_read_lock
-from referrals.outbox import EventDraft, events_record
+from events.outbox import EventDraft, events_record
 
 # Export fields that change on every write and say nothing about the content.
 _VOLATILE = ("last_modified",)

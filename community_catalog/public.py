@@ -24,10 +24,10 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.views.decorators.http import require_safe
 
-from community_catalog.match_index import service_codes
 from community_catalog.models import Service, ServiceAtLocation
 from community_catalog.schedules import service_at_location_sessions
-from referrals.models import Event
+from events.models import Event
+from matching.index import service_codes
 
 PAGE_SECONDS = 300
 SESSIONS_SHOWN = 5
@@ -99,7 +99,7 @@ def _activity_render(sal_id: uuid.UUID, language: str) -> tuple[int, str]:
 
 
 def _activity_context(sal: ServiceAtLocation, language: str) -> dict[str, Any]:
-    from workers.slip_content import activity_contact, activity_cost, session
+    from slips.content import activity_contact, activity_cost, session
 
     service, location = sal.service, sal.location
     now = timezone.now()

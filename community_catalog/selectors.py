@@ -21,7 +21,6 @@ from community_catalog.models import (
     ForeignTerm,
     Language,
     Location,
-    MatchPoint,
     PostalCode,
     Schedule,
     Service,
@@ -29,6 +28,7 @@ from community_catalog.models import (
 )
 from community_catalog.taxonomy import TermInfo, taxonomy_current
 from core.caches import cache_register
+from matching.models import MatchPoint
 
 EARTH_RADIUS_KM = 6371.0088
 # Confidential places are located for distances at the centre of a 0.01° grid cell.
@@ -277,7 +277,7 @@ def _runs_in(language: str) -> Any:
 
 @dataclass(frozen=True)
 class MatchFilters:
-    """The hard filters of matching (see workers.matching)."""
+    """The hard filters of matching (see matching.engine)."""
 
     codes: set[str]
     latitude: float
@@ -368,7 +368,7 @@ def match_candidate_page(
     lat_range, lon_range = bounding_box(filters.latitude, filters.longitude, filters.radius_km)
     if not filters.codes:
         return CandidatePage([], True, 0.0)
-    from community_catalog.match_index import code_bits
+    from matching.index import code_bits
 
     # The bits find the candidates in the database; the codes are checked below.
     rows = (

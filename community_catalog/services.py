@@ -27,7 +27,6 @@ from community_catalog.hsds_export import (
     taxonomy_term_export,
 )
 from community_catalog.hsds_import import ImportRejected, hsds_import, location_write
-from community_catalog.match_index import match_points_refresh
 from community_catalog.models import (
     Location,
     Organization,
@@ -37,7 +36,8 @@ from community_catalog.models import (
 )
 from community_catalog.taxonomy import is_tisser_taxonomy, taxonomy_current
 from core.errors import Conflict, FieldProblem, InvalidInput, NotFound
-from referrals.outbox import EventDraft, event_record, events_record
+from events.outbox import EventDraft, event_record, events_record
+from matching.index import match_points_refresh
 from referrals.services import api_key_create
 
 # Lists of nested HSDS objects whose members need an id; the API fills missing ones.

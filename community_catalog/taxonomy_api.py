@@ -11,6 +11,7 @@ from ninja import Query, Router, Schema
 from ninja.responses import Status
 from pydantic import Field
 
+from accounts.auth import OperatorKey
 from community_catalog import crosswalks, taxonomy_services
 from community_catalog.models import TaxonomyTerm
 from community_catalog.schemas import (
@@ -26,7 +27,6 @@ from community_catalog.schemas import (
     UnmappedOut,
 )
 from community_catalog.taxonomy import TAXONOMY_NAME, taxonomy_current, taxonomy_key
-from config.auth import OperatorKey
 from core.schemas import MAX_OFFSET, ErrorOut
 
 taxonomy_router = Router(tags=["taxonomy"])

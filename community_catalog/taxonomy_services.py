@@ -27,7 +27,7 @@ from community_catalog.taxonomy import (
     taxonomy_version_bump,
 )
 from core.errors import Conflict, FieldProblem, InvalidInput, NotFound
-from referrals.outbox import event_record
+from events.outbox import event_record
 
 CODE_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _LABEL_MAX = 200

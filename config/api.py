@@ -12,16 +12,16 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from accounts.audit_api import router as audit_router
 from community_catalog.api import catalog_router, organization_router
 from community_catalog.taxonomy_api import taxonomy_router
 from core.errors import Problem
 from core.ratelimit import RateLimited
+from events.api import events_router, webhooks_router
 from referrals.api import router as referrals_router
 from referrals.api import slips_router
-from referrals.audit_api import router as audit_router
-from referrals.events_api import events_router, webhooks_router
 from referrals.inbox_api import router as inbox_router
-from referrals.reports_api import router as reports_router
+from reports.api import router as reports_router
 
 logger = logging.getLogger(__name__)
 
@@ -45,10 +45,7 @@ api.add_router("/webhooks", webhooks_router)
 api.add_router("/slips.pdf", slips_router)
 api.add_router("/audit", audit_router)
 api.add_router("/reports", reports_router)
-if settings.TISSER_BENCH_FLOOR:
-    from workers.bench_floor import router as bench_floor_router
-
-    api.add_router("/bench", bench_floor_router)
+# bench/ mounts its floor endpoint here itself when TISSER_BENCH_FLOOR is on (bench.apps).
 
 
 def error_body(

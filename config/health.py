@@ -57,7 +57,7 @@ def _broker() -> dict[str, Any]:
 
 def outbox_lag_seconds() -> float:
     """How long the oldest event whose work is not done has waited (0: none waits)."""
-    from referrals.models import Event
+    from events.models import Event
 
     oldest = (
         Event.objects.filter(processed_at__isnull=True, failed_at__isnull=True)

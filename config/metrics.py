@@ -58,7 +58,8 @@ def database_gauges_forget() -> None:
 
 def _database_gauges_read() -> list[GaugeMetricFamily]:
     from config.health import outbox_lag_seconds
-    from referrals.models import Event, Placement, Referral, WebhookDelivery
+    from events.models import Event, WebhookDelivery
+    from referrals.models import Placement, Referral
 
     up = GaugeMetricFamily("tisser_database_up", "1 when the database answers the scrape.")
     try:
@@ -120,5 +121,3 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     ):
         return HttpResponse("unauthorized\n", status=401, content_type="text/plain")
     return HttpResponse(metrics_text(), content_type=CONTENT_TYPE_LATEST)
-
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 import zoneinfo
@@ -60,11 +61,21 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "axes",
+    # Tisser's apps, bottom layer first (an app imports only from those above it here;
+    # see the import-linter contract in pyproject.toml). core is a plain package.
     "accounts",
+    "events",
     "community_catalog",
+    "matching",
     "referrals",
+    "slips",
+    "reports",
     "workers",
 ]
+# bench/ (benchmarks, load client, fault report) is a development app: present in a
+# checkout, absent from the Docker image, never installed in production.
+if not PRODUCTION and importlib.util.find_spec("bench") is not None:
+    INSTALLED_APPS.append("bench")
 
 MIDDLEWARE = [
     "core.logs.RequestIdMiddleware",
@@ -84,7 +95,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.privacy.NoStoreMiddleware",
-    "config.audit.AuditMiddleware",
+    "accounts.audit.AuditMiddleware",
     # Turns a sign-in the throttle refused into its page (django-axes wants it last).
     "axes.middleware.AxesMiddleware",
 ]
@@ -201,7 +212,7 @@ TESTING = "pytest" in sys.modules
 _namespace = "tisser-test" if TESTING else "tisser"
 TISSER_BROKER_NAMESPACE = env_str("TISSER_BROKER_NAMESPACE", _namespace) or _namespace
 TISSER_WORKER_THREADS = env_int("TISSER_WORKER_THREADS", 4, maximum=64)
-# Slip workers render in a child process of their own (workers.render_process).
+# Slip workers render in a child process of their own (slips.render_process).
 # `tisser worker` turns it on; embedded mode renders on its worker threads.
 TISSER_SLIP_RENDER_PROCESS = env_bool("TISSER_SLIP_RENDER_PROCESS", False)
 
@@ -235,7 +246,7 @@ TISSER_READY_MAX_OUTBOX_LAG_SECONDS = env_int("TISSER_READY_MAX_OUTBOX_LAG_SECON
 # Requests per API key per minute (0: no limit). Past it: 429 with Retry-After.
 TISSER_RATE_LIMIT_PER_MINUTE = env_int("TISSER_RATE_LIMIT_PER_MINUTE", 600)
 
-# `tisser bench intake` mounts its floor endpoint (workers/bench_floor.py) in the server
+# `tisser bench intake` mounts its floor endpoint (bench/floor.py) in the server
 # it starts; never in production.
 TISSER_BENCH_FLOOR = env_bool("TISSER_BENCH_FLOOR", False)
 if PRODUCTION and TISSER_BENCH_FLOOR:

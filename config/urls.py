@@ -10,8 +10,9 @@ from community_catalog import web as catalog_web
 from config.api import api
 from config.health import healthz, readyz
 from config.metrics import metrics_view
-from referrals import web_center, web_inbox, web_reports
+from referrals import web_center, web_inbox
 from referrals.web import home, root
+from reports import web as web_reports
 
 urlpatterns = [
     path("api/v1/", api.urls),

@@ -6,21 +6,13 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
-from config.audit import audit_ids
-from referrals.models import (
-    ApiKey,
-    Event,
-    HealthCenter,
-    IdempotencyKey,
-    Match,
-    Placement,
-    Referral,
-    Slip,
-    WebhookDelivery,
-    WebhookSubscription,
-)
-from referrals.outbox import event_referral_id
-from referrals.webhooks import deliveries_redeliver
+from accounts.audit import audit_ids
+from accounts.models import ApiKey, HealthCenter
+from events.models import Event, WebhookDelivery, WebhookSubscription
+from events.outbox import event_referral_id
+from events.webhooks import deliveries_redeliver
+from referrals.models import IdempotencyKey, Match, Placement, Referral
+from slips.models import Slip
 
 
 @admin.register(HealthCenter)
@@ -94,7 +86,7 @@ class PlacementInline(admin.TabularInline):
 
 
 def audited_changelist(response: HttpResponse, request: HttpRequest) -> HttpResponse:
-    """An admin list that shows referrals: the audit log records which (`config.audit`)."""
+    """An admin list that shows referrals: the audit log records which (`accounts.audit`)."""
     changelist = (getattr(response, "context_data", None) or {}).get("cl")
     if changelist is not None:
         audit_ids(

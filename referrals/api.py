@@ -16,11 +16,11 @@ from ninja import Query, Router, Schema, Status
 from pydantic import BaseModel, Field
 from pydantic import ValidationError as PydanticValidationError
 
+from accounts.audit import audit_ids
+from accounts.auth import HealthCenterKey, request_center
 from community_catalog.api import json_parse
 from community_catalog.hsds import validation_problems
 from community_catalog.travel import travel
-from config.audit import audit_ids
-from config.auth import HealthCenterKey, request_center
 from core.errors import (
     Conflict,
     FieldProblem,
@@ -30,10 +30,11 @@ from core.errors import (
     UnsupportedMediaType,
 )
 from core.schemas import MAX_OFFSET, ErrorOut, paged
+from events.models import Event
 from referrals import selectors, services
 from referrals.fhir import referral_bundle
 from referrals.lifecycle import CENTER_ACTIONS, allowed_actions, placement_cancel, referral_cancel
-from referrals.models import Event, Placement, Referral
+from referrals.models import Placement, Referral
 from referrals.retention import referral_consent_withdraw
 from referrals.schemas import (
     CancelIn,
@@ -55,7 +56,7 @@ from referrals.schemas import (
     WellbeingRecordIn,
 )
 from referrals.wellbeing import wellbeing_record_for_center
-from workers.slip_batch import (
+from slips.batch import (
     BATCH_CONCURRENCY,
     BATCH_MAX_SLIPS,
     batch_etag,
@@ -63,8 +64,8 @@ from workers.slip_batch import (
     batch_response,
     day_slip_referrals,
 )
-from workers.slip_content import slip_html, slip_languages
-from workers.slip_renderer import preview_stylesheet
+from slips.content import slip_html, slip_languages
+from slips.renderer import preview_stylesheet
 
 BodyT = TypeVar("BodyT", bound=BaseModel)
 
@@ -389,7 +390,7 @@ def _no_slips(
 
 
 def _key_id(request: HttpRequest) -> int:
-    """The id of the key that called (`config.auth` keeps it on the request)."""
+    """The id of the key that called (`accounts.auth` keeps it on the request)."""
     api_key = request.tisser_key  # type: ignore[attr-defined]
     return int(api_key.id)
 

@@ -6,7 +6,7 @@ class ReferralsConfig(AppConfig):
     name = "referrals"
 
     def ready(self) -> None:
-        from referrals.slip_modes import slip_modes_narrow_after_migrate
+        from slips.modes import slip_modes_narrow_after_migrate
 
         # Once per `migrate`, and so at every start of `tisser serve`.
         post_migrate.connect(slip_modes_narrow_after_migrate, sender=self)

@@ -18,8 +18,8 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import Field
 
-from config.audit import audit_ids
-from config.auth import OrganizationKey, request_organization
+from accounts.audit import audit_ids
+from accounts.auth import OrganizationKey, request_organization
 from core.schemas import MAX_OFFSET, ErrorOut, paged
 from referrals import selectors
 from referrals.api import ACTION_ERRORS, body_doc, optional_body

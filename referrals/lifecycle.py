@@ -25,10 +25,11 @@ from django.db import transaction
 from django.db.models import Exists, Max, OuterRef, Q
 from django.utils import timezone
 
+from accounts.models import HealthCenter
 from community_catalog.models import Organization
 from core.errors import Conflict, FieldProblem, InvalidInput, NotFound
-from referrals.models import HealthCenter, Match, Placement, Referral
-from referrals.outbox import EventDraft, event_mark_processed, event_record, events_record
+from events.outbox import EventDraft, event_mark_processed, event_record, events_record
+from referrals.models import Match, Placement, Referral
 
 if TYPE_CHECKING:
     from referrals.schemas import WellbeingIn

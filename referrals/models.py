@@ -4,117 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from django.conf import settings
 from django.db import models
 from django.utils import timezone
-
-
-class HealthCenter(models.Model):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    name = models.CharField(max_length=200, unique=True)
-    phone = models.CharField(max_length=40, blank=True)
-    records_wellbeing = models.BooleanField(
-        default=False,
-        help_text="Ask the four ONS wellbeing questions when a referral is filed and again "
-        "when an activity ends (set by an operator).",
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class Membership(models.Model):
-    """A person's web sign-in, scoped to one health centre or one organisation. Created
-    by an operator (`tisser create-user`); the person sees and acts for that party only."""
-
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership"
-    )
-    health_center = models.ForeignKey(
-        HealthCenter, null=True, blank=True, on_delete=models.CASCADE, related_name="members"
-    )
-    organization = models.ForeignKey(
-        "community_catalog.Organization",
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="members",
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(health_center__isnull=False, organization__isnull=True)
-                | models.Q(health_center__isnull=True, organization__isnull=False),
-                name="membership_one_party",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.user} ({self.health_center or self.organization})"
-
-
-class ApiKey(models.Model):
-    """An API key. The key is shown once when created; only its SHA-256 is kept.
-
-    Keys carry 192 random bits, so a fast hash is enough: there is nothing to brute-force.
-    The prefix is stored in clear so an operator can tell keys apart and revoke one.
-    A key belongs to one health centre, or one organisation, or is an operator's.
-    """
-
-    class Role(models.TextChoices):
-        HEALTH_CENTER = "health_center", "health centre"
-        ORGANIZATION = "organization", "organisation"
-        OPERATOR = "operator", "operator"
-
-    prefix = models.CharField(max_length=16, unique=True)
-    key_hash = models.CharField(max_length=64, unique=True)
-    name = models.CharField(max_length=200, blank=True)
-    role = models.CharField(max_length=16, choices=Role.choices, default=Role.HEALTH_CENTER)
-    health_center = models.ForeignKey(
-        HealthCenter, null=True, blank=True, on_delete=models.CASCADE, related_name="api_keys"
-    )
-    organization = models.ForeignKey(
-        "community_catalog.Organization",
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="api_keys",
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        constraints = [
-            models.CheckConstraint(
-                name="api_key_owner_matches_role",
-                condition=(
-                    models.Q(
-                        role="health_center",
-                        health_center__isnull=False,
-                        organization__isnull=True,
-                    )
-                    | models.Q(
-                        role="organization",
-                        health_center__isnull=True,
-                        organization__isnull=False,
-                    )
-                    | models.Q(
-                        role="operator", health_center__isnull=True, organization__isnull=True
-                    )
-                ),
-            )
-        ]
-
-    def __str__(self) -> str:
-        owner = self.health_center or self.organization or "operator"
-        return f"{self.prefix}… ({owner})"
 
 
 class Referral(models.Model):
@@ -143,7 +34,7 @@ class Referral(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     code = models.CharField(max_length=7, unique=True, help_text="Printed on the slip.")
     health_center = models.ForeignKey(
-        HealthCenter, on_delete=models.PROTECT, related_name="referrals"
+        "accounts.HealthCenter", on_delete=models.PROTECT, related_name="referrals"
     )
     clinician_name = models.CharField(max_length=200, blank=True)
     stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.SUBMITTED)
@@ -222,7 +113,7 @@ class IdempotencyKey(models.Model):
     """
 
     health_center = models.ForeignKey(
-        HealthCenter, on_delete=models.CASCADE, related_name="idempotency_keys"
+        "accounts.HealthCenter", on_delete=models.CASCADE, related_name="idempotency_keys"
     )
     key = models.CharField(max_length=200)
     request_hash = models.CharField(max_length=64, help_text="SHA-256 of the canonical body.")
@@ -271,82 +162,6 @@ class Match(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.rank} for {self.referral_id}"
-
-
-class Slip(models.Model):
-    """The referral's current printed slip. One per referral; a re-match renders a new
-    version in its place. `event_id` is the event the render answered, so a re-run of
-    the same job leaves the slip as it is."""
-
-    referral = models.OneToOneField(Referral, on_delete=models.CASCADE, related_name="slip")
-    version = models.PositiveSmallIntegerField(default=1)
-    event_id = models.BigIntegerField(null=True, blank=True)
-    file = models.FileField(upload_to="slips/")
-    language = models.CharField(
-        max_length=5, help_text='"fr", "en", or "fr+en" when the person\'s language is not printed.'
-    )
-    size_bytes = models.PositiveIntegerField()
-    render_ms = models.FloatField()
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self) -> str:
-        return self.file.name or f"slip of {self.referral_id}"
-
-
-class Event(models.Model):
-    """A state change, written in the same transaction as the change (transactional outbox).
-
-    `published_at` is set when the relay hands the event to the broker; `processed_at` when
-    the work the event triggers has completed. An event published but not processed after
-    a while is published again: actors are idempotent, so a duplicate is harmless, and a
-    lost message (a broker restart, a killed worker) is not lost for good.
-    """
-
-    id = models.BigAutoField(primary_key=True)
-    type = models.CharField(max_length=64)
-    aggregate_type = models.CharField(max_length=32)
-    aggregate_id = models.UUIDField()
-    payload = models.JSONField(default=dict)
-    # Who may read the event (feed, webhooks): the referral's health centre and, for a
-    # placement, the organisation it is addressed to. Payloads hold nothing the
-    # audience may not see.
-    health_center = models.ForeignKey(
-        HealthCenter, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
-    )
-    organization = models.ForeignKey(
-        "community_catalog.Organization",
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="events",
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-    published_at = models.DateTimeField(null=True, blank=True)
-    publish_count = models.PositiveIntegerField(default=0)
-    processed_at = models.DateTimeField(null=True, blank=True)
-    failed_at = models.DateTimeField(null=True, blank=True)
-    request_id = models.CharField(
-        max_length=64, blank=True, help_text="The request that caused it (see core.logs)."
-    )
-
-    class Meta:
-        ordering = ["id"]
-        indexes = [
-            models.Index(fields=["aggregate_type", "aggregate_id", "id"]),
-            # The newest catalogue change, which slip workers check (workers.slip_content).
-            models.Index(fields=["aggregate_type", "id"], name="event_type_newest_idx"),
-            models.Index(fields=["health_center", "id"], name="event_center_feed_idx"),
-            models.Index(fields=["organization", "id"], name="event_org_feed_idx"),
-            # The relay's sweep only ever looks at events whose work is not done.
-            models.Index(
-                fields=["published_at"],
-                name="event_pending_idx",
-                condition=models.Q(processed_at__isnull=True, failed_at__isnull=True),
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"#{self.id} {self.type} {self.aggregate_id}"
 
 
 class Placement(models.Model):
@@ -410,154 +225,6 @@ class Placement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.status} ({self.referral_id} → {self.organization_id})"
-
-
-class WebhookSubscription(models.Model):
-    """A URL a health centre or an organisation wants events POSTed to.
-
-    The secret signs deliveries (Standard Webhooks); it must be kept to sign, so it is
-    stored as is and shown to its owner only when created or rotated.
-    """
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    health_center = models.ForeignKey(
-        HealthCenter, null=True, blank=True, on_delete=models.CASCADE, related_name="webhooks"
-    )
-    organization = models.ForeignKey(
-        "community_catalog.Organization",
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="webhooks",
-    )
-    url = models.URLField(max_length=500)
-    event_types = models.JSONField(default=list, help_text="Empty: every event.")
-    description = models.CharField(max_length=200, blank=True)
-    secret = models.CharField(max_length=100)
-    active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    # The breaker (referrals.webhooks): attempts in a row that got no answer, and when
-    # the last of them ended.
-    failures_in_a_row = models.PositiveIntegerField(default=0)
-    last_failure_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["created_at", "id"]
-        constraints = [
-            models.CheckConstraint(
-                name="webhook_has_one_owner",
-                condition=(
-                    models.Q(health_center__isnull=False, organization__isnull=True)
-                    | models.Q(health_center__isnull=True, organization__isnull=False)
-                ),
-            )
-        ]
-
-    def __str__(self) -> str:
-        return self.url
-
-    def wants(self, event_type: str) -> bool:
-        return self.active and (not self.event_types or event_type in self.event_types)
-
-
-class WebhookDelivery(models.Model):
-    """One event to one subscription: tried until it succeeds, then kept as sent; after
-    the last try it stays `failed` (the dead-letter list) until someone redelivers it."""
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "pending"
-        DELIVERED = "delivered", "delivered"
-        FAILED = "failed", "failed (dead letter)"
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    subscription = models.ForeignKey(
-        WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries"
-    )
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(default=timezone.now)
-    last_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    last_error = models.CharField(max_length=500, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["created_at", "id"]
-        constraints = [
-            models.UniqueConstraint(fields=["subscription", "event"], name="unique_delivery")
-        ]
-        indexes = [
-            models.Index(
-                fields=["next_attempt_at"],
-                name="delivery_pending_idx",
-                condition=models.Q(status="pending"),
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.event_id} → {self.subscription_id} ({self.status})"
-
-
-class AppendOnlyQuerySet(models.QuerySet["AuditEntry"]):
-    def update(self, **kwargs: object) -> int:
-        raise TypeError("the audit log is append-only")
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        raise TypeError("the audit log is append-only")
-
-
-class AuditEntry(models.Model):
-    """Who read or changed which referral, and when: one row per API request, web page or
-    admin page that succeeded on a referral (or on one of its placements), one row per
-    list that showed referrals (with the ids it returned), and one row per request refused
-    on a referral or placement it named (a probe across tenants). Append-only: rows are
-    never updated or deleted through the application. The ids are plain values, not
-    foreign keys, so the log outlives what it speaks of (a purge, a deleted key)."""
-
-    class Action(models.TextChoices):
-        READ = "read", "read"
-        CHANGE = "change", "change"
-        LIST = "list", "list"
-        REFUSED = "refused", "refused"
-
-    id = models.BigAutoField(primary_key=True)
-    at = models.DateTimeField(default=timezone.now)
-    referral_id = models.UUIDField(
-        null=True, blank=True, help_text="Empty for a list, or a refused unknown placement."
-    )
-    referral_ids = models.JSONField(
-        default=list, blank=True, help_text="A list's referrals, as returned."
-    )
-    action = models.CharField(max_length=8, choices=Action.choices)
-    method = models.CharField(max_length=8)
-    path = models.CharField(max_length=300)
-    status = models.PositiveSmallIntegerField()
-    key_prefix = models.CharField(max_length=16, blank=True, help_text="Empty: a web sign-in.")
-    username = models.CharField(max_length=150, blank=True, help_text="Empty: an API key.")
-    role = models.CharField(
-        max_length=16, help_text="health_center, organization, operator or admin."
-    )
-    health_center_id = models.UUIDField(null=True, blank=True)
-    organization_id = models.UUIDField(null=True, blank=True)
-
-    objects = AppendOnlyQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["id"]
-        indexes = [models.Index(fields=["referral_id", "id"], name="audit_referral_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.role} {self.key_prefix} {self.action} {self.path}"
-
-    def save(self, *args: object, **kwargs: object) -> None:
-        if not self._state.adding:
-            raise TypeError("the audit log is append-only")
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
-
-    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
-        raise TypeError("the audit log is append-only")
 
 
 WELLBEING_QUESTIONS = ("life_satisfaction", "worthwhile", "happiness", "anxiety")

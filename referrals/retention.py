@@ -23,7 +23,7 @@ What stays, for the territory's reports: the referral's code, dates, stage and s
 its needs, the activities offered, their rank and what became of each placement, and the
 postcode's area (its first two characters: the département in France), so unmet needs
 can still be counted by area. Events carry ids, codes and states only (see
-`referrals.outbox.EVENT_PAYLOAD_KEYS`); erasure cuts the person's stored events back to
+`events.outbox.EVENT_PAYLOAD_KEYS`); erasure cuts the person's stored events back to
 that list in case an older version wrote more, and webhook bodies, redeliveries
 included, are built from the stored event.
 """
@@ -40,20 +40,14 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import HealthCenter
 from core.errors import NotFound
+from events.models import Event
+from events.outbox import payload_scrub
 from referrals.erasure_ledger import erasure_record_on_commit
 from referrals.lifecycle import open_placements_cancel, referral_event
-from referrals.models import (
-    Event,
-    HealthCenter,
-    IdempotencyKey,
-    Match,
-    Placement,
-    Referral,
-    Slip,
-    WellbeingMeasure,
-)
-from referrals.outbox import payload_scrub
+from referrals.models import IdempotencyKey, Match, Placement, Referral, WellbeingMeasure
+from slips.models import Slip
 
 logger = logging.getLogger(__name__)
 

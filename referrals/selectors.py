@@ -6,9 +6,11 @@ import uuid
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from accounts.models import HealthCenter
 from community_catalog.models import Organization
 from core.errors import NotFound
-from referrals.models import Event, HealthCenter, Placement, Referral, WellbeingMeasure
+from events.models import Event
+from referrals.models import Placement, Referral, WellbeingMeasure
 
 
 def referral_list(*, health_center: HealthCenter) -> QuerySet[Referral]:

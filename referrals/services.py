@@ -18,11 +18,13 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from accounts.models import ApiKey, HealthCenter
 from community_catalog.models import Organization, TaxonomyTerm
 from community_catalog.selectors import postcode_position, taxonomy_terms_by_code
 from core.caches import cache_register
 from core.errors import Conflict, FieldProblem, InvalidInput
 from core.ratelimit import rate_limit_check
+from events.outbox import event_mark_processed
 from referrals.lifecycle import (
     ProposedMatch,
     matches_offer,
@@ -30,9 +32,9 @@ from referrals.lifecycle import (
     referral_event_draft,
     stage_set,
 )
-from referrals.models import ApiKey, HealthCenter, IdempotencyKey, Referral, Slip
-from referrals.outbox import event_mark_processed
+from referrals.models import IdempotencyKey, Referral
 from referrals.schemas import ReferralIn
+from slips.models import Slip
 
 # Letters and digits nobody confuses when reading a slip aloud: no 0/O, 1/I/L, 2/Z, 5/S, 8/B.
 CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY3479"

@@ -18,9 +18,10 @@ from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 
+from accounts.models import HealthCenter, Membership
 from community_catalog.models import Organization, Service
 from core.errors import Problem
-from referrals.models import HealthCenter, Membership, Placement, Referral
+from referrals.models import Placement, Referral
 
 View = Callable[..., HttpResponseBase]
 

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from pydantic import ValidationError
 
-from config.audit import audit_ids
+from accounts.audit import audit_ids
 from core.concurrency import Busy
 from core.errors import Conflict, InvalidInput, NotFound, Problem
 from referrals import selectors, services
@@ -40,7 +40,7 @@ from referrals.retention import referral_consent_withdraw
 from referrals.schemas import ReferralIn, WellbeingIn
 from referrals.web import center_required, problem_message, request_center
 from referrals.wellbeing import wellbeing_record_for_center
-from workers.slip_batch import (
+from slips.batch import (
     BATCH_MAX_SLIPS,
     batch_etag,
     batch_get,
@@ -299,7 +299,7 @@ def referral_consent_withdraw_view(request: HttpRequest, referral_id: uuid.UUID)
 @center_required
 def slips_today(request: HttpRequest) -> HttpResponse:
     """Today's slips in one PDF, to print in one go (the first BATCH_MAX_SLIPS): the
-    stored slips put together (`workers.slip_batch`), a couple at a time per person."""
+    stored slips put together (`slips.batch`), a couple at a time per person."""
     center, day = request_center(request), timezone.localdate()
     referrals = day_slip_referrals(center, day)
     chosen = referrals[:BATCH_MAX_SLIPS]

@@ -23,7 +23,7 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from config.audit import audit_ids
+from accounts.audit import audit_ids
 from core.errors import Conflict, InvalidInput, NotFound, Problem
 from referrals import selectors
 from referrals.forms import PlainForm, WellbeingForm, language_choices

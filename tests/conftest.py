@@ -17,10 +17,11 @@ import dramatiq
 import pytest
 from django.test import Client
 
+from accounts.models import HealthCenter
 from community_catalog.demo_data import demo_catalog_load
 from community_catalog.services import organization_create
 from core.caches import process_caches_clear
-from referrals.models import HealthCenter, Referral
+from referrals.models import Referral
 from referrals.services import health_center_create
 
 # Lyon, place Bellecour: a few hundred metres from several demo activities.
@@ -160,8 +161,8 @@ def wait_for_stage(referral_id: str | uuid.UUID, stage: str, timeout: float = 60
 def referral_matched(api: ApiClient, **overrides: Any) -> Referral:
     """File a referral and match it in this thread, as the matching actor would: the
     plain-Python path, without waiting on a broker."""
-    from referrals.models import Event
-    from workers.matching import referral_match
+    from events.models import Event
+    from matching.engine import referral_match
 
     response = api.post("/api/v1/referrals", referral_body(**overrides))
     assert response.status_code == 202, response.json()
@@ -173,8 +174,8 @@ def referral_matched(api: ApiClient, **overrides: Any) -> Referral:
 
 def referral_slipped(api: ApiClient, **overrides: Any) -> Referral:
     """File a referral, match it and print its slip, in this thread, as the actors do."""
-    from referrals.models import Event
-    from workers.slips import referral_render_slip
+    from events.models import Event
+    from slips.services import referral_render_slip
 
     referral = referral_matched(api, **overrides)
     event = (

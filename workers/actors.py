@@ -13,10 +13,10 @@ import dramatiq
 from pydantic import BaseModel, ValidationError
 
 from accounts.services import sign_in_logs_prune
+from events.webhooks import webhook_deliver
+from matching.engine import capacity_changed, placement_rematch, referral_match
 from referrals.retention import retention_purge
-from referrals.webhooks import webhook_deliver
-from workers.matching import capacity_changed, placement_rematch, referral_match
-from workers.slips import referral_render_slip
+from slips.services import referral_render_slip
 from workers.webhook_threads import WEBHOOKS_QUEUE
 
 MATCHING_QUEUE = "matching"
@@ -90,7 +90,7 @@ class DeliveryJob(BaseModel):
 @dramatiq.actor(
     queue_name=WEBHOOKS_QUEUE,
     # One attempt per message: a failed attempt schedules the next itself, with the
-    # backoff and attempt count kept in the database (see referrals.webhooks).
+    # backoff and attempt count kept in the database (see events.webhooks).
     max_retries=0,
     time_limit=60_000,
     throws=(ValidationError,),

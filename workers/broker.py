@@ -1,7 +1,7 @@
 """The dramatiq broker: Redis when `REDIS_URL` is set, the embedded broker otherwise.
 
 Both run the same actors with the same middleware. The embedded broker keeps its queues
-in memory and dies with the process; that is safe because the outbox (referrals.outbox)
+in memory and dies with the process; that is safe because the outbox (events.outbox)
 re-publishes any event whose work did not complete.
 """
 
@@ -24,7 +24,6 @@ from workers.webhook_threads import WebhookThreads
 logger = logging.getLogger(__name__)
 
 
-
 class EmbeddedBroker(StubBroker):
     """dramatiq's in-memory broker, used for real: the `tisser serve` process consumes it
     on worker threads. Only the transport differs from Redis."""
@@ -32,11 +31,11 @@ class EmbeddedBroker(StubBroker):
 
 class WarmUpOnBoot(Middleware):
     """Prepares the slip renderer when a worker boots, before it takes any message, so the
-    first slip is not slowed by font loading (see `workers.slip_renderer.worker_warm_up`)."""
+    first slip is not slowed by font loading (see `slips.renderer.worker_warm_up`)."""
 
     def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         # Before: dramatiq starts the worker threads and the consumers between the two.
-        from workers.slip_renderer import worker_warm_up
+        from slips.renderer import worker_warm_up
 
         queues = worker.consumer_whitelist
         worker_warm_up(

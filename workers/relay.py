@@ -27,11 +27,11 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 from django.db.utils import DatabaseError
 
-from community_catalog.match_index import match_points_daily
 from core.broker import BROKER_ERRORS
+from events.outbox import events_sweep
+from events.webhooks import webhook_deliveries_sweep
+from matching.index import match_points_daily
 from referrals.lifecycle import placements_check
-from referrals.outbox import events_sweep
-from referrals.webhooks import webhook_deliveries_sweep
 from workers.actors import purge_personal_data
 
 logger = logging.getLogger(__name__)

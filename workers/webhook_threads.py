@@ -9,7 +9,7 @@ its own, started and stopped with it. A worker given only the webhooks queue kee
 
 Among these threads, no one centre or organisation holds more than its allowance
 (`TISSER_WEBHOOK_OWNER_CONCURRENCY`, across processes): its other deliveries are put back
-at once, untried (`referrals.webhooks`).
+at once, untried (`events.webhooks`).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ def match_points_empty(apps, schema_editor):
 
 
 def match_points_build(apps, schema_editor):
-    from community_catalog.match_index import match_points_rebuild
+    from matching.index import match_points_rebuild
 
     match_points_rebuild()
 

@@ -1,5 +1,5 @@
 """A subscription counts its attempts in a row that got no answer: past
-TISSER_WEBHOOK_BREAKER_FAILURES, its deliveries wait (referrals.webhooks)."""
+TISSER_WEBHOOK_BREAKER_FAILURES, its deliveries wait (events.webhooks)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from community_catalog.models import Service, ServiceAtLocation
-from referrals.models import Event
+from events.models import Event
 from tests.conftest import ApiClient
 
 pytestmark = pytest.mark.django_db
@@ -300,7 +300,7 @@ def test_deleting_a_service_with_live_referrals_deactivates_it_and_says_so(
 def test_create_org_prints_a_key_that_works_once_shown(capsys: Any) -> None:
     from django.core.management import call_command
 
-    from referrals.models import ApiKey
+    from accounts.models import ApiKey
 
     call_command("create_org", "Jardins partagés de Gerland")
     key = capsys.readouterr().out.strip().splitlines()[-1]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from community_catalog.models import Location, Service
-from referrals.models import Event
+from events.models import Event
 from tests.community_catalog.test_api_organization import LOCATION, created_service, service_body
 from tests.conftest import ApiClient
 

@@ -16,7 +16,7 @@ from community_catalog.hsds import hsds_read
 from community_catalog.hsds_export import catalog_export
 from community_catalog.hsds_import import hsds_import
 from community_catalog.models import Location, Organization, Schedule, Service
-from referrals.models import Event
+from events.models import Event
 from tests.conftest import ApiClient
 
 pytestmark = pytest.mark.django_db

@@ -24,8 +24,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.test import Client
 
+from accounts.models import ApiKey
 from community_catalog.models import Location, Organization, Service
-from referrals.models import ApiKey, Event
+from events.models import Event
 from tests.community_catalog.test_api_organization import LOCATION, created_service
 from tests.conftest import ApiClient
 from tests.web.test_accounts import create_user, signed_in

@@ -19,8 +19,8 @@ from community_catalog.services import (
     service_status_set,
     service_update,
 )
+from slips.content import public_activity_url
 from tests.conftest import ApiClient, referral_slipped
-from workers.slip_content import public_activity_url
 
 pytestmark = pytest.mark.django_db
 

@@ -102,8 +102,8 @@ from django.utils import timezone
 from community_catalog.hsds import hsds_read
 from community_catalog.services import organization_create
 from referrals.models import Referral
+from slips.content import slip_html
 from tests.conftest import ApiClient, referral_matched
-from workers.slip_content import slip_html
 
 pytestmark = pytest.mark.django_db
 

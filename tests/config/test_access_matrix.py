@@ -7,7 +7,7 @@ names an object, with the owner's key and with another tenant's key of the same 
 
 - no key, an unknown key or a revoked key → 401;
 - a valid key of a role the endpoint is not for → 401 (the endpoint does not exist for
-  that caller; see `config.auth`);
+  that caller; see `accounts.auth`);
 - another tenant's key, on an object of someone else → 404 (whether it exists is not
   theirs to know);
 - the owner's key → anything but 401, 403 and 404.
@@ -23,17 +23,11 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from accounts.models import ApiKey, HealthCenter
 from community_catalog.models import ServiceAtLocation
 from config.api import api
-from referrals.models import (
-    WELLBEING_QUESTIONS,
-    ApiKey,
-    Event,
-    HealthCenter,
-    Placement,
-    WebhookDelivery,
-    WebhookSubscription,
-)
+from events.models import Event, WebhookDelivery, WebhookSubscription
+from referrals.models import WELLBEING_QUESTIONS, Placement
 from referrals.services import api_key_create
 from tests.conftest import ApiClient, organization_key, referral_matched
 

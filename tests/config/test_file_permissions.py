@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from referrals.models import Event, Referral
+from events.models import Event
+from referrals.models import Referral
 from referrals.services import referral_slip_attach
 from tests.conftest import ApiClient, referral_body
 

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from referrals.models import Event
+from events.models import Event
 
 pytestmark = pytest.mark.django_db
 

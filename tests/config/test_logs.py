@@ -20,8 +20,8 @@ from django.utils import timezone
 from dramatiq.middleware import Middleware
 
 from core.logs import RequestIdFilter, TisserJsonFormatter, request_id
-from referrals.models import Event
-from referrals.outbox import event_record, events_sweep
+from events.models import Event
+from events.outbox import event_record, events_sweep
 from tests.conftest import ApiClient, referral_body, wait_for_stage
 
 
@@ -38,7 +38,7 @@ class Records(logging.Handler):
 @pytest.fixture
 def records() -> Iterator[Records]:
     handler = Records()
-    logger = logging.getLogger("workers.slips")
+    logger = logging.getLogger("slips.services")
     logger.addHandler(handler)
     yield handler
     logger.removeHandler(handler)

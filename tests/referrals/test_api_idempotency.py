@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from django.db import connections
 
-from referrals.models import Event, Referral
+from events.models import Event
+from referrals.models import Referral
 from referrals.services import health_center_create
 from tests.conftest import ApiClient, referral_body
 

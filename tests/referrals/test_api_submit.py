@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from referrals.models import Event, Referral
+from events.models import Event
+from referrals.models import Referral
 from referrals.services import CODE_ALPHABET
 from tests.conftest import ApiClient, referral_body
 

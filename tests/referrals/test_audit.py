@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from referrals.models import AuditEntry, Placement
+from accounts.models import AuditEntry
+from referrals.models import Placement
 from referrals.services import api_key_create
 from tests.conftest import ApiClient, organization_key, referral_matched
 

@@ -11,7 +11,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from referrals.models import AuditEntry, Placement, Referral
+from accounts.models import AuditEntry
+from referrals.models import Placement, Referral
 from referrals.services import api_key_create
 from tests.conftest import ApiClient, organization_key, referral_matched
 from tests.web.test_accounts import create_user, signed_in
@@ -160,7 +161,8 @@ def test_operators_find_list_rows_by_referral(
 def test_every_admin_list_and_page_that_shows_referrals_is_recorded_and_none_deletes(
     two: tuple[Referral, Referral], media: Any
 ) -> None:
-    from referrals.models import Event, Slip
+    from events.models import Event
+    from slips.models import Slip
 
     admin = get_user_model().objects.create_superuser("ops", "ops@example.org", "x" * 20)
     client = Client()

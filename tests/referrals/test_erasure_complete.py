@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from referrals.models import Event, IdempotencyKey, Match, Referral, WebhookSubscription
+from events.models import Event, WebhookSubscription
+from events.webhooks import webhook_body
+from referrals.models import IdempotencyKey, Match, Referral
 from referrals.retention import retention_purge
-from referrals.webhooks import webhook_body
 from tests.conftest import ApiClient, organization_key, referral_matched, referral_slipped
 
 URL = "/api/v1/referrals"

@@ -14,8 +14,9 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from events.models import Event
 from referrals.erasure_ledger import HEADER
-from referrals.models import Event, Placement, Referral, WellbeingMeasure
+from referrals.models import Placement, Referral, WellbeingMeasure
 from tests.conftest import ApiClient, organization_key, referral_matched, referral_slipped
 
 URL = "/api/v1/referrals"

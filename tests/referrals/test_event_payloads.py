@@ -1,7 +1,7 @@
 """Events carry ids, codes, states, counts and dates: never free text, never anything
 about the person. This walks a referral's whole life and the catalogue's changes until
 every event type Tisser writes has been written, then reads every stored payload back
-against the allow-list (`referrals.outbox.EVENT_PAYLOAD_KEYS`) and against the shapes a
+against the allow-list (`events.outbox.EVENT_PAYLOAD_KEYS`) and against the shapes a
 value may have, with every piece of text the test typed planted as bait."""
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from accounts.models import HealthCenter
 from community_catalog.services import organization_create
+from events.models import Event
+from events.outbox import EVENT_PAYLOAD_KEYS, event_record
 from referrals.lifecycle import placements_check
-from referrals.models import Event, HealthCenter, Referral
-from referrals.outbox import EVENT_PAYLOAD_KEYS, event_record
+from referrals.models import Referral
 from referrals.retention import retention_purge
 from referrals.services import api_key_create, health_center_create
 from tests.conftest import ApiClient, organization_key, referral_matched, referral_slipped

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from referrals.models import Event
+from events.models import Event
 from tests.conftest import ApiClient, organization_key, referral_matched
 
 pytestmark = pytest.mark.django_db

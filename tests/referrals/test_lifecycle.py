@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from community_catalog.match_index import match_points_rebuild
 from community_catalog.models import ServiceAtLocation
+from events.models import Event
+from matching.engine import capacity_changed, placement_rematch
+from matching.index import match_points_rebuild
 from referrals.lifecycle import placements_check
-from referrals.models import Event, Placement, Referral
+from referrals.models import Placement, Referral
 from tests.conftest import ApiClient, organization_key, referral_body, referral_matched
-from workers.matching import capacity_changed, placement_rematch
 
 pytestmark = pytest.mark.django_db
 
@@ -423,7 +424,7 @@ def test_repeated_capacity_changes_do_not_reprint_an_unmatched_slip(
 def test_a_referral_cancelled_before_matching_is_never_offered(
     api: ApiClient, catalog: int
 ) -> None:
-    from workers.matching import referral_match
+    from matching.engine import referral_match
 
     response = api.post(
         "/api/v1/referrals", referral_body(needs=["walking-group"], max_distance_km=10)

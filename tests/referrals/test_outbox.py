@@ -13,8 +13,8 @@ from django.db import connection
 from django.utils import timezone
 from dramatiq.middleware import Middleware
 
-from referrals.models import Event
-from referrals.outbox import events_sweep
+from events.models import Event
+from events.outbox import events_sweep
 
 
 class EnqueueRecorder(Middleware):
@@ -118,7 +118,7 @@ def test_an_event_is_claimed_with_its_change_and_handed_over_after_commit(
 ) -> None:
     from django.db import transaction
 
-    from referrals.outbox import event_record
+    from events.outbox import event_record
 
     with transaction.atomic():
         event = event_record(
@@ -155,7 +155,7 @@ def test_an_event_is_claimed_with_its_change_and_handed_over_after_commit(
 def test_an_event_without_work_is_stored_as_processed(recorder) -> None:
     from django.db import transaction
 
-    from referrals.outbox import event_record
+    from events.outbox import event_record
 
     with transaction.atomic():
         event = event_record(

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from django.db import connections
 
-from referrals.models import Event, Placement, Referral
+from events.models import Event
+from referrals.models import Placement, Referral
 from tests.conftest import ApiClient, organization_key, referral_matched
 
 pytestmark = pytest.mark.django_db(transaction=True)

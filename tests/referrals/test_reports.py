@@ -17,11 +17,14 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
+from accounts.models import HealthCenter
+from events.models import Event
 from referrals.lifecycle import placement_act
-from referrals.models import Event, HealthCenter, Placement, Referral, Slip
-from referrals.report_charts import chart_svg, chart_values, table_csv
-from referrals.reports import HIDDEN, SUPPRESSED, Scope, Table, _funnel, _protect, report_build
+from referrals.models import Placement, Referral
 from referrals.services import api_key_create, health_center_create
+from reports.charts import chart_svg, chart_values, table_csv
+from reports.outcomes import HIDDEN, SUPPRESSED, Scope, Table, _funnel, _protect, report_build
+from slips.models import Slip
 from tests.conftest import ApiClient, organization_key, referral_body, referral_slipped
 from tests.web.test_accounts import create_user, signed_in
 

@@ -13,9 +13,12 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from referrals.models import Event, Placement, Referral, Slip
+from events.models import Event
+from matching.engine import referral_match
+from referrals.models import Placement, Referral
 from referrals.retention import retention_purge
 from referrals.services import referral_slip_attach
+from slips.models import Slip
 from tests.conftest import (
     ApiClient,
     organization_key,
@@ -24,7 +27,6 @@ from tests.conftest import (
     referral_slipped,
 )
 from workers.actors import purge_personal_data
-from workers.matching import referral_match
 
 URL = "/api/v1/referrals"
 INBOX = "/api/v1/inbox/placements"

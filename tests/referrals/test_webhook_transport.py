@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 
 from core.errors import InvalidInput
-from referrals.models import WebhookDelivery, WebhookSubscription
-from referrals.webhook_transport import address_reached, webhook_post
-from referrals.webhooks import url_check, url_problem, webhook_deliver
+from events.models import WebhookDelivery, WebhookSubscription
+from events.webhook_transport import address_reached, webhook_post
+from events.webhooks import url_check, url_problem, webhook_deliver
 from tests.conftest import ApiClient, referral_body
 
 TLS = Path(__file__).parent / "tls"

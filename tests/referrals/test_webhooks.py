@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from referrals.models import WebhookDelivery
+from events.models import WebhookDelivery
 from tests.conftest import ApiClient, organization_key, referral_body, referral_matched
 
 HOOKS = "/api/v1/webhooks"
@@ -220,8 +220,8 @@ def test_a_delivery_that_cannot_even_be_sent_ends_in_the_dead_letters(
 
     from django.utils import timezone
 
-    from referrals.models import WebhookSubscription
-    from referrals.webhooks import webhook_deliver
+    from events.models import WebhookSubscription
+    from events.webhooks import webhook_deliver
 
     settings.TISSER_WEBHOOK_MAX_ATTEMPTS = 2
     # Written around the API's checks, as a URL that breaks httpx itself would be.
@@ -243,7 +243,7 @@ def test_a_delivery_that_cannot_even_be_sent_ends_in_the_dead_letters(
 
 
 def api_center(api: ApiClient) -> Any:
-    from referrals.models import ApiKey
+    from accounts.models import ApiKey
 
     prefix = api.headers["Authorization"].split("_")[1]
     return ApiKey.objects.get(prefix=prefix).health_center
@@ -255,8 +255,9 @@ def test_each_event_fans_out_to_its_owners_active_subscriptions(
     """One event can have two owners (a placement's: the centre and the organisation):
     each gets it once, by its own subscriptions' event types; an inactive subscription
     and another centre's get nothing."""
+    from accounts.models import HealthCenter
     from community_catalog.models import Organization
-    from referrals.models import Event, HealthCenter, WebhookSubscription
+    from events.models import Event, WebhookSubscription
 
     health_center, _key = center
     everything = WebhookSubscription.objects.create(
@@ -325,7 +326,7 @@ def _deliver_on_a_thread(delivery_id: Any) -> threading.Thread:
     """`webhook_deliver` on a thread of its own, as a worker thread runs it."""
     from django.db import connections
 
-    from referrals.webhooks import webhook_deliver
+    from events.webhooks import webhook_deliver
 
     def deliver() -> None:
         try:
@@ -354,8 +355,8 @@ def test_an_owner_has_a_few_deliveries_in_flight_and_the_next_waits_its_turn(
     message that should bring the third back is lost, the relay's sweep finds it."""
     from datetime import timedelta
 
-    from referrals.models import WebhookSubscription
-    from referrals.webhooks import webhook_deliver, webhook_deliveries_sweep
+    from events.models import WebhookSubscription
+    from events.webhooks import webhook_deliver, webhook_deliveries_sweep
     from tests.workers.test_webhook_threads import HoldingReceiver
 
     settings.TISSER_WEBHOOK_ALLOW_PRIVATE = True
@@ -415,8 +416,8 @@ def test_a_receiver_that_keeps_not_answering_is_paused_until_it_answers(
 
     from django.utils import timezone
 
-    from referrals.models import WebhookSubscription
-    from referrals.webhooks import webhook_deliver
+    from events.models import WebhookSubscription
+    from events.webhooks import webhook_deliver
 
     settings.TISSER_WEBHOOK_ALLOW_PRIVATE = True
     settings.TISSER_WEBHOOK_BREAKER_FAILURES = 3

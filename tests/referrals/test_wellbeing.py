@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from referrals.models import Event, HealthCenter, Placement, Referral, WellbeingMeasure
+from accounts.models import HealthCenter
+from events.models import Event
+from referrals.models import Placement, Referral, WellbeingMeasure
 from referrals.retention import retention_purge
 from tests.conftest import ApiClient, organization_key, referral_body, referral_matched
 

@@ -12,9 +12,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from accounts.models import PasswordChangeRequired
+from accounts.models import Membership, PasswordChangeRequired
 from community_catalog.services import organization_create
-from referrals.models import Membership
 from referrals.services import health_center_create
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from referrals.models import AuditEntry, Event, HealthCenter, Referral
+from accounts.models import AuditEntry, HealthCenter
+from events.models import Event
+from referrals.models import Referral
 from referrals.services import health_center_create, referral_slip_attach
 from tests.conftest import ApiClient, referral_body
 from tests.conftest import referral_slipped as slipped_through_api
@@ -147,8 +149,8 @@ def test_progress_updates_itself_until_the_slip_is_ready(
     assert 'hx-trigger="every 2s"' in fragment
 
     # The pipeline runs (as the actors would, in this thread): the fragment stops asking.
-    from workers.matching import referral_match
-    from workers.slips import referral_render_slip
+    from matching.engine import referral_match
+    from slips.services import referral_render_slip
 
     submitted = Event.objects.get(aggregate_id=referral.id, type="referral.submitted")
     referral_match(referral_id=referral.id, event_id=submitted.id)
@@ -210,7 +212,7 @@ def test_today_s_slips_are_the_stored_ones_a_couple_at_a_time(
     assert page_drawings(response.content) == stored_pages(filed)
     assert "no-store" in response["Cache-Control"]
 
-    from workers.slip_batch import BATCH_CONCURRENCY, batch_slot
+    from slips.batch import BATCH_CONCURRENCY, batch_slot
 
     slip = filed[1].slip  # a new version: a batch to put together again
     with slip.file.open("rb") as file:

@@ -8,9 +8,10 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from community_catalog.match_index import match_points_refresh
-from community_catalog.models import Crosswalk, ForeignTerm, MatchPoint, Service, TaxonomyTerm
+from community_catalog.models import Crosswalk, ForeignTerm, Service, TaxonomyTerm
 from community_catalog.services import organization_create
+from matching.index import match_points_refresh
+from matching.models import MatchPoint
 from tests.community_catalog.directory import CITY, directory_import, directory_term
 from tests.web.test_accounts import create_user, labelled, signed_in
 

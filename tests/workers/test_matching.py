@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from community_catalog.models import Organization, Service
 from community_catalog.selectors import CandidateRow
 from community_catalog.services import organization_create, service_create
+from matching.engine import Person, Window, candidate_score, choose, match
 from referrals.models import Referral
 from tests.conftest import ApiClient, organization_key, referral_body, referral_matched
-from workers.matching import Person, Window, candidate_score, choose, match
 
 # A quiet spot in Lyon, far from the demo catalogue's places.
 HOME = (45.7300, 4.8600)
@@ -441,7 +441,7 @@ def test_choice_is_diverse_and_deterministic(candidates: list[CandidateRow]) -> 
 
 
 def test_unmatched_after_everything_was_offered(api: ApiClient, orgs: list[Organization]) -> None:
-    from workers.matching import unmatched_explanation
+    from matching.engine import unmatched_explanation
 
     _service(orgs[0], "Unique")
     referral = _referral(api)
@@ -497,7 +497,7 @@ def test_one_service_at_two_places_is_offered_once(
     ],
 )
 def test_accessibility_reads_words_and_negations(text: str, met: list[str]) -> None:
-    from workers.matching import accessibility_met
+    from matching.engine import accessibility_met
 
     assert accessibility_met([text], ["wheelchair", "step-free", "hearing-loop"]) == met
 
@@ -518,8 +518,8 @@ def test_a_long_schedule_list_never_breaks_matching(
 
 
 def test_an_edit_keeps_the_index_fresh(api: ApiClient, orgs: list[Organization]) -> None:
-    from community_catalog.match_index import match_points_rebuild
-    from community_catalog.models import MatchPoint
+    from matching.index import match_points_rebuild
+    from matching.models import MatchPoint
 
     service = _service(orgs[0], "Ancienne", assured_date="2024-01-01")
     Service.objects.filter(id=service.id).update(assured_date=date(2024, 1, 1))
@@ -538,7 +538,7 @@ def test_an_edit_keeps_the_index_fresh(api: ApiClient, orgs: list[Organization])
 
 def _filed(api: ApiClient) -> tuple[uuid.UUID, int]:
     """A referral filed and not yet matched, with its `referral.submitted` event."""
-    from referrals.models import Event
+    from events.models import Event
 
     response = api.post(
         "/api/v1/referrals",
@@ -551,7 +551,7 @@ def _filed(api: ApiClient) -> tuple[uuid.UUID, int]:
 
 
 def _types(referral_id: uuid.UUID) -> list[str]:
-    from referrals.models import Event
+    from events.models import Event
 
     return list(
         Event.objects.filter(aggregate_id=referral_id).order_by("id").values_list("type", flat=True)
@@ -561,9 +561,10 @@ def _types(referral_id: uuid.UUID) -> list[str]:
 def test_two_runs_of_the_job_offer_once(api: ApiClient, orgs: list[Organization]) -> None:
     """Two deliveries of the same message, each matching before either records: the
     second finds the referral matched and changes nothing."""
-    from referrals.models import Event, Placement
+    from events.models import Event
+    from matching.engine import proposals_for
+    from referrals.models import Placement
     from referrals.services import referral_matches_record, referral_to_match
-    from workers.matching import proposals_for
 
     for i, organization in enumerate(orgs[:3]):
         _service(organization, f"Groupe {i}", km=1 + i)
@@ -600,9 +601,9 @@ def test_two_runs_of_the_job_offer_once(api: ApiClient, orgs: list[Organization]
 def test_a_referral_cancelled_while_it_is_matched_is_offered_nothing(
     api: ApiClient, orgs: list[Organization]
 ) -> None:
-    from referrals.models import Event
+    from events.models import Event
+    from matching.engine import proposals_for
     from referrals.services import referral_matches_record, referral_to_match
-    from workers.matching import proposals_for
 
     _service(orgs[0], "Groupe de parole")
     referral_id, event_id = _filed(api)
@@ -629,7 +630,7 @@ def test_the_job_reads_little(
 ) -> None:
     """Matching reads the referral, its needs and the index, and records everything in
     one transaction: no query per proposal, none to reload what the index gave."""
-    from workers.matching import referral_match
+    from matching.engine import referral_match
 
     for i, organization in enumerate(orgs[:3]):
         _service(organization, f"Groupe {i}", km=1 + i)

@@ -14,14 +14,15 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from community_catalog.match_index import match_points_daily
-from community_catalog.models import MatchPoint, Organization, Schedule, ServiceAtLocation
+from community_catalog.models import Organization, Schedule, ServiceAtLocation
 from community_catalog.schedules import schedule_happens, schedule_weekdays
 from community_catalog.selectors import match_candidate_rows, offered_on
+from matching.engine import Person
+from matching.index import match_points_daily
+from matching.models import MatchPoint
+from slips.content import activity_cost
 from tests.conftest import ApiClient
 from tests.workers.test_matching import HOME, _names, _referral, _service
-from workers.matching import Person
-from workers.slip_content import activity_cost
 
 H = 42
 

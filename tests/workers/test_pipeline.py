@@ -7,7 +7,9 @@ import io
 import pytest
 from pypdf import PdfReader
 
-from referrals.models import Event, Match, Referral, Slip
+from events.models import Event
+from referrals.models import Match, Referral
+from slips.models import Slip
 from tests.conftest import ApiClient, referral_body, wait_for_stage
 
 URL = "/api/v1/referrals"

@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
+from slips import renderer as module
+from slips.content import sample_slips_html
+from slips.render_process import RenderProcess, RenderProcessError
 from tests.conftest import ApiClient, referral_body, wait_for_stage
 from tests.faults.conftest import production_only
-from workers import slip_renderer as module
-from workers.render_process import RenderProcess, RenderProcessError
-from workers.slip_content import sample_slips_html
 
 # Render processes are the production topology's (`tisser worker` with slips on processes
 # of their own): their minutes of killed children run on the PostgreSQL pass, with the

@@ -18,7 +18,8 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 from pypdf import PdfReader
 
-from referrals.models import HealthCenter, Referral
+from accounts.models import HealthCenter
+from referrals.models import Referral
 from referrals.retention import retention_purge
 from referrals.services import api_key_authenticate, api_key_create, referral_slip_attach
 from tests.conftest import ApiClient
@@ -176,7 +177,7 @@ def test_a_repeated_call_is_answered_by_its_etag(api: ApiClient, catalog: int) -
 def test_a_key_has_at_most_a_couple_of_batches_at_a_time(
     api: ApiClient, center: tuple[HealthCenter, str], catalog: int
 ) -> None:
-    from workers.slip_batch import BATCH_CONCURRENCY, batch_slot
+    from slips.batch import BATCH_CONCURRENCY, batch_slot
 
     slipped(api, first_name="Anne")
     key = api_key_authenticate(center[1])

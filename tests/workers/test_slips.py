@@ -23,11 +23,9 @@ from pypdf import PdfReader
 
 from community_catalog.models import Location, Organization, Service
 from community_catalog.schedules import service_at_location_sessions
-from referrals.models import Event, Referral
-from tests.conftest import ApiClient, referral_matched
-from tests.conftest import referral_slipped as slipped
-from workers.actors import match_referral, render_slip
-from workers.slip_content import (
+from events.models import Event
+from referrals.models import Referral
+from slips.content import (
     money,
     one_sentence,
     phone_display,
@@ -38,8 +36,11 @@ from workers.slip_content import (
     slip_language_code,
     slip_languages,
 )
-from workers.slip_renderer import FONT_DIR, SLIP_ASSETS, FetchRefused, asset_fetcher, slip_renderer
-from workers.slips import referral_render_slip
+from slips.renderer import FONT_DIR, SLIP_ASSETS, FetchRefused, asset_fetcher, slip_renderer
+from slips.services import referral_render_slip
+from tests.conftest import ApiClient, referral_matched
+from tests.conftest import referral_slipped as slipped
+from workers.actors import match_referral, render_slip
 
 URL = "/api/v1/referrals"
 PUBLIC_URL = "https://tisser.example.org"
@@ -680,7 +681,7 @@ def test_a_worker_that_takes_slips_warms_the_renderer_before_its_first_message(
 ) -> None:
     import dramatiq
 
-    from workers import slip_renderer as module
+    from slips import renderer as module
 
     seen: list[bool] = []
     # The renderer as the worker's threads find it when they start taking messages.
@@ -701,12 +702,12 @@ def test_a_worker_that_takes_slips_warms_the_renderer_before_its_first_message(
 def test_a_missing_harfbuzz_subset_library_is_reported_at_start_up(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from workers import slip_renderer as module
+    from slips import renderer as module
 
     # Only the detection is replaced: the library is really installed on this machine.
     monkeypatch.setattr(module, "harfbuzz_subset_missing", lambda: True)
     monkeypatch.setattr(module, "_renderer", None)
-    with caplog.at_level("WARNING", logger="workers.slip_renderer"):
+    with caplog.at_level("WARNING", logger="slips.renderer"):
         module.slip_renderer()
     assert "libharfbuzz-subset0" in caplog.text
 
@@ -714,7 +715,7 @@ def test_a_missing_harfbuzz_subset_library_is_reported_at_start_up(
 def test_a_catalogue_change_shows_on_the_next_slip(api: ApiClient, catalog: int) -> None:
     """Slip workers keep the activities they print, until the catalogue changes."""
     from community_catalog.services import service_update
-    from workers.slip_content import CATALOGUE_TTL_SECONDS, catalogue_forget
+    from slips.content import CATALOGUE_TTL_SECONDS, catalogue_forget
 
     referral = referral_matched(api, needs=["walking-group"], max_distance_km=10)
     first = referral.matches.order_by("rank").first()

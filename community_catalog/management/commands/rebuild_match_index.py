@@ -14,7 +14,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from community_catalog.match_index import match_points_rebuild
+        from matching.index import match_points_rebuild
 
         with transaction.atomic():
             count = match_points_rebuild()

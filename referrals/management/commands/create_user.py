@@ -7,9 +7,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from accounts.models import HealthCenter, Membership
 from accounts.services import password_change_require
 from community_catalog.models import Organization
-from referrals.models import HealthCenter, Membership
 
 
 class Command(BaseCommand):

@@ -77,7 +77,7 @@ class Command(BaseCommand):
             os.environ.setdefault(PREFETCH_VARIABLE, str(max(4, 2 * options["threads"])))
         # Slips render in a child process beside each worker process, so that a second
         # thread stores one slip and reads the next while the child renders
-        # (workers.render_process). On unless the operator says otherwise.
+        # (slips.render_process). On unless the operator says otherwise.
         os.environ.setdefault(RENDER_PROCESS_VARIABLE, "true")
         self.stdout.write(" ".join(argv))
         self.stdout.flush()

@@ -1,0 +1,69 @@
+"""`/api/v1/audit`: the audit log, for operators only."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Q
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema
+
+from accounts.auth import OperatorKey
+from accounts.models import AuditEntry
+from core.schemas import MAX_OFFSET, ErrorOut, paged
+
+router = Router(auth=OperatorKey(), tags=["audit"])
+
+
+class AuditFilter(Schema):
+    referral_id: uuid.UUID | None = Field(default=None, description="One referral's entries.")
+    limit: int = Field(default=100, ge=1, le=500)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+
+
+class AuditEntryOut(Schema):
+    id: int
+    at: datetime
+    referral_id: uuid.UUID | None = Field(description="Empty for a list.")
+    referral_ids: list[str] = Field(description="A list's referrals, as it returned them.")
+    action: str = Field(description="`read`, `change`, `list` or `refused`.")
+    method: str
+    path: str
+    status: int
+    key_prefix: str = Field(description="The key used (its visible prefix); empty on the web.")
+    username: str = Field(description="The person signed in to the web pages; empty for a key.")
+    role: str = Field(description="`health_center`, `organization`, `operator` or `admin`.")
+    health_center_id: uuid.UUID | None
+    organization_id: uuid.UUID | None
+
+
+class AuditListOut(Schema):
+    items: list[AuditEntryOut]
+    total: int
+    limit: int
+    offset: int
+
+
+@router.get(
+    "",
+    response={200: AuditListOut, 401: ErrorOut, 422: ErrorOut},
+    summary="Who read or changed which referral",
+    description=(
+        "The audit log, oldest first: one entry per request (API, web or admin page) that "
+        "succeeded on a referral or one of its placements, one per list that showed "
+        "referrals (with their ids), and one per request refused on a referral or "
+        "placement it named. Operators only."
+    ),
+)
+def audit_list(request: HttpRequest, filters: Query[AuditFilter]) -> dict[str, Any]:
+    entries = AuditEntry.objects.all()
+    if filters.referral_id:
+        # Lists name the referrals they returned in `referral_ids` (a JSON list of ids,
+        # matched as text on both backends).
+        entries = entries.filter(
+            Q(referral_id=filters.referral_id)
+            | Q(action=AuditEntry.Action.LIST, referral_ids__icontains=str(filters.referral_id))
+        )
+    return paged(entries, limit=filters.limit, offset=filters.offset, item=lambda e: e)

@@ -1,0 +1,261 @@
+"""Event feeds and webhooks, for health centres and organisations alike: each sees only
+the events about its own referrals, placements and services."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import uuid
+from datetime import timedelta
+from typing import Annotated
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import Query, Router, Schema, Status
+from pydantic import Field, WithJsonSchema
+
+from accounts.audit import audit_ids
+from accounts.auth import PartyKey, request_party
+from core.errors import FieldProblem, InvalidInput
+from core.schemas import MAX_OFFSET, ErrorOut, paged
+from events import webhooks
+from events.models import WebhookDelivery, WebhookSubscription
+from events.outbox import event_referral_id
+from referrals import selectors
+from referrals.api import event_out
+from referrals.schemas import (
+    DeliveryOut,
+    DeliveryPageOut,
+    EventPageOut,
+    WebhookCreatedOut,
+    WebhookIn,
+    WebhookListOut,
+    WebhookOut,
+    WebhookPatch,
+)
+
+events_router = Router(auth=PartyKey(), tags=["events"])
+webhooks_router = Router(auth=PartyKey(), tags=["webhooks"])
+
+_CURSOR_PREFIX = "ev1:"
+_CURSOR = re.compile(r"ev1:([0-9]{1,18})")
+
+
+def cursor_encode(event_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{event_id}".encode()).decode().rstrip("=")
+
+
+def cursor_decode(cursor: str) -> int:
+    """The position a cursor stands for; a cursor Tisser did not make is a 422."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        found = _CURSOR.fullmatch(raw)
+        if found is None:
+            raise ValueError(raw)
+        position = int(found.group(1))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput(
+            "This cursor is not one Tisser gave.",
+            fields=[FieldProblem("cursor", "use next_cursor from a previous page, or omit it")],
+        ) from None
+    return position
+
+
+class FeedQuery(Schema):
+    cursor: str | None = Field(
+        default=None, max_length=100, description="`next_cursor` of the previous page."
+    )
+    limit: int = Field(default=100, ge=1, le=500)
+    type: str | None = Field(
+        default=None, max_length=64, pattern=r"^[a-z_.-]+$", description="Only this event type."
+    )
+
+
+@events_router.get(
+    "",
+    response={200: EventPageOut, 401: ErrorOut, 422: ErrorOut},
+    summary="What happened, oldest first: a feed to follow with cursors",
+    description=(
+        "A health centre sees the events of its referrals and their placements; an "
+        "organisation, those of the placements addressed to it and of its services. "
+        "Start without `cursor`, then pass each page's `next_cursor`; an empty page means "
+        "nothing new yet (keep the cursor and ask again later). Events appear "
+        "`TISSER_EVENT_FEED_LAG_SECONDS` (default 5) after they happen, so an event written "
+        "by a transaction still open can never be skipped."
+    ),
+)
+def events_feed(request: HttpRequest, query: Query[FeedQuery]) -> EventPageOut:
+    after = cursor_decode(query.cursor) if query.cursor else 0
+    # Ids are taken when rows are written but become visible at commit, which can come in
+    # another order: a lag lets every transaction that took an id before commit first.
+    settled = timezone.now() - timedelta(seconds=settings.TISSER_EVENT_FEED_LAG_SECONDS)
+    events = selectors.events_visible(request_party(request)).filter(
+        id__gt=after, created_at__lte=settled
+    )
+    if query.type:
+        events = events.filter(type=query.type)
+    page = list(events.order_by("id")[: query.limit])
+    audit_ids(request, (event_referral_id(e) for e in page))
+    return EventPageOut(
+        items=[event_out(e) for e in page],
+        next_cursor=cursor_encode(page[-1].id if page else after),
+    )
+
+
+# --- Webhooks ------------------------------------------------------------------------
+
+
+def _webhook_out(subscription: WebhookSubscription) -> WebhookOut:
+    return WebhookOut(
+        id=subscription.id,
+        url=subscription.url,
+        event_types=subscription.event_types,
+        description=subscription.description,
+        active=subscription.active,
+        created_at=subscription.created_at,
+    )
+
+
+def _created_out(subscription: WebhookSubscription) -> WebhookCreatedOut:
+    return WebhookCreatedOut(**_webhook_out(subscription).model_dump(), secret=subscription.secret)
+
+
+_ERRORS = {401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+
+
+@webhooks_router.post(
+    "",
+    response={201: WebhookCreatedOut, 401: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Subscribe a URL to events",
+    description=(
+        "Deliveries are signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, "
+        "`webhook-signature` headers) with the `secret` returned here, and only here. "
+        "A party has at most `TISSER_WEBHOOK_MAX_SUBSCRIPTIONS` (default 10) webhooks: "
+        "past it, 409 `webhook_limit_reached` with the `limit`. "
+        "Event types: " + ", ".join(f"`{t}`" for t in webhooks.WEBHOOK_EVENT_TYPES) + "."
+    ),
+)
+def webhook_create(request: HttpRequest, payload: WebhookIn) -> Status[WebhookCreatedOut]:
+    subscription = webhooks.webhook_create(
+        request_party(request),
+        url=payload.url,
+        event_types=payload.event_types,
+        description=payload.description,
+    )
+    return Status(201, _created_out(subscription))
+
+
+@webhooks_router.get("", response={200: WebhookListOut, 401: ErrorOut}, summary="Your webhooks")
+def webhook_list(request: HttpRequest) -> WebhookListOut:
+    return WebhookListOut(
+        items=[_webhook_out(s) for s in webhooks.webhook_list(request_party(request))]
+    )
+
+
+# Inline, not a component named "Status" (see community_catalog.api.ServiceStatus).
+DeliveryStatus = Annotated[
+    WebhookDelivery.Status,
+    WithJsonSchema({"type": "string", "enum": list(WebhookDelivery.Status.values)}),
+]
+
+
+class DeliveryFilter(Schema):
+    status: DeliveryStatus | None = Field(
+        default=None, description="`failed` lists the dead letters."
+    )
+    subscription_id: uuid.UUID | None = None
+    limit: int = Field(default=50, ge=1, le=200)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+
+
+def _delivery_out(delivery: WebhookDelivery) -> DeliveryOut:
+    return DeliveryOut(
+        id=delivery.id,
+        subscription_id=delivery.subscription_id,
+        event_id=delivery.event_id,
+        event_type=delivery.event.type,
+        status=delivery.status,  # type: ignore[arg-type]
+        attempts=delivery.attempts,
+        next_attempt_at=delivery.next_attempt_at
+        if delivery.status == WebhookDelivery.Status.PENDING
+        else None,
+        last_attempt_at=delivery.last_attempt_at,
+        last_status_code=delivery.last_status_code,
+        last_error=delivery.last_error,
+        delivered_at=delivery.delivered_at,
+        created_at=delivery.created_at,
+    )
+
+
+@webhooks_router.get(
+    "/deliveries",
+    response={200: DeliveryPageOut, 401: ErrorOut, 422: ErrorOut},
+    summary="Deliveries of your webhooks, newest first; `status=failed` is the dead letters",
+)
+def delivery_list(request: HttpRequest, filters: Query[DeliveryFilter]) -> DeliveryPageOut:
+    deliveries = webhooks.deliveries_list(request_party(request)).order_by("-created_at", "id")
+    if filters.status:
+        deliveries = deliveries.filter(status=filters.status)
+    if filters.subscription_id:
+        deliveries = deliveries.filter(subscription_id=filters.subscription_id)
+    return DeliveryPageOut(
+        **paged(deliveries, limit=filters.limit, offset=filters.offset, item=_delivery_out)
+    )
+
+
+@webhooks_router.post(
+    "/deliveries/{delivery_id}/redeliver",
+    response={202: DeliveryOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Send a delivery again (a dead letter, or one already delivered)",
+)
+def delivery_redeliver(request: HttpRequest, delivery_id: uuid.UUID) -> Status[DeliveryOut]:
+    delivery = webhooks.delivery_redeliver(delivery_id, owner=request_party(request))
+    return Status(202, _delivery_out(delivery))
+
+
+@webhooks_router.get(
+    "/{subscription_id}", response={200: WebhookOut, **_ERRORS}, summary="One webhook"
+)
+def webhook_read(request: HttpRequest, subscription_id: uuid.UUID) -> WebhookOut:
+    return _webhook_out(webhooks.webhook_get(request_party(request), subscription_id))
+
+
+@webhooks_router.patch(
+    "/{subscription_id}",
+    response={200: WebhookOut, **_ERRORS},
+    summary="Change a webhook (url, event types, description, active)",
+)
+def webhook_update(
+    request: HttpRequest, subscription_id: uuid.UUID, payload: WebhookPatch
+) -> WebhookOut:
+    changes = payload.model_dump(exclude_unset=True)
+    for name in ("url", "event_types", "active"):
+        if name in changes and changes[name] is None:
+            raise InvalidInput(
+                f"{name} cannot be null.", fields=[FieldProblem(name, "cannot be null")]
+            )
+    if changes.get("description") is None:
+        changes.pop("description", None)
+    subscription = webhooks.webhook_update(request_party(request), subscription_id, changes)
+    return _webhook_out(subscription)
+
+
+@webhooks_router.post(
+    "/{subscription_id}/rotate-secret",
+    response={200: WebhookCreatedOut, **_ERRORS},
+    summary="Replace the signing secret; the new one is shown only now",
+)
+def webhook_rotate(request: HttpRequest, subscription_id: uuid.UUID) -> WebhookCreatedOut:
+    return _created_out(webhooks.webhook_secret_rotate(request_party(request), subscription_id))
+
+
+@webhooks_router.delete(
+    "/{subscription_id}",
+    response={204: None, **_ERRORS},
+    summary="Delete a webhook and its delivery history",
+)
+def webhook_delete(request: HttpRequest, subscription_id: uuid.UUID) -> Status[None]:
+    webhooks.webhook_get(request_party(request), subscription_id).delete()
+    return Status(204, None)

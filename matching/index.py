@@ -1,0 +1,256 @@
+"""The matching index: one `MatchPoint` per service at a place, derived from the catalogue.
+
+`match_points_refresh(service_ids)` recomputes the points of some services; the outbox
+calls it in the transaction of every catalogue change it announces (each change to a
+service, its places, capacity, schedules or status writes a `service.*` or
+`capacity.changed` event), so matching never reads stale points.
+`match_points_rebuild()` recomputes everything (a migration, `tisser
+rebuild-match-index`, or after writing the catalogue outside the services).
+
+A point holds what the hard filters need: the service's codes (its own Tisser codes and
+what its other taxonomies' terms map to, read from the crosswalks in the database, not
+from a process's copy), its cost state, and when it meets (`OfferRun`: filtering on the
+offer horizon needs no rule walked). Time passes without any change being announced: a
+run of sessions that ended is followed by the next one the day it ends
+(`match_points_daily`, run by the relay).
+"""
+
+from __future__ import annotations
+
+import uuid
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from community_catalog.models import (
+    Crosswalk,
+    Language,
+    Schedule,
+    Service,
+    ServiceAtLocation,
+    TaxonomyTerm,
+)
+from community_catalog.schedules import OfferRun, offer_run
+from community_catalog.selectors import IDS_PER_QUERY, public_position
+from matching.models import MatchPoint
+
+_CHUNK = 2000
+
+
+def match_points_refresh(service_ids: Iterable[uuid.UUID], *, today: date | None = None) -> int:
+    """Recompute the points of these services (deleted ones lose theirs), as of `today`
+    (the local date unless given). Returns how many points were written."""
+    ids = list(dict.fromkeys(service_ids))
+    today = today or timezone.localdate()
+    written = 0
+    chunk = min(_CHUNK, IDS_PER_QUERY)
+    for start in range(0, len(ids), chunk):
+        written += _refresh(ids[start : start + chunk], today)
+    return written
+
+
+def match_points_rebuild() -> int:
+    MatchPoint.objects.all().delete()
+    return match_points_refresh(Service.objects.values_list("id", flat=True).order_by("id"))
+
+
+@dataclass(frozen=True)
+class ServiceCodes:
+    codes: tuple[str, ...]
+    # Carries a term of another taxonomy that nothing maps.
+    unmapped: bool
+
+
+def service_codes(service_ids: list[uuid.UUID]) -> dict[uuid.UUID, ServiceCodes]:
+    """The Tisser codes each service answers to: its own, and those its terms of other
+    taxonomies map to (a crosswalk row, else a code equal to a Tisser code)."""
+    own: dict[uuid.UUID, set[str]] = {}
+    for service_id, code in Service.taxonomy_terms.through.objects.filter(
+        service_id__in=service_ids
+    ).values_list("service_id", "taxonomyterm__code"):
+        own.setdefault(service_id, set()).add(code)
+    carried: dict[uuid.UUID, list[tuple[str, str]]] = {}
+    for service_id, taxonomy, code in Service.foreign_terms.through.objects.filter(
+        service_id__in=service_ids
+    ).values_list("service_id", "foreignterm__taxonomy", "foreignterm__code"):
+        carried.setdefault(service_id, []).append((taxonomy, code))
+    keys = {key for pairs in carried.values() for key in pairs}
+    mapped: dict[tuple[str, str], set[str]] = {}
+    if keys:
+        rows = Crosswalk.objects.filter(
+            taxonomy__in={t for t, _ in keys}, code__in={c for _, c in keys}
+        ).values_list("taxonomy", "code")
+        mapped = {key: set() for key in rows if key in keys}
+        for taxonomy, code, tisser_code in Crosswalk.terms.through.objects.filter(
+            crosswalk__taxonomy__in={t for t, _ in keys}, crosswalk__code__in={c for _, c in keys}
+        ).values_list("crosswalk__taxonomy", "crosswalk__code", "taxonomyterm__code"):
+            if (taxonomy, code) in mapped:
+                mapped[(taxonomy, code)].add(tisser_code)
+        tisser = set(TaxonomyTerm.objects.values_list("code", flat=True))
+    found = {}
+    for service_id in service_ids:
+        codes = set(own.get(service_id, ()))
+        unmapped = False
+        for taxonomy, code in carried.get(service_id, ()):
+            if (taxonomy, code) in mapped:
+                codes |= mapped[(taxonomy, code)]
+            elif code.casefold() in tisser:
+                codes.add(code.casefold())
+            else:
+                unmapped = True
+        found[service_id] = ServiceCodes(tuple(sorted(codes)), unmapped)
+    return found
+
+
+def _refresh(service_ids: list[uuid.UUID], today: date) -> int:
+    MatchPoint.objects.filter(service_key__in=[str(i) for i in service_ids]).delete()
+    sals = list(
+        ServiceAtLocation.objects.filter(service_id__in=service_ids)
+        .select_related("service", "location")
+        .order_by()
+    )
+    if not sals:
+        return 0
+    codes = service_codes(service_ids)
+    location_ids = {sal.location_id for sal in sals}
+    service_languages: dict[uuid.UUID, set[str]] = {}
+    location_languages: dict[uuid.UUID, set[str]] = {}
+    for service_id, location_id, code in Language.objects.filter(
+        Q(service_id__in=service_ids) | Q(location_id__in=location_ids)
+    ).values_list("service_id", "location_id", "code"):
+        if not code:
+            continue
+        if service_id in service_ids:
+            service_languages.setdefault(service_id, set()).add(code)
+        if location_id in location_ids:
+            location_languages.setdefault(location_id, set()).add(code)
+    schedules: dict[uuid.UUID, list[Schedule]] = {}
+    for schedule in Schedule.objects.filter(
+        Q(service_at_location__service_id__in=service_ids)
+        | Q(service_id__in=service_ids, service_at_location__isnull=True)
+    ).order_by():
+        owner = schedule.service_at_location_id or schedule.service_id
+        if owner is not None:
+            schedules.setdefault(owner, []).append(schedule)
+
+    horizon = settings.TISSER_OFFER_HORIZON_DAYS
+    runs: dict[tuple[uuid.UUID, ...], OfferRun] = {}
+    points = []
+    for sal in sals:
+        service, location = sal.service, sal.location
+        if location.latitude is None or location.longitude is None:
+            continue  # nowhere on the map: cannot be matched by distance
+        latitude, longitude = public_position(
+            location.latitude, location.longitude, location.is_confidential
+        )
+        languages = service_languages.get(service.id, set()) | location_languages.get(
+            location.id, set()
+        )
+        if not service_languages.get(service.id):
+            # A service that names no language is run in the catalogue's own
+            # (TISSER_CATALOG_LANGUAGE, read when matching): marked "*".
+            languages.add("*")
+        own = schedules.get(sal.id) or schedules.get(service.id) or []
+        # The service's schedules serve each of its places: one walk for all of them.
+        run_key = tuple(sorted(s.id for s in own))
+        run = runs.get(run_key)
+        if run is None:
+            run = runs[run_key] = offer_run(own, today=today, horizon_days=horizon)
+        service_codes_ = codes.get(service.id, ServiceCodes((), False))
+        points.append(
+            MatchPoint(
+                service_at_location=sal,
+                service_key=str(service.id),
+                organization_key=str(service.organization_id),
+                location_key=str(location.id),
+                latitude=latitude,
+                longitude=longitude,
+                active=service.status == Service.Status.ACTIVE,
+                open=sal.capacity_status != ServiceAtLocation.CapacityStatus.NO_CAPACITY
+                and sal.capacity_available != 0,
+                capacity_status=sal.capacity_status,
+                cost=service.cost,
+                assured_date=service.assured_date,
+                minimum_age=service.minimum_age,
+                maximum_age=service.maximum_age,
+                codes=_listed(service_codes_.codes),
+                code_bits=code_bits(service_codes_.codes),
+                languages=_listed(sorted(languages)),
+                interpretation=bool(service.interpretation_services.strip()),
+                slots=slots_text(own, today=today),
+                run_from=run.run_from,
+                run_until=run.run_until,
+                undated=run.undated,
+                resumes_on=run.resumes_on,
+                starts_on=run.starts_on,
+                unmapped=service_codes_.unmapped,
+                name=service.name[:200],
+            )
+        )
+    MatchPoint.objects.bulk_create(points, batch_size=500)
+    return len(points)
+
+
+def match_points_daily(*, today: date | None = None, limit: int = 2000) -> int:
+    """Follow the passing of days: the points whose run of sessions ended before today
+    are rebuilt, to find their next run (or none). Safe with several relays at once:
+    each takes the points no other holds. Returns how many services were refreshed."""
+    today = today or timezone.localdate()
+    with transaction.atomic():
+        keys = list(
+            MatchPoint.objects.select_for_update(skip_locked=True)
+            .filter(run_until__lt=today)
+            .values_list("service_key", flat=True)[:limit]
+        )
+        service_ids = sorted({uuid.UUID(k) for k in keys})
+        if service_ids:
+            match_points_refresh(service_ids, today=today)
+    return len(service_ids)
+
+
+def code_bit(code: str) -> int:
+    """A bit for a taxonomy code, the same on every machine. Two codes may share one:
+    the bits only prefilter, the codes themselves are checked after."""
+    return 1 << (zlib.crc32(code.encode()) % 62)
+
+
+def code_bits(codes: Iterable[str]) -> int:
+    bits = 0
+    for code in codes:
+        bits |= code_bit(code)
+    return bits
+
+
+def _listed(values: Iterable[str]) -> str:
+    joined = ",".join(values)
+    return f",{joined}," if joined else ""
+
+
+def slots_text(schedules: list[Schedule], *, today: date | None = None) -> str:
+    """The weekly slots of live schedules: 'TU 14:00 16:30 W;FR 09:00 11:00 M' (W: weekly
+    or less often, M: monthly). What the schedule fit needs, without the rules."""
+    today = today or timezone.localdate()
+    slots = []
+    for schedule in schedules:
+        if not schedule.freq or schedule.opens_at is None:
+            continue
+        if any(end and end < today for end in (schedule.until, schedule.valid_to)):
+            continue
+        closes = schedule.closes_at or schedule.opens_at
+        kind = "M" if schedule.freq == Schedule.Freq.MONTHLY else "W"
+        for day in schedule.weekdays.split(",") if schedule.weekdays else []:
+            slots.append(f"{day} {schedule.opens_at:%H:%M} {closes:%H:%M} {kind}")
+    # Whole slots only, within the column: 35 of 16 characters fit (every day, five
+    # times a day); the rest adds nothing to how well a week fits.
+    text = ""
+    for slot in dict.fromkeys(slots):
+        if len(text) + len(slot) + 1 > 500:
+            break
+        text = f"{text};{slot}" if text else slot
+    return text

@@ -1,0 +1,604 @@
+"""What a slip says: referrals and their activities → the HTML WeasyPrint lays out.
+
+A slip speaks the person's language when Tisser prints it (`SLIP_LANGUAGES`). For any
+other language it is printed in French, the catalogue's language, with English under
+each label and sentence, so that the person or someone near them can read it.
+
+Everything printed is escaped by Django's templates; catalogue text is plain text. The
+fixed wording lives in `TEXTS` (translated through `locale/`), dates and times use the
+language's formats, money is formatted by Babel.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+import phonenumbers
+import segno
+from babel import Locale
+from babel.numbers import format_currency
+from cachetools import LRUCache
+from django.conf import settings
+from django.db.models import Max
+from django.template.loader import render_to_string
+from django.utils import formats, timezone, translation
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext_lazy as _
+
+from community_catalog.costs import text_cost_state
+from community_catalog.models import Service, ServiceAtLocation
+from community_catalog.schedules import service_at_location_sessions
+from core.caches import cache_register
+from events.models import Event
+from referrals.models import Match, Placement, Referral
+
+# The languages slips are printed in; for any other, French with English.
+SLIP_LANGUAGES = ("fr", "en")
+FALLBACK_LANGUAGES = ("fr", "en")
+SESSIONS_PRINTED = 3
+# "What it is in one plain sentence": a longer description is cut at its first sentence.
+DESCRIPTION_MAX_CHARS = 220
+
+TEXTS = {
+    "title": _("Your referral %(code)s"),
+    "batch_title": _("Referral slips, %(date)s"),
+    "issued": _("Given on %(date)s"),
+    "code": _("Referral code"),
+    "code_hint": _("Quote it when you get in touch."),
+    "hello": _("Hello %(name)s,"),
+    "lead": _(
+        "Here are activities near you that could do you good. Choose one and get in "
+        "touch to say you are coming: you can come as you are."
+    ),
+    "lead_none": _(
+        "We have not found an activity near you yet. Your health centre will contact "
+        "you as soon as one fits."
+    ),
+    "note": _("A word from your health centre"),
+    "who": _("Who"),
+    "where": _("Where"),
+    "when": _("When"),
+    "cost": _("Cost"),
+    "contact": _("Contact"),
+    "join": _("How to join"),
+    "bring": _("What to bring"),
+    "why": _("Why"),
+    "confidential": _("Call to get the address."),
+    "no_sessions": _("Call to ask for the next dates."),
+    "free": _("Free"),
+    "ask_cost": _("Ask the organisation."),
+    "cost_not_stated": _("Cost not stated: ask when you get in touch"),
+    "cost_ask": _("%(fees)s (ask when you get in touch)"),
+    "paid_ask": _("There is a cost: ask how much when you get in touch"),
+    "scan": _("Scan for the details and a map."),
+    "qr_label": _("QR code: the page of %(name)s"),
+}
+
+
+def slip_languages(preferred: str) -> tuple[str, ...]:
+    """The slip's language, or French then English when the person's is not printed."""
+    return (preferred,) if preferred in SLIP_LANGUAGES else FALLBACK_LANGUAGES
+
+
+def slip_language_code(preferred: str) -> str:
+    """As stored with the slip and shown in the API: "fr", "en" or "fr+en"."""
+    return "+".join(slip_languages(preferred))
+
+
+@dataclass(frozen=True)
+class Say:
+    """A text in the slip's language and, on a bilingual slip, the same in English.
+
+    In a template it prints as escaped HTML: the English follows in a span marked with
+    its language, for the layout and for screen readers. `plain` is the text alone.
+    """
+
+    text: str
+    also: str = ""
+
+    def __html__(self) -> SafeString:
+        if not self.also or self.also == self.text:
+            return format_html("{}", self.text)
+        return format_html('{}<span class="also" lang="en">{}</span>', self.text, self.also)
+
+    # Django's templates print str(value): make that the escaped HTML.
+    __str__ = __html__
+
+    @property
+    def plain(self) -> str:
+        return (
+            self.text if not self.also or self.also == self.text else f"{self.text} / {self.also}"
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.text or self.also)
+
+
+def _say(languages: Sequence[str], key: str, **params: Any) -> Say:
+    texts = []
+    for language in languages[:2]:
+        with translation.override(language):
+            message = str(TEXTS[key])
+        texts.append(message % params if params else message)
+    return Say(texts[0], texts[1] if len(texts) > 1 else "")
+
+
+@lru_cache(maxsize=8)
+def _labels(languages: tuple[str, ...]) -> dict[str, Say]:
+    """The fixed labels of a slip in these languages (translations do not change while
+    the process runs)."""
+    return {key: _say(languages, key) for key, text in TEXTS.items() if "%(" not in str(text)}
+
+
+# --- Formatting ------------------------------------------------------------------------
+
+
+def _day(moment: datetime, language: str) -> str:
+    with translation.override(language):
+        text = formats.date_format(timezone.localtime(moment), "l j F")
+    return text[:1].upper() + text[1:]
+
+
+def _time(moment: datetime, language: str) -> str:
+    """The locale's time format: 14:00 in French, 2 p.m. in English."""
+    with translation.override(language):
+        return formats.time_format(timezone.localtime(moment))
+
+
+@dataclass(frozen=True)
+class Session:
+    """A session as printed, "Mardi 1 décembre, 14:00-16:00" (with an en dash). In a
+    template, the hours never break over two lines."""
+
+    day: str
+    hours: str
+
+    def __html__(self) -> SafeString:
+        return format_html('{}, <span class="nowrap">{}</span>', self.day, self.hours)
+
+    __str__ = __html__
+
+    @property
+    def plain(self) -> str:
+        return f"{self.day}, {self.hours}"
+
+
+@lru_cache(maxsize=4096)
+def session(start: datetime, end: datetime, language: str) -> Session:
+    """A session as printed (kept: the same sessions of the same activities come back on
+    slip after slip, and each takes two locale formats)."""
+    return Session(
+        _day(start, language), f"{_time(start, language)}\N{EN DASH}{_time(end, language)}"
+    )
+
+
+def session_text(start: datetime, end: datetime, language: str) -> str:
+    return session(start, end, language).plain
+
+
+def long_date(day: date, language: str) -> str:
+    with translation.override(language):
+        return formats.date_format(day, "j F Y")
+
+
+def money(amount: Decimal, currency: str, language: str) -> str:
+    """An amount as the language writes it: 2,50 € in French, €2.50 in English; no
+    cents when there are none."""
+    pattern = None
+    if amount == amount.to_integral_value():
+        standard = Locale.parse(language).currency_formats["standard"].pattern
+        pattern = standard.replace(".00", "")
+    text: str = format_currency(
+        amount, currency or "EUR", format=pattern, locale=language, currency_digits=pattern is None
+    )
+    return text
+
+
+def phone_display(number: str) -> str:
+    """E.164 as people dial it: national format at home, international otherwise."""
+    try:
+        parsed = phonenumbers.parse(number)
+    except phonenumbers.NumberParseException:
+        return number
+    region = phonenumbers.region_code_for_number(parsed)
+    style = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if region == settings.TISSER_PHONE_REGION
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    return phonenumbers.format_number(parsed, style)
+
+
+def one_sentence(text: str, limit: int = DESCRIPTION_MAX_CHARS) -> str:
+    """The description if short, else its first sentence, else its first words."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    ends = [cut for end in (". ", "! ", "? ") if 0 < (cut := text.find(end)) < limit]
+    if ends:
+        return text[: min(ends) + 1]
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "\N{HORIZONTAL ELLIPSIS}"
+
+
+def public_activity_url(service_at_location_id: uuid.UUID) -> str:
+    """The activity's public page, which the slip's QR code opens."""
+    return f"{settings.TISSER_PUBLIC_URL}/a/{service_at_location_id}"
+
+
+@lru_cache(maxsize=4096)
+def qr_svg(url: str, label: str) -> SafeString:
+    """A QR code as inline SVG (vector: sharp at any print size). Error correction M
+    survives a crease or a stain. `label` becomes the SVG's title, which the tagged PDF
+    carries as the figure's alternate text (segno escapes it)."""
+    svg = segno.make(url, error="m", micro=False).svg_inline(
+        border=0, omitsize=True, svgclass=None, lineclass=None, title=label
+    )
+    return mark_safe(svg)  # noqa: S308 - segno's own output; the URL is encoded as modules
+
+
+# --- Content -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlipActivity:
+    name: Say
+    description: Say
+    organization: str
+    place: str
+    address: str
+    confidential: bool
+    transportation: str
+    sessions: list[Session]
+    cost: Say
+    contact: str
+    phone: str
+    how_to_join: Say
+    what_to_bring: Say
+    reasons: Say
+    url: str
+    qr: SafeString
+    qr_label: str
+    # A seasonal activity back soon, or a new one: "Resumes on 2 March".
+    season: Say = field(default_factory=lambda: Say(""))
+
+
+@dataclass(frozen=True)
+class SlipContent:
+    code: str
+    language: str
+    languages: tuple[str, ...]
+    large_print: bool
+    center: str
+    issued: str
+    greeting: Say
+    lead: Say
+    note: str
+    activities: list[SlipActivity]
+    t: dict[str, Say] = field(repr=False)
+
+
+def _texts(service: Service, name: str, languages: Sequence[str]) -> Say:
+    first = service.text(name, languages[0])
+    second = service.text(name, languages[1]) if len(languages) > 1 else ""
+    return Say(first, second if second != first else "")
+
+
+def activity_cost(service: Service, languages: Sequence[str]) -> Say:
+    """The cost line, from the one cost state matching also reads (`Service.cost`): a
+    slip never says "Free" for what matching counted as paid or not stated."""
+    if service.cost == Service.Cost.FREE:
+        return _say(languages, "free")
+    fees = _texts(service, "fees_description", languages)
+    if service.cost == Service.Cost.NOT_STATED:
+        if not fees:
+            return _say(languages, "cost_not_stated")
+        texts = [
+            _say((language,), "cost_ask", fees=text).text
+            for language, text in zip(
+                languages[:2], (fees.text, fees.also or fees.text), strict=False
+            )
+        ]
+        return Say(texts[0], texts[1] if len(texts) > 1 else "")
+    language = languages[0]
+    # Paid (declared so, or a cost option), but a text that says free: printing it would
+    # tell the person it is free.
+    fees = Say(
+        *(t if text_cost_state(t) != Service.Cost.FREE else "" for t in (fees.text, fees.also))
+    )
+    # The option ("la séance") is catalogue text with no translation: printed only when
+    # nothing else says what the amount is for, and only on a slip in its language.
+    say_option = not fees and tuple(languages) == (settings.TISSER_CATALOG_LANGUAGE,)
+    amounts = [
+        money(c.amount, c.currency, language)
+        + (f" ({c.option})" if say_option and c.option else "")
+        for c in service.cost_options.all()
+        if c.amount is not None and c.amount > 0
+    ]
+    if not amounts:
+        return fees or _say(languages, "paid_ask")
+    prefix = " · ".join(amounts)
+    return Say(
+        f"{prefix} \N{EM DASH} {fees.text}" if fees.text else prefix,
+        f"{prefix} \N{EM DASH} {fees.also}" if fees.also else "",
+    )
+
+
+def activity_contact(sal: ServiceAtLocation) -> tuple[str, str]:
+    """Who to call: the contact for this place, else the service's, with a phone number."""
+    contacts = list(sal.contacts.all()) or list(sal.service.contacts.all())
+    for contact in contacts:
+        phones = [p.number for p in contact.phones.all()]
+        if phones:
+            return contact.name, phone_display(phones[0])
+    fallback = list(sal.phones.all()) or list(sal.service.phones.all())
+    name = contacts[0].name if contacts else ""
+    return name, phone_display(fallback[0].number) if fallback else ""
+
+
+def _reasons(match: Match, languages: Sequence[str]) -> Say:
+    # The most telling few. Cost, sessions and a season have their own lines.
+    kept = [r for r in match.reasons if r.get("code") not in _OWN_LINES][:3]
+    texts = [" · ".join(r[lang] for r in kept if r.get(lang)) for lang in languages[:2]]
+    return Say(texts[0], texts[1] if len(texts) > 1 else "")
+
+
+_OWN_LINES = ("cost", "schedule", "resumes")
+
+
+def _season(match: Match, languages: Sequence[str]) -> Say:
+    """ "Resumes on 2 March", as matching said it when it chose the activity."""
+    said = next((r for r in match.reasons if r.get("code") == "resumes"), None)
+    if said is None:
+        return Say("")
+    texts = [said.get(lang, "") for lang in languages[:2]]
+    return Say(texts[0], texts[1] if len(texts) > 1 else "")
+
+
+def _activity(match: Match, languages: Sequence[str], now: datetime) -> SlipActivity:
+    """What the slip prints of one matched activity: what the catalogue says of it (kept
+    with the catalogue row, see `_about`), its next sessions and why it was chosen."""
+    sal = match.service_at_location
+    return dataclasses.replace(
+        _about(sal, tuple(languages)),
+        sessions=[
+            session(s.starts_at, s.ends_at, languages[0])
+            for s in service_at_location_sessions(sal, after=now, count=SESSIONS_PRINTED)
+        ],
+        reasons=_reasons(match, languages),
+        season=_season(match, languages),
+    )
+
+
+def _about(sal: ServiceAtLocation, languages: tuple[str, ...]) -> SlipActivity:
+    """What the catalogue says of an activity at a place, in these languages, without its
+    sessions and reasons. Kept on the row itself: the rows a slip worker prints are kept
+    until the catalogue changes (`catalogue_rows`), and this goes with them."""
+    kept: dict[tuple[str, ...], SlipActivity] = sal.__dict__.setdefault("_slip_about", {})
+    about = kept.get(languages)
+    if about is None:
+        about = kept[languages] = _about_build(sal, languages)
+    return about
+
+
+def _about_build(sal: ServiceAtLocation, languages: tuple[str, ...]) -> SlipActivity:
+    service, location = sal.service, sal.location
+    found = location.physical_address
+    url = public_activity_url(sal.id)
+    name = _texts(service, "name", languages)
+    description = _texts(service, "description", languages)
+    contact_name, phone = activity_contact(sal)
+    qr_label = _say(languages, "qr_label", name=name.text).plain
+    return SlipActivity(
+        name=name,
+        description=Say(one_sentence(description.text), one_sentence(description.also)),
+        organization=service.organization.name,
+        # A confidential place (a shelter, someone's home) is never printed: the person
+        # calls and is told where to go.
+        place="" if location.is_confidential else location.name,
+        address="" if location.is_confidential or found is None else found.one_line(),
+        confidential=location.is_confidential,
+        transportation="" if location.is_confidential else location.transportation,
+        sessions=[],
+        cost=activity_cost(service, languages),
+        contact=contact_name,
+        phone=phone,
+        how_to_join=_texts(service, "application_process", languages),
+        what_to_bring=_texts(service, "what_to_bring", languages),
+        reasons=Say(""),
+        url=url,
+        qr=qr_svg(url, qr_label),
+        qr_label=qr_label,
+    )
+
+
+# What is no longer on offer is not printed: an activity that refused the person, or was
+# withdrawn.
+_ENDED = (Placement.Status.REJECTED, Placement.Status.CANCELLED, Placement.Status.FAILED)
+
+
+# The catalogue rows a slip prints, per service_at_location, kept per process while the
+# catalogue is unchanged: every change to a service, its places, schedules, contacts or
+# capacity writes a `service` event (`community_catalog.services`, the importer), so the
+# newest such event says whether what is kept is current; and at most CATALOGUE_TTL
+# seconds in any case (an edit in the admin writes no event). A slip worker prints the
+# same few dozen activities again and again: one small query instead of nine.
+CATALOGUE_TTL_SECONDS = 60.0
+_SAL_PARTS = (
+    "schedules",
+    "service__schedules",
+    "service__cost_options",
+    "location__addresses",
+    "contacts__phones",
+    "phones",
+    "service__contacts__phones",
+    "service__phones",
+)
+_catalogue_lock = threading.Lock()
+# The most recently printed activities only: a territory's whole catalogue could be large.
+_catalogue: LRUCache[uuid.UUID, ServiceAtLocation] = LRUCache(maxsize=2000)
+_catalogue_state: tuple[int, float] = (-1, -1e9)  # (newest service event, loaded at)
+
+
+def catalogue_rows(sal_ids: set[uuid.UUID]) -> dict[uuid.UUID, ServiceAtLocation]:
+    """These service_at_locations with everything a slip prints about them."""
+    global _catalogue_state
+    version = Event.objects.filter(aggregate_type="service").aggregate(v=Max("id"))["v"] or 0
+    with _catalogue_lock:
+        kept_version, loaded_at = _catalogue_state
+        if version != kept_version or time.monotonic() - loaded_at > CATALOGUE_TTL_SECONDS:
+            _catalogue.clear()
+            _catalogue_state = (version, time.monotonic())
+        found = {i: kept for i in sal_ids if (kept := _catalogue.get(i)) is not None}
+    missing = sal_ids - found.keys()
+    if missing:
+        loaded = {
+            sal.id: sal
+            for sal in ServiceAtLocation.objects.filter(id__in=missing)
+            .select_related("service__organization", "location")
+            .prefetch_related(*_SAL_PARTS)
+        }
+        found.update(loaded)
+        with _catalogue_lock:
+            if _catalogue_state[0] == version:
+                _catalogue.update(loaded)
+    return found
+
+
+@cache_register
+def catalogue_forget() -> None:
+    global _catalogue_state
+    with _catalogue_lock:
+        _catalogue.clear()
+        _catalogue_state = (-1, -1e9)
+
+
+def _matches_by_referral(referral_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[Match]]:
+    found: dict[uuid.UUID, list[Match]] = defaultdict(list)
+    matches = list(
+        Match.objects.filter(referral_id__in=list(referral_ids))
+        .exclude(placement__status__in=_ENDED)
+        .order_by("referral_id", "rank")
+    )
+    rows = catalogue_rows({m.service_at_location_id for m in matches})
+    for match in matches:
+        match.service_at_location = rows[match.service_at_location_id]
+        found[match.referral_id].append(match)
+    return found
+
+
+def slip_contents(
+    referrals: Sequence[Referral], *, now: datetime | None = None
+) -> list[SlipContent]:
+    """What each referral's slip says, in the order given. Select `health_center`."""
+    now = now or timezone.now()
+    matches = _matches_by_referral(r.id for r in referrals)
+    contents = []
+    for referral in referrals:
+        languages = slip_languages(referral.preferred_language)
+        activities = [_activity(m, languages, now) for m in matches.get(referral.id, [])]
+        contents.append(
+            SlipContent(
+                code=referral.code,
+                language=languages[0],
+                languages=languages,
+                large_print=referral.large_print,
+                center=referral.health_center.name,
+                issued=_say(
+                    languages[:1],
+                    "issued",
+                    date=long_date(timezone.localdate(now), languages[0]),
+                ).plain,
+                greeting=_say(languages, "hello", name=referral.first_name),
+                lead=_say(languages, "lead" if activities else "lead_none"),
+                note=referral.note_for_patient,
+                activities=activities,
+                t=_labels(languages),
+            )
+        )
+    return contents
+
+
+def slips_html(slips: Sequence[SlipContent], *, title: str, language: str) -> str:
+    """One HTML document with each slip starting on a new page: a single slip, or a
+    health centre's batch, laid out as one document."""
+    return render_to_string(
+        "slips/document.html",
+        {"slips": slips, "title": title, "language": language, "batch": len(slips) != 1},
+    )
+
+
+def slip_html(referral: Referral, *, now: datetime | None = None) -> str:
+    """A referral's slip as HTML, in the person's language."""
+    (content,) = slip_contents([referral], now=now)
+    title = _say(content.languages, "title", code=content.code).plain
+    return slips_html([content], title=title, language=content.language)
+
+
+def batch_title(day: date) -> tuple[str, str]:
+    """The title of a health centre's batch of `day`, and its language (the
+    catalogue's, the language the centre works in)."""
+    language = settings.TISSER_CATALOG_LANGUAGE
+    return _say((language,), "batch_title", date=long_date(day, language)).plain, language
+
+
+def batch_html(referrals: Sequence[Referral], *, day: date, now: datetime | None = None) -> str:
+    """A health centre's slips of `day` laid out anew as one document, in the order
+    given: the benchmark's floor for WeasyPrint (the batch itself is put together from
+    the stored slips, `slips.batch`)."""
+    title, language = batch_title(day)
+    return slips_html(slip_contents(referrals, now=now), title=title, language=language)
+
+
+def sample_slips_html() -> list[str]:
+    """Slips about no one, in every language, size and face a slip uses: what a renderer
+    draws once before real work (no database needed)."""
+    sample_url = public_activity_url(uuid.UUID(int=0))
+    html = []
+    for preferred, large in (("fr", False), ("en", True), ("ar", False)):
+        languages = slip_languages(preferred)
+        words = Say("Atelier « Tisser » 0123456789 €", "Workshop" if len(languages) > 1 else "")
+        activity = SlipActivity(
+            name=words,
+            description=words,
+            organization="Tisser",
+            place="Tisser",
+            address="1 rue de l'Exemple, 69000 Lyon",
+            confidential=False,
+            transportation="Métro A",
+            sessions=[Session("Lundi 1 janvier", "09:00\N{EN DASH}10:00")],
+            cost=_say(languages, "free"),
+            contact="Tisser",
+            phone="04 00 00 00 00",
+            how_to_join=words,
+            what_to_bring=words,
+            reasons=words,
+            url=sample_url,
+            qr=qr_svg(sample_url, "Tisser"),
+            qr_label="Tisser",
+        )
+        content = SlipContent(
+            code="AAA-AAA",
+            language=languages[0],
+            languages=languages,
+            large_print=large,
+            center="Tisser",
+            issued="1 janvier 2026",
+            greeting=_say(languages, "hello", name="Tisser"),
+            lead=_say(languages, "lead"),
+            note="Tisser",
+            activities=[activity],
+            t=_labels(languages),
+        )
+        html.append(slips_html([content], title="Tisser", language=languages[0]))
+    return html
