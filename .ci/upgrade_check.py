@@ -296,15 +296,15 @@ def load_all(check: Check, table: str, model: Any, expected: int) -> int:
 
 def api_key_create_function() -> Any:
     """The new code's own `api_key_create`, wherever the move put it."""
-    skip = {".venv", ".git", "tests", ".ci", "migrations", "node_modules"}
+    skip = {"tests", "migrations", "node_modules", "__pycache__", "var"}
     pattern = re.compile(r"^def api_key_create\(", re.MULTILINE)
-    for path in sorted(REPO.rglob("*.py")):
-        relative = path.relative_to(REPO)
-        if skip.intersection(relative.parts):
-            continue
-        if pattern.search(path.read_text(encoding="utf-8", errors="replace")):
-            module = ".".join(relative.with_suffix("").parts)
-            return importlib.import_module(module).api_key_create, module
+    for top, dirs, files in os.walk(REPO):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in skip)
+        for name in sorted(f for f in files if f.endswith(".py")):
+            path = Path(top) / name
+            if pattern.search(path.read_text(encoding="utf-8", errors="replace")):
+                module = ".".join(path.relative_to(REPO).with_suffix("").parts)
+                return importlib.import_module(module).api_key_create, module
     raise LookupError("no `def api_key_create(` in this checkout")
 
 

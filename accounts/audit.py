@@ -21,28 +21,30 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import ResolverMatch
 
 from accounts.models import ApiKey, AuditEntry, Membership
-from events.models import Event
-from events.outbox import event_referral_id
-from referrals.models import Placement
-from slips.models import Slip
 
 logger = logging.getLogger(__name__)
 
 _IDS = "tisser_audit_ids"
 REFUSED = (403, 404)
-# Admin pages about one referral or one placement: `object_id` is in the path.
-_ADMIN_REFERRAL = (
-    "referrals_referral_change",
-    "referrals_referral_delete",
-    "referrals_referral_history",
-)
-_ADMIN_SLIP = ("referrals_slip_change", "referrals_slip_delete", "referrals_slip_history")
-_ADMIN_EVENT = ("referrals_event_change", "referrals_event_delete", "referrals_event_history")
-_ADMIN_PLACEMENT = (
-    "referrals_placement_change",
-    "referrals_placement_delete",
-    "referrals_placement_history",
-)
+
+# How to tell which referral a request names. The apps above register what they know
+# (`audit_finder_register`): the lowest layer cannot import their models. A finder takes
+# the value from the path and answers the referral's id, or None for a made-up one.
+ReferralFinder = Callable[[object], "uuid.UUID | None"]
+_by_kwarg: dict[str, ReferralFinder] = {}
+_by_admin_model: dict[str, ReferralFinder] = {}
+_ADMIN_VIEWS = ("_change", "_delete", "_history")
+
+
+def audit_finder_register(
+    finder: ReferralFinder, *, kwarg: str | None = None, admin_model: str | None = None
+) -> None:
+    """Register how a path's `kwarg` (e.g. "placement_id"), or the admin pages of one
+    model (`admin_model`: "app_label.model_name"), name a referral."""
+    if kwarg:
+        _by_kwarg[kwarg] = finder
+    if admin_model:
+        _by_admin_model[admin_model.replace(".", "_").lower()] = finder
 
 
 def audit_ids(request: HttpRequest, referral_ids: Iterable[uuid.UUID | str | None]) -> None:
@@ -50,14 +52,14 @@ def audit_ids(request: HttpRequest, referral_ids: Iterable[uuid.UUID | str | Non
     setattr(request, _IDS, sorted({str(i) for i in referral_ids if i}))
 
 
-def _uuid(value: object) -> uuid.UUID | None:
+def audit_uuid(value: object) -> uuid.UUID | None:
     try:
         return uuid.UUID(str(value))
     except ValueError:
         return None
 
 
-def _uuid_or_int(value: object) -> int | None:
+def audit_int(value: object) -> int | None:
     """An admin object id of a model with an integer key, or None."""
     try:
         return int(str(value))
@@ -65,33 +67,21 @@ def _uuid_or_int(value: object) -> int | None:
         return None
 
 
-def _placement_referral(placement_id: object) -> uuid.UUID | None:
-    found = _uuid(placement_id)
-    if found is None:
-        return None
-    return Placement.objects.filter(id=found).values_list("referral_id", flat=True).first()
-
-
 def _named(match: ResolverMatch) -> tuple[bool, uuid.UUID | None]:
     """Whether the path names a referral or a placement, and the referral's id when it
     can be told (a made-up placement id names none)."""
     kwargs = match.kwargs
     if "referral_id" in kwargs:
-        return True, _uuid(kwargs["referral_id"])
-    if "placement_id" in kwargs:
-        return True, _placement_referral(kwargs["placement_id"])
-    if match.url_name in _ADMIN_REFERRAL:
-        return True, _uuid(kwargs.get("object_id"))
-    if match.url_name in _ADMIN_PLACEMENT:
-        return True, _placement_referral(kwargs.get("object_id"))
-    object_pk = _uuid_or_int(kwargs.get("object_id"))
-    if match.url_name in _ADMIN_SLIP:
-        slip = Slip.objects.filter(pk=object_pk).first() if object_pk is not None else None
-        return True, slip.referral_id if slip else None
-    if match.url_name in _ADMIN_EVENT:
-        event = Event.objects.filter(pk=object_pk).first() if object_pk is not None else None
-        found = event_referral_id(event) if event else None
-        return True, _uuid(found) if found else None
+        return True, audit_uuid(kwargs["referral_id"])
+    for kwarg, finder in _by_kwarg.items():
+        if kwarg in kwargs:
+            return True, finder(kwargs[kwarg])
+    url_name = match.url_name or ""
+    for view in _ADMIN_VIEWS:
+        if url_name.endswith(view):
+            finder = _by_admin_model.get(url_name.removesuffix(view))
+            if finder is not None:
+                return True, finder(kwargs.get("object_id"))
     return False, None
 
 
@@ -169,3 +159,13 @@ class AuditMiddleware:
             # logged loudly rather than turned into an error for the caller.
             logger.exception("audit entry not written for %s %s", request.method, request.path)
         return response
+
+
+def audited_changelist(response: HttpResponse, request: HttpRequest) -> HttpResponse:
+    """An admin list that shows referrals: the audit log records which (`accounts.audit`)."""
+    changelist = (getattr(response, "context_data", None) or {}).get("cl")
+    if changelist is not None:
+        audit_ids(
+            request, (getattr(row, "referral_id", None) or row.pk for row in changelist.result_list)
+        )
+    return response

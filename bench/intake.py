@@ -31,12 +31,12 @@ from typing import Any
 
 from django.db import connection
 
+from accounts.keys import health_center_create
 from bench.floor import TABLE_SQL
 from bench.processes import Processes, load, percentile, production_topology_required
 from community_catalog.demo_data import demo_catalog_load
 from community_catalog.models import PostalCode
 from referrals.models import Referral
-from referrals.services import health_center_create
 
 NEEDS = (
     "isolation",

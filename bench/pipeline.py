@@ -33,11 +33,11 @@ from typing import Any
 from django.db import connections
 from django.db.models import Max, Min
 
+from accounts.keys import health_center_create
 from bench.intake import referral_bodies
 from bench.processes import Processes, load, percentile, production_topology_required
 from community_catalog.demo_data import demo_catalog_load
 from referrals.models import Referral
-from referrals.services import health_center_create
 from slips.content import slip_html
 from slips.models import Slip
 

@@ -45,13 +45,14 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from accounts.keys import health_center_create
 from accounts.models import HealthCenter
 from community_catalog.demo_data import demo_catalog_load
 from events.models import Event
 from matching.engine import referral_match
 from referrals.models import Referral
 from referrals.schemas import ReferralIn
-from referrals.services import health_center_create, referral_submit
+from referrals.services import referral_submit
 from slips.batch import slips_merge
 from slips.content import batch_html, batch_title, slip_html
 from slips.renderer import (

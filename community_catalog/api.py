@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -26,14 +25,11 @@ from pydantic import ValidationError as PydanticValidationError
 from accounts.auth import AnyKey, OrganizationKey, request_api_key, request_organization
 from community_catalog import services
 from community_catalog.hsds import (
-    DocumentError,
     HsdsLocation,
     HsdsSchedule,
     HsdsService,
     HsdsServiceAtLocation,
     ReadResult,
-    json_depth_check,
-    validation_problems,
 )
 from community_catalog.hsds_export import (
     LOCATION_PARTS,
@@ -85,7 +81,8 @@ from community_catalog.selectors import (
     postcode_position,
 )
 from community_catalog.values import language_normalize
-from core.errors import FieldProblem, InvalidInput, NotFound, Problem
+from core.bodies import DocumentError, json_parse, validation_problems
+from core.errors import FieldProblem, InvalidInput, NotFound
 from core.schemas import MAX_OFFSET, ErrorOut
 from matching.index import ServiceCodes, service_codes
 
@@ -99,20 +96,6 @@ _OBJECT_BODY = {
         "content": {"application/json": {"schema": {"type": "object"}}},
     }
 }
-
-
-def json_parse(body: bytes, *, what: str) -> Any:
-    """JSON from a request body, refusing with 400 what is not JSON or nests too deep."""
-    try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-        raise Problem(f"The {what} is not JSON: {reason}", code="invalid_json") from None
-    try:
-        json_depth_check(document)
-    except DocumentError as exc:
-        raise Problem(f"The {what} {exc}.", code="invalid_json") from None
-    return document
 
 
 def _json_object(request: HttpRequest, *, optional: bool = False) -> dict[str, Any]:

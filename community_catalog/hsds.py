@@ -60,6 +60,7 @@ from community_catalog.values import (
     WeekNumbers,
     YearDays,
 )
+from core.bodies import DocumentError, field_path, validation_problems
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "hsds_schema"
 # Problems listed for one document; the invalid records past them are counted, not
@@ -103,10 +104,6 @@ def _short(text: str, limit: int) -> str:
     """A path or message cut to `limit` characters: they quote the file, which may hold
     long keys and values."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-class DocumentError(ValueError):
-    """The document as a whole cannot be read (not a list of services)."""
 
 
 class CheckTimeExceeded(Exception):
@@ -481,23 +478,8 @@ def service_schema_validator() -> jsonschema.protocols.Validator:
     return validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
 
 
-def validation_problems(exc: PydanticValidationError) -> list[tuple[str, str]]:
-    """pydantic's errors as (`a[0].b` path, message) pairs, in the API's field syntax."""
-    return [
-        (
-            # pydantic adds steps such as "function-after[...]" that are not fields.
-            _path([p for p in err["loc"] if not (isinstance(p, str) and "[" in p)]),
-            err["msg"].removeprefix("Value error, "),
-        )
-        for err in exc.errors()
-    ]
 
 
-def _path(parts: Any) -> str:
-    path = ""
-    for part in parts:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path
 
 
 # Fields whose format (HSDS: e-mail, URI, date-time; Tisser: dates) an empty string fails.
@@ -571,21 +553,6 @@ def hsds_services_in(document: Any) -> list[Any]:
     )
 
 
-# HSDS nests a phone in a contact in a location in a service_at_location in a service:
-# real documents stay well under this depth, and deeper ones would exhaust the stack.
-MAX_JSON_DEPTH = 32
-
-
-def json_depth_check(document: Any) -> None:
-    pending = [(document, 1)]
-    while pending:
-        node, depth = pending.pop()
-        if depth > MAX_JSON_DEPTH:
-            raise DocumentError(f"nests more than {MAX_JSON_DEPTH} levels deep")
-        children = node.values() if isinstance(node, dict) else node
-        pending.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
-
-
 def hsds_read(
     document: Any, *, listed: int = PROBLEMS_LISTED, deadline: float | None = None
 ) -> ReadResult:
@@ -635,7 +602,7 @@ def _record_read(
     go, the deadline."""
     first = islice(validator.iter_errors(raw), room)
     problems = {
-        _path(err.absolute_path): err.message
+        field_path(err.absolute_path): err.message
         for err in sorted(first, key=lambda e: list(e.absolute_path))
     }
     try:

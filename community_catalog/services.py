@@ -17,8 +17,9 @@ from django.db.models import Count
 from django.utils import timezone
 from pydantic import ValidationError as PydanticValidationError
 
+from accounts.keys import api_key_create
 from community_catalog.costs import cost_state
-from community_catalog.hsds import HsdsLocation, hsds_read, validation_problems
+from community_catalog.hsds import HsdsLocation, hsds_read
 from community_catalog.hsds_export import (
     LOCATION_PARTS,
     location_export,
@@ -35,10 +36,10 @@ from community_catalog.models import (
     TaxonomyTerm,
 )
 from community_catalog.taxonomy import is_tisser_taxonomy, taxonomy_current
+from core.bodies import validation_problems
 from core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from events.outbox import EventDraft, event_record, events_record
 from matching.index import match_points_refresh
-from referrals.services import api_key_create
 
 # Lists of nested HSDS objects whose members need an id; the API fills missing ones.
 _NESTED_LISTS = (

@@ -30,7 +30,7 @@ from community_catalog.forms import (
     ScheduleForm,
     ServiceForm,
 )
-from community_catalog.hsds import DocumentError, hsds_read
+from community_catalog.hsds import hsds_read
 from community_catalog.hsds_files import (
     ImportLimits,
     hsds_document_load,
@@ -45,6 +45,7 @@ from community_catalog.hsds_import import ImportReport, hsds_import
 from community_catalog.models import Location, Service, ServiceAtLocation
 from community_catalog.schedules import service_at_location_sessions
 from community_catalog.taxonomy import taxonomy_current
+from core.bodies import DocumentError
 from core.concurrency import Busy
 from core.errors import Problem, TooLarge
 from referrals.labels import CAPACITY, SERVICE_STATUSES, WEEKDAYS

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from django.db.models import Model, QuerySet
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 
 RowT = TypeVar("RowT", bound=Model)
 
@@ -58,3 +58,19 @@ def paged(
         "limit": limit,
         "offset": offset,
     }
+
+
+# What every body's text field is: stripped, and never holding NUL.
+def no_nul(value: str) -> str:
+    # PostgreSQL cannot store NUL in text; refuse it as bad input, never a 500.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(no_nul)]
+
+
+class StrictSchema(Schema):
+    # An unknown field is most often a typo in a client; refusing it says so at once.
+    model_config = ConfigDict(extra="forbid")

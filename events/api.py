@@ -23,9 +23,7 @@ from core.schemas import MAX_OFFSET, ErrorOut, paged
 from events import webhooks
 from events.models import WebhookDelivery, WebhookSubscription
 from events.outbox import event_referral_id
-from referrals import selectors
-from referrals.api import event_out
-from referrals.schemas import (
+from events.schemas import (
     DeliveryOut,
     DeliveryPageOut,
     EventPageOut,
@@ -34,7 +32,9 @@ from referrals.schemas import (
     WebhookListOut,
     WebhookOut,
     WebhookPatch,
+    event_out,
 )
+from events.selectors import events_visible
 
 events_router = Router(auth=PartyKey(), tags=["events"])
 webhooks_router = Router(auth=PartyKey(), tags=["webhooks"])
@@ -91,7 +91,7 @@ def events_feed(request: HttpRequest, query: Query[FeedQuery]) -> EventPageOut:
     # Ids are taken when rows are written but become visible at commit, which can come in
     # another order: a lag lets every transaction that took an id before commit first.
     settled = timezone.now() - timedelta(seconds=settings.TISSER_EVENT_FEED_LAG_SECONDS)
-    events = selectors.events_visible(request_party(request)).filter(
+    events = events_visible(request_party(request)).filter(
         id__gt=after, created_at__lte=settled
     )
     if query.type:

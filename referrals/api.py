@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import re
 import uuid
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse
@@ -14,23 +14,20 @@ from django.utils import timezone
 from django.utils.cache import get_conditional_response
 from ninja import Query, Router, Schema, Status
 from pydantic import BaseModel, Field
-from pydantic import ValidationError as PydanticValidationError
 
 from accounts.audit import audit_ids
 from accounts.auth import HealthCenterKey, request_center
-from community_catalog.api import json_parse
-from community_catalog.hsds import validation_problems
 from community_catalog.travel import travel
+from core.bodies import ACTION_ERRORS, body_doc, optional_body
 from core.errors import (
     Conflict,
     FieldProblem,
     Gone,
     InvalidInput,
     NotFound,
-    UnsupportedMediaType,
 )
 from core.schemas import MAX_OFFSET, ErrorOut, paged
-from events.models import Event
+from events.schemas import EventListOut, event_out
 from referrals import selectors, services
 from referrals.fhir import referral_bundle
 from referrals.lifecycle import CENTER_ACTIONS, allowed_actions, placement_cancel, referral_cancel
@@ -38,8 +35,6 @@ from referrals.models import Placement, Referral
 from referrals.retention import referral_consent_withdraw
 from referrals.schemas import (
     CancelIn,
-    EventListOut,
-    EventOut,
     LinksOut,
     MatchesOut,
     MatchExplainedOut,
@@ -395,59 +390,6 @@ def _key_id(request: HttpRequest) -> int:
     return int(api_key.id)
 
 
-def optional_body(request: HttpRequest, model: type[BodyT]) -> BodyT:
-    """An action's optional JSON body: none (or an empty form) means the defaults; a body
-    in another format is refused rather than ignored."""
-    content_type = request.content_type or ""
-    if not request.body or (
-        content_type in ("multipart/form-data", "application/x-www-form-urlencoded")
-        and not request.POST
-    ):
-        return model()
-    if "json" not in content_type:
-        raise UnsupportedMediaType(
-            "Send the body as application/json.",
-            fields=[
-                FieldProblem("Content-Type", f"{content_type or 'none'}: use application/json")
-            ],
-        )
-    document = json_parse(request.body, what="body")
-    if not isinstance(document, dict):
-        raise InvalidInput(
-            "Expected a JSON object.", fields=[FieldProblem("body", "expected a JSON object")]
-        )
-    try:
-        return model.model_validate(document)
-    except PydanticValidationError as exc:
-        fields = [FieldProblem(f or "body", m) for f, m in validation_problems(exc)]
-        raise InvalidInput(
-            "The request is not valid: " + "; ".join(f"{f.field}: {f.message}" for f in fields),
-            fields=fields,
-        ) from None
-
-
-# What an action reading `optional_body` may answer besides success.
-ACTION_ERRORS = {
-    400: ErrorOut,
-    401: ErrorOut,
-    404: ErrorOut,
-    409: ErrorOut,
-    413: ErrorOut,
-    415: ErrorOut,
-    422: ErrorOut,
-}
-
-
-def body_doc(model: type[Schema]) -> dict[str, Any]:
-    """OpenAPI for an optional JSON body read with `optional_body`."""
-    return {
-        "requestBody": {
-            "required": False,
-            "content": {"application/json": {"schema": model.model_json_schema()}},
-        }
-    }
-
-
 @router.post(
     "/{referral_id}/cancel",
     response={200: ReferralOut, **ACTION_ERRORS},
@@ -505,17 +447,6 @@ def placement_cancel_view(
         "organization", "match__service_at_location__service"
     ).get(id=placement.id)
     return _placement_out(placement)
-
-
-def event_out(event: Event) -> EventOut:
-    return EventOut(
-        id=event.id,
-        type=event.type,
-        created_at=event.created_at,
-        aggregate_type=event.aggregate_type,
-        aggregate_id=event.aggregate_id,
-        data=event.payload,
-    )
 
 
 @router.get(

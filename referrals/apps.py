@@ -1,12 +1,27 @@
+from __future__ import annotations
+
+import uuid
+
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+
+
+def placement_referral(placement_id: object) -> uuid.UUID | None:
+    """The referral a placement id names, for the audit log (None: a made-up id)."""
+    from accounts.audit import audit_uuid
+    from referrals.models import Placement
+
+    found = audit_uuid(placement_id)
+    if found is None:
+        return None
+    return Placement.objects.filter(id=found).values_list("referral_id", flat=True).first()
 
 
 class ReferralsConfig(AppConfig):
     name = "referrals"
 
     def ready(self) -> None:
-        from slips.modes import slip_modes_narrow_after_migrate
+        from accounts.audit import audit_finder_register, audit_uuid
 
-        # Once per `migrate`, and so at every start of `tisser serve`.
-        post_migrate.connect(slip_modes_narrow_after_migrate, sender=self)
+        audit_finder_register(placement_referral, kwarg="placement_id")
+        audit_finder_register(audit_uuid, admin_model="referrals.referral")
+        audit_finder_register(placement_referral, admin_model="referrals.placement")

@@ -20,9 +20,9 @@ from pydantic import Field
 
 from accounts.audit import audit_ids
 from accounts.auth import OrganizationKey, request_organization
+from core.bodies import ACTION_ERRORS, body_doc, optional_body
 from core.schemas import MAX_OFFSET, ErrorOut, paged
 from referrals import selectors
-from referrals.api import ACTION_ERRORS, body_doc, optional_body
 from referrals.lifecycle import (
     ORGANIZATION_ACTIONS,
     allowed_actions,

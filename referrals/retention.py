@@ -33,10 +33,10 @@ from __future__ import annotations
 import logging
 import math
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
@@ -47,7 +47,6 @@ from events.outbox import payload_scrub
 from referrals.erasure_ledger import erasure_record_on_commit
 from referrals.lifecycle import open_placements_cancel, referral_event
 from referrals.models import IdempotencyKey, Match, Placement, Referral, WellbeingMeasure
-from slips.models import Slip
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +64,7 @@ IDEMPOTENCY_DAYS = 7
 
 def _erase(referral: Referral, *, now: datetime) -> None:
     """Erase the personal fields of a locked referral, in the caller's transaction. The
-    slip's file is deleted after commit (see `slip_files_delete`)."""
+    slip's file is deleted after commit (see `erased_leftovers_delete`)."""
     referral.patient_ref = ""
     referral.first_name = ""
     referral.year_of_birth = None
@@ -90,7 +89,7 @@ def _erase(referral: Referral, *, now: datetime) -> None:
     IdempotencyKey.objects.filter(referral=referral).delete()
     # robust: the periodic purge deletes a file left behind; a failure here must not stop
     # the callbacks after it (the erasure ledger's line).
-    transaction.on_commit(lambda: slip_files_delete([referral.id]), robust=True)
+    transaction.on_commit(lambda: erased_leftovers_delete([referral.id]), robust=True)
     erasure_record_on_commit(referral)  # what a restore would undo, recorded outside it
 
 
@@ -126,20 +125,21 @@ def idempotency_keys_prune(*, now: datetime | None = None) -> int:
     return deleted
 
 
-def slip_files_delete(referral_ids: list[uuid.UUID]) -> int:
-    """Delete the slip files of purged referrals. Runs after the purge commits, and again
-    from the periodic purge for any file a crash left behind: the row keeps the file's
-    name until the file is gone."""
-    deleted = 0
-    for slip in Slip.objects.filter(
-        referral_id__in=referral_ids, referral__purged_at__isnull=False
-    ).exclude(file=""):
-        name = slip.file.name or ""
-        if name and default_storage.exists(name):
-            default_storage.delete(name)
-        Slip.objects.filter(id=slip.id).update(file="")
-        deleted += 1
-    return deleted
+# What apps above keep of a referral outside its rows (slips.services registers its
+# files): each hook deletes what purged referrals left, given their ids, or every
+# purged referral's leftovers when given None. Called after the erasure commits.
+ErasureHook = Callable[[list[uuid.UUID] | None], int]
+_erasure_hooks: list[ErasureHook] = []
+
+
+def erasure_register(hook: ErasureHook) -> None:
+    if hook not in _erasure_hooks:
+        _erasure_hooks.append(hook)
+
+
+def erased_leftovers_delete(referral_ids: list[uuid.UUID] | None) -> int:
+    """Run every registered hook; returns how many things they deleted."""
+    return sum(hook(referral_ids) for hook in _erasure_hooks)
 
 
 def referral_consent_withdraw(
@@ -194,8 +194,7 @@ def retention_purge(*, now: datetime | None = None) -> int:
                 purged += 1
     idempotency_keys_prune(now=now)
     # Files a crash left behind between a purge's commit and its file deletion.
-    leftover = Slip.objects.filter(referral__purged_at__isnull=False).exclude(file="")
-    slip_files_delete(list(leftover.values_list("referral_id", flat=True)))
+    erased_leftovers_delete(None)
     if purged:
         logger.info("retention: purged the personal data of %s referral(s)", purged)
     return purged

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from ninja import Schema
 from pydantic import (
     AfterValidator,
-    ConfigDict,
     Field,
     StringConstraints,
     ValidationInfo,
@@ -18,22 +17,9 @@ from pydantic import (
     model_validator,
 )
 
+from core.schemas import StrictSchema, Text, no_nul
+
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
-
-
-def _no_nul(value: str) -> str:
-    # PostgreSQL cannot store NUL in text; refuse it as bad input, never a 500.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-Text = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_no_nul)]
-
-
-class StrictSchema(Schema):
-    # An unknown field is most often a typo in a client; refusing it says so at once.
-    model_config = ConfigDict(extra="forbid")
 
 
 class GeoPointIn(StrictSchema):
@@ -108,12 +94,12 @@ class ReferralIn(StrictSchema):
     patient_ref: Annotated[
         str,
         StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
-        AfterValidator(_no_nul),
+        AfterValidator(no_nul),
     ] = Field(description="A pseudonymous reference from the practice; never a health number.")
     first_name: Annotated[
         str,
         StringConstraints(strip_whitespace=True, min_length=1, max_length=80),
-        AfterValidator(_no_nul),
+        AfterValidator(no_nul),
     ]
     year_of_birth: int = Field(ge=1900)
     preferred_language: str = Field(default="fr", description="ISO 639-1 code, e.g. 'fr'.")
@@ -457,78 +443,3 @@ class InboxPageOut(Schema):
     offset: int
 
 
-class EventOut(Schema):
-    id: int
-    type: str
-    created_at: datetime
-    aggregate_type: str
-    aggregate_id: UUID
-    data: dict[str, Any]
-
-
-class EventListOut(Schema):
-    items: list[EventOut]
-
-
-class EventPageOut(Schema):
-    items: list[EventOut]
-    next_cursor: str = Field(
-        description="Pass as `cursor` to get what follows; when `items` is empty, poll "
-        "again later with the same cursor."
-    )
-
-
-class WebhookIn(StrictSchema):
-    url: Text = Field(max_length=500, description="Where to POST the events (https).")
-    event_types: list[Text] = Field(
-        default=[], max_length=50, description="Event types wanted; empty: all you may see."
-    )
-    description: Text = Field(default="", max_length=200)
-
-
-class WebhookPatch(StrictSchema):
-    url: Text | None = Field(default=None, max_length=500)
-    event_types: list[Text] | None = Field(default=None, max_length=50)
-    description: Text | None = Field(default=None, max_length=200)
-    active: bool | None = None
-
-
-class WebhookOut(Schema):
-    id: UUID
-    url: str
-    event_types: list[str]
-    description: str
-    active: bool
-    created_at: datetime
-
-
-class WebhookCreatedOut(WebhookOut):
-    secret: str = Field(
-        description="The signing secret (Standard Webhooks `whsec_…`). Shown only now."
-    )
-
-
-class WebhookListOut(Schema):
-    items: list[WebhookOut]
-
-
-class DeliveryOut(Schema):
-    id: UUID
-    subscription_id: UUID
-    event_id: int
-    event_type: str
-    status: Literal["pending", "delivered", "failed"]
-    attempts: int
-    next_attempt_at: datetime | None
-    last_attempt_at: datetime | None
-    last_status_code: int | None
-    last_error: str
-    delivered_at: datetime | None
-    created_at: datetime
-
-
-class DeliveryPageOut(Schema):
-    items: list[DeliveryOut]
-    total: int
-    limit: int
-    offset: int

@@ -49,14 +49,6 @@ def referral_events(referral: Referral) -> QuerySet[Event]:
     )
 
 
-def events_visible(owner: HealthCenter | Organization) -> QuerySet[Event]:
-    """Every event the caller may see: its own referrals' and placements' (a health
-    centre), or its own placements' and services' (an organisation)."""
-    if isinstance(owner, HealthCenter):
-        return Event.objects.filter(health_center=owner)
-    return Event.objects.filter(organization=owner)
-
-
 def inbox(organization: Organization) -> QuerySet[Placement]:
     """The organisation's placements, with what it needs to welcome each person."""
     return (

@@ -5,126 +5,35 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-from cachetools import TTLCache
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from accounts.models import ApiKey, HealthCenter
-from community_catalog.models import Organization, TaxonomyTerm
+from accounts.models import HealthCenter
+from community_catalog.models import TaxonomyTerm
 from community_catalog.selectors import postcode_position, taxonomy_terms_by_code
-from core.caches import cache_register
 from core.errors import Conflict, FieldProblem, InvalidInput
-from core.ratelimit import rate_limit_check
 from events.outbox import event_mark_processed
 from referrals.lifecycle import (
     ProposedMatch,
     matches_offer,
     referral_event,
     referral_event_draft,
-    stage_set,
 )
 from referrals.models import IdempotencyKey, Referral
 from referrals.schemas import ReferralIn
-from slips.models import Slip
 
 # Letters and digits nobody confuses when reading a slip aloud: no 0/O, 1/I/L, 2/Z, 5/S, 8/B.
 CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY3479"
-API_KEY_PREFIX = "tsk_"
-_LAST_USED_GRANULARITY = timedelta(minutes=5)
 
 
 def referral_code_generate() -> str:
     raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(6))
     return f"{raw[:3]}-{raw[3:]}"
-
-
-def api_key_hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def api_key_create(
-    *,
-    health_center: HealthCenter | None = None,
-    organization: Organization | None = None,
-    name: str = "",
-) -> str:
-    """Create a key for a health centre, an organisation, or (neither) an operator, and
-    return it. It is never shown again."""
-    if health_center is not None and organization is not None:
-        raise ValueError("a key belongs to a health centre or an organisation, not both")
-    role = (
-        ApiKey.Role.HEALTH_CENTER
-        if health_center is not None
-        else ApiKey.Role.ORGANIZATION
-        if organization is not None
-        else ApiKey.Role.OPERATOR
-    )
-    prefix = secrets.token_hex(4)
-    key = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(24)}"
-    ApiKey.objects.create(
-        prefix=prefix,
-        key_hash=api_key_hash(key),
-        name=name,
-        role=role,
-        health_center=health_center,
-        organization=organization,
-    )
-    return key
-
-
-# Keys just looked up, by hash, for a few seconds per process: a client sends its key
-# with every request, and reading it (with its party) is a fair share of a referral's
-# intake. A revoked key stops working within API_KEY_CACHE_SECONDS.
-API_KEY_CACHE_SECONDS = 10
-_api_keys: TTLCache[str, ApiKey] = TTLCache(maxsize=10_000, ttl=API_KEY_CACHE_SECONDS)
-_api_keys_lock = threading.Lock()
-
-
-@cache_register
-def api_keys_forget() -> None:
-    with _api_keys_lock:
-        _api_keys.clear()
-
-
-def api_key_authenticate(key: str) -> ApiKey | None:
-    if not key.startswith(API_KEY_PREFIX) or len(key) > 200:
-        return None
-    key_hash = api_key_hash(key)
-    with _api_keys_lock:
-        api_key = _api_keys.get(key_hash)
-    if api_key is None:
-        api_key = (
-            ApiKey.objects.select_related("health_center", "organization")
-            .filter(key_hash=key_hash, revoked_at__isnull=True)
-            .first()
-        )
-        if api_key is None:
-            return None
-        with _api_keys_lock:
-            _api_keys[key_hash] = api_key
-    rate_limit_check(api_key.prefix)
-    now = timezone.now()
-    if api_key.last_used_at is None or now - api_key.last_used_at > _LAST_USED_GRANULARITY:
-        # Recorded coarsely: one write per key every few minutes, not one per request.
-        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-        api_key.last_used_at = now
-    return api_key
-
-
-def health_center_create(*, name: str) -> tuple[HealthCenter, str]:
-    with transaction.atomic():
-        center = HealthCenter.objects.create(name=name)
-        key = api_key_create(health_center=center, name="created with the center")
-    return center, key
 
 
 def referral_submit(*, health_center: HealthCenter, data: ReferralIn) -> Referral:
@@ -367,49 +276,3 @@ def referral_matches_record(
             then=[referral_event_draft(referral, f"referral.{stage}", {"matches": len(proposals)})],
         )
         event_mark_processed(event_id)
-
-
-def referral_slip_attach(
-    *, referral_id: uuid.UUID, event_id: int, pdf: bytes, language: str, render_ms: float
-) -> bool:
-    """Store the slip and move the referral to `slip_ready`. False if this event's slip
-    (or a later one) is already there: a re-run of the job changes nothing.
-
-    A re-match renders a new version in place of the last one; the file of each version
-    has a fixed name, so a job that died after writing it and runs again overwrites it.
-    """
-    with transaction.atomic():
-        referral = Referral.objects.select_for_update().filter(id=referral_id).first()
-        # Read after the lock, not joined to it: a row read with the lock could be the
-        # one from before another job's slip committed.
-        slip = Slip.objects.filter(referral_id=referral_id).first()
-        if (
-            referral is None
-            # Consent withdrawn (or retention) while the slip was being rendered.
-            or referral.purged_at is not None
-            or (slip is not None and (slip.event_id or 0) >= event_id)
-        ):
-            event_mark_processed(event_id)
-            return False
-        old_file = slip.file.name if slip is not None else ""
-        if slip is None:
-            slip = Slip(referral=referral, version=1)
-        else:
-            slip.version += 1
-        slip.event_id = event_id
-        slip.language, slip.size_bytes, slip.render_ms = language, len(pdf), render_ms
-        suffix = "" if slip.version == 1 else f"-v{slip.version}"
-        name = f"slips/{referral.created_at:%Y/%m}/{referral.code}-{referral.id}{suffix}.pdf"
-        if default_storage.exists(name):
-            default_storage.delete(name)
-        slip.file.name = default_storage.save(name, ContentFile(pdf))
-        slip.save()
-        if old_file and old_file != slip.file.name:
-            transaction.on_commit(lambda: default_storage.delete(old_file))
-        stage_set(
-            referral,
-            Referral.Stage.SLIP_READY,
-            {"slip_bytes": len(pdf), "slip_version": slip.version},
-        )
-        event_mark_processed(event_id)
-    return True

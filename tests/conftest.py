@@ -17,12 +17,12 @@ import dramatiq
 import pytest
 from django.test import Client
 
+from accounts.keys import health_center_create
 from accounts.models import HealthCenter
 from community_catalog.demo_data import demo_catalog_load
 from community_catalog.services import organization_create
 from core.caches import process_caches_clear
 from referrals.models import Referral
-from referrals.services import health_center_create
 
 # Lyon, place Bellecour: a few hundred metres from several demo activities.
 BELLECOUR = {"latitude": 45.7578, "longitude": 4.8320}
@@ -192,7 +192,7 @@ def referral_slipped(api: ApiClient, **overrides: Any) -> Referral:
 
 def organization_key(organization: Any) -> ApiClient:
     """An API client with a fresh key of `organization`."""
-    from referrals.services import api_key_create
+    from accounts.keys import api_key_create
 
     client = ApiClient(api_key_create(organization=organization))
     client.organization = organization  # type: ignore[attr-defined]

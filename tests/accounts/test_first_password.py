@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from accounts.keys import health_center_create
 from referrals.models import Referral
-from referrals.services import health_center_create
 from tests.web.test_accounts import create_user
 
 pytestmark = pytest.mark.django_db

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from accounts.keys import api_key_create
 from community_catalog.crosswalks import DATA_INCLUSION_THEMATIQUES
 from community_catalog.hsds import hsds_read
 from community_catalog.hsds_export import service_export, services_for_export
@@ -17,7 +18,6 @@ from community_catalog.hsds_import import hsds_import
 from community_catalog.models import Crosswalk, ForeignTerm, Service
 from community_catalog.services import organization_create
 from matching.models import MatchPoint
-from referrals.services import api_key_create
 from tests.community_catalog.directory import CITY, directory_import, directory_term
 from tests.conftest import ApiClient
 

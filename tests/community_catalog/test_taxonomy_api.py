@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
+from accounts.keys import api_key_create
 from community_catalog.models import Organization, TaxonomyTerm
 from community_catalog.services import organization_create, service_create
 from events.models import Event
 from matching.engine import referral_match
 from referrals.forms import term_choices
 from referrals.models import Referral
-from referrals.services import api_key_create
 from tests.conftest import ApiClient, referral_body, referral_matched
 
 pytestmark = pytest.mark.django_db

@@ -23,12 +23,12 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from accounts.keys import api_key_create
 from accounts.models import ApiKey, HealthCenter
 from community_catalog.models import ServiceAtLocation
 from config.api import api
 from events.models import Event, WebhookDelivery, WebhookSubscription
 from referrals.models import WELLBEING_QUESTIONS, Placement
-from referrals.services import api_key_create
 from tests.conftest import ApiClient, organization_key, referral_matched
 
 pytestmark = pytest.mark.django_db

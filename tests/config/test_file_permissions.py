@@ -16,7 +16,7 @@ import pytest
 
 from events.models import Event
 from referrals.models import Referral
-from referrals.services import referral_slip_attach
+from slips.services import referral_slip_attach
 from tests.conftest import ApiClient, referral_body
 
 # In a process of its own, on the settings' database: Django's SQLite connection with its

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from accounts.keys import api_key_create
 from core.ratelimit import WINDOW_SECONDS, LocalCounter, RedisCounter, rate_limit_check
-from referrals.services import api_key_create
 from tests.conftest import ApiClient
 
 pytestmark = pytest.mark.django_db

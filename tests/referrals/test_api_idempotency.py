@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from django.db import connections
 
+from accounts.keys import health_center_create
 from events.models import Event
 from referrals.models import Referral
-from referrals.services import health_center_create
 from tests.conftest import ApiClient, referral_body
 
 pytestmark = pytest.mark.django_db

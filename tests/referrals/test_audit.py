@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from accounts.keys import api_key_create
 from accounts.models import AuditEntry
 from referrals.models import Placement
-from referrals.services import api_key_create
 from tests.conftest import ApiClient, organization_key, referral_matched
 
 pytestmark = pytest.mark.django_db

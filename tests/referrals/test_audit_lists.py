@@ -11,9 +11,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from accounts.keys import api_key_create
 from accounts.models import AuditEntry
 from referrals.models import Placement, Referral
-from referrals.services import api_key_create
 from tests.conftest import ApiClient, organization_key, referral_matched
 from tests.web.test_accounts import create_user, signed_in
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from accounts.keys import api_key_create, health_center_create
 from accounts.models import HealthCenter
 from community_catalog.services import organization_create
 from events.models import Event
@@ -22,7 +23,6 @@ from events.outbox import EVENT_PAYLOAD_KEYS, event_record
 from referrals.lifecycle import placements_check
 from referrals.models import Referral
 from referrals.retention import retention_purge
-from referrals.services import api_key_create, health_center_create
 from tests.conftest import ApiClient, organization_key, referral_matched, referral_slipped
 
 pytestmark = pytest.mark.django_db

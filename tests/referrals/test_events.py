@@ -125,7 +125,7 @@ def test_a_bad_cursor_is_a_422_naming_it(api: ApiClient, cursor: str) -> None:
 
 
 def test_the_feed_needs_a_centre_or_organisation_key(db: None) -> None:
-    from referrals.services import api_key_create
+    from accounts.keys import api_key_create
 
     assert ApiClient(None).get(FEED).status_code == 401
     assert ApiClient(api_key_create()).get(FEED).status_code == 401  # an operator's

@@ -17,11 +17,11 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
+from accounts.keys import api_key_create, health_center_create
 from accounts.models import HealthCenter
 from events.models import Event
 from referrals.lifecycle import placement_act
 from referrals.models import Placement, Referral
-from referrals.services import api_key_create, health_center_create
 from reports.charts import chart_svg, chart_values, table_csv
 from reports.outcomes import HIDDEN, SUPPRESSED, Scope, Table, _funnel, _protect, report_build
 from slips.models import Slip

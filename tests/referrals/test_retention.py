@@ -17,8 +17,8 @@ from events.models import Event
 from matching.engine import referral_match
 from referrals.models import Placement, Referral
 from referrals.retention import retention_purge
-from referrals.services import referral_slip_attach
 from slips.models import Slip
+from slips.services import referral_slip_attach
 from tests.conftest import (
     ApiClient,
     organization_key,

@@ -12,9 +12,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
+from accounts.keys import health_center_create
 from accounts.models import Membership, PasswordChangeRequired
 from community_catalog.services import organization_create
-from referrals.services import health_center_create
 
 pytestmark = pytest.mark.django_db
 

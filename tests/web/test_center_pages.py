@@ -14,10 +14,11 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from accounts.keys import health_center_create
 from accounts.models import AuditEntry, HealthCenter
 from events.models import Event
 from referrals.models import Referral
-from referrals.services import health_center_create, referral_slip_attach
+from slips.services import referral_slip_attach
 from tests.conftest import ApiClient, referral_body
 from tests.conftest import referral_slipped as slipped_through_api
 from tests.web.test_accounts import create_user, labelled, signed_in

@@ -13,12 +13,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 
+from accounts.keys import health_center_create
 from accounts.models import AuditEntry
 from community_catalog.hsds_export import service_export, services_for_export
 from community_catalog.models import Location, Organization, Service, ServiceAtLocation
 from events.models import Event
 from referrals.models import Placement
-from referrals.services import health_center_create
 from tests.conftest import ApiClient, referral_matched
 from tests.web.test_accounts import create_user, labelled, signed_in
 

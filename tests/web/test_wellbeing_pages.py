@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from accounts.keys import health_center_create
 from accounts.models import HealthCenter
 from community_catalog.services import organization_create
 from referrals.models import Placement, Referral, WellbeingMeasure
-from referrals.services import health_center_create
 from tests.conftest import ApiClient, organization_key, referral_matched
 from tests.web.test_accounts import create_user, labelled, signed_in
 from tests.web.test_center_pages import form_answers

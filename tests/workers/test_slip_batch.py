@@ -18,10 +18,11 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 from pypdf import PdfReader
 
+from accounts.keys import api_key_authenticate, api_key_create
 from accounts.models import HealthCenter
 from referrals.models import Referral
 from referrals.retention import retention_purge
-from referrals.services import api_key_authenticate, api_key_create, referral_slip_attach
+from slips.services import referral_slip_attach
 from tests.conftest import ApiClient
 from tests.conftest import referral_slipped as slipped
 from tests.workers.test_slips import pdf_bytes

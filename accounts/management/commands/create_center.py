@@ -4,8 +4,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from accounts.keys import api_key_create, health_center_create
 from accounts.models import HealthCenter
-from referrals.services import api_key_create, health_center_create
 
 
 class Command(BaseCommand):

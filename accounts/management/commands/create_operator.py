@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from referrals.services import api_key_create
+from accounts.keys import api_key_create
 
 
 class Command(BaseCommand):

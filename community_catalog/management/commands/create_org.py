@@ -4,9 +4,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from accounts.keys import api_key_create
 from community_catalog.models import Organization
 from community_catalog.services import organization_create
-from referrals.services import api_key_create
 
 
 class Command(BaseCommand):

@@ -8,9 +8,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from community_catalog.hsds import DocumentError, hsds_read, json_depth_check
+from community_catalog.hsds import hsds_read
 from community_catalog.hsds_import import ImportRejected, ImportReport, hsds_import
 from community_catalog.models import Organization
+from core.bodies import DocumentError, json_depth_check
 
 
 class Command(BaseCommand):

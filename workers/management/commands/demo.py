@@ -17,11 +17,11 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from accounts.keys import api_key_create, health_center_create
 from accounts.models import HealthCenter, Membership
 from community_catalog.demo_data import demo_catalog_load
 from community_catalog.models import Organization
 from core.broker import embedded
-from referrals.services import api_key_create, health_center_create
 
 DEMO_CENTER = "Maison de santé des Pentes (démo)"
 
