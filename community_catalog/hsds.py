@@ -478,10 +478,6 @@ def service_schema_validator() -> jsonschema.protocols.Validator:
     return validator_class(schema, format_checker=validator_class.FORMAT_CHECKER)
 
 
-
-
-
-
 # Fields whose format (HSDS: e-mail, URI, date-time; Tisser: dates) an empty string fails.
 _EMPTY_MEANS_NOT_GIVEN = frozenset(
     {

@@ -517,3 +517,14 @@ def search_results_load(queryset: QuerySet[ServiceAtLocation]) -> QuerySet[Servi
 def location_visible_to(location: Location, organization_id: uuid.UUID | None) -> bool:
     """A confidential location's whereabouts are shown to its own organisation only."""
     return not location.is_confidential or location.organization_id == organization_id
+
+
+def service_owners(service_ids: list[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    """The organisation that runs each service: a catalogue event's audience (registered
+    with `events.outbox.audience_register` by community_catalog.apps)."""
+    owners: dict[uuid.UUID, uuid.UUID] = {}
+    unique = list(dict.fromkeys(service_ids))
+    for start in range(0, len(unique), IDS_PER_QUERY):
+        chunk = unique[start : start + IDS_PER_QUERY]
+        owners.update(Service.objects.filter(id__in=chunk).values_list("id", "organization_id"))
+    return owners

@@ -19,9 +19,9 @@ from core.errors import Problem
 from core.ratelimit import RateLimited
 from events.api import events_router, webhooks_router
 from referrals.api import router as referrals_router
-from referrals.api import slips_router
 from referrals.inbox_api import router as inbox_router
 from reports.api import router as reports_router
+from slips.api import router as slips_router
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ api.add_router("/organization", organization_router)
 api.add_router("/inbox", inbox_router)
 api.add_router("/events", events_router)
 api.add_router("/webhooks", webhooks_router)
-api.add_router("/slips.pdf", slips_router)
+api.add_router("", slips_router)  # /referrals/{id}/slip.pdf|.html, /slips.pdf
 api.add_router("/audit", audit_router)
 api.add_router("/reports", reports_router)
 # bench/ mounts its floor endpoint here itself when TISSER_BENCH_FLOOR is on (bench.apps).

@@ -13,6 +13,7 @@ from config.metrics import metrics_view
 from referrals import web_center, web_inbox
 from referrals.web import home, root
 from reports import web as web_reports
+from slips import web as slips_web
 
 urlpatterns = [
     path("api/v1/", api.urls),
@@ -34,7 +35,7 @@ urlpatterns = [
     path("app/referrals/<uuid:referral_id>/", web_center.referral_detail, name="web-referral"),
     path(
         "app/referrals/<uuid:referral_id>/slip.pdf",
-        web_center.referral_slip,
+        slips_web.referral_slip,
         name="web-referral-slip",
     ),
     path(
@@ -52,7 +53,7 @@ urlpatterns = [
         web_center.referral_wellbeing_view,
         name="web-referral-wellbeing",
     ),
-    path("app/slips/today.pdf", web_center.slips_today, name="web-slips-today"),
+    path("app/slips/today.pdf", slips_web.slips_today, name="web-slips-today"),
     # An organisation's pages.
     path(
         "app/inbox/<uuid:placement_id>/wellbeing/",

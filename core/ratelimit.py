@@ -3,7 +3,7 @@
 
 The memory count is the whole server's only because embedded mode (no `REDIS_URL`)
 serves from exactly one process: `tisser serve` runs a single gunicorn worker there
-(`config.server`), whose threads share the count. Start several web processes without
+(`workers.server`), whose threads share the count. Start several web processes without
 Redis (by hand, outside `tisser serve`) and each would allow the limit; a restart
 forgets the current minute's counts. Deployments with several web processes use Redis,
 as production does.

@@ -91,9 +91,7 @@ def events_feed(request: HttpRequest, query: Query[FeedQuery]) -> EventPageOut:
     # Ids are taken when rows are written but become visible at commit, which can come in
     # another order: a lag lets every transaction that took an id before commit first.
     settled = timezone.now() - timedelta(seconds=settings.TISSER_EVENT_FEED_LAG_SECONDS)
-    events = events_visible(request_party(request)).filter(
-        id__gt=after, created_at__lte=settled
-    )
+    events = events_visible(request_party(request)).filter(id__gt=after, created_at__lte=settled)
     if query.type:
         events = events.filter(type=query.type)
     page = list(events.order_by("id")[: query.limit])

@@ -23,5 +23,10 @@ class EventsConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts.audit import audit_finder_register
+        from events.outbox import events_recorded_register
+        from events.webhooks import webhook_deliveries_create
 
         audit_finder_register(event_referral, admin_model="events.event")
+        # One webhook delivery per event and interested subscription, in the event's
+        # transaction: an event that commits is delivered, one that rolls back never is.
+        events_recorded_register(webhook_deliveries_create)

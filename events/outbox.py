@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -116,18 +117,47 @@ def payload_scrub(type: str, payload: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in payload.items() if key in allowed}
 
 
-# Which actor does the work an event triggers. Events of other types trigger nothing yet
-# and are marked processed when first relayed.
-EVENT_HANDLERS: dict[str, str] = {
-    "referral.submitted": "match_referral",
-    "referral.matched": "render_slip",
-    "referral.unmatched": "render_slip",
-    # The next best activity replaces one that will not take the person.
-    "placement.rejected": "rematch_referral",
-    "placement.expired": "rematch_referral",
-    # A place that fills up or opens changes who can be offered it.
-    "capacity.changed": "capacity_rematch",
-}
+# Which actor does the work an event triggers, registered by the workers app when it
+# starts (`event_handler_register`): the outbox names actors, it never imports them.
+# Events of other types trigger nothing yet and are stored as processed.
+EVENT_HANDLERS: dict[str, str] = {}
+
+# What else must happen in the transaction that records events: the apps above register
+# it (`events_recorded_register`): webhook deliveries (events.apps), matching's index of
+# the services that changed (matching.apps).
+RecordedHook = Callable[[list[Event]], object]
+_recorded_hooks: list[RecordedHook] = []
+
+# Who may see an event of an aggregate type whose owner the recorder did not name: a
+# catalogue event's audience is the organisation that runs the service
+# (community_catalog.apps registers it). Given aggregate ids, answers their owners.
+AudienceFinder = Callable[[list[uuid.UUID]], dict[uuid.UUID, uuid.UUID]]
+_audiences: dict[str, AudienceFinder] = {}
+
+
+def event_handler_register(event_type: str, actor_name: str) -> None:
+    if event_type not in EVENT_PAYLOAD_KEYS:
+        raise ValueError(f"unknown event type {event_type!r}")
+    EVENT_HANDLERS[event_type] = actor_name
+
+
+def events_recorded_register(hook: RecordedHook) -> None:
+    if hook not in _recorded_hooks:
+        _recorded_hooks.append(hook)
+
+
+def audience_register(aggregate_type: str, finder: AudienceFinder) -> None:
+    _audiences[aggregate_type] = finder
+
+
+def _owners(aggregate_type: str, ids: list[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    finder = _audiences.get(aggregate_type)
+    return finder(ids) if finder is not None and ids else {}
+
+
+def _recorded(events: list[Event]) -> None:
+    for hook in _recorded_hooks:
+        hook(events)
 
 
 def event_record(
@@ -146,8 +176,8 @@ def event_record(
     """
     if not connection.in_atomic_block:
         raise RuntimeError("event_record must run inside the transaction of the change")
-    if organization_id is None and aggregate_type == "service":
-        organization_id = _service_owners([aggregate_id]).get(aggregate_id)
+    if organization_id is None:
+        organization_id = _owners(aggregate_type, [aggregate_id]).get(aggregate_id)
     payload = payload or {}
     payload_check(type, payload)
     now = timezone.now()
@@ -168,8 +198,7 @@ def event_record(
     )
     if works:
         transaction.on_commit(lambda: _hand_over(event))
-    _deliveries_create([event])
-    _match_index_refresh([event])
+    _recorded([event])
     return event
 
 
@@ -193,9 +222,16 @@ def events_record(drafts: list[EventDraft]) -> list[Event]:
         payload_check(draft.type, draft.payload)
     now = timezone.now()
     rid = request_id.get()
-    owners = _service_owners(
-        [d.aggregate_id for d in drafts if d.aggregate_type == "service" and not d.organization_id]
-    )
+    owners: dict[uuid.UUID, uuid.UUID] = {}
+    for aggregate_type in {d.aggregate_type for d in drafts if not d.organization_id}:
+        owners |= _owners(
+            aggregate_type,
+            [
+                d.aggregate_id
+                for d in drafts
+                if d.aggregate_type == aggregate_type and not d.organization_id
+            ],
+        )
     events = Event.objects.bulk_create(
         Event(
             type=draft.type,
@@ -215,43 +251,8 @@ def events_record(drafts: list[EventDraft]) -> list[Event]:
     to_publish = [e for e in events if e.processed_at is None and e.id is not None]
     if to_publish:
         transaction.on_commit(lambda: _hand_over_all(to_publish))
-    _deliveries_create(events)
-    _match_index_refresh(events)
+    _recorded(events)
     return events
-
-
-def _match_index_refresh(events: list[Event]) -> None:
-    """A catalogue change refreshes matching's index of the service, in its transaction:
-    every change to a service, its places, schedules or capacity announces itself with
-    a `service`-aggregate event, so this is the one place that sees them all."""
-    service_ids = [e.aggregate_id for e in events if e.aggregate_type == "service"]
-    if service_ids:
-        from matching.index import match_points_refresh
-
-        match_points_refresh(service_ids)
-
-
-def _service_owners(service_ids: list[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
-    """A catalogue event's audience is the organisation that runs the service."""
-    if not service_ids:
-        return {}
-    from community_catalog.models import Service
-    from community_catalog.selectors import IDS_PER_QUERY
-
-    owners: dict[uuid.UUID, uuid.UUID] = {}
-    unique = list(dict.fromkeys(service_ids))
-    for start in range(0, len(unique), IDS_PER_QUERY):
-        chunk = unique[start : start + IDS_PER_QUERY]
-        owners.update(Service.objects.filter(id__in=chunk).values_list("id", "organization_id"))
-    return owners
-
-
-def _deliveries_create(events: list[Event]) -> None:
-    """One webhook delivery per event and interested subscription, in the event's
-    transaction: an event that commits is delivered, one that rolls back never is."""
-    from events.webhooks import webhook_deliveries_create
-
-    webhook_deliveries_create(events)
 
 
 def event_mark_processed(event_id: int) -> None:

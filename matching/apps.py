@@ -6,3 +6,10 @@ from django.apps import AppConfig
 class MatchingConfig(AppConfig):
     name = "matching"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from events.outbox import events_recorded_register
+        from matching.index import match_index_follow
+
+        # The index follows the catalogue in the transaction of every change.
+        events_recorded_register(match_index_follow)

@@ -17,6 +17,11 @@ run of sessions that ended is followed by the next one the day it ends
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from events.models import Event
+
 import uuid
 import zlib
 from collections.abc import Iterable
@@ -254,3 +259,13 @@ def slots_text(schedules: list[Schedule], *, today: date | None = None) -> str:
             break
         text = f"{text};{slot}" if text else slot
     return text
+
+
+def match_index_follow(events: list[Event]) -> None:
+    """A catalogue change refreshes matching's index of the service, in its transaction:
+    every change to a service, its places, schedules or capacity announces itself with
+    a `service`-aggregate event, so the outbox is the one place that sees them all
+    (registered with `events.outbox.events_recorded_register` by matching.apps)."""
+    service_ids = [e.aggregate_id for e in events if e.aggregate_type == "service"]
+    if service_ids:
+        match_points_refresh(service_ids)

@@ -80,5 +80,3 @@ class PlacementAdmin(admin.ModelAdmin):
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         return audited_changelist(super().changelist_view(request, extra_context), request)
-
-

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 import uuid
 from typing import TypeVar
 
 from django.db import transaction
-from django.http import FileResponse, HttpRequest, HttpResponse
-from django.utils import timezone
-from django.utils.cache import get_conditional_response
+from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import BaseModel, Field
 
@@ -20,12 +17,10 @@ from accounts.auth import HealthCenterKey, request_center
 from community_catalog.travel import travel
 from core.bodies import ACTION_ERRORS, body_doc, optional_body
 from core.errors import (
-    Conflict,
     FieldProblem,
-    Gone,
     InvalidInput,
-    NotFound,
 )
+from core.languages import slip_languages
 from core.schemas import MAX_OFFSET, ErrorOut, paged
 from events.schemas import EventListOut, event_out
 from referrals import selectors, services
@@ -51,16 +46,6 @@ from referrals.schemas import (
     WellbeingRecordIn,
 )
 from referrals.wellbeing import wellbeing_record_for_center
-from slips.batch import (
-    BATCH_CONCURRENCY,
-    BATCH_MAX_SLIPS,
-    batch_etag,
-    batch_get,
-    batch_response,
-    day_slip_referrals,
-)
-from slips.content import slip_html, slip_languages
-from slips.renderer import preview_stylesheet
 
 BodyT = TypeVar("BodyT", bound=BaseModel)
 
@@ -237,157 +222,6 @@ def referral_detail(request: HttpRequest, referral_id: uuid.UUID) -> ReferralOut
         health_center=request_center(request), referral_id=referral_id
     )
     return _referral_out(request, referral)
-
-
-def slip_check(referral: Referral) -> None:
-    """Refuse when there is no slip to hand over: not rendered yet (409), or erased with
-    the referral's personal data (410)."""
-    if referral.purged_at is not None:
-        raise Gone(
-            "The slip was erased with the referral's personal data "
-            "(consent withdrawn, or the retention period ended).",
-            code="personal_data_erased",
-        )
-    if not selectors.referral_has_slip(referral):
-        raise Conflict(
-            f"The slip is not ready yet; the referral is at stage '{referral.stage}'.",
-            code="slip_not_ready",
-            extra={"stage": referral.stage},
-        )
-
-
-@router.get(
-    "/{referral_id}/slip.pdf",
-    response={200: None, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 410: ErrorOut},
-    summary="The printed slip (PDF)",
-    description="409 with the current `stage` while the slip is not ready yet.",
-    openapi_extra={
-        "responses": {200: {"description": "The slip", "content": {"application/pdf": {}}}}
-    },
-)
-def referral_slip(request: HttpRequest, referral_id: uuid.UUID) -> FileResponse:
-    referral = selectors.referral_get(
-        health_center=request_center(request), referral_id=referral_id
-    )
-    slip_check(referral)
-    return FileResponse(
-        referral.slip.file.open("rb"),
-        content_type="application/pdf",
-        filename=f"tisser-{referral.code}.pdf",
-    )
-
-
-@router.get(
-    "/{referral_id}/slip.html",
-    response={200: None, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 410: ErrorOut},
-    summary="The slip's HTML (preview)",
-    description=(
-        "The HTML the PDF is made from, drawn now from the current catalogue (the next "
-        "sessions move on with time), with the slip's stylesheet inlined; the page loads "
-        "nothing, fonts included. 409 with the current `stage` while the slip is not ready "
-        "yet."
-    ),
-    openapi_extra={
-        "responses": {200: {"description": "The slip as HTML", "content": {"text/html": {}}}}
-    },
-)
-def referral_slip_html(request: HttpRequest, referral_id: uuid.UUID) -> HttpResponse:
-    referral = selectors.referral_get(
-        health_center=request_center(request), referral_id=referral_id
-    )
-    slip_check(referral)
-    html = slip_html(referral).replace(
-        "</head>", f"<style>{preview_stylesheet()}</style>\n</head>", 1
-    )
-    response = HttpResponse(html, content_type="text/html; charset=utf-8")
-    # Catalogue text is escaped; this keeps a browser from fetching anything even so.
-    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
-slips_router = Router(auth=HealthCenterKey(), tags=["referrals"])
-
-
-class SlipBatchQuery(Schema):
-    date: dt.date | None = Field(
-        default=None,
-        ge=dt.date(2000, 1, 1),
-        le=dt.date(2999, 12, 31),
-        description="The day the referrals were filed (local time); today if absent.",
-    )
-    offset: int = Field(
-        default=0, ge=0, le=MAX_OFFSET, description="Skip this many slips of the day."
-    )
-
-
-@slips_router.get(
-    "",
-    response={200: None, 304: None, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut},
-    summary="All of a day's slips in one PDF",
-    description=(
-        "Every slip of the referrals the centre filed that day, in the order they were "
-        "filed, each from a new page, as one document to print in one go: the slips as "
-        "they were printed, put one after the other. Cancelled and purged referrals are "
-        "left out; a slip whose file cannot be read is left out and its referral code "
-        f"listed in `X-Missing-Slips`. At most {BATCH_MAX_SLIPS} slips per document: "
-        '`X-Total-Count` gives the day\'s total and a `Link: rel="next"` header the rest. '
-        "404 when the day has no slip. The `ETag` changes when a slip of the batch does: "
-        "send it back in `If-None-Match` for a 304. At most "
-        f"{BATCH_CONCURRENCY} batches at a time per key: 429 with `Retry-After` past that."
-    ),
-    openapi_extra={
-        "responses": {
-            200: {"description": "The slips", "content": {"application/pdf": {}}},
-            304: {"description": "The batch is the one with this ETag"},
-        }
-    },
-)
-def slips_of_day(request: HttpRequest, query: Query[SlipBatchQuery]) -> HttpResponse:
-    center = request_center(request)
-    day = query.date or timezone.localdate()
-    referrals = day_slip_referrals(center, day)
-    chosen = referrals[query.offset : query.offset + BATCH_MAX_SLIPS]
-    if not chosen:
-        raise _no_slips(day, query.offset, len(referrals))
-    etag = batch_etag(center, day, chosen, total=len(referrals))
-    unchanged = get_conditional_response(request, etag=etag)
-    if unchanged is not None:
-        return batch_response(unchanged, etag)
-    batch = batch_get(center, day, chosen, etag=etag, caller=f"key:{_key_id(request)}")
-    if batch.pdf is None:
-        raise _no_slips(day, query.offset, len(referrals), missing=batch.missing)
-    audit_ids(request, batch.printed)
-    response = batch_response(HttpResponse(batch.pdf, content_type="application/pdf"), etag)
-    response["Content-Disposition"] = f'inline; filename="tisser-slips-{day.isoformat()}.pdf"'
-    response["X-Total-Count"] = str(len(referrals))
-    if batch.missing:
-        response["X-Missing-Slips"] = ", ".join(batch.missing)
-    following = query.offset + len(chosen)
-    if following < len(referrals):
-        response["Link"] = (
-            f'</api/v1/slips.pdf?date={day.isoformat()}&offset={following}>; rel="next"'
-        )
-    return response
-
-
-def _no_slips(
-    day: dt.date, offset: int, total: int, *, missing: list[str] | None = None
-) -> NotFound:
-    extra: dict[str, object] = {"date": day.isoformat(), "total": total}
-    if missing:
-        extra["missing"] = missing  # every slip of the part, unreadable
-    return NotFound(
-        f"No slips for {day.isoformat()}" + (f" after the first {offset}." if offset else "."),
-        code="no_slips",
-        extra=extra,
-    )
-
-
-def _key_id(request: HttpRequest) -> int:
-    """The id of the key that called (`accounts.auth` keeps it on the request)."""
-    api_key = request.tisser_key  # type: ignore[attr-defined]
-    return int(api_key.id)
 
 
 @router.post(

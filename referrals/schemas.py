@@ -441,5 +441,3 @@ class InboxPageOut(Schema):
     total: int
     limit: int
     offset: int
-
-

@@ -11,11 +11,9 @@ from django.contrib import messages
 from django.contrib.auth.models import User
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.http.response import HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.cache import get_conditional_response
 from django.utils.http import urlencode
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -23,7 +21,6 @@ from django.views.decorators.http import require_POST
 from pydantic import ValidationError
 
 from accounts.audit import audit_ids
-from core.concurrency import Busy
 from core.errors import Conflict, InvalidInput, NotFound, Problem
 from referrals import selectors, services
 from referrals.forms import CancelForm, ReferralForm, WellbeingForm
@@ -40,20 +37,13 @@ from referrals.retention import referral_consent_withdraw
 from referrals.schemas import ReferralIn, WellbeingIn
 from referrals.web import center_required, problem_message, request_center
 from referrals.wellbeing import wellbeing_record_for_center
-from slips.batch import (
-    BATCH_MAX_SLIPS,
-    batch_etag,
-    batch_get,
-    batch_response,
-    day_slip_referrals,
-)
 
 PAGE_SIZE = 25
 # Stages after which nothing more happens on its own: the page stops asking.
 SETTLED = (Referral.Stage.SLIP_READY, Referral.Stage.UNMATCHED)
 
 
-def _referral(request: HttpRequest, referral_id: uuid.UUID) -> Referral:
+def referral_for_page(request: HttpRequest, referral_id: uuid.UUID) -> Referral:
     try:
         return selectors.referral_get(
             health_center=request_center(request), referral_id=referral_id
@@ -185,7 +175,7 @@ def referral_new(request: HttpRequest) -> HttpResponse:
 
 @center_required
 def referral_detail(request: HttpRequest, referral_id: uuid.UUID) -> HttpResponse:
-    referral = _referral(request, referral_id)
+    referral = referral_for_page(request, referral_id)
     context = {**referral_view(referral), "cancel_form": CancelForm()}
     if request.htmx and request.GET.get("part") == "progress":  # type: ignore[attr-defined]
         return render(request, "web/referral_progress.html", context)
@@ -219,7 +209,7 @@ def _wellbeing_due(
 def referral_wellbeing_view(
     request: HttpRequest, referral_id: uuid.UUID, placement_id: uuid.UUID
 ) -> HttpResponse:
-    referral = _referral(request, referral_id)
+    referral = referral_for_page(request, referral_id)
     form = WellbeingForm(request.POST, prefix=str(placement_id))
     if not form.is_valid():
         context = {
@@ -244,29 +234,9 @@ def referral_wellbeing_view(
 
 
 @center_required
-def referral_slip(request: HttpRequest, referral_id: uuid.UUID) -> HttpResponseBase:
-    referral = _referral(request, referral_id)
-    if not selectors.referral_has_slip(referral):
-        messages.error(
-            request,
-            _("The slip was erased with the person's data.")
-            if referral.purged_at
-            else _("The slip is not ready yet."),
-        )
-        return redirect("web-referral", referral_id=referral.id)
-    download = request.GET.get("download") == "1"
-    return FileResponse(
-        referral.slip.file.open("rb"),
-        content_type="application/pdf",
-        as_attachment=download,
-        filename=f"tisser-{referral.code}.pdf",
-    )
-
-
-@center_required
 @require_POST
 def referral_cancel_view(request: HttpRequest, referral_id: uuid.UUID) -> HttpResponse:
-    referral = _referral(request, referral_id)
+    referral = referral_for_page(request, referral_id)
     form = CancelForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
     try:
@@ -285,7 +255,7 @@ def referral_cancel_view(request: HttpRequest, referral_id: uuid.UUID) -> HttpRe
 def referral_consent_withdraw_view(request: HttpRequest, referral_id: uuid.UUID) -> HttpResponse:
     """The person withdraws consent: the referral is cancelled, the organisations told,
     and the person's data erased at once (`referrals.retention`)."""
-    referral = _referral(request, referral_id)
+    referral = referral_for_page(request, referral_id)
     if request.POST.get("confirm") != "yes":
         messages.error(request, _("Tick the box to confirm: this cannot be undone."))
         return redirect("web-referral", referral_id=referral.id)
@@ -294,37 +264,3 @@ def referral_consent_withdraw_view(request: HttpRequest, referral_id: uuid.UUID)
         request, _("Consent withdrawn. The referral is cancelled and the person's data erased.")
     )
     return redirect("web-referral", referral_id=referral.id)
-
-
-@center_required
-def slips_today(request: HttpRequest) -> HttpResponse:
-    """Today's slips in one PDF, to print in one go (the first BATCH_MAX_SLIPS): the
-    stored slips put together (`slips.batch`), a couple at a time per person."""
-    center, day = request_center(request), timezone.localdate()
-    referrals = day_slip_referrals(center, day)
-    chosen = referrals[:BATCH_MAX_SLIPS]
-    if not chosen:
-        messages.info(request, _("No slip was printed today yet."))
-        return redirect("web-referrals")
-    etag = batch_etag(center, day, chosen, total=len(referrals))
-    unchanged = get_conditional_response(request, etag=etag)
-    if unchanged is not None:
-        return batch_response(unchanged, etag)
-    try:
-        batch = batch_get(center, day, chosen, etag=etag, caller=f"user:{request.user.pk}")
-    except Busy as busy:
-        page = render(request, "web/slips_busy.html", status=busy.status)
-        page["Retry-After"] = str(busy.retry_after)
-        return page
-    if batch.missing:
-        messages.warning(
-            request,
-            _("These slips could not be read and are not in the document: %(codes)s.")
-            % {"codes": ", ".join(batch.missing)},
-        )
-    if batch.pdf is None:
-        return redirect("web-referrals")
-    audit_ids(request, batch.printed)
-    response = batch_response(HttpResponse(batch.pdf, content_type="application/pdf"), etag)
-    response["Content-Disposition"] = f'inline; filename="tisser-{day.isoformat()}.pdf"'
-    return response

@@ -40,12 +40,11 @@ from community_catalog.costs import text_cost_state
 from community_catalog.models import Service, ServiceAtLocation
 from community_catalog.schedules import service_at_location_sessions
 from core.caches import cache_register
+from core.languages import slip_languages
 from events.models import Event
 from referrals.models import Match, Placement, Referral
 
 # The languages slips are printed in; for any other, French with English.
-SLIP_LANGUAGES = ("fr", "en")
-FALLBACK_LANGUAGES = ("fr", "en")
 SESSIONS_PRINTED = 3
 # "What it is in one plain sentence": a longer description is cut at its first sentence.
 DESCRIPTION_MAX_CHARS = 220
@@ -84,16 +83,6 @@ TEXTS = {
     "scan": _("Scan for the details and a map."),
     "qr_label": _("QR code: the page of %(name)s"),
 }
-
-
-def slip_languages(preferred: str) -> tuple[str, ...]:
-    """The slip's language, or French then English when the person's is not printed."""
-    return (preferred,) if preferred in SLIP_LANGUAGES else FALLBACK_LANGUAGES
-
-
-def slip_language_code(preferred: str) -> str:
-    """As stored with the slip and shown in the API: "fr", "en" or "fr+en"."""
-    return "+".join(slip_languages(preferred))
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,12 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 
+from core.languages import slip_language_code
 from core.metrics import SLIP_RENDER_SECONDS
 from events.outbox import event_mark_processed
 from referrals.lifecycle import stage_set
 from referrals.models import Referral
-from slips.content import slip_html, slip_language_code
+from slips.content import slip_html
 from slips.models import Slip
 from slips.renderer import slip_render
 

@@ -81,7 +81,7 @@ def test_embedded_mode_serves_from_one_process_so_its_count_is_the_servers(
 ) -> None:
     """The README says so: without Redis the count is kept in the serving process, which
     is every request's count only because embedded mode runs one web process."""
-    from config.server import TisserServer
+    from workers.server import TisserServer
 
     settings.REDIS_URL = ""
     assert TisserServer(host="127.0.0.1", port=1, workers=4, threads=2).options["workers"] == 1

@@ -23,6 +23,7 @@ from pypdf import PdfReader
 
 from community_catalog.models import Location, Organization, Service
 from community_catalog.schedules import service_at_location_sessions
+from core.languages import slip_language_code, slip_languages
 from events.models import Event
 from referrals.models import Referral
 from slips.content import (
@@ -33,8 +34,6 @@ from slips.content import (
     session_text,
     slip_contents,
     slip_html,
-    slip_language_code,
-    slip_languages,
 )
 from slips.renderer import FONT_DIR, SLIP_ASSETS, FetchRefused, asset_fetcher, slip_renderer
 from slips.services import referral_render_slip

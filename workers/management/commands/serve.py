@@ -6,9 +6,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from config.server import TisserServer
 from core.broker import embedded
 from core.metrics import metrics_dir_prune
+from workers.server import TisserServer
 
 
 class Command(BaseCommand):

@@ -109,6 +109,7 @@ class TisserServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from config.wsgi import application
+        # What config.wsgi builds, without importing the layer above: settings are set.
+        from django.core.wsgi import get_wsgi_application
 
-        return application
+        return get_wsgi_application()
