@@ -40,9 +40,10 @@ from community_catalog.models import (
     TaxonomyTerm,
 )
 from community_catalog.schedules import offer_run
-from community_catalog.selectors import CandidateRow, distance_km, match_codes
+from community_catalog.selectors import distance_km, match_codes
 from community_catalog.taxonomy import taxonomy_current
 from community_catalog.taxonomy_services import taxonomy_seed
+from matching.candidates import CandidateRow
 from matching.engine import (
     Candidate,
     Person,

@@ -80,11 +80,11 @@ from community_catalog.selectors import (
     location_visible_to,
     postcode_position,
 )
+from community_catalog.service_codes import ServiceCodes, service_codes
 from community_catalog.values import language_normalize
 from core.bodies import DocumentError, json_parse, validation_problems
 from core.errors import FieldProblem, InvalidInput, NotFound
 from core.schemas import MAX_OFFSET, ErrorOut
-from matching.index import ServiceCodes, service_codes
 
 catalog_router = Router(tags=["catalogue"])
 organization_router = Router(auth=OrganizationKey(), tags=["organisation"])

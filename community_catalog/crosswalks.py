@@ -24,6 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from rapidfuzz import fuzz
 
+from community_catalog.changes import services_changed
 from community_catalog.costs import text_fold
 from community_catalog.models import Crosswalk, ForeignTerm, Service, TaxonomyTerm
 from community_catalog.selectors import IDS_PER_QUERY
@@ -37,7 +38,6 @@ from community_catalog.taxonomy import (
 )
 from core.errors import FieldProblem, InvalidInput, NotFound
 from events.outbox import event_record
-from matching.index import match_points_refresh
 
 CSV_COLUMNS = ("taxonomy", "code", "tisser_codes", "label")
 SHIPPED_DIR = Path(__file__).resolve().parent / "crosswalks"
@@ -173,7 +173,7 @@ def _applied(terms: Iterable[ForeignTerm]) -> int:
     the change's own event is its record.)"""
     services = _services_of(terms)
     if services:
-        match_points_refresh(services)
+        services_changed(services)
     return len(services)
 
 

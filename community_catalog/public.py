@@ -26,8 +26,8 @@ from django.views.decorators.http import require_safe
 
 from community_catalog.models import Service, ServiceAtLocation
 from community_catalog.schedules import service_at_location_sessions
+from community_catalog.service_codes import service_codes
 from events.models import Event
-from matching.index import service_codes
 
 PAGE_SECONDS = 300
 SESSIONS_SHOWN = 5

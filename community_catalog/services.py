@@ -18,6 +18,7 @@ from django.utils import timezone
 from pydantic import ValidationError as PydanticValidationError
 
 from accounts.keys import api_key_create
+from community_catalog.changes import services_changed
 from community_catalog.costs import cost_state
 from community_catalog.hsds import HsdsLocation, hsds_read
 from community_catalog.hsds_export import (
@@ -39,7 +40,6 @@ from community_catalog.taxonomy import is_tisser_taxonomy, taxonomy_current
 from core.bodies import validation_problems
 from core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from events.outbox import EventDraft, event_record, events_record
-from matching.index import match_points_refresh
 
 # Lists of nested HSDS objects whose members need an id; the API fills missing ones.
 _NESTED_LISTS = (
@@ -71,7 +71,7 @@ def service_derived_refresh(service: Service) -> None:
     if cost != service.cost:
         service.cost = cost
         service.save(update_fields=["cost"])
-    match_points_refresh([service.id])
+    services_changed([service.id])
 
 
 def organization_create(*, name: str) -> tuple[Organization, str]:
@@ -235,7 +235,7 @@ def _service_edit(
             service.assured_date = timezone.localdate()
             service.save(update_fields=["assured_date"])
             # The import's event refreshed matching's index before this date was set.
-            match_points_refresh([service.id])
+            services_changed([service.id])
         return service
 
 

@@ -8,8 +8,10 @@ class MatchingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from community_catalog.changes import services_changed_register
         from events.outbox import events_recorded_register
-        from matching.index import match_index_follow
+        from matching.index import match_index_follow, match_points_refresh
 
         # The index follows the catalogue in the transaction of every change.
         events_recorded_register(match_index_follow)
+        services_changed_register(match_points_refresh)

@@ -4,7 +4,7 @@ and why, in words they understand.
 Plain functions over the catalogue, testable without a broker; the actors only call
 `referral_match`, `referral_rematch` and `capacity_changed`.
 
-1. **Hard filters**, in the database (`community_catalog.selectors.match_candidate_rows`):
+1. **Hard filters**, in the database (`matching.candidates.match_candidate_rows`):
    a need reaches its activity kinds through the taxonomy (`match_codes`, data an
    operator keeps), and a service's terms of other taxonomies through crosswalks; the
    service is active; a session falls within TISSER_OFFER_HORIZON_DAYS (or it has no
@@ -51,20 +51,22 @@ from django.utils.translation import ngettext_lazy
 from community_catalog.crosswalks import code_suggestions
 from community_catalog.models import Accessibility, Service, ServiceAtLocation
 from community_catalog.selectors import (
-    CandidateRow,
-    MatchFilters,
     bounding_box,
     distance_km,
-    match_candidate_page,
-    match_candidate_rows,
     match_codes,
     taxonomy_terms_by_code,
 )
+from community_catalog.service_codes import service_codes
 from community_catalog.taxonomy import taxonomy_current
 from community_catalog.travel import travel
 from events.models import Event
 from events.outbox import event_mark_processed
-from matching.index import service_codes
+from matching.candidates import (
+    CandidateRow,
+    MatchFilters,
+    match_candidate_page,
+    match_candidate_rows,
+)
 from matching.models import MatchPoint
 from referrals.lifecycle import (
     ProposedMatch,

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from community_catalog.service_codes import ServiceCodes, service_codes
+
 if TYPE_CHECKING:
     from events.models import Event
 
 import uuid
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date
 
 from django.conf import settings
@@ -34,12 +35,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from community_catalog.models import (
-    Crosswalk,
     Language,
     Schedule,
     Service,
     ServiceAtLocation,
-    TaxonomyTerm,
 )
 from community_catalog.schedules import OfferRun, offer_run
 from community_catalog.selectors import IDS_PER_QUERY, public_position
@@ -63,54 +62,6 @@ def match_points_refresh(service_ids: Iterable[uuid.UUID], *, today: date | None
 def match_points_rebuild() -> int:
     MatchPoint.objects.all().delete()
     return match_points_refresh(Service.objects.values_list("id", flat=True).order_by("id"))
-
-
-@dataclass(frozen=True)
-class ServiceCodes:
-    codes: tuple[str, ...]
-    # Carries a term of another taxonomy that nothing maps.
-    unmapped: bool
-
-
-def service_codes(service_ids: list[uuid.UUID]) -> dict[uuid.UUID, ServiceCodes]:
-    """The Tisser codes each service answers to: its own, and those its terms of other
-    taxonomies map to (a crosswalk row, else a code equal to a Tisser code)."""
-    own: dict[uuid.UUID, set[str]] = {}
-    for service_id, code in Service.taxonomy_terms.through.objects.filter(
-        service_id__in=service_ids
-    ).values_list("service_id", "taxonomyterm__code"):
-        own.setdefault(service_id, set()).add(code)
-    carried: dict[uuid.UUID, list[tuple[str, str]]] = {}
-    for service_id, taxonomy, code in Service.foreign_terms.through.objects.filter(
-        service_id__in=service_ids
-    ).values_list("service_id", "foreignterm__taxonomy", "foreignterm__code"):
-        carried.setdefault(service_id, []).append((taxonomy, code))
-    keys = {key for pairs in carried.values() for key in pairs}
-    mapped: dict[tuple[str, str], set[str]] = {}
-    if keys:
-        rows = Crosswalk.objects.filter(
-            taxonomy__in={t for t, _ in keys}, code__in={c for _, c in keys}
-        ).values_list("taxonomy", "code")
-        mapped = {key: set() for key in rows if key in keys}
-        for taxonomy, code, tisser_code in Crosswalk.terms.through.objects.filter(
-            crosswalk__taxonomy__in={t for t, _ in keys}, crosswalk__code__in={c for _, c in keys}
-        ).values_list("crosswalk__taxonomy", "crosswalk__code", "taxonomyterm__code"):
-            if (taxonomy, code) in mapped:
-                mapped[(taxonomy, code)].add(tisser_code)
-        tisser = set(TaxonomyTerm.objects.values_list("code", flat=True))
-    found = {}
-    for service_id in service_ids:
-        codes = set(own.get(service_id, ()))
-        unmapped = False
-        for taxonomy, code in carried.get(service_id, ()):
-            if (taxonomy, code) in mapped:
-                codes |= mapped[(taxonomy, code)]
-            elif code.casefold() in tisser:
-                codes.add(code.casefold())
-            else:
-                unmapped = True
-        found[service_id] = ServiceCodes(tuple(sorted(codes)), unmapped)
-    return found
 
 
 def _refresh(service_ids: list[uuid.UUID], today: date) -> int:

@@ -12,9 +12,9 @@ from community_catalog.crosswalks import CrosswalkIn, crosswalk_set
 from community_catalog.hsds import hsds_read
 from community_catalog.hsds_import import hsds_import
 from community_catalog.models import Crosswalk, Organization, Service
+from community_catalog.service_codes import service_codes
 from community_catalog.services import organization_create
 from community_catalog.taxonomy_services import taxonomy_seed
-from matching.index import service_codes
 from matching.models import MatchPoint
 from tests.community_catalog.directory import CITY, directory_service, directory_term
 from tests.referrals.test_races import _together

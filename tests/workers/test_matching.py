@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from community_catalog.models import Organization, Service
-from community_catalog.selectors import CandidateRow
 from community_catalog.services import organization_create, service_create
+from matching.candidates import CandidateRow
 from matching.engine import Person, Window, candidate_score, choose, match
 from referrals.models import Referral
 from tests.conftest import ApiClient, organization_key, referral_body, referral_matched

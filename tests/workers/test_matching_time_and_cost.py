@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from community_catalog.models import Organization, Schedule, ServiceAtLocation
 from community_catalog.schedules import schedule_happens, schedule_weekdays
-from community_catalog.selectors import match_candidate_rows, offered_on
+from matching.candidates import match_candidate_rows, offered_on
 from matching.engine import Person
 from matching.index import match_points_daily
 from matching.models import MatchPoint
