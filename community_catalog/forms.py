@@ -10,11 +10,11 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from community_catalog.costs import text_cost_state
+from community_catalog.labels import WEEKDAYS
 from community_catalog.models import Location, Organization, Service
 from community_catalog.selectors import postcode_position
 from community_catalog.taxonomy import KIND_ROOTS, taxonomy_current
-from referrals.forms import PlainForm, choices_set, term_choices
-from referrals.labels import WEEKDAYS
+from core.forms import PlainForm, choices_set
 
 
 def taxonomy_choices(*, keep: Iterable[str] = ()) -> list[tuple[str, str]]:
@@ -335,3 +335,17 @@ class CrosswalkForm(PlainForm):
         if not data.get("tisser_codes") and not data.get("none"):
             self.add_error("tisser_codes", _("Choose at least one code."))
         return data
+
+
+def term_choices(kind: str, *, keep: Iterable[str] = ()) -> list[tuple[str, str]]:
+    """The active terms of a kind (not the kind's root), by label; `keep`: codes offered
+    even when inactive (those a service already carries)."""
+    language = get_language() or "fr"
+    kept = set(keep)
+    taxonomy = taxonomy_current()
+    terms = taxonomy.choosable(kind) + [
+        t
+        for code in kept
+        if (t := taxonomy.terms.get(code)) is not None and t.kind == kind and not t.active
+    ]
+    return sorted(((t.code, t.label(language)) for t in terms), key=lambda c: c[1].lower())

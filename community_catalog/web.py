@@ -21,6 +21,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.web import organization_required, problem_message, request_organization
 from community_catalog import services
 from community_catalog.forms import (
     CapacityForm,
@@ -42,14 +43,13 @@ from community_catalog.hsds_files import (
     too_large_problem,
 )
 from community_catalog.hsds_import import ImportReport, hsds_import
+from community_catalog.labels import CAPACITY, SERVICE_STATUSES, WEEKDAYS
 from community_catalog.models import Location, Service, ServiceAtLocation
 from community_catalog.schedules import service_at_location_sessions
 from community_catalog.taxonomy import taxonomy_current
 from core.bodies import DocumentError
 from core.concurrency import Busy
 from core.errors import Problem, TooLarge
-from referrals.labels import CAPACITY, SERVICE_STATUSES, WEEKDAYS
-from referrals.web import organization_required, problem_message, request_organization
 
 _SESSION_IMPORT = "tisser_import"
 _DAY_NAMES = dict(WEEKDAYS)

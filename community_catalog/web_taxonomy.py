@@ -23,12 +23,12 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.web import problem_message
 from community_catalog import crosswalks, taxonomy_services
 from community_catalog.forms import CrosswalkForm, NewTermForm, TermForm
 from community_catalog.models import TaxonomyTerm
 from community_catalog.taxonomy import KIND_ROOTS, taxonomy_current
 from core.errors import Problem
-from referrals.web import problem_message
 
 View = Callable[..., HttpResponseBase]
 

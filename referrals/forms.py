@@ -4,7 +4,6 @@ the same `ReferralIn` the API takes."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from datetime import time
 from typing import Any, cast
 
@@ -14,9 +13,10 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from community_catalog.forms import term_choices
+from community_catalog.labels import ACCESSIBILITY, WEEKDAYS
 from community_catalog.models import TaxonomyTerm
-from community_catalog.taxonomy import taxonomy_current
-from referrals.labels import ACCESSIBILITY, WEEKDAYS
+from core.forms import PlainForm, choices_set
 
 # Languages people are most often referred in, here; the slip is printed in French or
 # English, and in French with English under each text for any other.
@@ -30,36 +30,10 @@ DAY_PARTS = (
 DISTANCES = (1, 2, 5, 10, 20, 50)
 
 
-def choices_set(field: forms.Field, choices: list[tuple[str, str]]) -> None:
-    cast(forms.ChoiceField, field).choices = choices
-
-
 def language_choices() -> list[tuple[str, str]]:
     """Each language named in the page's language (Babel's CLDR names)."""
     locale = Locale.parse(get_language() or "fr", sep="-")
     return [(code, (locale.languages.get(code) or code).capitalize()) for code in LANGUAGES]
-
-
-def term_choices(kind: str, *, keep: Iterable[str] = ()) -> list[tuple[str, str]]:
-    """The active terms of a kind (not the kind's root), by label; `keep`: codes offered
-    even when inactive (those a service already carries)."""
-    language = get_language() or "fr"
-    kept = set(keep)
-    taxonomy = taxonomy_current()
-    terms = taxonomy.choosable(kind) + [
-        t
-        for code in kept
-        if (t := taxonomy.terms.get(code)) is not None and t.kind == kind and not t.active
-    ]
-    return sorted(((t.code, t.label(language)) for t in terms), key=lambda c: c[1].lower())
-
-
-class PlainForm(forms.Form):
-    """Labels without the trailing colon Django adds: the labels are whole questions."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("label_suffix", "")
-        super().__init__(*args, **kwargs)
 
 
 WELLBEING_LABELS = {

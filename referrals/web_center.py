@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 from pydantic import ValidationError
 
 from accounts.audit import audit_ids
+from accounts.web import center_required, problem_message, request_center
 from core.errors import Conflict, InvalidInput, NotFound, Problem
 from referrals import selectors, services
 from referrals.forms import CancelForm, ReferralForm, WellbeingForm
@@ -35,7 +36,6 @@ from referrals.lifecycle import OPEN, referral_cancel
 from referrals.models import IdempotencyKey, Placement, Referral
 from referrals.retention import referral_consent_withdraw
 from referrals.schemas import ReferralIn, WellbeingIn
-from referrals.web import center_required, problem_message, request_center
 from referrals.wellbeing import wellbeing_record_for_center
 
 PAGE_SIZE = 25

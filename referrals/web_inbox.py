@@ -24,10 +24,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.audit import audit_ids
+from accounts.web import organization_required, request_organization
+from community_catalog.labels import ACCESSIBILITY
 from core.errors import Conflict, InvalidInput, NotFound, Problem
+from core.forms import PlainForm
 from referrals import selectors
-from referrals.forms import PlainForm, WellbeingForm, language_choices
-from referrals.labels import ACCESSIBILITY, ACTIONS, PLACEMENT_REASONS, PLACEMENT_STATUSES
+from referrals.forms import WellbeingForm, language_choices
+from referrals.labels import ACTIONS, PLACEMENT_REASONS, PLACEMENT_STATUSES
 from referrals.lifecycle import (
     OPEN,
     ORGANIZATION_ACTIONS,
@@ -38,7 +41,6 @@ from referrals.lifecycle import (
 )
 from referrals.models import Placement
 from referrals.schemas import WellbeingIn
-from referrals.web import organization_required, request_organization
 from referrals.wellbeing import wellbeing_record
 
 PAGE_SIZE = 25

@@ -31,9 +31,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import HealthCenter
+from community_catalog.labels import COST_STATES
 from community_catalog.models import ServiceAtLocation, TaxonomyTerm
 from events.models import Event
-from referrals.labels import COST_STATES, PLACEMENT_REASONS, UNMATCHED_REASONS
+from referrals.labels import PLACEMENT_REASONS, UNMATCHED_REASONS
 from referrals.models import WELLBEING_QUESTIONS, Placement, Referral, WellbeingMeasure
 from slips.models import Slip
 

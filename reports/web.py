@@ -20,9 +20,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from accounts.models import HealthCenter
+from accounts.web import membership_of
 from core.errors import InvalidInput
-from referrals.forms import PlainForm
-from referrals.web import membership_of
+from core.forms import PlainForm
 from reports.api import report_period
 from reports.charts import CHARTS, chart_svg, table_csv
 from reports.outcomes import SUPPRESSED, Cell, Report, Scope, report_build

@@ -13,9 +13,9 @@ from django.utils.cache import get_conditional_response
 from django.utils.translation import gettext as _
 
 from accounts.audit import audit_ids
+from accounts.web import center_required, request_center
 from core.concurrency import Busy
 from referrals import selectors
-from referrals.web import center_required, request_center
 from referrals.web_center import referral_for_page
 from slips.batch import (
     BATCH_MAX_SLIPS,

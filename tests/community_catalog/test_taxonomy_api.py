@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from accounts.keys import api_key_create
+from community_catalog.forms import term_choices
 from community_catalog.models import Organization, TaxonomyTerm
 from community_catalog.services import organization_create, service_create
 from events.models import Event
 from matching.engine import referral_match
-from referrals.forms import term_choices
 from referrals.models import Referral
 from tests.conftest import ApiClient, referral_body, referral_matched
 
