@@ -229,12 +229,22 @@ def fingerprint(out: Path) -> None:
 
 
 class Check:
+    """The problems found; each kind printed at most ten times, all of them counted."""
+
+    SHOWN = 10
+
     def __init__(self) -> None:
         self.problems: list[str] = []
+        self.kinds: dict[str, int] = {}
 
-    def fail(self, message: str) -> None:
+    def fail(self, message: str, kind: str | None = None) -> None:
         self.problems.append(message)
-        print(f"LOSS: {message}", flush=True)
+        kind = kind or message
+        self.kinds[kind] = self.kinds.get(kind, 0) + 1
+        if self.kinds[kind] <= self.SHOWN:
+            print(f"LOSS: {message}", flush=True)
+        elif self.kinds[kind] == self.SHOWN + 1:
+            print(f"LOSS: … more of the kind {kind!r}, counted in the summary", flush=True)
 
 
 def django_setup() -> None:
@@ -285,7 +295,7 @@ def load_all(check: Check, table: str, model: Any, expected: int) -> int:
                 if getattr(obj, field.attname) is not None and getattr(obj, field.name) is None:
                     dangling += 1
     except Exception as exc:
-        check.fail(f"{label}: the ORM cannot load its rows: {exc!r}")
+        check.fail(f"{label}: the ORM cannot load its rows: {exc!r}", "ORM")
         return 0
     if loaded != expected:
         check.fail(f"{label}: {expected} rows in the table, {loaded} loaded through the ORM")
@@ -411,8 +421,9 @@ def verify(fingerprint_path: Path, summary_path: Path | None) -> int:
             "matches": len(getattr(referral, matches).all()),
             "slip": norm(getattr(getattr(referral, slip_accessor, None), "pk", None)),
         }
-        if now != old:
-            check.fail(f"referral {rid}: {old} before, {now} after")
+        changed = {k: f"{old[k]} → {now[k]}" for k in old if old[k] != now[k]}
+        if changed:
+            check.fail(f"referral {rid} ({old['code']}): {changed}", "referral")
 
     # 5. Slips: the same files, found by the new code's storage.
     Slip = models["slips"]
@@ -423,15 +434,15 @@ def verify(fingerprint_path: Path, summary_path: Path | None) -> int:
             continue
         stored = getattr(slip, file_field.name)
         if stored.name != old["file"]:
-            check.fail(f"slip {slip.pk}: file {old['file']} before, {stored.name} after")
+            check.fail(f"slip {slip.pk}: file {old['file']} → {stored.name}", "slip file")
             continue
         if not stored.storage.exists(stored.name):
-            check.fail(f"slip {slip.pk}: {stored.storage.path(stored.name)} is missing")
+            check.fail(f"slip {slip.pk}: no file {stored.name}", "slip file")
             continue
         with stored.storage.open(stored.name, "rb") as f:
             digest = hashlib.sha256(f.read()).hexdigest()
         if digest != old["sha256"]:
-            check.fail(f"slip {slip.pk}: its file changed")
+            check.fail(f"slip {slip.pk}: its file changed", "slip file")
 
     # 6. API keys: every key, its role and owner (the demo prints none of its keys).
     ApiKey = models["api_keys"]
@@ -445,8 +456,9 @@ def verify(fingerprint_path: Path, summary_path: Path | None) -> int:
         for field in owners:
             owner = getattr(key, field.name)
             now[field.column] = norm(owner.pk) if owner is not None else None
-        if now != old:
-            check.fail(f"API key {key.pk}: {old} before, {now} after")
+        changed = {k: f"{old[k]} → {now[k]}" for k in old if old[k] != now[k]}
+        if changed:
+            check.fail(f"API key {key.pk}: {changed}", "API key")
 
     # 7. The API answers an old referral (and its slip) to a key made by the new code.
     api: dict[str, Any] = {}

@@ -79,9 +79,9 @@ def _named(match: ResolverMatch) -> tuple[bool, uuid.UUID | None]:
     url_name = match.url_name or ""
     for view in _ADMIN_VIEWS:
         if url_name.endswith(view):
-            finder = _by_admin_model.get(url_name.removesuffix(view))
-            if finder is not None:
-                return True, finder(kwargs.get("object_id"))
+            admin_finder = _by_admin_model.get(url_name.removesuffix(view))
+            if admin_finder is not None:
+                return True, admin_finder(kwargs.get("object_id"))
     return False, None
 
 

@@ -44,16 +44,9 @@ from community_catalog.selectors import distance_km, match_codes
 from community_catalog.taxonomy import taxonomy_current
 from community_catalog.taxonomy_services import taxonomy_seed
 from matching.candidates import CandidateRow
-from matching.engine import (
-    Candidate,
-    Person,
-    candidate_score,
-    choose,
-    finish,
-    match,
-    proposals_for,
-)
 from matching.index import match_points_rebuild, slots_text
+from matching.scoring import Candidate, Person, candidate_score, choose, finish, match
+from referrals.matching_jobs import proposals_for
 from referrals.models import Referral
 
 _ORGANIZATIONS = 500

@@ -49,7 +49,7 @@ from accounts.keys import health_center_create
 from accounts.models import HealthCenter
 from community_catalog.demo_data import demo_catalog_load
 from events.models import Event
-from matching.engine import referral_match
+from referrals.matching_jobs import referral_match
 from referrals.models import Referral
 from referrals.schemas import ReferralIn
 from referrals.services import referral_submit

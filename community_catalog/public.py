@@ -25,6 +25,7 @@ from django.utils import timezone, translation
 from django.views.decorators.http import require_safe
 
 from community_catalog.models import Service, ServiceAtLocation
+from community_catalog.presentation import activity_contact, activity_cost, session
 from community_catalog.schedules import service_at_location_sessions
 from community_catalog.service_codes import service_codes
 from events.models import Event
@@ -99,8 +100,6 @@ def _activity_render(sal_id: uuid.UUID, language: str) -> tuple[int, str]:
 
 
 def _activity_context(sal: ServiceAtLocation, language: str) -> dict[str, Any]:
-    from slips.content import activity_contact, activity_cost, session
-
     service, location = sal.service, sal.location
     now = timezone.now()
     address = location.physical_address

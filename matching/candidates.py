@@ -20,7 +20,7 @@ from matching.models import MatchPoint
 
 @dataclass(frozen=True)
 class MatchFilters:
-    """The hard filters of matching (see matching.engine)."""
+    """The hard filters of matching (see matching.scoring)."""
 
     codes: set[str]
     latitude: float

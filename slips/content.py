@@ -19,25 +19,30 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-import phonenumbers
 import segno
-from babel import Locale
-from babel.numbers import format_currency
 from cachetools import LRUCache
 from django.conf import settings
 from django.db.models import Max
 from django.template.loader import render_to_string
-from django.utils import formats, timezone, translation
-from django.utils.html import format_html
+from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from community_catalog.costs import text_cost_state
-from community_catalog.models import Service, ServiceAtLocation
+from community_catalog.models import ServiceAtLocation
+from community_catalog.presentation import (
+    COST_TEXTS,
+    Say,
+    Session,
+    activity_contact,
+    activity_cost,
+    long_date,
+    say_from,
+    session,
+    texts_of,
+)
 from community_catalog.schedules import service_at_location_sessions
 from core.caches import cache_register
 from core.languages import slip_languages
@@ -50,6 +55,7 @@ SESSIONS_PRINTED = 3
 DESCRIPTION_MAX_CHARS = 220
 
 TEXTS = {
+    **COST_TEXTS,
     "title": _("Your referral %(code)s"),
     "batch_title": _("Referral slips, %(date)s"),
     "issued": _("Given on %(date)s"),
@@ -75,52 +81,14 @@ TEXTS = {
     "why": _("Why"),
     "confidential": _("Call to get the address."),
     "no_sessions": _("Call to ask for the next dates."),
-    "free": _("Free"),
     "ask_cost": _("Ask the organisation."),
-    "cost_not_stated": _("Cost not stated: ask when you get in touch"),
-    "cost_ask": _("%(fees)s (ask when you get in touch)"),
-    "paid_ask": _("There is a cost: ask how much when you get in touch"),
     "scan": _("Scan for the details and a map."),
     "qr_label": _("QR code: the page of %(name)s"),
 }
 
 
-@dataclass(frozen=True)
-class Say:
-    """A text in the slip's language and, on a bilingual slip, the same in English.
-
-    In a template it prints as escaped HTML: the English follows in a span marked with
-    its language, for the layout and for screen readers. `plain` is the text alone.
-    """
-
-    text: str
-    also: str = ""
-
-    def __html__(self) -> SafeString:
-        if not self.also or self.also == self.text:
-            return format_html("{}", self.text)
-        return format_html('{}<span class="also" lang="en">{}</span>', self.text, self.also)
-
-    # Django's templates print str(value): make that the escaped HTML.
-    __str__ = __html__
-
-    @property
-    def plain(self) -> str:
-        return (
-            self.text if not self.also or self.also == self.text else f"{self.text} / {self.also}"
-        )
-
-    def __bool__(self) -> bool:
-        return bool(self.text or self.also)
-
-
 def _say(languages: Sequence[str], key: str, **params: Any) -> Say:
-    texts = []
-    for language in languages[:2]:
-        with translation.override(language):
-            message = str(TEXTS[key])
-        texts.append(message % params if params else message)
-    return Say(texts[0], texts[1] if len(texts) > 1 else "")
+    return say_from(TEXTS, languages, key, **params)
 
 
 @lru_cache(maxsize=8)
@@ -131,82 +99,6 @@ def _labels(languages: tuple[str, ...]) -> dict[str, Say]:
 
 
 # --- Formatting ------------------------------------------------------------------------
-
-
-def _day(moment: datetime, language: str) -> str:
-    with translation.override(language):
-        text = formats.date_format(timezone.localtime(moment), "l j F")
-    return text[:1].upper() + text[1:]
-
-
-def _time(moment: datetime, language: str) -> str:
-    """The locale's time format: 14:00 in French, 2 p.m. in English."""
-    with translation.override(language):
-        return formats.time_format(timezone.localtime(moment))
-
-
-@dataclass(frozen=True)
-class Session:
-    """A session as printed, "Mardi 1 décembre, 14:00-16:00" (with an en dash). In a
-    template, the hours never break over two lines."""
-
-    day: str
-    hours: str
-
-    def __html__(self) -> SafeString:
-        return format_html('{}, <span class="nowrap">{}</span>', self.day, self.hours)
-
-    __str__ = __html__
-
-    @property
-    def plain(self) -> str:
-        return f"{self.day}, {self.hours}"
-
-
-@lru_cache(maxsize=4096)
-def session(start: datetime, end: datetime, language: str) -> Session:
-    """A session as printed (kept: the same sessions of the same activities come back on
-    slip after slip, and each takes two locale formats)."""
-    return Session(
-        _day(start, language), f"{_time(start, language)}\N{EN DASH}{_time(end, language)}"
-    )
-
-
-def session_text(start: datetime, end: datetime, language: str) -> str:
-    return session(start, end, language).plain
-
-
-def long_date(day: date, language: str) -> str:
-    with translation.override(language):
-        return formats.date_format(day, "j F Y")
-
-
-def money(amount: Decimal, currency: str, language: str) -> str:
-    """An amount as the language writes it: 2,50 € in French, €2.50 in English; no
-    cents when there are none."""
-    pattern = None
-    if amount == amount.to_integral_value():
-        standard = Locale.parse(language).currency_formats["standard"].pattern
-        pattern = standard.replace(".00", "")
-    text: str = format_currency(
-        amount, currency or "EUR", format=pattern, locale=language, currency_digits=pattern is None
-    )
-    return text
-
-
-def phone_display(number: str) -> str:
-    """E.164 as people dial it: national format at home, international otherwise."""
-    try:
-        parsed = phonenumbers.parse(number)
-    except phonenumbers.NumberParseException:
-        return number
-    region = phonenumbers.region_code_for_number(parsed)
-    style = (
-        phonenumbers.PhoneNumberFormat.NATIONAL
-        if region == settings.TISSER_PHONE_REGION
-        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
-    )
-    return phonenumbers.format_number(parsed, style)
 
 
 def one_sentence(text: str, limit: int = DESCRIPTION_MAX_CHARS) -> str:
@@ -277,64 +169,6 @@ class SlipContent:
     t: dict[str, Say] = field(repr=False)
 
 
-def _texts(service: Service, name: str, languages: Sequence[str]) -> Say:
-    first = service.text(name, languages[0])
-    second = service.text(name, languages[1]) if len(languages) > 1 else ""
-    return Say(first, second if second != first else "")
-
-
-def activity_cost(service: Service, languages: Sequence[str]) -> Say:
-    """The cost line, from the one cost state matching also reads (`Service.cost`): a
-    slip never says "Free" for what matching counted as paid or not stated."""
-    if service.cost == Service.Cost.FREE:
-        return _say(languages, "free")
-    fees = _texts(service, "fees_description", languages)
-    if service.cost == Service.Cost.NOT_STATED:
-        if not fees:
-            return _say(languages, "cost_not_stated")
-        texts = [
-            _say((language,), "cost_ask", fees=text).text
-            for language, text in zip(
-                languages[:2], (fees.text, fees.also or fees.text), strict=False
-            )
-        ]
-        return Say(texts[0], texts[1] if len(texts) > 1 else "")
-    language = languages[0]
-    # Paid (declared so, or a cost option), but a text that says free: printing it would
-    # tell the person it is free.
-    fees = Say(
-        *(t if text_cost_state(t) != Service.Cost.FREE else "" for t in (fees.text, fees.also))
-    )
-    # The option ("la séance") is catalogue text with no translation: printed only when
-    # nothing else says what the amount is for, and only on a slip in its language.
-    say_option = not fees and tuple(languages) == (settings.TISSER_CATALOG_LANGUAGE,)
-    amounts = [
-        money(c.amount, c.currency, language)
-        + (f" ({c.option})" if say_option and c.option else "")
-        for c in service.cost_options.all()
-        if c.amount is not None and c.amount > 0
-    ]
-    if not amounts:
-        return fees or _say(languages, "paid_ask")
-    prefix = " · ".join(amounts)
-    return Say(
-        f"{prefix} \N{EM DASH} {fees.text}" if fees.text else prefix,
-        f"{prefix} \N{EM DASH} {fees.also}" if fees.also else "",
-    )
-
-
-def activity_contact(sal: ServiceAtLocation) -> tuple[str, str]:
-    """Who to call: the contact for this place, else the service's, with a phone number."""
-    contacts = list(sal.contacts.all()) or list(sal.service.contacts.all())
-    for contact in contacts:
-        phones = [p.number for p in contact.phones.all()]
-        if phones:
-            return contact.name, phone_display(phones[0])
-    fallback = list(sal.phones.all()) or list(sal.service.phones.all())
-    name = contacts[0].name if contacts else ""
-    return name, phone_display(fallback[0].number) if fallback else ""
-
-
 def _reasons(match: Match, languages: Sequence[str]) -> Say:
     # The most telling few. Cost, sessions and a season have their own lines.
     kept = [r for r in match.reasons if r.get("code") not in _OWN_LINES][:3]
@@ -384,8 +218,8 @@ def _about_build(sal: ServiceAtLocation, languages: tuple[str, ...]) -> SlipActi
     service, location = sal.service, sal.location
     found = location.physical_address
     url = public_activity_url(sal.id)
-    name = _texts(service, "name", languages)
-    description = _texts(service, "description", languages)
+    name = texts_of(service, "name", languages)
+    description = texts_of(service, "description", languages)
     contact_name, phone = activity_contact(sal)
     qr_label = _say(languages, "qr_label", name=name.text).plain
     return SlipActivity(
@@ -402,8 +236,8 @@ def _about_build(sal: ServiceAtLocation, languages: tuple[str, ...]) -> SlipActi
         cost=activity_cost(service, languages),
         contact=contact_name,
         phone=phone,
-        how_to_join=_texts(service, "application_process", languages),
-        what_to_bring=_texts(service, "what_to_bring", languages),
+        how_to_join=texts_of(service, "application_process", languages),
+        what_to_bring=texts_of(service, "what_to_bring", languages),
         reasons=Say(""),
         url=url,
         qr=qr_svg(url, qr_label),

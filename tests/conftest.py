@@ -162,7 +162,7 @@ def referral_matched(api: ApiClient, **overrides: Any) -> Referral:
     """File a referral and match it in this thread, as the matching actor would: the
     plain-Python path, without waiting on a broker."""
     from events.models import Event
-    from matching.engine import referral_match
+    from referrals.matching_jobs import referral_match
 
     response = api.post("/api/v1/referrals", referral_body(**overrides))
     assert response.status_code == 202, response.json()

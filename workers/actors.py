@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from accounts.services import sign_in_logs_prune
 from events.webhooks import webhook_deliver
-from matching.engine import capacity_changed, placement_rematch, referral_match
+from referrals.matching_jobs import capacity_changed, placement_rematch, referral_match
 from referrals.retention import retention_purge
 from slips.services import referral_render_slip
 from workers.webhook_threads import WEBHOOKS_QUEUE

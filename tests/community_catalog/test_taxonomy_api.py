@@ -15,7 +15,7 @@ from community_catalog.forms import term_choices
 from community_catalog.models import Organization, TaxonomyTerm
 from community_catalog.services import organization_create, service_create
 from events.models import Event
-from matching.engine import referral_match
+from referrals.matching_jobs import referral_match
 from referrals.models import Referral
 from tests.conftest import ApiClient, referral_body, referral_matched
 

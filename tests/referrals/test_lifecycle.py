@@ -11,9 +11,9 @@ from django.utils import timezone
 
 from community_catalog.models import ServiceAtLocation
 from events.models import Event
-from matching.engine import capacity_changed, placement_rematch
 from matching.index import match_points_rebuild
 from referrals.lifecycle import placements_check
+from referrals.matching_jobs import capacity_changed, placement_rematch
 from referrals.models import Placement, Referral
 from tests.conftest import ApiClient, organization_key, referral_body, referral_matched
 
@@ -424,7 +424,7 @@ def test_repeated_capacity_changes_do_not_reprint_an_unmatched_slip(
 def test_a_referral_cancelled_before_matching_is_never_offered(
     api: ApiClient, catalog: int
 ) -> None:
-    from matching.engine import referral_match
+    from referrals.matching_jobs import referral_match
 
     response = api.post(
         "/api/v1/referrals", referral_body(needs=["walking-group"], max_distance_km=10)

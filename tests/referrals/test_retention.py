@@ -14,7 +14,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from events.models import Event
-from matching.engine import referral_match
+from referrals.matching_jobs import referral_match
 from referrals.models import Placement, Referral
 from referrals.retention import retention_purge
 from slips.models import Slip

@@ -150,7 +150,7 @@ def test_progress_updates_itself_until_the_slip_is_ready(
     assert 'hx-trigger="every 2s"' in fragment
 
     # The pipeline runs (as the actors would, in this thread): the fragment stops asking.
-    from matching.engine import referral_match
+    from referrals.matching_jobs import referral_match
     from slips.services import referral_render_slip
 
     submitted = Event.objects.get(aggregate_id=referral.id, type="referral.submitted")

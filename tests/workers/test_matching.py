@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from community_catalog.models import Organization, Service
 from community_catalog.services import organization_create, service_create
 from matching.candidates import CandidateRow
-from matching.engine import Person, Window, candidate_score, choose, match
+from matching.scoring import Person, Window, candidate_score, choose, match
 from referrals.models import Referral
 from tests.conftest import ApiClient, organization_key, referral_body, referral_matched
 
@@ -441,7 +441,7 @@ def test_choice_is_diverse_and_deterministic(candidates: list[CandidateRow]) -> 
 
 
 def test_unmatched_after_everything_was_offered(api: ApiClient, orgs: list[Organization]) -> None:
-    from matching.engine import unmatched_explanation
+    from referrals.matching_jobs import unmatched_explanation
 
     _service(orgs[0], "Unique")
     referral = _referral(api)
@@ -497,7 +497,7 @@ def test_one_service_at_two_places_is_offered_once(
     ],
 )
 def test_accessibility_reads_words_and_negations(text: str, met: list[str]) -> None:
-    from matching.engine import accessibility_met
+    from matching.scoring import accessibility_met
 
     assert accessibility_met([text], ["wheelchair", "step-free", "hearing-loop"]) == met
 
@@ -562,7 +562,7 @@ def test_two_runs_of_the_job_offer_once(api: ApiClient, orgs: list[Organization]
     """Two deliveries of the same message, each matching before either records: the
     second finds the referral matched and changes nothing."""
     from events.models import Event
-    from matching.engine import proposals_for
+    from referrals.matching_jobs import proposals_for
     from referrals.models import Placement
     from referrals.services import referral_matches_record, referral_to_match
 
@@ -602,7 +602,7 @@ def test_a_referral_cancelled_while_it_is_matched_is_offered_nothing(
     api: ApiClient, orgs: list[Organization]
 ) -> None:
     from events.models import Event
-    from matching.engine import proposals_for
+    from referrals.matching_jobs import proposals_for
     from referrals.services import referral_matches_record, referral_to_match
 
     _service(orgs[0], "Groupe de parole")
@@ -630,7 +630,7 @@ def test_the_job_reads_little(
 ) -> None:
     """Matching reads the referral, its needs and the index, and records everything in
     one transaction: no query per proposal, none to reload what the index gave."""
-    from matching.engine import referral_match
+    from referrals.matching_jobs import referral_match
 
     for i, organization in enumerate(orgs[:3]):
         _service(organization, f"Groupe {i}", km=1 + i)

@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from community_catalog.models import Organization, Schedule, ServiceAtLocation
+from community_catalog.presentation import activity_cost
 from community_catalog.schedules import schedule_happens, schedule_weekdays
 from matching.candidates import match_candidate_rows, offered_on
-from matching.engine import Person
 from matching.index import match_points_daily
 from matching.models import MatchPoint
-from slips.content import activity_cost
+from matching.scoring import Person
 from tests.conftest import ApiClient
 from tests.workers.test_matching import HOME, _names, _referral, _service
 

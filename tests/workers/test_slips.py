@@ -22,19 +22,12 @@ from django.utils import timezone
 from pypdf import PdfReader
 
 from community_catalog.models import Location, Organization, Service
+from community_catalog.presentation import money, phone_display, session_text
 from community_catalog.schedules import service_at_location_sessions
 from core.languages import slip_language_code, slip_languages
 from events.models import Event
 from referrals.models import Referral
-from slips.content import (
-    money,
-    one_sentence,
-    phone_display,
-    public_activity_url,
-    session_text,
-    slip_contents,
-    slip_html,
-)
+from slips.content import one_sentence, public_activity_url, slip_contents, slip_html
 from slips.renderer import FONT_DIR, SLIP_ASSETS, FetchRefused, asset_fetcher, slip_renderer
 from slips.services import referral_render_slip
 from tests.conftest import ApiClient, referral_matched
