@@ -500,6 +500,7 @@ def verify(fingerprint_path: Path, summary_path: Path | None) -> int:
             "orm_rows": loaded_rows,
             "tables_without_model": without_model,
             **{key: len(values) for key, values in before["ids"].items()},
+            "models": {key: model._meta.label for key, model in models.items()},
             "api": api,
         },
         started,

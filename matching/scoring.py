@@ -65,7 +65,7 @@ from matching.parts import (
     STALE_SCORE,
     UNKNOWN_SCHEDULE_FIT,
 )
-from matching.reasons import reasons_for
+from matching.reasons import Reason, reasons_for
 
 if TYPE_CHECKING:
     # Only read: matching takes the referral's fields (`Person.of`), never its model.
@@ -157,7 +157,7 @@ class Candidate:
     parts: dict[str, float]
     fit_slot: tuple[str, time, bool] | None  # (weekday, opens, monthly) that suits best
     accessibility_met: list[str]
-    reasons: list[dict[str, str]] = field(default_factory=list)
+    reasons: list[Reason] = field(default_factory=list)
     total: float = 0.0
     _key: tuple[float, float, str, str] | None = None
 

@@ -23,6 +23,7 @@ from core.errors import (
 from core.languages import slip_languages
 from core.schemas import MAX_OFFSET, ErrorOut, paged
 from events.schemas import EventListOut, event_out
+from matching.reasons import reason_text
 from referrals import selectors, services
 from referrals.fhir import referral_bundle
 from referrals.lifecycle import CENTER_ACTIONS, allowed_actions, placement_cancel, referral_cancel
@@ -42,6 +43,7 @@ from referrals.schemas import (
     ReferralOut,
     ScorePartOut,
     TravelOut,
+    UnmatchedOut,
     WellbeingOut,
     WellbeingRecordIn,
 )
@@ -117,11 +119,11 @@ def _referral_out(request: HttpRequest, referral: Referral) -> ReferralOut:
                 if m.service_at_location.location.is_confidential
                 else round(m.distance_km, 2),
                 score=m.score,
-                reasons=[r.get(language, "") for r in m.reasons],
+                reasons=[reason_text(r, language) for r in m.reasons],
             )
             for m in referral.matches.all()
         ],
-        unmatched_explanation=referral.unmatched_explanation or None,
+        unmatched_explanation=UnmatchedOut.of(referral.unmatched_explanation),
         status=referral.status,  # type: ignore[arg-type]
         closed_at=referral.closed_at,
         consent_withdrawn_at=referral.consent_withdrawn_at,
@@ -381,11 +383,13 @@ def referral_matches(request: HttpRequest, referral_id: uuid.UUID) -> MatchesOut
                     )
                     for name, score in parts.items()
                 ],
-                reasons=[ReasonOut(**r) for r in m.reasons if {"code", "fr", "en"} <= set(r)],
+                reasons=[ReasonOut.of(r) for r in m.reasons if "code" in r],
                 placement_status=placements.get(m.id),
             )
         )
-    return MatchesOut(items=items, unmatched_explanation=referral.unmatched_explanation or None)
+    return MatchesOut(
+        items=items, unmatched_explanation=UnmatchedOut.of(referral.unmatched_explanation)
+    )
 
 
 @router.post(

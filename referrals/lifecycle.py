@@ -14,15 +14,14 @@ Every change writes its event in the same transaction.
 
 from __future__ import annotations
 
-import math
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, Max, OuterRef, Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from accounts.models import HealthCenter
@@ -297,7 +296,7 @@ def _one_per_service(proposals: list[ProposedMatch]) -> list[ProposedMatch]:
 # --- Transitions ---------------------------------------------------------------------
 
 
-def _locked(placement_filter: Q) -> tuple[Referral, Placement]:
+def placement_locked(placement_filter: Q) -> tuple[Referral, Placement]:
     """The placement and its referral, locked in that order (see the module docstring)."""
     found = Placement.objects.filter(placement_filter).values_list("referral_id", flat=True)
     referral_id = found.first()
@@ -314,7 +313,7 @@ def _locked(placement_filter: Q) -> tuple[Referral, Placement]:
     return referral, placement
 
 
-def _move(
+def placement_move(
     referral: Referral,
     placement: Placement,
     target: str,
@@ -364,7 +363,7 @@ def placement_act(
             fields=[FieldProblem("wellbeing", "only allowed with complete")],
         )
     with transaction.atomic():
-        referral, placement = _locked(Q(id=placement_id, organization=organization))
+        referral, placement = placement_locked(Q(id=placement_id, organization=organization))
         if action == "reject" and reason not in REJECTION_REASONS:
             raise InvalidInput(
                 "A rejection needs a reason.",
@@ -375,7 +374,7 @@ def placement_act(
                 "Only a rejection takes a reason; use note for a comment.",
                 fields=[FieldProblem("reason", "only allowed with reject")],
             )
-        _move(
+        placement_move(
             referral,
             placement,
             target,
@@ -393,7 +392,7 @@ def placement_act(
                 recorded_by="organization",
                 placement=placement,
             )
-        _close_if_done(referral)
+        referral_close_if_done(referral)
     return placement
 
 
@@ -408,10 +407,10 @@ def placement_cancel(
     centre's reason is kept for the centre; the organisation sees only that the centre
     cancelled."""
     with transaction.atomic():
-        referral, placement = _locked(
+        referral, placement = placement_locked(
             Q(id=placement_id, referral_id=referral_id, referral__health_center=health_center)
         )
-        _move(
+        placement_move(
             referral,
             placement,
             Status.CANCELLED,
@@ -420,7 +419,7 @@ def placement_cancel(
         )
         placement.center_note = reason
         placement.save(update_fields=["center_note"])
-        _close_if_done(referral)
+        referral_close_if_done(referral)
     return placement
 
 
@@ -433,7 +432,7 @@ def open_placements_cancel(referral: Referral, *, now: datetime) -> None:
         .filter(referral=referral, status__in=OPEN)
     )
     for placement in placements:
-        _move(
+        placement_move(
             referral,
             placement,
             Status.CANCELLED,
@@ -473,7 +472,7 @@ def referral_cancel(
     return referral
 
 
-def _close_if_done(referral: Referral) -> None:
+def referral_close_if_done(referral: Referral) -> None:
     """A referral whose offers have all ended, at least one with an outcome, is complete."""
     if referral.status != Referral.Status.ACTIVE:
         return
@@ -485,145 +484,3 @@ def _close_if_done(referral: Referral) -> None:
     referral.save(update_fields=["status", "closed_at", "updated_at"])
     outcomes = sorted(statuses & set(OUTCOMES))
     referral_event(referral, "referral.completed", {"outcomes": outcomes})
-
-
-# --- Time: reminders and expiry ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    reminded: int
-    expired: int
-
-
-def placements_check(*, now: datetime | None = None) -> CheckResult:
-    """Remind organisations of placements unanswered for TISSER_PLACEMENT_REMINDER_DAYS,
-    and expire those unanswered for TISSER_PLACEMENT_EXPIRY_DAYS (the next best activity
-    is then offered). `now` is the clock; tests pass their own.
-
-    Safe to run from several relays at once: a reminder is claimed with a conditional
-    UPDATE, an expiry goes through the locked transition (a second one finds the
-    placement no longer `requested` and skips it).
-    """
-    now = now or timezone.now()
-    remind_before = now - timedelta(days=settings.TISSER_PLACEMENT_REMINDER_DAYS)
-    expire_before = now - timedelta(days=settings.TISSER_PLACEMENT_EXPIRY_DAYS)
-    # An organisation always gets its reminder that long before the expiry, even when
-    # the check did not run for a while (the relay was down).
-    notice = timedelta(
-        days=settings.TISSER_PLACEMENT_EXPIRY_DAYS - settings.TISSER_PLACEMENT_REMINDER_DAYS
-    )
-    waiting = Placement.objects.filter(status=Status.REQUESTED)
-
-    reminded = 0
-    due = waiting.filter(requested_at__lte=remind_before, reminded_at__isnull=True)
-    for placement_id in list(due.values_list("id", flat=True)[:500]):
-        with transaction.atomic():
-            claimed = Placement.objects.filter(
-                id=placement_id, status=Status.REQUESTED, reminded_at__isnull=True
-            ).update(reminded_at=now)
-            if claimed:
-                placement = Placement.objects.select_related(
-                    "referral", "match__service_at_location"
-                ).get(id=placement_id)
-                expires = max(
-                    placement.requested_at + timedelta(days=settings.TISSER_PLACEMENT_EXPIRY_DAYS),
-                    now + notice,
-                )
-                placement_event(
-                    placement,
-                    placement.referral,
-                    "placement.reminder",
-                    {"expires_at": expires.isoformat()},
-                )
-                reminded += 1
-
-    expiring = waiting.filter(
-        requested_at__lte=expire_before, reminded_at__lte=now - notice
-    ).values_list("id", flat=True)
-    expired = _system_move(
-        list(expiring[:500]),
-        Status.CANCELLED,
-        reason=Reason.EXPIRED,
-        event_type="placement.expired",
-        now=now,
-    )
-    return CheckResult(reminded=reminded, expired=expired)
-
-
-# --- Catalogue changes ---------------------------------------------------------------
-
-
-def capacity_full_reject(*, service_at_location_id: uuid.UUID, now: datetime | None = None) -> int:
-    """A place that became full rejects, on its organisation's behalf, the placements
-    still waiting there (reason `no-capacity`); each rejection re-matches its referral."""
-    waiting = Placement.objects.filter(
-        match__service_at_location_id=service_at_location_id, status=Status.REQUESTED
-    ).values_list("id", flat=True)
-    return _system_move(
-        list(waiting),
-        Status.REJECTED,
-        reason=Reason.NO_CAPACITY,
-        note="The place became full.",
-        now=now,
-    )
-
-
-def _system_move(
-    placement_ids: list[uuid.UUID],
-    target: str,
-    *,
-    reason: str,
-    note: str = "",
-    event_type: str | None = None,
-    now: datetime | None = None,
-) -> int:
-    """Tisser moves placements still waiting for an answer (expiry, a full place), one
-    transaction each. Returns how many moved; one answered meanwhile is left alone."""
-    moved = 0
-    for placement_id in placement_ids:
-        with transaction.atomic():
-            referral, placement = _locked(Q(id=placement_id))
-            if placement.status != Status.REQUESTED:
-                continue
-            _move(
-                referral,
-                placement,
-                target,
-                actions={},
-                reason=reason,
-                note=note,
-                event_type=event_type,
-                now=now,
-            )
-            _close_if_done(referral)
-            moved += 1
-    return moved
-
-
-def referrals_waiting_near(
-    *, latitude: float, longitude: float, taxonomy_codes: list[str], now: datetime | None = None
-) -> list[uuid.UUID]:
-    """Active referrals with nothing on offer, filed recently, near a place and needing
-    what it offers: those a place that opens again can help."""
-    now = now or timezone.now()
-    since = now - timedelta(days=settings.TISSER_REMATCH_WINDOW_DAYS)
-    # 100 km (the largest travel distance accepted) is under 1° of latitude, and under
-    # 1/cos(latitude) degrees of longitude.
-    box = 1.0 / max(0.05, abs(math.cos(math.radians(latitude))))
-    candidates = (
-        Referral.objects.filter(
-            status=Referral.Status.ACTIVE,
-            stage__in=(Referral.Stage.UNMATCHED, Referral.Stage.SLIP_READY),
-            created_at__gte=since,
-            latitude__range=(latitude - 1.0, latitude + 1.0),
-            longitude__range=(longitude - box, longitude + box),
-            needs__code__in=taxonomy_codes,
-        )
-        .exclude(placements__status__in=OPEN + ENGAGED)
-        # Referrals matched before placements existed have nothing to compare with.
-        .exclude(Exists(Match.objects.filter(referral=OuterRef("pk"), placement__isnull=True)))
-        .distinct()
-        .values_list("id", flat=True)
-    )
-    return list(candidates[:200])

@@ -9,8 +9,6 @@ from dataclasses import replace
 from typing import Any
 
 from django.conf import settings
-from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext_lazy
 
 from community_catalog.crosswalks import code_suggestions
 from community_catalog.models import Service, ServiceAtLocation
@@ -27,17 +25,16 @@ from matching.candidates import (
     match_candidate_rows,
 )
 from matching.models import MatchPoint
-from matching.reasons import Message, bilingual, language_names, need_reason
+from matching.reasons import explanation, need_reason
 from matching.scoring import Person, match
 from referrals.lifecycle import (
     ProposedMatch,
-    capacity_full_reject,
     referral_rematch_record,
-    referrals_waiting_near,
     rematch_wanted,
     services_offered,
 )
 from referrals.models import Placement, Referral
+from referrals.placement_checks import capacity_full_reject, referrals_waiting_near
 from referrals.services import referral_matches_record, referral_to_match
 
 # --- Proposals and the unmatched explanation -----------------------------------------
@@ -71,25 +68,20 @@ def proposals_for(
 
 
 def unmatched_explanation(referral: Referral) -> dict[str, Any]:
-    """Why nothing was found, in words a clinician can act on: the first hard filter
-    that leaves nothing, and what relaxing it would find. Counts are of activities the
-    person could attend but for that one filter. In order: distance (or, with nothing
-    of the kind near, activities whose other directory's terms are not mapped yet), no
-    session soon, language, age, cost, places left, already offered."""
+    """Why nothing was found, for a clinician to act on: the first hard filter that
+    leaves nothing, and what relaxing it would find. Counts are of activities the person
+    could attend but for that one filter. In order: distance (or, with nothing of the
+    kind near, activities whose other directory's terms are not mapped yet), no session
+    soon, language, age, cost, places left, already offered. Stored as a code and the
+    message's parameters; `matching.reasons.explanation_text` puts it in words."""
     person = Person.of(referral)
     base = person.filters(services_offered(referral))
     km, wider = person.max_distance_km, max(person.max_distance_km * 2, 10.0)
     taxonomy = taxonomy_current()
     retired = [need for need in person.needs if not taxonomy.active(need)]
     if retired and not person.codes:
-        names = {lang: [taxonomy.terms[n].label(lang) for n in retired] for lang in ("fr", "en")}
-        return _explained(
-            "needs",
-            0,
-            _("These needs are no longer in use: %(needs)s. File the referral with others."),
-            needs=lambda lang: ", ".join(names[lang]),
-        )
-    said = {"km": f"{km:g}", "wider": f"{wider:g}"}
+        return explanation("needs", 0, needs=retired)
+    said = {"km": km, "wider": wider}
     # Everything of the kind wanted nearby, whatever the other filters say.
     anything = replace(
         base,
@@ -107,105 +99,46 @@ def unmatched_explanation(referral: Referral) -> dict[str, Any]:
     if not count(anything):
         farther = count(replace(base, radius_km=wider))
         if farther:
-            return _explained(
-                "distance",
-                farther,
-                _("Nothing within %(km)s km; %(count)s within %(wider)s km."),
-                count=farther,
-                **said,
-            )
+            # "Nothing within 5 km; 2 within 10 km."
+            return explanation("distance", farther, count=farther, **said)
         unmapped = _unmapped_near(person)
         if unmapped:
-            return _explained(
-                "unmapped",
-                unmapped,
-                ngettext_lazy(
-                    "Nothing nearby is known to answer these needs, but %(count)s activity "
-                    "within %(km)s km may: it is classed in a directory's terms that are not "
-                    "mapped yet, and the territory's coordinator can map them.",
-                    "Nothing nearby is known to answer these needs, but %(count)s activities "
-                    "within %(km)s km may: they are classed in a directory's terms that are "
-                    "not mapped yet, and the territory's coordinator can map them.",
-                    "count",
-                ),
-                count=unmapped,
-                **said,
-            )
-        return _explained(
-            "distance", 0, _("Nothing within %(wider)s km either: try other needs."), **said
-        )
+            return explanation("unmapped", unmapped, count=unmapped, **said)
+        # No count: "Nothing within 10 km either: try other needs."
+        return explanation("distance", 0, **said)
     timed = replace(anything, check_time=True)
     if not count(timed):
         rows = match_candidate_rows(anything)
         later = sorted(r.run_from for r in rows if r.run_from is not None)
-        weeks = f"{settings.TISSER_OFFER_HORIZON_DAYS / 7:g}"
+        weeks = settings.TISSER_OFFER_HORIZON_DAYS / 7
         if later:
-            return _explained(
+            # With the first date: some start again later.
+            return explanation(
                 "schedule",
                 len(later),
-                _(
-                    "Nothing within %(km)s km meets in the next %(weeks)s weeks; "
-                    "%(count)s start again later, the first on %(date)s."
-                ),
                 count=len(later),
                 weeks=weeks,
-                date=later[0],
+                date=later[0].isoformat(),
                 **said,
             )
-        return _explained(
-            "schedule",
-            0,
-            _(
-                "Nothing within %(km)s km meets in the next %(weeks)s weeks: the "
-                "%(count)s activities found have ended."
-            ),
-            count=len(rows),
-            weeks=weeks,
-            **said,
-        )
+        # Without a date: everything found has ended.
+        return explanation("schedule", 0, count=len(rows), weeks=weeks, **said)
     spoken = replace(timed, check_language=True)
     if not count(spoken):
         others = count(timed)
-        return _explained(
-            "language",
-            others,
-            _("Nothing in %(language)s within %(km)s km; %(count)s in other languages."),
-            count=others,
-            language=lambda lang: language_names(person.language)[0 if lang == "fr" else 1],
-            **said,
-        )
+        return explanation("language", others, count=others, language=person.language, **said)
     allowed = replace(spoken, check_age=True)
     if not count(allowed):
         others = count(spoken)
-        return _explained(
-            "age",
-            others,
-            _("Nothing open to this age within %(km)s km; %(count)s for other ages."),
-            count=others,
-            **said,
-        )
+        return explanation("age", others, count=others, **said)
     if person.free_only and not count(replace(allowed, free_only=True)):
         paid = count(allowed)
-        return _explained(
-            "cost",
-            paid,
-            _("Nothing free within %(km)s km; %(count)s with a fee."),
-            count=paid,
-            **said,
-        )
+        return explanation("cost", paid, count=paid, **said)
     affordable = replace(allowed, free_only=person.free_only)
     if not count(replace(affordable, check_capacity=True)):
         full = count(affordable)
-        return _explained(
-            "capacity",
-            full,
-            _("The %(count)s suitable activities within %(km)s km are full."),
-            count=full,
-            **said,
-        )
-    return _explained(
-        "offered", 0, _("Everything suitable within %(km)s km has already been offered."), **said
-    )
+        return explanation("capacity", full, count=full, **said)
+    return explanation("offered", 0, **said)
 
 
 def _unmapped_near(person: Person) -> int:
@@ -238,10 +171,6 @@ def _unmapped_near(person: Person) -> int:
         if relevant[key]:
             found.add(service_id)
     return len(found)
-
-
-def _explained(code: str, alternatives: int, message: Message, **params: Any) -> dict[str, Any]:
-    return {"alternatives": alternatives, **bilingual(code, message, **params)}
 
 
 # --- Jobs ----------------------------------------------------------------------------

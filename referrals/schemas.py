@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date, datetime, time
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from ninja import Schema
@@ -18,6 +19,7 @@ from pydantic import (
 )
 
 from core.schemas import StrictSchema, Text, no_nul
+from matching.reasons import explanation_text, reason_text
 
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
 
@@ -218,6 +220,13 @@ class ReasonOut(Schema):
     fr: str
     en: str
 
+    @classmethod
+    def of(cls, reason: Mapping[str, Any]) -> ReasonOut:
+        """A stored reason (a code and its parameters), in words when it is read."""
+        return cls(
+            code=str(reason["code"]), fr=reason_text(reason, "fr"), en=reason_text(reason, "en")
+        )
+
 
 class TravelOut(Schema):
     mode: Literal["walk", "transit"]
@@ -260,6 +269,18 @@ class UnmatchedOut(Schema):
     alternatives: int = Field(description="What relaxing that filter would find.")
     fr: str
     en: str
+
+    @classmethod
+    def of(cls, explanation: Mapping[str, Any] | None) -> UnmatchedOut | None:
+        """A stored explanation (a code and its parameters), in words when it is read."""
+        if not explanation:
+            return None
+        return cls(
+            code=explanation["code"],
+            alternatives=explanation.get("alternatives", 0),
+            fr=explanation_text(explanation, "fr"),
+            en=explanation_text(explanation, "en"),
+        )
 
 
 class MatchesOut(Schema):

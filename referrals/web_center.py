@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from accounts.audit import audit_ids
 from accounts.web import center_required, problem_message, request_center
 from core.errors import Conflict, InvalidInput, NotFound, Problem
+from matching.reasons import explanation_text, reason_text
 from referrals import selectors, services
 from referrals.forms import CancelForm, ReferralForm, WellbeingForm
 from referrals.labels import (
@@ -88,12 +89,12 @@ def referral_view(referral: Referral) -> dict[str, object]:
                 "km": max(1, round(m.distance_km))
                 if m.service_at_location.location.is_confidential
                 else round(m.distance_km, 1),
-                "reasons": [r.get(language, "") for r in m.reasons],
+                "reasons": [reason_text(r, language) for r in m.reasons],
             }
             for m in referral.matches.all()
         ],
         "needs": sorted(t.label(language) for t in referral.needs.all()),
-        "unmatched": (referral.unmatched_explanation or {}).get(language, ""),
+        "unmatched": explanation_text(referral.unmatched_explanation or {}, language),
     }
 
 

@@ -16,7 +16,8 @@ from accounts.models import ApiKey, HealthCenter
 from core.errors import FieldProblem, InvalidInput, NotFound
 from core.schemas import ErrorOut
 from reports.charts import table_csv
-from reports.outcomes import Scope, default_period, report_build
+from reports.outcomes import default_period, report_build
+from reports.report_model import Scope
 
 router = Router(auth=AnyKey(), tags=["reports"])
 

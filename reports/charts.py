@@ -17,7 +17,7 @@ import pygal
 from django.utils import formats
 from pygal.style import Style
 
-from reports.outcomes import Table
+from reports.report_model import Table
 
 # The pages' own colours; text large enough to read on a phone.
 CHART_STYLE = Style(

@@ -25,7 +25,8 @@ from core.errors import InvalidInput
 from core.forms import PlainForm
 from reports.api import report_period
 from reports.charts import CHARTS, chart_svg, table_csv
-from reports.outcomes import SUPPRESSED, Cell, Report, Scope, report_build
+from reports.outcomes import report_build
+from reports.report_model import SUPPRESSED, Cell, Report, Scope
 
 
 class ReportForm(PlainForm):

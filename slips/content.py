@@ -47,6 +47,7 @@ from community_catalog.schedules import service_at_location_sessions
 from core.caches import cache_register
 from core.languages import slip_languages
 from events.models import Event
+from matching.reasons import reason_text
 from referrals.models import Match, Placement, Referral
 
 # The languages slips are printed in; for any other, French with English.
@@ -172,7 +173,10 @@ class SlipContent:
 def _reasons(match: Match, languages: Sequence[str]) -> Say:
     # The most telling few. Cost, sessions and a season have their own lines.
     kept = [r for r in match.reasons if r.get("code") not in _OWN_LINES][:3]
-    texts = [" · ".join(r[lang] for r in kept if r.get(lang)) for lang in languages[:2]]
+    texts = [
+        " · ".join(text for text in (reason_text(r, lang) for r in kept) if text)
+        for lang in languages[:2]
+    ]
     return Say(texts[0], texts[1] if len(texts) > 1 else "")
 
 
@@ -180,11 +184,11 @@ _OWN_LINES = ("cost", "schedule", "resumes")
 
 
 def _season(match: Match, languages: Sequence[str]) -> Say:
-    """ "Resumes on 2 March", as matching said it when it chose the activity."""
+    """ "Resumes on 2 March", the day matching found when it chose the activity."""
     said = next((r for r in match.reasons if r.get("code") == "resumes"), None)
     if said is None:
         return Say("")
-    texts = [said.get(lang, "") for lang in languages[:2]]
+    texts = [reason_text(said, lang) for lang in languages[:2]]
     return Say(texts[0], texts[1] if len(texts) > 1 else "")
 
 

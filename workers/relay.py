@@ -31,7 +31,7 @@ from core.broker import BROKER_ERRORS
 from events.outbox import events_sweep
 from events.webhooks import webhook_deliveries_sweep
 from matching.index import match_points_daily
-from referrals.lifecycle import placements_check
+from referrals.placement_checks import placements_check
 from workers.actors import purge_personal_data
 
 logger = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ from accounts.models import HealthCenter
 from community_catalog.services import organization_create
 from events.models import Event
 from events.outbox import EVENT_PAYLOAD_KEYS, event_record
-from referrals.lifecycle import placements_check
 from referrals.models import Referral
+from referrals.placement_checks import placements_check
 from referrals.retention import retention_purge
 from tests.conftest import ApiClient, organization_key, referral_matched, referral_slipped
 

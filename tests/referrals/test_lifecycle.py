@@ -12,9 +12,9 @@ from django.utils import timezone
 from community_catalog.models import ServiceAtLocation
 from events.models import Event
 from matching.index import match_points_rebuild
-from referrals.lifecycle import placements_check
 from referrals.matching_jobs import capacity_changed, placement_rematch
 from referrals.models import Placement, Referral
+from referrals.placement_checks import placements_check
 from tests.conftest import ApiClient, organization_key, referral_body, referral_matched
 
 pytestmark = pytest.mark.django_db

@@ -23,7 +23,10 @@ from events.models import Event
 from referrals.lifecycle import placement_act
 from referrals.models import Placement, Referral
 from reports.charts import chart_svg, chart_values, table_csv
-from reports.outcomes import HIDDEN, SUPPRESSED, Scope, Table, _funnel, _protect, report_build
+from reports.outcomes import report_build
+from reports.report_model import HIDDEN, SUPPRESSED, Scope, Table
+from reports.tables import funnel as funnel_table
+from reports.tables import protect
 from slips.models import Slip
 from tests.conftest import ApiClient, organization_key, referral_body, referral_slipped
 from tests.web.test_accounts import create_user, signed_in
@@ -359,7 +362,7 @@ def test_no_small_group_can_be_worked_out_by_subtraction() -> None:
         ("accepted", set(range(3))),
         ("completed", set()),
     ]
-    funnel = _funnel(steps, "people").rows
+    funnel = funnel_table(steps, "people").rows
     counts = [row["count"] for row in funnel]
     assert counts == [10, HIDDEN, HIDDEN, SUPPRESSED, 0]
     assert [row["lost"] for row in funnel] == [None, HIDDEN, HIDDEN, HIDDEN, HIDDEN]
@@ -370,7 +373,7 @@ def test_no_small_group_can_be_worked_out_by_subtraction() -> None:
     # with it; small ones that add up to fewer than five too.
     def protected(values: list[int]) -> list[Any]:
         table = Table("t", "t", [], rows=[{"count": v} for v in values])
-        return [row["count"] for row in _protect(table, ("count",)).rows]
+        return [row["count"] for row in protect(table, ("count",)).rows]
 
     assert protected([10, 3, 7, 0]) == [10, SUPPRESSED, HIDDEN, 0]
     assert protected([1, 1, 20]) == [SUPPRESSED, SUPPRESSED, HIDDEN]
