@@ -40,7 +40,8 @@ import ijson
 from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 
-from community_catalog.hsds import CheckTimeExceeded, ReadResult, hsds_read
+from community_catalog.hsds import ReadResult, hsds_read
+from community_catalog.hsds_records import CheckTimeExceeded
 from core.bodies import MAX_JSON_DEPTH
 from core.concurrency import concurrency_slot
 from core.errors import FieldProblem, Problem, TooLarge

@@ -20,7 +20,7 @@ from pydantic import ValidationError as PydanticValidationError
 from accounts.keys import api_key_create
 from community_catalog.changes import services_changed
 from community_catalog.costs import cost_state
-from community_catalog.hsds import HsdsLocation, hsds_read
+from community_catalog.hsds import hsds_read
 from community_catalog.hsds_export import (
     LOCATION_PARTS,
     location_export,
@@ -28,7 +28,9 @@ from community_catalog.hsds_export import (
     services_for_export,
     taxonomy_term_export,
 )
-from community_catalog.hsds_import import ImportRejected, hsds_import, location_write
+from community_catalog.hsds_import import ImportRejected, hsds_import
+from community_catalog.hsds_records import HsdsLocation
+from community_catalog.hsds_writer import location_write
 from community_catalog.models import (
     Location,
     Organization,

@@ -13,11 +13,13 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from accounts.audit_api import router as audit_router
-from community_catalog.api import catalog_router, organization_router
+from community_catalog.catalog_api import catalog_router
+from community_catalog.organization_api import organization_router
 from community_catalog.taxonomy_api import taxonomy_router
 from core.errors import Problem
 from core.ratelimit import RateLimited
-from events.api import events_router, webhooks_router
+from events.feed_api import events_router
+from events.webhooks_api import webhooks_router
 from referrals.api import router as referrals_router
 from referrals.inbox_api import router as inbox_router
 from reports.api import router as reports_router

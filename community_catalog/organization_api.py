@@ -1,92 +1,44 @@
-"""The catalogue endpoints.
-
-- `/catalog/...`: the taxonomy (public), search (any key), HSDS import and export (an
-  organisation's key, on its own catalogue).
-- `/organization/...`: an organisation keeps its own services, places, sessions and
-  capacity current. Services and locations are read and written as HSDS 3.0 objects;
-  ids of nested objects may be left out and are then created. Another organisation's
-  objects answer 404.
-"""
+"""`/organization/...`: an organisation keeps its own services, places, sessions and
+capacity current. Services and locations are read and written as HSDS 3.0 objects; ids of
+nested objects may be left out and are then created. Another organisation's objects
+answer 404."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from datetime import timedelta
+from typing import Annotated, Any
 
 from django.conf import settings
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Query, Router, Schema, Status
-from pydantic import Field, WithJsonSchema
+from ninja import Query, Router, Status
 from pydantic import ValidationError as PydanticValidationError
+from pydantic import WithJsonSchema
 
-from accounts.auth import AnyKey, OrganizationKey, request_api_key, request_organization
+from accounts.auth import OrganizationKey, request_organization
 from community_catalog import services
-from community_catalog.hsds import (
-    HsdsLocation,
-    HsdsSchedule,
-    HsdsService,
-    HsdsServiceAtLocation,
-    ReadResult,
-)
 from community_catalog.hsds_export import (
     LOCATION_PARTS,
-    catalog_export,
     location_export,
     schedule_export,
     service_at_location_export,
     service_export,
     services_for_export,
 )
-from community_catalog.hsds_files import (
-    ImportLimits,
-    hsds_file_read,
-    import_slot,
-    import_spool,
-    request_chunks,
-    too_large_problem,
+from community_catalog.hsds_records import (
+    HsdsLocation,
+    HsdsSchedule,
+    HsdsService,
+    HsdsServiceAtLocation,
 )
-from community_catalog.hsds_import import ImportRejected, hsds_import
-from community_catalog.models import (
-    Location,
-    Organization,
-    Schedule,
-    Service,
-    ServiceAtLocation,
-    TaxonomyTerm,
-)
-from community_catalog.schedules import service_at_location_sessions
-from community_catalog.schemas import (
-    ActivityListOut,
-    ActivityOut,
-    AddressOut,
-    CapacityIn,
-    CapacityOut,
-    CloseIn,
-    ContactOut,
-    CostOut,
-    ImportReportOut,
-    OrganizationRefOut,
-    PlaceOut,
-    ServiceDeletedOut,
-    SessionOut,
-)
-from community_catalog.selectors import (
-    CatalogQuery,
-    Found,
-    catalog_search,
-    location_visible_to,
-    postcode_position,
-)
-from community_catalog.service_codes import ServiceCodes, service_codes
-from community_catalog.values import language_normalize
-from core.bodies import DocumentError, json_parse, validation_problems
+from community_catalog.models import Location, Schedule, Service, ServiceAtLocation
+from community_catalog.schemas import CapacityIn, CapacityOut, CloseIn, ServiceDeletedOut
+from core.bodies import json_parse, validation_problems
 from core.errors import FieldProblem, InvalidInput, NotFound
 from core.schemas import MAX_OFFSET, ErrorOut
 
-catalog_router = Router(tags=["catalogue"])
 organization_router = Router(auth=OrganizationKey(), tags=["organisation"])
 
 _ERRORS: dict[int, Any] = {401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
@@ -109,274 +61,6 @@ def _json_object(request: HttpRequest, *, optional: bool = False) -> dict[str, A
             "Expected a JSON object.", fields=[FieldProblem("body", "expected a JSON object")]
         )
     return body
-
-
-# --- Search --------------------------------------------------------------------------
-
-
-# A taxonomy code as a query parameter: PostgreSQL cannot even compare a text with a NUL.
-QueryCode = Annotated[str, Field(max_length=64, pattern=r"^[^\x00]*$")]
-
-
-class SearchParams(Schema):
-    need: list[QueryCode] = Field(
-        [], max_length=20, description="Taxonomy codes; a code also finds the codes below it."
-    )
-    lat: float | None = Field(None, ge=-90, le=90)
-    lon: float | None = Field(None, ge=-180, le=180)
-    postcode: str | None = Field(
-        None, max_length=16, pattern=r"^[^\x00]*$", description="Instead of lat/lon."
-    )
-    radius_km: float = Field(10, gt=0, le=200)
-    language: str | None = Field(None, description="ISO 639-1, e.g. 'en'.")
-    weekday: Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"] | None = None
-    free: bool | None = Field(
-        None, description="true: known to be free; false: paid or cost not stated."
-    )
-    cost: list[Literal["free", "paid", "not-stated"]] = Field(
-        [], max_length=3, description="Any of these cost states."
-    )
-    q: str = Field("", max_length=100, pattern=r"^[^\x00]*$")
-    organization: uuid.UUID | None = None
-    limit: int = Field(20, ge=1, le=100)
-    offset: int = Field(0, ge=0, le=MAX_OFFSET)
-
-
-def _catalog_query(params: SearchParams) -> CatalogQuery:
-    problems: list[FieldProblem] = []
-    if (params.lat is None) != (params.lon is None):
-        problems.append(
-            FieldProblem("lat" if params.lat is None else "lon", "give both lat and lon")
-        )
-    position = (params.lat, params.lon)
-    if params.postcode:
-        if params.lat is not None:
-            problems.append(FieldProblem("postcode", "give a postcode or lat/lon, not both"))
-        found = postcode_position(params.postcode)
-        if found is None:
-            problems.append(FieldProblem("postcode", f"unknown postcode {params.postcode!r}"))
-        else:
-            position = found
-    unknown = set(params.need) - set(
-        TaxonomyTerm.objects.filter(code__in=params.need).values_list("code", flat=True)
-    )
-    problems.extend(
-        FieldProblem(f"need[{i}]", f"unknown taxonomy code {code!r}")
-        for i, code in enumerate(params.need)
-        if code in unknown
-    )
-    language = None
-    if params.language:
-        try:
-            language = language_normalize(params.language)
-        except ValueError as exc:
-            problems.append(FieldProblem("language", str(exc)))
-    if problems:
-        raise InvalidInput("The search is not valid.", fields=problems)
-    return CatalogQuery(
-        needs=params.need,
-        latitude=position[0],
-        longitude=position[1],
-        radius_km=params.radius_km,
-        language=language,
-        weekday=params.weekday,
-        free=params.free,
-        cost=tuple(params.cost),
-        q=params.q.strip(),
-        organization_id=params.organization,
-        limit=params.limit,
-        offset=params.offset,
-    )
-
-
-def activity_out(
-    found: Found,
-    *,
-    viewer: uuid.UUID | None,
-    now: datetime,
-    codes: dict[uuid.UUID, ServiceCodes] | None = None,
-) -> ActivityOut:
-    sal = found.service_at_location
-    service, location = sal.service, sal.location
-    visible = location_visible_to(location, viewer)
-    address = location.physical_address if visible else None
-    distance = found.distance_km
-    if distance is not None and not visible:
-        # A confidential place is not located, even by trilateration to the metre.
-        distance = float(max(1, round(distance)))
-    languages = sorted({lang.code for lang in service.languages.all() if lang.code})
-    return ActivityOut(
-        service_at_location_id=sal.id,
-        service_id=service.id,
-        name=service.name,
-        description=service.description,
-        translations=service.translations,
-        organization=OrganizationRefOut(id=service.organization.id, name=service.organization.name),
-        taxonomy=list(codes[service.id].codes)
-        if codes and service.id in codes
-        else sorted(t.code for t in service.taxonomy_terms.all()),
-        languages=languages or [settings.TISSER_CATALOG_LANGUAGE],
-        interpretation_services=service.interpretation_services,
-        cost=CostOut(
-            state=service.cost,  # type: ignore[arg-type]
-            free=service.cost == Service.Cost.FREE,
-            fees_description=service.fees_description,
-            options=[
-                {
-                    "option": c.option,
-                    "amount": str(c.amount) if c.amount is not None else None,
-                    "currency": c.currency,
-                }
-                for c in service.cost_options.all()
-            ],
-        ),
-        minimum_age=service.minimum_age,
-        maximum_age=service.maximum_age,
-        application_process=service.application_process,
-        what_to_bring=service.what_to_bring,
-        contacts=[
-            ContactOut(name=c.name, email=c.email, phones=[p.number for p in c.phones.all()])
-            for c in service.contacts.all()
-        ],
-        place=PlaceOut(
-            id=location.id if visible else None,
-            name=location.name if visible else "",
-            confidential=location.is_confidential,
-            address=AddressOut(
-                address_1=address.address_1,
-                address_2=address.address_2,
-                postal_code=address.postal_code,
-                city=address.city,
-                country=address.country,
-            )
-            if address
-            else None,
-            latitude=location.latitude if visible else None,
-            longitude=location.longitude if visible else None,
-            transportation=location.transportation if visible else "",
-            accessibility=[a.description for a in location.accessibility.all()] if visible else [],
-        ),
-        distance_km=round(distance, 2) if distance is not None else None,
-        next_sessions=[
-            SessionOut(starts_at=s.starts_at, ends_at=s.ends_at)
-            for s in service_at_location_sessions(sal, after=now, count=3)
-        ],
-        capacity=CapacityOut(
-            status=sal.capacity_status,  # type: ignore[arg-type]
-            available=sal.capacity_available,
-            maximum=sal.capacity_maximum,
-            updated=sal.capacity_updated,
-        ),
-        assured_date=service.assured_date,
-        stale=service.is_stale(),
-    )
-
-
-@catalog_router.get("/services", response={200: ActivityListOut, **_ERRORS}, auth=AnyKey())
-def catalog_search_endpoint(request: HttpRequest, params: Query[SearchParams]) -> ActivityListOut:
-    """Search activities: by need, near a point or a postcode, by language, weekday, cost
-    and words. Each result is one activity at one place, with its distance, next
-    sessions and capacity. Confidential places are never located for other parties."""
-    query = _catalog_query(params)
-    total, found = catalog_search(query)
-    api_key = request_api_key(request)
-    viewer = api_key.organization_id
-    now = timezone.now()
-    # What each answers to, its directory's terms read through crosswalks included.
-    codes = service_codes([f.service_at_location.service_id for f in found])
-    return ActivityListOut(
-        total=total,
-        limit=query.limit,
-        offset=query.offset,
-        items=[activity_out(f, viewer=viewer, now=now, codes=codes) for f in found],
-    )
-
-
-# --- Import and export ---------------------------------------------------------------
-
-
-def _document_read(request: HttpRequest) -> ReadResult:
-    """The file in the body, checked. Read past DATA_UPLOAD_MAX_MEMORY_SIZE, which is
-    for forms (never `request.body`), up to TISSER_IMPORT_MAX_BYTES: to a temporary
-    file, shape checked before it is built, checked within TISSER_IMPORT_CHECK_SECONDS
-    (`community_catalog.hsds_files`)."""
-    limits = ImportLimits.configured()
-    declared = request.META.get("CONTENT_LENGTH") or "0"
-    if declared.isdigit() and int(declared) > limits.max_bytes:
-        raise too_large_problem(limits)
-    with import_spool(request_chunks(request, limits.max_bytes), limits) as spool:
-        try:
-            return hsds_file_read(spool, limits)
-        except DocumentError as exc:
-            raise InvalidInput(str(exc), fields=[FieldProblem("body", str(exc))]) from None
-
-
-@catalog_router.post(
-    "/import",
-    response={200: ImportReportOut, 400: ErrorOut, 413: ErrorOut, 429: ErrorOut, **_ERRORS},
-    auth=OrganizationKey(),
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "description": "HSDS 3.0 JSON: a service, a list of services, a page of "
-            "services ({'contents': [...]}) or an organization with its services.",
-            "content": {"application/json": {"schema": {"type": ["object", "array"]}}},
-        }
-    },
-)
-def catalog_import(
-    request: HttpRequest, dry_run: bool = False, skip_invalid: bool = False
-) -> ImportReportOut:
-    """Import an HSDS 3.0 file into your catalogue, upserting by HSDS id. All or nothing:
-    any invalid record rejects the file, unless `skip_invalid=true`; the first 100
-    problems are listed and the other invalid records counted. `dry_run=true` reports
-    what would change and writes nothing. Refused with 413 past TISSER_IMPORT_MAX_BYTES,
-    TISSER_IMPORT_MAX_RECORDS records, 1,000,000 JSON values and keys, 10,000 in one
-    record, a text of 100,000 characters, or when checking takes longer than
-    TISSER_IMPORT_CHECK_SECONDS; with 429 while the same key's previous import runs."""
-    organization = request_organization(request)
-    key_id = request.tisser_key.id  # type: ignore[attr-defined]  # kept by accounts.auth
-    with import_slot(f"key:{key_id}"):
-        return _import(request, organization, dry_run=dry_run, skip_invalid=skip_invalid)
-
-
-def _import(
-    request: HttpRequest, organization: Organization, *, dry_run: bool, skip_invalid: bool
-) -> ImportReportOut:
-    """The import itself, while the key holds its slot."""
-    read = _document_read(request)
-    try:
-        report = hsds_import(
-            read, organization=organization, dry_run=dry_run, skip_invalid=skip_invalid
-        )
-    except ImportRejected as rejected:
-        report = rejected.report
-        unlisted = (
-            f"The first {len(report.errors)} problems are listed; "
-            f"{report.more_invalid_records} more record(s) have problems. "
-            if report.more_invalid_records
-            else ""
-        )
-        raise InvalidInput(
-            f"{report.skipped} record(s) are invalid; nothing was imported. {unlisted}"
-            "Fix them, or import the rest with skip_invalid=true.",
-            code="invalid_records",
-            fields=[FieldProblem(e["field"], e["message"]) for e in report.errors],
-            extra={
-                "records": [s for s in report.services if s["action"] == "skipped"],
-                "more_invalid_records": report.more_invalid_records,
-            },
-        ) from None
-    return ImportReportOut.model_validate(report, from_attributes=True)
-
-
-@catalog_router.get(
-    "/export", response={200: dict[str, Any], 401: ErrorOut}, auth=OrganizationKey()
-)
-def catalog_export_endpoint(request: HttpRequest) -> dict[str, Any]:
-    """Your whole catalogue as HSDS 3.0: one page of HSDS's `service_list`."""
-    organization = request_organization(request)
-    return catalog_export(Service.objects.filter(organization=organization))
 
 
 # --- An organisation's own services ---------------------------------------------------

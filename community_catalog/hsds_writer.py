@@ -1,0 +1,520 @@
+"""Writing an import's valid records: the rows each service needs, written in batches with
+one INSERT per table, and the events that announce each change."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from community_catalog.costs import cost_state
+from community_catalog.hsds_export import location_export, service_export, services_for_export
+from community_catalog.hsds_records import (
+    HsdsContact,
+    HsdsLanguage,
+    HsdsLocation,
+    HsdsPhone,
+    HsdsSchedule,
+    HsdsService,
+    HsdsServiceAtLocation,
+    HsdsTaxonomyTerm,
+)
+from community_catalog.models import (
+    Accessibility,
+    Address,
+    Contact,
+    CostOption,
+    ForeignTerm,
+    Language,
+    Location,
+    Organization,
+    Phone,
+    Schedule,
+    Service,
+    ServiceAtLocation,
+    TaxonomyTerm,
+)
+from community_catalog.schedules import schedule_weekdays
+from community_catalog.taxonomy import is_tisser_taxonomy, taxonomy_current, taxonomy_read_lock
+from events.outbox import EventDraft
+
+# Export fields that change on every write and say nothing about the content.
+_VOLATILE = ("last_modified",)
+
+
+class ImportRows:
+    """Rows to insert, flushed with one bulk INSERT per table in dependency order.
+
+    Ids are made in Python (uuid4), so rows can point at each other before any is saved.
+    """
+
+    ORDER: tuple[type[Any], ...] = (
+        Location,
+        Service,
+        ServiceAtLocation,
+        Contact,
+        Phone,
+        Language,
+        Address,
+        Accessibility,
+        CostOption,
+        Schedule,
+        Service.taxonomy_terms.through,
+        Service.foreign_terms.through,
+    )
+
+    def __init__(self) -> None:
+        self.pending: dict[type[Any], list[Any]] = {model: [] for model in self.ORDER}
+
+    def add(self, obj: Any) -> None:
+        self.pending[type(obj)].append(obj)
+
+    def __len__(self) -> int:
+        return len(self.pending[Service])
+
+    def flush(self) -> None:
+        for model in self.ORDER:
+            if self.pending[model]:
+                model.objects.bulk_create(self.pending[model], batch_size=500)
+                self.pending[model] = []
+
+    # Nested HSDS objects ------------------------------------------------------------
+
+    def languages(self, records: list[HsdsLanguage], **owner: Any) -> None:
+        for r in records:
+            self.add(Language(hsds_id=r.id, name=r.name, code=r.code or "", note=r.note, **owner))
+
+    def phones(self, records: list[HsdsPhone], **owner: Any) -> None:
+        for r in records:
+            phone = Phone(
+                hsds_id=r.id,
+                number=r.number,
+                extension=r.extension,
+                type=r.type,
+                description=r.description,
+                **owner,
+            )
+            self.add(phone)
+            self.languages(r.languages, phone=phone)
+
+    def contacts(self, records: list[HsdsContact], **owner: Any) -> None:
+        for r in records:
+            contact = Contact(
+                hsds_id=r.id,
+                name=r.name,
+                title=r.title,
+                department=r.department,
+                email=r.email,
+                **owner,
+            )
+            self.add(contact)
+            self.phones(r.phones, contact=contact)
+
+    def schedules(self, records: list[HsdsSchedule], **owner: Any) -> None:
+        for r in records:
+            schedule = Schedule(hsds_id=r.id, **r.model_dump(exclude={"id"}), **owner)
+            schedule.freq = schedule.freq or ""
+            schedule.wkst = schedule.wkst or ""
+            schedule.weekdays = schedule_weekdays(schedule)
+            self.add(schedule)
+
+    def location_children(self, data: HsdsLocation, location: Location) -> None:
+        self.languages(data.languages, location=location)
+        for a in data.addresses:
+            self.add(Address(hsds_id=a.id, location=location, **a.model_dump(exclude={"id"})))
+        for access in data.accessibility:
+            self.add(
+                Accessibility(
+                    hsds_id=access.id, location=location, **access.model_dump(exclude={"id"})
+                )
+            )
+        self.phones(data.phones, location=location)
+        self.contacts(data.contacts, location=location)
+        self.schedules(data.schedules, location=location)
+
+
+_SERVICE_FIELDS = {
+    "name",
+    "alternate_name",
+    "description",
+    "url",
+    "email",
+    "status",
+    "interpretation_services",
+    "application_process",
+    "what_to_bring",
+    "fees_description",
+    "wait_time",
+    "eligibility_description",
+    "minimum_age",
+    "maximum_age",
+    "assured_date",
+    "alert",
+    "translations",
+}
+_LOCATION_FIELDS = {
+    "location_type",
+    "url",
+    "name",
+    "alternate_name",
+    "description",
+    "transportation",
+    "latitude",
+    "longitude",
+}
+# New services are inserted in batches of this many.
+_BATCH = 500
+
+
+class ImportWriter:
+    """Writes records. New services are batched; a service that exists is replaced in a
+    savepoint and compared with what it was. Locations are written once per import."""
+
+    def __init__(
+        self, *, organization: Organization | None, known_locations: set[uuid.UUID]
+    ) -> None:
+        self.organization = organization
+        # Locations already in the database among those the file names.
+        self.known_locations = known_locations
+        self.organizations: dict[uuid.UUID, Organization] = {}
+        self.locations: dict[uuid.UUID, tuple[Location, HsdsLocation | None]] = {}
+        self.terms = {t.code: t for t in TaxonomyTerm.objects.all()}
+        self.taxonomy = taxonomy_current()
+        # Terms of other taxonomies, by (taxonomy, code); how many services carry each
+        # unmapped one in this file.
+        self.foreign: dict[tuple[str, str], ForeignTerm] = {}
+        self.unmapped: dict[tuple[str, str], int] = {}
+        self.rows = ImportRows()
+        self.replacing: set[uuid.UUID] = set()
+        self.locations_changed: set[uuid.UUID] = set()
+        self.events: list[EventDraft] = []
+        self.warnings: list[dict[str, Any]] = []
+        self.now = timezone.now()
+
+    # 1. The owner ----------------------------------------------------------------
+
+    def _owner(self, record: HsdsService) -> Organization:
+        if self.organization is not None:
+            given = record.organization
+            if given and given.id == self.organization.id:
+                self._organization_update(self.organization, record)
+            return self.organization
+        owner_id = record.owner_id
+        assert owner_id is not None
+        if owner_id not in self.organizations:
+            if record.organization is not None:
+                org, _ = Organization.objects.update_or_create(
+                    id=owner_id, defaults=record.organization.model_dump(exclude={"id"})
+                )
+            else:
+                org = Organization.objects.get(id=owner_id)
+            self.organizations[owner_id] = org
+        return self.organizations[owner_id]
+
+    def _organization_update(self, organization: Organization, record: HsdsService) -> None:
+        if record.organization is None or organization.id in self.organizations:
+            return
+        for name, value in record.organization.model_dump(exclude={"id"}).items():
+            setattr(organization, name, value)
+        organization.save()
+        self.organizations[organization.id] = organization
+
+    # 2. A new service: rows for the next batch ------------------------------------
+
+    def service_add(self, record: HsdsService) -> dict[str, Any]:
+        owner = self._owner(record)
+        service = Service(id=record.id, organization=owner, **self._service_fields(record))
+        self.rows.add(service)
+        self._service_children(record, service)
+        self.events.append(_event("service.updated", service, {"action": "created"}))
+        if len(self.rows) >= _BATCH:
+            self.rows.flush()
+        return {"id": str(service.id), "name": service.name, "action": "created"}
+
+    def _service_fields(self, record: HsdsService) -> dict[str, Any]:
+        fields = record.model_dump(include=_SERVICE_FIELDS)
+        fields["last_modified"] = record.last_modified or self.now
+        fields["cost_declared"] = record.cost or ""
+        fields["cost"] = cost_state(
+            declared=record.cost,
+            amounts=[c.amount for c in record.cost_options],
+            fees=[
+                record.fees_description,
+                *(t.get("fees_description", "") for t in record.translations.values()),
+            ],
+        )
+        return fields
+
+    def _service_children(self, record: HsdsService, service: Service) -> None:
+        rows = self.rows
+        rows.phones(record.phones, service=service)
+        rows.contacts(record.contacts, service=service)
+        rows.schedules(record.schedules, service=service)
+        rows.languages(record.languages, service=service)
+        for c in record.cost_options:
+            # HSDS lets currency be left out; the column keeps "" for "not given".
+            fields = c.model_dump(exclude={"id"})
+            fields["currency"] = fields["currency"] or ""
+            rows.add(CostOption(hsds_id=c.id, service=service, **fields))
+        tisser_terms, foreign_terms = self._terms(record)
+        through = Service.taxonomy_terms.through
+        for term in tisser_terms:
+            rows.add(through(service_id=service.id, taxonomyterm_id=term.id))
+        foreign_through = Service.foreign_terms.through
+        for foreign in foreign_terms:
+            rows.add(foreign_through(service_id=service.id, foreignterm_id=foreign.id))
+        for sal in record.service_at_locations:
+            self._service_at_location_add(sal, service, service.organization)
+
+    def _service_at_location_add(
+        self, record: HsdsServiceAtLocation, service: Service, owner: Organization
+    ) -> None:
+        fields: dict[str, Any] = {
+            "service": service,
+            "location": self._location(record, owner),
+            "description": record.description,
+        }
+        if record.capacity is not None:
+            fields.update(
+                capacity_status=record.capacity.status,
+                capacity_available=record.capacity.available,
+                capacity_maximum=record.capacity.maximum,
+                capacity_updated=record.capacity.updated,
+            )
+        existing = (
+            ServiceAtLocation.objects.filter(id=record.id, service=service)
+            if service.id in self.replacing
+            else None
+        )
+        if existing is not None and existing.exists():
+            # Updated in place: referrals point at it (matches protect it from deletion).
+            existing.update(**fields)
+            sal = existing.get()
+            for related in (sal.phones, sal.contacts, sal.schedules):
+                related.all().delete()
+        else:
+            sal = ServiceAtLocation(id=record.id, **fields)
+            self.rows.add(sal)
+        self.rows.phones(record.phones, service_at_location=sal)
+        self.rows.contacts(record.contacts, service_at_location=sal)
+        self.rows.schedules(record.schedules, service_at_location=sal)
+
+    def _location(self, record: HsdsServiceAtLocation, owner: Organization) -> Location:
+        """The location of a service_at_location: written the first time this import
+        meets it (created, or replaced when it exists), reused afterwards."""
+        data, location_id = record.location, record.target_location_id
+        if location_id in self.locations:
+            location, first = self.locations[location_id]
+            if data is not None and first is not None and data != first:
+                self.warnings.append(
+                    {
+                        "field": f"location {location_id}",
+                        "message": "this location appears more than once with different "
+                        "data; the first was kept",
+                    }
+                )
+            return location
+        if data is None:
+            location = Location.objects.get(id=location_id)
+        elif location_id in self.known_locations:
+            self.rows.flush()
+            before = location_export(Location.objects.get(id=location_id))
+            location = location_write(data, owner)
+            if location_export(location) != before:
+                self.locations_changed.add(location_id)
+        else:
+            location = Location(
+                id=data.id,
+                organization=owner,
+                is_confidential=data.confidential,
+                **data.model_dump(include=_LOCATION_FIELDS),
+            )
+            self.rows.add(location)
+            self.rows.location_children(data, location)
+        self.locations[location_id] = (location, data)
+        return location
+
+    def location_changes_announce(self) -> None:
+        """A changed place changes every service met there, not only those in the file."""
+        announced = {e.aggregate_id for e in self.events}
+        others = (
+            ServiceAtLocation.objects.filter(location_id__in=self.locations_changed)
+            .exclude(service_id__in=announced)
+            .values_list("service_id", flat=True)
+            .distinct()
+        )
+        for service_id in sorted(set(others)):
+            self.events.append(
+                EventDraft(
+                    type="service.updated",
+                    aggregate_type="service",
+                    aggregate_id=service_id,
+                    payload={"action": "updated", "changes": ["location"]},
+                )
+            )
+
+    # 3. A service that exists: replace, compare, announce what changed ------------
+
+    def service_write(self, record: HsdsService) -> dict[str, Any]:
+        self.rows.flush()
+        existing = services_for_export(Service.objects.filter(id=record.id)).get()
+        before = service_export(existing)
+        savepoint = transaction.savepoint()
+        service = self._service_replace(record)
+        outcome: dict[str, Any] = {"id": str(service.id), "name": service.name}
+        after = service_export(services_for_export(Service.objects.filter(id=service.id)).get())
+        changes = sorted(
+            k
+            for k in before.keys() | after.keys()
+            if k not in _VOLATILE and before.get(k) != after.get(k)
+        )
+        if not changes:
+            transaction.savepoint_rollback(savepoint)
+            return {**outcome, "action": "unchanged"}
+        transaction.savepoint_commit(savepoint)
+        self.events.append(
+            _event("service.updated", service, {"action": "updated", "changes": changes})
+        )
+        if "service_at_locations" in changes and _capacities(before) != _capacities(after):
+            self.events.append(_event("capacity.changed", service, {"source": "import"}))
+        if after["status"] != before["status"] and after["status"] != Service.Status.ACTIVE:
+            self.events.append(_event("service.closed", service, {"status": after["status"]}))
+        return {**outcome, "action": "updated", "changes": changes}
+
+    def _service_replace(self, record: HsdsService) -> Service:
+        owner = self._owner(record)
+        service, _ = Service.objects.update_or_create(
+            id=record.id, defaults={**self._service_fields(record), "organization": owner}
+        )
+        for related in (service.phones, service.contacts, service.schedules, service.languages):
+            related.all().delete()
+        service.cost_options.all().delete()
+        service.taxonomy_terms.clear()
+        service.foreign_terms.clear()
+        kept = [sal.id for sal in record.service_at_locations]
+        service.service_at_locations.exclude(id__in=kept).delete()
+        self.replacing.add(service.id)
+        self._service_children(record, service)
+        self.rows.flush()
+        self.replacing.discard(service.id)
+        return service
+
+    def foreign_terms_prepare(self, records: Iterable[HsdsService]) -> None:
+        """The rows of the other taxonomies' terms these records carry, created when new
+        (in the import's transaction: a dry run creates none). A label the directory
+        gives later fills one that was empty."""
+        wanted: dict[tuple[str, str], str] = {}
+        for record in records:
+            for attribute in record.attributes:
+                term = attribute.taxonomy_term
+                if term is not None and not self._is_tisser(term):
+                    key = (term.taxonomy_key, term.term_code)
+                    if key[1] and not wanted.get(key):
+                        wanted[key] = " ".join(term.name.split())[:300]
+        if not wanted:
+            return
+        taxonomy_read_lock()
+        # The crosswalks as they are now that no change can be under way: read again.
+        self.taxonomy = taxonomy_current()
+        found = self._foreign_rows(wanted)
+        missing = sorted(k for k in wanted if k not in found)
+        if missing:
+            ForeignTerm.objects.bulk_create(
+                [ForeignTerm(taxonomy=t, code=c, label=wanted[(t, c)]) for t, c in missing],
+                ignore_conflicts=True,  # another import may create the same term meanwhile
+            )
+            found = self._foreign_rows(wanted)
+        for key, row in found.items():
+            if not row.label and wanted[key]:
+                row.label = wanted[key]
+                row.save(update_fields=["label"])
+        self.foreign = found
+
+    @staticmethod
+    def _foreign_rows(wanted: dict[tuple[str, str], str]) -> dict[tuple[str, str], ForeignTerm]:
+        """The rows, held until the import commits: a crosswalk change to one of these
+        terms waits for it, and then sees its services (`community_catalog.crosswalks`).
+        Always in the same order, so two writers never wait on each other."""
+        rows = (
+            ForeignTerm.objects.select_for_update()
+            .filter(taxonomy__in={t for t, _ in wanted}, code__in={c for _, c in wanted})
+            .order_by("taxonomy", "code")
+        )
+        return {(r.taxonomy, r.code): r for r in rows if (r.taxonomy, r.code) in wanted}
+
+    def _is_tisser(self, term: HsdsTaxonomyTerm) -> bool:
+        """A term of Tisser's own taxonomy: named so with a code Tisser knows, or a known
+        code with no taxonomy named (Tisser's earlier files, hand-written ones)."""
+        taxonomy = term.taxonomy_key
+        if taxonomy and not is_tisser_taxonomy(taxonomy):
+            return False
+        return term.code in self.terms
+
+    def _terms(self, record: HsdsService) -> tuple[list[TaxonomyTerm], list[ForeignTerm]]:
+        """Tisser's terms the record carries, and every term of another taxonomy (or a
+        code Tisser does not know), kept whether or not a crosswalk maps it."""
+        terms: dict[str, TaxonomyTerm] = {}
+        foreign: dict[tuple[str, str], ForeignTerm] = {}
+        for attribute in record.attributes:
+            term = attribute.taxonomy_term
+            if term is None:
+                continue
+            if self._is_tisser(term):
+                terms[term.code] = self.terms[term.code]
+                continue
+            key = (term.taxonomy_key, term.term_code)
+            row = self.foreign.get(key)
+            if row is None:
+                continue  # no code and no name: nothing to keep
+            foreign[key] = row
+            if self.taxonomy.mapping(*key) is None:
+                self.unmapped[key] = self.unmapped.get(key, 0) + 1
+        return list(terms.values()), list(foreign.values())
+
+    def unmapped_report(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "taxonomy": taxonomy,
+                "code": code,
+                "label": self.foreign[(taxonomy, code)].label,
+                "services": count,
+            }
+            for (taxonomy, code), count in sorted(self.unmapped.items())
+        ]
+
+
+def location_write(data: HsdsLocation, owner: Organization) -> Location:
+    """Create or replace a location and everything nested in it."""
+    location, created = Location.objects.update_or_create(
+        id=data.id,
+        defaults={
+            "organization": owner,
+            "is_confidential": data.confidential,
+            **data.model_dump(include=_LOCATION_FIELDS),
+        },
+    )
+    if not created:
+        for related in (
+            location.languages,
+            location.addresses,
+            location.accessibility,
+            location.phones,
+            location.contacts,
+            location.schedules,
+        ):
+            related.all().delete()
+    rows = ImportRows()
+    rows.location_children(data, location)
+    rows.flush()
+    return location
+
+
+def _event(type: str, service: Service, payload: dict[str, Any]) -> EventDraft:
+    return EventDraft(type=type, aggregate_type="service", aggregate_id=service.id, payload=payload)
+
+
+def _capacities(exported: dict[str, Any]) -> list[Any]:
+    return [sal.get("capacity") for sal in exported.get("service_at_locations", [])]
