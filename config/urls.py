@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 
 from accounts.views import PasswordChange
 from community_catalog import public, web_taxonomy
@@ -15,8 +16,36 @@ from referrals.web import home, root
 from reports import web as web_reports
 from slips import web as slips_web
 
+# Admin pages of models that moved to the app of their concern keep working from old
+# bookmarks: /admin/referrals/event/… is now /admin/events/event/… (a permanent redirect).
+MOVED_ADMIN = {
+    "healthcenter": "accounts",
+    "apikey": "accounts",
+    "membership": "accounts",
+    "auditentry": "accounts",
+    "event": "events",
+    "webhooksubscription": "events",
+    "webhookdelivery": "events",
+    "slip": "slips",
+}
+moved_admin = [
+    re_path(
+        rf"^admin/referrals/{model}/(?P<rest>.*)$",
+        RedirectView.as_view(
+            url=f"/admin/{app}/{model}/%(rest)s", permanent=True, query_string=True
+        ),
+    )
+    for model, app in MOVED_ADMIN.items()
+] + [
+    re_path(
+        r"^admin/community_catalog/matchpoint/(?P<rest>.*)$",
+        RedirectView.as_view(url="/admin/matching/matchpoint/%(rest)s", permanent=True),
+    )
+]
+
 urlpatterns = [
     path("api/v1/", api.urls),
+    *moved_admin,
     path("admin/", admin.site.urls),
     path("healthz", healthz),
     path("readyz", readyz),

@@ -31,3 +31,16 @@ def test_operators_can_open_every_admin_list_and_page(client, api: ApiClient, ca
     response = client.get(page)
     assert response.status_code == 200
     assert "Josiane" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_old_admin_bookmarks_of_moved_models_redirect(client) -> None:
+    """Models moved to the app of their concern (issue 23): their old admin addresses
+    answer with a permanent redirect to the new ones, keeping the rest of the path."""
+    answer = client.get("/admin/referrals/event/12/change/?x=1")
+    assert answer.status_code == 301
+    assert answer["Location"] == "/admin/events/event/12/change/?x=1"
+    assert client.get("/admin/referrals/slip/")["Location"] == "/admin/slips/slip/"
+    assert client.get("/admin/referrals/apikey/")["Location"] == "/admin/accounts/apikey/"
+    # The referrals' own pages stay where they were.
+    assert client.get("/admin/referrals/referral/").status_code != 301

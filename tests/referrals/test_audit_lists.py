@@ -168,7 +168,7 @@ def test_every_admin_list_and_page_that_shows_referrals_is_recorded_and_none_del
     client = Client()
     client.force_login(admin)
     target = two[0]
-    for path in ("/admin/referrals/placement/", "/admin/referrals/event/"):
+    for path in ("/admin/referrals/placement/", "/admin/events/event/"):
         mark = _last()
         assert client.get(path).status_code == 200, path
         listed = _one_new(mark)
@@ -176,12 +176,12 @@ def test_every_admin_list_and_page_that_shows_referrals_is_recorded_and_none_del
         assert str(target.id) in listed.referral_ids, path
     slip = Slip.objects.create(referral=target, file="", language="fr", size_bytes=0, render_ms=0)
     mark = _last()
-    assert client.get(f"/admin/referrals/slip/{slip.pk}/change/").status_code == 200
+    assert client.get(f"/admin/slips/slip/{slip.pk}/change/").status_code == 200
     assert _one_new(mark).referral_id == target.id
     event = Event.objects.filter(aggregate_id=target.id).first()
     assert event is not None
     mark = _last()
-    assert client.get(f"/admin/referrals/event/{event.pk}/change/").status_code == 200
+    assert client.get(f"/admin/events/event/{event.pk}/change/").status_code == 200
     assert _one_new(mark).referral_id == target.id
     # Referrals are erased, never deleted: no bulk delete, no delete page.
     changelist = client.get("/admin/referrals/referral/").content.decode()
