@@ -90,6 +90,98 @@ class DeliveryPageOut(Schema):
     offset: int
 
 
+_UUID = {"type": "string", "format": "uuid"}
+# What each key an event's payload may carry (`events.outbox.EVENT_PAYLOAD_KEYS`) holds: the
+# OpenAPI document's webhooks are built from it (`config.openapi`). Not every key is in
+# every event of a type that may carry it.
+PAYLOAD_KEY_SCHEMAS: dict[str, dict[str, Any]] = {
+    "referral_id": {**_UUID, "examples": ["9549f7b6-2fa0-4166-982c-86008421b03d"]},
+    "code": {
+        "type": "string",
+        "description": "The referral's code, printed on the slip.",
+        "examples": ["GM9-KXC"],
+    },
+    "referral_code": {
+        "type": "string",
+        "description": "The referral's code, printed on the slip.",
+        "examples": ["GM9-KXC"],
+    },
+    "matches": {
+        "type": "integer",
+        "description": "How many activities were proposed.",
+        "examples": [3],
+    },
+    "rematched": {
+        "type": "integer",
+        "description": "When an offer ended and matching ran again: the new offers made.",
+        "examples": [1],
+    },
+    "slip_bytes": {"type": "integer", "description": "The PDF's size.", "examples": [48213]},
+    "slip_version": {
+        "type": "integer",
+        "description": "1 for the first slip, then one more each time it is printed again.",
+        "examples": [1],
+    },
+    "outcomes": {
+        "type": "array",
+        "items": {"type": "string", "enum": ["completed", "failed"]},
+        "description": "How the referral's placements ended.",
+        "examples": [["completed"]],
+    },
+    "retention_days": {
+        "type": "integer",
+        "description": "The retention period after which the personal data was erased.",
+        "examples": [365],
+    },
+    "timepoint": {"type": "string", "enum": ["baseline", "follow_up"], "examples": ["baseline"]},
+    "placement_id": {
+        "type": ["string", "null"],
+        "format": "uuid",
+        "examples": ["f0bbc074-80a2-4877-ba89-200a94e2cf3b"],
+    },
+    "organization_id": {**_UUID, "examples": ["7a27f858-e8ef-5754-b98e-8dc1877e8d2d"]},
+    "service_id": {**_UUID, "examples": ["3edd078f-4d43-53ca-bf48-e77fa76ae363"]},
+    "service_at_location_id": {**_UUID, "examples": ["1929906b-4adb-5d04-8819-3c4dd9e3b687"]},
+    "status": {
+        "type": "string",
+        "description": "The placement's status, the service's, or the place's capacity.",
+        "examples": ["requested"],
+    },
+    "status_reason": {
+        "type": ["string", "null"],
+        "description": "Why a placement was rejected, cancelled or expired.",
+        "examples": [None],
+    },
+    "expires_at": {
+        "type": "string",
+        "format": "date-time",
+        "description": "When the unanswered placement expires.",
+        "examples": ["2026-12-21T02:04:29+00:00"],
+    },
+    "action": {
+        "type": "string",
+        "description": "`created`, `updated`, `confirmed` or `deleted`.",
+        "examples": ["updated"],
+    },
+    "changes": {
+        "type": "array",
+        "items": {"type": "string"},
+        "description": "The fields that changed.",
+        "examples": [["schedules"]],
+    },
+    "reason": {"type": "string", "examples": ["deleted-with-live-referrals"]},
+    "available": {"type": ["integer", "null"], "examples": [4]},
+    "maximum": {"type": ["integer", "null"], "examples": [12]},
+    "source": {
+        "type": "string",
+        "description": "`import` when an HSDS import changed it.",
+        "examples": ["import"],
+    },
+    "change": {"type": "string", "examples": ["term.updated"]},
+    "fields": {"type": "array", "items": {"type": "string"}, "examples": [["name_en"]]},
+}
+
+
 def event_out(event: Event) -> EventOut:
     return EventOut(
         id=event.id,
