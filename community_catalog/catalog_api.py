@@ -219,7 +219,12 @@ def activity_out(
     )
 
 
-@catalog_router.get("/services", response={200: ActivityListOut, **_ERRORS}, auth=AnyKey())
+@catalog_router.get(
+    "/services",
+    response={200: ActivityListOut, **_ERRORS},
+    auth=AnyKey(),
+    operation_id="catalog_search",
+)
 def catalog_search_endpoint(request: HttpRequest, params: Query[SearchParams]) -> ActivityListOut:
     """Search activities: by need, near a point or a postcode, by language, weekday, cost
     and words. Each result is one activity at one place, with its distance, next
@@ -318,7 +323,10 @@ def _import(
 
 
 @catalog_router.get(
-    "/export", response={200: dict[str, Any], 401: ErrorOut}, auth=OrganizationKey()
+    "/export",
+    response={200: dict[str, Any], 401: ErrorOut},
+    auth=OrganizationKey(),
+    operation_id="catalog_export",
 )
 def catalog_export_endpoint(request: HttpRequest) -> dict[str, Any]:
     """Your whole catalogue as HSDS 3.0: one page of HSDS's `service_list`."""

@@ -1,4 +1,6 @@
-"""The one NinjaAPI: mounts each app's router and maps every refusal to one error shape."""
+"""The one NinjaAPI: mounts each app's router and maps every refusal to one error shape,
+unknown paths under `/api/` included; serves its OpenAPI document (`config.openapi`) and
+Swagger UI from the installed package, not a CDN."""
 
 from __future__ import annotations
 
@@ -9,15 +11,20 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db.utils import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import NinjaAPI
+from django.views.decorators.csrf import csrf_exempt
+from ninja import NinjaAPI, Swagger
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.schema import OpenAPISchema
+from ninja.operation import Operation
 
 from accounts.audit_api import router as audit_router
 from community_catalog.catalog_api import catalog_router
 from community_catalog.organization_api import organization_router
 from community_catalog.taxonomy_api import taxonomy_router
+from config.openapi import openapi_complete
 from core.errors import Problem
 from core.ratelimit import RateLimited
+from core.schemas import PAGE_FIELDS, page_headers
 from events.feed_api import events_router
 from events.webhooks_api import webhooks_router
 from referrals.api import router as referrals_router
@@ -27,7 +34,39 @@ from slips.api import router as slips_router
 
 logger = logging.getLogger(__name__)
 
-api = NinjaAPI(
+
+class TisserApi(NinjaAPI):
+    def get_openapi_operation_id(self, operation: Operation) -> str:
+        # `referral_create`, not ninja's module path: views are named uniquely across the
+        # API (tests/config/test_openapi.py), or given an `operation_id`.
+        return operation.view_func.__name__
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> OpenAPISchema:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        openapi_complete(schema)
+        return schema
+
+    def create_response(
+        self,
+        request: HttpRequest,
+        data: Any,
+        *,
+        status: int | None = None,
+        temporal_response: HttpResponse | None = None,
+    ) -> HttpResponse:
+        response = super().create_response(
+            request, data, status=status, temporal_response=temporal_response
+        )
+        # A page of a list says its total and links its neighbours in headers too.
+        if response.status_code == 200 and isinstance(data, dict) and PAGE_FIELDS <= data.keys():
+            for name, value in page_headers(request, data).items():
+                response[name] = value
+        return response
+
+
+api = TisserApi(
     title="Tisser API",
     version="1",
     description=(
@@ -36,6 +75,9 @@ api = NinjaAPI(
         "Authenticate with `Authorization: Bearer <key>`."
     ),
     urls_namespace="api-v1",
+    # Swagger UI's files come from ninja's static files ("ninja" is an installed app),
+    # and it asks no outside validator about the document.
+    docs=Swagger(settings={"validatorUrl": None}),
 )
 api.add_router("/referrals", referrals_router)
 api.add_router("/catalog", catalog_router)
@@ -171,4 +213,17 @@ def on_unexpected_error(request: HttpRequest, exc: Exception) -> HttpResponse:
     logger.exception("unhandled error on %s %s", request.method, request.path)
     return api.create_response(
         request, error_body("internal_error", "Something went wrong on our side."), status=500
+    )
+
+
+@csrf_exempt
+def api_not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """Any other path under `/api/`: the API's 404, in its error shape, not a page."""
+    return api.create_response(
+        request,
+        error_body(
+            "not_found",
+            f"No API endpoint at {request.path}; the endpoints are listed at /api/v1/docs.",
+        ),
+        status=404,
     )

@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "axes",
+    # For its static files: the API docs load Swagger UI from here, not from a CDN.
+    "ninja",
     # Tisser's apps, bottom layer first (an app imports only from those above it here;
     # see the import-linter contract in pyproject.toml). core is a plain package.
     "accounts",
@@ -452,6 +454,8 @@ LOGGING = {
         # WeasyPrint reports every CSS property it ignores; only real problems matter here.
         "weasyprint": {"level": "ERROR"},
         "fontTools": {"level": "WARNING"},
+        # pikepdf says at INFO that its logger bridge started, in every process.
+        "pikepdf": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
     },
 }

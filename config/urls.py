@@ -8,7 +8,7 @@ from django.views.generic import RedirectView
 from accounts.views import PasswordChange
 from community_catalog import public, web_taxonomy
 from community_catalog import web as catalog_web
-from config.api import api
+from config.api import api, api_not_found
 from config.health import healthz, readyz
 from config.metrics import metrics_view
 from referrals import web_center, web_inbox
@@ -45,6 +45,7 @@ moved_admin = [
 
 urlpatterns = [
     path("api/v1/", api.urls),
+    re_path(r"^api(?:/(?P<rest>.*))?$", api_not_found),  # a JSON 404, not a page
     *moved_admin,
     path("admin/", admin.site.urls),
     path("healthz", healthz),

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, TypeVar
 
 from django.db.models import Model, QuerySet
+from django.http import HttpRequest
 from ninja import Schema
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 
@@ -44,7 +45,27 @@ class ErrorDetailOut(Schema):
 
 
 class ErrorOut(Schema):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "error": {
+                        "code": "validation_error",
+                        "message": "Some needs are not taxonomy codes.",
+                        "fields": [
+                            {"field": "needs[0]", "message": "unknown taxonomy code 'isolement'"}
+                        ],
+                    }
+                }
+            ]
+        }
+    )
+
     error: ErrorDetailOut
+
+
+# What every list answers with; `config.api` adds `X-Total-Count` and `Link` to it.
+PAGE_FIELDS = frozenset({"items", "total", "limit", "offset"})
 
 
 def paged(
@@ -58,6 +79,23 @@ def paged(
         "limit": limit,
         "offset": offset,
     }
+
+
+def page_headers(request: HttpRequest, page: Mapping[str, Any]) -> dict[str, str]:
+    """A page's `X-Total-Count` (the list's `total`) and `Link` to the next and previous
+    pages (RFC 8288), as the same request with another `offset`."""
+    total, limit, offset = int(page["total"]), int(page["limit"]), int(page["offset"])
+    links = []
+    for rel, start in (("next", offset + limit), ("prev", max(0, offset - limit))):
+        if (rel == "next" and start < total) or (rel == "prev" and offset > 0):
+            query = request.GET.copy()
+            query["offset"] = str(start)
+            query["limit"] = str(limit)
+            links.append(f'<{request.path}?{query.urlencode()}>; rel="{rel}"')
+    headers = {"X-Total-Count": str(total)}
+    if links:
+        headers["Link"] = ", ".join(links)
+    return headers
 
 
 # What every body's text field is: stripped, and never holding NUL.

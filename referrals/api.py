@@ -230,6 +230,7 @@ def referral_detail(request: HttpRequest, referral_id: uuid.UUID) -> ReferralOut
     "/{referral_id}/cancel",
     response={200: ReferralOut, **ACTION_ERRORS},
     summary="Cancel a referral and every offer still open",
+    operation_id="referral_cancel",
     description='The body is optional: `{"reason": "…"}`. 409 if it is already closed.',
     openapi_extra=body_doc(CancelIn),
 )
@@ -246,6 +247,7 @@ def referral_cancel_view(request: HttpRequest, referral_id: uuid.UUID) -> Referr
     "/{referral_id}/consent/withdraw",
     response={200: ReferralOut, 401: ErrorOut, 404: ErrorOut},
     summary="Record that the person withdrew consent",
+    operation_id="referral_consent_withdraw",
     description=(
         "Cancels the referral and every offer still open (organisations see "
         "`cancelled-by-center`), and erases its personal data at once: first name, "
@@ -266,6 +268,7 @@ def referral_consent_withdraw_view(request: HttpRequest, referral_id: uuid.UUID)
     "/{referral_id}/placements/{placement_id}/cancel",
     response={200: PlacementOut, **ACTION_ERRORS},
     summary="Withdraw one offer",
+    operation_id="placement_cancel",
     description="409 with `allowed` when the placement can no longer be cancelled.",
     openapi_extra=body_doc(CancelIn),
 )

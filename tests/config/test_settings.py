@@ -99,3 +99,21 @@ def test_production_needs_a_metrics_token(tmp_path) -> None:
 
     assert result.returncode == 2
     assert "TISSER_METRICS_TOKEN" in result.stderr
+
+
+def test_production_never_installs_the_development_app(tmp_path) -> None:
+    """bench/ is in a checkout (so `tisser bench` works there) but production settings
+    leave it out: `tisser bench` is an unknown command and no /bench route exists."""
+    env = {
+        "TISSER_DATA_DIR": str(tmp_path),
+        "TISSER_ENV": "production",
+        "SECRET_KEY": "k" * 20 + "-v9Qz_3xLm" * 5,
+        "TISSER_ALLOWED_HOSTS": "tisser.example.org",
+        "TISSER_PUBLIC_URL": "https://tisser.example.org",
+    }
+    production = tisser("bench", "--help", env=env)
+    checkout = tisser("bench", "--help", env={"TISSER_DATA_DIR": str(tmp_path)})
+
+    assert production.returncode != 0
+    assert "Unknown command: 'bench'" in production.stderr
+    assert checkout.returncode == 0, checkout.stderr

@@ -52,3 +52,19 @@ def test_tests_secrets_and_data_stay_out_of_the_build() -> None:
     }
 
     assert {"tests", ".env", "backups", "var", ".git", ".venv"} <= ignored
+
+
+def test_the_development_app_stays_out_of_the_image_and_of_production() -> None:
+    """bench/ (benchmarks, load client, fault report) is in a checkout, never in the
+    image; and production settings would not install it even if it were there."""
+    ignored = {
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert "bench" in ignored
+    settings_text = (ROOT / "config/settings.py").read_text()
+    assert 'if not PRODUCTION and importlib.util.find_spec("bench") is not None:' in settings_text
+    wheel = (ROOT / "pyproject.toml").read_text().split("[tool.hatch.build.targets.wheel]")[1]
+    assert '"bench"' not in wheel.split("\n\n")[0]
+

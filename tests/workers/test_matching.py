@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from community_catalog.models import Organization, Service
 from community_catalog.services import organization_create, service_create
 from matching.candidates import CandidateRow
+from matching.reasons import explanation_text, reason_text
 from matching.scoring import Person, Window, candidate_score, choose, match
 from referrals.models import Referral
 from tests.conftest import ApiClient, organization_key, referral_body, referral_matched
@@ -155,7 +156,8 @@ def test_interpretation_lets_another_language_through(
     reasons = [r["code"] for r in referral.matches.get().reasons]
     assert "language" in reasons
     language = next(r for r in referral.matches.get().reasons if r["code"] == "language")
-    assert language["en"] == "Interpreting available"
+    assert language == {"code": "language", "params": {}}
+    assert reason_text(language, "en") == "Interpreting available"
 
 
 def test_never_the_same_service_twice(api: ApiClient, orgs: list[Organization]) -> None:
@@ -270,8 +272,12 @@ def test_reasons_in_french_and_english(api: ApiClient, orgs: list[Organization])
         accessibility_needs=["step-free"],
         availability=[{"weekday": "TU", "start": "13:00", "end": "18:00"}],
     )
-    reasons = {r["code"]: r for r in referral.matches.get().reasons}
-    assert set(reasons) >= {"need", "distance", "schedule", "cost", "language", "accessibility"}
+    stored = {r["code"]: r for r in referral.matches.get().reasons}
+    assert set(stored) >= {"need", "distance", "schedule", "cost", "language", "accessibility"}
+    # Stored as codes and parameters, put in words when read.
+    reasons = {
+        code: {lang: reason_text(r, lang) for lang in ("fr", "en")} for code, r in stored.items()
+    }
     assert reasons["distance"]["en"] == "A 13-minute walk from home"
     assert reasons["distance"]["fr"] == "À 13 min à pied de chez vous"
     assert reasons["schedule"]["en"] == "Tuesday afternoons, when you are free"
@@ -316,14 +322,19 @@ def test_unmatched_says_what_relaxing_would_find(api: ApiClient, orgs: list[Orga
     _service(orgs[1], "Plus loin", km=9)
     referral = _referral(api, max_distance_km=5)
     assert referral.stage == "unmatched"
+    # Stored as a code and the message's parameters, put in words when read.
     assert referral.unmatched_explanation == {
+        "code": "distance",
+        "alternatives": 2,
+        "params": {"count": 2, "km": 5, "wider": 10.0},
+    }
+    shown = api.get(f"/api/v1/referrals/{referral.id}").json()["unmatched_explanation"]
+    assert shown == {
         "code": "distance",
         "alternatives": 2,
         "fr": "Rien à moins de 5 km ; 2 à moins de 10 km.",
         "en": "Nothing within 5 km; 2 within 10 km.",
     }
-    shown = api.get(f"/api/v1/referrals/{referral.id}").json()["unmatched_explanation"]
-    assert shown["en"] == "Nothing within 5 km; 2 within 10 km."
 
 
 @pytest.mark.parametrize(
@@ -357,9 +368,9 @@ def test_each_unmatched_reason(
     referral = _referral(api, **person)
     assert referral.stage == "unmatched"
     assert referral.unmatched_explanation["code"] == code
-    assert referral.unmatched_explanation["fr"]
+    assert explanation_text(referral.unmatched_explanation, "fr")
     if english:
-        assert referral.unmatched_explanation["en"] == english
+        assert explanation_text(referral.unmatched_explanation, "en") == english
 
 
 # --- Properties (pure scoring, no database) ------------------------------------------
@@ -456,7 +467,10 @@ def test_distance_explanation_counts_only_what_the_person_could_attend(
         orgs[0], "English only, far", km=8, languages=[{"id": str(uuid.uuid4()), "code": "en"}]
     )
     referral = _referral(api)
-    assert referral.unmatched_explanation["en"] == "Nothing within 10 km either: try other needs."
+    assert (
+        explanation_text(referral.unmatched_explanation, "en")
+        == "Nothing within 10 km either: try other needs."
+    )
 
 
 def test_diversity_survives_early_stopping(api: ApiClient, orgs: list[Organization]) -> None:

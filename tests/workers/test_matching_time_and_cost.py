@@ -20,6 +20,7 @@ from community_catalog.schedules import schedule_happens, schedule_weekdays
 from matching.candidates import match_candidate_rows, offered_on
 from matching.index import match_points_daily
 from matching.models import MatchPoint
+from matching.reasons import explanation_text, reason_text
 from matching.scoring import Person
 from tests.conftest import ApiClient
 from tests.workers.test_matching import HOME, _names, _referral, _service
@@ -67,11 +68,12 @@ def test_a_seasonal_activity_back_within_the_horizon_says_when_it_resumes(
     referral = _referral(api)
     (match,) = referral.matches.all()
     resumes = next(r for r in match.reasons if r["code"] == "resumes")
-    assert resumes["en"].startswith("Resumes on ")
+    assert reason_text(resumes, "en").startswith("Resumes on ")
     # The first Saturday session on or after the day it is back.
     first = back + timedelta(days=(5 - back.weekday()) % 7)
-    assert resumes["en"] == f"Resumes on {first.day} {first:%B}"
-    assert resumes["fr"].startswith("Reprend le ")
+    assert resumes["params"] == {"resumes_on": first.isoformat()}
+    assert reason_text(resumes, "en") == f"Resumes on {first.day} {first:%B}"
+    assert reason_text(resumes, "fr").startswith("Reprend le ")
 
 
 def test_nothing_soon_is_explained_with_the_first_date(
@@ -87,8 +89,8 @@ def test_nothing_soon_is_explained_with_the_first_date(
     explanation = referral.unmatched_explanation
     assert explanation["code"] == "schedule"
     assert explanation["alternatives"] == 1
-    assert "in the next 6 weeks" in explanation["en"]
-    assert "les 6 prochaines semaines" in explanation["fr"]
+    assert "in the next 6 weeks" in explanation_text(explanation, "en")
+    assert "les 6 prochaines semaines" in explanation_text(explanation, "fr")
 
 
 def test_an_activity_without_dates_is_offered_below_one_with_dates(

@@ -26,6 +26,7 @@ from community_catalog.presentation import money, phone_display, session_text
 from community_catalog.schedules import service_at_location_sessions
 from core.languages import slip_language_code, slip_languages
 from events.models import Event
+from matching.reasons import reason_text
 from referrals.models import Referral
 from slips.content import one_sentence, public_activity_url, slip_contents, slip_html
 from slips.renderer import FONT_DIR, SLIP_ASSETS, FetchRefused, asset_fetcher, slip_renderer
@@ -129,7 +130,8 @@ def test_a_french_slip_prints_every_element(api: ApiClient, catalog: int) -> Non
             pattern = r"^[A-Z][a-zéû]+ \d{1,2} [a-zéû]+, \d\d:\d\d\N{EN DASH}\d\d:\d\d$"
             assert re.search(pattern, printed)
             assert printed in text
-        reason = match.reasons[0]["fr"] if match.reasons[0]["code"] not in ("cost",) else ""
+        first = match.reasons[0]
+        reason = reason_text(first, "fr") if first["code"] not in ("cost",) else ""
         assert not reason or flat(reason) in text
 
 
