@@ -110,6 +110,7 @@ def test_production_never_installs_the_development_app(tmp_path) -> None:
         "SECRET_KEY": "k" * 20 + "-v9Qz_3xLm" * 5,
         "TISSER_ALLOWED_HOSTS": "tisser.example.org",
         "TISSER_PUBLIC_URL": "https://tisser.example.org",
+        "TISSER_METRICS_TOKEN": "m" * 32,
     }
     production = tisser("bench", "--help", env=env)
     checkout = tisser("bench", "--help", env={"TISSER_DATA_DIR": str(tmp_path)})

@@ -1,0 +1,289 @@
+"""The OpenAPI document integrators read, and what it promises: readable operation ids,
+examples that match their schemas, the headers and refusals every operation may answer
+with, the webhooks Tisser sends, a JSON 404 for unknown API paths, and Swagger UI
+served from Tisser itself."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+from django.test import Client
+from jsonschema import Draft202012Validator
+from standardwebhooks.webhooks import Webhook
+
+from config.openapi import EXAMPLE_SECRET, webhook_example, webhooks_section
+from events import webhooks
+from events.outbox import EVENT_PAYLOAD_KEYS
+from events.schemas import PAYLOAD_KEY_SCHEMAS
+from tests.conftest import ApiClient, referral_body
+
+SNAKE_CASE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
+# Answers with no body to give an example of: files.
+BINARY = {"application/pdf"}
+PAGED_LISTS = [
+    ("/api/v1/referrals", "get"),
+    ("/api/v1/inbox/placements", "get"),
+    ("/api/v1/webhooks/deliveries", "get"),
+    ("/api/v1/audit", "get"),
+    ("/api/v1/catalog/services", "get"),
+    ("/api/v1/catalog/crosswalks", "get"),
+    ("/api/v1/catalog/crosswalks/unmapped", "get"),
+]
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    response = Client().get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    return json.loads(response.content)
+
+
+def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (path, method, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    ]
+
+
+def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def _has_example(document: dict[str, Any], media: dict[str, Any]) -> bool:
+    if "example" in media or media.get("examples"):
+        return True
+    schema = _resolve(document, media.get("schema", {}))
+    if schema.get("type") == "array":
+        schema = _resolve(document, schema.get("items", {}))
+    return bool(schema.get("examples"))
+
+
+def _validator(document: dict[str, Any], schema: dict[str, Any]) -> Draft202012Validator:
+    # References point into the document's components (or the schema's own `$defs`).
+    return Draft202012Validator({**schema, "components": document.get("components", {})})
+
+
+# --- Operation ids ---------------------------------------------------------------------
+
+
+def test_operation_ids_are_short_snake_case_names_used_once(document: dict[str, Any]) -> None:
+    ids = [op["operationId"] for _, _, op in _operations(document)]
+    ids += [op["operationId"] for item in document["webhooks"].values() for op in item.values()]
+    assert [i for i in ids if not SNAKE_CASE.match(i) or len(i) > 40] == []
+    assert [i for i in ids if "_api_" in i] == [], "ninja's module path is not a name"
+    assert sorted(i for i in set(ids) if ids.count(i) > 1) == []
+    assert document["paths"]["/api/v1/referrals"]["post"]["operationId"] == "referral_create"
+
+
+# --- Examples --------------------------------------------------------------------------
+
+
+def test_every_operation_has_a_request_and_a_success_example(document: dict[str, Any]) -> None:
+    missing = []
+    for path, method, operation in _operations(document):
+        for media_type, media in operation.get("requestBody", {}).get("content", {}).items():
+            if not _has_example(document, media):
+                missing.append(f"{method.upper()} {path}: request {media_type}")
+        for status, response in operation["responses"].items():
+            if not 200 <= int(status) < 300:
+                continue
+            for media_type, media in response.get("content", {}).items():
+                if media_type not in BINARY and not _has_example(document, media):
+                    missing.append(f"{method.upper()} {path}: {status} {media_type}")
+    assert missing == []
+
+
+def test_every_example_matches_its_schema(document: dict[str, Any]) -> None:
+    wrong = []
+    for name, schema in document["components"]["schemas"].items():
+        for example in schema.get("examples", []):
+            for error in _validator(document, schema).iter_errors(example):
+                wrong.append(f"{name}: {error.json_path}: {error.message}")
+    media_objects = []
+    for path, method, operation in _operations(document):
+        body = operation.get("requestBody", {}).get("content", {})
+        media_objects += [(f"{method} {path} request", m) for m in body.values()]
+        for status, response in operation["responses"].items():
+            content = response.get("content", {})
+            media_objects += [(f"{method} {path} {status}", m) for m in content.values()]
+    for event_type, item in document["webhooks"].items():
+        content = item["post"]["requestBody"]["content"]
+        media_objects += [(f"webhook {event_type}", m) for m in content.values()]
+    checked = 0
+    for where, media in media_objects:
+        if "example" in media and "schema" in media:
+            checked += 1
+            for error in _validator(document, media["schema"]).iter_errors(media["example"]):
+                wrong.append(f"{where}: {error.json_path}: {error.message}")
+    assert checked > 40
+    assert wrong == []
+
+
+# --- Headers and refusals ---------------------------------------------------------------
+
+
+def test_idempotency_key_is_documented_on_referral_creation(document: dict[str, Any]) -> None:
+    create = document["paths"]["/api/v1/referrals"]["post"]
+    headers = {p["name"]: p for p in create["parameters"] if p["in"] == "header"}
+    assert headers["Idempotency-Key"]["required"] is False
+    assert "Idempotent-Replayed" in create["responses"]["202"]["headers"]
+
+
+def test_every_operation_documents_429_and_503_with_retry_after(document: dict[str, Any]) -> None:
+    for path, method, operation in _operations(document):
+        statuses = [503, 429] if operation.get("security") else [503]
+        for status in statuses:
+            response = operation["responses"].get(str(status))
+            assert response is not None, f"{method} {path}: no {status}"
+            assert response["headers"]["Retry-After"]["required"] is True
+            schema = response["content"]["application/json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/ErrorOut"}
+    # The public taxonomy needs no key, so no key's limit.
+    public = document["paths"]["/api/v1/catalog/taxonomy"]["get"]
+    assert "429" not in public["responses"]
+    # An operation's own 429 keeps its example and gains the header.
+    batch = document["paths"]["/api/v1/slips.pdf"]["get"]["responses"]["429"]
+    assert "Retry-After" in batch["headers"]
+
+
+def test_paged_lists_document_their_total_and_links(document: dict[str, Any]) -> None:
+    for path, method in PAGED_LISTS:
+        headers = document["paths"][path][method]["responses"]["200"]["headers"]
+        assert headers["X-Total-Count"]["required"] is True, path
+        assert headers["Link"]["required"] is False, path
+    day = document["paths"]["/api/v1/slips.pdf"]["get"]["responses"]["200"]["headers"]
+    assert {"X-Total-Count", "Link"} <= set(day)
+
+
+def test_a_page_answers_its_total_and_links_its_neighbours(
+    catalog: int, api: ApiClient
+) -> None:
+    for _ in range(3):
+        assert api.post("/api/v1/referrals", referral_body()).status_code == 202
+
+    response = api.get("/api/v1/referrals?limit=1&offset=1&stage=submitted")
+    assert response["X-Total-Count"] == "3"
+    links = dict(
+        (rel, url) for url, rel in re.findall(r'<([^>]+)>; rel="(\w+)"', response["Link"])
+    )
+    assert links == {
+        "next": "/api/v1/referrals?limit=1&offset=2&stage=submitted",
+        "prev": "/api/v1/referrals?limit=1&offset=0&stage=submitted",
+    }
+    assert api.get(links["next"]).json()["offset"] == 2
+
+    whole = api.get("/api/v1/referrals")
+    assert whole["X-Total-Count"] == "3"
+    assert "Link" not in whole
+
+
+# --- Webhooks ---------------------------------------------------------------------------
+
+
+def test_webhooks_list_every_event_type_one_may_subscribe_to(document: dict[str, Any]) -> None:
+    assert set(document["webhooks"]) == set(webhooks.WEBHOOK_EVENT_TYPES)
+    for event_type, item in document["webhooks"].items():
+        operation = item["post"]
+        media = operation["requestBody"]["content"]["application/json"]
+        data = media["schema"]["properties"]["data"]["properties"]
+        assert set(data) == {"event_id", "aggregate_type", "aggregate_id"} | set(
+            EVENT_PAYLOAD_KEYS[event_type]
+        )
+        # The example is the body `events.webhooks` would send, signed as it would be.
+        body = webhooks.webhook_body(webhook_example(event_type))
+        assert media["example"] == body
+        assert set(media["schema"]["properties"]) == set(body)
+        headers = {p["name"]: p["example"] for p in operation["parameters"]}
+        payload = json.dumps(body, separators=(",", ":"))
+        assert Webhook(EXAMPLE_SECRET).verify(payload, headers) == body
+
+
+def test_every_payload_key_is_described() -> None:
+    keys = set().union(*EVENT_PAYLOAD_KEYS.values())
+    assert keys - set(PAYLOAD_KEY_SCHEMAS) == set()
+
+
+def test_a_new_event_type_is_documented_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(EVENT_PAYLOAD_KEYS, "referral.reviewed", frozenset({"referral_id"}))
+    monkeypatch.setattr(
+        webhooks, "WEBHOOK_EVENT_TYPES", (*webhooks.WEBHOOK_EVENT_TYPES, "referral.reviewed")
+    )
+    section = webhooks_section()
+    body = section["referral.reviewed"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["example"]["type"] == "referral.reviewed"
+    assert "referral_id" in body["schema"]["properties"]["data"]["properties"]
+
+
+# --- Unknown paths, the docs page --------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("get", "/api/v1/nowhere"),
+        ("post", "/api/v1/nowhere"),
+        ("get", "/api/v2/referrals"),
+        ("get", "/api/v1/referrals/a/b/c/d"),
+        ("delete", "/api"),
+    ],
+)
+def test_an_unknown_api_path_is_a_json_404(method: str, path: str) -> None:
+    response = getattr(Client(), method)(path)
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
+    error = response.json()["error"]
+    assert error["code"] == "not_found"
+    assert error["fields"] == []
+    assert path in error["message"]
+
+
+@pytest.mark.django_db
+def test_an_unknown_page_is_still_a_page() -> None:
+    response = Client().get("/nowhere")
+    assert response.status_code == 404
+    assert not response["Content-Type"].startswith("application/json")
+
+
+class _Assets(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        url = found.get("src") if tag in ("script", "img") else found.get("href")
+        if tag in ("script", "link", "img") and url:
+            self.urls.append(url)
+
+
+@pytest.mark.django_db
+def test_the_docs_page_loads_swagger_ui_from_tisser_itself() -> None:
+    client = Client()
+    page = client.get("/api/v1/docs")
+    assert page.status_code == 200
+    assets = _Assets()
+    assets.feed(page.content.decode())
+    scripts = [u for u in assets.urls if u.endswith(".js")]
+    assert len(scripts) >= 2 and any(u.endswith(".css") for u in assets.urls)
+    assert [u for u in assets.urls if "//" in u or not u.startswith("/static/")] == []
+    for url in assets.urls:
+        assert client.get(url).status_code == 200, url
+    settings = json.loads(re.search(r'id="swagger-settings">(.*?)</script>', page.content.decode(), re.S)[1])  # type: ignore[index]
+    assert settings["url"] == "/api/v1/openapi.json"
+    assert settings["validatorUrl"] is None
+
+
+def test_the_document_loads_in_schemathesis(document: dict[str, Any]) -> None:
+    import schemathesis
+    from schemathesis.core.result import Ok
+
+    results = list(schemathesis.openapi.from_dict(document).get_all_operations())
+    assert results and all(isinstance(r, Ok) for r in results)
