@@ -15,6 +15,7 @@ from pathlib import Path
 from django.db import transaction
 
 from community_catalog.models import PostalCode
+from community_catalog.selectors import postcode_positions_forget
 
 DEMO_POSTCODES = Path(__file__).resolve().parent / "demo" / "postcodes-lyon.txt"
 _BATCH = 5000
@@ -67,9 +68,7 @@ def postcodes_load(path: Path, *, progress: Callable[[int], object] | None = Non
                 count += _write(batch, progress)
                 batch = []
         count += _write(batch, progress)
-    from community_catalog.selectors import postcode_positions
-
-    postcode_positions.clear()
+    postcode_positions_forget()
     return count
 
 

@@ -26,6 +26,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import resolve
 from django.utils import timezone
 
+from events.models import Event
+
 logger = logging.getLogger(__name__)
 
 
@@ -57,8 +59,6 @@ def _broker() -> dict[str, Any]:
 
 def outbox_lag_seconds() -> float:
     """How long the oldest event whose work is not done has waited (0: none waits)."""
-    from events.models import Event
-
     oldest = (
         Event.objects.filter(processed_at__isnull=True, failed_at__isnull=True)
         .order_by("id")

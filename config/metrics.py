@@ -18,7 +18,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from config.health import outbox_lag_seconds
 from core.caches import cache_register
+from events.models import Event, WebhookDelivery
+from referrals.models import Placement, Referral
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +60,6 @@ def database_gauges_forget() -> None:
 
 
 def _database_gauges_read() -> list[GaugeMetricFamily]:
-    from config.health import outbox_lag_seconds
-    from events.models import Event, WebhookDelivery
-    from referrals.models import Placement, Referral
-
     up = GaugeMetricFamily("tisser_database_up", "1 when the database answers the scrape.")
     try:
         referrals = GaugeMetricFamily(

@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import HealthCenter
+from community_catalog.models import Organization
 from events.models import Event
 from referrals.models import Placement, Referral, WellbeingMeasure
 from reports.report_model import (
@@ -85,8 +86,6 @@ def _scope_name(scope: Scope) -> str:
     if scope.health_center_id:
         return str(HealthCenter.objects.get(id=scope.health_center_id).name)
     if scope.organization_id:
-        from community_catalog.models import Organization
-
         return str(Organization.objects.get(id=scope.organization_id).name)
     return str(_("The whole territory"))
 

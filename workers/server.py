@@ -24,6 +24,7 @@ from gunicorn.glogging import Logger
 
 from core.broker import embedded
 from core.logs import request_id
+from workers.runtime import EmbeddedRuntime
 
 _runtime: Any = None
 
@@ -31,8 +32,6 @@ _runtime: Any = None
 def _post_worker_init(worker: Any) -> None:
     global _runtime
     if embedded():
-        from workers.runtime import EmbeddedRuntime
-
         _runtime = EmbeddedRuntime()
         _runtime.start()
 

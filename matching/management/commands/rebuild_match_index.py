@@ -5,6 +5,8 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from matching.index import match_points_rebuild
+
 
 class Command(BaseCommand):
     help = (
@@ -14,8 +16,6 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from matching.index import match_points_rebuild
-
         with transaction.atomic():
             count = match_points_rebuild()
         self.stdout.write(f"{count} matching point(s) written.")
