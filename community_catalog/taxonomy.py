@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 from django.conf import settings
 
+from community_catalog.models import Crosswalk, TaxonomyTerm, TaxonomyVersion
 from core.caches import cache_register
 
 # The name Tisser's own taxonomy goes by in HSDS files (`taxonomy_term.taxonomy`).
@@ -210,8 +211,6 @@ _checked_at = -1e9
 
 def taxonomy_version() -> str:
     """The version the database holds: the seed's, then how many changes since."""
-    from community_catalog.models import TaxonomyVersion
-
     number = TaxonomyVersion.objects.filter(pk=1).values_list("number", flat=True).first()
     return f"{SEED_VERSION}.{number}" if number else SEED_VERSION
 
@@ -220,8 +219,6 @@ def taxonomy_change_lock() -> None:
     """Take the taxonomy for a change, in the caller's transaction, before any other
     lock: every change to terms or crosswalks starts here, so they queue in one order
     and never wait on each other in a circle."""
-    from community_catalog.models import TaxonomyVersion
-
     if TaxonomyVersion.objects.select_for_update().filter(pk=1).first() is None:
         TaxonomyVersion.objects.get_or_create(pk=1)
         TaxonomyVersion.objects.select_for_update().filter(pk=1).first()
@@ -234,8 +231,6 @@ def taxonomy_read_lock() -> None:
     not wait on each other (a shared lock; SQLite's single writer orders them anyway)."""
     from django.db import connection
 
-    from community_catalog.models import TaxonomyVersion
-
     if connection.vendor == "postgresql":
         table = connection.ops.quote_name(TaxonomyVersion._meta.db_table)
         with connection.cursor() as cursor:
@@ -247,16 +242,12 @@ def taxonomy_version_bump() -> None:
     from django.db.models import F
     from django.utils import timezone
 
-    from community_catalog.models import TaxonomyVersion
-
     now = timezone.now()
     if not TaxonomyVersion.objects.filter(pk=1).update(number=F("number") + 1, changed_at=now):
         TaxonomyVersion.objects.get_or_create(pk=1, defaults={"number": 1, "changed_at": now})
 
 
 def _load() -> Taxonomy:
-    from community_catalog.models import Crosswalk, TaxonomyTerm
-
     version = taxonomy_version()
     rows = list(
         TaxonomyTerm.objects.values_list(

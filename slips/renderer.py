@@ -29,6 +29,7 @@ from urllib.parse import unquote, urlsplit
 import fontpkg_atkinson_hyperlegible
 from django.conf import settings
 
+from slips.content import sample_slips_html
 from slips.render_process import RenderProcess
 
 logger = logging.getLogger(__name__)
@@ -78,8 +79,6 @@ class SlipRenderer:
     def warm(self) -> None:
         """Render sample slips once, in every face and size a slip uses, so that fonts,
         templates and caches are loaded before real work."""
-        from slips.content import sample_slips_html
-
         for html in sample_slips_html():
             self.render(html)
 
