@@ -166,15 +166,6 @@ def explanation_text(explanation: Mapping[str, Any], language: str) -> str:
     return _text(explanation, language, _EXPLANATION_TEXTS) if explanation else ""
 
 
-def reason_texts(reason: Mapping[str, Any], languages: Iterable[str]) -> dict[str, str]:
-    """The same in several languages: `{"fr": ..., "en": ...}`."""
-    return {language: reason_text(reason, language) for language in languages}
-
-
-def explanation_texts(explanation: Mapping[str, Any], languages: Iterable[str]) -> dict[str, str]:
-    return {language: explanation_text(explanation, language) for language in languages}
-
-
 def spoken(language: str) -> str:
     """The language text is written in: `language` when Tisser has translations for
     it, else the default (French), as gettext itself falls back."""

@@ -15,6 +15,7 @@ from community_catalog.forms import term_choices
 from community_catalog.models import Organization, TaxonomyTerm
 from community_catalog.services import organization_create, service_create
 from events.models import Event
+from matching.reasons import explanation_text
 from referrals.matching_jobs import referral_match
 from referrals.models import Referral
 from tests.conftest import ApiClient, referral_body, referral_matched
@@ -269,5 +270,5 @@ def test_a_referral_whose_needs_were_all_retired_is_told_so(
     referral_match(referral_id=uuid.UUID(referral_id), event_id=event.id)
     explanation = Referral.objects.get(id=referral_id).unmatched_explanation
     assert explanation["code"] == "needs"
-    assert "Digital exclusion" in explanation["en"]
-    assert "Difficultés numériques" in explanation["fr"]
+    assert "Digital exclusion" in explanation_text(explanation, "en")
+    assert "Difficultés numériques" in explanation_text(explanation, "fr")

@@ -67,4 +67,3 @@ def test_the_development_app_stays_out_of_the_image_and_of_production() -> None:
     assert 'if not PRODUCTION and importlib.util.find_spec("bench") is not None:' in settings_text
     wheel = (ROOT / "pyproject.toml").read_text().split("[tool.hatch.build.targets.wheel]")[1]
     assert '"bench"' not in wheel.split("\n\n")[0]
-

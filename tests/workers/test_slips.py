@@ -574,7 +574,7 @@ def test_the_days_slips_come_as_one_document_in_the_order_they_were_filed(
 def test_a_large_batch_comes_in_parts(
     api: ApiClient, catalog: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("referrals.api.BATCH_MAX_SLIPS", 2)
+    monkeypatch.setattr("slips.api.BATCH_MAX_SLIPS", 2)
     filed = [slipped(api, first_name=n, needs=["isolation"]) for n in ("Anne", "Bruno", "Chloé")]
     today = timezone.localdate().isoformat()
 
