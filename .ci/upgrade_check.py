@@ -501,6 +501,13 @@ def verify(fingerprint_path: Path, summary_path: Path | None) -> int:
             "tables_without_model": without_model,
             **{key: len(values) for key, values in before["ids"].items()},
             "models": {key: model._meta.label for key, model in models.items()},
+            # Old tables whose model now lives in another app (found by table name).
+            "moved": {
+                table: model._meta.label
+                for table, model in sorted(by_table.items())
+                if table in before["counts"]
+                and not table.startswith((f"{model._meta.app_label}_", "django_"))
+            },
             "api": api,
         },
         started,

@@ -12,7 +12,7 @@ from ninja import Field, Query, Router, Schema
 
 from accounts.auth import OperatorKey
 from accounts.models import AuditEntry
-from core.schemas import MAX_OFFSET, ErrorOut, paged
+from core.schemas import MAX_OFFSET, ErrorOut, example_config, paged
 
 router = Router(auth=OperatorKey(), tags=["audit"])
 
@@ -39,7 +39,51 @@ class AuditEntryOut(Schema):
     organization_id: uuid.UUID | None
 
 
+_CENTER_ID = "12259272-11dc-4079-b494-5b6280db1408"
+_REFERRAL_ID = "9549f7b6-2fa0-4166-982c-86008421b03d"
+
+
 class AuditListOut(Schema):
+    model_config = example_config(
+        {
+            "items": [
+                {
+                    "id": 1,
+                    "at": "2026-11-25T10:02:31Z",
+                    "referral_id": _REFERRAL_ID,
+                    "referral_ids": [],
+                    "action": "read",
+                    "method": "GET",
+                    "path": f"/api/v1/referrals/{_REFERRAL_ID}",
+                    "status": 200,
+                    "key_prefix": "0e125e5f",
+                    "username": "",
+                    "role": "health_center",
+                    "health_center_id": _CENTER_ID,
+                    "organization_id": None,
+                },
+                {
+                    "id": 2,
+                    "at": "2026-11-25T10:03:02Z",
+                    "referral_id": None,
+                    "referral_ids": [_REFERRAL_ID],
+                    "action": "list",
+                    "method": "GET",
+                    "path": "/app/referrals/",
+                    "status": 200,
+                    "key_prefix": "",
+                    "username": "dr.martin",
+                    "role": "health_center",
+                    "health_center_id": _CENTER_ID,
+                    "organization_id": None,
+                },
+            ],
+            "total": 2,
+            "limit": 100,
+            "offset": 0,
+        }
+    )
+
     items: list[AuditEntryOut]
     total: int
     limit: int

@@ -20,9 +20,9 @@ activities, one A4 page, in French or English. In one run, on the same slips:
   three), beside the same 100 laid out anew by WeasyPrint as one document (once), as the
   batch was made before.
 
-Large-print and French-with-English slips are timed too (20 of each), apart: they are
-longer documents, so they would widen the spread of the main figures for reasons that
-have nothing to do with the renderer.
+Large-print and French-with-English slips are timed too (20 of each, fewer for a smaller
+`--count`), apart: they are longer documents, so they would widen the spread of the main
+figures for reasons that have nothing to do with the renderer.
 
 The last line printed is one JSON object.
 """
@@ -220,9 +220,11 @@ def bench_slips(*, count: int, seed: int = 1, log: Callable[[str], None] = print
     referrals = _file(center, count, rng)
     if len(referrals) < count:
         raise RuntimeError(f"only {len(referrals)} referrals found three activities")
-    large = _file(center, VARIANT_COUNT, rng, large_print=True)
+    # As many variants as slips, up to VARIANT_COUNT: a smoke run (a few slips) stays short.
+    variants_count = min(VARIANT_COUNT, count)
+    large = _file(center, variants_count, rng, large_print=True)
     # Fewer activities run with interpretation: any slip with one or more will do.
-    bilingual = _file(center, VARIANT_COUNT, rng, activities=1, preferred_language="uk")
+    bilingual = _file(center, variants_count, rng, activities=1, preferred_language="uk")
     now = timezone.now()
 
     log("building the HTML…")

@@ -15,6 +15,7 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from accounts.auth import AnyKey, OrganizationKey, request_api_key, request_organization
+from community_catalog import examples
 from community_catalog.hsds import ReadResult
 from community_catalog.hsds_export import catalog_export
 from community_catalog.hsds_files import (
@@ -51,7 +52,7 @@ from community_catalog.service_codes import ServiceCodes, service_codes
 from community_catalog.values import language_normalize
 from core.bodies import DocumentError
 from core.errors import FieldProblem, InvalidInput
-from core.schemas import MAX_OFFSET, ErrorOut
+from core.schemas import MAX_OFFSET, ErrorOut, openapi_examples
 
 catalog_router = Router(tags=["catalogue"])
 
@@ -272,7 +273,12 @@ def _document_read(request: HttpRequest) -> ReadResult:
             "required": True,
             "description": "HSDS 3.0 JSON: a service, a list of services, a page of "
             "services ({'contents': [...]}) or an organization with its services.",
-            "content": {"application/json": {"schema": {"type": ["object", "array"]}}},
+            "content": {
+                "application/json": {
+                    "schema": {"type": ["object", "array"]},
+                    "example": examples.IMPORT_FILE,
+                }
+            },
         }
     },
 )
@@ -327,6 +333,7 @@ def _import(
     response={200: dict[str, Any], 401: ErrorOut},
     auth=OrganizationKey(),
     operation_id="catalog_export",
+    openapi_extra=openapi_examples({200: examples.EXPORT}),
 )
 def catalog_export_endpoint(request: HttpRequest) -> dict[str, Any]:
     """Your whole catalogue as HSDS 3.0: one page of HSDS's `service_list`."""

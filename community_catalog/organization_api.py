@@ -18,7 +18,7 @@ from pydantic import ValidationError as PydanticValidationError
 from pydantic import WithJsonSchema
 
 from accounts.auth import OrganizationKey, request_organization
-from community_catalog import services
+from community_catalog import examples, services
 from community_catalog.hsds_export import (
     LOCATION_PARTS,
     location_export,
@@ -37,17 +37,11 @@ from community_catalog.models import Location, Schedule, Service, ServiceAtLocat
 from community_catalog.schemas import CapacityIn, CapacityOut, CloseIn, ServiceDeletedOut
 from core.bodies import json_parse, validation_problems
 from core.errors import FieldProblem, InvalidInput, NotFound
-from core.schemas import MAX_OFFSET, ErrorOut
+from core.schemas import MAX_OFFSET, ErrorOut, openapi_examples
 
 organization_router = Router(auth=OrganizationKey(), tags=["organisation"])
 
 _ERRORS: dict[int, Any] = {401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
-_OBJECT_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": {"type": "object"}}},
-    }
-}
 
 
 def _json_object(request: HttpRequest, *, optional: bool = False) -> dict[str, Any]:
@@ -77,7 +71,11 @@ ServiceStatus = Annotated[
 ]
 
 
-@organization_router.get("/services", response={200: dict[str, Any], 401: ErrorOut, 422: ErrorOut})
+@organization_router.get(
+    "/services",
+    response={200: dict[str, Any], 401: ErrorOut, 422: ErrorOut},
+    openapi_extra=openapi_examples({200: examples.SERVICE_PAGE}),
+)
 def own_services_list(
     request: HttpRequest,
     status: ServiceStatus | None = None,
@@ -111,7 +109,9 @@ def own_services_list(
 
 
 @organization_router.post(
-    "/services", response={201: HsdsService, **_ERRORS}, openapi_extra=_OBJECT_BODY
+    "/services",
+    response={201: HsdsService, **_ERRORS},
+    openapi_extra=openapi_examples({201: examples.SERVICE}, examples.SERVICE_IN),
 )
 def own_service_create(request: HttpRequest) -> Status:
     """Create a service from an HSDS service object. Nested ids may be left out;
@@ -121,7 +121,11 @@ def own_service_create(request: HttpRequest) -> Status:
     return Status(201, _service_doc(service.id))
 
 
-@organization_router.get("/services/{service_id}", response={200: HsdsService, **_ERRORS})
+@organization_router.get(
+    "/services/{service_id}",
+    response={200: HsdsService, **_ERRORS},
+    openapi_extra=openapi_examples({200: examples.SERVICE}),
+)
 def own_service_read(request: HttpRequest, service_id: uuid.UUID) -> dict[str, Any]:
     organization = request_organization(request)
     if not Service.objects.filter(id=service_id, organization=organization).exists():
@@ -130,7 +134,9 @@ def own_service_read(request: HttpRequest, service_id: uuid.UUID) -> dict[str, A
 
 
 @organization_router.patch(
-    "/services/{service_id}", response={200: HsdsService, **_ERRORS}, openapi_extra=_OBJECT_BODY
+    "/services/{service_id}",
+    response={200: HsdsService, **_ERRORS},
+    openapi_extra=openapi_examples({200: examples.SERVICE}, examples.SERVICE_PATCH),
 )
 def own_service_update(request: HttpRequest, service_id: uuid.UUID) -> dict[str, Any]:
     """Change the given top-level fields; a list given (schedules, phones…) replaces the
@@ -161,12 +167,12 @@ def own_service_delete(request: HttpRequest, service_id: uuid.UUID) -> ServiceDe
 @organization_router.post(
     "/services/{service_id}/close",
     response={200: HsdsService, **_ERRORS},
-    openapi_extra={
-        "requestBody": {
-            "required": False,
-            "content": {"application/json": {"schema": CloseIn.model_json_schema()}},
-        }
-    },
+    openapi_extra=openapi_examples(
+        {200: examples.SERVICE_CLOSED},
+        examples.CLOSE_IN,
+        body_schema=CloseIn.model_json_schema(),
+        body_required=False,
+    ),
 )
 def own_service_close(request: HttpRequest, service_id: uuid.UUID) -> dict[str, Any]:
     """Close a service for a while: it is not proposed until reopened. An optional
@@ -187,7 +193,11 @@ def own_service_close(request: HttpRequest, service_id: uuid.UUID) -> dict[str, 
     return _service_doc(service_id)
 
 
-@organization_router.post("/services/{service_id}/reopen", response={200: HsdsService, **_ERRORS})
+@organization_router.post(
+    "/services/{service_id}/reopen",
+    response={200: HsdsService, **_ERRORS},
+    openapi_extra=openapi_examples({200: examples.SERVICE}),
+)
 def own_service_reopen(request: HttpRequest, service_id: uuid.UUID) -> dict[str, Any]:
     services.service_status_set(
         organization=request_organization(request),
@@ -198,7 +208,11 @@ def own_service_reopen(request: HttpRequest, service_id: uuid.UUID) -> dict[str,
     return _service_doc(service_id)
 
 
-@organization_router.post("/services/{service_id}/confirm", response={200: HsdsService, **_ERRORS})
+@organization_router.post(
+    "/services/{service_id}/confirm",
+    response={200: HsdsService, **_ERRORS},
+    openapi_extra=openapi_examples({200: examples.SERVICE}),
+)
 def own_service_confirm(request: HttpRequest, service_id: uuid.UUID) -> dict[str, Any]:
     """Say the service's details are current (sets `assured_date` to today)."""
     services.service_confirm(organization=request_organization(request), service_id=service_id)
@@ -222,7 +236,7 @@ def _sal_doc(sal_id: uuid.UUID) -> dict[str, Any]:
 @organization_router.post(
     "/services/{service_id}/service-at-locations",
     response={201: HsdsServiceAtLocation, **_ERRORS},
-    openapi_extra=_OBJECT_BODY,
+    openapi_extra=openapi_examples({201: examples.SAL}, examples.SAL_IN),
 )
 def own_sal_create(request: HttpRequest, service_id: uuid.UUID) -> Status:
     """Offer a service at one of your locations: `location_id`, and optionally
@@ -243,7 +257,9 @@ def _own_sal_id(request: HttpRequest, sal_id: uuid.UUID) -> uuid.UUID:
 
 
 @organization_router.get(
-    "/service-at-locations/{sal_id}", response={200: HsdsServiceAtLocation, **_ERRORS}
+    "/service-at-locations/{sal_id}",
+    response={200: HsdsServiceAtLocation, **_ERRORS},
+    openapi_extra=openapi_examples({200: examples.SAL}),
 )
 def own_sal_read(request: HttpRequest, sal_id: uuid.UUID) -> dict[str, Any]:
     return _sal_doc(_own_sal_id(request, sal_id))
@@ -252,7 +268,7 @@ def own_sal_read(request: HttpRequest, sal_id: uuid.UUID) -> dict[str, Any]:
 @organization_router.patch(
     "/service-at-locations/{sal_id}",
     response={200: HsdsServiceAtLocation, **_ERRORS},
-    openapi_extra=_OBJECT_BODY,
+    openapi_extra=openapi_examples({200: examples.SAL}, examples.SAL_PATCH),
 )
 def own_sal_update(request: HttpRequest, sal_id: uuid.UUID) -> dict[str, Any]:
     changes = _json_object(request)
@@ -298,7 +314,9 @@ def _schedule_doc(sal_id: uuid.UUID, schedule_id: uuid.UUID) -> dict[str, Any]:
 
 
 @organization_router.get(
-    "/service-at-locations/{sal_id}/schedules", response={200: list[HsdsSchedule], **_ERRORS}
+    "/service-at-locations/{sal_id}/schedules",
+    response={200: list[HsdsSchedule], **_ERRORS},
+    openapi_extra=openapi_examples({200: [examples.SCHEDULE]}),
 )
 def own_schedules_list(request: HttpRequest, sal_id: uuid.UUID) -> list[dict[str, Any]]:
     _own_sal_id(request, sal_id)
@@ -308,7 +326,7 @@ def own_schedules_list(request: HttpRequest, sal_id: uuid.UUID) -> list[dict[str
 @organization_router.post(
     "/service-at-locations/{sal_id}/schedules",
     response={201: HsdsSchedule, **_ERRORS},
-    openapi_extra=_OBJECT_BODY,
+    openapi_extra=openapi_examples({201: examples.SCHEDULE}, examples.SCHEDULE_IN),
 )
 def own_schedule_create(request: HttpRequest, sal_id: uuid.UUID) -> Status:
     """Add a schedule in HSDS's iCal-style fields, e.g. `{"freq": "MONTHLY", "byday":
@@ -324,6 +342,7 @@ def own_schedule_create(request: HttpRequest, sal_id: uuid.UUID) -> Status:
 @organization_router.get(
     "/service-at-locations/{sal_id}/schedules/{schedule_id}",
     response={200: HsdsSchedule, **_ERRORS},
+    openapi_extra=openapi_examples({200: examples.SCHEDULE}),
 )
 def own_schedule_read(
     request: HttpRequest, sal_id: uuid.UUID, schedule_id: uuid.UUID
@@ -334,7 +353,7 @@ def own_schedule_read(
 @organization_router.patch(
     "/service-at-locations/{sal_id}/schedules/{schedule_id}",
     response={200: HsdsSchedule, **_ERRORS},
-    openapi_extra=_OBJECT_BODY,
+    openapi_extra=openapi_examples({200: examples.SCHEDULE}, examples.SCHEDULE_PATCH),
 )
 def own_schedule_update(
     request: HttpRequest, sal_id: uuid.UUID, schedule_id: uuid.UUID
@@ -371,7 +390,11 @@ def _location_doc(location_id: uuid.UUID) -> dict[str, Any]:
     return location_export(location)
 
 
-@organization_router.get("/locations", response={200: list[HsdsLocation], 401: ErrorOut})
+@organization_router.get(
+    "/locations",
+    response={200: list[HsdsLocation], 401: ErrorOut},
+    openapi_extra=openapi_examples({200: [examples.LOCATION]}),
+)
 def own_locations_list(request: HttpRequest) -> list[dict[str, Any]]:
     locations = Location.objects.filter(
         organization=request_organization(request)
@@ -380,7 +403,9 @@ def own_locations_list(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @organization_router.post(
-    "/locations", response={201: HsdsLocation, **_ERRORS}, openapi_extra=_OBJECT_BODY
+    "/locations",
+    response={201: HsdsLocation, **_ERRORS},
+    openapi_extra=openapi_examples({201: examples.LOCATION}, examples.LOCATION_IN),
 )
 def own_location_create(request: HttpRequest) -> Status:
     """A place, as an HSDS location with its `addresses`; `"confidential": true` for a
@@ -392,7 +417,11 @@ def own_location_create(request: HttpRequest) -> Status:
     return Status(201, _location_doc(location.id))
 
 
-@organization_router.get("/locations/{location_id}", response={200: HsdsLocation, **_ERRORS})
+@organization_router.get(
+    "/locations/{location_id}",
+    response={200: HsdsLocation, **_ERRORS},
+    openapi_extra=openapi_examples({200: examples.LOCATION}),
+)
 def own_location_read(request: HttpRequest, location_id: uuid.UUID) -> dict[str, Any]:
     if not Location.objects.filter(
         id=location_id, organization=request_organization(request)
@@ -402,7 +431,9 @@ def own_location_read(request: HttpRequest, location_id: uuid.UUID) -> dict[str,
 
 
 @organization_router.patch(
-    "/locations/{location_id}", response={200: HsdsLocation, **_ERRORS}, openapi_extra=_OBJECT_BODY
+    "/locations/{location_id}",
+    response={200: HsdsLocation, **_ERRORS},
+    openapi_extra=openapi_examples({200: examples.LOCATION}, examples.LOCATION_PATCH),
 )
 def own_location_update(request: HttpRequest, location_id: uuid.UUID) -> dict[str, Any]:
     changes = _json_object(request)

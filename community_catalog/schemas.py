@@ -10,7 +10,9 @@ from typing import Annotated, Any, Literal
 from ninja import Schema
 from pydantic import ConfigDict, Field
 
+from community_catalog import examples
 from community_catalog.models import ServiceAtLocation
+from core.schemas import example_config
 
 
 class StrictSchema(Schema):
@@ -18,6 +20,8 @@ class StrictSchema(Schema):
 
 
 class TaxonomyTermOut(Schema):
+    model_config = example_config(examples.TERM)
+
     id: uuid.UUID
     code: str
     kind: Literal["need", "activity"]
@@ -36,6 +40,8 @@ class TaxonomyTermOut(Schema):
 
 
 class TaxonomyOut(Schema):
+    model_config = example_config(examples.TAXONOMY)
+
     taxonomy: str = Field(description="Name of the taxonomy, as in HSDS `taxonomy_term.taxonomy`.")
     version: str = Field(description="Changes with every change to the taxonomy or crosswalks.")
     terms: list[TaxonomyTermOut]
@@ -47,6 +53,8 @@ Code = Annotated[str, Field(max_length=64, pattern=_NO_NUL)]
 
 
 class TermCreateIn(StrictSchema):
+    model_config = example_config(examples.TERM_CREATE_IN)
+
     code: str = Field(
         max_length=64,
         pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$",
@@ -68,6 +76,8 @@ class TermCreateIn(StrictSchema):
 
 
 class TermPatchIn(StrictSchema):
+    model_config = example_config(examples.TERM_PATCH_IN)
+
     name_fr: str | None = Field(None, min_length=1, max_length=200, pattern=_NO_NUL)
     name_en: str | None = Field(None, min_length=1, max_length=200, pattern=_NO_NUL)
     description: str | None = Field(None, max_length=2000, pattern=_NO_NUL)
@@ -79,6 +89,8 @@ class TermPatchIn(StrictSchema):
 
 
 class CrosswalkIn(StrictSchema):
+    model_config = example_config(examples.CROSSWALK_IN)
+
     taxonomy: str = Field(
         max_length=300,
         pattern=_NO_NUL,
@@ -108,12 +120,16 @@ class CrosswalkOut(Schema):
 
 
 class CrosswalkSetOut(CrosswalkOut):
+    model_config = example_config(examples.CROSSWALK_SET)
+
     services_updated: int = Field(
         description="Services already imported whose matching changed at once."
     )
 
 
 class CrosswalkListOut(Schema):
+    model_config = example_config(examples.CROSSWALK_LIST)
+
     total: int
     limit: int
     offset: int
@@ -132,6 +148,8 @@ class UnmappedOut(Schema):
 
 
 class UnmappedListOut(Schema):
+    model_config = example_config(examples.UNMAPPED_LIST)
+
     total: int
     limit: int
     offset: int
@@ -144,6 +162,8 @@ class SessionOut(Schema):
 
 
 class CapacityOut(Schema):
+    model_config = example_config(examples.CAPACITY)
+
     status: ServiceAtLocation.CapacityStatus
     available: int | None
     maximum: int | None
@@ -217,6 +237,8 @@ class ActivityOut(Schema):
 
 
 class ActivityListOut(Schema):
+    model_config = example_config(examples.ACTIVITY_LIST)
+
     total: int
     limit: int
     offset: int
@@ -224,6 +246,8 @@ class ActivityListOut(Schema):
 
 
 class ServiceDeletedOut(Schema):
+    model_config = example_config(examples.SERVICE_DELETED)
+
     deleted: bool
     status: str | None = Field(description="The service's status when it was kept.")
     live_referrals: int
@@ -231,6 +255,8 @@ class ServiceDeletedOut(Schema):
 
 
 class CloseIn(StrictSchema):
+    model_config = example_config(examples.CLOSE_IN)
+
     alert: str | None = Field(
         None,
         max_length=2000,
@@ -240,6 +266,8 @@ class CloseIn(StrictSchema):
 
 
 class CapacityIn(StrictSchema):
+    model_config = example_config(examples.CAPACITY_IN)
+
     status: ServiceAtLocation.CapacityStatus | None = None
     available: int | None = Field(None, ge=0, le=100_000)
     maximum: int | None = Field(None, ge=0, le=100_000)
@@ -267,6 +295,8 @@ class UnmappedTermOut(Schema):
 
 
 class ImportReportOut(Schema):
+    model_config = example_config(examples.IMPORT_REPORT)
+
     dry_run: bool
     created: int
     updated: int

@@ -45,7 +45,7 @@ class TisserApi(NinjaAPI):
         self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
     ) -> OpenAPISchema:
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
-        openapi_complete(schema)
+        openapi_complete(schema, error_examples())
         return schema
 
     def create_response(
@@ -60,7 +60,7 @@ class TisserApi(NinjaAPI):
             request, data, status=status, temporal_response=temporal_response
         )
         # A page of a list says its total and links its neighbours in headers too.
-        if response.status_code == 200 and isinstance(data, dict) and PAGE_FIELDS <= data.keys():
+        if response.status_code == 200 and isinstance(data, dict) and data.keys() >= PAGE_FIELDS:
             for name, value in page_headers(request, data).items():
                 response[name] = value
         return response
@@ -96,6 +96,46 @@ def error_body(
     code: str, message: str, fields: list[dict[str, str]] | None = None, **extra: Any
 ) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "fields": fields or [], **extra}}
+
+
+AUTHENTICATION_REQUIRED = "A valid API key is required: send 'Authorization: Bearer <key>'."
+
+
+def error_examples() -> dict[int, dict[str, Any]]:
+    """An example of each refusal by status, for the OpenAPI document."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return {
+        400: error_body("invalid_json", "The body is not JSON: Expecting value: line 1 column 1"),
+        401: error_body("unauthorized", AUTHENTICATION_REQUIRED),
+        404: error_body("not_found", "No referral with this id."),
+        409: error_body(
+            "illegal_transition",
+            "A placement that is 'requested' cannot become 'completed'. "
+            "Allowed now: accept, reject.",
+            status="requested",
+            allowed=["accept", "reject"],
+        ),
+        410: error_body(
+            "personal_data_erased",
+            "The slip was erased with the referral's personal data (consent withdrawn, or "
+            "the retention period ended).",
+        ),
+        413: error_body(
+            "too_large",
+            f"The request body is larger than {limit} bytes.",
+            [{"field": "body", "message": f"at most {limit} bytes"}],
+        ),
+        415: error_body(
+            "unsupported_media_type",
+            "Send the body as application/json.",
+            [{"field": "Content-Type", "message": "text/plain: use application/json"}],
+        ),
+        422: error_body(
+            "validation_error",
+            "Some needs are not taxonomy codes.",
+            [{"field": "needs[0]", "message": "unknown taxonomy code 'isolement'"}],
+        ),
+    }
 
 
 def field_path(loc: list[Any] | tuple[Any, ...]) -> str:
@@ -134,10 +174,7 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespo
 def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     response = api.create_response(
         request,
-        error_body(
-            "unauthorized",
-            "A valid API key is required: send 'Authorization: Bearer <key>'.",
-        ),
+        error_body("unauthorized", AUTHENTICATION_REQUIRED),
         status=401,
     )
     response["WWW-Authenticate"] = "Bearer"

@@ -94,8 +94,11 @@ UNAVAILABLE = {
 }
 
 
-def openapi_complete(document: dict[str, Any]) -> dict[str, Any]:
-    """Add to ninja's document what it cannot know (see the module's docstring)."""
+def openapi_complete(
+    document: dict[str, Any], error_examples: dict[int, dict[str, Any]]
+) -> dict[str, Any]:
+    """Add to ninja's document what it cannot know (see the module's docstring), and an
+    example of each refusal (`error_examples`, by status) the operations document."""
     schemas = document.get("components", {}).get("schemas", {})
     for item in document["paths"].values():
         for operation in item.values():
@@ -103,6 +106,9 @@ def openapi_complete(document: dict[str, Any]) -> dict[str, Any]:
             for status, response in responses.items():
                 if 200 <= int(status) < 300 and _is_page(response, schemas):
                     response.setdefault("headers", {}).update(PAGE_HEADERS)
+                media = response.get("content", {}).get("application/json")
+                if media is not None and int(status) in error_examples:
+                    media.setdefault("example", error_examples[int(status)])
             if operation.get("security"):
                 _merge(responses.setdefault(429, {}), TOO_MANY_REQUESTS)
             _merge(responses.setdefault(503, {}), UNAVAILABLE)
@@ -125,14 +131,14 @@ def _is_page(response: dict[str, Any], schemas: dict[str, Any]) -> bool:
     if not ref.startswith("#/components/schemas/"):
         return False
     found = schemas.get(ref.rsplit("/", 1)[1], {})
-    return PAGE_FIELDS <= set(found.get("properties", {}))
+    return set(found.get("properties", {})) >= PAGE_FIELDS
 
 
 # --- Webhooks ------------------------------------------------------------------------
 
 # The examples are signed with this secret (the Standard Webhooks specification's own
 # example), so a receiver's verification can be checked against them.
-EXAMPLE_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+EXAMPLE_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # noqa: S105 (public, for examples)
 _EXAMPLE_TIME = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 _EXAMPLE_DELIVERY = uuid.UUID("5d6c2f1e-8a4b-4c1d-9e7f-3a2b1c0d9e8f")
 # Whose id an event's aggregate is, by the first word of its type.
@@ -152,6 +158,13 @@ _PLACEMENT_STATES = {
     "cancelled": ("cancelled", "cancelled-by-center"),
 }
 
+# The status in the example of the other events that carry one.
+_STATUSES = {
+    "service.updated": "active",
+    "service.closed": "inactive",
+    "capacity.changed": "no-capacity",
+}
+
 
 def _example(key: str) -> Any:
     return PAYLOAD_KEY_SCHEMAS.get(key, {}).get("examples", [None])[0]
@@ -163,6 +176,8 @@ def webhook_example(event_type: str) -> Event:
     payload = {key: _example(key) for key in sorted(outbox.EVENT_PAYLOAD_KEYS[event_type])}
     if family == "placement" and "status" in payload:
         payload["status"], payload["status_reason"] = _PLACEMENT_STATES.get(name, (name, None))
+    elif "status" in payload:
+        payload["status"] = _STATUSES.get(event_type, payload["status"])
     aggregate_type, id_key = _AGGREGATES.get(family, (family, "service_id"))
     return Event(
         id=4217,
@@ -233,7 +248,7 @@ def webhooks_section() -> dict[str, Any]:
         section[event_type] = {
             "post": {
                 "operationId": "webhook_" + re.sub(r"[^a-z0-9]+", "_", event_type),
-                "summary": f"`{event_type}`, POSTed to the URLs subscribed to it",
+                "summary": f"{event_type}, POSTed to the URLs subscribed to it",
                 "description": (
                     "Signed per Standard Webhooks with the subscription's `secret`: verify "
                     "`webhook-signature` over `webhook-id`, `webhook-timestamp` and the raw "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, TypeVar
 
@@ -107,6 +108,39 @@ def no_nul(value: str) -> str:
 
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(no_nul)]
+
+
+def example_config(*examples: Any) -> ConfigDict:
+    """A schema's `model_config` giving its examples, shown in the OpenAPI document."""
+
+    def add(schema: dict[str, Any]) -> None:
+        schema["examples"] = copy.deepcopy(list(examples))
+
+    return ConfigDict(json_schema_extra=add)
+
+
+def openapi_examples(
+    answers: Mapping[int, Any],
+    body: Any = None,
+    *,
+    body_schema: dict[str, Any] | None = None,
+    body_required: bool = True,
+) -> dict[str, Any]:
+    """An operation's `openapi_extra` giving an example of its JSON answer for each status
+    and, for a body the endpoint reads itself, the body's schema and an example."""
+    extra: dict[str, Any] = {
+        "responses": {
+            status: {"content": {"application/json": {"example": example}}}
+            for status, example in answers.items()
+        }
+    }
+    if body is not None:
+        media = {"schema": body_schema or {"type": "object"}, "example": body}
+        extra["requestBody"] = {
+            "required": body_required,
+            "content": {"application/json": media},
+        }
+    return extra
 
 
 class StrictSchema(Schema):

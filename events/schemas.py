@@ -9,7 +9,8 @@ from uuid import UUID
 from ninja import Schema
 from pydantic import Field
 
-from core.schemas import StrictSchema, Text
+from core.schemas import StrictSchema, Text, example_config
+from events import examples
 from events.models import Event
 
 
@@ -23,10 +24,14 @@ class EventOut(Schema):
 
 
 class EventListOut(Schema):
+    model_config = example_config(examples.EVENT_LIST)
+
     items: list[EventOut]
 
 
 class EventPageOut(Schema):
+    model_config = example_config(examples.EVENT_PAGE)
+
     items: list[EventOut]
     next_cursor: str = Field(
         description="Pass as `cursor` to get what follows; when `items` is empty, poll "
@@ -35,6 +40,8 @@ class EventPageOut(Schema):
 
 
 class WebhookIn(StrictSchema):
+    model_config = example_config(examples.WEBHOOK_IN)
+
     url: Text = Field(max_length=500, description="Where to POST the events (https).")
     event_types: list[Text] = Field(
         default=[], max_length=50, description="Event types wanted; empty: all you may see."
@@ -43,6 +50,8 @@ class WebhookIn(StrictSchema):
 
 
 class WebhookPatch(StrictSchema):
+    model_config = example_config(examples.WEBHOOK_PATCH)
+
     url: Text | None = Field(default=None, max_length=500)
     event_types: list[Text] | None = Field(default=None, max_length=50)
     description: Text | None = Field(default=None, max_length=200)
@@ -50,6 +59,8 @@ class WebhookPatch(StrictSchema):
 
 
 class WebhookOut(Schema):
+    model_config = example_config(examples.WEBHOOK)
+
     id: UUID
     url: str
     event_types: list[str]
@@ -59,16 +70,22 @@ class WebhookOut(Schema):
 
 
 class WebhookCreatedOut(WebhookOut):
+    model_config = example_config(examples.WEBHOOK_CREATED)
+
     secret: str = Field(
         description="The signing secret (Standard Webhooks `whsec_…`). Shown only now."
     )
 
 
 class WebhookListOut(Schema):
+    model_config = example_config(examples.WEBHOOK_LIST)
+
     items: list[WebhookOut]
 
 
 class DeliveryOut(Schema):
+    model_config = example_config(examples.DELIVERY)
+
     id: UUID
     subscription_id: UUID
     event_id: int
@@ -84,6 +101,8 @@ class DeliveryOut(Schema):
 
 
 class DeliveryPageOut(Schema):
+    model_config = example_config(examples.DELIVERY_PAGE)
+
     items: list[DeliveryOut]
     total: int
     limit: int

@@ -24,7 +24,7 @@ from core.languages import slip_languages
 from core.schemas import MAX_OFFSET, ErrorOut, paged
 from events.schemas import EventListOut, event_out
 from matching.reasons import reason_text
-from referrals import selectors, services
+from referrals import examples, selectors, services
 from referrals.fhir import referral_bundle
 from referrals.lifecycle import CENTER_ACTIONS, allowed_actions, placement_cancel, referral_cancel
 from referrals.models import Placement, Referral
@@ -152,6 +152,31 @@ _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
         "(with `Idempotent-Replayed: true`) and files nothing; the same key with another "
         "body is refused with 409."
     ),
+    openapi_extra={
+        "parameters": [
+            {
+                "in": "header",
+                "name": "Idempotency-Key",
+                "required": False,
+                "description": "Makes retries safe: the same key with the same body files "
+                "nothing more and answers as the first time; with another body, 409.",
+                "schema": {"type": "string", "pattern": "^[!-~]{1,200}$"},
+                "example": "5b0e4d0c-3f7a-4b8e-9a51-2f9e0c1d7a44",
+            }
+        ],
+        "responses": {
+            202: {
+                "headers": {
+                    "Idempotent-Replayed": {
+                        "description": "`true` when this is the answer to an earlier request "
+                        "with the same `Idempotency-Key`: nothing was filed this time.",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["true"]},
+                    }
+                }
+            }
+        },
+    },
 )
 def referral_create(
     request: HttpRequest, payload: ReferralIn, response: HttpResponse
@@ -322,7 +347,8 @@ def referral_events(request: HttpRequest, referral_id: uuid.UUID) -> EventListOu
                                 "type": {"type": "string", "enum": ["collection"]},
                                 "entry": {"type": "array", "items": {"type": "object"}},
                             },
-                        }
+                        },
+                        "example": examples.FHIR_BUNDLE,
                     }
                 },
             }

@@ -18,8 +18,9 @@ from pydantic import (
     model_validator,
 )
 
-from core.schemas import StrictSchema, Text, no_nul
+from core.schemas import StrictSchema, Text, example_config, no_nul
 from matching.reasons import explanation_text, reason_text
+from referrals import examples
 
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
 
@@ -93,6 +94,8 @@ class WellbeingIn(StrictSchema):
 
 
 class ReferralIn(StrictSchema):
+    model_config = example_config(examples.REFERRAL_IN)
+
     patient_ref: Annotated[
         str,
         StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
@@ -181,6 +184,8 @@ SLIP_LANGUAGES_DOC = (
 
 
 class ReferralAcceptedOut(Schema):
+    model_config = example_config(examples.REFERRAL_ACCEPTED)
+
     id: UUID
     code: str
     stage: str
@@ -284,6 +289,8 @@ class UnmatchedOut(Schema):
 
 
 class MatchesOut(Schema):
+    model_config = example_config(examples.MATCHES)
+
     items: list[MatchExplainedOut]
     unmatched_explanation: UnmatchedOut | None
 
@@ -319,6 +326,8 @@ RejectionReason = Literal[
 class PlacementOut(Schema):
     """The referral offered to one activity: what the health centre sees of it."""
 
+    model_config = example_config(examples.PLACEMENT)
+
     id: UUID
     status: PlacementStatus
     status_reason: PlacementReason | None
@@ -338,6 +347,8 @@ class PlacementOut(Schema):
 
 
 class ReferralOut(Schema):
+    model_config = example_config(examples.REFERRAL)
+
     id: UUID
     code: str
     stage: str
@@ -374,6 +385,8 @@ class ReferralOut(Schema):
 
 
 class ReferralListOut(Schema):
+    model_config = example_config(examples.REFERRAL_LIST)
+
     items: list[ReferralOut]
     total: int
     limit: int
@@ -381,11 +394,15 @@ class ReferralListOut(Schema):
 
 
 class CancelIn(StrictSchema):
+    model_config = example_config(examples.CANCEL_IN)
+
     reason: Text = Field(default="", max_length=200, description="Why, for the record.")
 
 
 class PlacementActionIn(StrictSchema):
     """An organisation's answer. `reason` is required to reject, and only then allowed."""
+
+    model_config = example_config(examples.PLACEMENT_ACTION_IN)
 
     reason: RejectionReason | None = None
     note: Text = Field(default="", max_length=500, description="A comment for the centre.")
@@ -400,6 +417,8 @@ class WellbeingRecordIn(WellbeingIn):
     """A health centre records the person's answers: `baseline` (when referred, if not
     given with the referral) or `follow_up` after a completed placement."""
 
+    model_config = example_config(examples.WELLBEING_RECORD_IN)
+
     timepoint: Literal["baseline", "follow_up"]
     placement_id: UUID | None = Field(
         default=None, description="The completed placement (with `follow_up` only)."
@@ -407,6 +426,8 @@ class WellbeingRecordIn(WellbeingIn):
 
 
 class WellbeingOut(Schema):
+    model_config = example_config(examples.WELLBEING)
+
     timepoint: str
     placement_id: UUID | None
     life_satisfaction: int
@@ -437,6 +458,8 @@ class InboxActivityOut(Schema):
 
 
 class InboxPlacementOut(Schema):
+    model_config = example_config(examples.INBOX_PLACEMENT)
+
     id: UUID
     status: PlacementStatus
     status_reason: PlacementReason | None
@@ -458,6 +481,8 @@ class InboxPlacementOut(Schema):
 
 
 class InboxPageOut(Schema):
+    model_config = example_config(examples.INBOX_PAGE)
+
     items: list[InboxPlacementOut]
     total: int
     limit: int

@@ -21,6 +21,41 @@ from reports.report_model import Scope
 
 router = Router(auth=AnyKey(), tags=["reports"])
 
+_NEEDS = {"key": "need", "label": "Need", "kind": "text"}
+REPORT_EXAMPLE = {
+    "scope": {
+        "health_center_id": "12259272-11dc-4079-b494-5b6280db1408",
+        "organization_id": None,
+        "name": "Maison de santé Gerland",
+    },
+    "from": "2026-06-09",
+    "to": "2026-12-07",
+    "min_cell": 5,
+    "suppressed": "< 5",
+    "tables": {
+        "needs": {
+            "title": "Referrals per need",
+            "note": "A referral can name several needs.",
+            "columns": [
+                _NEEDS,
+                {"key": "code", "label": "Code", "kind": "text"},
+                {"key": "count", "label": "Referrals", "kind": "count"},
+            ],
+            "rows": [
+                {"need": "Loneliness and isolation", "code": "isolation", "count": 41},
+                {"need": "Low mood, stress", "code": "low-mood", "count": "< 5"},
+                {"need": "Physical activity", "code": "physical-activity", "count": "*"},
+            ],
+        },
+    },
+}
+CSV_EXAMPLE = (
+    "Need,Code,Referrals\r\n"
+    "Loneliness and isolation,isolation,41\r\n"
+    '"Low mood, stress",low-mood,< 5\r\n'
+    "Physical activity,physical-activity,*\r\n"
+)
+
 MAX_PERIOD_DAYS = 5 * 366
 
 
@@ -97,6 +132,9 @@ def _report(request: HttpRequest, filters: ReportFilter) -> Any:
         "key sees its referrals; an organisation's, only its own placements; an "
         "operator's, the territory or one health centre."
     ),
+    openapi_extra={
+        "responses": {200: {"content": {"application/json": {"example": REPORT_EXAMPLE}}}}
+    },
 )
 def report(request: HttpRequest, filters: Query[ReportFilter]) -> dict[str, Any]:
     with translation.override(filters.lang):
@@ -107,6 +145,16 @@ def report(request: HttpRequest, filters: Query[ReportFilter]) -> dict[str, Any]
     "/{table}.csv",
     response={200: None, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     summary="One table of the report as CSV",
+    description="`table` is one of the report's `tables`, e.g. `needs`; the header row "
+    "gives the columns' labels in `lang`.",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The table",
+                "content": {"text/csv": {"schema": {"type": "string"}, "example": CSV_EXAMPLE}},
+            }
+        }
+    },
 )
 def report_table_csv(
     request: HttpRequest, table: str, filters: Query[ReportFilter]

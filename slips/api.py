@@ -82,7 +82,20 @@ def referral_slip(request: HttpRequest, referral_id: uuid.UUID) -> FileResponse:
         "yet."
     ),
     openapi_extra={
-        "responses": {200: {"description": "The slip as HTML", "content": {"text/html": {}}}}
+        "responses": {
+            200: {
+                "description": "The slip as HTML",
+                "content": {
+                    "text/html": {
+                        "example": '<!DOCTYPE html>\n<html lang="fr">\n<head>\n'
+                        '<meta charset="utf-8">\n<title>Tisser GM9-KXC</title>\n'
+                        "<style>@page { size: A4; } …</style>\n</head>\n<body>\n"
+                        "<h1>Josiane, voici des activités près de chez vous</h1>\n…"
+                        "\n</body>\n</html>\n"
+                    }
+                },
+            }
+        }
     },
 )
 def referral_slip_html(request: HttpRequest, referral_id: uuid.UUID) -> HttpResponse:
@@ -129,7 +142,38 @@ class SlipBatchQuery(Schema):
     ),
     openapi_extra={
         "responses": {
-            200: {"description": "The slips", "content": {"application/pdf": {}}},
+            200: {
+                "description": "The slips",
+                "content": {"application/pdf": {}},
+                "headers": {
+                    "X-Total-Count": {
+                        "description": "How many slips the day has in all.",
+                        "required": True,
+                        "schema": {"type": "integer", "minimum": 0},
+                        "example": 132,
+                    },
+                    "Link": {
+                        "description": 'The rest of the day\'s slips (`rel="next"`), when '
+                        f"it has more than {BATCH_MAX_SLIPS}.",
+                        "required": False,
+                        "schema": {"type": "string"},
+                        "example": "</api/v1/slips.pdf?date=2026-11-25"
+                        f'&offset={BATCH_MAX_SLIPS}>; rel="next"',
+                    },
+                    "ETag": {
+                        "description": "Send it back in `If-None-Match` for a 304.",
+                        "required": False,
+                        "schema": {"type": "string"},
+                    },
+                    "X-Missing-Slips": {
+                        "description": "The codes of the referrals whose slip could not be "
+                        "read, comma-separated.",
+                        "required": False,
+                        "schema": {"type": "string"},
+                        "example": "GM9-KXC, T4R-QAE",
+                    },
+                },
+            },
             304: {"description": "The batch is the one with this ETag"},
         }
     },
