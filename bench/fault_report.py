@@ -1,7 +1,7 @@
 """`tisser bench faults`: run the fault and fuzz suites (tests/faults) on the configured
 backend and report what they measured. The suites assert the figures themselves (no
 slip lost, none twice, no 5xx); this command reruns them and prints the figures, for
-the README's "Reliability" table.
+the table in docs/operations/reliability.md.
 """
 
 from __future__ import annotations

@@ -8,10 +8,10 @@ database and a Redis namespace of its own serves both:
   rate limiter (counted in Redis, never reached), validation, the needs' taxonomy codes,
   the postcode's position, the referral, its needs and its event in one transaction,
   the event handed to Redis after commit, the request id, metrics and access log.
-- **floor**: `POST /api/v1/bench/floor` (workers/bench_floor.py), the same body through
+- **floor**: `POST /api/v1/bench/floor` (bench/floor.py), the same body through
   the same middleware and the same schema, then one INSERT.
 
-The load comes from another process (workers/load_client.py): a fixed number of
+The load comes from another process (bench/load_client.py): a fixed number of
 connections, each sending the next body as soon as the last answer came. The bodies are
 varied referrals (needs, postcode or position, availability, languages, notes). The two
 endpoints take turns, twice each, after a warm-up, so that a drift of the machine or the

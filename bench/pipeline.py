@@ -6,7 +6,7 @@ processes and the relay. A slip worker has two threads and renders in a child pr
 (slips.render_process): one thread stores a slip and reads the next while the child
 renders the other's. Once the slip workers have warmed their renderers, N varied
 referrals are filed through `POST /api/v1/referrals` from another process
-(workers/load_client.py), and the run waits until every one is `slip_ready`.
+(bench/load_client.py), and the run waits until every one is `slip_ready`.
 
 - **throughput**: N / (last slip stored - first referral stored), both from the database.
 - **latency**: per referral, its slip's time minus its own, from the database.

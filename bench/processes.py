@@ -184,7 +184,7 @@ def _healthy(base: str) -> bool:
 
 
 def load(plan: dict[str, Any], workdir: Path) -> list[dict[str, Any]]:
-    """Run the load client (workers/load_client.py) in its own process on `plan`."""
+    """Run the load client (bench/load_client.py) in its own process on `plan`."""
     import json
 
     plan_path = workdir / f"plan-{uuid.uuid4().hex[:6]}.json"

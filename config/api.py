@@ -5,6 +5,8 @@ Swagger UI from the installed package, not a CDN."""
 from __future__ import annotations
 
 import logging
+import re
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -61,7 +63,8 @@ class TisserApi(NinjaAPI):
         )
         # A page of a list says its total and links its neighbours in headers too.
         if response.status_code == 200 and isinstance(data, dict) and data.keys() >= PAGE_FIELDS:
-            for name, value in page_headers(request, data).items():
+            allowed = _query_parameters(self, request.method or "GET", request.path)
+            for name, value in page_headers(request, data, allowed).items():
                 response[name] = value
         return response
 
@@ -264,3 +267,25 @@ def api_not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
         ),
         status=404,
     )
+
+
+@lru_cache(maxsize=1)
+def _query_routes(api: NinjaAPI) -> list[tuple[re.Pattern[str], str, frozenset[str]]]:
+    """Each operation's path (as a pattern), method and query parameters, read once from
+    the OpenAPI document: what a page's `Link` may carry over to the next page."""
+    routes = []
+    for path, item in api.get_openapi_schema(path_prefix="/api/v1/")["paths"].items():
+        pattern = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)) + "$")
+        for method, operation in item.items():
+            names = frozenset(
+                p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"
+            )
+            routes.append((pattern, method.upper(), names))
+    return routes
+
+
+def _query_parameters(api: NinjaAPI, method: str, path: str) -> frozenset[str]:
+    for pattern, route_method, names in _query_routes(api):
+        if route_method == method and pattern.match(path):
+            return names
+    return frozenset()

@@ -1,4 +1,5 @@
-"""Django settings for Tisser, read from the environment only (see README, "Configuration")."""
+"""Django settings for Tisser, read from the environment only (every variable is in
+docs/operations/configuration.md)."""
 
 from __future__ import annotations
 

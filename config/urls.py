@@ -21,8 +21,6 @@ from slips import web as slips_web
 MOVED_ADMIN = {
     "healthcenter": "accounts",
     "apikey": "accounts",
-    "membership": "accounts",
-    "auditentry": "accounts",
     "event": "events",
     "webhooksubscription": "events",
     "webhookdelivery": "events",
@@ -36,11 +34,6 @@ moved_admin = [
         ),
     )
     for model, app in MOVED_ADMIN.items()
-] + [
-    re_path(
-        r"^admin/community_catalog/matchpoint/(?P<rest>.*)$",
-        RedirectView.as_view(url="/admin/matching/matchpoint/%(rest)s", permanent=True),
-    )
 ]
 
 urlpatterns = [

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Collection, Mapping
 from typing import Annotated, Any, TypeVar
 
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, QueryDict
 from ninja import Schema
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 
@@ -82,14 +83,40 @@ def paged(
     }
 
 
-def page_headers(request: HttpRequest, page: Mapping[str, Any]) -> dict[str, str]:
+# What a link to the next page keeps of the request's query: a list's filters are short
+# codes, dates and words. Anything else (a name no list takes, a long value, a query
+# grown past the size of any real filter) is left out rather than echoed back in a header.
+_LINK_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_LINK_VALUE_CHARS = 200
+_LINK_QUERY_CHARS = 1000
+
+
+def _link_query(request: HttpRequest, allowed: Collection[str] | None) -> QueryDict:
+    kept = QueryDict(mutable=True)
+    for key, values in request.GET.lists():
+        if not _LINK_KEY.match(key):
+            continue
+        if allowed is not None and key not in allowed and key not in ("offset", "limit"):
+            continue
+        short = [v for v in values[:10] if len(v) <= _LINK_VALUE_CHARS]
+        if short:
+            kept.setlist(key, short)
+    if len(kept.urlencode()) > _LINK_QUERY_CHARS:
+        return QueryDict(mutable=True)
+    return kept
+
+
+def page_headers(
+    request: HttpRequest, page: Mapping[str, Any], allowed: Collection[str] | None = None
+) -> dict[str, str]:
     """A page's `X-Total-Count` (the list's `total`) and `Link` to the next and previous
-    pages (RFC 8288), as the same request with another `offset`."""
+    pages (RFC 8288), as the same request with another `offset`. `allowed`: the query
+    parameters the list takes (others are not echoed back)."""
     total, limit, offset = int(page["total"]), int(page["limit"]), int(page["offset"])
     links = []
     for rel, start in (("next", offset + limit), ("prev", max(0, offset - limit))):
         if (rel == "next" and start < total) or (rel == "prev" and offset > 0):
-            query = request.GET.copy()
+            query = _link_query(request, allowed)
             query["offset"] = str(start)
             query["limit"] = str(limit)
             links.append(f'<{request.path}?{query.urlencode()}>; rel="{rel}"')

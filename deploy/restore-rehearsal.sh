@@ -8,8 +8,8 @@
 # The dump is one backup.sh wrote, with its .fingerprint beside it (and its
 # -files.tar.gz, when there is one). The server is libpq's (PGHOST, PGPORT, PGUSER,
 # PGPASSWORD); the user may create databases. Restores with the flags the real restore
-# uses (README, "Restore"). Exit status 0 when the backup restores whole: every table
-# with as many rows, the same migrations, the newest referral with its needs,
+# uses (docs/production.md, "Restore"). Exit status 0 when the backup restores whole:
+# every table with as many rows, the same migrations, the newest referral with its needs,
 # placements and slip; and the files archive readable, with every slip the database
 # names (a slip erased while the backup ran is reported, not failed: it can be printed
 # again).

@@ -1,8 +1,24 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
+from django.core import checks
+
+
+@checks.register()
+def work_events_have_actors(app_configs: Any, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Where the workers app is installed, every event that triggers work has its actor:
+    otherwise such events would wait for a process that can do their work."""
+    from events.outbox import EVENT_HANDLERS, WORK_EVENTS
+
+    if not apps.is_installed("workers"):
+        return []
+    return [
+        checks.Error(f"no actor registered for the event {name!r}", id="events.E001")
+        for name in sorted(WORK_EVENTS - EVENT_HANDLERS.keys())
+    ]
 
 
 def event_referral(object_id: object) -> uuid.UUID | None:

@@ -117,9 +117,23 @@ def payload_scrub(type: str, payload: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in payload.items() if key in allowed}
 
 
-# Which actor does the work an event triggers, registered by the workers app when it
-# starts (`event_handler_register`): the outbox names actors, it never imports them.
-# Events of other types trigger nothing yet and are stored as processed.
+# The events that trigger work: kept here, with the events, so that whether an event
+# waits for its work never depends on what a process registered. Events of other types
+# trigger nothing yet and are stored as processed.
+WORK_EVENTS = frozenset(
+    {
+        "referral.submitted",
+        "referral.matched",
+        "referral.unmatched",
+        "placement.rejected",
+        "placement.expired",
+        "capacity.changed",
+    }
+)
+# Which actor does that work, registered by the workers app when it starts
+# (`event_handler_register`): the outbox names actors, it never imports them. An event
+# whose actor is not registered in this process stays pending, for a process that has
+# it (the relay's sweep); it is never marked done without its work.
 EVENT_HANDLERS: dict[str, str] = {}
 
 # What else must happen in the transaction that records events: the apps above register
@@ -136,8 +150,8 @@ _audiences: dict[str, AudienceFinder] = {}
 
 
 def event_handler_register(event_type: str, actor_name: str) -> None:
-    if event_type not in EVENT_PAYLOAD_KEYS:
-        raise ValueError(f"unknown event type {event_type!r}")
+    if event_type not in WORK_EVENTS:
+        raise ValueError(f"{event_type!r} triggers no work (events.outbox.WORK_EVENTS)")
     EVENT_HANDLERS[event_type] = actor_name
 
 
@@ -181,7 +195,7 @@ def event_record(
     payload = payload or {}
     payload_check(type, payload)
     now = timezone.now()
-    works = type in EVENT_HANDLERS
+    works = type in WORK_EVENTS
     event = Event.objects.create(
         type=type,
         aggregate_type=aggregate_type,
@@ -241,9 +255,9 @@ def events_record(drafts: list[EventDraft]) -> list[Event]:
             health_center_id=draft.health_center_id,
             organization_id=draft.organization_id or owners.get(draft.aggregate_id),
             created_at=now,
-            published_at=now if draft.type in EVENT_HANDLERS else None,
-            publish_count=1 if draft.type in EVENT_HANDLERS else 0,
-            processed_at=None if draft.type in EVENT_HANDLERS else now,
+            published_at=now if draft.type in WORK_EVENTS else None,
+            publish_count=1 if draft.type in WORK_EVENTS else 0,
+            processed_at=None if draft.type in WORK_EVENTS else now,
             request_id=rid,
         )
         for draft in drafts
@@ -275,7 +289,15 @@ def _hand_over(event: Event) -> None:
 
 
 def _send(event: Event) -> bool:
-    actor_name = EVENT_HANDLERS[event.type]
+    actor_name = EVENT_HANDLERS.get(event.type)
+    if actor_name is None:
+        logger.error(
+            "event %s (%s) not published: no actor registered for it in this process "
+            "(is the workers app installed?)",
+            event.id,
+            event.type,
+        )
+        return False
     try:
         actor = dramatiq.get_broker().get_actor(actor_name)
         # The message carries the id of the request that wrote the event, so the work it
@@ -325,7 +347,7 @@ def _publish(event: Event) -> bool:
         return False
     if not _claim(event, now):
         return False
-    if event.type not in EVENT_HANDLERS:
+    if event.type not in WORK_EVENTS:
         event_mark_processed(event.id)
         return True
     if not _send(event):

@@ -155,12 +155,12 @@ def need_reason(service_codes: Iterable[str], person: Person) -> Reason | None:
 # --- Reading them: text in the reader's language -------------------------------------
 
 
-def reason_text(reason: Mapping[str, Any], language: str) -> str:
+def reason_text(reason: object, language: str) -> str:
     """A stored reason in words, in `language` (French when Tisser does not speak it)."""
     return _text(reason, language, _REASON_TEXTS)
 
 
-def explanation_text(explanation: Mapping[str, Any], language: str) -> str:
+def explanation_text(explanation: object, language: str) -> str:
     """A stored unmatched explanation in words, in `language` (French when Tisser does
     not speak it). Empty for no explanation."""
     return _text(explanation, language, _EXPLANATION_TEXTS) if explanation else ""
@@ -191,11 +191,17 @@ def language_name(code: str, language: str) -> str:
 Renderer = Callable[[Mapping[str, Any], str], Message]
 
 
-def _text(said: Mapping[str, Any], language: str, renderers: Mapping[str, Renderer]) -> str:
+def _text(said: object, language: str, renderers: Mapping[str, Renderer]) -> str:
+    """Never raises: a row Tisser did not write this way (an older version's, one edited
+    by hand) says nothing rather than breaking the page, the slip or the API."""
+    if not isinstance(said, Mapping):
+        logger.warning("a stored reason is not a mapping: %r", type(said).__name__)
+        return ""
     params = said.get("params")
     if not isinstance(params, Mapping):
         # Written before reasons were stored as codes: the text as it was written.
-        return str(said.get(language) or said.get("fr") or "")
+        text = said.get(language) or said.get("fr") or ""
+        return text if isinstance(text, str) else ""
     render = renderers.get(str(said.get("code")))
     if render is None:
         logger.warning("no words for the reason %r", said.get("code"))
@@ -204,8 +210,8 @@ def _text(said: Mapping[str, Any], language: str, renderers: Mapping[str, Render
     try:
         with translation.override(language):
             return str(render(params, language))
-    except (KeyError, TypeError, ValueError):
-        logger.exception("a stored reason could not be read: %r", dict(said))
+    except Exception:  # any value a stored row may hold: logged, never a 500
+        logger.exception("a stored reason could not be read: %r", said.get("code"))
         return ""
 
 

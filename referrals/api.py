@@ -412,7 +412,9 @@ def referral_matches(request: HttpRequest, referral_id: uuid.UUID) -> MatchesOut
                     )
                     for name, score in parts.items()
                 ],
-                reasons=[ReasonOut.of(r) for r in m.reasons if "code" in r],
+                reasons=[
+                    ReasonOut.of(r) for r in m.reasons if isinstance(r, dict) and r.get("code")
+                ],
                 placement_status=placements.get(m.id),
             )
         )

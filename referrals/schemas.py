@@ -229,7 +229,9 @@ class ReasonOut(Schema):
     def of(cls, reason: Mapping[str, Any]) -> ReasonOut:
         """A stored reason (a code and its parameters), in words when it is read."""
         return cls(
-            code=str(reason["code"]), fr=reason_text(reason, "fr"), en=reason_text(reason, "en")
+            code=str(reason.get("code", "")),
+            fr=reason_text(reason, "fr"),
+            en=reason_text(reason, "en"),
         )
 
 

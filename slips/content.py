@@ -172,7 +172,8 @@ class SlipContent:
 
 def _reasons(match: Match, languages: Sequence[str]) -> Say:
     # The most telling few. Cost, sessions and a season have their own lines.
-    kept = [r for r in match.reasons if r.get("code") not in _OWN_LINES][:3]
+    said = [r for r in match.reasons if isinstance(r, dict)]
+    kept = [r for r in said if r.get("code") not in _OWN_LINES][:3]
     texts = [
         " · ".join(text for text in (reason_text(r, lang) for r in kept) if text)
         for lang in languages[:2]
@@ -185,7 +186,9 @@ _OWN_LINES = ("cost", "schedule", "resumes")
 
 def _season(match: Match, languages: Sequence[str]) -> Say:
     """ "Resumes on 2 March", the day matching found when it chose the activity."""
-    said = next((r for r in match.reasons if r.get("code") == "resumes"), None)
+    said = next(
+        (r for r in match.reasons if isinstance(r, dict) and r.get("code") == "resumes"), None
+    )
     if said is None:
         return Say("")
     texts = [reason_text(said, lang) for lang in languages[:2]]

@@ -4,9 +4,9 @@ A slip job reads the referral and builds the HTML, renders the PDF, then stores 
 its event. The render is most of the time and holds the GIL; the rest is Django and
 database round trips. In one thread they follow each other, and the renderer waits
 while each slip is read and stored: about 12 ms in every 90 on the reference machine
-(README, Performance). With the renderer in a child process, a worker's second thread
-reads the next slip and stores the last one while the child renders, so the child
-renders back to back.
+(docs/benchmarks.md, the pipeline benchmark). With the renderer in a child process, a
+worker's second thread reads the next slip and stores the last one while the child
+renders, so the child renders back to back.
 
 It also keeps the worker safe from the renderer. A render that hangs is killed at its
 timeout: dramatiq's time limit cannot interrupt code running inside Pango. A crash in

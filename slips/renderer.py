@@ -89,7 +89,7 @@ def _collector_paused() -> Iterator[None]:
     generations once it is done. A slip allocates hundreds of thousands of short-lived
     objects; left alone, the collector runs dozens of times inside each render, and a
     full collection now and then adds tens of milliseconds to whichever slip it lands
-    in (the README's performance section has the figures).
+    in (docs/benchmarks.md has the figures, and says where their history is).
 
     The pause is process-wide: other threads run without cyclic collection while a slip
     renders (reference counting still frees almost everything), for at most one render

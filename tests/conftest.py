@@ -24,6 +24,45 @@ from community_catalog.services import organization_create
 from core.caches import process_caches_clear
 from referrals.models import Referral
 
+# Tests that say the same on either backend run on one pass only: CI runs the embedded
+# pass and the PostgreSQL pass side by side (.ci/run), and each minute run twice is a
+# minute of CI. By path, from the repository's root: browser tests, slip rendering,
+# settings and the production kit's files (start-up checks in subprocesses), and the
+# embedded server's restart on the embedded pass (the default a newcomer runs); the
+# fuzzing of the whole API against a real server on the PostgreSQL pass, with the
+# production topology's faults (tests/faults/conftest.py: production_only). Matching,
+# search, reports and everything that reads or writes the database run on both.
+ONE_PASS = {
+    "embedded": (
+        "tests/web/test_browser_",
+        "tests/workers/test_slips.py",
+        "tests/config/test_settings.py",
+        "tests/deploy/test_compose.py",
+        "tests/faults/test_embedded_restart.py",
+    ),
+    "postgresql": ("tests/faults/test_fuzz.py",),
+}
+
+
+def _backend() -> str:
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"]
+    return "postgresql" if engine == "django.db.backends.postgresql" else "embedded"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    backend = _backend()
+    for other, prefixes in ONE_PASS.items():
+        if other == backend:
+            continue
+        reason = f"the same on either backend: runs on the {other} pass (tests/conftest.py)"
+        for item in items:
+            path = item.path.relative_to(config.rootpath).as_posix()
+            if path.startswith(prefixes):
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
 # Lyon, place Bellecour: a few hundred metres from several demo activities.
 BELLECOUR = {"latitude": 45.7578, "longitude": 4.8320}
 

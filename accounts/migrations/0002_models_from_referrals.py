@@ -8,12 +8,23 @@ from django.db import migrations, models
 
 
 
-def content_types_follow(apps, schema_editor):
-    """Admin history and permissions point at content types: move them with the models."""
+def _content_types_move(apps, schema_editor, source, target):
+    """Admin history and permissions point at content types: move them with the models.
+    A model whose content type already exists under the target app (after a rollback
+    and a second upgrade) keeps that one."""
     ContentType = apps.get_model("contenttypes", "ContentType")
-    ContentType.objects.using(schema_editor.connection.alias).filter(
-        app_label="referrals", model__in=['healthcenter', 'membership', 'apikey', 'auditentry']
-    ).update(app_label="accounts")
+    types = ContentType.objects.using(schema_editor.connection.alias)
+    for model in ['healthcenter', 'membership', 'apikey', 'auditentry']:
+        if not types.filter(app_label=target, model=model).exists():
+            types.filter(app_label=source, model=model).update(app_label=target)
+
+
+def content_types_follow(apps, schema_editor):
+    _content_types_move(apps, schema_editor, "referrals", "accounts")
+
+
+def content_types_back(apps, schema_editor):
+    _content_types_move(apps, schema_editor, "accounts", "referrals")
 
 
 class Migration(migrations.Migration):
@@ -103,5 +114,5 @@ class Migration(migrations.Migration):
             ],
             database_operations=[],
         ),
-        migrations.RunPython(content_types_follow, migrations.RunPython.noop),
+        migrations.RunPython(content_types_follow, content_types_back),
     ]

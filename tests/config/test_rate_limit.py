@@ -79,8 +79,9 @@ def test_an_unreachable_redis_lets_requests_through(
 def test_embedded_mode_serves_from_one_process_so_its_count_is_the_servers(
     settings: Any,
 ) -> None:
-    """The README says so: without Redis the count is kept in the serving process, which
-    is every request's count only because embedded mode runs one web process."""
+    """docs/api/conventions.md ("Rate limits") says so: without Redis the count is kept in
+    the serving process, which is every request's count only because embedded mode runs
+    one web process."""
     from workers.server import TisserServer
 
     settings.REDIS_URL = ""

@@ -210,7 +210,8 @@ def test_the_rehearsal_erases_again_whoever_was_erased_after_the_backup(
 
 def test_a_backup_before_the_first_slip_works(transactional_db: None, tmp_path: Path) -> None:
     """A fresh server has no slips folder until the first slip: the first backup, as the
-    README's walk runs it, must not fail on it (it did, and removed its own dump)."""
+    deployment walk runs it (docs/operations/deployment.md, step 5), must not fail on it
+    (it did, and removed its own dump)."""
     directory = tmp_path / "backups"
     result = _run("backup.sh", str(directory), TISSER_FILES_DIR=str(tmp_path / "no-slips-yet"))
     assert result.returncode == 0, result.stderr

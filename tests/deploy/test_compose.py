@@ -93,8 +93,9 @@ def _env_file(path: Path) -> dict[str, str]:
 
 
 def test_the_readme_walk_publishes_it_with_its_domain(tmp_path: Path) -> None:
-    """README's step 2, run as an operator would: the domain set, and the ports published
-    on every address of the server so that Caddy can obtain its certificate."""
+    """Step 2 of the deployment walk, run as an operator would: the domain set, and the
+    ports published on every address of the server so that Caddy can obtain its
+    certificate."""
     block = _production_section().split("**2. Configure it, once.**")[1].split("```")[1]
     commands = block.split("cp .env.example .env", 1)[1]
     (tmp_path / ".env.example").write_text((ROOT / ".env.example").read_text())
@@ -227,8 +228,8 @@ def _production_section() -> str:
 
 
 def test_the_readme_walk_uses_what_exists() -> None:
-    """Every service, command and script README's walk names is there, and its secrets
-    are made as .env.example makes them."""
+    """Every service, command and script the deployment walk names is there, and its
+    secrets are made as .env.example makes them."""
     from django.core.management import get_commands
 
     section = _production_section()
@@ -272,8 +273,9 @@ def test_the_erasure_ledger_is_outside_what_a_backup_archives_and_a_restore_unpa
 
 
 def test_the_restore_erases_again_before_anything_starts() -> None:
-    """README's step 6: the database, then the slips, then whoever was erased since the
-    backup erased again (their slips with them), and only then the services."""
+    """Step 6 of the deployment walk: the database, then the slips, then whoever was
+    erased since the backup erased again (their slips with them), and only then the
+    services."""
     section = _production_section()
     steps = section.split("**6. Restore.**")[1].split("**7.")[0].replace("\\\n", " ")
     commands = re.findall(r"^docker compose (.+)$", steps, re.M)

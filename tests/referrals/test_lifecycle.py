@@ -27,7 +27,8 @@ def _no_feed_lag(settings: Any) -> None:
 
 INBOX = "/api/v1/inbox/placements"
 
-# The FHIR Task transitions DESIGN.md allows, written out independently of the code.
+# The FHIR Task transitions docs/api/placements.md allows, written out independently of
+# the code.
 LEGAL = {
     "requested": {"accepted", "rejected", "cancelled"},
     "accepted": {"in-progress", "on-hold", "completed", "failed", "cancelled"},

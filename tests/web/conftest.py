@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 
 # The real-process harness of the fault suite: a migrated template database, copied for
 # each test, and `tisser` processes started on it.
@@ -17,21 +16,7 @@ from tests.faults.conftest import database_url, template, tisser  # noqa: F401
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
 
-# The browser tests drive the pages in Chromium against a real `tisser serve`: minutes
-# of CPU that say the same on either backend (what the pages do on each is tested with
-# Django's client in this folder, on both passes). They run once, on the embedded
-# default a newcomer runs, while the PostgreSQL pass runs the production faults: CI's
-# two passes then take about as long as each other.
-_EMBEDDED = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    if _EMBEDDED:
-        return
-    once = pytest.mark.skip(reason="browser tests run on the embedded pass (tests/web/conftest.py)")
-    for item in items:
-        if item.path.name.startswith("test_browser_"):
-            item.add_marker(once)
+# The browser tests run once, on the embedded pass (tests/conftest.py: ONE_PASS).
 
 
 @pytest.fixture(scope="session")
