@@ -19,8 +19,8 @@ router = Router(auth=OperatorKey(), tags=["audit"])
 
 class AuditFilter(Schema):
     referral_id: uuid.UUID | None = Field(default=None, description="One referral's entries.")
-    limit: int = Field(default=100, ge=1, le=500)
-    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+    limit: int = Field(default=100, ge=1, le=500, description="How many entries per page.")
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET, description="Skip this many entries.")
 
 
 class AuditEntryOut(Schema):
@@ -72,7 +72,7 @@ class AuditListOut(Schema):
                     "path": "/app/referrals/",
                     "status": 200,
                     "key_prefix": "",
-                    "username": "dr.martin",
+                    "username": "dr.exemple",
                     "role": "health_center",
                     "health_center_id": _CENTER_ID,
                     "organization_id": None,

@@ -19,6 +19,8 @@ from community_catalog import examples
 from community_catalog.hsds import ReadResult
 from community_catalog.hsds_export import catalog_export
 from community_catalog.hsds_files import (
+    IMPORT_CONCURRENCY,
+    IMPORT_RETRY_AFTER,
     ImportLimits,
     hsds_file_read,
     import_slot,
@@ -51,13 +53,11 @@ from community_catalog.selectors import (
 from community_catalog.service_codes import ServiceCodes, service_codes
 from community_catalog.values import language_normalize
 from core.bodies import DocumentError
+from core.concurrency import Busy
 from core.errors import FieldProblem, InvalidInput
-from core.schemas import MAX_OFFSET, ErrorOut, openapi_examples
+from core.schemas import MAX_OFFSET, ErrorOut, openapi_examples, openapi_refusals, refusal
 
 catalog_router = Router(tags=["catalogue"])
-
-_ERRORS: dict[int, Any] = {401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
-
 
 # --- Search --------------------------------------------------------------------------
 
@@ -70,24 +70,42 @@ class SearchParams(Schema):
     need: list[QueryCode] = Field(
         [], max_length=20, description="Taxonomy codes; a code also finds the codes below it."
     )
-    lat: float | None = Field(None, ge=-90, le=90)
-    lon: float | None = Field(None, ge=-180, le=180)
+    lat: float | None = Field(
+        None, ge=-90, le=90, description="Latitude of the point to search around (with `lon`)."
+    )
+    lon: float | None = Field(
+        None, ge=-180, le=180, description="Longitude of the point to search around (with `lat`)."
+    )
     postcode: str | None = Field(
         None, max_length=16, pattern=r"^[^\x00]*$", description="Instead of lat/lon."
     )
-    radius_km: float = Field(10, gt=0, le=200)
-    language: str | None = Field(None, description="ISO 639-1, e.g. 'en'.")
-    weekday: Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"] | None = None
+    radius_km: float = Field(
+        10,
+        gt=0,
+        le=200,
+        description="How far from the point or postcode, in kilometres as the crow flies.",
+    )
+    language: str | None = Field(
+        None, description="Only activities held in this language: ISO 639-1, e.g. 'en'."
+    )
+    weekday: Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"] | None = Field(
+        None, description="Only activities with a session on this day of the week."
+    )
     free: bool | None = Field(
         None, description="true: known to be free; false: paid or cost not stated."
     )
     cost: list[Literal["free", "paid", "not-stated"]] = Field(
         [], max_length=3, description="Any of these cost states."
     )
-    q: str = Field("", max_length=100, pattern=r"^[^\x00]*$")
-    organization: uuid.UUID | None = None
-    limit: int = Field(20, ge=1, le=100)
-    offset: int = Field(0, ge=0, le=MAX_OFFSET)
+    q: str = Field(
+        "",
+        max_length=100,
+        pattern=r"^[^\x00]*$",
+        description="Words to find in the activity's name and description.",
+    )
+    organization: uuid.UUID | None = Field(None, description="Only this organisation's activities.")
+    limit: int = Field(20, ge=1, le=100, description="How many results per page.")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Skip this many results.")
 
 
 def _catalog_query(params: SearchParams) -> CatalogQuery:
@@ -222,9 +240,11 @@ def activity_out(
 
 @catalog_router.get(
     "/services",
-    response={200: ActivityListOut, **_ERRORS},
+    response={200: ActivityListOut, 401: ErrorOut, 422: ErrorOut},
     auth=AnyKey(),
     operation_id="catalog_search",
+    summary="Search the activities",
+    openapi_extra=openapi_refusals({422: examples.SEARCH_INVALID}),
 )
 def catalog_search_endpoint(request: HttpRequest, params: Query[SearchParams]) -> ActivityListOut:
     """Search activities: by need, near a point or a postcode, by language, weekday, cost
@@ -264,10 +284,21 @@ def _document_read(request: HttpRequest) -> ReadResult:
             raise InvalidInput(str(exc), fields=[FieldProblem("body", str(exc))]) from None
 
 
+_IMPORT_LIMITS = ImportLimits.configured()
+
+
 @catalog_router.post(
     "/import",
-    response={200: ImportReportOut, 400: ErrorOut, 413: ErrorOut, 429: ErrorOut, **_ERRORS},
+    response={
+        200: ImportReportOut,
+        400: ErrorOut,
+        401: ErrorOut,
+        413: ErrorOut,
+        422: ErrorOut,
+        429: ErrorOut,
+    },
     auth=OrganizationKey(),
+    summary="Import an HSDS file into your catalogue",
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -279,11 +310,43 @@ def _document_read(request: HttpRequest) -> ReadResult:
                     "example": examples.IMPORT_FILE,
                 }
             },
-        }
+        },
+        **openapi_refusals(
+            {
+                400: examples.IMPORT_NOT_JSON,
+                413: refusal(
+                    "The file is larger than `TISSER_IMPORT_MAX_BYTES`, or has more than "
+                    "`TISSER_IMPORT_MAX_RECORDS` records, 1,000,000 JSON values and keys, "
+                    "10,000 in one record or a text of 100,000 characters, or took longer "
+                    "than `TISSER_IMPORT_CHECK_SECONDS` to check. `limit` is the limit "
+                    "reached.",
+                    "too_large",
+                    too_large_problem(_IMPORT_LIMITS).message,
+                    [("body", f"at most {_IMPORT_LIMITS.max_bytes} bytes")],
+                    limit=_IMPORT_LIMITS.max_bytes,
+                ),
+                422: examples.IMPORT_INVALID,
+                429: refusal(
+                    "This key's previous import is still running (`busy`: one at a time), "
+                    "or the key is past its requests a minute (`rate_limited`). Try again "
+                    "after `Retry-After` seconds.",
+                    Busy.code,
+                    Busy(limit=IMPORT_CONCURRENCY, retry_after=IMPORT_RETRY_AFTER).message,
+                    limit=IMPORT_CONCURRENCY,
+                    retry_after=IMPORT_RETRY_AFTER,
+                ),
+            }
+        ),
     },
 )
 def catalog_import(
-    request: HttpRequest, dry_run: bool = False, skip_invalid: bool = False
+    request: HttpRequest,
+    dry_run: bool = Query(False, description="true: report what would change, and write nothing."),
+    skip_invalid: bool = Query(
+        False,
+        description="true: import the valid records and skip the invalid ones (listed in "
+        "the report); false: any invalid record rejects the whole file.",
+    ),
 ) -> ImportReportOut:
     """Import an HSDS 3.0 file into your catalogue, upserting by HSDS id. All or nothing:
     any invalid record rejects the file, unless `skip_invalid=true`; the first 100
@@ -333,6 +396,7 @@ def _import(
     response={200: dict[str, Any], 401: ErrorOut},
     auth=OrganizationKey(),
     operation_id="catalog_export",
+    summary="Export your catalogue as HSDS",
     openapi_extra=openapi_examples({200: examples.EXPORT}),
 )
 def catalog_export_endpoint(request: HttpRequest) -> dict[str, Any]:

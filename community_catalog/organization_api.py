@@ -37,11 +37,16 @@ from community_catalog.models import Location, Schedule, Service, ServiceAtLocat
 from community_catalog.schemas import CapacityIn, CapacityOut, CloseIn, ServiceDeletedOut
 from core.bodies import json_parse, validation_problems
 from core.errors import FieldProblem, InvalidInput, NotFound
-from core.schemas import MAX_OFFSET, ErrorOut, openapi_examples
+from core.schemas import BODY_NOT_JSON, MAX_OFFSET, ErrorOut, openapi_examples, openapi_refusals
 
 organization_router = Router(auth=OrganizationKey(), tags=["organisation"])
 
-_ERRORS: dict[int, Any] = {401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+# What the operations answer besides success: reads (a missing object, a malformed id)
+# and writes of a JSON body read by hand (`_json_object`: 400 when not JSON), some of
+# which may also conflict (409).
+_READ: dict[int, Any] = {401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+_WRITE: dict[int, Any] = {400: ErrorOut, **_READ}
+_WRITE_CONFLICT: dict[int, Any] = {**_WRITE, 409: ErrorOut}
 
 
 def _json_object(request: HttpRequest, *, optional: bool = False) -> dict[str, Any]:
@@ -74,14 +79,21 @@ ServiceStatus = Annotated[
 @organization_router.get(
     "/services",
     response={200: dict[str, Any], 401: ErrorOut, 422: ErrorOut},
+    summary="Your services, as a page of HSDS services",
     openapi_extra=openapi_examples({200: examples.SERVICE_PAGE}),
 )
 def own_services_list(
     request: HttpRequest,
-    status: ServiceStatus | None = None,
-    stale: bool | None = None,
-    limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0, le=MAX_OFFSET),
+    status: ServiceStatus | None = Query(  # noqa: B008 (ninja's way to describe it)
+        None, description="Only the services in this status."
+    ),
+    stale: bool | None = Query(
+        None,
+        description="true: only the services to confirm (not confirmed for "
+        "`TISSER_STALE_AFTER_DAYS`); false: only the others.",
+    ),
+    limit: int = Query(50, ge=1, le=500, description="How many services per page."),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET, description="Skip this many services."),
 ) -> dict[str, Any]:
     """Your services, any status, as a page of HSDS services (`contents`).
     `stale=true` lists those to confirm (not confirmed for `TISSER_STALE_AFTER_DAYS`)."""
@@ -110,8 +122,17 @@ def own_services_list(
 
 @organization_router.post(
     "/services",
-    response={201: HsdsService, **_ERRORS},
-    openapi_extra=openapi_examples({201: examples.SERVICE}, examples.SERVICE_IN),
+    response={201: HsdsService, 400: ErrorOut, 401: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Create a service",
+    openapi_extra=openapi_examples(
+        {201: examples.SERVICE},
+        examples.SERVICE_IN,
+        refusals={
+            400: BODY_NOT_JSON,
+            409: examples.SERVICE_EXISTS,
+            422: examples.SERVICE_CREATE_INVALID,
+        },
+    ),
 )
 def own_service_create(request: HttpRequest) -> Status:
     """Create a service from an HSDS service object. Nested ids may be left out;
@@ -123,8 +144,11 @@ def own_service_create(request: HttpRequest) -> Status:
 
 @organization_router.get(
     "/services/{service_id}",
-    response={200: HsdsService, **_ERRORS},
-    openapi_extra=openapi_examples({200: examples.SERVICE}),
+    response={200: HsdsService, **_READ},
+    summary="One of your services, as an HSDS service",
+    openapi_extra=openapi_examples(
+        {200: examples.SERVICE}, refusals={404: examples.SERVICE_NOT_FOUND}
+    ),
 )
 def own_service_read(request: HttpRequest, service_id: uuid.UUID) -> dict[str, Any]:
     organization = request_organization(request)
@@ -135,8 +159,18 @@ def own_service_read(request: HttpRequest, service_id: uuid.UUID) -> dict[str, A
 
 @organization_router.patch(
     "/services/{service_id}",
-    response={200: HsdsService, **_ERRORS},
-    openapi_extra=openapi_examples({200: examples.SERVICE}, examples.SERVICE_PATCH),
+    response={200: HsdsService, **_WRITE_CONFLICT},
+    summary="Change some of a service's fields",
+    openapi_extra=openapi_examples(
+        {200: examples.SERVICE},
+        examples.SERVICE_PATCH,
+        refusals={
+            400: BODY_NOT_JSON,
+            404: examples.SERVICE_NOT_FOUND,
+            409: examples.CHANGE_CONFLICT,
+            422: examples.SERVICE_UPDATE_INVALID,
+        },
+    ),
 )
 def own_service_update(request: HttpRequest, service_id: uuid.UUID) -> dict[str, Any]:
     """Change the given top-level fields; a list given (schedules, phones…) replaces the
@@ -148,7 +182,12 @@ def own_service_update(request: HttpRequest, service_id: uuid.UUID) -> dict[str,
     return _service_doc(service_id)
 
 
-@organization_router.delete("/services/{service_id}", response={200: ServiceDeletedOut, **_ERRORS})
+@organization_router.delete(
+    "/services/{service_id}",
+    response={200: ServiceDeletedOut, **_READ},
+    summary="Delete a service (or deactivate one people were referred to)",
+    openapi_extra=openapi_refusals({404: examples.SERVICE_NOT_FOUND}),
+)
 def own_service_delete(request: HttpRequest, service_id: uuid.UUID) -> ServiceDeletedOut:
     """Delete a service. If people were referred to it, it is deactivated instead
     (`deleted: false`), so their referrals still show what they were offered."""
@@ -166,12 +205,18 @@ def own_service_delete(request: HttpRequest, service_id: uuid.UUID) -> ServiceDe
 
 @organization_router.post(
     "/services/{service_id}/close",
-    response={200: HsdsService, **_ERRORS},
+    response={200: HsdsService, **_WRITE},
+    summary="Close a service for a while",
     openapi_extra=openapi_examples(
         {200: examples.SERVICE_CLOSED},
         examples.CLOSE_IN,
         body_schema=CloseIn.model_json_schema(),
         body_required=False,
+        refusals={
+            400: BODY_NOT_JSON,
+            404: examples.SERVICE_NOT_FOUND,
+            422: examples.CLOSE_INVALID,
+        },
     ),
 )
 def own_service_close(request: HttpRequest, service_id: uuid.UUID) -> dict[str, Any]:
@@ -195,8 +240,11 @@ def own_service_close(request: HttpRequest, service_id: uuid.UUID) -> dict[str, 
 
 @organization_router.post(
     "/services/{service_id}/reopen",
-    response={200: HsdsService, **_ERRORS},
-    openapi_extra=openapi_examples({200: examples.SERVICE}),
+    response={200: HsdsService, **_READ},
+    summary="Reopen a closed service",
+    openapi_extra=openapi_examples(
+        {200: examples.SERVICE}, refusals={404: examples.SERVICE_NOT_FOUND}
+    ),
 )
 def own_service_reopen(request: HttpRequest, service_id: uuid.UUID) -> dict[str, Any]:
     services.service_status_set(
@@ -210,8 +258,11 @@ def own_service_reopen(request: HttpRequest, service_id: uuid.UUID) -> dict[str,
 
 @organization_router.post(
     "/services/{service_id}/confirm",
-    response={200: HsdsService, **_ERRORS},
-    openapi_extra=openapi_examples({200: examples.SERVICE}),
+    response={200: HsdsService, **_READ},
+    summary="Confirm a service's details are current",
+    openapi_extra=openapi_examples(
+        {200: examples.SERVICE}, refusals={404: examples.SERVICE_NOT_FOUND}
+    ),
 )
 def own_service_confirm(request: HttpRequest, service_id: uuid.UUID) -> dict[str, Any]:
     """Say the service's details are current (sets `assured_date` to today)."""
@@ -235,8 +286,18 @@ def _sal_doc(sal_id: uuid.UUID) -> dict[str, Any]:
 
 @organization_router.post(
     "/services/{service_id}/service-at-locations",
-    response={201: HsdsServiceAtLocation, **_ERRORS},
-    openapi_extra=openapi_examples({201: examples.SAL}, examples.SAL_IN),
+    response={201: HsdsServiceAtLocation, **_WRITE_CONFLICT},
+    summary="Offer a service at one of your locations",
+    openapi_extra=openapi_examples(
+        {201: examples.SAL},
+        examples.SAL_IN,
+        refusals={
+            400: BODY_NOT_JSON,
+            404: examples.SERVICE_NOT_FOUND,
+            409: examples.SAL_EXISTS,
+            422: examples.SAL_CREATE_INVALID,
+        },
+    ),
 )
 def own_sal_create(request: HttpRequest, service_id: uuid.UUID) -> Status:
     """Offer a service at one of your locations: `location_id`, and optionally
@@ -258,8 +319,9 @@ def _own_sal_id(request: HttpRequest, sal_id: uuid.UUID) -> uuid.UUID:
 
 @organization_router.get(
     "/service-at-locations/{sal_id}",
-    response={200: HsdsServiceAtLocation, **_ERRORS},
-    openapi_extra=openapi_examples({200: examples.SAL}),
+    response={200: HsdsServiceAtLocation, **_READ},
+    summary="A service at one of your locations",
+    openapi_extra=openapi_examples({200: examples.SAL}, refusals={404: examples.SAL_NOT_FOUND}),
 )
 def own_sal_read(request: HttpRequest, sal_id: uuid.UUID) -> dict[str, Any]:
     return _sal_doc(_own_sal_id(request, sal_id))
@@ -267,8 +329,18 @@ def own_sal_read(request: HttpRequest, sal_id: uuid.UUID) -> dict[str, Any]:
 
 @organization_router.patch(
     "/service-at-locations/{sal_id}",
-    response={200: HsdsServiceAtLocation, **_ERRORS},
-    openapi_extra=openapi_examples({200: examples.SAL}, examples.SAL_PATCH),
+    response={200: HsdsServiceAtLocation, **_WRITE_CONFLICT},
+    summary="Change a service at a location",
+    openapi_extra=openapi_examples(
+        {200: examples.SAL},
+        examples.SAL_PATCH,
+        refusals={
+            400: BODY_NOT_JSON,
+            404: examples.SAL_NOT_FOUND,
+            409: examples.CHANGE_CONFLICT,
+            422: examples.SAL_UPDATE_INVALID,
+        },
+    ),
 )
 def own_sal_update(request: HttpRequest, sal_id: uuid.UUID) -> dict[str, Any]:
     changes = _json_object(request)
@@ -278,14 +350,22 @@ def own_sal_update(request: HttpRequest, sal_id: uuid.UUID) -> dict[str, Any]:
     return _sal_doc(sal_id)
 
 
-@organization_router.delete("/service-at-locations/{sal_id}", response={204: None, **_ERRORS})
+@organization_router.delete(
+    "/service-at-locations/{sal_id}",
+    response={204: None, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Stop offering a service at a location",
+    openapi_extra=openapi_refusals({404: examples.SAL_NOT_FOUND, 409: examples.SAL_REFERRED}),
+)
 def own_sal_delete(request: HttpRequest, sal_id: uuid.UUID) -> Status:
     services.service_at_location_delete(organization=request_organization(request), sal_id=sal_id)
     return Status(204, None)
 
 
 @organization_router.patch(
-    "/service-at-locations/{sal_id}/capacity", response={200: CapacityOut, **_ERRORS}
+    "/service-at-locations/{sal_id}/capacity",
+    response={200: CapacityOut, **_READ},
+    summary="Set the places left",
+    openapi_extra=openapi_refusals({404: examples.SAL_NOT_FOUND, 422: examples.CAPACITY_INVALID}),
 )
 def own_capacity_set(request: HttpRequest, sal_id: uuid.UUID, body: CapacityIn) -> CapacityOut:
     """Places left, in one small PATCH: `{"available": 0}` marks it full,
@@ -315,8 +395,11 @@ def _schedule_doc(sal_id: uuid.UUID, schedule_id: uuid.UUID) -> dict[str, Any]:
 
 @organization_router.get(
     "/service-at-locations/{sal_id}/schedules",
-    response={200: list[HsdsSchedule], **_ERRORS},
-    openapi_extra=openapi_examples({200: [examples.SCHEDULE]}),
+    response={200: list[HsdsSchedule], **_READ},
+    summary="The schedules of a service at a location",
+    openapi_extra=openapi_examples(
+        {200: [examples.SCHEDULE]}, refusals={404: examples.SAL_NOT_FOUND}
+    ),
 )
 def own_schedules_list(request: HttpRequest, sal_id: uuid.UUID) -> list[dict[str, Any]]:
     _own_sal_id(request, sal_id)
@@ -325,8 +408,18 @@ def own_schedules_list(request: HttpRequest, sal_id: uuid.UUID) -> list[dict[str
 
 @organization_router.post(
     "/service-at-locations/{sal_id}/schedules",
-    response={201: HsdsSchedule, **_ERRORS},
-    openapi_extra=openapi_examples({201: examples.SCHEDULE}, examples.SCHEDULE_IN),
+    response={201: HsdsSchedule, **_WRITE_CONFLICT},
+    summary="Add a schedule",
+    openapi_extra=openapi_examples(
+        {201: examples.SCHEDULE},
+        examples.SCHEDULE_IN,
+        refusals={
+            400: BODY_NOT_JSON,
+            404: examples.SAL_NOT_FOUND,
+            409: examples.CHANGE_CONFLICT,
+            422: examples.SCHEDULE_INVALID,
+        },
+    ),
 )
 def own_schedule_create(request: HttpRequest, sal_id: uuid.UUID) -> Status:
     """Add a schedule in HSDS's iCal-style fields, e.g. `{"freq": "MONTHLY", "byday":
@@ -341,8 +434,11 @@ def own_schedule_create(request: HttpRequest, sal_id: uuid.UUID) -> Status:
 
 @organization_router.get(
     "/service-at-locations/{sal_id}/schedules/{schedule_id}",
-    response={200: HsdsSchedule, **_ERRORS},
-    openapi_extra=openapi_examples({200: examples.SCHEDULE}),
+    response={200: HsdsSchedule, **_READ},
+    summary="One schedule",
+    openapi_extra=openapi_examples(
+        {200: examples.SCHEDULE}, refusals={404: examples.SCHEDULE_NOT_FOUND}
+    ),
 )
 def own_schedule_read(
     request: HttpRequest, sal_id: uuid.UUID, schedule_id: uuid.UUID
@@ -352,8 +448,18 @@ def own_schedule_read(
 
 @organization_router.patch(
     "/service-at-locations/{sal_id}/schedules/{schedule_id}",
-    response={200: HsdsSchedule, **_ERRORS},
-    openapi_extra=openapi_examples({200: examples.SCHEDULE}, examples.SCHEDULE_PATCH),
+    response={200: HsdsSchedule, **_WRITE_CONFLICT},
+    summary="Change a schedule",
+    openapi_extra=openapi_examples(
+        {200: examples.SCHEDULE},
+        examples.SCHEDULE_PATCH,
+        refusals={
+            400: BODY_NOT_JSON,
+            404: examples.SCHEDULE_NOT_FOUND,
+            409: examples.CHANGE_CONFLICT,
+            422: examples.SCHEDULE_INVALID,
+        },
+    ),
 )
 def own_schedule_update(
     request: HttpRequest, sal_id: uuid.UUID, schedule_id: uuid.UUID
@@ -370,7 +476,12 @@ def own_schedule_update(
 
 
 @organization_router.delete(
-    "/service-at-locations/{sal_id}/schedules/{schedule_id}", response={204: None, **_ERRORS}
+    "/service-at-locations/{sal_id}/schedules/{schedule_id}",
+    response={204: None, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Remove a schedule",
+    openapi_extra=openapi_refusals(
+        {404: examples.SCHEDULE_NOT_FOUND, 409: examples.CHANGE_CONFLICT}
+    ),
 )
 def own_schedule_delete(request: HttpRequest, sal_id: uuid.UUID, schedule_id: uuid.UUID) -> Status:
     services.schedule_save(
@@ -393,6 +504,7 @@ def _location_doc(location_id: uuid.UUID) -> dict[str, Any]:
 @organization_router.get(
     "/locations",
     response={200: list[HsdsLocation], 401: ErrorOut},
+    summary="Your locations, as HSDS locations",
     openapi_extra=openapi_examples({200: [examples.LOCATION]}),
 )
 def own_locations_list(request: HttpRequest) -> list[dict[str, Any]]:
@@ -404,8 +516,13 @@ def own_locations_list(request: HttpRequest) -> list[dict[str, Any]]:
 
 @organization_router.post(
     "/locations",
-    response={201: HsdsLocation, **_ERRORS},
-    openapi_extra=openapi_examples({201: examples.LOCATION}, examples.LOCATION_IN),
+    response={201: HsdsLocation, 400: ErrorOut, 401: ErrorOut, 422: ErrorOut},
+    summary="Add a location",
+    openapi_extra=openapi_examples(
+        {201: examples.LOCATION},
+        examples.LOCATION_IN,
+        refusals={400: BODY_NOT_JSON, 422: examples.LOCATION_INVALID},
+    ),
 )
 def own_location_create(request: HttpRequest) -> Status:
     """A place, as an HSDS location with its `addresses`; `"confidential": true` for a
@@ -419,8 +536,11 @@ def own_location_create(request: HttpRequest) -> Status:
 
 @organization_router.get(
     "/locations/{location_id}",
-    response={200: HsdsLocation, **_ERRORS},
-    openapi_extra=openapi_examples({200: examples.LOCATION}),
+    response={200: HsdsLocation, **_READ},
+    summary="One of your locations",
+    openapi_extra=openapi_examples(
+        {200: examples.LOCATION}, refusals={404: examples.LOCATION_NOT_FOUND}
+    ),
 )
 def own_location_read(request: HttpRequest, location_id: uuid.UUID) -> dict[str, Any]:
     if not Location.objects.filter(
@@ -432,8 +552,17 @@ def own_location_read(request: HttpRequest, location_id: uuid.UUID) -> dict[str,
 
 @organization_router.patch(
     "/locations/{location_id}",
-    response={200: HsdsLocation, **_ERRORS},
-    openapi_extra=openapi_examples({200: examples.LOCATION}, examples.LOCATION_PATCH),
+    response={200: HsdsLocation, **_WRITE},
+    summary="Change some of a location's fields",
+    openapi_extra=openapi_examples(
+        {200: examples.LOCATION},
+        examples.LOCATION_PATCH,
+        refusals={
+            400: BODY_NOT_JSON,
+            404: examples.LOCATION_NOT_FOUND,
+            422: examples.LOCATION_INVALID,
+        },
+    ),
 )
 def own_location_update(request: HttpRequest, location_id: uuid.UUID) -> dict[str, Any]:
     changes = _json_object(request)
@@ -443,7 +572,14 @@ def own_location_update(request: HttpRequest, location_id: uuid.UUID) -> dict[st
     return _location_doc(location_id)
 
 
-@organization_router.delete("/locations/{location_id}", response={204: None, **_ERRORS})
+@organization_router.delete(
+    "/locations/{location_id}",
+    response={204: None, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Delete a location no service meets at",
+    openapi_extra=openapi_refusals(
+        {404: examples.LOCATION_NOT_FOUND, 409: examples.LOCATION_IN_USE}
+    ),
+)
 def own_location_delete(request: HttpRequest, location_id: uuid.UUID) -> Status:
     """Delete a place no service meets at any more (409 lists those that still do)."""
     services.location_delete(organization=request_organization(request), location_id=location_id)

@@ -4,7 +4,6 @@ kept by operators, and how other directories' terms map onto it (operators only)
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
@@ -12,7 +11,7 @@ from ninja.responses import Status
 from pydantic import Field
 
 from accounts.auth import OperatorKey
-from community_catalog import crosswalks, taxonomy_services
+from community_catalog import crosswalks, examples, taxonomy_services
 from community_catalog.models import TaxonomyTerm
 from community_catalog.schemas import (
     CrosswalkIn,
@@ -27,11 +26,9 @@ from community_catalog.schemas import (
     UnmappedOut,
 )
 from community_catalog.taxonomy import TAXONOMY_NAME, taxonomy_current, taxonomy_key
-from core.schemas import MAX_OFFSET, ErrorOut
+from core.schemas import MAX_OFFSET, ErrorOut, openapi_refusals
 
 taxonomy_router = Router(tags=["taxonomy"])
-
-_WRITE_ERRORS: dict[int, Any] = {401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 
 
 def _term_out(term: TaxonomyTerm, children: list[TaxonomyTermOut] | None = None) -> TaxonomyTermOut:
@@ -48,7 +45,9 @@ def _term_out(term: TaxonomyTerm, children: list[TaxonomyTermOut] | None = None)
     )
 
 
-@taxonomy_router.get("/taxonomy", response=TaxonomyOut, auth=None)
+@taxonomy_router.get(
+    "/taxonomy", response=TaxonomyOut, auth=None, summary="The taxonomy: needs and activity kinds"
+)
 def taxonomy_read(request: HttpRequest) -> TaxonomyOut:
     """The needs and activity kinds, as a tree: codes to send, labels in French and
     English, whether each is still in use, and which kinds of activity answer each need."""
@@ -71,7 +70,11 @@ def _term(code: str) -> TaxonomyTerm:
 
 
 @taxonomy_router.post(
-    "/taxonomy", response={201: TaxonomyTermOut, **_WRITE_ERRORS}, auth=OperatorKey()
+    "/taxonomy",
+    response={201: TaxonomyTermOut, 401: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    auth=OperatorKey(),
+    summary="Add a term to the taxonomy",
+    openapi_extra=openapi_refusals({409: examples.TERM_EXISTS, 422: examples.TERM_CREATE_INVALID}),
 )
 def taxonomy_term_create(request: HttpRequest, body: TermCreateIn) -> Status:
     """Add a need or a kind of activity. Its code is for good; labels can change."""
@@ -90,7 +93,13 @@ def taxonomy_term_create(request: HttpRequest, body: TermCreateIn) -> Status:
 
 
 @taxonomy_router.patch(
-    "/taxonomy/{code}", response={200: TaxonomyTermOut, **_WRITE_ERRORS}, auth=OperatorKey()
+    "/taxonomy/{code}",
+    response={200: TaxonomyTermOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    auth=OperatorKey(),
+    summary="Change a term, or deactivate it",
+    openapi_extra=openapi_refusals(
+        {404: examples.TERM_NOT_FOUND, 422: examples.TERM_UPDATE_INVALID}
+    ),
 )
 def taxonomy_term_update(request: HttpRequest, code: str, body: TermPatchIn) -> TaxonomyTermOut:
     """Change a term's labels, its place in the tree, the kinds of activity answering a
@@ -110,7 +119,11 @@ def taxonomy_term_update(request: HttpRequest, code: str, body: TermPatchIn) -> 
 
 
 @taxonomy_router.delete(
-    "/taxonomy/{code}", response={204: None, **_WRITE_ERRORS}, auth=OperatorKey()
+    "/taxonomy/{code}",
+    response={204: None, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    auth=OperatorKey(),
+    summary="Delete a term nothing uses",
+    openapi_extra=openapi_refusals({404: examples.TERM_NOT_FOUND, 409: examples.TERM_IN_USE}),
 )
 def taxonomy_term_delete(request: HttpRequest, code: str) -> Status:
     """Delete a term nothing uses yet; one in use answers 409: deactivate it instead."""
@@ -122,8 +135,8 @@ def taxonomy_term_delete(request: HttpRequest, code: str) -> Status:
 
 
 class PageParams(Schema):
-    limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0, le=MAX_OFFSET)
+    limit: int = Field(50, ge=1, le=500, description="How many items per page.")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Skip this many items.")
 
 
 class CrosswalkParams(PageParams):
@@ -146,6 +159,7 @@ def _crosswalk_out(row: crosswalks.MappingRow) -> CrosswalkOut:
     "/crosswalks",
     response={200: CrosswalkListOut, 401: ErrorOut, 422: ErrorOut},
     auth=OperatorKey(),
+    summary="The mappings of other taxonomies' terms to Tisser codes",
 )
 def crosswalk_list(request: HttpRequest, params: Query[CrosswalkParams]) -> CrosswalkListOut:
     """Every mapping: crosswalk rows, then the automatic ones (a term of another taxonomy
@@ -165,8 +179,10 @@ def crosswalk_list(request: HttpRequest, params: Query[CrosswalkParams]) -> Cros
 
 @taxonomy_router.post(
     "/crosswalks",
-    response={200: CrosswalkSetOut, 201: CrosswalkSetOut, **_WRITE_ERRORS},
+    response={200: CrosswalkSetOut, 201: CrosswalkSetOut, 401: ErrorOut, 422: ErrorOut},
     auth=OperatorKey(),
+    summary="Map a term of another taxonomy to Tisser codes",
+    openapi_extra=openapi_refusals({422: examples.CROSSWALK_INVALID}),
 )
 def crosswalk_create(request: HttpRequest, body: CrosswalkIn) -> Status:
     """Map a term of another taxonomy to Tisser codes (`[]`: no correspondence), or
@@ -191,6 +207,7 @@ def crosswalk_create(request: HttpRequest, body: CrosswalkIn) -> Status:
     "/crosswalks/unmapped",
     response={200: UnmappedListOut, 401: ErrorOut, 422: ErrorOut},
     auth=OperatorKey(),
+    summary="Terms services carry that nothing maps yet",
 )
 def crosswalk_unmapped(request: HttpRequest, params: Query[PageParams]) -> UnmappedListOut:
     """Terms of other taxonomies that services carry and nothing maps yet, most carried
@@ -215,7 +232,11 @@ def crosswalk_unmapped(request: HttpRequest, params: Query[PageParams]) -> Unmap
 
 
 @taxonomy_router.delete(
-    "/crosswalks/{crosswalk_id}", response={204: None, **_WRITE_ERRORS}, auth=OperatorKey()
+    "/crosswalks/{crosswalk_id}",
+    response={204: None, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    auth=OperatorKey(),
+    summary="Remove a mapping",
+    openapi_extra=openapi_refusals({404: examples.CROSSWALK_NOT_FOUND}),
 )
 def crosswalk_delete(request: HttpRequest, crosswalk_id: uuid.UUID) -> Status:
     """Remove a mapping: the term is read automatically again (same code) or becomes

@@ -75,8 +75,16 @@ api = TisserApi(
     description=(
         "Social prescribing: health centres file non-medical referrals; Tisser matches "
         "them to community activities and produces a printed slip for the patient. "
-        "Authenticate with `Authorization: Bearer <key>`."
+        "Authenticate with `Authorization: Bearer <key>`: each role's key has its own "
+        "security scheme, so paste your key into the scheme your role names (a health "
+        "centre's, an organisation's or an operator's). Every refusal answers "
+        '`{"error": {"code", "message", "fields"}}`; each operation lists when it refuses '
+        "and with what. The examples' people, names and phone numbers are made up."
     ),
+    openapi_extra={
+        # Free software: the licence, and no contact (a deployment is its operator's).
+        "info": {"license": {"name": "AGPL-3.0-or-later", "identifier": "AGPL-3.0-or-later"}}
+    },
     urls_namespace="api-v1",
     # Swagger UI's files come from ninja's static files ("ninja" is an installed app),
     # and it asks no outside validator about the document.
@@ -104,41 +112,33 @@ def error_body(
 AUTHENTICATION_REQUIRED = "A valid API key is required: send 'Authorization: Bearer <key>'."
 
 
+# ninja's own message when it cannot parse a body it reads (`on_http_error` codes it).
+BODY_NOT_PARSED = "Cannot parse request body"
+# The limit a 429's example names when this server counts no requests (the default).
+RATE_LIMIT_EXAMPLE = 600
+
+
 def error_examples() -> dict[int, dict[str, Any]]:
-    """An example of each refusal by status, for the OpenAPI document."""
+    """The bodies of the refusals any operation may give, by status, for the OpenAPI
+    document (`config.openapi`); each operation documents its own others."""
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    rate = RateLimited(
+        limit=settings.TISSER_RATE_LIMIT_PER_MINUTE or RATE_LIMIT_EXAMPLE, retry_after=23
+    )
     return {
-        400: error_body("invalid_json", "The body is not JSON: Expecting value: line 1 column 1"),
+        400: error_body("bad_request", BODY_NOT_PARSED),
         401: error_body("unauthorized", AUTHENTICATION_REQUIRED),
-        404: error_body("not_found", "No referral with this id."),
-        409: error_body(
-            "illegal_transition",
-            "A placement that is 'requested' cannot become 'completed'. "
-            "Allowed now: accept, reject.",
-            status="requested",
-            allowed=["accept", "reject"],
-        ),
-        410: error_body(
-            "personal_data_erased",
-            "The slip was erased with the referral's personal data (consent withdrawn, or "
-            "the retention period ended).",
-        ),
-        413: error_body(
-            "too_large",
-            f"The request body is larger than {limit} bytes.",
-            [{"field": "body", "message": f"at most {limit} bytes"}],
-        ),
-        415: error_body(
-            "unsupported_media_type",
-            "Send the body as application/json.",
-            [{"field": "Content-Type", "message": "text/plain: use application/json"}],
-        ),
-        422: error_body(
-            "validation_error",
-            "Some needs are not taxonomy codes.",
-            [{"field": "needs[0]", "message": "unknown taxonomy code 'isolement'"}],
-        ),
+        413: too_large_body(limit),
+        429: error_body(rate.code, rate.message, **rate.extra),
     }
+
+
+def too_large_body(limit: int) -> dict[str, Any]:
+    return error_body(
+        "too_large",
+        f"The request body is larger than {limit} bytes.",
+        [{"field": "body", "message": f"at most {limit} bytes"}],
+    )
 
 
 def field_path(loc: list[Any] | tuple[Any, ...]) -> str:
@@ -218,15 +218,8 @@ def on_problem(request: HttpRequest, exc: Problem) -> HttpResponse:
 
 @api.exception_handler(RequestDataTooBig)
 def on_body_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     return api.create_response(
-        request,
-        error_body(
-            "too_large",
-            f"The request body is larger than {limit} bytes.",
-            [{"field": "body", "message": f"at most {limit} bytes"}],
-        ),
-        status=413,
+        request, too_large_body(settings.DATA_UPLOAD_MAX_MEMORY_SIZE), status=413
     )
 
 

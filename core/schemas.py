@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Annotated, Any, TypeVar
 
 from django.db.models import Model, QuerySet
@@ -146,15 +146,35 @@ def example_config(*examples: Any) -> ConfigDict:
     return ConfigDict(json_schema_extra=add)
 
 
+def refusal(
+    when: str,
+    code: str,
+    message: str,
+    fields: Sequence[tuple[str, str]] = (),
+    **extra: Any,
+) -> dict[str, Any]:
+    """One refusal an operation documents: `when` it happens (the answer's description)
+    and the body it answers with then (its example), as the view really raises it."""
+    body = {
+        "code": code,
+        "message": message,
+        "fields": [{"field": field, "message": said} for field, said in fields],
+        **extra,
+    }
+    return {"description": when, "content": {"application/json": {"example": {"error": body}}}}
+
+
 def openapi_examples(
     answers: Mapping[int, Any],
     body: Any = None,
     *,
     body_schema: dict[str, Any] | None = None,
     body_required: bool = True,
+    refusals: Mapping[int, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """An operation's `openapi_extra` giving an example of its JSON answer for each status
-    and, for a body the endpoint reads itself, the body's schema and an example."""
+    """An operation's `openapi_extra` giving an example of its JSON answer for each status,
+    for a body the endpoint reads itself the body's schema and an example, and the
+    operation's own `refusals` by status (each made with `refusal`)."""
     extra: dict[str, Any] = {
         "responses": {
             status: {"content": {"application/json": {"example": example}}}
@@ -167,7 +187,51 @@ def openapi_examples(
             "required": body_required,
             "content": {"application/json": media},
         }
-    return extra
+    return openapi_merged(extra, openapi_refusals(refusals or {}))
+
+
+# The refusal of a body an endpoint reads itself (`core.bodies.json_parse`), not through
+# ninja (whose own parse error is `bad_request`, documented by `config.openapi`).
+BODY_NOT_JSON = refusal(
+    "The body is not JSON, or nests more than 32 levels deep.",
+    "invalid_json",
+    "The body is not JSON: Expecting property name enclosed in double quotes: line 1 "
+    "column 2 (char 1)",
+)
+# What an action reading an optional JSON body (`core.bodies.optional_body`) may refuse
+# before its own checks: not JSON (400), in another format (415).
+OPTIONAL_BODY_REFUSALS = {
+    400: BODY_NOT_JSON,
+    415: refusal(
+        "A body was sent in another format than JSON (`Content-Type` is not `application/json`).",
+        "unsupported_media_type",
+        "Send the body as application/json.",
+        [("Content-Type", "text/plain: use application/json")],
+    ),
+}
+
+
+def openapi_refusals(refusals: Mapping[int, dict[str, Any]]) -> dict[str, Any]:
+    """An operation's `openapi_extra` documenting its own refusals by status."""
+    if not refusals:
+        return {}
+    return {"responses": {status: copy.deepcopy(r) for status, r in refusals.items()}}
+
+
+def openapi_merged(*extras: Mapping[str, Any]) -> dict[str, Any]:
+    """Several `openapi_extra` dicts as one: nested dicts merged, the later winning."""
+    merged: dict[str, Any] = {}
+    for extra in extras:
+        _merge_into(merged, extra)
+    return merged
+
+
+def _merge_into(target: dict[Any, Any], source: Mapping[Any, Any]) -> None:
+    for key, value in source.items():
+        if isinstance(value, Mapping) and isinstance(target.get(key), dict):
+            _merge_into(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
 
 
 class StrictSchema(Schema):

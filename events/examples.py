@@ -1,10 +1,13 @@
 """Examples of the event feed's and the webhooks API's bodies, shown in the OpenAPI
-document (each schema of `events.schemas` names its own). tests/config/test_openapi.py
-checks each against its schema."""
+document (each schema of `events.schemas` names its own), and of the refusals their
+operations answer with, as the views raise them. tests/config/test_openapi.py checks each
+against its schema."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from core.schemas import refusal
 
 REFERRAL_ID = "9549f7b6-2fa0-4166-982c-86008421b03d"
 PLACEMENT_ID = "f0bbc074-80a2-4877-ba89-200a94e2cf3b"
@@ -74,3 +77,40 @@ DELIVERY: dict[str, Any] = {
     "created_at": "2026-11-25T10:00:04Z",
 }
 DELIVERY_PAGE = {"items": [DELIVERY], "total": 1, "limit": 50, "offset": 0}
+
+
+# --- Refusals ------------------------------------------------------------------------
+
+CURSOR_INVALID = refusal(
+    "`cursor` is not one Tisser gave (use `next_cursor` of a previous page), or `limit` or "
+    "`type` is out of range.",
+    "validation_error",
+    "This cursor is not one Tisser gave.",
+    [("cursor", "use next_cursor from a previous page, or omit it")],
+)
+WEBHOOK_NOT_FOUND = refusal(
+    "No webhook with this id among yours (another party's answers the same).",
+    "not_found",
+    "No webhook subscription with this id.",
+)
+DELIVERY_NOT_FOUND = refusal(
+    "No delivery with this id among your webhooks' deliveries.",
+    "not_found",
+    "No webhook delivery with this id.",
+)
+WEBHOOK_INVALID = refusal(
+    "An event type is unknown (or not one you may subscribe to), or the URL cannot be "
+    "used: not https in production, with credentials, or pointing into Tisser's own "
+    "network. `fields` names each.",
+    "validation_error",
+    "Unknown event types; see the list in the API documentation.",
+    [("event_types[0]", "unknown event type 'placement.acepted'")],
+)
+WEBHOOK_UPDATE_INVALID = refusal(
+    "The new URL cannot be used (not https in production, with credentials, or pointing "
+    "into Tisser's own network), an event type is unknown, or `url`, `event_types` or "
+    "`active` is null.",
+    "validation_error",
+    "The webhook URL cannot be used.",
+    [("url", "must use https")],
+)

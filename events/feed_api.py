@@ -18,7 +18,8 @@ from pydantic import Field
 from accounts.audit import audit_ids
 from accounts.auth import PartyKey, request_party
 from core.errors import FieldProblem, InvalidInput
-from core.schemas import ErrorOut
+from core.schemas import ErrorOut, openapi_refusals
+from events import examples
 from events.outbox import event_referral_id
 from events.schemas import EventPageOut, event_out
 from events.selectors import events_visible
@@ -53,7 +54,7 @@ class FeedQuery(Schema):
     cursor: str | None = Field(
         default=None, max_length=100, description="`next_cursor` of the previous page."
     )
-    limit: int = Field(default=100, ge=1, le=500)
+    limit: int = Field(default=100, ge=1, le=500, description="How many events per page.")
     type: str | None = Field(
         default=None, max_length=64, pattern=r"^[a-z_.-]+$", description="Only this event type."
     )
@@ -71,6 +72,7 @@ class FeedQuery(Schema):
         "`TISSER_EVENT_FEED_LAG_SECONDS` (default 5) after they happen, so an event written "
         "by a transaction still open can never be skipped."
     ),
+    openapi_extra=openapi_refusals({422: examples.CURSOR_INVALID}),
 )
 def events_feed(request: HttpRequest, query: Query[FeedQuery]) -> EventPageOut:
     after = cursor_decode(query.cursor) if query.cursor else 0

@@ -7,14 +7,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
+from django.conf import settings
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from pydantic import Field, WithJsonSchema
 
 from accounts.auth import PartyKey, request_party
 from core.errors import FieldProblem, InvalidInput
-from core.schemas import MAX_OFFSET, ErrorOut, paged
-from events import webhooks
+from core.schemas import MAX_OFFSET, ErrorOut, openapi_refusals, paged, refusal
+from events import examples, webhooks
 from events.models import WebhookDelivery, WebhookSubscription
 from events.schemas import (
     DeliveryOut,
@@ -45,6 +46,7 @@ def _created_out(subscription: WebhookSubscription) -> WebhookCreatedOut:
 
 
 _ERRORS = {401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+_LIMIT = settings.TISSER_WEBHOOK_MAX_SUBSCRIPTIONS
 
 
 @webhooks_router.post(
@@ -57,6 +59,19 @@ _ERRORS = {401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
         "A party has at most `TISSER_WEBHOOK_MAX_SUBSCRIPTIONS` (default 10) webhooks: "
         "past it, 409 `webhook_limit_reached` with the `limit`. "
         "Event types: " + ", ".join(f"`{t}`" for t in webhooks.WEBHOOK_EVENT_TYPES) + "."
+    ),
+    openapi_extra=openapi_refusals(
+        {
+            409: refusal(
+                "You already have `TISSER_WEBHOOK_MAX_SUBSCRIPTIONS` webhooks (`limit`): "
+                "delete one, or subscribe one URL to more event types.",
+                "webhook_limit_reached",
+                f"You have {_LIMIT} webhooks, the most allowed: delete one you no longer "
+                "need, or subscribe one URL to more event types.",
+                limit=_LIMIT,
+            ),
+            422: examples.WEBHOOK_INVALID,
+        }
     ),
 )
 def webhook_create(request: HttpRequest, payload: WebhookIn) -> Status[WebhookCreatedOut]:
@@ -87,7 +102,9 @@ class DeliveryFilter(Schema):
     status: DeliveryStatus | None = Field(
         default=None, description="`failed` lists the dead letters."
     )
-    subscription_id: uuid.UUID | None = None
+    subscription_id: uuid.UUID | None = Field(
+        default=None, description="Only the deliveries of this webhook."
+    )
     limit: int = Field(default=50, ge=1, le=200)
     offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
@@ -131,6 +148,7 @@ def delivery_list(request: HttpRequest, filters: Query[DeliveryFilter]) -> Deliv
     "/deliveries/{delivery_id}/redeliver",
     response={202: DeliveryOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     summary="Send a delivery again (a dead letter, or one already delivered)",
+    openapi_extra=openapi_refusals({404: examples.DELIVERY_NOT_FOUND}),
 )
 def delivery_redeliver(request: HttpRequest, delivery_id: uuid.UUID) -> Status[DeliveryOut]:
     delivery = webhooks.delivery_redeliver(delivery_id, owner=request_party(request))
@@ -138,7 +156,10 @@ def delivery_redeliver(request: HttpRequest, delivery_id: uuid.UUID) -> Status[D
 
 
 @webhooks_router.get(
-    "/{subscription_id}", response={200: WebhookOut, **_ERRORS}, summary="One webhook"
+    "/{subscription_id}",
+    response={200: WebhookOut, **_ERRORS},
+    summary="One webhook",
+    openapi_extra=openapi_refusals({404: examples.WEBHOOK_NOT_FOUND}),
 )
 def webhook_read(request: HttpRequest, subscription_id: uuid.UUID) -> WebhookOut:
     return _webhook_out(webhooks.webhook_get(request_party(request), subscription_id))
@@ -148,6 +169,9 @@ def webhook_read(request: HttpRequest, subscription_id: uuid.UUID) -> WebhookOut
     "/{subscription_id}",
     response={200: WebhookOut, **_ERRORS},
     summary="Change a webhook (url, event types, description, active)",
+    openapi_extra=openapi_refusals(
+        {404: examples.WEBHOOK_NOT_FOUND, 422: examples.WEBHOOK_UPDATE_INVALID}
+    ),
 )
 def webhook_update(
     request: HttpRequest, subscription_id: uuid.UUID, payload: WebhookPatch
@@ -168,6 +192,7 @@ def webhook_update(
     "/{subscription_id}/rotate-secret",
     response={200: WebhookCreatedOut, **_ERRORS},
     summary="Replace the signing secret; the new one is shown only now",
+    openapi_extra=openapi_refusals({404: examples.WEBHOOK_NOT_FOUND}),
 )
 def webhook_rotate(request: HttpRequest, subscription_id: uuid.UUID) -> WebhookCreatedOut:
     return _created_out(webhooks.webhook_secret_rotate(request_party(request), subscription_id))
@@ -177,6 +202,7 @@ def webhook_rotate(request: HttpRequest, subscription_id: uuid.UUID) -> WebhookC
     "/{subscription_id}",
     response={204: None, **_ERRORS},
     summary="Delete a webhook and its delivery history",
+    openapi_extra=openapi_refusals({404: examples.WEBHOOK_NOT_FOUND}),
 )
 def webhook_delete(request: HttpRequest, subscription_id: uuid.UUID) -> Status[None]:
     webhooks.webhook_get(request_party(request), subscription_id).delete()

@@ -21,7 +21,15 @@ from core.errors import (
     InvalidInput,
 )
 from core.languages import slip_languages
-from core.schemas import MAX_OFFSET, ErrorOut, paged
+from core.schemas import (
+    MAX_OFFSET,
+    OPTIONAL_BODY_REFUSALS,
+    ErrorOut,
+    openapi_examples,
+    openapi_merged,
+    openapi_refusals,
+    paged,
+)
 from events.schemas import EventListOut, event_out
 from matching.reasons import reason_text
 from referrals import examples, selectors, services
@@ -174,7 +182,9 @@ _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
                         "schema": {"type": "string", "enum": ["true"]},
                     }
                 }
-            }
+            },
+            409: examples.IDEMPOTENCY_KEY_REUSED,
+            422: examples.REFERRAL_INVALID,
         },
     },
 )
@@ -213,7 +223,11 @@ def referral_create(
 
 
 class ReferralFilter(Schema):
-    stage: Referral.Stage | None = None
+    stage: Referral.Stage | None = Field(
+        default=None,
+        description="Only the referrals at this stage: `submitted`, `matching`, `matched`, "
+        "`unmatched` or `slip_ready`.",
+    )
     limit: int = Field(default=50, ge=1, le=200)
     offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
@@ -241,8 +255,9 @@ def referral_list(request: HttpRequest, filters: Query[ReferralFilter]) -> Refer
 
 @router.get(
     "/{referral_id}",
-    response={200: ReferralOut, 401: ErrorOut, 404: ErrorOut},
+    response={200: ReferralOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     summary="A referral, its stage and its matches",
+    openapi_extra=openapi_refusals({404: examples.REFERRAL_NOT_FOUND}),
 )
 def referral_detail(request: HttpRequest, referral_id: uuid.UUID) -> ReferralOut:
     referral = selectors.referral_get(
@@ -257,7 +272,17 @@ def referral_detail(request: HttpRequest, referral_id: uuid.UUID) -> ReferralOut
     summary="Cancel a referral and every offer still open",
     operation_id="referral_cancel",
     description='The body is optional: `{"reason": "…"}`. 409 if it is already closed.',
-    openapi_extra=body_doc(CancelIn),
+    openapi_extra=openapi_merged(
+        body_doc(CancelIn),
+        openapi_refusals(
+            {
+                **OPTIONAL_BODY_REFUSALS,
+                404: examples.REFERRAL_NOT_FOUND,
+                409: examples.REFERRAL_CLOSED,
+                422: examples.CANCEL_INVALID,
+            }
+        ),
+    ),
 )
 def referral_cancel_view(request: HttpRequest, referral_id: uuid.UUID) -> ReferralOut:
     body = optional_body(request, CancelIn)
@@ -270,7 +295,7 @@ def referral_cancel_view(request: HttpRequest, referral_id: uuid.UUID) -> Referr
 
 @router.post(
     "/{referral_id}/consent/withdraw",
-    response={200: ReferralOut, 401: ErrorOut, 404: ErrorOut},
+    response={200: ReferralOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     summary="Record that the person withdrew consent",
     operation_id="referral_consent_withdraw",
     description=(
@@ -280,6 +305,7 @@ def referral_cancel_view(request: HttpRequest, referral_id: uuid.UUID) -> Referr
         "slip. Counts, needs and outcomes stay for reporting. Withdrawing again changes "
         "nothing."
     ),
+    openapi_extra=openapi_refusals({404: examples.REFERRAL_NOT_FOUND}),
 )
 def referral_consent_withdraw_view(request: HttpRequest, referral_id: uuid.UUID) -> ReferralOut:
     center = request_center(request)
@@ -295,7 +321,17 @@ def referral_consent_withdraw_view(request: HttpRequest, referral_id: uuid.UUID)
     summary="Withdraw one offer",
     operation_id="placement_cancel",
     description="409 with `allowed` when the placement can no longer be cancelled.",
-    openapi_extra=body_doc(CancelIn),
+    openapi_extra=openapi_merged(
+        body_doc(CancelIn),
+        openapi_refusals(
+            {
+                **OPTIONAL_BODY_REFUSALS,
+                404: examples.PLACEMENT_NOT_FOUND,
+                409: examples.PLACEMENT_CLOSED,
+                422: examples.CANCEL_INVALID,
+            }
+        ),
+    ),
 )
 def placement_cancel_view(
     request: HttpRequest, referral_id: uuid.UUID, placement_id: uuid.UUID
@@ -317,6 +353,7 @@ def placement_cancel_view(
     "/{referral_id}/events",
     response={200: EventListOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     summary="The referral's history: every change, oldest first",
+    openapi_extra=openapi_refusals({404: examples.REFERRAL_NOT_FOUND}),
 )
 def referral_events(request: HttpRequest, referral_id: uuid.UUID) -> EventListOut:
     referral = selectors.referral_get(
@@ -351,7 +388,8 @@ def referral_events(request: HttpRequest, referral_id: uuid.UUID) -> EventListOu
                         "example": examples.FHIR_BUNDLE,
                     }
                 },
-            }
+            },
+            404: examples.REFERRAL_NOT_FOUND,
         }
     },
 )
@@ -372,6 +410,7 @@ def referral_fhir(request: HttpRequest, referral_id: uuid.UUID) -> HttpResponse:
         "found, `unmatched_explanation` says which filter left nothing and what relaxing "
         "it would find."
     ),
+    openapi_extra=openapi_refusals({404: examples.REFERRAL_NOT_FOUND}),
 )
 def referral_matches(request: HttpRequest, referral_id: uuid.UUID) -> MatchesOut:
     referral = selectors.referral_get(
@@ -440,6 +479,14 @@ def referral_matches(request: HttpRequest, referral_id: uuid.UUID) -> MatchesOut
         "`follow_up` with the `placement_id` of a completed placement. Each is recorded "
         "once (409 after). Reports show only the mean change of five people or more."
     ),
+    openapi_extra=openapi_refusals(
+        {
+            404: examples.WELLBEING_NOT_FOUND,
+            409: examples.WELLBEING_RECORDED,
+            410: examples.WELLBEING_ERASED,
+            422: examples.WELLBEING_INVALID,
+        }
+    ),
 )
 def referral_wellbeing_record(
     request: HttpRequest, referral_id: uuid.UUID, payload: WellbeingRecordIn
@@ -458,8 +505,11 @@ def referral_wellbeing_record(
 
 @router.get(
     "/{referral_id}/wellbeing",
-    response={200: list[WellbeingOut], 401: ErrorOut, 404: ErrorOut},
+    response={200: list[WellbeingOut], 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     summary="The person's wellbeing answers, oldest first",
+    openapi_extra=openapi_examples(
+        {200: [examples.WELLBEING]}, refusals={404: examples.REFERRAL_NOT_FOUND}
+    ),
 )
 def referral_wellbeing_list(request: HttpRequest, referral_id: uuid.UUID) -> list[WellbeingOut]:
     referral = selectors.referral_get(

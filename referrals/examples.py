@@ -1,10 +1,15 @@
 """Examples of the referrals API's bodies, shown in the OpenAPI document (each schema of
-`referrals.schemas` names its own). tests/config/test_openapi.py checks each against its
-schema."""
+`referrals.schemas` names its own), and of the refusals its operations answer with, as
+the views raise them. tests/config/test_openapi.py checks each against its schema.
+
+The people, names and numbers are made up: names say "Exemple", and phone numbers are
+in the ranges ARCEP keeps for fiction (01 99 00 xx xx to 01 99 99 xx xx, 06 39 98 xx xx)."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from core.schemas import refusal
 
 REFERRAL_ID = "9549f7b6-2fa0-4166-982c-86008421b03d"
 PLACEMENT_ID = "f0bbc074-80a2-4877-ba89-200a94e2cf3b"
@@ -16,8 +21,8 @@ _BASE = f"/api/v1/referrals/{REFERRAL_ID}"
 WELLBEING_SCORES = {"life_satisfaction": 5, "worthwhile": 6, "happiness": 4, "anxiety": 7}
 
 REFERRAL_IN: dict[str, Any] = {
-    "patient_ref": "pt-0001",
-    "first_name": "Josiane",
+    "patient_ref": "pt-exemple-0001",
+    "first_name": "Camille",
     "year_of_birth": 1948,
     "preferred_language": "fr",
     "location": {"latitude": 45.7578, "longitude": 4.832},
@@ -26,8 +31,8 @@ REFERRAL_IN: dict[str, Any] = {
     "max_distance_km": 4,
     "accessibility_needs": ["step-free"],
     "note_for_patient": "Allez-y une première fois, sans engagement.",
-    "clinical_reason": "Humeur basse depuis le veuvage.",
-    "clinician_name": "Dr Martin",
+    "clinical_reason": "Se sent isolée depuis un déménagement.",
+    "clinician_name": "Dr Exemple",
     "consent": {"given": True, "method": "verbal", "at": "2026-11-25T10:00:00+01:00"},
 }
 
@@ -179,9 +184,9 @@ INBOX_PLACEMENT: dict[str, Any] = {
     "note": "We expect her on Wednesday at 2 pm.",
     "referral_code": "GM9-KXC",
     "health_center": "Maison de santé Gerland",
-    "health_center_phone": "+33472000000",
+    "health_center_phone": "+33199001234",
     "person": {
-        "first_name": "Josiane",
+        "first_name": "Camille",
         "preferred_language": "fr",
         "needs": ["isolation"],
         "needs_labels": ["Isolement"],
@@ -257,7 +262,7 @@ FHIR_BUNDLE: dict[str, Any] = {
                         "display": "Marche Solidaire Lyon",
                     }
                 ],
-                "reasonCode": [{"text": "Humeur basse depuis le veuvage."}],
+                "reasonCode": [{"text": "Se sent isolée depuis un déménagement."}],
                 "note": [{"text": "Allez-y une première fois, sans engagement."}],
             },
         },
@@ -269,10 +274,10 @@ FHIR_BUNDLE: dict[str, Any] = {
                 "identifier": [
                     {
                         "system": "urn:tisser:patient-ref:12259272-11dc-4079-b494-5b6280db1408",
-                        "value": "pt-0001",
+                        "value": "pt-exemple-0001",
                     }
                 ],
-                "name": [{"given": ["Josiane"]}],
+                "name": [{"given": ["Camille"]}],
                 "birthDate": "1948",
                 "communication": [
                     {
@@ -334,3 +339,103 @@ FHIR_BUNDLE: dict[str, Any] = {
         },
     ],
 }
+
+
+# --- Refusals ------------------------------------------------------------------------
+
+REFERRAL_NOT_FOUND = refusal(
+    "No referral with this id for your health centre (another centre's referral answers the same).",
+    "not_found",
+    "No referral with this id.",
+)
+PLACEMENT_NOT_FOUND = refusal(
+    "No offer with this id under this referral of your health centre.",
+    "not_found",
+    "No placement with this id.",
+)
+IDEMPOTENCY_KEY_REUSED = refusal(
+    "The `Idempotency-Key` was used with another body: nothing was filed. Use a new key for "
+    "a new referral (the same key with the same body answers as the first time).",
+    "idempotency_key_reused",
+    "This Idempotency-Key was used with another body; use a new key for a new referral.",
+    [("Idempotency-Key", "already used with a different body")],
+)
+REFERRAL_INVALID = refusal(
+    "The body does not fit the schema, a need is not a taxonomy code in use, the postcode is "
+    "unknown, `wellbeing` is sent by a centre that does not record it, or the "
+    "`Idempotency-Key` is not 1 to 200 visible ASCII characters: `fields` names each "
+    "problem.",
+    "validation_error",
+    "Some needs are not taxonomy codes.",
+    [("needs[0]", "unknown taxonomy code 'isolement'")],
+)
+REFERRAL_CLOSED = refusal(
+    "The referral is already closed: cancelled before, or completed (every offer ended). "
+    "`status` says which.",
+    "referral_closed",
+    "The referral is already cancelled.",
+    status="revoked",
+)
+CANCEL_INVALID = refusal(
+    "The body does not fit `CancelIn`, e.g. a `reason` over 200 characters, or the id is "
+    "not a UUID.",
+    "validation_error",
+    "The request is not valid: reason: String should have at most 200 characters",
+    [("reason", "String should have at most 200 characters")],
+)
+PLACEMENT_CLOSED = refusal(
+    "The offer can no longer be withdrawn: it has ended (rejected, cancelled, expired, "
+    "completed or failed). `status` says where it is; `allowed` is empty.",
+    "illegal_transition",
+    "A placement that is 'rejected' cannot become 'cancelled'. It is closed: nothing more "
+    "can change.",
+    status="rejected",
+    allowed=[],
+)
+WELLBEING_NOT_FOUND = refusal(
+    "No referral with this id for your health centre, or `placement_id` is not one of its "
+    'placements ("No placement with this id for this referral.").',
+    "not_found",
+    "No referral with this id.",
+)
+WELLBEING_RECORDED = refusal(
+    "These answers were already recorded: each timepoint is recorded once "
+    "(`wellbeing_already_recorded`). Also 409 `placement_not_completed` when a "
+    "`follow_up` names a placement that has not completed.",
+    "wellbeing_already_recorded",
+    "These answers were already recorded.",
+    [("timepoint", "follow_up already recorded")],
+)
+WELLBEING_ERASED = refusal(
+    "The person's data was erased (consent withdrawn, or the retention period ended): "
+    "nothing more is recorded about them.",
+    "personal_data_erased",
+    "This person's data has been erased.",
+)
+WELLBEING_INVALID = refusal(
+    "Your health centre does not record wellbeing (an operator turns it on), a score is "
+    "not 0 to 10, or `placement_id` is missing with `follow_up` or given with `baseline`.",
+    "validation_error",
+    "This health centre does not record wellbeing; an operator can turn it on.",
+    [("wellbeing", "this health centre does not record wellbeing")],
+)
+SLIP_NOT_READY = refusal(
+    "The slip is not made yet: matching or printing is still under way. `stage` says where "
+    "the referral is; ask again shortly (or follow `links.self` until `slip_ready`).",
+    "slip_not_ready",
+    "The slip is not ready yet; the referral is at stage 'matching'.",
+    stage="matching",
+)
+SLIP_ERASED = refusal(
+    "The referral's personal data was erased (consent withdrawn, or the retention period "
+    "ended), and the slip with it.",
+    "personal_data_erased",
+    "The slip was erased with the referral's personal data (consent withdrawn, or the "
+    "retention period ended).",
+)
+INBOX_PLACEMENT_NOT_FOUND = refusal(
+    "No placement with this id addressed to your organisation (another organisation's "
+    "answers the same).",
+    "not_found",
+    "No placement with this id.",
+)

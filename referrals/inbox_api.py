@@ -21,10 +21,19 @@ from pydantic import Field
 from accounts.audit import audit_ids
 from accounts.auth import OrganizationKey, request_organization
 from core.bodies import ACTION_ERRORS, body_doc, optional_body
-from core.schemas import MAX_OFFSET, ErrorOut, paged
-from referrals import selectors
+from core.schemas import (
+    MAX_OFFSET,
+    OPTIONAL_BODY_REFUSALS,
+    ErrorOut,
+    openapi_merged,
+    openapi_refusals,
+    paged,
+    refusal,
+)
+from referrals import examples, selectors
 from referrals.lifecycle import (
     ORGANIZATION_ACTIONS,
+    REJECTION_REASONS,
     allowed_actions,
     person_shown_to_organization,
     placement_act,
@@ -83,7 +92,9 @@ def inbox_placement_out(placement: Placement) -> InboxPlacementOut:
 
 
 class InboxFilter(Schema):
-    status: PlacementStatus | None = None
+    status: PlacementStatus | None = Field(
+        default=None, description="Only the placements in this status, e.g. `requested`."
+    )
     limit: int = Field(default=50, ge=1, le=200)
     offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
@@ -106,6 +117,7 @@ def inbox_list(request: HttpRequest, filters: Query[InboxFilter]) -> InboxPageOu
     "/placements/{placement_id}",
     response={200: InboxPlacementOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     summary="One placement",
+    openapi_extra=openapi_refusals({404: examples.INBOX_PLACEMENT_NOT_FOUND}),
 )
 def inbox_read(request: HttpRequest, placement_id: uuid.UUID) -> InboxPlacementOut:
     return inbox_placement_out(selectors.inbox_get(request_organization(request), placement_id))
@@ -139,6 +151,62 @@ _ACTION_HELP = {
 }
 
 
+# The placement's status in each action's example of an illegal move: the most common
+# one (an offer the centre withdrew, or that expired, before the answer; an action of a
+# placement not yet accepted).
+_ILLEGAL_FROM = {
+    "accept": "cancelled",
+    "reject": "cancelled",
+    "start": "requested",
+    "hold": "requested",
+    "complete": "requested",
+    "fail": "requested",
+}
+
+
+def _action_refusals(action: str) -> dict[int, dict[str, object]]:
+    """What this action may refuse, with the message `referrals.lifecycle` gives."""
+    status = _ILLEGAL_FROM[action]
+    target = ORGANIZATION_ACTIONS[action]
+    allowed = allowed_actions(status, ORGANIZATION_ACTIONS)
+    moved = f"A placement that is '{status}' cannot become '{target}'. " + (
+        f"Allowed now: {', '.join(allowed)}."
+        if allowed
+        else "It is closed: nothing more can change."
+    )
+    invalid = (
+        refusal(
+            "A rejection without a `reason` (or with one not in the list), or a body that "
+            "does not fit `PlacementActionIn`.",
+            "validation_error",
+            "A rejection needs a reason.",
+            [("reason", f"one of: {', '.join(REJECTION_REASONS)}")],
+        )
+        if action == "reject"
+        else refusal(
+            "A `reason` (only a rejection takes one), `wellbeing` with another action than "
+            "`complete`, or a body that does not fit `PlacementActionIn`.",
+            "validation_error",
+            "Only a rejection takes a reason; use note for a comment.",
+            [("reason", "only allowed with reject")],
+        )
+    )
+    return {
+        **OPTIONAL_BODY_REFUSALS,
+        404: examples.INBOX_PLACEMENT_NOT_FOUND,
+        409: refusal(
+            f"The placement cannot be moved to `{target}` from where it is (the centre "
+            "withdrew it, it expired, or it is not at that step yet): `status` says where "
+            "it is and `allowed` what it may do now.",
+            "illegal_transition",
+            moved,
+            status=status,
+            allowed=allowed,
+        ),
+        422: invalid,
+    }
+
+
 def _action_route(action: str) -> None:
     @router.post(
         f"/placements/{{placement_id}}/{action}",
@@ -146,7 +214,9 @@ def _action_route(action: str) -> None:
         summary=f"{action.capitalize()} a placement",
         description=_ACTION_HELP[action]
         + ' Optional body: `{"note": "…"}`. An illegal move is 409 with `allowed`.',
-        openapi_extra=body_doc(PlacementActionIn),
+        openapi_extra=openapi_merged(
+            body_doc(PlacementActionIn), openapi_refusals(_action_refusals(action))
+        ),
         operation_id=f"inbox_placement_{action}",
     )
     def view(request: HttpRequest, placement_id: uuid.UUID) -> InboxPlacementOut:

@@ -14,7 +14,7 @@ from ninja import Field, Query, Router, Schema
 from accounts.auth import AnyKey, request_api_key
 from accounts.models import ApiKey, HealthCenter
 from core.errors import FieldProblem, InvalidInput, NotFound
-from core.schemas import ErrorOut
+from core.schemas import ErrorOut, openapi_merged, openapi_refusals, refusal
 from reports.charts import table_csv
 from reports.outcomes import default_period, report_build
 from reports.report_model import Scope
@@ -57,6 +57,15 @@ CSV_EXAMPLE = (
 )
 
 MAX_PERIOD_DAYS = 5 * 366
+
+PERIOD_INVALID = refusal(
+    "The period ends before it starts, is longer than five years or outside the dates "
+    "Tisser reports on, `lang` is not `fr` or `en`, or a health centre's or an "
+    "organisation's key names `health_center_id`.",
+    "validation_error",
+    "The period ends before it starts.",
+    [("from", "must be on or before `to`")],
+)
 
 
 class ReportFilter(Schema):
@@ -132,9 +141,19 @@ def _report(request: HttpRequest, filters: ReportFilter) -> Any:
         "key sees its referrals; an organisation's, only its own placements; an "
         "operator's, the territory or one health centre."
     ),
-    openapi_extra={
-        "responses": {200: {"content": {"application/json": {"example": REPORT_EXAMPLE}}}}
-    },
+    openapi_extra=openapi_merged(
+        {"responses": {200: {"content": {"application/json": {"example": REPORT_EXAMPLE}}}}},
+        openapi_refusals(
+            {
+                404: refusal(
+                    "An operator's key names a `health_center_id` that is no health centre.",
+                    "not_found",
+                    "No health centre with this id.",
+                ),
+                422: PERIOD_INVALID,
+            }
+        ),
+    ),
 )
 def report(request: HttpRequest, filters: Query[ReportFilter]) -> dict[str, Any]:
     with translation.override(filters.lang):
@@ -147,14 +166,38 @@ def report(request: HttpRequest, filters: Query[ReportFilter]) -> dict[str, Any]
     summary="One table of the report as CSV",
     description="`table` is one of the report's `tables`, e.g. `needs`; the header row "
     "gives the columns' labels in `lang`.",
-    openapi_extra={
-        "responses": {
-            200: {
-                "description": "The table",
-                "content": {"text/csv": {"schema": {"type": "string"}, "example": CSV_EXAMPLE}},
+    openapi_extra=openapi_merged(
+        {
+            "responses": {
+                200: {
+                    "description": "The table",
+                    "content": {"text/csv": {"schema": {"type": "string"}, "example": CSV_EXAMPLE}},
+                }
             }
-        }
-    },
+        },
+        openapi_refusals(
+            {
+                404: refusal(
+                    "`table` is not one of the report's tables (`tables` lists them), or an "
+                    "operator's key names a `health_center_id` that is no health centre.",
+                    "not_found",
+                    "No such table.",
+                    tables=[
+                        "activities",
+                        "delays",
+                        "funnel",
+                        "needs",
+                        "rejections",
+                        "unmet",
+                        "unmet_reasons",
+                        "weekly",
+                        "wellbeing",
+                    ],
+                ),
+                422: PERIOD_INVALID,
+            }
+        ),
+    ),
 )
 def report_table_csv(
     request: HttpRequest, table: str, filters: Query[ReportFilter]

@@ -15,13 +15,15 @@ from pydantic import Field
 
 from accounts.audit import audit_ids
 from accounts.auth import HealthCenterKey, request_center
+from core.concurrency import Busy
 from core.errors import Conflict, Gone, NotFound
-from core.schemas import MAX_OFFSET, ErrorOut
-from referrals import selectors
+from core.schemas import MAX_OFFSET, ErrorOut, openapi_merged, openapi_refusals, refusal
+from referrals import examples, selectors
 from referrals.models import Referral
 from slips.batch import (
     BATCH_CONCURRENCY,
     BATCH_MAX_SLIPS,
+    BATCH_RETRY_AFTER,
     batch_etag,
     batch_get,
     batch_response,
@@ -50,14 +52,22 @@ def slip_check(referral: Referral) -> None:
         )
 
 
+_SLIP_REFUSALS = {
+    404: examples.REFERRAL_NOT_FOUND,
+    409: examples.SLIP_NOT_READY,
+    410: examples.SLIP_ERASED,
+}
+
+
 @router.get(
     "/referrals/{referral_id}/slip.pdf",
-    response={200: None, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 410: ErrorOut},
+    response={200: None, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 410: ErrorOut, 422: ErrorOut},
     summary="The printed slip (PDF)",
     description="409 with the current `stage` while the slip is not ready yet.",
-    openapi_extra={
-        "responses": {200: {"description": "The slip", "content": {"application/pdf": {}}}}
-    },
+    openapi_extra=openapi_merged(
+        {"responses": {200: {"description": "The slip", "content": {"application/pdf": {}}}}},
+        openapi_refusals(_SLIP_REFUSALS),
+    ),
 )
 def referral_slip(request: HttpRequest, referral_id: uuid.UUID) -> FileResponse:
     referral = selectors.referral_get(
@@ -73,7 +83,7 @@ def referral_slip(request: HttpRequest, referral_id: uuid.UUID) -> FileResponse:
 
 @router.get(
     "/referrals/{referral_id}/slip.html",
-    response={200: None, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 410: ErrorOut},
+    response={200: None, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 410: ErrorOut, 422: ErrorOut},
     summary="The slip's HTML (preview)",
     description=(
         "The HTML the PDF is made from, drawn now from the current catalogue (the next "
@@ -81,22 +91,25 @@ def referral_slip(request: HttpRequest, referral_id: uuid.UUID) -> FileResponse:
         "nothing, fonts included. 409 with the current `stage` while the slip is not ready "
         "yet."
     ),
-    openapi_extra={
-        "responses": {
-            200: {
-                "description": "The slip as HTML",
-                "content": {
-                    "text/html": {
-                        "example": '<!DOCTYPE html>\n<html lang="fr">\n<head>\n'
-                        '<meta charset="utf-8">\n<title>Tisser GM9-KXC</title>\n'
-                        "<style>@page { size: A4; } …</style>\n</head>\n<body>\n"
-                        "<h1>Josiane, voici des activités près de chez vous</h1>\n…"
-                        "\n</body>\n</html>\n"
-                    }
-                },
+    openapi_extra=openapi_merged(
+        {
+            "responses": {
+                200: {
+                    "description": "The slip as HTML",
+                    "content": {
+                        "text/html": {
+                            "example": '<!DOCTYPE html>\n<html lang="fr">\n<head>\n'
+                            '<meta charset="utf-8">\n<title>Tisser GM9-KXC</title>\n'
+                            "<style>@page { size: A4; } …</style>\n</head>\n<body>\n"
+                            "<h1>Camille, voici des activités près de chez vous</h1>\n…"
+                            "\n</body>\n</html>\n"
+                        }
+                    },
+                }
             }
-        }
-    },
+        },
+        openapi_refusals(_SLIP_REFUSALS),
+    ),
 )
 def referral_slip_html(request: HttpRequest, referral_id: uuid.UUID) -> HttpResponse:
     referral = selectors.referral_get(
@@ -175,6 +188,23 @@ class SlipBatchQuery(Schema):
                 },
             },
             304: {"description": "The batch is the one with this ETag"},
+            404: refusal(
+                "The centre has no slip for that day (none filed, all cancelled or erased), "
+                "or none past `offset`; `total` is how many the day has.",
+                "no_slips",
+                "No slips for 2026-11-25.",
+                date="2026-11-25",
+                total=0,
+            ),
+            429: refusal(
+                f"{BATCH_CONCURRENCY} batches of this key are still being put together "
+                "(`busy`), or the key is past its requests a minute (`rate_limited`). Try "
+                "again after `Retry-After` seconds.",
+                Busy.code,
+                Busy(limit=BATCH_CONCURRENCY, retry_after=BATCH_RETRY_AFTER).message,
+                limit=BATCH_CONCURRENCY,
+                retry_after=BATCH_RETRY_AFTER,
+            ),
         }
     },
 )

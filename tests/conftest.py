@@ -35,7 +35,7 @@ from referrals.models import Referral
 ONE_PASS = {
     "embedded": (
         "tests/web/test_browser_",
-        "tests/workers/test_slips.py",
+        "tests/slips/test_slips.py",
         "tests/config/test_settings.py",
         "tests/deploy/test_compose.py",
         "tests/faults/test_embedded_restart.py",

@@ -23,7 +23,7 @@ STOP_AFTER = 40
 
 
 def test_redis_stopped_during_a_burst_of_200_loses_nothing(tisser, redis_server) -> None:
-    from tests.referrals.test_webhooks import Receiver
+    from tests.events.test_webhooks import Receiver
 
     instance, key = tisser
     headers = {"Authorization": f"Bearer {key}"}

@@ -21,8 +21,8 @@ from referrals.models import Referral
 from slips.services import referral_slip_attach
 from tests.conftest import ApiClient, referral_body
 from tests.conftest import referral_slipped as slipped_through_api
+from tests.slips.test_slip_batch import page_drawings, stored_pages
 from tests.web.test_accounts import create_user, labelled, signed_in
-from tests.workers.test_slip_batch import page_drawings, stored_pages
 
 pytestmark = pytest.mark.django_db
 

@@ -25,7 +25,7 @@ from referrals.retention import retention_purge
 from slips.services import referral_slip_attach
 from tests.conftest import ApiClient
 from tests.conftest import referral_slipped as slipped
-from tests.workers.test_slips import pdf_bytes
+from tests.slips.test_slips import pdf_bytes
 
 BATCH = "/api/v1/slips.pdf"
 

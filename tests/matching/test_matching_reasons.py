@@ -19,7 +19,7 @@ from referrals.models import Referral
 from slips.content import slip_contents
 from tests.conftest import ApiClient, referral_matched
 from tests.web.test_accounts import create_user, signed_in
-from tests.workers.test_matching import _referral, _service
+from tests.matching.test_matching import _referral, _service
 
 REASONS = [
     (

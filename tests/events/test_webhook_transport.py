@@ -134,7 +134,7 @@ def receiver() -> Iterator[Receiver]:
 def delivery_to(api: ApiClient, url: str) -> WebhookDelivery:
     """One pending delivery to `url` (the subscription written around the API's checks,
     so that any URL can be tried), of a referral's `referral.submitted` event."""
-    from tests.referrals.test_webhooks import api_center
+    from tests.events.test_webhooks import api_center
 
     WebhookSubscription.objects.create(
         health_center=api_center(api),

@@ -23,7 +23,7 @@ from matching.models import MatchPoint
 from matching.reasons import explanation_text, reason_text
 from matching.scoring import Person
 from tests.conftest import ApiClient
-from tests.workers.test_matching import HOME, _names, _referral, _service
+from tests.matching.test_matching import HOME, _names, _referral, _service
 
 H = 42
 
