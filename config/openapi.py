@@ -183,7 +183,8 @@ def _refusals_complete(
         media = response.setdefault("content", {}).setdefault("application/json", {})
         media.setdefault("schema", ERROR_REF)
         if code == 401:
-            roles = [_ROLES.get(name, name) for s in operation["security"] for name in s]
+            schemes = operation.get("security", [])
+            roles = [_ROLES.get(name, name) for scheme in schemes for name in scheme]
             response["description"] = (
                 "No `Authorization: Bearer` key, or one that is unknown or revoked, or not "
                 f"{' or '.join(roles)}: the operation is not there for other keys."

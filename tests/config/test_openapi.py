@@ -1,14 +1,18 @@
-"""The OpenAPI document integrators read, and what it promises: readable operation ids,
-examples that match their schemas, the headers and refusals every operation may answer
-with, the webhooks Tisser sends, a JSON 404 for unknown API paths, and Swagger UI
-served from Tisser itself."""
+"""The OpenAPI document integrators read, and what it promises: readable operation ids and
+summaries, examples that match their schemas, each operation's refusals with an example
+it really gives and when, examples free of real people, the headers and refusals every
+operation may answer with, the webhooks Tisser sends, a JSON 404 for unknown API paths,
+and Swagger UI served from Tisser itself."""
 
 from __future__ import annotations
 
 import json
 import re
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from html.parser import HTMLParser
+from http import HTTPStatus
 from typing import Any
 
 import pytest
@@ -16,7 +20,8 @@ from django.test import Client
 from jsonschema import Draft202012Validator
 from standardwebhooks.webhooks import Webhook
 
-from config.openapi import EXAMPLE_SECRET, webhook_example, webhooks_section
+from config.api import api as tisser_api
+from config.openapi import EXAMPLE_SECRET, PATH_PARAMETERS, webhook_example, webhooks_section
 from events import webhooks
 from events.outbox import EVENT_PAYLOAD_KEYS
 from events.schemas import PAYLOAD_KEY_SCHEMAS
@@ -71,7 +76,19 @@ def _validator(document: dict[str, Any], schema: dict[str, Any]) -> Draft202012V
     return Draft202012Validator({**schema, "components": document.get("components", {})})
 
 
-# --- Operation ids ---------------------------------------------------------------------
+def _refusals(document: dict[str, Any]) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
+    """Each documented 4xx of each operation: path, method, status, response."""
+    for path, method, operation in _operations(document):
+        for status, response in operation["responses"].items():
+            if 400 <= int(status) < 500:
+                yield path, method, int(status), response
+
+
+def _error(response: dict[str, Any]) -> dict[str, Any]:
+    return dict(response["content"]["application/json"]["example"]["error"])
+
+
+# --- Operation ids, summaries, parameters ---------------------------------------------
 
 
 def test_operation_ids_are_short_snake_case_names_used_once(document: dict[str, Any]) -> None:
@@ -81,6 +98,44 @@ def test_operation_ids_are_short_snake_case_names_used_once(document: dict[str, 
     assert [i for i in ids if "_api_" in i] == [], "ninja's module path is not a name"
     assert sorted(i for i in set(ids) if ids.count(i) > 1) == []
     assert document["paths"]["/api/v1/referrals"]["post"]["operationId"] == "referral_create"
+
+
+def test_every_operation_has_a_written_summary(document: dict[str, Any]) -> None:
+    # ninja's own summary is the view's name, title-cased ("Own Sal Create").
+    automatic = []
+    for _, router in tisser_api._routers:
+        for path_view in router.path_operations.values():
+            for view in path_view.operations:
+                name = view.view_func.__name__
+                if view.summary == name.title().replace("_", " "):
+                    automatic.append(f"{name}: {view.summary}")
+    assert automatic == []
+    for path, method, operation in _operations(document):
+        summary = operation.get("summary", "")
+        assert summary, f"{method} {path}"
+        assert summary != operation["operationId"].title().replace("_", " "), summary
+
+
+def test_every_parameter_is_described(document: dict[str, Any]) -> None:
+    bare = [
+        f"{method.upper()} {path}: {p['in']} {p['name']}"
+        for path, method, operation in _operations(document)
+        for p in operation.get("parameters", [])
+        if not p.get("description")
+    ]
+    assert bare == []
+    # Path parameters say what they are (config.openapi.PATH_PARAMETERS).
+    search = document["paths"]["/api/v1/catalog/services"]["get"]["parameters"]
+    assert {p["name"] for p in search} >= {"lat", "lon", "radius_km", "weekday", "q"}
+    detail = document["paths"]["/api/v1/referrals/{referral_id}"]["get"]["parameters"]
+    assert detail[0]["description"] == PATH_PARAMETERS["referral_id"]
+
+
+def test_the_document_names_its_licence_and_no_contact(document: dict[str, Any]) -> None:
+    info = document["info"]
+    assert info["license"] == {"name": "AGPL-3.0-or-later", "identifier": "AGPL-3.0-or-later"}
+    assert "contact" not in info
+    assert "paste your key into the scheme your role names" in info["description"]
 
 
 # --- Examples --------------------------------------------------------------------------
@@ -125,6 +180,202 @@ def test_every_example_matches_its_schema(document: dict[str, Any]) -> None:
                 wrong.append(f"{where}: {error.json_path}: {error.message}")
     assert checked > 40
     assert wrong == []
+
+
+# Phone numbers France keeps for fiction (ARCEP): 01 99 00 00 00 to 01 99 99 99 99, and
+# 06 39 98 00 00 to 06 39 98 99 99.
+FICTION_PHONE = re.compile(r"^\+33(199[0-9]{6}|63998[0-9]{4})$")
+PHONE_LIKE = re.compile(r"^(\+[0-9 .()-]{8,}|0[1-9]([ .-]?[0-9]{2}){4})$")
+
+
+def _examples(node: Any, key: str = "") -> Iterator[Any]:
+    """Every example the document gives, however deep (schemas, bodies, answers,
+    parameters, webhooks)."""
+    if isinstance(node, dict):
+        for name, value in node.items():
+            if name == "example":
+                yield value
+            elif name == "examples" and isinstance(value, list):
+                yield from value
+            elif name == "examples" and isinstance(value, dict):
+                yield from (v.get("value") for v in value.values() if isinstance(v, dict))
+            else:
+                yield from _examples(value, name)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _examples(value, key)
+
+
+def _strings(node: Any, key: str = "") -> Iterator[tuple[str, str]]:
+    """(key, text) for every string in an example, with the key it sits under."""
+    if isinstance(node, dict):
+        for name, value in node.items():
+            yield from _strings(value, name)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _strings(value, key)
+    elif isinstance(node, str):
+        yield key, node
+
+
+def _e164(number: str) -> str:
+    digits = re.sub(r"[^0-9+]", "", number)
+    return "+33" + digits[1:] if digits.startswith("0") else digits
+
+
+def test_examples_hold_no_real_phone_number(document: dict[str, Any]) -> None:
+    texts = {text.strip() for example in _examples(document) for _, text in _strings(example)}
+    phones = {text for text in texts if PHONE_LIKE.match(text)}
+    assert len(phones) >= 3, "the examples show phone numbers"
+    assert {p for p in phones if not FICTION_PHONE.match(_e164(p))} == set()
+
+
+def test_examples_name_no_real_looking_person(document: dict[str, Any]) -> None:
+    strings = [pair for example in _examples(document) for pair in _strings(example)]
+    contacts = [c["name"] for example in _examples(document) for c in _contacts(example)]
+    assert len(contacts) >= 3, "the examples show contacts"
+    assert [name for name in contacts if "Exemple" not in name] == []
+    assert {text for key, text in strings if key == "clinician_name"} == {"Dr Exemple"}
+    assert {text for key, text in strings if key == "username" and text} == {"dr.exemple"}
+    whole = json.dumps(document, ensure_ascii=False)
+    for former in ("Samia Benali", "Hélène Girard", "Dr Martin", "dr.martin", "Josiane"):
+        assert former not in whole
+
+
+def _contacts(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        for name, value in node.items():
+            if name == "contacts" and isinstance(value, list):
+                yield from (c for c in value if isinstance(c, dict) and "name" in c)
+            else:
+                yield from _contacts(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _contacts(value)
+
+
+# --- Refusals ---------------------------------------------------------------------------
+
+
+def test_every_refusal_says_when_and_gives_an_example(document: dict[str, Any]) -> None:
+    vague = []
+    for path, method, status, response in _refusals(document):
+        where = f"{method.upper()} {path} {status}"
+        description = response.get("description", "")
+        if not description or description == HTTPStatus(status).phrase:
+            vague.append(f"{where}: {description!r}")
+        media = response.get("content", {}).get("application/json", {})
+        if "example" not in media:
+            vague.append(f"{where}: no example")
+    assert vague == []
+
+
+def _kind(path: str) -> str:
+    """The kind of resource a path is about: its last path parameter, or the path."""
+    names = re.findall(r"{(\w+)}", path)
+    return names[-1] if names else path
+
+
+def test_each_kind_of_resource_has_its_own_404(document: dict[str, Any]) -> None:
+    kinds: dict[str, set[str]] = {}
+    for path, _, status, response in _refusals(document):
+        if status == 404:
+            kinds.setdefault(_error(response)["message"], set()).add(_kind(path))
+    assert len(kinds) >= 10
+    assert {m: k for m, k in kinds.items() if len(k) > 1} == {}
+    paths = document["paths"]
+    location = paths["/api/v1/organization/locations/{location_id}"]["get"]["responses"]["404"]
+    assert _error(location)["message"] == "No such location in your organisation."
+    assert _error(paths["/api/v1/slips.pdf"]["get"]["responses"]["404"])["code"] == "no_slips"
+
+
+def test_conflicts_are_each_operations_own(document: dict[str, Any]) -> None:
+    paths = document["paths"]
+
+    def conflict(path: str, method: str) -> str:
+        return str(_error(paths[path][method]["responses"]["409"])["code"])
+
+    assert conflict("/api/v1/referrals", "post") == "idempotency_key_reused"
+    assert conflict("/api/v1/referrals/{referral_id}/cancel", "post") == "referral_closed"
+    assert conflict("/api/v1/referrals/{referral_id}/slip.pdf", "get") == "slip_not_ready"
+    assert conflict("/api/v1/referrals/{referral_id}/wellbeing", "post") == (
+        "wellbeing_already_recorded"
+    )
+    assert conflict("/api/v1/webhooks", "post") == "webhook_limit_reached"
+    # A placement's illegal move is only where placements move.
+    for path, method, status, response in _refusals(document):
+        if status == 409 and _error(response)["code"] == "illegal_transition":
+            assert "/placements/" in path, f"{method} {path}"
+    # Reads conflict with nothing (but a slip not printed yet).
+    for path, method, status, _ in _refusals(document):
+        if status == 409 and method == "get":
+            assert path.endswith(("/slip.pdf", "/slip.html")), path
+    # 422s say what each operation checks.
+    invalid = {_error(r)["message"] for _, _, status, r in _refusals(document) if status == 422}
+    assert len(invalid) >= 20
+
+
+def test_documented_refusals_are_what_the_api_answers(
+    catalog: int, api: ApiClient, document: dict[str, Any]
+) -> None:
+    paths = document["paths"]
+
+    def documented(path: str, method: str, status: int) -> dict[str, Any]:
+        return dict(
+            paths[path][method]["responses"][str(status)]["content"]["application/json"]["example"]
+        )
+
+    detail = "/api/v1/referrals/{referral_id}"
+    assert api.get("/api/v1/referrals/42").json() == documented(detail, "get", 422)
+    missing = api.get(f"/api/v1/referrals/{uuid.uuid4()}")
+    assert missing.json() == documented(detail, "get", 404)
+    assert api.get("/api/v1/referrals?stage=nope").json() == documented(
+        "/api/v1/referrals", "get", 422
+    )
+    unknown = api.post("/api/v1/referrals", referral_body(needs=["isolement"]))
+    assert unknown.json() == documented("/api/v1/referrals", "post", 422)
+    garbled = api.client.post(
+        "/api/v1/referrals", b"{nope", content_type="application/json", headers=api.headers
+    )
+    assert garbled.status_code == 400
+    assert garbled.json() == documented("/api/v1/referrals", "post", 400)
+    day = api.get("/api/v1/slips.pdf?date=2026-13-01")
+    assert day.json() == documented("/api/v1/slips.pdf", "get", 422)
+    first = api.post("/api/v1/referrals", referral_body(), **{"Idempotency-Key": "k-1"})
+    assert first.status_code == 202
+    reused = api.post(
+        "/api/v1/referrals", referral_body(first_name="Autre"), **{"Idempotency-Key": "k-1"}
+    )
+    assert reused.status_code == 409
+    assert reused.json() == documented("/api/v1/referrals", "post", 409)
+
+
+def test_the_rate_limit_example_is_the_configured_one(
+    document: dict[str, Any], settings: Any
+) -> None:
+    limited = document["paths"]["/api/v1/referrals"]["get"]["responses"]["429"]
+    error = _error(limited)
+    assert error["code"] == "rate_limited"
+    assert error["limit"] == settings.TISSER_RATE_LIMIT_PER_MINUTE == 600
+    assert "at most 600 a minute" in error["message"]
+    settings.TISSER_RATE_LIMIT_PER_MINUTE = 120
+    rebuilt = tisser_api.get_openapi_schema()
+    rebuilt_error = _error(rebuilt["paths"]["/api/v1/referrals"]["get"]["responses"][429])
+    assert rebuilt_error["limit"] == 120
+
+
+def test_every_body_may_be_too_large(document: dict[str, Any], settings: Any) -> None:
+    for path, method, operation in _operations(document):
+        if "application/json" not in operation.get("requestBody", {}).get("content", {}):
+            continue
+        too_large = operation["responses"].get("413")
+        assert too_large is not None, f"{method} {path}"
+        assert _error(too_large)["code"] == "too_large"
+    create = document["paths"]["/api/v1/referrals"]["post"]["responses"]["413"]
+    assert f"{settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes" in _error(create)["message"]
+    # The HSDS import is read past it, up to its own limit.
+    imported = document["paths"]["/api/v1/catalog/import"]["post"]["responses"]["413"]
+    assert "TISSER_IMPORT_MAX_BYTES" in _error(imported)["message"]
 
 
 # --- Headers and refusals ---------------------------------------------------------------
