@@ -18,8 +18,8 @@ from matching.reasons import explanation_text, language_name, reason_text
 from referrals.models import Referral
 from slips.content import slip_contents
 from tests.conftest import ApiClient, referral_matched
-from tests.web.test_accounts import create_user, signed_in
 from tests.matching.test_matching import _referral, _service
+from tests.web.test_accounts import create_user, signed_in
 
 REASONS = [
     (
