@@ -12,15 +12,14 @@ from ninja import Field, Query, Router, Schema
 
 from accounts.auth import OperatorKey
 from accounts.models import AuditEntry
-from core.schemas import MAX_OFFSET, ErrorOut, example_config, paged
+from core.schemas import ErrorOut, PageQuery, example_config, paged
 
 router = Router(auth=OperatorKey(), tags=["audit"])
 
 
-class AuditFilter(Schema):
+class AuditFilter(PageQuery):
     referral_id: uuid.UUID | None = Field(default=None, description="One referral's entries.")
     limit: int = Field(default=100, ge=1, le=500, description="How many entries per page.")
-    offset: int = Field(default=0, ge=0, le=MAX_OFFSET, description="Skip this many entries.")
 
 
 class AuditEntryOut(Schema):

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Query, Router, Schema
+from ninja import Query, Router
 from pydantic import Field
 
 from accounts.auth import AnyKey, OrganizationKey, request_api_key, request_organization
@@ -55,7 +55,13 @@ from community_catalog.values import language_normalize
 from core.bodies import DocumentError
 from core.concurrency import Busy
 from core.errors import FieldProblem, InvalidInput
-from core.schemas import MAX_OFFSET, ErrorOut, openapi_examples, openapi_refusals, refusal
+from core.schemas import (
+    ErrorOut,
+    PageQuery,
+    openapi_examples,
+    openapi_refusals,
+    refusal,
+)
 
 catalog_router = Router(tags=["catalogue"])
 
@@ -66,7 +72,7 @@ catalog_router = Router(tags=["catalogue"])
 QueryCode = Annotated[str, Field(max_length=64, pattern=r"^[^\x00]*$")]
 
 
-class SearchParams(Schema):
+class SearchParams(PageQuery):
     need: list[QueryCode] = Field(
         [], max_length=20, description="Taxonomy codes; a code also finds the codes below it."
     )
@@ -105,7 +111,6 @@ class SearchParams(Schema):
     )
     organization: uuid.UUID | None = Field(None, description="Only this organisation's activities.")
     limit: int = Field(20, ge=1, le=100, description="How many results per page.")
-    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Skip this many results.")
 
 
 def _catalog_query(params: SearchParams) -> CatalogQuery:

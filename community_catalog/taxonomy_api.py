@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router
 from ninja.responses import Status
 from pydantic import Field
 
@@ -26,7 +26,7 @@ from community_catalog.schemas import (
     UnmappedOut,
 )
 from community_catalog.taxonomy import TAXONOMY_NAME, taxonomy_current, taxonomy_key
-from core.schemas import MAX_OFFSET, ErrorOut, openapi_refusals
+from core.schemas import ErrorOut, PageQuery, openapi_refusals
 
 taxonomy_router = Router(tags=["taxonomy"])
 
@@ -134,9 +134,8 @@ def taxonomy_term_delete(request: HttpRequest, code: str) -> Status:
 # --- Crosswalks -----------------------------------------------------------------------
 
 
-class PageParams(Schema):
+class PageParams(PageQuery):
     limit: int = Field(50, ge=1, le=500, description="How many items per page.")
-    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Skip this many items.")
 
 
 class CrosswalkParams(PageParams):

@@ -214,8 +214,14 @@ def _shape_refusal(
 ) -> tuple[str, dict[str, Any]] | None:
     """The 422 an operation gives when a parameter does not fit its schema: its first
     parameter that can be wrong, with the message pydantic gives then (or, with no such
-    parameter, a body missing its first required field)."""
-    for parameter in operation.get("parameters", []):
+    parameter, a body missing its first required field). A list's own filters come before
+    the paging parameters every list shares."""
+    parameters = operation.get("parameters", [])
+    paging = ("limit", "offset")
+    ordered = [p for p in parameters if p["name"] not in paging] + [
+        p for p in parameters if p["name"] in paging
+    ]
+    for parameter in ordered:
         if parameter["in"] not in ("path", "query"):
             continue
         message = _wrong_value_message(document, parameter.get("schema", {}))

@@ -20,6 +20,14 @@ MAX_OFFSET = 1_000_000_000
 ItemT = TypeVar("ItemT")
 
 
+class PageQuery(Schema):
+    """The paging parameters every list takes: `offset` as is, and `limit` with the
+    bounds of the list (a list with other bounds overrides `limit` alone)."""
+
+    limit: int = Field(default=50, ge=1, le=200, description="How many items per page.")
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET, description="Skip this many items.")
+
+
 class FieldErrorOut(Schema):
     field: str
     message: str

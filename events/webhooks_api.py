@@ -9,12 +9,12 @@ from typing import Annotated
 
 from django.conf import settings
 from django.http import HttpRequest
-from ninja import Query, Router, Schema, Status
+from ninja import Query, Router, Status
 from pydantic import Field, WithJsonSchema
 
 from accounts.auth import PartyKey, request_party
 from core.errors import FieldProblem, InvalidInput
-from core.schemas import MAX_OFFSET, ErrorOut, openapi_refusals, paged, refusal
+from core.schemas import ErrorOut, PageQuery, openapi_refusals, paged, refusal
 from events import examples, webhooks
 from events.models import WebhookDelivery, WebhookSubscription
 from events.schemas import (
@@ -98,15 +98,13 @@ DeliveryStatus = Annotated[
 ]
 
 
-class DeliveryFilter(Schema):
+class DeliveryFilter(PageQuery):
     status: DeliveryStatus | None = Field(
         default=None, description="`failed` lists the dead letters."
     )
     subscription_id: uuid.UUID | None = Field(
         default=None, description="Only the deliveries of this webhook."
     )
-    limit: int = Field(default=50, ge=1, le=200)
-    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
 def _delivery_out(delivery: WebhookDelivery) -> DeliveryOut:

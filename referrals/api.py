@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from ninja import Query, Router, Schema, Status
+from ninja import Query, Router, Status
 from pydantic import BaseModel, Field
 
 from accounts.audit import audit_ids
@@ -22,9 +22,9 @@ from core.errors import (
 )
 from core.languages import slip_languages
 from core.schemas import (
-    MAX_OFFSET,
     OPTIONAL_BODY_REFUSALS,
     ErrorOut,
+    PageQuery,
     openapi_examples,
     openapi_merged,
     openapi_refusals,
@@ -222,14 +222,12 @@ def referral_create(
     return Status(answer.status, ReferralAcceptedOut.model_validate(answer.body))
 
 
-class ReferralFilter(Schema):
+class ReferralFilter(PageQuery):
     stage: Referral.Stage | None = Field(
         default=None,
         description="Only the referrals at this stage: `submitted`, `matching`, `matched`, "
         "`unmatched` or `slip_ready`.",
     )
-    limit: int = Field(default=50, ge=1, le=200)
-    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
 @router.get(

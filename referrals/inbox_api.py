@@ -15,16 +15,16 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Query, Router
 from pydantic import Field
 
 from accounts.audit import audit_ids
 from accounts.auth import OrganizationKey, request_organization
 from core.bodies import ACTION_ERRORS, body_doc, optional_body
 from core.schemas import (
-    MAX_OFFSET,
     OPTIONAL_BODY_REFUSALS,
     ErrorOut,
+    PageQuery,
     openapi_merged,
     openapi_refusals,
     paged,
@@ -91,12 +91,10 @@ def inbox_placement_out(placement: Placement) -> InboxPlacementOut:
     )
 
 
-class InboxFilter(Schema):
+class InboxFilter(PageQuery):
     status: PlacementStatus | None = Field(
         default=None, description="Only the placements in this status, e.g. `requested`."
     )
-    limit: int = Field(default=50, ge=1, le=200)
-    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
 @router.get(
