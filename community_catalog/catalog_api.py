@@ -15,7 +15,7 @@ from ninja import Query, Router
 from pydantic import Field
 
 from accounts.auth import AnyKey, OrganizationKey, request_api_key, request_organization
-from community_catalog import examples
+from community_catalog import examples, refusal_examples
 from community_catalog.hsds import ReadResult
 from community_catalog.hsds_export import catalog_export
 from community_catalog.hsds_files import (
@@ -249,7 +249,7 @@ def activity_out(
     auth=AnyKey(),
     operation_id="catalog_search",
     summary="Search the activities",
-    openapi_extra=openapi_refusals({422: examples.SEARCH_INVALID}),
+    openapi_extra=openapi_refusals({422: refusal_examples.SEARCH_INVALID}),
 )
 def catalog_search_endpoint(request: HttpRequest, params: Query[SearchParams]) -> ActivityListOut:
     """Search activities: by need, near a point or a postcode, by language, weekday, cost
@@ -318,7 +318,7 @@ _IMPORT_LIMITS = ImportLimits.configured()
         },
         **openapi_refusals(
             {
-                400: examples.IMPORT_NOT_JSON,
+                400: refusal_examples.IMPORT_NOT_JSON,
                 413: refusal(
                     "The file is larger than `TISSER_IMPORT_MAX_BYTES`, or has more than "
                     "`TISSER_IMPORT_MAX_RECORDS` records, 1,000,000 JSON values and keys, "
@@ -330,7 +330,7 @@ _IMPORT_LIMITS = ImportLimits.configured()
                     [("body", f"at most {_IMPORT_LIMITS.max_bytes} bytes")],
                     limit=_IMPORT_LIMITS.max_bytes,
                 ),
-                422: examples.IMPORT_INVALID,
+                422: refusal_examples.IMPORT_INVALID,
                 429: refusal(
                     "This key's previous import is still running (`busy`: one at a time), "
                     "or the key is past its requests a minute (`rate_limited`). Try again "

@@ -18,7 +18,7 @@ from pydantic import ValidationError as PydanticValidationError
 from pydantic import WithJsonSchema
 
 from accounts.auth import OrganizationKey, request_organization
-from community_catalog import examples, services
+from community_catalog import examples, refusal_examples, services
 from community_catalog.hsds_export import (
     LOCATION_PARTS,
     location_export,
@@ -129,8 +129,8 @@ def own_services_list(
         examples.SERVICE_IN,
         refusals={
             400: BODY_NOT_JSON,
-            409: examples.SERVICE_EXISTS,
-            422: examples.SERVICE_CREATE_INVALID,
+            409: refusal_examples.SERVICE_EXISTS,
+            422: refusal_examples.SERVICE_CREATE_INVALID,
         },
     ),
 )
@@ -147,7 +147,7 @@ def own_service_create(request: HttpRequest) -> Status:
     response={200: HsdsService, **_READ},
     summary="One of your services, as an HSDS service",
     openapi_extra=openapi_examples(
-        {200: examples.SERVICE}, refusals={404: examples.SERVICE_NOT_FOUND}
+        {200: examples.SERVICE}, refusals={404: refusal_examples.SERVICE_NOT_FOUND}
     ),
 )
 def own_service_read(request: HttpRequest, service_id: uuid.UUID) -> dict[str, Any]:
@@ -166,9 +166,9 @@ def own_service_read(request: HttpRequest, service_id: uuid.UUID) -> dict[str, A
         examples.SERVICE_PATCH,
         refusals={
             400: BODY_NOT_JSON,
-            404: examples.SERVICE_NOT_FOUND,
-            409: examples.CHANGE_CONFLICT,
-            422: examples.SERVICE_UPDATE_INVALID,
+            404: refusal_examples.SERVICE_NOT_FOUND,
+            409: refusal_examples.CHANGE_CONFLICT,
+            422: refusal_examples.SERVICE_UPDATE_INVALID,
         },
     ),
 )
@@ -186,7 +186,7 @@ def own_service_update(request: HttpRequest, service_id: uuid.UUID) -> dict[str,
     "/services/{service_id}",
     response={200: ServiceDeletedOut, **_READ},
     summary="Delete a service (or deactivate one people were referred to)",
-    openapi_extra=openapi_refusals({404: examples.SERVICE_NOT_FOUND}),
+    openapi_extra=openapi_refusals({404: refusal_examples.SERVICE_NOT_FOUND}),
 )
 def own_service_delete(request: HttpRequest, service_id: uuid.UUID) -> ServiceDeletedOut:
     """Delete a service. If people were referred to it, it is deactivated instead
@@ -214,8 +214,8 @@ def own_service_delete(request: HttpRequest, service_id: uuid.UUID) -> ServiceDe
         body_required=False,
         refusals={
             400: BODY_NOT_JSON,
-            404: examples.SERVICE_NOT_FOUND,
-            422: examples.CLOSE_INVALID,
+            404: refusal_examples.SERVICE_NOT_FOUND,
+            422: refusal_examples.CLOSE_INVALID,
         },
     ),
 )
@@ -243,7 +243,7 @@ def own_service_close(request: HttpRequest, service_id: uuid.UUID) -> dict[str, 
     response={200: HsdsService, **_READ},
     summary="Reopen a closed service",
     openapi_extra=openapi_examples(
-        {200: examples.SERVICE}, refusals={404: examples.SERVICE_NOT_FOUND}
+        {200: examples.SERVICE}, refusals={404: refusal_examples.SERVICE_NOT_FOUND}
     ),
 )
 def own_service_reopen(request: HttpRequest, service_id: uuid.UUID) -> dict[str, Any]:
@@ -261,7 +261,7 @@ def own_service_reopen(request: HttpRequest, service_id: uuid.UUID) -> dict[str,
     response={200: HsdsService, **_READ},
     summary="Confirm a service's details are current",
     openapi_extra=openapi_examples(
-        {200: examples.SERVICE}, refusals={404: examples.SERVICE_NOT_FOUND}
+        {200: examples.SERVICE}, refusals={404: refusal_examples.SERVICE_NOT_FOUND}
     ),
 )
 def own_service_confirm(request: HttpRequest, service_id: uuid.UUID) -> dict[str, Any]:
@@ -293,9 +293,9 @@ def _sal_doc(sal_id: uuid.UUID) -> dict[str, Any]:
         examples.SAL_IN,
         refusals={
             400: BODY_NOT_JSON,
-            404: examples.SERVICE_NOT_FOUND,
-            409: examples.SAL_EXISTS,
-            422: examples.SAL_CREATE_INVALID,
+            404: refusal_examples.SERVICE_NOT_FOUND,
+            409: refusal_examples.SAL_EXISTS,
+            422: refusal_examples.SAL_CREATE_INVALID,
         },
     ),
 )
@@ -321,7 +321,9 @@ def _own_sal_id(request: HttpRequest, sal_id: uuid.UUID) -> uuid.UUID:
     "/service-at-locations/{sal_id}",
     response={200: HsdsServiceAtLocation, **_READ},
     summary="A service at one of your locations",
-    openapi_extra=openapi_examples({200: examples.SAL}, refusals={404: examples.SAL_NOT_FOUND}),
+    openapi_extra=openapi_examples(
+        {200: examples.SAL}, refusals={404: refusal_examples.SAL_NOT_FOUND}
+    ),
 )
 def own_sal_read(request: HttpRequest, sal_id: uuid.UUID) -> dict[str, Any]:
     return _sal_doc(_own_sal_id(request, sal_id))
@@ -336,9 +338,9 @@ def own_sal_read(request: HttpRequest, sal_id: uuid.UUID) -> dict[str, Any]:
         examples.SAL_PATCH,
         refusals={
             400: BODY_NOT_JSON,
-            404: examples.SAL_NOT_FOUND,
-            409: examples.CHANGE_CONFLICT,
-            422: examples.SAL_UPDATE_INVALID,
+            404: refusal_examples.SAL_NOT_FOUND,
+            409: refusal_examples.CHANGE_CONFLICT,
+            422: refusal_examples.SAL_UPDATE_INVALID,
         },
     ),
 )
@@ -354,7 +356,9 @@ def own_sal_update(request: HttpRequest, sal_id: uuid.UUID) -> dict[str, Any]:
     "/service-at-locations/{sal_id}",
     response={204: None, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
     summary="Stop offering a service at a location",
-    openapi_extra=openapi_refusals({404: examples.SAL_NOT_FOUND, 409: examples.SAL_REFERRED}),
+    openapi_extra=openapi_refusals(
+        {404: refusal_examples.SAL_NOT_FOUND, 409: refusal_examples.SAL_REFERRED}
+    ),
 )
 def own_sal_delete(request: HttpRequest, sal_id: uuid.UUID) -> Status:
     services.service_at_location_delete(organization=request_organization(request), sal_id=sal_id)
@@ -365,7 +369,9 @@ def own_sal_delete(request: HttpRequest, sal_id: uuid.UUID) -> Status:
     "/service-at-locations/{sal_id}/capacity",
     response={200: CapacityOut, **_READ},
     summary="Set the places left",
-    openapi_extra=openapi_refusals({404: examples.SAL_NOT_FOUND, 422: examples.CAPACITY_INVALID}),
+    openapi_extra=openapi_refusals(
+        {404: refusal_examples.SAL_NOT_FOUND, 422: refusal_examples.CAPACITY_INVALID}
+    ),
 )
 def own_capacity_set(request: HttpRequest, sal_id: uuid.UUID, body: CapacityIn) -> CapacityOut:
     """Places left, in one small PATCH: `{"available": 0}` marks it full,
@@ -398,7 +404,7 @@ def _schedule_doc(sal_id: uuid.UUID, schedule_id: uuid.UUID) -> dict[str, Any]:
     response={200: list[HsdsSchedule], **_READ},
     summary="The schedules of a service at a location",
     openapi_extra=openapi_examples(
-        {200: [examples.SCHEDULE]}, refusals={404: examples.SAL_NOT_FOUND}
+        {200: [examples.SCHEDULE]}, refusals={404: refusal_examples.SAL_NOT_FOUND}
     ),
 )
 def own_schedules_list(request: HttpRequest, sal_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -415,9 +421,9 @@ def own_schedules_list(request: HttpRequest, sal_id: uuid.UUID) -> list[dict[str
         examples.SCHEDULE_IN,
         refusals={
             400: BODY_NOT_JSON,
-            404: examples.SAL_NOT_FOUND,
-            409: examples.CHANGE_CONFLICT,
-            422: examples.SCHEDULE_INVALID,
+            404: refusal_examples.SAL_NOT_FOUND,
+            409: refusal_examples.CHANGE_CONFLICT,
+            422: refusal_examples.SCHEDULE_INVALID,
         },
     ),
 )
@@ -437,7 +443,7 @@ def own_schedule_create(request: HttpRequest, sal_id: uuid.UUID) -> Status:
     response={200: HsdsSchedule, **_READ},
     summary="One schedule",
     openapi_extra=openapi_examples(
-        {200: examples.SCHEDULE}, refusals={404: examples.SCHEDULE_NOT_FOUND}
+        {200: examples.SCHEDULE}, refusals={404: refusal_examples.SCHEDULE_NOT_FOUND}
     ),
 )
 def own_schedule_read(
@@ -455,9 +461,9 @@ def own_schedule_read(
         examples.SCHEDULE_PATCH,
         refusals={
             400: BODY_NOT_JSON,
-            404: examples.SCHEDULE_NOT_FOUND,
-            409: examples.CHANGE_CONFLICT,
-            422: examples.SCHEDULE_INVALID,
+            404: refusal_examples.SCHEDULE_NOT_FOUND,
+            409: refusal_examples.CHANGE_CONFLICT,
+            422: refusal_examples.SCHEDULE_INVALID,
         },
     ),
 )
@@ -480,7 +486,7 @@ def own_schedule_update(
     response={204: None, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
     summary="Remove a schedule",
     openapi_extra=openapi_refusals(
-        {404: examples.SCHEDULE_NOT_FOUND, 409: examples.CHANGE_CONFLICT}
+        {404: refusal_examples.SCHEDULE_NOT_FOUND, 409: refusal_examples.CHANGE_CONFLICT}
     ),
 )
 def own_schedule_delete(request: HttpRequest, sal_id: uuid.UUID, schedule_id: uuid.UUID) -> Status:
@@ -521,7 +527,7 @@ def own_locations_list(request: HttpRequest) -> list[dict[str, Any]]:
     openapi_extra=openapi_examples(
         {201: examples.LOCATION},
         examples.LOCATION_IN,
-        refusals={400: BODY_NOT_JSON, 422: examples.LOCATION_INVALID},
+        refusals={400: BODY_NOT_JSON, 422: refusal_examples.LOCATION_INVALID},
     ),
 )
 def own_location_create(request: HttpRequest) -> Status:
@@ -539,7 +545,7 @@ def own_location_create(request: HttpRequest) -> Status:
     response={200: HsdsLocation, **_READ},
     summary="One of your locations",
     openapi_extra=openapi_examples(
-        {200: examples.LOCATION}, refusals={404: examples.LOCATION_NOT_FOUND}
+        {200: examples.LOCATION}, refusals={404: refusal_examples.LOCATION_NOT_FOUND}
     ),
 )
 def own_location_read(request: HttpRequest, location_id: uuid.UUID) -> dict[str, Any]:
@@ -559,8 +565,8 @@ def own_location_read(request: HttpRequest, location_id: uuid.UUID) -> dict[str,
         examples.LOCATION_PATCH,
         refusals={
             400: BODY_NOT_JSON,
-            404: examples.LOCATION_NOT_FOUND,
-            422: examples.LOCATION_INVALID,
+            404: refusal_examples.LOCATION_NOT_FOUND,
+            422: refusal_examples.LOCATION_INVALID,
         },
     ),
 )
@@ -577,7 +583,7 @@ def own_location_update(request: HttpRequest, location_id: uuid.UUID) -> dict[st
     response={204: None, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
     summary="Delete a location no service meets at",
     openapi_extra=openapi_refusals(
-        {404: examples.LOCATION_NOT_FOUND, 409: examples.LOCATION_IN_USE}
+        {404: refusal_examples.LOCATION_NOT_FOUND, 409: refusal_examples.LOCATION_IN_USE}
     ),
 )
 def own_location_delete(request: HttpRequest, location_id: uuid.UUID) -> Status:

@@ -11,7 +11,7 @@ from ninja.responses import Status
 from pydantic import Field
 
 from accounts.auth import OperatorKey
-from community_catalog import crosswalks, examples, taxonomy_services
+from community_catalog import crosswalks, refusal_examples, taxonomy_services
 from community_catalog.models import TaxonomyTerm
 from community_catalog.schemas import (
     CrosswalkIn,
@@ -74,7 +74,9 @@ def _term(code: str) -> TaxonomyTerm:
     response={201: TaxonomyTermOut, 401: ErrorOut, 409: ErrorOut, 422: ErrorOut},
     auth=OperatorKey(),
     summary="Add a term to the taxonomy",
-    openapi_extra=openapi_refusals({409: examples.TERM_EXISTS, 422: examples.TERM_CREATE_INVALID}),
+    openapi_extra=openapi_refusals(
+        {409: refusal_examples.TERM_EXISTS, 422: refusal_examples.TERM_CREATE_INVALID}
+    ),
 )
 def taxonomy_term_create(request: HttpRequest, body: TermCreateIn) -> Status:
     """Add a need or a kind of activity. Its code is for good; labels can change."""
@@ -98,7 +100,7 @@ def taxonomy_term_create(request: HttpRequest, body: TermCreateIn) -> Status:
     auth=OperatorKey(),
     summary="Change a term, or deactivate it",
     openapi_extra=openapi_refusals(
-        {404: examples.TERM_NOT_FOUND, 422: examples.TERM_UPDATE_INVALID}
+        {404: refusal_examples.TERM_NOT_FOUND, 422: refusal_examples.TERM_UPDATE_INVALID}
     ),
 )
 def taxonomy_term_update(request: HttpRequest, code: str, body: TermPatchIn) -> TaxonomyTermOut:
@@ -123,7 +125,9 @@ def taxonomy_term_update(request: HttpRequest, code: str, body: TermPatchIn) -> 
     response={204: None, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut},
     auth=OperatorKey(),
     summary="Delete a term nothing uses",
-    openapi_extra=openapi_refusals({404: examples.TERM_NOT_FOUND, 409: examples.TERM_IN_USE}),
+    openapi_extra=openapi_refusals(
+        {404: refusal_examples.TERM_NOT_FOUND, 409: refusal_examples.TERM_IN_USE}
+    ),
 )
 def taxonomy_term_delete(request: HttpRequest, code: str) -> Status:
     """Delete a term nothing uses yet; one in use answers 409: deactivate it instead."""
@@ -181,7 +185,7 @@ def crosswalk_list(request: HttpRequest, params: Query[CrosswalkParams]) -> Cros
     response={200: CrosswalkSetOut, 201: CrosswalkSetOut, 401: ErrorOut, 422: ErrorOut},
     auth=OperatorKey(),
     summary="Map a term of another taxonomy to Tisser codes",
-    openapi_extra=openapi_refusals({422: examples.CROSSWALK_INVALID}),
+    openapi_extra=openapi_refusals({422: refusal_examples.CROSSWALK_INVALID}),
 )
 def crosswalk_create(request: HttpRequest, body: CrosswalkIn) -> Status:
     """Map a term of another taxonomy to Tisser codes (`[]`: no correspondence), or
@@ -235,7 +239,7 @@ def crosswalk_unmapped(request: HttpRequest, params: Query[PageParams]) -> Unmap
     response={204: None, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     auth=OperatorKey(),
     summary="Remove a mapping",
-    openapi_extra=openapi_refusals({404: examples.CROSSWALK_NOT_FOUND}),
+    openapi_extra=openapi_refusals({404: refusal_examples.CROSSWALK_NOT_FOUND}),
 )
 def crosswalk_delete(request: HttpRequest, crosswalk_id: uuid.UUID) -> Status:
     """Remove a mapping: the term is read automatically again (same code) or becomes
