@@ -26,21 +26,33 @@ from referrals.models import Referral
 
 # Tests that say the same on either backend run on one pass only: CI runs the embedded
 # pass and the PostgreSQL pass side by side (.ci/run), and each minute run twice is a
-# minute of CI. By path, from the repository's root: browser tests, slip rendering,
-# settings and the production kit's files (start-up checks in subprocesses), and the
-# embedded server's restart on the embedded pass (the default a newcomer runs); the
-# fuzzing of the whole API against a real server on the PostgreSQL pass, with the
-# production topology's faults (tests/faults/conftest.py: production_only). Matching,
-# search, reports and everything that reads or writes the database run on both.
+# minute of CI. By path, from the repository's root: on the embedded pass (the default a
+# newcomer runs), the browser tests, the cost reader and schedules (pure functions), the
+# production kit's files and the embedded server's restart; on the PostgreSQL pass, with
+# the production topology's faults (tests/faults/conftest.py: production_only), the
+# fuzzing of the whole API against a real server, slip rendering, and the settings, CLI
+# and server start-up checks (subprocesses); the two lists keep CI's lanes about even.
+# Matching, search, reports and everything that reads or writes the database run on both.
 ONE_PASS = {
     "embedded": (
         "tests/web/test_browser_",
-        "tests/slips/test_slips.py",
-        "tests/config/test_settings.py",
+        "tests/community_catalog/test_cost_corpus.py",
+        "tests/community_catalog/test_cost_properties.py",
+        "tests/community_catalog/test_schedules.py",
         "tests/deploy/test_compose.py",
+        "tests/deploy/test_caddyfile.py",
+        "tests/deploy/test_image.py",
+        "tests/deploy/test_release.py",
         "tests/faults/test_embedded_restart.py",
     ),
-    "postgresql": ("tests/faults/test_fuzz.py",),
+    "postgresql": (
+        "tests/faults/test_fuzz.py",
+        "tests/slips/test_slips.py",
+        "tests/slips/test_slip_safety_and_batch.py",
+        "tests/config/test_settings.py",
+        "tests/config/test_cli.py",
+        "tests/config/test_server.py",
+    ),
 }
 
 
