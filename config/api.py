@@ -264,16 +264,23 @@ def api_not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
 
 @lru_cache(maxsize=1)
 def _query_routes(api: NinjaAPI) -> list[tuple[re.Pattern[str], str, frozenset[str]]]:
-    """Each operation's path (as a pattern), method and query parameters, read once from
-    the OpenAPI document: what a page's `Link` may carry over to the next page."""
+    """Each operation's path (as a pattern), methods and query parameters, read once from
+    the routers' own parameter models (not from the OpenAPI document, which takes about
+    a second to build): what a page's `Link` may carry over to the next page."""
     routes = []
-    for path, item in api.get_openapi_schema(path_prefix="/api/v1/")["paths"].items():
-        pattern = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)) + "$")
-        for method, operation in item.items():
-            names = frozenset(
-                p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"
-            )
-            routes.append((pattern, method.upper(), names))
+    for prefix, router in api._routers:
+        for path, path_view in router.path_operations.items():
+            escaped = re.escape(f"/api/v1{prefix}{path}")
+            pattern = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", escaped) + "$")
+            for operation in path_view.operations:
+                names = frozenset(
+                    name
+                    for model in operation.models
+                    if model.__ninja_param_source__ == "query"
+                    for name in model.__ninja_flatten_map__
+                )
+                for method in operation.methods:
+                    routes.append((pattern, method, names))
     return routes
 
 
