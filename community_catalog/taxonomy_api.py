@@ -146,18 +146,6 @@ class CrosswalkParams(PageParams):
     taxonomy: str | None = Field(None, max_length=300, description="Only this taxonomy's.")
 
 
-def _crosswalk_out(row: crosswalks.MappingRow) -> CrosswalkOut:
-    return CrosswalkOut(
-        id=row.id,
-        taxonomy=row.taxonomy,
-        code=row.code,
-        label=row.label,
-        tisser_codes=list(row.tisser_codes),
-        automatic=row.automatic,
-        services=row.services,
-    )
-
-
 @taxonomy_router.get(
     "/crosswalks",
     response={200: CrosswalkListOut, 401: ErrorOut, 422: ErrorOut},
@@ -176,7 +164,7 @@ def crosswalk_list(request: HttpRequest, params: Query[CrosswalkParams]) -> Cros
         total=len(rows),
         limit=params.limit,
         offset=params.offset,
-        items=[_crosswalk_out(r) for r in page],
+        items=[CrosswalkOut.model_validate(r) for r in page],
     )
 
 
@@ -199,9 +187,9 @@ def crosswalk_create(request: HttpRequest, body: CrosswalkIn) -> Status:
             label=body.label,
         )
     )
+    row = crosswalks.mapping_row(done.crosswalk)
     out = CrosswalkSetOut(
-        **_crosswalk_out(crosswalks.mapping_row(done.crosswalk)).model_dump(),
-        services_updated=done.services,
+        **CrosswalkOut.model_validate(row).model_dump(), services_updated=done.services
     )
     return Status(201 if done.outcome == "created" else 200, out)
 

@@ -10,7 +10,15 @@ from typing import Annotated, Any, TypeVar
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, QueryDict
 from ninja import Schema
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    StringConstraints,
+    ValidationInfo,
+    model_validator,
+)
 
 RowT = TypeVar("RowT", bound=Model)
 
@@ -245,3 +253,22 @@ def _merge_into(target: dict[Any, Any], source: Mapping[Any, Any]) -> None:
 class StrictSchema(Schema):
     # An unknown field is most often a typo in a client; refusing it says so at once.
     model_config = ConfigDict(extra="forbid")
+
+
+class ModelOut(Schema):
+    """An answer read from a model: `XOut.model_validate(instance)` takes the fields of
+    the same name (ninja's schemas read attributes) and the `resolve_<field>` static
+    methods compute the others from the instance.
+
+    One already built, nested in another (`ListOut(items=[...])`), is taken as it is:
+    ninja's own validator would read it again through the resolvers, which expect the
+    model."""
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _built_as_is(
+        cls, value: Any, handler: ModelWrapValidatorHandler[Any], info: ValidationInfo
+    ) -> Any:
+        if isinstance(value, cls):
+            return value
+        return handler(value)

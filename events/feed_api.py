@@ -21,7 +21,7 @@ from core.errors import FieldProblem, InvalidInput
 from core.schemas import ErrorOut, openapi_refusals
 from events import examples
 from events.outbox import event_referral_id
-from events.schemas import EventPageOut, event_out
+from events.schemas import EventOut, EventPageOut
 from events.selectors import events_visible
 
 events_router = Router(auth=PartyKey(), tags=["events"])
@@ -85,6 +85,6 @@ def events_feed(request: HttpRequest, query: Query[FeedQuery]) -> EventPageOut:
     page = list(events.order_by("id")[: query.limit])
     audit_ids(request, (event_referral_id(e) for e in page))
     return EventPageOut(
-        items=[event_out(e) for e in page],
+        items=[EventOut.model_validate(e) for e in page],
         next_cursor=cursor_encode(page[-1].id if page else after),
     )

@@ -9,18 +9,22 @@ from uuid import UUID
 from ninja import Schema
 from pydantic import Field
 
-from core.schemas import StrictSchema, Text, example_config
+from core.schemas import ModelOut, StrictSchema, Text, example_config
 from events import examples
-from events.models import Event
+from events.models import Event, WebhookDelivery
 
 
-class EventOut(Schema):
+class EventOut(ModelOut):
     id: int
     type: str
     created_at: datetime
     aggregate_type: str
     aggregate_id: UUID
     data: dict[str, Any]
+
+    @staticmethod
+    def resolve_data(event: Event) -> dict[str, Any]:
+        return event.payload
 
 
 class EventListOut(Schema):
@@ -83,7 +87,7 @@ class WebhookListOut(Schema):
     items: list[WebhookOut]
 
 
-class DeliveryOut(Schema):
+class DeliveryOut(ModelOut):
     model_config = example_config(examples.DELIVERY)
 
     id: UUID
@@ -98,6 +102,16 @@ class DeliveryOut(Schema):
     last_error: str
     delivered_at: datetime | None
     created_at: datetime
+
+    @staticmethod
+    def resolve_event_type(delivery: WebhookDelivery) -> str:
+        return delivery.event.type
+
+    @staticmethod
+    def resolve_next_attempt_at(delivery: WebhookDelivery) -> datetime | None:
+        """Only a delivery still to be tried has a next attempt."""
+        pending = delivery.status == WebhookDelivery.Status.PENDING
+        return delivery.next_attempt_at if pending else None
 
 
 class DeliveryPageOut(Schema):
@@ -199,14 +213,3 @@ PAYLOAD_KEY_SCHEMAS: dict[str, dict[str, Any]] = {
     "change": {"type": "string", "examples": ["term.updated"]},
     "fields": {"type": "array", "items": {"type": "string"}, "examples": [["name_en"]]},
 }
-
-
-def event_out(event: Event) -> EventOut:
-    return EventOut(
-        id=event.id,
-        type=event.type,
-        created_at=event.created_at,
-        aggregate_type=event.aggregate_type,
-        aggregate_id=event.aggregate_id,
-        data=event.payload,
-    )

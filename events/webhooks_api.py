@@ -16,7 +16,7 @@ from accounts.auth import PartyKey, request_party
 from core.errors import FieldProblem, InvalidInput
 from core.schemas import ErrorOut, PageQuery, openapi_refusals, paged, refusal
 from events import examples, webhooks
-from events.models import WebhookDelivery, WebhookSubscription
+from events.models import WebhookDelivery
 from events.schemas import (
     DeliveryOut,
     DeliveryPageOut,
@@ -28,21 +28,6 @@ from events.schemas import (
 )
 
 webhooks_router = Router(auth=PartyKey(), tags=["webhooks"])
-
-
-def _webhook_out(subscription: WebhookSubscription) -> WebhookOut:
-    return WebhookOut(
-        id=subscription.id,
-        url=subscription.url,
-        event_types=subscription.event_types,
-        description=subscription.description,
-        active=subscription.active,
-        created_at=subscription.created_at,
-    )
-
-
-def _created_out(subscription: WebhookSubscription) -> WebhookCreatedOut:
-    return WebhookCreatedOut(**_webhook_out(subscription).model_dump(), secret=subscription.secret)
 
 
 _ERRORS = {401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
@@ -81,13 +66,13 @@ def webhook_create(request: HttpRequest, payload: WebhookIn) -> Status[WebhookCr
         event_types=payload.event_types,
         description=payload.description,
     )
-    return Status(201, _created_out(subscription))
+    return Status(201, WebhookCreatedOut.model_validate(subscription))
 
 
 @webhooks_router.get("", response={200: WebhookListOut, 401: ErrorOut}, summary="Your webhooks")
 def webhook_list(request: HttpRequest) -> WebhookListOut:
     return WebhookListOut(
-        items=[_webhook_out(s) for s in webhooks.webhook_list(request_party(request))]
+        items=[WebhookOut.model_validate(s) for s in webhooks.webhook_list(request_party(request))]
     )
 
 
@@ -107,25 +92,6 @@ class DeliveryFilter(PageQuery):
     )
 
 
-def _delivery_out(delivery: WebhookDelivery) -> DeliveryOut:
-    return DeliveryOut(
-        id=delivery.id,
-        subscription_id=delivery.subscription_id,
-        event_id=delivery.event_id,
-        event_type=delivery.event.type,
-        status=delivery.status,  # type: ignore[arg-type]
-        attempts=delivery.attempts,
-        next_attempt_at=delivery.next_attempt_at
-        if delivery.status == WebhookDelivery.Status.PENDING
-        else None,
-        last_attempt_at=delivery.last_attempt_at,
-        last_status_code=delivery.last_status_code,
-        last_error=delivery.last_error,
-        delivered_at=delivery.delivered_at,
-        created_at=delivery.created_at,
-    )
-
-
 @webhooks_router.get(
     "/deliveries",
     response={200: DeliveryPageOut, 401: ErrorOut, 422: ErrorOut},
@@ -138,7 +104,9 @@ def delivery_list(request: HttpRequest, filters: Query[DeliveryFilter]) -> Deliv
     if filters.subscription_id:
         deliveries = deliveries.filter(subscription_id=filters.subscription_id)
     return DeliveryPageOut(
-        **paged(deliveries, limit=filters.limit, offset=filters.offset, item=_delivery_out)
+        **paged(
+            deliveries, limit=filters.limit, offset=filters.offset, item=DeliveryOut.model_validate
+        )
     )
 
 
@@ -150,7 +118,7 @@ def delivery_list(request: HttpRequest, filters: Query[DeliveryFilter]) -> Deliv
 )
 def delivery_redeliver(request: HttpRequest, delivery_id: uuid.UUID) -> Status[DeliveryOut]:
     delivery = webhooks.delivery_redeliver(delivery_id, owner=request_party(request))
-    return Status(202, _delivery_out(delivery))
+    return Status(202, DeliveryOut.model_validate(delivery))
 
 
 @webhooks_router.get(
@@ -160,7 +128,7 @@ def delivery_redeliver(request: HttpRequest, delivery_id: uuid.UUID) -> Status[D
     openapi_extra=openapi_refusals({404: examples.WEBHOOK_NOT_FOUND}),
 )
 def webhook_read(request: HttpRequest, subscription_id: uuid.UUID) -> WebhookOut:
-    return _webhook_out(webhooks.webhook_get(request_party(request), subscription_id))
+    return WebhookOut.model_validate(webhooks.webhook_get(request_party(request), subscription_id))
 
 
 @webhooks_router.patch(
@@ -183,7 +151,7 @@ def webhook_update(
     if changes.get("description") is None:
         changes.pop("description", None)
     subscription = webhooks.webhook_update(request_party(request), subscription_id, changes)
-    return _webhook_out(subscription)
+    return WebhookOut.model_validate(subscription)
 
 
 @webhooks_router.post(
@@ -193,7 +161,9 @@ def webhook_update(
     openapi_extra=openapi_refusals({404: examples.WEBHOOK_NOT_FOUND}),
 )
 def webhook_rotate(request: HttpRequest, subscription_id: uuid.UUID) -> WebhookCreatedOut:
-    return _created_out(webhooks.webhook_secret_rotate(request_party(request), subscription_id))
+    return WebhookCreatedOut.model_validate(
+        webhooks.webhook_secret_rotate(request_party(request), subscription_id)
+    )
 
 
 @webhooks_router.delete(

@@ -30,11 +30,11 @@ from core.schemas import (
     openapi_refusals,
     paged,
 )
-from events.schemas import EventListOut, event_out
+from events.schemas import EventListOut, EventOut
 from matching.reasons import reason_text
 from referrals import examples, selectors, services
 from referrals.fhir import referral_bundle
-from referrals.lifecycle import CENTER_ACTIONS, allowed_actions, placement_cancel, referral_cancel
+from referrals.lifecycle import placement_cancel, referral_cancel
 from referrals.models import Placement, Referral
 from referrals.retention import referral_consent_withdraw
 from referrals.schemas import (
@@ -71,26 +71,6 @@ def _links(request: HttpRequest, referral: Referral) -> LinksOut:
         events=f"{base}/events",
         fhir=f"{base}/fhir",
         cancel=f"{base}/cancel",
-    )
-
-
-def _placement_out(placement: Placement) -> PlacementOut:
-    service = placement.match.service_at_location.service
-    return PlacementOut(
-        id=placement.id,
-        status=placement.status,  # type: ignore[arg-type]
-        status_reason=placement.status_reason or None,  # type: ignore[arg-type]
-        note=placement.note,
-        cancel_reason=placement.center_note,
-        rank=placement.match.rank,
-        organization=placement.organization.name,
-        organization_id=placement.organization_id,
-        service_id=service.id,
-        activity=service.name,
-        requested_at=placement.requested_at,
-        updated_at=placement.updated_at,
-        reminded_at=placement.reminded_at,
-        allowed_actions=allowed_actions(placement.status, CENTER_ACTIONS),  # type: ignore[arg-type]
     )
 
 
@@ -137,7 +117,7 @@ def _referral_out(request: HttpRequest, referral: Referral) -> ReferralOut:
         consent_withdrawn_at=referral.consent_withdrawn_at,
         personal_data_erased_at=referral.purged_at,
         cancel_reason=referral.cancel_reason,
-        placements=[_placement_out(p) for p in referral.placements.all()],
+        placements=[PlacementOut.model_validate(p) for p in referral.placements.all()],
         slip_languages=list(slip_languages(referral.preferred_language)),
         slip_ready=selectors.referral_has_slip(referral),
         slip_version=referral.slip.version if selectors.referral_has_slip(referral) else None,
@@ -344,7 +324,7 @@ def placement_cancel_view(
     placement = Placement.objects.select_related(
         "organization", "match__service_at_location__service"
     ).get(id=placement.id)
-    return _placement_out(placement)
+    return PlacementOut.model_validate(placement)
 
 
 @router.get(
@@ -357,7 +337,9 @@ def referral_events(request: HttpRequest, referral_id: uuid.UUID) -> EventListOu
     referral = selectors.referral_get(
         health_center=request_center(request), referral_id=referral_id
     )
-    return EventListOut(items=[event_out(e) for e in selectors.referral_events(referral)])
+    return EventListOut(
+        items=[EventOut.model_validate(e) for e in selectors.referral_events(referral)]
+    )
 
 
 @router.get(

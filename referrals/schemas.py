@@ -18,9 +18,11 @@ from pydantic import (
     model_validator,
 )
 
-from core.schemas import StrictSchema, Text, example_config, no_nul
+from core.schemas import ModelOut, StrictSchema, Text, example_config, no_nul
 from matching.reasons import explanation_text, reason_text
 from referrals import examples
+from referrals.lifecycle import CENTER_ACTIONS, allowed_actions
+from referrals.models import Placement
 
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
 
@@ -325,7 +327,7 @@ RejectionReason = Literal[
 ]
 
 
-class PlacementOut(Schema):
+class PlacementOut(ModelOut):
     """The referral offered to one activity: what the health centre sees of it."""
 
     model_config = example_config(examples.PLACEMENT)
@@ -346,6 +348,34 @@ class PlacementOut(Schema):
     updated_at: datetime
     reminded_at: datetime | None
     allowed_actions: list[Literal["cancel"]]
+
+    @staticmethod
+    def resolve_status_reason(placement: Placement) -> str | None:
+        return placement.status_reason or None
+
+    @staticmethod
+    def resolve_cancel_reason(placement: Placement) -> str:
+        return placement.center_note
+
+    @staticmethod
+    def resolve_rank(placement: Placement) -> int:
+        return placement.match.rank
+
+    @staticmethod
+    def resolve_organization(placement: Placement) -> str:
+        return placement.organization.name
+
+    @staticmethod
+    def resolve_service_id(placement: Placement) -> UUID:
+        return placement.match.service_at_location.service_id
+
+    @staticmethod
+    def resolve_activity(placement: Placement) -> str:
+        return placement.match.service_at_location.service.name
+
+    @staticmethod
+    def resolve_allowed_actions(placement: Placement) -> list[str]:
+        return allowed_actions(placement.status, CENTER_ACTIONS)
 
 
 class ReferralOut(Schema):
