@@ -27,15 +27,23 @@ from referrals.models import Referral
 # Tests that say the same on either backend run on one pass only: CI runs the embedded
 # pass and the PostgreSQL pass side by side (.ci/run), and each minute run twice is a
 # minute of CI. By path, from the repository's root: on the embedded pass (the default a
-# newcomer runs), the browser tests, the cost reader and schedules (pure functions), the
-# production kit's files and the embedded server's restart; on the PostgreSQL pass, with
-# the production topology's faults (tests/faults/conftest.py: production_only), the
-# fuzzing of the whole API against a real server, slip rendering, and the settings, CLI
-# and server start-up checks (subprocesses); the two lists keep CI's lanes about even.
-# Matching, search, reports and everything that reads or writes the database run on both.
+# newcomer runs), the browser tests and the web pages' forms, the cost reader and
+# schedules (pure functions), the production kit's files and the embedded server's
+# restart; on the PostgreSQL pass, with the production topology's faults
+# (tests/faults/conftest.py: production_only), the fuzzing of the whole API against a
+# real server, slip rendering, the settings, CLI and server start-up checks
+# (subprocesses), the OpenAPI document, who may call what (keys, throttling) and the
+# webhooks' HTTP transport; the two lists keep CI's lanes about even. Matching, search,
+# the lifecycle, reports, imports and everything whose queries could differ between the
+# databases run on both.
 ONE_PASS = {
     "embedded": (
         "tests/web/test_browser_",
+        "tests/web/test_accounts.py",
+        "tests/web/test_center_pages.py",
+        "tests/web/test_organization_pages.py",
+        "tests/web/test_taxonomy_pages.py",
+        "tests/web/test_wellbeing_pages.py",
         "tests/community_catalog/test_cost_corpus.py",
         "tests/community_catalog/test_cost_properties.py",
         "tests/community_catalog/test_schedules.py",
@@ -52,6 +60,11 @@ ONE_PASS = {
         "tests/config/test_settings.py",
         "tests/config/test_cli.py",
         "tests/config/test_server.py",
+        "tests/config/test_openapi.py",
+        "tests/config/test_access_matrix.py",
+        "tests/accounts/test_signin_throttle.py",
+        "tests/events/test_webhook_transport.py",
+        "tests/review/test_attack_23.py",
     ),
 }
 

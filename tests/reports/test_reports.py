@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,11 +15,13 @@ from xml.etree import ElementTree
 
 import pytest
 from django.contrib.auth.models import User
-from django.test import Client
+from django.db import transaction
+from django.test import Client, override_settings
 from django.utils import timezone
 
 from accounts.keys import api_key_create, health_center_create
 from accounts.models import HealthCenter
+from community_catalog.demo_data import demo_catalog_load
 from events.models import Event
 from referrals.lifecycle import placement_act
 from referrals.models import Placement, Referral
@@ -28,7 +31,7 @@ from reports.report_model import HIDDEN, SUPPRESSED, Scope, Table
 from reports.tables import funnel as funnel_table
 from reports.tables import protect
 from slips.models import Slip
-from tests.conftest import ApiClient, organization_key, referral_body, referral_slipped
+from tests.conftest import ApiClient, organization_key, referral_slipped
 from tests.web.test_accounts import create_user, signed_in
 
 pytestmark = pytest.mark.django_db
@@ -49,8 +52,21 @@ class History:
     organization: Any  # the organisation of the first referral's accepted placement
 
 
-@pytest.fixture
-def history(catalog: int, media: Any) -> History:
+@pytest.fixture(scope="module")
+def history(
+    django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[History]:
+    """Built once for the module (13 slips to print), in a transaction rolled back at its
+    end. Each test runs in a savepoint inside it (pytest-django's `db`), so what a test
+    changes, the next one does not see."""
+    files = tmp_path_factory.mktemp("files")
+    with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=files), transaction.atomic():
+        demo_catalog_load()
+        yield _history_build()
+        transaction.set_rollback(True)
+
+
+def _history_build() -> History:
     """Centre A files 11 referrals on one morning: 6 near Bellecour (matched), 5 in Brest
     (nothing there). For each of the 6, the first activity accepts after 1 to 6 hours,
     the person takes part and completes, and the second activity declines (no capacity)
@@ -379,34 +395,3 @@ def test_no_small_group_can_be_worked_out_by_subtraction() -> None:
     assert protected([1, 1, 20]) == [SUPPRESSED, SUPPRESSED, HIDDEN]
     assert protected([2, 3, 9]) == [SUPPRESSED, SUPPRESSED, 9]  # 5 together: safe
     assert protected([12, 9, 0]) == [12, 9, 0]
-
-
-def test_the_period_is_whole_local_days(api: ApiClient, catalog: int) -> None:
-    """From the first minute of `from` to the last of `to`, in the territory's time zone
-    (Paris), not in UTC."""
-    start = timezone.localdate() - timedelta(days=10)
-    end = start + timedelta(days=2)
-    local = timezone.get_current_timezone()
-    moments = {
-        "before": datetime.combine(start - timedelta(days=1), datetime.min.time()).replace(
-            hour=23, minute=50, tzinfo=local
-        ),
-        "first": datetime.combine(start, datetime.min.time()).replace(
-            hour=0, minute=10, tzinfo=local
-        ),
-        "last": datetime.combine(end, datetime.min.time()).replace(
-            hour=23, minute=30, tzinfo=local
-        ),
-        "after": datetime.combine(end + timedelta(days=1), datetime.min.time()).replace(
-            hour=0, minute=30, tzinfo=local
-        ),
-    }
-    filed: dict[str, list[str]] = {}
-    for name, at in moments.items():
-        for i in range(5):  # five each, so that no count is suppressed
-            response = api.post("/api/v1/referrals", referral_body(patient_ref=f"{name}-{i}"))
-            Referral.objects.filter(id=response.json()["id"]).update(created_at=at)
-            filed.setdefault(name, []).append(response.json()["id"])
-    center = Referral.objects.get(id=filed["first"][0]).health_center
-    report = report_build(Scope(health_center_id=center.id), start, end)
-    assert report.tables["funnel"].rows[0]["count"] == 10  # "first" and "last" only
