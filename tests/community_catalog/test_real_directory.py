@@ -87,8 +87,7 @@ import csv
 import io
 import json
 import re
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -97,9 +96,9 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import transaction
 from django.utils import timezone
 
-from community_catalog.hsds import hsds_read
 from community_catalog.services import organization_create
 from referrals.models import Referral
 from slips.content import slip_html
@@ -173,11 +172,21 @@ def import_by_api(tmp_path: Path) -> None:
 IMPORTS: dict[str, Callable[[Path], None]] = {"cli": import_by_cli, "api": import_by_api}
 
 
-@pytest.fixture(params=sorted(IMPORTS))
-def imported(request: pytest.FixtureRequest, tmp_path: Path, db: None) -> str:
-    """The directory, imported one way or the other."""
-    IMPORTS[request.param](tmp_path)
-    return str(request.param)
+@pytest.fixture(scope="module", params=sorted(IMPORTS))
+def imported(
+    request: pytest.FixtureRequest,
+    django_db_setup: None,
+    django_db_blocker: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
+    """The directory, imported one way or the other: once per way for the module, in a
+    transaction rolled back at its end. Each test runs in a savepoint inside it
+    (pytest-django's `db`), so a crosswalk one test adds, the next does not see. The
+    tests that import it themselves are in test_real_directory_defects.py."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        IMPORTS[request.param](tmp_path_factory.mktemp("directory"))
+        yield str(request.param)
+        transaction.set_rollback(True)
 
 
 # --- The people -----------------------------------------------------------------------
@@ -327,65 +336,6 @@ def crosswalk(*args: str) -> str:
     return out.getvalue()
 
 
-# --- The fixture itself ---------------------------------------------------------------
-
-
-def test_the_directory_is_valid_hsds_as_tisser_reads_it() -> None:
-    document = directory()
-    read = hsds_read(document)
-    assert read.errors == []
-    assert len(read.records) == 17
-    assert "{{" not in directory_text()
-    for service in document["contents"]:
-        uuid.UUID(service["id"])
-        assert not service.get("cost_options"), service["name"]
-        for attribute in service["attributes"]:
-            assert attribute["taxonomy_term"]["taxonomy"] == TAXONOMY
-
-
-# --- The three reported defects, first --------------------------------------------------
-
-
-def test_defect_a_gratuit_text_without_cost_options_is_free(api: ApiClient, tmp_path: Path) -> None:
-    """Reported: a `fees_description: "Gratuit"` service without cost options was
-    treated as paid, so a person asking free activities only got nothing."""
-    import_by_cli(tmp_path)
-
-    outcome = refer(api, "P1 Saint-Bruno, isolated, free only")
-
-    assert CAUSERIE in outcome.names, outcome.unmatched
-    assert TRICOT not in outcome.names
-
-
-def test_defect_an_ended_summer_walking_group_is_not_offered(
-    api: ApiClient, tmp_path: Path
-) -> None:
-    """Reported: a summer walking group whose only schedule ended months ago was still
-    offered."""
-    import_by_cli(tmp_path)
-
-    outcome = refer(api, "P2 Fontaine, inactive, near only ended walks")
-
-    assert MARCHE_ETE not in outcome.names
-    assert outcome.names == []
-    assert outcome.unmatched is not None
-    assert outcome.unmatched["code"] == "schedule"
-
-
-def test_defect_a_foreign_term_is_kept_and_a_crosswalk_makes_it_matchable(
-    api: ApiClient, tmp_path: Path
-) -> None:
-    """Reported: the foreign `binomes-entraide` term was dropped on import, so the only
-    peer-support activities in the directory could never be matched, even after a
-    crosswalk."""
-    import_by_cli(tmp_path)
-
-    crosswalk("add", TAXONOMY, "binomes-entraide", "peer-support")
-    outcome = refer(api, "P3 Berriat, wants peer support")
-
-    assert outcome.names == [BINOMES_BERRIAT]
-
-
 # --- Every person, through either import ----------------------------------------------
 
 
@@ -414,31 +364,6 @@ def test_a_garden_closed_for_the_winter_is_offered_with_the_day_it_resumes(
     assert resumes["en"].startswith("Resumes on"), resumes
     first = _first_saturday_from(timezone.localdate() + timedelta(days=20))
     assert str(first.day) in resumes["en"], (first, resumes)
-
-
-def test_the_horizon_is_a_setting(api: ApiClient, tmp_path: Path, settings: Any) -> None:
-    settings.TISSER_OFFER_HORIZON_DAYS = 90
-    import_by_cli(tmp_path)
-
-    garden = refer(api, "P4 Île Verte, food insecurity")
-    walks = refer(api, "P2 Fontaine, inactive, near only ended walks")
-
-    assert set(garden.names) == {JARDIN, ANTI_GASPI}
-    # Ended, or never again, whatever the horizon.
-    assert walks.names == [MARCHE_PRINTEMPS]
-
-
-def test_a_short_horizon_leaves_the_garden_out(
-    api: ApiClient, tmp_path: Path, settings: Any
-) -> None:
-    settings.TISSER_OFFER_HORIZON_DAYS = 10
-    import_by_cli(tmp_path)
-
-    outcome = refer(api, "P4 Île Verte, food insecurity")
-
-    assert outcome.names == []
-    assert outcome.unmatched is not None
-    assert outcome.unmatched["code"] == "schedule"
 
 
 def test_call_for_times_is_offered_below_the_same_activity_with_dates(
