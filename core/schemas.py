@@ -262,7 +262,8 @@ class ModelOut(Schema):
 
     One already built, nested in another (`ListOut(items=[...])`), is taken as it is:
     ninja's own validator would read it again through the resolvers, which expect the
-    model."""
+    model. So build these from model instances only, not from keyword values or a dict
+    (`model_dump()` of one does not validate back: the resolvers read the model)."""
 
     @model_validator(mode="wrap")
     @classmethod

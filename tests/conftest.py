@@ -34,8 +34,9 @@ from referrals.models import Referral
 # real server, slip rendering, the settings, CLI and server start-up checks
 # (subprocesses), the OpenAPI document, who may call what (keys, throttling) and the
 # webhooks' HTTP transport; the two lists keep CI's lanes about even. Matching, search,
-# the lifecycle, reports, imports and everything whose queries could differ between the
-# databases run on both.
+# the lifecycle, inbox, paging, idempotency, reports, imports and the services and API
+# behind the pages run on both: what the pages' views add (forms, filters passed on to
+# the same queries) is checked on SQLite only.
 ONE_PASS = {
     "embedded": (
         "tests/web/test_browser_",
