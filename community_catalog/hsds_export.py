@@ -16,7 +16,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from community_catalog.models import (
     Accessibility,
@@ -347,9 +347,11 @@ _LOCATION_RELATED = (
 )
 
 
-def services_for_export(queryset: QuerySet[Service]) -> QuerySet[Service]:
-    """`queryset` with everything `service_export` reads, in a fixed number of queries."""
-    sal_queryset = ServiceAtLocation.objects.select_related("location").prefetch_related(
+def services_for_export(queryset: QuerySet[Service], places: Q | None = None) -> QuerySet[Service]:
+    """`queryset` with everything `service_export` reads, in a fixed number of queries;
+    `places` keeps only the service_at_locations it matches."""
+    sal_queryset = ServiceAtLocation.objects.filter(places or Q())
+    sal_queryset = sal_queryset.select_related("location").prefetch_related(
         "schedules",
         _CONTACTS,
         _PHONES,

@@ -248,6 +248,8 @@ TISSER_READY_MAX_OUTBOX_LAG_SECONDS = env_int("TISSER_READY_MAX_OUTBOX_LAG_SECON
 
 # Requests per API key per minute (0: no limit). Past it: 429 with Retry-After.
 TISSER_RATE_LIMIT_PER_MINUTE = env_int("TISSER_RATE_LIMIT_PER_MINUTE", 600)
+# The public HSDS API (/hsds/), per client address (0: no limit).
+TISSER_HSDS_RATE_LIMIT_PER_MINUTE = env_int("TISSER_HSDS_RATE_LIMIT_PER_MINUTE", 300)
 
 # `tisser bench intake` mounts its floor endpoint (bench/floor.py) in the server
 # it starts; never in production.

@@ -6,7 +6,7 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from accounts.views import PasswordChange
-from community_catalog import public, web_taxonomy
+from community_catalog import hsds_api, public, web_taxonomy
 from community_catalog import web as catalog_web
 from config.api import api, api_not_found
 from config.health import healthz, readyz
@@ -39,6 +39,10 @@ moved_admin = [
 urlpatterns = [
     path("api/v1/", api.urls),
     re_path(r"^api(?:/(?P<rest>.*))?$", api_not_found),  # a JSON 404, not a page
+    # The catalogue as Open Referral's HSDS 3.0 API: public, read-only.
+    path("hsds", hsds_api.api_root),
+    path("hsds/", include(hsds_api.urlpatterns)),
+    re_path(r"^hsds(?:/(?P<rest>.*))?$", hsds_api.not_found),
     *moved_admin,
     path("admin/", admin.site.urls),
     path("healthz", healthz),

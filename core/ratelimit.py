@@ -36,9 +36,10 @@ class RateLimited(Problem):
     status = 429
     code = "rate_limited"
 
-    def __init__(self, *, limit: int, retry_after: int) -> None:
+    def __init__(self, *, limit: int, retry_after: int, message: str | None = None) -> None:
         super().__init__(
-            f"Too many requests with this key: at most {limit} a minute. "
+            message
+            or f"Too many requests with this key: at most {limit} a minute. "
             f"Try again in {retry_after} s.",
             extra={"limit": limit, "retry_after": retry_after},
         )
@@ -93,9 +94,12 @@ def _counter() -> Counter:
     return LocalCounter()
 
 
-def rate_limit_check(name: str, *, counter: Counter | None = None) -> None:
-    """Count a request by the key `name`; raise `RateLimited` past the limit."""
-    limit = settings.TISSER_RATE_LIMIT_PER_MINUTE
+def rate_limit_check(
+    name: str, *, counter: Counter | None = None, limit: int | None = None
+) -> None:
+    """Count a request by `name`; raise `RateLimited` past `limit` a minute (by default
+    TISSER_RATE_LIMIT_PER_MINUTE, the API keys'; 0: no limit)."""
+    limit = settings.TISSER_RATE_LIMIT_PER_MINUTE if limit is None else limit
     if not limit:
         return
     now = time.time()

@@ -1,0 +1,369 @@
+"""The catalogue as Open Referral's HSDS 3.0 API, under `/hsds/`: read-only, public, no
+key (the operations of `hsds_schema/openapi.json`, which `/hsds/openapi.json` serves).
+
+- Paged lists: `page` (from 1) and `per_page` (1 to 500, 50 by default), answered with
+  HSDS's page fields (`total_items`, `total_pages`, `page_number`, `size`,
+  `first_page`, `last_page`, `empty`, `contents`).
+- Query parameters of the specification: `search`, `taxonomy_term_id`, `taxonomy_id`,
+  `organization_id`, `modified_after`, `minimal`, `full` (services); `full_service`
+  (organisations); `taxonomy_id` (terms). A parameter of the specification that this
+  server does not implement (`postcode`, `proximity`, `format` other than `json`) is
+  refused by name rather than ignored.
+- `ETag` (of the body) and `Last-Modified` (the newest change in the answer), answered
+  with 304 to a matching `If-None-Match` / `If-Modified-Since`; `Cache-Control: public`.
+- A rate limit per client address (`TISSER_HSDS_RATE_LIMIT_PER_MINUTE`).
+- Refusals are JSON: `{"error": {"code", "message", "fields": [{"field", "message"}]}}`.
+
+What is published, and what never is, is `community_catalog.hsds_publish`'s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from functools import cache, wraps
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import URLPattern, path
+from django.utils.cache import get_conditional_response, patch_cache_control
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.http import http_date
+from django.utils.timezone import get_current_timezone, is_naive, make_aware
+from django.views.decorators.http import require_safe
+
+from accounts.client_ip import client_ip
+from community_catalog import hsds_publish as publish
+from community_catalog.models import Organization, Service
+from core.errors import FieldProblem, InvalidInput, NotFound, Problem
+from core.ratelimit import RateLimited, rate_limit_check
+
+PER_PAGE_DEFAULT = 50
+PER_PAGE_MAX = 500
+CACHE_SECONDS = 60
+SCHEMA_DIR = Path(__file__).resolve().parent / "hsds_schema"
+# Parameters of the specification this server does not implement: refused by name.
+_NOT_IMPLEMENTED = ("postcode", "proximity")
+_TRUE = ("true", "1", "yes")
+_FALSE = ("false", "0", "no")
+
+
+# --- Answers and refusals -------------------------------------------------------------
+
+
+def _refusal(problem: Problem) -> JsonResponse:
+    fields = [{"field": f.field, "message": f.message} for f in problem.fields]
+    body = {"error": {"code": problem.code, "message": problem.message, "fields": fields}}
+    response = JsonResponse({**body, "error": {**body["error"], **problem.extra}})
+    response.status_code = problem.status
+    if isinstance(problem, RateLimited):
+        response["Retry-After"] = str(problem.retry_after)
+    return response
+
+
+def _answer(request: HttpRequest, document: Any, modified: datetime | None) -> HttpResponse:
+    body = json.dumps(document, cls=DjangoJSONEncoder, ensure_ascii=False).encode()
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    stamp = int(modified.timestamp()) if modified else None
+    response: HttpResponse = HttpResponse(body, content_type="application/json")
+    response["ETag"] = etag
+    if stamp is not None:
+        response["Last-Modified"] = http_date(stamp)
+    patch_cache_control(response, public=True, max_age=CACHE_SECONDS)
+    conditional = get_conditional_response(
+        request, etag=etag, last_modified=stamp, response=response
+    )
+    if conditional is None or conditional is response:
+        return response
+    conditional["ETag"] = etag  # a 304 (or 412) names the version it stands for
+    patch_cache_control(conditional, public=True, max_age=CACHE_SECONDS)
+    return conditional
+
+
+def hsds_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """GET/HEAD only, counted per client address, refusals as JSON."""
+
+    @require_safe
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            _rate_limit(request)
+            return view(request, *args, **kwargs)
+        except Problem as problem:
+            return _refusal(problem)
+
+    return wrapped
+
+
+def _rate_limit(request: HttpRequest) -> None:
+    limit = settings.TISSER_HSDS_RATE_LIMIT_PER_MINUTE
+    try:
+        rate_limit_check(f"hsds:{client_ip(request) or 'unknown'}", limit=limit)
+    except RateLimited as refused:
+        raise RateLimited(
+            limit=limit,
+            retry_after=refused.retry_after,
+            message=f"Too many requests from this address: at most {limit} a minute. "
+            f"Try again in {refused.retry_after} s.",
+        ) from None
+
+
+# --- Query parameters -----------------------------------------------------------------
+
+
+def _invalid(field: str, message: str) -> InvalidInput:
+    return InvalidInput(
+        f"{field}: {message}", code="invalid_parameter", fields=[FieldProblem(field, message)]
+    )
+
+
+def _int(request: HttpRequest, name: str, default: int, low: int, high: int) -> int:
+    raw = request.GET.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _invalid(name, f"a whole number from {low} to {high}") from None
+    if not low <= value <= high:
+        raise _invalid(name, f"a whole number from {low} to {high}")
+    return value
+
+
+def _bool(request: HttpRequest, name: str) -> bool:
+    raw = request.GET.get(name, "").strip().lower()
+    if raw in ("", *_FALSE):
+        return False
+    if raw in _TRUE:
+        return True
+    raise _invalid(name, "true or false")
+
+
+def _uuid(request: HttpRequest, name: str) -> uuid.UUID | None:
+    raw = request.GET.get(name)
+    if not raw:
+        return None
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise _invalid(name, "an id (a UUID)") from None
+
+
+def _datetime(request: HttpRequest, name: str) -> datetime | None:
+    raw = request.GET.get(name)
+    if not raw:
+        return None
+    moment = parse_datetime(raw)
+    if moment is None:
+        day = parse_date(raw)
+        moment = datetime.combine(day, datetime.min.time()) if day else None
+    if moment is None:
+        raise _invalid(name, "a date or date and time, e.g. 2026-01-31T09:00:00Z")
+    return make_aware(moment, get_current_timezone()) if is_naive(moment) else moment
+
+
+def _check_supported(request: HttpRequest) -> None:
+    for name in _NOT_IMPLEMENTED:
+        if request.GET.get(name):
+            raise _invalid(name, "not supported by this server")
+    if request.GET.get("format", "json") != "json":
+        raise _invalid("format", "only json is supported")
+
+
+def _page(
+    request: HttpRequest, items: QuerySet[Any] | Sequence[Any]
+) -> tuple[list[Any], dict[str, Any]]:
+    """This request's page of `items`, and HSDS's page fields around it."""
+    page = _int(request, "page", 1, 1, 1_000_000)
+    per_page = _int(request, "per_page", PER_PAGE_DEFAULT, 1, PER_PAGE_MAX)
+    total = items.count() if isinstance(items, QuerySet) else len(items)
+    pages = max(1, math.ceil(total / per_page))
+    start = (page - 1) * per_page
+    shown = list(items[start : start + per_page])
+    return shown, {
+        "total_items": total,
+        "total_pages": pages,
+        "page_number": page,
+        "size": len(shown),
+        "first_page": page == 1,
+        "last_page": page >= pages,
+        "empty": total == 0,
+    }
+
+
+# --- The operations -------------------------------------------------------------------
+
+
+@hsds_view
+def api_root(request: HttpRequest) -> HttpResponse:
+    return _answer(
+        request,
+        {
+            "version": publish.HSDS_VERSION,
+            "profile": "https://docs.openreferral.org/en/latest/hsds/overview.html",
+            "openapi_url": request.build_absolute_uri("/hsds/openapi.json"),
+        },
+        None,
+    )
+
+
+@cache
+def _openapi_document() -> dict[str, Any]:
+    return dict(json.loads((SCHEMA_DIR / "openapi.json").read_text(encoding="utf-8")))
+
+
+@hsds_view
+def openapi(request: HttpRequest) -> HttpResponse:
+    """Open Referral's own document, with this server's address."""
+    document = {**_openapi_document(), "servers": [{"url": request.build_absolute_uri("/hsds")}]}
+    return _answer(request, document, None)
+
+
+@hsds_view
+def service_list(request: HttpRequest) -> HttpResponse:
+    _check_supported(request)
+    minimal, full = _bool(request, "minimal"), _bool(request, "full")
+    services = Service.objects.all()
+    if search := request.GET.get("search", "").strip()[:200]:
+        services = services.filter(name__icontains=search) | services.filter(
+            description__icontains=search
+        )
+    if term := _uuid(request, "taxonomy_term_id"):
+        services = services.filter(publish.services_with_term(term))
+    if taxonomy := _uuid(request, "taxonomy_id"):
+        services = services.filter(publish.services_in_taxonomy(str(taxonomy)))
+    if organization := _uuid(request, "organization_id"):
+        services = services.filter(organization_id=organization)
+    if after := _datetime(request, "modified_after"):
+        services = services.filter(last_modified__gte=after)
+    ids = services.order_by("id").values_list("id", flat=True).distinct()
+    shown_ids, page = _page(request, ids)
+    shape = "minimal" if minimal else "full" if full else "list"
+    shown = publish.published_services().filter(id__in=shown_ids)
+    contents = [publish.service_published(s, shape=shape) for s in shown]
+    modified = publish.latest(s.last_modified for s in shown)
+    return _answer(request, {**page, "contents": contents}, modified)
+
+
+@hsds_view
+def service_detail(request: HttpRequest, service_id: uuid.UUID) -> HttpResponse:
+    service = publish.published_services().filter(id=service_id).first()
+    if service is None:
+        raise NotFound("No service with this id.", code="not_found")
+    return _answer(request, publish.service_published(service), service.last_modified)
+
+
+@hsds_view
+def organization_list(request: HttpRequest) -> HttpResponse:
+    _check_supported(request)
+    full = _bool(request, "full_service") or _bool(request, "full")
+    organizations = Organization.objects.order_by("id")
+    if search := request.GET.get("search", "").strip()[:200]:
+        organizations = organizations.filter(name__icontains=search)
+    shown, page = _page(request, organizations)
+    contents = [_organization(o, full=full) for o in shown]
+    modified = publish.latest(o.updated_at for o in shown)
+    return _answer(request, {**page, "contents": contents}, modified)
+
+
+def _organization(organization: Organization, *, full: bool) -> dict[str, Any]:
+    services = publish.published_services().filter(organization=organization) if full else []
+    return publish.organization_published(organization, full=full, services=services)
+
+
+@hsds_view
+def organization_detail(request: HttpRequest, organization_id: uuid.UUID) -> HttpResponse:
+    organization = Organization.objects.filter(id=organization_id).first()
+    if organization is None:
+        raise NotFound("No organization with this id.", code="not_found")
+    document = _organization(organization, full=True)
+    return _answer(request, document, organization.updated_at)
+
+
+@hsds_view
+def service_at_location_list(request: HttpRequest) -> HttpResponse:
+    _check_supported(request)
+    full = _bool(request, "full")
+    places = publish.published_places()
+    if search := request.GET.get("search", "").strip()[:200]:
+        places = places.filter(service__name__icontains=search)
+    if term := _uuid(request, "taxonomy_term_id"):
+        places = places.filter(service__in=Service.objects.filter(publish.services_with_term(term)))
+    if organization := _uuid(request, "organization_id"):
+        places = places.filter(service__organization_id=organization)
+    shown, page = _page(request, places)
+    contents = [publish.place_published(sal, full=full) for sal in shown]
+    modified = publish.latest(sal.service.last_modified for sal in shown)
+    return _answer(request, {**page, "contents": contents}, modified)
+
+
+@hsds_view
+def service_at_location_detail(request: HttpRequest, sal_id: uuid.UUID) -> HttpResponse:
+    sal = publish.published_places().filter(id=sal_id).first()
+    if sal is None:
+        raise NotFound("No service_at_location with this id.", code="not_found")
+    return _answer(request, publish.place_published(sal), sal.service.last_modified)
+
+
+@hsds_view
+def taxonomy_list(request: HttpRequest) -> HttpResponse:
+    shown, page = _page(request, publish.taxonomies())
+    return _answer(request, {**page, "contents": shown}, None)
+
+
+@hsds_view
+def taxonomy_detail(request: HttpRequest, taxonomy_id: uuid.UUID) -> HttpResponse:
+    for taxonomy in publish.taxonomies():
+        if taxonomy["id"] == str(taxonomy_id):
+            return _answer(request, taxonomy, None)
+    raise NotFound("No taxonomy with this id.", code="not_found")
+
+
+@hsds_view
+def taxonomy_term_list(request: HttpRequest) -> HttpResponse:
+    taxonomy = _uuid(request, "taxonomy_id")
+    terms = publish.taxonomy_terms(str(taxonomy) if taxonomy else None)
+    shown, page = _page(request, terms)
+    return _answer(request, {**page, "contents": shown}, None)
+
+
+@hsds_view
+def taxonomy_term_detail(request: HttpRequest, term_id: uuid.UUID) -> HttpResponse:
+    for term in publish.taxonomy_terms():
+        if term["id"] == str(term_id):
+            return _answer(request, term, None)
+    raise NotFound("No taxonomy_term with this id.", code="not_found")
+
+
+@hsds_view
+def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
+    raise NotFound(f"No such HSDS operation: /hsds/{rest}", code="not_found")
+
+
+def _both(route: str, view: Callable[..., HttpResponse]) -> list[URLPattern]:
+    """`route` with and without a trailing slash: HSDS clients write either."""
+    return [path(route, view), path(f"{route}/", view)] if route else [path("", view)]
+
+
+urlpatterns = [
+    *_both("", api_root),
+    path("openapi.json", openapi),
+    *_both("services", service_list),
+    *_both("services/<uuid:service_id>", service_detail),
+    *_both("organizations", organization_list),
+    *_both("organizations/<uuid:organization_id>", organization_detail),
+    *_both("service_at_locations", service_at_location_list),
+    *_both("service_at_locations/<uuid:sal_id>", service_at_location_detail),
+    *_both("taxonomies", taxonomy_list),
+    *_both("taxonomies/<uuid:taxonomy_id>", taxonomy_detail),
+    *_both("taxonomy_terms", taxonomy_term_list),
+    *_both("taxonomy_terms/<uuid:term_id>", taxonomy_term_detail),
+]
