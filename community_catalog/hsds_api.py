@@ -9,8 +9,13 @@ key (the operations of `hsds_schema/openapi.json`, which `/hsds/openapi.json` se
   (organisations); `taxonomy_id` (terms). A parameter of the specification that this
   server does not implement (`postcode`, `proximity`, `format` other than `json`) is
   refused by name rather than ignored.
-- `ETag` (of the body) and `Last-Modified` (the newest change in the answer), answered
-  with 304 to a matching `If-None-Match` / `If-Modified-Since`; `Cache-Control: public`.
+- `ETag` (a hash of the body), answered with 304 to a matching `If-None-Match`;
+  `Cache-Control: public, max-age=60` (`private` to a browser that sends cookies);
+  `Access-Control-Allow-Origin: *`. No `Last-Modified`: an answer changes with its
+  organisation, places, sessions and capacity too, which no one date follows.
+- `modified_after` compares a service's own `last_modified`: what an organisation changes
+  in the service itself. A harvester should also re-read whole pages now and then (the
+  `ETag` makes an unchanged one cheap).
 - A rate limit per client address (`TISSER_HSDS_RATE_LIMIT_PER_MINUTE`).
 - Refusals are JSON: `{"error": {"code", "message", "fields": [{"field", "message"}]}}`.
 
@@ -24,8 +29,9 @@ import json
 import math
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache, wraps
+from ipaddress import ip_address, ip_network
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +42,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import URLPattern, path
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.dateparse import parse_date, parse_datetime
-from django.utils.http import http_date
 from django.utils.timezone import get_current_timezone, is_naive, make_aware
-from django.views.decorators.http import require_safe
+from django.views.decorators.csrf import csrf_exempt
 
 from accounts.client_ip import client_ip
 from community_catalog import hsds_publish as publish
@@ -50,8 +55,15 @@ PER_PAGE_DEFAULT = 50
 PER_PAGE_MAX = 500
 CACHE_SECONDS = 60
 SCHEMA_DIR = Path(__file__).resolve().parent / "hsds_schema"
-# Parameters of the specification this server does not implement: refused by name.
-_NOT_IMPLEMENTED = ("postcode", "proximity")
+# The query parameters the specification defines, on one path or another: those a path
+# does not implement are refused by name rather than ignored.
+_SPECIFIED = frozenset(
+    {
+        "search", "page", "per_page", "format", "taxonomy_term_id", "taxonomy_id",
+        "organization_id", "modified_after", "minimal", "full", "full_service",
+        "postcode", "proximity", "top_only", "parent_id",
+    }
+)  # fmt: skip
 _TRUE = ("true", "1", "yes")
 _FALSE = ("false", "0", "no")
 
@@ -69,36 +81,51 @@ def _refusal(problem: Problem) -> JsonResponse:
     return response
 
 
-def _answer(request: HttpRequest, document: Any, modified: datetime | None) -> HttpResponse:
+def _answer(request: HttpRequest, document: Any) -> HttpResponse:
+    """The JSON answer, with its `ETag` (a hash of the body: it changes whenever the
+    answer does, whatever changed it) and a 304 to a matching `If-None-Match`."""
     body = json.dumps(document, cls=DjangoJSONEncoder, ensure_ascii=False).encode()
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    stamp = int(modified.timestamp()) if modified else None
     response: HttpResponse = HttpResponse(body, content_type="application/json")
     response["ETag"] = etag
-    if stamp is not None:
-        response["Last-Modified"] = http_date(stamp)
-    patch_cache_control(response, public=True, max_age=CACHE_SECONDS)
-    conditional = get_conditional_response(
-        request, etag=etag, last_modified=stamp, response=response
-    )
-    if conditional is None or conditional is response:
-        return response
-    conditional["ETag"] = etag  # a 304 (or 412) names the version it stands for
-    patch_cache_control(conditional, public=True, max_age=CACHE_SECONDS)
-    return conditional
+    conditional = get_conditional_response(request, etag=etag, response=response)
+    if conditional is not None and conditional is not response:
+        conditional["ETag"] = etag  # a 304 (or 412) names the version it stands for
+        response = conditional
+    return response
+
+
+def _headers(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    # Shared caches may keep an answer, but not one sent to a browser that carries a
+    # session: the session middleware may set its cookie on it.
+    if request.COOKIES:
+        patch_cache_control(response, private=True, max_age=CACHE_SECONDS)
+    else:
+        patch_cache_control(response, public=True, max_age=CACHE_SECONDS)
+    # Read-only, public, no credentials: any web page may read it (Open Referral tools).
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
 
 
 def hsds_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """GET/HEAD only, counted per client address, refusals as JSON."""
 
-    @require_safe
+    @csrf_exempt  # nothing but GET and HEAD is served: a POST gets the JSON 405
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method not in ("GET", "HEAD"):
+            refused = _refusal(
+                Problem("This API is read-only: GET or HEAD.", code="method_not_allowed")
+            )
+            refused.status_code = 405
+            refused["Allow"] = "GET, HEAD"
+            return _headers(request, refused)
         try:
             _rate_limit(request)
-            return view(request, *args, **kwargs)
+            response = view(request, *args, **kwargs)
         except Problem as problem:
-            return _refusal(problem)
+            response = _refusal(problem)
+        return _headers(request, response)
 
     return wrapped
 
@@ -106,7 +133,7 @@ def hsds_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
 def _rate_limit(request: HttpRequest) -> None:
     limit = settings.TISSER_HSDS_RATE_LIMIT_PER_MINUTE
     try:
-        rate_limit_check(f"hsds:{client_ip(request) or 'unknown'}", limit=limit)
+        rate_limit_check(f"hsds:{_client(request)}", limit=limit)
     except RateLimited as refused:
         raise RateLimited(
             limit=limit,
@@ -114,6 +141,18 @@ def _rate_limit(request: HttpRequest) -> None:
             message=f"Too many requests from this address: at most {limit} a minute. "
             f"Try again in {refused.retry_after} s.",
         ) from None
+
+
+def _client(request: HttpRequest) -> str:
+    """The client's address; for IPv6, its /64 (one subscriber's usual share)."""
+    address = client_ip(request) or "unknown"
+    try:
+        parsed = ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 6:
+        return str(ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
 
 
 # --- Query parameters -----------------------------------------------------------------
@@ -161,19 +200,36 @@ def _datetime(request: HttpRequest, name: str) -> datetime | None:
     raw = request.GET.get(name)
     if not raw:
         return None
-    moment = parse_datetime(raw)
-    if moment is None:
-        day = parse_date(raw)
-        moment = datetime.combine(day, datetime.min.time()) if day else None
-    if moment is None:
-        raise _invalid(name, "a date or date and time, e.g. 2026-01-31T09:00:00Z")
-    return make_aware(moment, get_current_timezone()) if is_naive(moment) else moment
+    problem = _invalid(name, "a date or date and time, e.g. 2026-01-31T09:00:00Z")
+    try:
+        moment = parse_datetime(raw)
+        if moment is None:
+            day = parse_date(raw)
+            moment = datetime.combine(day, datetime.min.time()) if day else None
+        if moment is None:
+            raise problem
+        if is_naive(moment):
+            moment = make_aware(moment, get_current_timezone())
+        moment.astimezone(UTC)  # out of range once in UTC (year 0 or 10000): refused
+    except (ValueError, OverflowError):
+        raise problem from None
+    return moment
 
 
-def _check_supported(request: HttpRequest) -> None:
-    for name in _NOT_IMPLEMENTED:
+def _search(request: HttpRequest) -> str:
+    text = request.GET.get("search", "").strip()
+    if "\x00" in text:
+        raise _invalid("search", "must not contain NUL characters")
+    if len(text) > 200:
+        raise _invalid("search", "at most 200 characters")
+    return text
+
+
+def _check_supported(request: HttpRequest, accepted: frozenset[str]) -> None:
+    """Refuse by name a parameter of the specification this path does not implement."""
+    for name in sorted(_SPECIFIED - accepted - {"page", "per_page"}):
         if request.GET.get(name):
-            raise _invalid(name, "not supported by this server")
+            raise _invalid(name, "not supported on this path")
     if request.GET.get("format", "json") != "json":
         raise _invalid("format", "only json is supported")
 
@@ -211,7 +267,6 @@ def api_root(request: HttpRequest) -> HttpResponse:
             "profile": "https://docs.openreferral.org/en/latest/hsds/overview.html",
             "openapi_url": request.build_absolute_uri("/hsds/openapi.json"),
         },
-        None,
     )
 
 
@@ -224,15 +279,21 @@ def _openapi_document() -> dict[str, Any]:
 def openapi(request: HttpRequest) -> HttpResponse:
     """Open Referral's own document, with this server's address."""
     document = {**_openapi_document(), "servers": [{"url": request.build_absolute_uri("/hsds")}]}
-    return _answer(request, document, None)
+    return _answer(request, document)
 
 
 @hsds_view
 def service_list(request: HttpRequest) -> HttpResponse:
-    _check_supported(request)
+    _check_supported(
+        request,
+        frozenset(
+            {"search", "taxonomy_term_id", "taxonomy_id", "organization_id"}
+            | {"modified_after", "minimal", "full"}
+        ),
+    )
     minimal, full = _bool(request, "minimal"), _bool(request, "full")
     services = Service.objects.all()
-    if search := request.GET.get("search", "").strip()[:200]:
+    if search := _search(request):
         services = services.filter(name__icontains=search) | services.filter(
             description__icontains=search
         )
@@ -249,8 +310,7 @@ def service_list(request: HttpRequest) -> HttpResponse:
     shape = "minimal" if minimal else "full" if full else "list"
     shown = publish.published_services().filter(id__in=shown_ids)
     contents = [publish.service_published(s, shape=shape) for s in shown]
-    modified = publish.latest(s.last_modified for s in shown)
-    return _answer(request, {**page, "contents": contents}, modified)
+    return _answer(request, {**page, "contents": contents})
 
 
 @hsds_view
@@ -258,25 +318,19 @@ def service_detail(request: HttpRequest, service_id: uuid.UUID) -> HttpResponse:
     service = publish.published_services().filter(id=service_id).first()
     if service is None:
         raise NotFound("No service with this id.", code="not_found")
-    return _answer(request, publish.service_published(service), service.last_modified)
+    return _answer(request, publish.service_published(service))
 
 
 @hsds_view
 def organization_list(request: HttpRequest) -> HttpResponse:
-    _check_supported(request)
-    full = _bool(request, "full_service") or _bool(request, "full")
+    _check_supported(request, frozenset({"search", "full_service"}))
+    full = _bool(request, "full_service")
     organizations = Organization.objects.order_by("id")
-    if search := request.GET.get("search", "").strip()[:200]:
+    if search := _search(request):
         organizations = organizations.filter(name__icontains=search)
     shown, page = _page(request, organizations)
-    contents = [_organization(o, full=full) for o in shown]
-    modified = publish.latest(o.updated_at for o in shown)
-    return _answer(request, {**page, "contents": contents}, modified)
-
-
-def _organization(organization: Organization, *, full: bool) -> dict[str, Any]:
-    services = publish.published_services().filter(organization=organization) if full else []
-    return publish.organization_published(organization, full=full, services=services)
+    contents = publish.organizations_published(shown, full=full)
+    return _answer(request, {**page, "contents": contents})
 
 
 @hsds_view
@@ -284,16 +338,16 @@ def organization_detail(request: HttpRequest, organization_id: uuid.UUID) -> Htt
     organization = Organization.objects.filter(id=organization_id).first()
     if organization is None:
         raise NotFound("No organization with this id.", code="not_found")
-    document = _organization(organization, full=True)
-    return _answer(request, document, organization.updated_at)
+    [document] = publish.organizations_published([organization], full=True)
+    return _answer(request, document)
 
 
 @hsds_view
 def service_at_location_list(request: HttpRequest) -> HttpResponse:
-    _check_supported(request)
+    _check_supported(request, frozenset({"search", "taxonomy_term_id", "organization_id", "full"}))
     full = _bool(request, "full")
     places = publish.published_places()
-    if search := request.GET.get("search", "").strip()[:200]:
+    if search := _search(request):
         places = places.filter(service__name__icontains=search)
     if term := _uuid(request, "taxonomy_term_id"):
         places = places.filter(service__in=Service.objects.filter(publish.services_with_term(term)))
@@ -301,8 +355,7 @@ def service_at_location_list(request: HttpRequest) -> HttpResponse:
         places = places.filter(service__organization_id=organization)
     shown, page = _page(request, places)
     contents = [publish.place_published(sal, full=full) for sal in shown]
-    modified = publish.latest(sal.service.last_modified for sal in shown)
-    return _answer(request, {**page, "contents": contents}, modified)
+    return _answer(request, {**page, "contents": contents})
 
 
 @hsds_view
@@ -310,36 +363,38 @@ def service_at_location_detail(request: HttpRequest, sal_id: uuid.UUID) -> HttpR
     sal = publish.published_places().filter(id=sal_id).first()
     if sal is None:
         raise NotFound("No service_at_location with this id.", code="not_found")
-    return _answer(request, publish.place_published(sal), sal.service.last_modified)
+    return _answer(request, publish.place_published(sal))
 
 
 @hsds_view
 def taxonomy_list(request: HttpRequest) -> HttpResponse:
+    _check_supported(request, frozenset())
     shown, page = _page(request, publish.taxonomies())
-    return _answer(request, {**page, "contents": shown}, None)
+    return _answer(request, {**page, "contents": shown})
 
 
 @hsds_view
 def taxonomy_detail(request: HttpRequest, taxonomy_id: uuid.UUID) -> HttpResponse:
     for taxonomy in publish.taxonomies():
         if taxonomy["id"] == str(taxonomy_id):
-            return _answer(request, taxonomy, None)
+            return _answer(request, taxonomy)
     raise NotFound("No taxonomy with this id.", code="not_found")
 
 
 @hsds_view
 def taxonomy_term_list(request: HttpRequest) -> HttpResponse:
+    _check_supported(request, frozenset({"taxonomy_id"}))
     taxonomy = _uuid(request, "taxonomy_id")
     terms = publish.taxonomy_terms(str(taxonomy) if taxonomy else None)
     shown, page = _page(request, terms)
-    return _answer(request, {**page, "contents": shown}, None)
+    return _answer(request, {**page, "contents": shown})
 
 
 @hsds_view
 def taxonomy_term_detail(request: HttpRequest, term_id: uuid.UUID) -> HttpResponse:
     for term in publish.taxonomy_terms():
         if term["id"] == str(term_id):
-            return _answer(request, term, None)
+            return _answer(request, term)
     raise NotFound("No taxonomy_term with this id.", code="not_found")
 
 

@@ -347,11 +347,9 @@ _LOCATION_RELATED = (
 )
 
 
-def services_for_export(queryset: QuerySet[Service], places: Q | None = None) -> QuerySet[Service]:
-    """`queryset` with everything `service_export` reads, in a fixed number of queries;
-    `places` keeps only the service_at_locations it matches."""
-    sal_queryset = ServiceAtLocation.objects.filter(places or Q())
-    sal_queryset = sal_queryset.select_related("location").prefetch_related(
+def places_for_export(queryset: QuerySet[ServiceAtLocation]) -> QuerySet[ServiceAtLocation]:
+    """`queryset` with everything `service_at_location_export` reads."""
+    return queryset.select_related("location").prefetch_related(
         "schedules",
         _CONTACTS,
         _PHONES,
@@ -359,6 +357,12 @@ def services_for_export(queryset: QuerySet[Service], places: Q | None = None) ->
         Prefetch("location__phones", queryset=Phone.objects.prefetch_related("languages")),
         Prefetch("location__contacts", queryset=Contact.objects.prefetch_related(_PHONES)),
     )
+
+
+def services_for_export(queryset: QuerySet[Service], places: Q | None = None) -> QuerySet[Service]:
+    """`queryset` with everything `service_export` reads, in a fixed number of queries;
+    `places` keeps only the service_at_locations it matches."""
+    sal_queryset = places_for_export(ServiceAtLocation.objects.filter(places or Q()))
     return (
         queryset.select_related("organization")
         .prefetch_related(

@@ -4,8 +4,9 @@ export's serialisers (`hsds_export`).
 Published is what organisations publish, and nothing else:
 - a confidential place (a shelter, someone's home) is left out whole: no address, no
   position, no name, and no service_at_location that would point at it;
-- nothing about referrals, and none of Tisser's private extensions of the export
-  (`confidential`, `translations` are kept: they are the organisation's words);
+- nothing about referrals; of Tisser's extensions of the export, `translations` (the
+  organisation's words) and the capacity's status (taking people or not, as on the
+  public activity page), not how many places are left;
 - every status of service (`active`, `inactive`, `defunct`, `temporarily closed`), so
   that a directory harvesting this one learns of a closure.
 
@@ -16,15 +17,15 @@ Taxonomies: Tisser's own (`tisser`) and each other taxonomy a service carries a 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 from community_catalog.hsds_export import (
     foreign_term_export,
     organization_export,
+    places_for_export,
     service_at_location_export,
     service_export,
     services_for_export,
@@ -85,6 +86,13 @@ def _without_private(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+def _capacity_status_only(place: dict[str, Any]) -> None:
+    """How many places are left is for the referrals' workflow; the public, like the
+    public activity page, learns only whether the activity takes people."""
+    if "capacity" in place:
+        place["capacity"] = {"status": place["capacity"]["status"]}
+
+
 def service_published(service: Service, *, shape: str = "full") -> dict[str, Any]:
     """One service as published: `full` (HSDS `service`), `list` (`service_list`) or
     `minimal` (id, name, status, last modified)."""
@@ -95,28 +103,13 @@ def service_published(service: Service, *, shape: str = "full") -> dict[str, Any
         return {k: document[k] for k in _LIST_FIELDS if k in document}
     for place in document.get("service_at_locations", []):
         _without_private(place.get("location", {}))
+        _capacity_status_only(place)
     return document
 
 
 def published_places() -> QuerySet[ServiceAtLocation]:
-    services = Service.objects.select_related("organization")
-    return (
-        ServiceAtLocation.objects.filter(public_places())
-        .select_related("location")
-        .prefetch_related(
-            "schedules",
-            "contacts",
-            "phones",
-            "location__languages",
-            "location__addresses",
-            "location__accessibility",
-            "location__schedules",
-            "location__phones",
-            "location__contacts",
-            Prefetch("service", queryset=services),
-        )
-        .order_by("id")
-    )
+    places = ServiceAtLocation.objects.filter(public_places())
+    return places_for_export(places).select_related("service__organization").order_by("id")
 
 
 def place_published(sal: ServiceAtLocation, *, full: bool = True) -> dict[str, Any]:
@@ -125,6 +118,7 @@ def place_published(sal: ServiceAtLocation, *, full: bool = True) -> dict[str, A
     sessions and capacity."""
     document = service_at_location_export(sal)
     _without_private(document.get("location", {}))
+    _capacity_status_only(document)
     document["service"] = service_summary(sal.service)
     if full:
         return document
@@ -145,13 +139,23 @@ def service_summary(service: Service) -> dict[str, Any]:
     return {k: v for k, v in summary.items() if v != "" or k in ("id", "name", "status")}
 
 
-def organization_published(
-    organization: Organization, *, full: bool = False, services: Iterable[Service] = ()
-) -> dict[str, Any]:
-    document = organization_export(organization)
+def organizations_published(
+    organizations: Sequence[Organization], *, full: bool
+) -> list[dict[str, Any]]:
+    """Organisations as published; `full`: with their services in full, read in a fixed
+    number of queries."""
+    by_organization: dict[uuid.UUID, list[Service]] = {o.id: [] for o in organizations}
     if full:
-        document["services"] = [service_published(s, shape="list") for s in services]
-    return document
+        for service in published_services().filter(organization__in=organizations):
+            by_organization[service.organization_id].append(service)
+    documents = []
+    for organization in organizations:
+        document = organization_export(organization)
+        if full:
+            services = by_organization[organization.id]
+            document["services"] = [service_published(s) for s in services]
+        documents.append(document)
+    return documents
 
 
 def taxonomies() -> list[dict[str, Any]]:
@@ -204,8 +208,3 @@ def services_in_taxonomy(taxonomy: str) -> Q:
         if taxonomy_id(name) == taxonomy
     ]
     return Q(foreign_terms__taxonomy__in=names)
-
-
-def latest(values: Iterable[datetime | None]) -> datetime | None:
-    found = [v for v in values if v is not None]
-    return max(found) if found else None

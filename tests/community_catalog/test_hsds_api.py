@@ -282,7 +282,7 @@ def test_answers_can_be_cached_and_revalidated(web: Client, catalog: int) -> Non
     assert "public" in first["Cache-Control"]
     assert "max-age=" in first["Cache-Control"]
     assert first["ETag"]
-    assert first["Last-Modified"]
+    assert first["Access-Control-Allow-Origin"] == "*"
     again = web.get("/hsds/services", headers={"If-None-Match": first["ETag"]})
     assert again.status_code == 304
     assert again.content == b""
@@ -293,6 +293,16 @@ def test_answers_can_be_cached_and_revalidated(web: Client, catalog: int) -> Non
     changed = web.get("/hsds/services", headers={"If-None-Match": first["ETag"]})
     assert changed.status_code == 200
     assert changed["ETag"] != first["ETag"]
+    # A change no date of the service follows (its place) changes the ETag too.
+    place = Location.objects.filter(service_at_locations__service=service).first()
+    assert place is not None
+    detail = get(web, f"/hsds/services/{service.id}")
+    Location.objects.filter(id=place.id).update(transportation="Tram T1, arrêt Quai Claude Bernard")
+    moved = web.get(f"/hsds/services/{service.id}", headers={"If-None-Match": detail["ETag"]})
+    assert moved.status_code == 200
+    # A browser with a session is not served a publicly cacheable answer.
+    web.cookies["sessionid"] = "anything"
+    assert "private" in get(web, "/hsds/services")["Cache-Control"]
 
 
 @pytest.mark.parametrize(
@@ -308,6 +318,14 @@ def test_answers_can_be_cached_and_revalidated(web: Client, catalog: int) -> Non
         ("minimal=perhaps", "minimal"),
         ("postcode=69001", "postcode"),
         ("format=ndjson", "format"),
+        ("modified_after=2026-02-30", "modified_after"),
+        ("modified_after=2026-13-01T00:00:00", "modified_after"),
+        ("modified_after=0001-01-01T00:00:00%2B14:00", "modified_after"),
+        ("modified_after=9999-12-31T23:59:59-12:00", "modified_after"),
+        ("search=a%00b", "search"),
+        ("search=" + "x" * 201, "search"),
+        ("full_service=true", "full_service"),
+        ("top_only=true", "top_only"),
     ],
 )
 def test_a_bad_parameter_is_refused_by_name(web: Client, query: str, field: str) -> None:
@@ -318,22 +336,73 @@ def test_a_bad_parameter_is_refused_by_name(web: Client, query: str, field: str)
     assert [f["field"] for f in error["fields"]] == [field]
 
 
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/hsds/service_at_locations?taxonomy_id=abc", "taxonomy_id"),
+        ("/hsds/service_at_locations?modified_after=2026-01-01", "modified_after"),
+        ("/hsds/organizations?taxonomy_term_id=abc", "taxonomy_term_id"),
+        ("/hsds/taxonomies?search=x", "search"),
+        ("/hsds/taxonomy_terms?parent_id=abc", "parent_id"),
+    ],
+)
+def test_a_parameter_a_path_does_not_implement_is_refused(
+    web: Client, path: str, field: str
+) -> None:
+    answer = get(web, path)
+    assert answer.status_code == 422
+    assert [f["field"] for f in answer.json()["error"]["fields"]] == [field]
+
+
+def test_the_public_sees_whether_an_activity_takes_people_not_how_many_places(
+    web: Client, catalog: int
+) -> None:
+    from community_catalog.models import ServiceAtLocation
+
+    ServiceAtLocation.objects.update(capacity_available=3, capacity_maximum=12)
+    for path in ("/hsds/services?full=true&per_page=500", "/hsds/service_at_locations?full=true"):
+        for item in get(web, path).json()["contents"]:
+            for place in item.get("service_at_locations", [item]):
+                assert set(place.get("capacity", {})) <= {"status"}, place["capacity"]
+
+
+def test_a_page_costs_a_fixed_number_of_queries(
+    web: Client, catalog: int, django_assert_max_num_queries: Any
+) -> None:
+    for path in (
+        "/hsds/services?full=true&per_page=500",
+        "/hsds/organizations?full_service=true&per_page=500",
+        "/hsds/service_at_locations?full=true&per_page=500",
+    ):
+        with django_assert_max_num_queries(40):
+            assert get(web, path).status_code == 200
+
+
 def test_unknown_paths_and_methods(web: Client, catalog: int) -> None:
     assert get(web, "/hsds/nothing").status_code == 404
     assert get(web, "/hsds/services/00000000-0000-0000-0000-000000000000").status_code == 404
     assert get(web, "/hsds/services/not-a-uuid").status_code == 404
-    assert web.post("/hsds/services", {}).status_code == 405
+    strict = Client(enforce_csrf_checks=True)
+    for method in (strict.post, strict.put, strict.delete):
+        refused = method("/hsds/services")
+        assert refused.status_code == 405
+        assert refused["Allow"] == "GET, HEAD"
+        assert refused.json()["error"]["code"] == "method_not_allowed"
     assert get(web, "/hsds/services/").status_code == 200  # either spelling
 
 
 def test_one_address_is_limited(web: Client, settings: Any) -> None:
     settings.TISSER_HSDS_RATE_LIMIT_PER_MINUTE = 3
     # Addresses of this run's own: with Redis, counts outlive the test for a minute.
-    one, other = (f"2001:db8::{uuid.uuid4().hex[:4]}:{n}" for n in (1, 2))
+    run = uuid.uuid4().hex[:4]
+    one, other = (f"2001:db8:{run}:{n}::1" for n in (1, 2))
     answers = [web.get("/hsds/", REMOTE_ADDR=one) for _ in range(4)]
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
     assert int(answers[-1]["Retry-After"]) > 0
     assert answers[-1].json()["error"]["code"] == "rate_limited"
     assert "this address" in answers[-1].json()["error"]["message"]
-    # Another address is counted on its own.
+    # Another address is counted on its own; an IPv6 subscriber's /64 as one.
     assert web.get("/hsds/", REMOTE_ADDR=other).status_code == 200
+    prefix = f"2001:db8:{run}:3"
+    statuses = [web.get("/hsds/", REMOTE_ADDR=f"{prefix}::{n}").status_code for n in range(4)]
+    assert statuses == [200, 200, 200, 429]
