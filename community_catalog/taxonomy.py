@@ -232,6 +232,9 @@ def taxonomy_read_lock() -> None:
     from django.db import connection
 
     if connection.vendor == "postgresql":
+        # FOR SHARE of a row that is not there holds nothing: make it first (a change
+        # creating it meanwhile makes this wait for that change, which is the point).
+        TaxonomyVersion.objects.get_or_create(pk=1)
         table = connection.ops.quote_name(TaxonomyVersion._meta.db_table)
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT 1 FROM {table} WHERE id = 1 FOR SHARE")  # noqa: S608

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.conf import settings
 
 from community_catalog.crosswalks import CrosswalkIn, crosswalk_set
 from community_catalog.hsds import hsds_read
@@ -94,3 +95,26 @@ def test_a_new_code_racing_an_import_of_the_same_code_is_read_either_way(attempt
     service = Service.objects.get(id=document["id"])
     point = MatchPoint.objects.get(service_key=str(service.id))
     assert (point.codes, point.unmapped) == (",jardins-partages,", False)
+
+
+@pytest.mark.skipif(
+    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+    reason="PostgreSQL's row lock; SQLite has one writer at a time, its own lock",
+)
+def test_an_import_holds_the_taxonomy_even_before_its_first_change() -> None:
+    """Reported by CI (the race above failed once in three on PostgreSQL): an import
+    holds the taxonomy with FOR SHARE on its version row, and a change waits for it.
+    But the row is made by the first change, and FOR SHARE of no row holds nothing: on a
+    database whose taxonomy had never changed (each transactional test's), a new code
+    and an import ran side by side, each missing the other's half. The read lock now
+    makes the row first."""
+    from django.db import transaction
+
+    from community_catalog.models import TaxonomyVersion
+    from community_catalog.taxonomy import taxonomy_read_lock
+
+    TaxonomyVersion.objects.all().delete()
+    with transaction.atomic():
+        taxonomy_read_lock()
+        held = TaxonomyVersion.objects.select_for_update(nowait=True, of=("self",))
+        assert held.filter(pk=1).exists()  # the row is there, and this transaction holds it
