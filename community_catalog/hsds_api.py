@@ -48,7 +48,7 @@ from django.views.decorators.csrf import csrf_exempt
 from accounts.client_ip import client_ip
 from community_catalog import hsds_publish as publish
 from community_catalog.models import Organization, Service
-from core.errors import FieldProblem, InvalidInput, NotFound, Problem
+from core.errors import FieldProblem, InvalidInput, NotFound, Problem, problem_body
 from core.ratelimit import RateLimited, rate_limit_check
 
 PER_PAGE_DEFAULT = 50
@@ -72,10 +72,7 @@ _FALSE = ("false", "0", "no")
 
 
 def _refusal(problem: Problem) -> JsonResponse:
-    fields = [{"field": f.field, "message": f.message} for f in problem.fields]
-    body = {"error": {"code": problem.code, "message": problem.message, "fields": fields}}
-    response = JsonResponse({**body, "error": {**body["error"], **problem.extra}})
-    response.status_code = problem.status
+    response = JsonResponse(problem_body(problem), status=problem.status)
     if isinstance(problem, RateLimited):
         response["Retry-After"] = str(problem.retry_after)
     return response

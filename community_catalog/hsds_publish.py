@@ -16,8 +16,10 @@ Taxonomies: Tisser's own (`tisser`) and each other taxonomy a service carries a 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -41,27 +43,12 @@ from community_catalog.models import (
 from community_catalog.taxonomy import TAXONOMY_NAME
 
 HSDS_VERSION = "3.0"
-# Fields of a service in a list (HSDS's `service_list`: its one-to-one fields).
-_LIST_FIELDS = (
-    "id",
-    "organization_id",
-    "name",
-    "alternate_name",
-    "description",
-    "url",
-    "email",
-    "status",
-    "interpretation_services",
-    "application_process",
-    "fees_description",
-    "wait_time",
-    "eligibility_description",
-    "minimum_age",
-    "maximum_age",
-    "assured_date",
-    "alert",
-    "last_modified",
-    "organization",
+# Fields of a service in a list: those of HSDS's `service_list` schema (a service's
+# one-to-one fields and its organisation).
+_LIST_FIELDS = tuple(
+    json.loads((Path(__file__).parent / "hsds_schema" / "service_list.json").read_text())[
+        "properties"
+    ]
 )
 _MINIMAL_FIELDS = ("id", "name", "status", "last_modified")
 

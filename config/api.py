@@ -24,7 +24,7 @@ from community_catalog.catalog_api import catalog_router
 from community_catalog.organization_api import organization_router
 from community_catalog.taxonomy_api import taxonomy_router
 from config.openapi import openapi_complete
-from core.errors import Problem
+from core.errors import Problem, error_body, problem_body
 from core.ratelimit import RateLimited
 from core.schemas import PAGE_FIELDS, page_headers
 from events.feed_api import events_router
@@ -101,12 +101,6 @@ api.add_router("", slips_router)  # /referrals/{id}/slip.pdf|.html, /slips.pdf
 api.add_router("/audit", audit_router)
 api.add_router("/reports", reports_router)
 # bench/ mounts its floor endpoint here itself when TISSER_BENCH_FLOOR is on (bench.apps).
-
-
-def error_body(
-    code: str, message: str, fields: list[dict[str, str]] | None = None, **extra: Any
-) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "fields": fields or [], **extra}}
 
 
 AUTHENTICATION_REQUIRED = "A valid API key is required: send 'Authorization: Bearer <key>'."
@@ -210,10 +204,7 @@ def on_rate_limited(request: HttpRequest, exc: RateLimited) -> HttpResponse:
 
 @api.exception_handler(Problem)
 def on_problem(request: HttpRequest, exc: Problem) -> HttpResponse:
-    fields = [{"field": f.field, "message": f.message} for f in exc.fields]
-    return api.create_response(
-        request, error_body(exc.code, exc.message, fields, **exc.extra), status=exc.status
-    )
+    return api.create_response(request, problem_body(exc), status=exc.status)
 
 
 @api.exception_handler(RequestDataTooBig)

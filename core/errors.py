@@ -67,3 +67,15 @@ class TooLarge(Problem):
 class UnsupportedMediaType(Problem):
     status = 415
     code = "unsupported_media_type"
+
+
+def error_body(
+    code: str, message: str, fields: list[dict[str, str]] | None = None, **extra: Any
+) -> dict[str, Any]:
+    """The one JSON shape of every refusal."""
+    return {"error": {"code": code, "message": message, "fields": fields or [], **extra}}
+
+
+def problem_body(problem: Problem) -> dict[str, Any]:
+    fields = [{"field": f.field, "message": f.message} for f in problem.fields]
+    return error_body(problem.code, problem.message, fields, **problem.extra)

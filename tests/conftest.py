@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -149,6 +150,18 @@ def _process_caches_cleared() -> Iterator[None]:
     process_caches_clear()
     yield
     process_caches_clear()
+
+
+@contextmanager
+def module_transaction(django_db_blocker: Any) -> Iterator[None]:
+    """For a module-scoped fixture: what it writes stays for the module's tests, in a
+    transaction rolled back at the module's end. Each test runs in a savepoint inside
+    it (pytest-django's `db`), so what a test changes, the next one does not see."""
+    from django.db import transaction
+
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield
+        transaction.set_rollback(True)
 
 
 @pytest.fixture

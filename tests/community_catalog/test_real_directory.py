@@ -96,13 +96,12 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import transaction
 from django.utils import timezone
 
 from community_catalog.services import organization_create
 from referrals.models import Referral
 from slips.content import slip_html
-from tests.conftest import ApiClient, referral_matched
+from tests.conftest import ApiClient, module_transaction, referral_matched
 
 pytestmark = pytest.mark.django_db
 
@@ -179,14 +178,12 @@ def imported(
     django_db_blocker: Any,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
-    """The directory, imported one way or the other: once per way for the module, in a
-    transaction rolled back at its end. Each test runs in a savepoint inside it
-    (pytest-django's `db`), so a crosswalk one test adds, the next does not see. The
-    tests that import it themselves are in test_real_directory_defects.py."""
-    with django_db_blocker.unblock(), transaction.atomic():
+    """The directory, imported one way or the other, once per way for the module
+    (tests.conftest.module_transaction: a crosswalk one test adds, the next does not
+    see). The tests that import it themselves are in test_real_directory_defects.py."""
+    with module_transaction(django_db_blocker):
         IMPORTS[request.param](tmp_path_factory.mktemp("directory"))
         yield str(request.param)
-        transaction.set_rollback(True)
 
 
 # --- The people -----------------------------------------------------------------------

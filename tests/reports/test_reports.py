@@ -15,7 +15,6 @@ from xml.etree import ElementTree
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import transaction
 from django.test import Client, override_settings
 from django.utils import timezone
 
@@ -31,7 +30,7 @@ from reports.report_model import HIDDEN, SUPPRESSED, Scope, Table
 from reports.tables import funnel as funnel_table
 from reports.tables import protect
 from slips.models import Slip
-from tests.conftest import ApiClient, organization_key, referral_slipped
+from tests.conftest import ApiClient, module_transaction, organization_key, referral_slipped
 from tests.web.test_accounts import create_user, signed_in
 
 pytestmark = pytest.mark.django_db
@@ -56,14 +55,11 @@ class History:
 def history(
     django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[History]:
-    """Built once for the module (13 slips to print), in a transaction rolled back at its
-    end. Each test runs in a savepoint inside it (pytest-django's `db`), so what a test
-    changes, the next one does not see."""
+    """Built once for the module (13 slips to print): tests.conftest.module_transaction."""
     files = tmp_path_factory.mktemp("files")
-    with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=files), transaction.atomic():
+    with module_transaction(django_db_blocker), override_settings(MEDIA_ROOT=files):
         demo_catalog_load()
         yield _history_build()
-        transaction.set_rollback(True)
 
 
 def _history_build() -> History:
