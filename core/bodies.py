@@ -42,10 +42,19 @@ def validation_problems(exc: PydanticValidationError) -> list[tuple[str, str]]:
         (
             # pydantic adds steps such as "function-after[...]" that are not fields.
             field_path([p for p in err["loc"] if not (isinstance(p, str) and "[" in p)]),
-            err["msg"].removeprefix("Value error, "),
+            _message(err),
         )
         for err in exc.errors()
     ]
+
+
+def _message(err: Any) -> str:
+    message: str = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "enum" and len(message) > 200:
+        # "Input should be 'a', 'b', …" for a list of sixty values says less than this.
+        shown = str(err.get("input", ""))[:80]
+        return f"{shown!r} is not one of the allowed values"
+    return message
 
 
 def field_path(parts: Any) -> str:
