@@ -13,9 +13,10 @@ key (the operations of `hsds_schema/openapi.json`, which `/hsds/openapi.json` se
   `Cache-Control: public, max-age=60` (`private` to a browser that sends cookies);
   `Access-Control-Allow-Origin: *`. No `Last-Modified`: an answer changes with its
   organisation, places, sessions and capacity too, which no one date follows.
-- `modified_after` compares a service's own `last_modified`: what an organisation changes
-  in the service itself. A harvester should also re-read whole pages now and then (the
-  `ETag` makes an unchanged one cheap).
+- `modified_after` compares a service's `last_modified`, which moves when the service or
+  one of its places changes. Capacity and the organisation's own record do not move it: a
+  harvester should also re-read whole pages now and then (the `ETag` makes an unchanged
+  one cheap).
 - A rate limit per client address (`TISSER_HSDS_RATE_LIMIT_PER_MINUTE`).
 - Refusals are JSON: `{"error": {"code", "message", "fields": [{"field", "message"}]}}`.
 

@@ -346,7 +346,10 @@ class ImportWriter:
             .values_list("service_id", flat=True)
             .distinct()
         )
-        for service_id in sorted(set(others)):
+        service_ids = sorted(set(others))
+        # Their `last_modified` moves with the place (`modified_after` sees it).
+        Service.objects.filter(id__in=service_ids).update(last_modified=self.now)
+        for service_id in service_ids:
             self.events.append(
                 EventDraft(
                     type="service.updated",

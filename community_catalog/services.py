@@ -44,7 +44,7 @@ from core.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from events.outbox import EventDraft, event_record, events_record
 
 # Lists of nested HSDS objects whose members need an id; the API fills missing ones.
-_NESTED_LISTS = (
+NESTED_LISTS = (
     "phones",
     "contacts",
     "schedules",
@@ -92,7 +92,7 @@ def ids_fill(document: Any) -> Any:
     uuids for a new phone or schedule)."""
     if isinstance(document, dict):
         for key, value in document.items():
-            if key in _NESTED_LISTS and isinstance(value, list):
+            if key in NESTED_LISTS and isinstance(value, list):
                 for item in value:
                     if isinstance(item, dict):
                         item.setdefault("id", str(uuid.uuid4()))
@@ -531,6 +531,9 @@ def location_save(
         changed = location_id is None or location_export(location) != before
         service_ids = set(location.service_at_locations.values_list("service_id", flat=True))
         if service_ids and changed:
+            # A place is part of every service met there: their `last_modified` moves
+            # with it, so that a harvester asking for `modified_after` sees the change.
+            Service.objects.filter(id__in=service_ids).update(last_modified=timezone.now())
             events_record(
                 [
                     EventDraft(

@@ -406,3 +406,29 @@ def test_one_address_is_limited(web: Client, settings: Any) -> None:
     prefix = f"2001:db8:{run}:3"
     statuses = [web.get("/hsds/", REMOTE_ADDR=f"{prefix}::{n}").status_code for n in range(4)]
     assert statuses == [200, 200, 200, 429]
+
+
+def test_a_place_edit_moves_the_last_modified_of_its_services(web: Client, catalog: int) -> None:
+    from urllib.parse import urlencode
+
+    from django.utils import timezone
+
+    from community_catalog.models import ServiceAtLocation
+    from community_catalog.services import location_save
+
+    place = ServiceAtLocation.objects.select_related("location__organization").first()
+    assert place is not None
+    before = timezone.now()
+    query = urlencode({"modified_after": before.isoformat(), "per_page": 500})
+    assert str(place.service_id) not in {
+        s["id"] for s in get(web, f"/hsds/services?{query}").json()["contents"]
+    }
+
+    location_save(
+        organization=place.location.organization,
+        location_id=place.location_id,
+        changes={"name": "Salle rénovée"},
+    )
+
+    changed = get(web, f"/hsds/services?{query}").json()["contents"]
+    assert str(place.service_id) in {s["id"] for s in changed}
