@@ -137,10 +137,16 @@ def _public(address: Address) -> bool:
 
 
 def addresses_checked(
-    host: str, port: int, *, within: float, resolve: Resolve = host_resolve
+    host: str,
+    port: int,
+    *,
+    within: float,
+    resolve: Resolve = host_resolve,
+    allow_private: bool | None = None,
 ) -> list[Address]:
     """Resolve `host` once, in `within` seconds at most; its addresses, every one of them
-    checked unless private addresses are allowed. Raises `UrlRefused`."""
+    checked unless private addresses are allowed (`allow_private`, by default
+    `TISSER_WEBHOOK_ALLOW_PRIVATE`). Raises `UrlRefused`."""
     try:
         answer = [
             ipaddress.ip_address(a) for a in resolve_within(host, port, within, resolve=resolve)
@@ -149,7 +155,9 @@ def addresses_checked(
         answer = []
     if not answer:
         raise UrlRefused(f"host {host!r} cannot be resolved")
-    if not settings.TISSER_WEBHOOK_ALLOW_PRIVATE:
+    if allow_private is None:
+        allow_private = settings.TISSER_WEBHOOK_ALLOW_PRIVATE
+    if not allow_private:
         for address in answer:
             problem = address_problem(address)
             if problem:
@@ -182,16 +190,7 @@ def webhook_post(
         return None, "URL refused: not a valid URL"
     except UrlRefused as exc:
         return None, f"URL refused: {exc}"
-    pool = httpcore.ConnectionPool(
-        ssl_context=ssl_context or _ssl_context(),
-        network_backend=_PinnedBackend(addresses, deadline),
-        max_connections=1,
-    )
-    request_url = httpcore.URL(
-        scheme=target.raw_scheme, host=target.raw_host, port=target.port, target=target.raw_path
-    )
-    # The netloc as the URL wrote it ("[2001:db8::1]:8443"), not as httpcore would.
-    request_headers = [("Host", target.netloc.decode("ascii")), *headers.items()]
+    pool, request_url, request_headers = _pinned(target, addresses, deadline, ssl_context, headers)
     timeouts = {"connect": wait, "read": wait, "write": wait, "pool": wait}
     try:
         with (
@@ -217,6 +216,92 @@ def webhook_post(
         logger.warning("webhook POST failed: %s", type(exc).__name__)
         return None, "request failed"
     return status, "" if 200 <= status < 300 else _status_reason(status)
+
+
+def _pinned(
+    target: httpx.URL,
+    addresses: list[Address],
+    deadline: float,
+    ssl_context: ssl.SSLContext | None,
+    headers: dict[str, str],
+) -> tuple[httpcore.ConnectionPool, httpcore.URL, list[tuple[str, str]]]:
+    """A pool whose one connection goes to the checked `addresses` only, the request's
+    URL, and its headers with the Host as the URL wrote it ("[2001:db8::1]:8443"), not
+    as httpcore would."""
+    pool = httpcore.ConnectionPool(
+        ssl_context=ssl_context or _ssl_context(),
+        network_backend=_PinnedBackend(addresses, deadline),
+        max_connections=1,
+    )
+    request_url = httpcore.URL(
+        scheme=target.raw_scheme, host=target.raw_host, port=target.port, target=target.raw_path
+    )
+    return pool, request_url, [("Host", target.netloc.decode("ascii")), *headers.items()]
+
+
+class FetchFailed(Exception):
+    """A GET did not bring a usable answer; the message is Tisser's own, short."""
+
+
+def guarded_get(
+    url: str,
+    *,
+    headers: dict[str, str],
+    max_bytes: int,
+    timeout: float,
+    allow_private: bool,
+    resolve: Resolve = host_resolve,
+    ssl_context: ssl.SSLContext | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    """GET `url` with the same guard as a webhook's POST (addresses resolved once and
+    checked, connections pinned to them, one deadline of `timeout` seconds for the whole
+    exchange) and read at most `max_bytes` of the answer. Returns the status, the
+    headers (lower-case names) and the body. Raises `FetchFailed`."""
+    deadline = time.monotonic() + timeout
+    try:
+        target = httpx.URL(url)
+        if target.scheme not in _DEFAULT_PORTS or not target.raw_host:
+            raise FetchFailed("URL refused: not an http(s) URL")
+        addresses = addresses_checked(
+            target.raw_host.decode("ascii"),
+            target.port or _DEFAULT_PORTS[target.scheme],
+            within=deadline - time.monotonic(),
+            resolve=resolve,
+            allow_private=allow_private,
+        )
+    except httpx.InvalidURL:
+        raise FetchFailed("URL refused: not a valid URL") from None
+    except UrlRefused as exc:
+        raise FetchFailed(f"URL refused: {exc}") from None
+    pool, request_url, request_headers = _pinned(target, addresses, deadline, ssl_context, headers)
+    timeouts = {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
+    try:
+        with (
+            pool,
+            pool.stream(
+                "GET", request_url, headers=request_headers, extensions={"timeout": timeouts}
+            ) as response,
+        ):
+            answer_headers = {
+                k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers
+            }
+            declared = answer_headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise FetchFailed(f"answer larger than {max_bytes} bytes")
+            body = bytearray()
+            for chunk in response.iter_stream():
+                body.extend(chunk)
+                if len(body) > max_bytes:
+                    raise FetchFailed(f"answer larger than {max_bytes} bytes")
+            return response.status, answer_headers, bytes(body)
+    except httpcore.TimeoutException:
+        raise FetchFailed(f"no complete answer within {timeout:g} s") from None
+    except httpcore.ConnectError as exc:
+        raise FetchFailed(_connect_failure(exc)) from None
+    except (httpcore.ReadError, httpcore.WriteError):
+        raise FetchFailed("connection closed by the server") from None
+    except httpcore.RemoteProtocolError:
+        raise FetchFailed("the answer is not valid HTTP") from None
 
 
 def _status_reason(status: int) -> str:
