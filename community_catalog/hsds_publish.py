@@ -65,7 +65,9 @@ def public_places() -> Q:
 
 def published_services() -> QuerySet[Service]:
     """Every service, with everything `service_published` reads: only its public places."""
-    return services_for_export(Service.objects.all(), places=public_places())
+    return services_for_export(Service.objects.all(), places=public_places()).select_related(
+        "provenance"
+    )
 
 
 def _without_private(document: dict[str, Any]) -> dict[str, Any]:
@@ -91,7 +93,32 @@ def service_published(service: Service, *, shape: str = "full") -> dict[str, Any
     for place in document.get("service_at_locations", []):
         _without_private(place.get("location", {}))
         _capacity_status_only(place)
+    provenance = provenance_metadata(service)
+    if provenance:
+        document["metadata"] = provenance
     return document
+
+
+def provenance_metadata(service: Service) -> list[dict[str, Any]]:
+    """Where a harvested service came from, as HSDS `metadata`: the source's name
+    (`updated_by`), when Tisser last fetched it (`last_action_date`) and its id there
+    (`replacement_value` of the field `source_record_id`)."""
+    provenance = getattr(service, "provenance", None)
+    if provenance is None:
+        return []
+    return [
+        {
+            "id": str(uuid.uuid5(service.id, "provenance")),
+            "resource_id": str(service.id),
+            "resource_type": "service",
+            "last_action_date": provenance.fetched_at.isoformat(),
+            "last_action_type": "harvested",
+            "field_name": "source_record_id",
+            "previous_value": "",
+            "replacement_value": provenance.record_id,
+            "updated_by": provenance.source_name,
+        }
+    ]
 
 
 def published_places() -> QuerySet[ServiceAtLocation]:

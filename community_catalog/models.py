@@ -572,3 +572,28 @@ class PostalCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.postal_code} {self.place_name}"
+
+
+class ServiceProvenance(models.Model):
+    """Where a harvested service came from (the `harvest` app writes it): shown on the
+    public page and in the HSDS API, so that a reader knows whose data it is and how old.
+    A service written in Tisser has none."""
+
+    service = models.OneToOneField(
+        Service, on_delete=models.CASCADE, primary_key=True, related_name="provenance"
+    )
+    # The source as the operator named it, and the directory's own name for itself.
+    source_name = models.CharField(max_length=60)
+    source_label = models.CharField(max_length=200, blank=True)
+    # The service's id at the source, and its page there when the source gives one.
+    record_id = models.CharField(max_length=300)
+    record_url = models.URLField(max_length=1000, blank=True)
+    fetched_at = models.DateTimeField()
+    # The source's own last-modified date for the record, when it gives one.
+    source_modified = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["source_name", "record_id"]
+
+    def __str__(self) -> str:
+        return f"{self.source_name}: {self.record_id}"

@@ -89,7 +89,7 @@ def activity_page(request: HttpRequest, sal_id: uuid.UUID) -> HttpResponse:
 def _activity_render(sal_id: uuid.UUID, language: str) -> tuple[int, str]:
     sal = (
         ServiceAtLocation.objects.filter(id=sal_id)
-        .select_related("service__organization", "location")
+        .select_related("service__organization", "service__provenance", "location")
         .prefetch_related(*_PARTS)
         .first()
     )
@@ -144,6 +144,8 @@ def _activity_context(sal: ServiceAtLocation, language: str) -> dict[str, Any]:
         "website": service.url,
         "languages": _language_names(service, language),
         "checked": service.assured_date,
+        # Where the information comes from, when Tisser harvested it from a directory.
+        "provenance": getattr(service, "provenance", None),
         "rendered_at": now,
     }
 
