@@ -29,6 +29,7 @@ from core.ratelimit import RateLimited
 from core.schemas import PAGE_FIELDS, page_headers
 from events.feed_api import events_router
 from events.webhooks_api import webhooks_router
+from harvest.api import harvest_router
 from referrals.api import router as referrals_router
 from referrals.inbox_api import router as inbox_router
 from reports.api import router as reports_router
@@ -100,6 +101,7 @@ api.add_router("/webhooks", webhooks_router)
 api.add_router("", slips_router)  # /referrals/{id}/slip.pdf|.html, /slips.pdf
 api.add_router("/audit", audit_router)
 api.add_router("/reports", reports_router)
+api.add_router("/harvest", harvest_router)
 # bench/ mounts its floor endpoint here itself when TISSER_BENCH_FLOOR is on (bench.apps).
 
 

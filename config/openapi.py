@@ -127,6 +127,7 @@ PATH_PARAMETERS = {
     "crosswalk_id": "The crosswalk's `id` (`GET /catalog/crosswalks`).",
     "code": "The term's code, e.g. `walking-group`.",
     "table": "One of the report's `tables`, e.g. `needs`.",
+    "name": "The directory source's `name` (`GET /harvest/sources`).",
 }
 _PAGING = {
     "limit": "How many items per page.",

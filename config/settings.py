@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "accounts",
     "events",
     "community_catalog",
+    "harvest",
     "matching",
     "referrals",
     "slips",
@@ -360,6 +361,23 @@ TISSER_PHONE_REGION = env_str("TISSER_PHONE_REGION", "FR").upper() or "FR"
 TISSER_IMPORT_MAX_BYTES = env_int("TISSER_IMPORT_MAX_BYTES", 20_000_000, minimum=1024)
 TISSER_IMPORT_MAX_RECORDS = env_int("TISSER_IMPORT_MAX_RECORDS", 500, minimum=1)
 TISSER_IMPORT_CHECK_SECONDS = env_float("TISSER_IMPORT_CHECK_SECONDS", 3.0, minimum=0.1)
+
+# --- Harvest (directory feeds) ---------------------------------------------------------
+# The largest answer one request to a source may bring (a page, or a whole export file),
+# and the seconds the whole request may take.
+TISSER_HARVEST_MAX_BYTES = env_int("TISSER_HARVEST_MAX_BYTES", 200_000_000, minimum=1024)
+TISSER_HARVEST_TIMEOUT_SECONDS = env_float("TISSER_HARVEST_TIMEOUT_SECONDS", 60.0, minimum=0.1)
+# Sources on private, loopback or link-local addresses, as for webhooks: refused in
+# production, unless their host name is listed here (an intranet's directory).
+TISSER_HARVEST_ALLOW_PRIVATE = env_bool("TISSER_HARVEST_ALLOW_PRIVATE", default=not PRODUCTION)
+TISSER_HARVEST_PRIVATE_HOSTS = frozenset(
+    h.strip().lower() for h in env_str("TISSER_HARVEST_PRIVATE_HOSTS", "").split(",") if h.strip()
+)
+# After a failed run, a source waits this long before the next attempt, twice as long
+# after each further failure, never more than its own interval (or a day).
+TISSER_HARVEST_RETRY_SECONDS = env_float("TISSER_HARVEST_RETRY_SECONDS", 300.0, minimum=1)
+# The relay looks for sources due this often.
+TISSER_HARVEST_CHECK_SECONDS = env_float("TISSER_HARVEST_CHECK_SECONDS", 60.0, minimum=0.1)
 
 # --- Internationalisation ------------------------------------------------------------
 LANGUAGE_CODE = "fr"

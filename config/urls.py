@@ -11,6 +11,7 @@ from community_catalog import web as catalog_web
 from config.api import api, api_not_found
 from config.health import healthz, readyz
 from config.metrics import metrics_view
+from harvest import web as harvest_web
 from referrals import web_center, web_inbox
 from referrals.web import home, root
 from reports import web as web_reports
@@ -132,6 +133,14 @@ urlpatterns = [
     path("app/crosswalks/", web_taxonomy.crosswalk_page, name="web-crosswalks"),
     path("app/crosswalks/set/", web_taxonomy.crosswalk_set, name="web-crosswalk-set"),
     path("app/crosswalks/remove/", web_taxonomy.crosswalk_remove, name="web-crosswalk-remove"),
+    path("app/harvest/", harvest_web.sources_page, name="web-harvest"),
+    path("app/harvest/<slug:name>/", harvest_web.source_page, name="web-harvest-source"),
+    path("app/harvest/<slug:name>/run/", harvest_web.source_run_now, name="web-harvest-run"),
+    path(
+        "app/harvest/<slug:name>/reviewed/<int:record>/",
+        harvest_web.record_reviewed,
+        name="web-harvest-reviewed",
+    ),
     path("app/import/apply/", catalog_web.catalog_import_apply, name="web-import-apply"),
     path(
         "accounts/login/",

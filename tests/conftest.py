@@ -67,6 +67,7 @@ ONE_PASS = {
         "tests/accounts/test_signin_throttle.py",
         "tests/events/test_webhook_transport.py",
         "tests/review/test_attack_23.py",
+        "tests/harvest/test_federation.py",
     ),
 }
 

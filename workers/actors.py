@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from accounts.services import sign_in_logs_prune
 from events.webhooks import webhook_deliver
+from harvest.runs import leased_run
 from referrals.matching_jobs import capacity_changed, placement_rematch, referral_match
 from referrals.retention import retention_purge
 from slips.services import referral_render_slip
@@ -109,3 +110,11 @@ def purge_personal_data() -> None:
     broker was down) is made up by the next, which purges everything due."""
     retention_purge()
     sign_in_logs_prune()
+
+
+@dramatiq.actor(queue_name=MAINTENANCE_QUEUE, max_retries=0, time_limit=4 * 3_600_000)
+def harvest_source(source_id: str, lease: str) -> None:
+    """Run a directory source the relay found due. Not retried: a failed run records
+    its failure and the source's next attempt (`harvest.schedule`), and a lost message is
+    made up when its lease ends."""
+    leased_run(source_id, lease)

@@ -28,6 +28,7 @@ from accounts.models import ApiKey, HealthCenter
 from community_catalog.models import ServiceAtLocation
 from config.api import api
 from events.models import Event, WebhookDelivery, WebhookSubscription
+from harvest.sources import source_add
 from referrals.models import WELLBEING_QUESTIONS, Placement
 from tests.conftest import ApiClient, organization_key, referral_matched
 
@@ -137,6 +138,13 @@ RULES: dict[tuple[str, str], Rule] = {
     ("PATCH", "/webhooks/{subscription_id}"): PARTY_OWN,
     ("DELETE", "/webhooks/{subscription_id}"): PARTY_OWN,
     ("POST", "/webhooks/{subscription_id}/rotate-secret"): PARTY_OWN,
+    # The directories the territory's catalogue is harvested from: operators keep them.
+    ("GET", "/harvest/sources"): _for(OPERATOR, owned=False),
+    ("POST", "/harvest/sources"): _for(OPERATOR, owned=False),
+    ("GET", "/harvest/sources/{name}"): _for(OPERATOR, owned=False),
+    ("DELETE", "/harvest/sources/{name}"): _for(OPERATOR, owned=False),
+    ("POST", "/harvest/sources/{name}/run"): _for(OPERATOR, owned=False),
+    ("GET", "/harvest/sources/{name}/runs"): _for(OPERATOR, owned=False),
 }
 
 
@@ -195,6 +203,7 @@ def world(api: ApiClient, outsider_api: ApiClient, rival_api: ApiClient, catalog
         status=WebhookDelivery.Status.FAILED,
     )
     operator = ApiClient(api_key_create(name="operator"))
+    source_add(name="territory", url="https://directory.example.org/hsds", kind="hsds-api")
     return World(
         callers={CENTER: api, ORGANIZATION: organization, OPERATOR: operator},
         others={CENTER: outsider_api, ORGANIZATION: rival_api},
@@ -208,6 +217,7 @@ def world(api: ApiClient, outsider_api: ApiClient, rival_api: ApiClient, catalog
             "location_id": str(sal.location_id),
             "delivery_id": str(delivery.id),
             "table": "funnel",
+            "name": "territory",
             "subscription_id:center": subscriptions[CENTER],
             "subscription_id:organization": subscriptions[ORGANIZATION],
         },

@@ -1,0 +1,103 @@
+"""A source's records as Tisser stores them: ids in the source's own namespace, a hash
+of the whole record (equal: nothing to write) and of each field (to tell an edit made
+in Tisser from one made at the source)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from community_catalog.services import NESTED_LISTS
+
+# HSDS lists of nested objects that each carry an id, and nested single objects.
+_NESTED_LISTS = frozenset(NESTED_LISTS)
+_NESTED_OBJECTS = frozenset({"location", "taxonomy_term", "organization"})
+# Fields whose changes say nothing about the service itself, or that Tisser keeps. The
+# nested `organization` is compared: an organisation's record edited in Tisser (through
+# its own import, or the admin) is kept like any field of the service.
+NOT_COMPARED = frozenset({"id", "last_modified", "organization_id"})
+
+
+@dataclass
+class Entry:
+    """One record of a source, as its listing gave it.
+
+    `document` is the record as an HSDS service (None: the listing says it has not
+    changed since it was last fetched); `problems` are why it cannot be read."""
+
+    record_id: str
+    modified: str = ""
+    document: dict[str, Any] | None = None
+    url: str = ""
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+
+def source_namespace(name: str) -> uuid.UUID:
+    """The ids of a source's records, by its name: a source removed then added again
+    under the same name takes its services, places and organisations back rather than
+    making them twice. (A source's name cannot change.)"""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"tisser:harvest:{name}")
+
+
+def namespaced(document: Any, namespace: uuid.UUID, *, path: str = "") -> Any:
+    """A copy of `document` whose ids (`id`, `*_id`) are uuid5 in the source's namespace,
+    and whose nested objects without an id get one made from their place in the record:
+    the same record always gives the same ids, and no source can name (and so overwrite)
+    a service, place or organisation that is not its own."""
+    if isinstance(document, list):
+        return [namespaced(item, namespace, path=f"{path}[{i}]") for i, item in enumerate(document)]
+    if not isinstance(document, dict):
+        return document
+    copy: dict[str, Any] = {}
+    for key, value in document.items():
+        where = f"{path}.{key}"
+        if key == "taxonomy_id" and _is_uuid(value):
+            # A taxonomy is no one's to overwrite, and its crosswalks are keyed by it:
+            # the same taxonomy from two sources is one.
+            copy[key] = value
+        elif (key == "id" or key.endswith("_id")) and isinstance(value, str | int) and value != "":
+            copy[key] = str(uuid.uuid5(namespace, str(value)))
+        elif key in _NESTED_LISTS and isinstance(value, list):
+            copy[key] = [
+                _with_id(namespaced(item, namespace, path=f"{where}[{i}]"), namespace, where, i)
+                for i, item in enumerate(value)
+            ]
+        elif key in _NESTED_OBJECTS and isinstance(value, dict):
+            copy[key] = _with_id(namespaced(value, namespace, path=where), namespace, where, None)
+        else:
+            copy[key] = namespaced(value, namespace, path=where)
+    return copy
+
+
+def _is_uuid(value: Any) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return isinstance(value, str)
+
+
+def _with_id(item: Any, namespace: uuid.UUID, where: str, index: int | None) -> Any:
+    if isinstance(item, dict) and not item.get("id"):
+        item["id"] = str(uuid.uuid5(namespace, f"{where}[{index}]"))
+    return item
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def content_hash(document: Any) -> str:
+    return hashlib.sha256(_canonical(document)).hexdigest()
+
+
+def field_hashes(document: dict[str, Any]) -> dict[str, str]:
+    """A short hash of each compared top-level field (a missing field hashes as null)."""
+    return {
+        k: hashlib.sha256(_canonical(v)).hexdigest()[:32]
+        for k, v in document.items()
+        if k not in NOT_COMPARED
+    }
