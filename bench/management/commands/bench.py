@@ -25,8 +25,11 @@ class Command(BaseCommand):
         "inserts one row (PostgreSQL and Redis). `tisser bench pipeline --referrals 1000 "
         "--workers K`: referrals filed to slips ready through the production topology, "
         "beside the renderer alone in K processes on the same slips (PostgreSQL and "
-        "Redis). `tisser bench public`: the activity pages a slip's QR code opens, "
-        "rendered and kept, beside the framework's own /healthz. `tisser bench faults`: "
+        "Redis). `tisser bench harvest --services 100000`: a generated directory served as "
+        "an HSDS API over local HTTP and harvested, beside the same records through the "
+        "importer alone, and a second run with nothing changed. `tisser bench public`: the "
+        "activity pages a slip's QR code opens, rendered and kept, beside the framework's "
+        "own /healthz. `tisser bench faults`: "
         "runs the fault and fuzz suites (tests/faults, needs a source checkout, and "
         "DATABASE_URL on PostgreSQL for the production topology's faults) and reports "
         "what they measured: submissions accepted during a broker outage, slips lost, "
@@ -36,7 +39,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "which",
-            choices=["catalog", "matching", "slips", "intake", "pipeline", "public", "faults"],
+            choices=[
+                "catalog",
+                "matching",
+                "slips",
+                "intake",
+                "pipeline",
+                "public",
+                "harvest",
+                "faults",
+            ],
         )
         parser.add_argument(
             "--seconds", type=float, default=20, help="intake: seconds of load on each endpoint."
@@ -120,6 +132,10 @@ class Command(BaseCommand):
                 result = bench_public(rounds=rounds, log=log)
             elif which == "slips":
                 result = bench_slips(count=count, log=log)
+            elif which == "harvest":
+                from bench.harvest import bench_harvest
+
+                result = bench_harvest(services=services, log=log)
             elif which == "matching":
                 result = bench_matching(
                     services=services,
