@@ -331,7 +331,7 @@ def test_a_source_run_by_hand_waits_for_the_running_one(grenoble: HsdsApi) -> No
 
 
 def test_an_official_hsds_example_file_is_harvested_then_unchanged(tmp_path: Path) -> None:
-    examples = Path(__file__).resolve().parents[3] / "shared" / "hsds" / "examples"
+    examples = Path(__file__).resolve().parents[1] / "community_catalog" / "hsds_examples"
     shutil.copy(examples / "service_full.json", tmp_path / "service_full.json")
     source = source_add(
         name="official",
