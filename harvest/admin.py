@@ -25,7 +25,7 @@ class HarvestSourceForm(forms.ModelForm):
         for problem in source_problems(
             name=data.get("name", self.instance.name or ""),
             url=data.get("url", ""),
-            kind=data.get("kind", ""),
+            kind=data.get("kind", self.instance.kind or ""),
             every_hours=data.get("every_hours") or 0,
             token_env=data.get("token_env", ""),
             paths_allowed=keep_path,
@@ -45,7 +45,8 @@ class HarvestSourceAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         # A source's ids derive from its name (harvest.records.source_namespace).
-        return ["name", "next_run_at", "failures"] if obj else ["next_run_at", "failures"]
+        # Nor its kind: another kind reads another directory's ids.
+        return ["name", "kind", "next_run_at", "failures"] if obj else ["next_run_at", "failures"]
 
     def save_model(self, request: HttpRequest, obj: HarvestSource, form: Any, change: bool) -> None:
         """As `tisser harvest add` does: a source with an interval is due at once, and

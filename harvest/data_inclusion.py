@@ -15,8 +15,9 @@ the national API serves), then mapped:
   structure's); none when only `a-distance`;
 - `horaires_accueil` (OpenStreetMap opening hours): `schedules` for the rules
   `opening_hours` writes most, weekly (`Mo-Fr 09:00-12:00,14:00-17:00; Sa 10:00-12:00`)
-  and monthly (`Tu[1,3] 18:00-20:00`: the first and third Tuesdays); the others are
-  kept, as written, in a schedule's notes;
+  and monthly (`Tu[1,3] 18:00-20:00`: the first and third Tuesdays), a later rule for a
+  day replacing an earlier one as in OpenStreetMap; the others are kept, as written, in
+  a schedule's notes;
 - `date_maj`: `last_modified`.
 
 Ids stay the source's ("dora--42"); the harvest puts them in its own namespace.
@@ -44,6 +45,7 @@ TYPES = _REFERENTIALS + "types-de-services"
 _PHONE: TypeAdapter[Any] = TypeAdapter(Phone)
 _CONTEXT = {"ignore_warnings": True}
 _DAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
+_COMMA = re.compile(r"\s*,\s*")
 _NTH = re.compile(r"^(Mo|Tu|We|Th|Fr|Sa|Su)\[(-?[1-5](?:,-?[1-5])*)\]$")
 _TIME_RANGE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 
@@ -196,12 +198,15 @@ def _place(service: v1.Service, structure: v1.Structure) -> dict[str, Any] | Non
 
 def opening_hours_schedules(text: str, *, prefix: str) -> list[dict[str, Any]]:
     """HSDS schedules for the rules of an OpenStreetMap `opening_hours` value that are
-    days and times (`Mo-Fr 09:00-12:00,14:00-17:00`, `Tu[1] 18:00-20:00`); every other rule
-    (holidays, months, weeks, "off") is kept, as written, in the notes of a schedule
-    without times, so that nothing the source says is lost or guessed at."""
-    schedules: list[dict[str, Any]] = []
+    days and times (`Mo-Fr 09:00-12:00, 14:00-17:00`, `Tu[1] 18:00-20:00`, `We off`).
+    As in OpenStreetMap, a later rule for a day replaces an earlier one (`Mo-Fr
+    09:00-17:00; We off`: not on Wednesdays). Every other rule (holidays, months, weeks)
+    is kept, as written, in the notes of a schedule without times, so that nothing the
+    source says is lost or guessed at."""
+    weekly: dict[str, list[tuple[str, str]]] = {}
+    monthly: list[tuple[str, list[tuple[str, str]]]] = []
     not_read: list[str] = []
-    for rule in (r.strip() for r in text.split(";")):
+    for rule in (_COMMA.sub(",", r.strip()) for r in text.split(";")):
         if not rule:
             continue
         read = _rule_read(rule)
@@ -209,6 +214,14 @@ def opening_hours_schedules(text: str, *, prefix: str) -> list[dict[str, Any]]:
             not_read.append(rule)
             continue
         freq, byday, ranges = read
+        if freq == "MONTHLY":
+            monthly.append((byday, ranges))
+            continue
+        for day in byday.split(","):
+            weekly[day] = ranges  # replaces what an earlier rule said of that day
+    schedules: list[dict[str, Any]] = []
+
+    def add(freq: str, byday: str, ranges: list[tuple[str, str]]) -> None:
         for opens, closes in ranges:
             schedules.append(
                 {
@@ -219,6 +232,16 @@ def opening_hours_schedules(text: str, *, prefix: str) -> list[dict[str, Any]]:
                     "closes_at": closes,
                 }
             )
+
+    # Days with the same hours in one schedule each range, Monday first.
+    groups: dict[tuple[tuple[str, str], ...], list[str]] = {}
+    for day in (d.upper() for d in _DAYS):
+        if weekly.get(day):
+            groups.setdefault(tuple(weekly[day]), []).append(day)
+    for hours, days in groups.items():
+        add("WEEKLY", ",".join(days), list(hours))
+    for byday, ranges in monthly:
+        add("MONTHLY", byday, ranges)
     if not_read:
         schedules.append(
             {"id": f"{prefix}/notes", "notes": "Horaires : " + "; ".join(not_read)[:1000]}
@@ -248,6 +271,8 @@ def _rule_read(rule: str) -> tuple[str, str, list[tuple[str, str]]] | None:
                 return None
             days.extend(d for d in _DAYS[start : end + 1] if d not in days)
         byday, freq = ",".join(d.upper() for d in days), "WEEKLY"
+    if parts[1] in ("off", "closed"):
+        return freq, byday, []
     ranges = []
     for item in parts[1].split(","):
         match = _TIME_RANGE.match(item)

@@ -61,11 +61,11 @@ def fetcher(source: HarvestSource) -> Fetch:
     def fetch(url: str) -> Any:
         parts = urllib.parse.urlsplit(url)
         host = parts.hostname or ""
-        private = (
-            settings.TISSER_HARVEST_ALLOW_PRIVATE or host in settings.TISSER_HARVEST_PRIVATE_HOSTS
-        )
-        if "Authorization" in headers and parts.scheme != "https" and not private:
-            # A token over plain HTTP is anyone's on the way.
+        listed = host in settings.TISSER_HARVEST_PRIVATE_HOSTS
+        private = settings.TISSER_HARVEST_ALLOW_PRIVATE or listed
+        if "Authorization" in headers and parts.scheme != "https" and not listed:
+            # A token over plain HTTP is anyone's on the way: only to a host the
+            # operator listed as their own network's.
             raise SourceFailed(f"{_shown(url)}: a token is only sent over https://")
         try:
             status, _, body = guarded_get(
@@ -233,8 +233,15 @@ def _hsds_api(base: str, known: dict[str, str], fetch: Fetch) -> Iterator[Entry]
                 pass  # unchanged since it was last fetched
             else:
                 quoted = urllib.parse.quote(entry.record_id, safe="")
-                detail = fetch(_url(base, "/services/" + quoted))
-                if not isinstance(detail, dict):
+                try:
+                    detail = fetch(_url(base, "/services/" + quoted))
+                except HttpStatus as exc:
+                    if exc.status not in (404, 410):
+                        raise  # the server is failing: the run stops, nothing deactivated
+                    detail = None  # gone between the listing and its page
+                if detail is None:
+                    entry.problems = [("", "listed, but its page answered 404 (gone?)")]
+                elif not isinstance(detail, dict):
                     entry.problems = [("", "the service's page is not a JSON object")]
                 elif str(detail.get("id", "")) != entry.record_id:
                     entry.problems = [("id", "the service's page names another id")]

@@ -116,3 +116,29 @@ class HarvestedRecord(models.Model):
 
     def __str__(self) -> str:
         return self.record_id
+
+
+class HarvestedObject(models.Model):
+    """An organisation or a place a source's services share, as the harvest last wrote
+    it: a hash of it as Tisser exported it then (another hash now: edited in Tisser) and
+    as the source sent it (another one now: changed at the source)."""
+
+    id = models.BigAutoField(primary_key=True)
+    source = models.ForeignKey(
+        HarvestSource, on_delete=models.CASCADE, related_name="shared_objects"
+    )
+    object_id = models.UUIDField()
+    kind = models.CharField(max_length=20)  # "organization" or "location"
+    written_hash = models.CharField(max_length=32)
+    source_hash = models.CharField(max_length=32)
+    # Edited in Tisser, and changed at the source since: each service naming it is
+    # flagged for review as it is written, until someone marks one reviewed.
+    changed_at_source = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "object_id"], name="harvest_object_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_id}"

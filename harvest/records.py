@@ -16,9 +16,11 @@ from community_catalog.services import NESTED_LISTS
 _NESTED_LISTS = frozenset(NESTED_LISTS)
 _NESTED_OBJECTS = frozenset({"location", "taxonomy_term", "organization"})
 # Fields whose changes say nothing about the service itself, or that Tisser keeps. The
-# nested `organization` is compared: an organisation's record edited in Tisser (through
-# its own import, or the admin) is kept like any field of the service.
-NOT_COMPARED = frozenset({"id", "last_modified", "organization_id"})
+# organisation and the places are shared by several services: they are compared as
+# objects of their own (`shared_objects`, `object_hash`), each service's fields only
+# naming them by id.
+NOT_COMPARED = frozenset({"id", "last_modified", "organization", "organization_id"})
+ORGANIZATION, LOCATION = "organization", "location"
 
 
 @dataclass
@@ -95,9 +97,42 @@ def content_hash(document: Any) -> str:
 
 
 def field_hashes(document: dict[str, Any]) -> dict[str, str]:
-    """A short hash of each compared top-level field (a missing field hashes as null)."""
+    """A short hash of each compared top-level field of a service, its places named by
+    id only (a missing field hashes as null)."""
     return {
-        k: hashlib.sha256(_canonical(v)).hexdigest()[:32]
+        k: _short(_places_by_id(v) if k == "service_at_locations" else v)
         for k, v in document.items()
         if k not in NOT_COMPARED
     }
+
+
+def shared_objects(document: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The organisation and places a service names, by id: {id: (kind, object)}."""
+    found: dict[str, tuple[str, dict[str, Any]]] = {}
+    organization = document.get("organization")
+    if isinstance(organization, dict) and organization.get("id"):
+        found[str(organization["id"])] = (ORGANIZATION, organization)
+    for place in document.get("service_at_locations") or []:
+        location = place.get("location") if isinstance(place, dict) else None
+        if isinstance(location, dict) and location.get("id"):
+            found[str(location["id"])] = (LOCATION, location)
+    return found
+
+
+def object_hash(value: dict[str, Any]) -> str:
+    return _short(value)
+
+
+def _short(value: Any) -> str:
+    return hashlib.sha256(_canonical(value)).hexdigest()[:32]
+
+
+def _places_by_id(places: Any) -> Any:
+    if not isinstance(places, list):
+        return places
+    return [
+        {**p, "location": {"id": p["location"].get("id")}}
+        if isinstance(p, dict) and isinstance(p.get("location"), dict)
+        else p
+        for p in places
+    ]

@@ -11,7 +11,10 @@
    field whose value in Tisser no longer has the hash written at the last harvest was
    edited in Tisser: the record keeps Tisser's value. When the source changed that field
    too, the field is listed for review (`HarvestedRecord.review_fields`, the run's
-   `kept_local`); nothing is overwritten silently either way.
+   `kept_local`); nothing is overwritten silently either way. Organisations and places
+   are shared by several services: they follow the same rule as objects of their own
+   (`HarvestedObject`), so that a sibling written later never takes the harvest's own
+   change to a shared place for an edit made in Tisser.
 5. Once the whole listing was read, the source's services it no longer lists are
    deactivated (status `inactive`, `service.closed`), never deleted: referrals keep
    pointing at them. A service that comes back is active again. A listing with no
@@ -34,17 +37,27 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from community_catalog.hsds import PROBLEMS_LISTED, hsds_read
-from community_catalog.hsds_export import service_export, services_for_export
+from community_catalog.hsds_export import (
+    LOCATION_PARTS,
+    location_export,
+    organization_export,
+    service_export,
+    services_for_export,
+)
 from community_catalog.hsds_import import hsds_import
-from community_catalog.models import Service, ServiceProvenance
+from community_catalog.models import Location, Organization, Service, ServiceProvenance
 from events.outbox import EventDraft, events_record
 from harvest.feeds import Fetch, SourceFailed, entries, fetcher, is_url
-from harvest.models import HarvestedRecord, HarvestRun, HarvestSource
+from harvest.models import HarvestedObject, HarvestedRecord, HarvestRun, HarvestSource
 from harvest.records import (
+    LOCATION,
+    ORGANIZATION,
     Entry,
     content_hash,
     field_hashes,
     namespaced,
+    object_hash,
+    shared_objects,
     source_namespace,
 )
 from harvest.schedule import next_run_after
@@ -61,6 +74,8 @@ class _Pending:
     record: HarvestedRecord | None
     # A hash of each field as the source sent it (before any local value is put back).
     source_hashes: dict[str, str]
+    # The organisation and places it names, as the source sent them.
+    shared: dict[str, tuple[str, dict[str, Any]]]
     # Fields edited in Tisser, whose value was kept over the source's.
     kept: list[str] = field(default_factory=list)
 
@@ -153,6 +168,8 @@ class _Harvest:
         self.known = {r.record_id: r for r in HarvestedRecord.objects.filter(source=source)}
         self.seen: set[str] = set()
         self.unmapped: dict[tuple[str, str], dict[str, Any]] = {}
+        # Shared objects edited in Tisser and changed at the source (this batch's).
+        self.changed_objects: set[str] = set()
         self.now = timezone.now()
 
     def run(self) -> None:
@@ -183,7 +200,11 @@ class _Harvest:
             if known is not None and known.active and known.content_hash == digest:
                 self.run_.unchanged += 1
                 continue
-            pending.append(_Pending(entry, document, digest, known, field_hashes(document)))
+            pending.append(
+                _Pending(
+                    entry, document, digest, known, field_hashes(document), shared_objects(document)
+                )
+            )
             if len(pending) >= BATCH:
                 self._write(pending)
                 pending = []
@@ -210,6 +231,7 @@ class _Harvest:
     def _write(self, pending: list[_Pending]) -> None:
         with transaction.atomic():
             reviews = self._local_edits_keep(pending)
+            kept_objects = self._shared_edits_keep(pending, reviews)
             read = hsds_read([p.document for p in pending])
             report = hsds_import(read, organization=None, skip_invalid=True)
             refused: dict[int, list[tuple[str, str]]] = {}
@@ -228,7 +250,7 @@ class _Harvest:
                 if outcome["action"] == "skipped":
                     continue
                 written[outcome["record"]] = outcome["action"]
-            self._records_save(pending, written, reviews)
+            self._records_save(pending, written, reviews, kept_objects)
 
     def _local_edits_keep(self, pending: list[_Pending]) -> dict[int, list[str]]:
         """Put Tisser's value back into each record for the fields edited locally;
@@ -252,8 +274,6 @@ class _Harvest:
                 f
                 for f, written in record.written_hashes.items()
                 if now_hashes.get(f, _MISSING) != written
-                # A service the harvest deactivated is inactive by the harvest's doing.
-                and not (f == "status" and not record.active)
             ]
             p.kept = edited
             review = []
@@ -262,6 +282,13 @@ class _Harvest:
                     p.document[name] = now[name]
                 else:
                     p.document.pop(name, None)
+                if name == "service_at_locations":
+                    # The places themselves are shared objects: the source's version,
+                    # unless edited in Tisser (`_shared_edits_keep`).
+                    for place in p.document.get(name) or []:
+                        location_id = str((place.get("location") or {}).get("id", ""))
+                        if location_id in p.shared:
+                            place["location"] = p.shared[location_id][1]
                 if incoming.get(name, _MISSING) != record.source_hashes.get(name, _MISSING):
                     review.append(name)
             if review:
@@ -270,14 +297,111 @@ class _Harvest:
                 reviews[index] = list(record.review_fields)
         return reviews
 
+    def _shared_edits_keep(
+        self, pending: list[_Pending], reviews: dict[int, list[str]]
+    ) -> set[str]:
+        """The organisations and places edited in Tisser since the harvest wrote them:
+        Tisser's version goes into every record naming them, and a record whose source
+        changed one of them too is flagged. Returns their ids."""
+        ids = {object_id for p in pending for object_id in p.shared}
+        known = {
+            str(o.object_id): o
+            for o in HarvestedObject.objects.filter(source=self.source, object_id__in=ids)
+        }
+        if not known:
+            return set()
+        now: dict[str, dict[str, Any]] = {}
+        by_kind = {
+            kind: [i for i, o in known.items() if o.kind == kind]
+            for kind in (ORGANIZATION, LOCATION)
+        }
+        for organization in Organization.objects.filter(id__in=by_kind[ORGANIZATION]):
+            now[str(organization.id)] = organization_export(organization)
+        for location in Location.objects.filter(id__in=by_kind[LOCATION]).prefetch_related(
+            *LOCATION_PARTS
+        ):
+            now[str(location.id)] = location_export(location)
+        edited = {i for i, o in known.items() if i in now and object_hash(now[i]) != o.written_hash}
+        self.changed_objects = {i for i in edited if known[i].changed_at_source}
+        for index, p in enumerate(pending):
+            flagged = set()
+            for object_id in edited & set(p.shared):
+                kind, incoming = p.shared[object_id]
+                if kind == ORGANIZATION:
+                    p.document["organization"] = now[object_id]
+                    field_name = "organization"
+                else:
+                    for place in p.document.get("service_at_locations") or []:
+                        if str((place.get("location") or {}).get("id", "")) == object_id:
+                            place["location"] = now[object_id]
+                    field_name = "service_at_locations"
+                row = known[object_id]
+                if row.changed_at_source or object_hash(incoming) != row.source_hash:
+                    row.changed_at_source = True
+                    flagged.add(field_name)
+            if flagged:
+                before = reviews.get(index, p.record.review_fields if p.record else [])
+                reviews[index] = sorted(set(before) | flagged)
+        self.changed_objects |= {i for i in edited if known[i].changed_at_source}
+        return edited
+
+    def _objects_save(
+        self,
+        pending: list[_Pending],
+        exports: dict[uuid.UUID, dict[str, Any]],
+        kept: set[str],
+    ) -> None:
+        """What the harvest wrote of each shared object, and what the source sent."""
+        written: dict[str, dict[str, Any]] = {}
+        for export in exports.values():
+            for object_id, (_kind, value) in shared_objects(export).items():
+                written[object_id] = value
+        known = {
+            str(o.object_id): o
+            for o in HarvestedObject.objects.filter(
+                source=self.source, object_id__in={i for p in pending for i in p.shared}
+            )
+        }
+        rows: dict[str, HarvestedObject] = {}
+        for p in pending:
+            for object_id, (kind, incoming) in p.shared.items():
+                if object_id not in written:
+                    continue
+                written_hash = (
+                    known[object_id].written_hash
+                    if object_id in kept and object_id in known
+                    else object_hash(written[object_id])
+                )
+                rows[object_id] = HarvestedObject(
+                    source=self.source,
+                    object_id=uuid.UUID(object_id),
+                    kind=kind,
+                    written_hash=written_hash,
+                    source_hash=object_hash(incoming),
+                    changed_at_source=object_id in kept and object_id in self.changed_objects,
+                )
+        HarvestedObject.objects.bulk_create(
+            list(rows.values()),
+            update_conflicts=True,
+            unique_fields=["source", "object_id"],
+            update_fields=["kind", "written_hash", "source_hash", "changed_at_source"],
+        )
+
     def _records_save(
-        self, pending: list[_Pending], written: dict[int, str], reviews: dict[int, list[str]]
+        self,
+        pending: list[_Pending],
+        written: dict[int, str],
+        reviews: dict[int, list[str]],
+        kept_objects: set[str],
     ) -> None:
         service_ids = {uuid.UUID(p.document["id"]) for p in pending}
         exports = {
             s.id: service_export(s)
             for s in services_for_export(Service.objects.filter(id__in=service_ids))
         }
+        self._objects_save(
+            [p for index, p in enumerate(pending) if index in written], exports, kept_objects
+        )
         provenance: list[ServiceProvenance] = []
         records: list[HarvestedRecord] = []
         for index, p in enumerate(pending):
@@ -373,7 +497,14 @@ class _Harvest:
             Service.objects.filter(id__in=closing).update(
                 status=Service.Status.INACTIVE, last_modified=self.now
             )
-            HarvestedRecord.objects.filter(id__in=[r.id for r in gone]).update(active=False)
+            # Inactive by the harvest's doing: not an edit made in Tisser, so a service
+            # that comes back is active again (one closed in Tisser stays closed).
+            closed_here = field_hashes({"status": Service.Status.INACTIVE.value})["status"]
+            for record in gone:
+                record.active = False
+                if record.service_id in set(closing):
+                    record.written_hashes = {**record.written_hashes, "status": closed_here}
+            HarvestedRecord.objects.bulk_update(gone, ["active", "written_hashes"])
             events_record(
                 [
                     EventDraft(

@@ -15,12 +15,14 @@ from harvest.models import HarvestSource
 def next_run_after(source: HarvestSource, moment: datetime) -> datetime | None:
     """When `source` should run next, its last run having ended at `moment`."""
     interval = timedelta(hours=source.every_hours) if source.every_hours else None
+    if interval is None:
+        return None  # by hand only, even after a failure
     if source.failures:
         wait = timedelta(
             seconds=settings.TISSER_HARVEST_RETRY_SECONDS * 2 ** min(source.failures - 1, 20)
         )
-        return moment + min(wait, interval or timedelta(days=1), timedelta(days=1))
-    return moment + interval if interval else None
+        return moment + min(wait, interval, timedelta(days=1))
+    return moment + interval
 
 
 # A due source is handed to a worker with a lease: its `next_run_at` moves this far

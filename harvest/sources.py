@@ -4,16 +4,19 @@ admin."""
 from __future__ import annotations
 
 import re
+import urllib.parse
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from community_catalog.models import Service
 from core.errors import FieldProblem, InvalidInput, NotFound, Problem
 from harvest.feeds import is_url
-from harvest.models import HarvestSource
+from harvest.models import HarvestedObject, HarvestedRecord, HarvestSource
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}$")
 # A source's token is read from an environment variable of this family only: any other
@@ -93,7 +96,8 @@ def source_problems(
     if not url or len(url) > 2000 or "\x00" in url:
         problems.append(FieldProblem("url", "required, at most 2000 characters"))
     elif is_url(url):
-        pass
+        if not _url_sound(url):
+            problems.append(FieldProblem("url", "not a valid URL"))
     elif not paths_allowed:
         problems.append(FieldProblem("url", "an http:// or https:// URL"))
     elif kind == HarvestSource.Kind.HSDS_API:
@@ -112,8 +116,20 @@ def source_problems(
     return problems
 
 
+def _url_sound(url: str) -> bool:
+    """A host, a port if any, and nothing a request line could not carry."""
+    if any(c.isspace() or ord(c) < 32 for c in url):
+        return False
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError when out of range or not a number
+    except ValueError:
+        return False
+    return bool(parts.hostname)
+
+
 def source_get(name: str) -> HarvestSource:
-    source = HarvestSource.objects.filter(name=name).first()
+    source = HarvestSource.objects.filter(name=name).first() if _NAME.match(name) else None
     if source is None:
         raise NotFound(f"No source named {name[:60]!r}.")
     return source
@@ -130,9 +146,8 @@ def source_run_soon(source: HarvestSource) -> None:
         raise SourceDisabled(
             f"The source {source.name!r} is disabled: enable it in the admin to run it."
         )
-    if not HarvestSource.objects.filter(id=source.id, running_since__isnull=True).update(
-        next_run_at=timezone.now()
-    ):
+    free = Q(running_since__isnull=True) | Q(running_since__lt=timezone.now() - STALE_CLAIM)
+    if not HarvestSource.objects.filter(free, id=source.id).update(next_run_at=timezone.now()):
         raise SourceBusy(f"The source {source.name!r} is being harvested; try again later.")
 
 
@@ -148,3 +163,21 @@ def source_remove(name: str) -> int:
     if not deleted:
         raise SourceBusy(f"The source {name!r} is being harvested; remove it once the run ends.")
     return brought
+
+
+def record_reviewed(record: HarvestedRecord) -> None:
+    """Someone looked at a flagged service: the flags go, on it and on the organisation
+    and places it shares (their fields stay Tisser's; a later change at the source flags
+    them again)."""
+    service = Service.objects.filter(id=record.service_id).first()
+    shared: list[Any] = []
+    if service is not None:
+        shared = [
+            service.organization_id,
+            *service.service_at_locations.values_list("location_id", flat=True),
+        ]
+    with transaction.atomic():
+        HarvestedRecord.objects.filter(id=record.id).update(review_fields=[])
+        HarvestedObject.objects.filter(source_id=record.source_id, object_id__in=shared).update(
+            changed_at_source=False
+        )

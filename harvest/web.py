@@ -19,7 +19,15 @@ from community_catalog.models import Service
 from community_catalog.web_taxonomy import staff_required
 from core.errors import NotFound
 from harvest.models import HarvestedRecord, HarvestSource
-from harvest.sources import SourceBusy, SourceDisabled, source_get, source_run_soon
+from harvest.sources import (
+    SourceBusy,
+    SourceDisabled,
+    source_get,
+    source_run_soon,
+)
+from harvest.sources import (
+    record_reviewed as found_reviewed,
+)
 
 RUNS_SHOWN = 20
 REVIEWS_SHOWN = 100
@@ -78,7 +86,9 @@ def source_run_now(request: HttpRequest, name: str) -> HttpResponse:
 def record_reviewed(request: HttpRequest, name: str, record: int) -> HttpResponse:
     """The operator looked: the flag goes; the field stays Tisser's (a later change at
     the source flags it again)."""
-    if HarvestedRecord.objects.filter(id=record, source__name=name).update(review_fields=[]):
+    found = HarvestedRecord.objects.filter(id=record, source__name=name).first()
+    if found is not None:
+        found_reviewed(found)
         messages.success(request, _("Marked as reviewed."))
     else:
         messages.error(request, _("No such entry to review."))

@@ -110,6 +110,9 @@ def test_an_operator_adds_reads_runs_and_removes_a_source(operator: ApiClient) -
             "every_hours",
         ),
         ({"name": "lyon", "url": "https://x.org", "kind": "hsds-api", "label": "x" * 201}, "label"),
+        ({"name": "lyon", "url": "http://[::1", "kind": "hsds-api"}, "url"),
+        ({"name": "lyon", "url": "https://exa mple.org/x", "kind": "hsds-api"}, "url"),
+        ({"name": "lyon", "url": "https://example.org:99999/x", "kind": "hsds-api"}, "url"),
     ],
 )
 def test_a_bad_source_is_refused_naming_the_field(
@@ -120,6 +123,15 @@ def test_a_bad_source_is_refused_naming_the_field(
     assert response.status_code == 422, response.json()
     assert field in _fields(response), response.json()
     assert not HarvestSource.objects.exists()
+
+
+def test_a_name_no_source_could_have_is_a_404(operator: ApiClient) -> None:
+    for name in ("a%00b", "x" * 5000, "Métropole"):
+        for path in (f"{SOURCES}/{name}", f"{SOURCES}/{name}/runs"):
+            response = operator.get(path)
+            assert response.status_code == 404, (path[:80], response.status_code)
+            assert len(response.content) < 500
+        assert operator.delete(f"{SOURCES}/{name}").status_code == 404
 
 
 def test_a_taken_name_is_refused(operator: ApiClient) -> None:

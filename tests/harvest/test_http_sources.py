@@ -34,13 +34,14 @@ import pytest
 from django.utils import timezone
 
 from community_catalog.models import Organization, Service, ServiceProvenance
-from community_catalog.services import service_update
+from community_catalog.services import location_save, service_update
 from events.models import Event
-from harvest.feeds import fetcher
+from harvest import runs
+from harvest.feeds import HttpStatus, fetcher
 from harvest.models import HarvestedRecord, HarvestRun, HarvestSource
 from harvest.runs import harvest_run, leased_run
 from harvest.schedule import harvest_leases_take
-from harvest.sources import SourceBusy, source_add, source_remove
+from harvest.sources import SourceBusy, source_add, source_remove, source_run_soon
 from tests.community_catalog.test_real_directory import CAUSERIE, LECTURES, directory
 from tests.harvest.feeds import DataInclusionApi, HsdsApi
 
@@ -236,6 +237,8 @@ def _data_inclusion_api(token: str) -> DataInclusionApi:
 def test_data_inclusion_s_api_is_read_page_by_page_with_its_token(
     monkeypatch: pytest.MonkeyPatch, settings: Any
 ) -> None:
+    # A token goes over plain HTTP only to a host listed as the operator's own network.
+    settings.TISSER_HARVEST_PRIVATE_HOSTS = frozenset({"127.0.0.1"})
     monkeypatch.setenv("TISSER_HARVEST_TOKEN_DATA_INCLUSION", "a-token-of-the-territory")
     with _data_inclusion_api("a-token-of-the-territory").running() as server:
         source = source_add(
@@ -257,6 +260,10 @@ def test_data_inclusion_s_api_is_read_page_by_page_with_its_token(
         refused = harvest_run(source)
     assert refused.status == "failed"
     assert "HTTP 403" in refused.error, refused.error
+
+    settings.TISSER_HARVEST_PRIVATE_HOSTS = frozenset()
+    unlisted = harvest_run(source)
+    assert "only sent over https://" in unlisted.error
 
     monkeypatch.delenv("TISSER_HARVEST_TOKEN_DATA_INCLUSION")
     unset = harvest_run(source)
@@ -460,3 +467,151 @@ def test_a_token_is_never_sent_over_plain_http_to_a_public_host(
 
     assert run.status == "failed"
     assert "only sent over https://" in run.error
+
+
+# --- What the second review found (each failed before its fix) -----------------------------
+
+
+def _shared_organization(server: HsdsApi) -> list[str]:
+    """The ids of the services of an organisation that runs several."""
+    by: dict[str, list[str]] = {}
+    for service_id, service in server.services.items():
+        by.setdefault(service["organization"]["id"], []).append(service_id)
+    return max(by.values(), key=len)
+
+
+def test_an_organisation_shared_across_batches_takes_every_change_from_the_source(
+    grenoble: HsdsApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runs, "BATCH", 1)  # each service written on its own
+    source = _source(grenoble)
+    harvest_run(source)
+    ids = _shared_organization(grenoble)
+    assert len(ids) >= 2
+
+    for service_id in ids:
+        grenoble.edit(service_id, lambda d: d["organization"].update(description="v2"))
+    second = harvest_run(source)
+
+    assert second.kept_local == 0
+    assert all(HarvestedRecord.objects.get(record_id=i).review_fields == [] for i in ids)
+
+    del grenoble.services[ids[0]]
+    grenoble.edit(ids[1], lambda d: d["organization"].update(description="v3", name="Renommée"))
+    harvest_run(source)
+
+    organization = _harvested(ids[1]).organization
+    assert (organization.name, organization.description) == ("Renommée", "v3")
+
+
+def test_a_place_shared_by_two_services_is_kept_when_edited_in_tisser(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """data·inclusion: the Restos' two services meet at their structure's place."""
+    monkeypatch.setattr(runs, "BATCH", 1)
+    folder = tmp_path / "export"
+    shutil.copytree(DATA_INCLUSION, folder)
+    source = source_add(
+        name="lyon", url=str(folder), kind="data-inclusion", every_hours=0, paths_allowed=True
+    )
+    harvest_run(source)
+    epicerie = _harvested("soliguide--epicerie-solidaire-lyon7")
+    repas = _harvested("soliguide--repas-partage-lyon7")
+    [place] = {sal.location for s in (epicerie, repas) for sal in s.service_at_locations.all()}
+
+    # The structure moves at the source: both services follow, nothing is flagged.
+    structures = json.loads((folder / "structures.json").read_text(encoding="utf-8"))
+    for structure in structures:
+        if structure["id"] == "soliguide--restos-lyon7":
+            structure["adresse"] = "14 rue Béchevelin"
+    (folder / "structures.json").write_text(json.dumps(structures), encoding="utf-8")
+    moved = harvest_run(source)
+    assert moved.kept_local == 0
+    assert place.addresses.get().address_1 == "14 rue Béchevelin"
+
+    # Its organisation corrects the place in Tisser; the source changes it again.
+    location_save(
+        organization=place.organization,
+        location_id=place.id,
+        changes={"transportation": "Tram T1, arrêt Saint-André"},
+    )
+    for structure in structures:
+        if structure["id"] == "soliguide--restos-lyon7":
+            structure["adresse"] = "16 rue Béchevelin"
+    (folder / "structures.json").write_text(json.dumps(structures), encoding="utf-8")
+    third = harvest_run(source)
+
+    place.refresh_from_db()
+    assert place.transportation == "Tram T1, arrêt Saint-André"
+    assert place.addresses.get().address_1 == "14 rue Béchevelin"  # Tisser's version kept
+    flags = {r.record_id: r.review_fields for r in HarvestedRecord.objects.filter(source=source)}
+    assert third.kept_local == 2, (third.kept_local, third.updated, third.unchanged, flags)
+    for record_id in ("soliguide--epicerie-solidaire-lyon7", "soliguide--repas-partage-lyon7"):
+        assert HarvestedRecord.objects.get(record_id=record_id).review_fields == [
+            "service_at_locations"
+        ]
+
+
+def test_a_service_closed_in_tisser_stays_closed_when_it_comes_back(grenoble: HsdsApi) -> None:
+    source = _source(grenoble)
+    harvest_run(source)
+    closed_here, left = list(grenoble.services)[:2]
+    service = _harvested(closed_here)
+    service_update(
+        organization=service.organization, service_id=service.id, changes={"status": "inactive"}
+    )
+    away = {i: grenoble.services.pop(i) for i in (closed_here, left)}
+    harvest_run(source)
+    grenoble.services.update(away)
+    for service_id in away:
+        grenoble.edit(service_id, lambda d: None)
+
+    harvest_run(source)
+
+    assert _harvested(closed_here).status == "inactive"  # closed by its organisation
+    assert _harvested(left).status == "active"  # closed by the harvest: back
+
+
+def test_a_source_run_by_hand_only_is_not_scheduled_after_a_failure() -> None:
+    source = source_add(
+        name="by-hand", url=f"http://127.0.0.1:{_closed_port()}/api", kind="hsds-api", every_hours=0
+    )
+
+    run = harvest_run(source)
+
+    source.refresh_from_db()
+    assert run.status == "failed"
+    assert (source.failures, source.next_run_at) == (1, None)
+
+
+def test_a_claim_left_by_a_dead_worker_does_not_block_run_now() -> None:
+    source = source_add(name="m", url="https://example.org/api", kind="hsds-api", every_hours=0)
+    HarvestSource.objects.filter(id=source.id).update(
+        running_since=timezone.now() - timedelta(days=30)
+    )
+    source.refresh_from_db()
+
+    source_run_soon(source)
+
+    source.refresh_from_db()
+    assert source.next_run_at is not None
+
+
+def test_a_service_gone_between_the_listing_and_its_page_is_one_invalid_record(
+    grenoble: HsdsApi,
+) -> None:
+    source = _source(grenoble)
+    harvest_run(source)
+    causerie = _id_of(grenoble, CAUSERIE)
+    grenoble.edit(causerie, lambda d: None)
+    real = fetcher(source)
+
+    def fetch(url: str) -> Any:
+        if url.endswith(f"/services/{causerie}"):
+            raise HttpStatus(404, "gone")
+        return real(url)
+
+    run = harvest_run(source, fetch=fetch)
+
+    assert run.status == "succeeded"
+    assert (run.invalid, run.unchanged) == (1, 16)
