@@ -40,3 +40,12 @@ def test_a_taxonomy_named_by_uuid_is_the_same_from_every_source() -> None:
     assert terms[0]["id"] != terms[1]["id"]  # the term rows stay each source's own
     named = namespaced({"taxonomy_id": "openeligibility"}, a)
     assert uuid.UUID(named["taxonomy_id"])  # not a UUID: made one, within the source
+
+
+def test_a_base_url_with_a_query_keeps_it_below_each_path() -> None:
+    from harvest.feeds import _url
+
+    assert _url("https://x.org/api?key=k1", "/services", page=2) == (
+        "https://x.org/api/services?key=k1&page=2"
+    )
+    assert _url("https://x.org/api/", "/services") == "https://x.org/api/services"
