@@ -80,6 +80,16 @@ class _Pending:
     kept: list[str] = field(default_factory=list)
 
 
+@dataclass
+class _SharedKept:
+    """A batch's shared objects as the harvest knew them, those edited in Tisser (kept),
+    and those of them also changed at the source (flagged)."""
+
+    known: dict[str, HarvestedObject] = field(default_factory=dict)
+    kept: set[str] = field(default_factory=set)
+    changed: set[str] = field(default_factory=set)
+
+
 def source_claim(source: HarvestSource) -> bool:
     """Take the source for a run; False when another run holds it."""
     now = timezone.now()
@@ -168,8 +178,6 @@ class _Harvest:
         self.known = {r.record_id: r for r in HarvestedRecord.objects.filter(source=source)}
         self.seen: set[str] = set()
         self.unmapped: dict[tuple[str, str], dict[str, Any]] = {}
-        # Shared objects edited in Tisser and changed at the source (this batch's).
-        self.changed_objects: set[str] = set()
         self.now = timezone.now()
 
     def run(self) -> None:
@@ -231,7 +239,7 @@ class _Harvest:
     def _write(self, pending: list[_Pending]) -> None:
         with transaction.atomic():
             reviews = self._local_edits_keep(pending)
-            kept_objects = self._shared_edits_keep(pending, reviews)
+            shared = self._shared_edits_keep(pending, reviews)
             read = hsds_read([p.document for p in pending])
             report = hsds_import(read, organization=None, skip_invalid=True)
             refused: dict[int, list[tuple[str, str]]] = {}
@@ -250,7 +258,7 @@ class _Harvest:
                 if outcome["action"] == "skipped":
                     continue
                 written[outcome["record"]] = outcome["action"]
-            self._records_save(pending, written, reviews, kept_objects)
+            self._records_save(pending, written, reviews, shared)
 
     def _local_edits_keep(self, pending: list[_Pending]) -> dict[int, list[str]]:
         """Put Tisser's value back into each record for the fields edited locally;
@@ -299,17 +307,17 @@ class _Harvest:
 
     def _shared_edits_keep(
         self, pending: list[_Pending], reviews: dict[int, list[str]]
-    ) -> set[str]:
+    ) -> _SharedKept:
         """The organisations and places edited in Tisser since the harvest wrote them:
         Tisser's version goes into every record naming them, and a record whose source
-        changed one of them too is flagged. Returns their ids."""
+        changed one of them too is flagged."""
         ids = {object_id for p in pending for object_id in p.shared}
         known = {
             str(o.object_id): o
             for o in HarvestedObject.objects.filter(source=self.source, object_id__in=ids)
         }
         if not known:
-            return set()
+            return _SharedKept()
         now: dict[str, dict[str, Any]] = {}
         by_kind = {
             kind: [i for i, o in known.items() if o.kind == kind]
@@ -322,7 +330,6 @@ class _Harvest:
         ):
             now[str(location.id)] = location_export(location)
         edited = {i for i, o in known.items() if i in now and object_hash(now[i]) != o.written_hash}
-        self.changed_objects = {i for i in edited if known[i].changed_at_source}
         for index, p in enumerate(pending):
             flagged = set()
             for object_id in edited & set(p.shared):
@@ -342,34 +349,28 @@ class _Harvest:
             if flagged:
                 before = reviews.get(index, p.record.review_fields if p.record else [])
                 reviews[index] = sorted(set(before) | flagged)
-        self.changed_objects |= {i for i in edited if known[i].changed_at_source}
-        return edited
+        changed = {i for i in edited if known[i].changed_at_source}
+        return _SharedKept(known=known, kept=edited, changed=changed)
 
     def _objects_save(
         self,
         pending: list[_Pending],
         exports: dict[uuid.UUID, dict[str, Any]],
-        kept: set[str],
+        shared: _SharedKept,
     ) -> None:
         """What the harvest wrote of each shared object, and what the source sent."""
         written: dict[str, dict[str, Any]] = {}
         for export in exports.values():
             for object_id, (_kind, value) in shared_objects(export).items():
                 written[object_id] = value
-        known = {
-            str(o.object_id): o
-            for o in HarvestedObject.objects.filter(
-                source=self.source, object_id__in={i for p in pending for i in p.shared}
-            )
-        }
         rows: dict[str, HarvestedObject] = {}
         for p in pending:
             for object_id, (kind, incoming) in p.shared.items():
                 if object_id not in written:
                     continue
                 written_hash = (
-                    known[object_id].written_hash
-                    if object_id in kept and object_id in known
+                    shared.known[object_id].written_hash
+                    if object_id in shared.kept
                     else object_hash(written[object_id])
                 )
                 rows[object_id] = HarvestedObject(
@@ -378,7 +379,7 @@ class _Harvest:
                     kind=kind,
                     written_hash=written_hash,
                     source_hash=object_hash(incoming),
-                    changed_at_source=object_id in kept and object_id in self.changed_objects,
+                    changed_at_source=object_id in shared.changed,
                 )
         HarvestedObject.objects.bulk_create(
             list(rows.values()),
@@ -392,7 +393,7 @@ class _Harvest:
         pending: list[_Pending],
         written: dict[int, str],
         reviews: dict[int, list[str]],
-        kept_objects: set[str],
+        shared: _SharedKept,
     ) -> None:
         service_ids = {uuid.UUID(p.document["id"]) for p in pending}
         exports = {
@@ -400,7 +401,7 @@ class _Harvest:
             for s in services_for_export(Service.objects.filter(id__in=service_ids))
         }
         self._objects_save(
-            [p for index, p in enumerate(pending) if index in written], exports, kept_objects
+            [p for index, p in enumerate(pending) if index in written], exports, shared
         )
         provenance: list[ServiceProvenance] = []
         records: list[HarvestedRecord] = []
