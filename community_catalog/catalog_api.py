@@ -30,7 +30,7 @@ from community_catalog.hsds_files import (
 )
 from community_catalog.hsds_import import ImportRejected, hsds_import
 from community_catalog.models import Organization, Service, TaxonomyTerm
-from community_catalog.schedules import service_at_location_sessions
+from community_catalog.schedules import next_sessions
 from community_catalog.schemas import (
     ActivityListOut,
     ActivityOut,
@@ -165,17 +165,18 @@ def activity_out(
     *,
     viewer: uuid.UUID | None,
     now: datetime,
-    codes: dict[uuid.UUID, ServiceCodes] | None = None,
+    codes: dict[uuid.UUID, ServiceCodes],
 ) -> ActivityOut:
+    details = found.details
     sal = found.service_at_location
     service, location = sal.service, sal.location
     visible = location_visible_to(location, viewer)
-    address = location.physical_address if visible else None
+    address = details.address if visible else None
     distance = found.distance_km
     if distance is not None and not visible:
         # A confidential place is not located, even by trilateration to the metre.
         distance = float(max(1, round(distance)))
-    languages = sorted({lang.code for lang in service.languages.all() if lang.code})
+    taxonomy = found.codes if found.codes is not None else codes[service.id].codes
     return ActivityOut(
         service_at_location_id=sal.id,
         service_id=service.id,
@@ -183,10 +184,8 @@ def activity_out(
         description=service.description,
         translations=service.translations,
         organization=OrganizationRefOut(id=service.organization.id, name=service.organization.name),
-        taxonomy=list(codes[service.id].codes)
-        if codes and service.id in codes
-        else sorted(t.code for t in service.taxonomy_terms.all()),
-        languages=languages or [settings.TISSER_CATALOG_LANGUAGE],
+        taxonomy=list(taxonomy),
+        languages=list(details.languages) or [settings.TISSER_CATALOG_LANGUAGE],
         interpretation_services=service.interpretation_services,
         cost=CostOut(
             state=service.cost,  # type: ignore[arg-type]
@@ -198,7 +197,7 @@ def activity_out(
                     "amount": str(c.amount) if c.amount is not None else None,
                     "currency": c.currency,
                 }
-                for c in service.cost_options.all()
+                for c in details.cost_options
             ],
         ),
         minimum_age=service.minimum_age,
@@ -206,8 +205,8 @@ def activity_out(
         application_process=service.application_process,
         what_to_bring=service.what_to_bring,
         contacts=[
-            ContactOut(name=c.name, email=c.email, phones=[p.number for p in c.phones.all()])
-            for c in service.contacts.all()
+            ContactOut(name=c.name, email=c.email, phones=list(numbers))
+            for c, numbers in details.contacts
         ],
         place=PlaceOut(
             id=location.id if visible else None,
@@ -225,12 +224,12 @@ def activity_out(
             latitude=location.latitude if visible else None,
             longitude=location.longitude if visible else None,
             transportation=location.transportation if visible else "",
-            accessibility=[a.description for a in location.accessibility.all()] if visible else [],
+            accessibility=list(details.accessibility) if visible else [],
         ),
         distance_km=round(distance, 2) if distance is not None else None,
         next_sessions=[
             SessionOut(starts_at=s.starts_at, ends_at=s.ends_at)
-            for s in service_at_location_sessions(sal, after=now, count=3)
+            for s in next_sessions(list(details.schedules), after=now, count=3)
         ],
         capacity=CapacityOut(
             status=sal.capacity_status,  # type: ignore[arg-type]
@@ -260,8 +259,9 @@ def catalog_search_endpoint(request: HttpRequest, params: Query[SearchParams]) -
     api_key = request_api_key(request)
     viewer = api_key.organization_id
     now = timezone.now()
-    # What each answers to, its directory's terms read through crosswalks included.
-    codes = service_codes([f.service_at_location.service_id for f in found])
+    # What each answers to, its directory's terms read through crosswalks included (the
+    # search index has them already).
+    codes = service_codes([f.service_at_location.service_id for f in found if f.codes is None])
     return ActivityListOut(
         total=total,
         limit=query.limit,

@@ -5,15 +5,20 @@ from __future__ import annotations
 import math
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from cachetools import TTLCache
 from django.conf import settings
-from django.db.models import Avg, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Avg, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from community_catalog.models import (
+    Accessibility,
+    Address,
     Contact,
+    CostOption,
     Crosswalk,
     ForeignTerm,
     Language,
@@ -135,6 +140,9 @@ class CatalogQuery:
 class Found:
     service_at_location: ServiceAtLocation
     distance_km: float | None
+    details: ResultDetails
+    # The taxonomy codes it answers to, when the search index read them.
+    codes: tuple[str, ...] | None = None
 
 
 def locations_within(latitude: float, longitude: float, radius_km: float) -> dict[uuid.UUID, float]:
@@ -158,34 +166,86 @@ def locations_within(latitude: float, longitude: float, radius_km: float) -> dic
     return found
 
 
+# Search near a point through an index a layer above keeps (matching's points, which
+# follow every catalogue change in its transaction): given a query and the codes that
+# answer its needs (None: no need asked), the (distance, name, service at location id,
+# taxonomy codes) of every active activity within the radius that passes the filters.
+SearchIndex = Callable[
+    [CatalogQuery, set[str] | None], list[tuple[float, str, str, tuple[str, ...]]]
+]
+_search_indexes: list[SearchIndex] = []
+
+
+def search_index_register(index: SearchIndex) -> None:
+    if index not in _search_indexes:
+        _search_indexes.append(index)
+
+
 def catalog_search(query: CatalogQuery) -> tuple[int, list[Found]]:
     """Active activities matching every filter given; nearest first when a point is
     given, else by name. Returns the total and the requested page.
 
-    1. With a point: the locations within the radius (index-backed bounding box, exact
-       distances in Python).
+    1. With a point: the registered search index (matching's points: one query on the
+       bounding box with every filter), else the locations within the radius
+       (index-backed bounding box, exact distances in Python) and step 2.
     2. The service_at_locations at those places that pass every other filter, as
        EXISTS subqueries (no join fan-out, no DISTINCT): status, taxonomy, language,
        weekday, cost, words. Only ids, distances and names come back.
     3. Sorted and paginated in Python; the page's rows are then loaded with everything
        the results show.
     """
+    ranked: list[tuple[float, str, uuid.UUID, float | None, tuple[str, ...] | None]]
+    if query.latitude is not None and query.longitude is not None and _search_indexes:
+        codes = taxonomy_codes_under(query.needs) if query.needs else None
+        ranked = [
+            (km, name.casefold(), uuid.UUID(key), km, found_codes)
+            for km, name, key, found_codes in _search_indexes[0](query, codes)
+        ]
+    elif query.latitude is not None and query.longitude is not None:
+        rows = _search_rows(query)
+        distances = locations_within(query.latitude, query.longitude, query.radius_km)
+        location_ids = list(distances)
+        ranked = []
+        for start in range(0, len(location_ids), IDS_PER_QUERY):
+            chunk = location_ids[start : start + IDS_PER_QUERY]
+            for sal_id, location_id, name in rows.filter(location_id__in=chunk).values_list(
+                "id", "location_id", "service__name"
+            ):
+                km = distances[location_id]
+                ranked.append((km, name.casefold(), sal_id, km, None))
+    else:
+        ranked = [
+            (0.0, name.casefold(), sal_id, None, None)
+            for sal_id, name in _search_rows(query).values_list("id", "service__name")
+        ]
+    ranked.sort(key=lambda r: (r[0], r[1], str(r[2])))
+    page = ranked[query.offset : query.offset + query.limit]
+    loaded = search_results_load([r[2] for r in page])
+    return len(ranked), [
+        Found(loaded[r[2]].service_at_location, r[3], loaded[r[2]], r[4])
+        for r in page
+        if r[2] in loaded
+    ]
+
+
+def _search_rows(query: CatalogQuery) -> QuerySet[ServiceAtLocation]:
+    """The active service_at_locations passing every filter but the point's, as EXISTS
+    subqueries (no join fan-out, no DISTINCT)."""
     rows = ServiceAtLocation.objects.filter(service__status=Service.Status.ACTIVE).order_by()
     if query.needs:
         rows = rows.filter(_answers(taxonomy_codes_under(query.needs)))
     if query.language:
         rows = rows.filter(_speaks(query.language))
     if query.weekday:
+        # A day it still meets on: a schedule that has ended does not count.
+        today = timezone.localdate()
+        meets = Q(weekdays__contains=query.weekday) & ~Q(until__lt=today) & ~Q(valid_to__lt=today)
         own = Schedule.objects.filter(service_at_location=OuterRef("pk"))
         rows = rows.filter(
-            Exists(own.filter(weekdays__contains=query.weekday))
+            Exists(own.filter(meets))
             | (
                 ~Exists(own)
-                & Exists(
-                    Schedule.objects.filter(
-                        service_id=OuterRef("service_id"), weekdays__contains=query.weekday
-                    )
-                )
+                & Exists(Schedule.objects.filter(meets, service_id=OuterRef("service_id")))
             )
         )
     if query.free is True:
@@ -202,32 +262,7 @@ def catalog_search(query: CatalogQuery) -> tuple[int, list[Found]]:
         )
     if query.organization_id:
         rows = rows.filter(service__organization_id=query.organization_id)
-
-    ranked: list[tuple[float, str, uuid.UUID, float | None]] = []
-    if query.latitude is not None and query.longitude is not None:
-        distances = locations_within(query.latitude, query.longitude, query.radius_km)
-        location_ids = list(distances)
-        for start in range(0, len(location_ids), IDS_PER_QUERY):
-            chunk = location_ids[start : start + IDS_PER_QUERY]
-            for sal_id, location_id, name in rows.filter(location_id__in=chunk).values_list(
-                "id", "location_id", "service__name"
-            ):
-                km = distances[location_id]
-                ranked.append((km, name.casefold(), sal_id, km))
-    else:
-        ranked = [
-            (0.0, name.casefold(), sal_id, None)
-            for sal_id, name in rows.values_list("id", "service__name")
-        ]
-    ranked.sort(key=lambda r: (r[0], r[1], str(r[2])))
-    page = ranked[query.offset : query.offset + query.limit]
-    loaded = {
-        sal.id: sal
-        for sal in search_results_load(
-            ServiceAtLocation.objects.filter(id__in=[r[2] for r in page])
-        )
-    }
-    return len(ranked), [Found(loaded[r[2]], r[3]) for r in page if r[2] in loaded]
+    return rows
 
 
 def _answers(codes: set[str]) -> Any:
@@ -271,17 +306,92 @@ def _runs_in(language: str) -> Any:
     return spoken
 
 
-def search_results_load(queryset: QuerySet[ServiceAtLocation]) -> QuerySet[ServiceAtLocation]:
-    return queryset.select_related("service__organization", "location").prefetch_related(
-        "schedules",
-        "service__schedules",
-        "service__taxonomy_terms",
-        "service__languages",
-        "service__cost_options",
-        Prefetch("service__contacts", queryset=Contact.objects.prefetch_related("phones")),
-        "location__addresses",
-        "location__accessibility",
+@dataclass(frozen=True)
+class ResultDetails:
+    """What a search result shows of one activity at one place besides its rows."""
+
+    service_at_location: ServiceAtLocation  # with its service, organisation and place
+    languages: tuple[str, ...]
+    cost_options: tuple[CostOption, ...]
+    contacts: tuple[tuple[Contact, tuple[str, ...]], ...]  # and their phone numbers
+    address: Address | None  # the place's physical address, else its first
+    accessibility: tuple[str, ...]
+    schedules: tuple[Schedule, ...]  # its own, else its service's
+
+
+def search_results_load(sal_ids: list[uuid.UUID]) -> dict[uuid.UUID, ResultDetails]:
+    """A page of results with everything they show: one query per kind of row for the
+    whole page. (Django's prefetching builds a queryset per row and relation, which
+    cost four times the queries on a page of twenty.)"""
+    if not sal_ids:
+        return {}
+    # Unordered: the page's order is the search's, and ordering by a joined name costs
+    # PostgreSQL more to plan than the query takes to run.
+    sals = list(
+        ServiceAtLocation.objects.filter(id__in=sal_ids)
+        .select_related("service__organization", "location")
+        .order_by()
     )
+    service_ids = {sal.service_id for sal in sals}
+    location_ids = {sal.location_id for sal in sals}
+    languages: dict[uuid.UUID, set[str]] = {}
+    for service_id, code in Language.objects.filter(service_id__in=service_ids).values_list(
+        "service_id", "code"
+    ):
+        if code and service_id is not None:
+            languages.setdefault(service_id, set()).add(code)
+    costs: dict[uuid.UUID, list[CostOption]] = {}
+    for cost in CostOption.objects.filter(service_id__in=service_ids):
+        costs.setdefault(cost.service_id, []).append(cost)
+    # Contacts with their phones, one row per phone (or one without any).
+    contacts: dict[uuid.UUID, dict[uuid.UUID, tuple[Contact, list[str]]]] = {}
+    for contact_id, service_id, name, email, number in (
+        Contact.objects.filter(service_id__in=service_ids)
+        .order_by("hsds_id", "phones__hsds_id")
+        .values_list("id", "service_id", "name", "email", "phones__number")
+    ):
+        listed = contacts.setdefault(service_id, {})
+        if contact_id not in listed:
+            listed[contact_id] = (Contact(id=contact_id, name=name, email=email), [])
+        if number is not None:
+            listed[contact_id][1].append(number)
+    addresses: dict[uuid.UUID, list[Address]] = {}
+    for address in Address.objects.filter(location_id__in=location_ids).order_by(
+        "address_type", "hsds_id"
+    ):
+        addresses.setdefault(address.location_id, []).append(address)
+    accessibility: dict[uuid.UUID, list[str]] = {}
+    for location_id, description in Accessibility.objects.filter(
+        location_id__in=location_ids
+    ).values_list("location_id", "description"):
+        accessibility.setdefault(location_id, []).append(description)
+    own: dict[uuid.UUID, list[Schedule]] = {}
+    inherited: dict[uuid.UUID, list[Schedule]] = {}
+    for schedule in Schedule.objects.filter(
+        Q(service_at_location_id__in=sal_ids)
+        | Q(service_id__in=service_ids, service_at_location__isnull=True)
+    ):
+        if schedule.service_at_location_id is not None:
+            own.setdefault(schedule.service_at_location_id, []).append(schedule)
+        elif schedule.service_id is not None:
+            inherited.setdefault(schedule.service_id, []).append(schedule)
+    found = {}
+    for sal in sals:
+        places = addresses.get(sal.location_id, [])
+        physical = [a for a in places if a.address_type == Address.AddressType.PHYSICAL]
+        found[sal.id] = ResultDetails(
+            service_at_location=sal,
+            languages=tuple(sorted(languages.get(sal.service_id, ()))),
+            cost_options=tuple(costs.get(sal.service_id, ())),
+            contacts=tuple(
+                (contact, tuple(numbers))
+                for contact, numbers in contacts.get(sal.service_id, {}).values()
+            ),
+            address=physical[0] if physical else (places[0] if places else None),
+            accessibility=tuple(accessibility.get(sal.location_id, ())),
+            schedules=tuple(own.get(sal.id) or inherited.get(sal.service_id) or ()),
+        )
+    return found
 
 
 def location_visible_to(location: Location, organization_id: uuid.UUID | None) -> bool:

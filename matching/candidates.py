@@ -128,7 +128,7 @@ def match_candidate_page(
             Q(maximum_age__isnull=True) | Q(maximum_age__gte=youngest)
         )
     if filters.check_language:
-        rows = rows.filter(_point_speaks(filters.language) | Q(interpretation=True))
+        rows = rows.filter(point_speaks(filters.language) | Q(interpretation=True))
     if filters.check_time:
         rows = rows.filter(offered_on(filters.today, filters.horizon_days))
     if filters.free_only:
@@ -236,7 +236,7 @@ def _date(value: Any) -> date | None:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
-def _point_speaks(language: str) -> Q:
+def point_speaks(language: str) -> Q:
     spoken = Q(languages__contains=f",{language},")
     if language == settings.TISSER_CATALOG_LANGUAGE:
         spoken |= Q(languages__contains=",*,")

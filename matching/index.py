@@ -40,7 +40,7 @@ from community_catalog.models import (
     Service,
     ServiceAtLocation,
 )
-from community_catalog.schedules import OfferRun, offer_run
+from community_catalog.schedules import WEEKDAY_CODES, OfferRun, offer_run
 from community_catalog.selectors import IDS_PER_QUERY, public_position
 from matching.models import MatchPoint
 
@@ -140,6 +140,7 @@ def _refresh(service_ids: list[uuid.UUID], today: date) -> int:
                 languages=_listed(sorted(languages)),
                 interpretation=bool(service.interpretation_services.strip()),
                 slots=slots_text(own, today=today),
+                weekdays=weekdays_text(own, today=today),
                 run_from=run.run_from,
                 run_until=run.run_until,
                 undated=run.undated,
@@ -210,6 +211,18 @@ def slots_text(schedules: list[Schedule], *, today: date | None = None) -> str:
             break
         text = f"{text};{slot}" if text else slot
     return text
+
+
+def weekdays_text(schedules: list[Schedule], *, today: date) -> str:
+    """The days of the week the schedules that have not ended meet on, times known or
+    not: ',TU,TH,' (what catalogue search filters on)."""
+    days = {
+        day
+        for schedule in schedules
+        if not any(end and end < today for end in (schedule.until, schedule.valid_to))
+        for day in (schedule.weekdays.split(",") if schedule.weekdays else ())
+    }
+    return _listed(code for code in WEEKDAY_CODES if code in days)
 
 
 def match_index_follow(events: list[Event]) -> None:

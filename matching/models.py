@@ -45,6 +45,11 @@ class MatchPoint(models.Model):
     slots = models.CharField(
         max_length=500, help_text="Weekly slots: 'TU 14:00 16:30 W;FR 09:00 11:00 M'"
     )
+    weekdays = models.CharField(
+        max_length=30,
+        default="",
+        help_text="Days its schedules still meet on, times known or not: ',TU,TH,'",
+    )
     # When it meets (`community_catalog.schedules.OfferRun`): the current run of
     # sessions, from its first (or the day the point was built, once begun) to its last
     # (none: it goes on). Offered while `run_from` is within TISSER_OFFER_HORIZON_DAYS
@@ -63,7 +68,24 @@ class MatchPoint(models.Model):
     class Meta:
         db_table = "community_catalog_matchpoint"  # kept from before the move to matching
         indexes = [
-            models.Index(fields=["latitude", "longitude"], name="match_point_position_idx"),
+            # On PostgreSQL it covers what catalogue search reads: the points in a box
+            # come from the index alone, not from a thousand table pages.
+            models.Index(
+                fields=["latitude", "longitude"],
+                include=[
+                    "service_at_location",
+                    "active",
+                    "code_bits",
+                    "codes",
+                    "languages",
+                    "interpretation",
+                    "weekdays",
+                    "cost",
+                    "organization_key",
+                    "name",
+                ],
+                name="match_point_position_idx",
+            ),
             # The relay's daily check: runs that ended, to find the next one.
             models.Index(fields=["run_until"], name="match_point_run_until_idx"),
         ]
