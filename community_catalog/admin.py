@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django import forms
@@ -10,6 +11,7 @@ from django.db import models
 from django.http import HttpRequest
 
 from community_catalog import crosswalks, taxonomy_services
+from community_catalog.changes import services_changed
 from community_catalog.models import (
     Accessibility,
     Address,
@@ -251,13 +253,50 @@ class AccessibilityInline(admin.TabularInline):
     exclude = ["hsds_id"]
 
 
+class IndexFollows(admin.ModelAdmin):
+    """An admin write of a place, a service at a place or a schedule bypasses the
+    services that announce changes: the services it touches, before and after (a place
+    given to another service), are told (`services_changed`), in the admin's
+    transaction, so matching's index (and the search that reads it) never shows a
+    confidential place at its exact position or a schedule that is gone."""
+
+    def services_touched(self, pk: Any) -> set[uuid.UUID]:
+        raise NotImplementedError
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        obj._services_before = self.services_touched(obj.pk) if change else set()
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        obj = form.instance
+        services_changed(getattr(obj, "_services_before", set()) | self.services_touched(obj.pk))
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        touched = self.services_touched(obj.pk)
+        super().delete_model(request, obj)
+        services_changed(touched)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        touched: set[uuid.UUID] = set()
+        for pk in queryset.values_list("pk", flat=True):
+            touched |= self.services_touched(pk)
+        super().delete_queryset(request, queryset)
+        services_changed(touched)
+
+
 @admin.register(Location)
-class LocationAdmin(admin.ModelAdmin):
+class LocationAdmin(IndexFollows):
     formfield_overrides = _URLS
     list_display = ["name", "organization", "location_type", "latitude", "longitude"]
     list_filter = ["is_confidential", "location_type"]
     search_fields = ["name", "addresses__address_1", "addresses__city", "addresses__postal_code"]
     inlines = [AddressInline, AccessibilityInline, LanguageInline, PhoneInline]
+
+    def services_touched(self, pk: Any) -> set[uuid.UUID]:
+        return set(
+            ServiceAtLocation.objects.filter(location_id=pk).values_list("service_id", flat=True)
+        )
 
 
 class ScheduleInline(admin.StackedInline):
@@ -269,7 +308,7 @@ class ScheduleInline(admin.StackedInline):
 
 
 @admin.register(ServiceAtLocation)
-class ServiceAtLocationAdmin(admin.ModelAdmin):
+class ServiceAtLocationAdmin(IndexFollows):
     formfield_overrides = _URLS
     list_display = ["service", "location", "capacity_status", "capacity_available"]
     list_filter = ["capacity_status"]
@@ -277,13 +316,24 @@ class ServiceAtLocationAdmin(admin.ModelAdmin):
     raw_id_fields = ["service", "location"]
     inlines = [ScheduleInline, ContactInline, PhoneInline]
 
+    def services_touched(self, pk: Any) -> set[uuid.UUID]:
+        return set(ServiceAtLocation.objects.filter(pk=pk).values_list("service_id", flat=True))
+
 
 @admin.register(Schedule)
-class ScheduleAdmin(admin.ModelAdmin):
+class ScheduleAdmin(IndexFollows):
     formfield_overrides = _URLS
     list_display = ["__str__", "service_at_location", "service", "valid_from", "valid_to"]
     list_filter = ["freq"]
     raw_id_fields = ["service", "location", "service_at_location"]
+
+    def services_touched(self, pk: Any) -> set[uuid.UUID]:
+        found: set[uuid.UUID] = set()
+        for own, at_place in Schedule.objects.filter(pk=pk).values_list(
+            "service_id", "service_at_location__service_id"
+        ):
+            found |= {i for i in (own, at_place) if i is not None}
+        return found
 
 
 @admin.register(Contact)

@@ -541,8 +541,8 @@ class Schedule(models.Model):
     schedule_link = models.URLField(blank=True)
     attending_type = models.CharField(max_length=200, blank=True)
     notes = models.TextField(blank=True)
-    # Derived from byday/dtstart by the catalogue services, so that search can filter on
-    # a weekday in the database: "MO,TH".
+    # Derived from byday/dtstart on every save (and by the importer's bulk writes), so
+    # that search can filter on a weekday in the database: "MO,TH".
     weekdays = models.CharField(max_length=20, blank=True, editable=False)
 
     class Meta:
@@ -550,6 +550,14 @@ class Schedule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.freq} {self.byday} {self.opens_at}-{self.closes_at}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        from community_catalog.schedules import schedule_weekdays  # it reads this module
+
+        self.weekdays = schedule_weekdays(self)
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "weekdays"}
+        super().save(*args, **kwargs)
 
 
 class PostalCode(models.Model):

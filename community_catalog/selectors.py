@@ -60,9 +60,14 @@ def public_position(latitude: float, longitude: float, confidential: bool) -> tu
 def bounding_box(
     latitude: float, longitude: float, radius_km: float
 ) -> tuple[tuple[float, float], tuple[float, float]]:
-    """The latitude and longitude ranges of a box holding the circle of `radius_km`."""
-    dlat = radius_km / 111.2
-    dlon = radius_km / (111.2 * max(math.cos(math.radians(latitude)), 0.01))
+    """The latitude and longitude ranges of a box holding the circle of `radius_km`:
+    widened by 1%, so that it holds the whole circle (a degree is 111.195 km on the
+    sphere of `distance_km`, and a great circle bulges towards the pole); the exact
+    distance is checked after."""
+    km_per_degree = EARTH_RADIUS_KM * math.pi / 180
+    reach = radius_km * 1.01
+    dlat = reach / km_per_degree
+    dlon = reach / (km_per_degree * max(math.cos(math.radians(latitude)), 0.01))
     return (latitude - dlat, latitude + dlat), (longitude - dlon, longitude + dlon)
 
 
@@ -269,6 +274,8 @@ def _answers(codes: set[str]) -> Any:
     """Services that carry one of `codes`, or a term of another taxonomy that reads as
     one: a crosswalk row says so, or, without a row, its code is one of them (whatever
     its case). Subqueries of constant size, however many crosswalks there are."""
+    if not codes:
+        return Q(pk__in=[])  # a need with no active code answers nothing
     own = Exists(
         Service.taxonomy_terms.through.objects.filter(
             service_id=OuterRef("service_id"), taxonomyterm__code__in=codes
@@ -291,13 +298,16 @@ def _answers(codes: set[str]) -> Any:
 
 def _speaks(language: str) -> Any:
     """Run in `language`, spoken at the place, or with interpretation."""
-    return _runs_in(language) | ~Q(service__interpretation_services="")
+    return _runs_in(language) | ~Q(service__interpretation_services__regex=r"^\s*$")
 
 
 def _runs_in(language: str) -> Any:
     """Run in `language`, or spoken at the place. A service that names no language is
     run in the catalogue's own (`TISSER_CATALOG_LANGUAGE`)."""
-    service_languages = Language.objects.filter(service_id=OuterRef("service_id"))
+    # A language given by its name only (no code) says nothing that can be matched.
+    service_languages = Language.objects.filter(service_id=OuterRef("service_id")).exclude(
+        code=""
+    )
     spoken: Any = Exists(service_languages.filter(code=language)) | Exists(
         Language.objects.filter(location_id=OuterRef("location_id"), code=language)
     )

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 import uuid
 import zlib
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -42,6 +42,7 @@ from community_catalog.models import (
 )
 from community_catalog.schedules import WEEKDAY_CODES, OfferRun, offer_run
 from community_catalog.selectors import IDS_PER_QUERY, public_position
+from core.bulk import rows_insert
 from matching.models import MatchPoint
 
 _CHUNK = 2000
@@ -141,6 +142,7 @@ def _refresh(service_ids: list[uuid.UUID], today: date) -> int:
                 interpretation=bool(service.interpretation_services.strip()),
                 slots=slots_text(own, today=today),
                 weekdays=weekdays_text(own, today=today),
+                refresh_on=refresh_day(own, today=today),
                 run_from=run.run_from,
                 run_until=run.run_until,
                 undated=run.undated,
@@ -150,19 +152,20 @@ def _refresh(service_ids: list[uuid.UUID], today: date) -> int:
                 name=service.name[:200],
             )
         )
-    MatchPoint.objects.bulk_create(points, batch_size=500)
+    rows_insert(MatchPoint, points)
     return len(points)
 
 
 def match_points_daily(*, today: date | None = None, limit: int = 2000) -> int:
     """Follow the passing of days: the points whose run of sessions ended before today
-    are rebuilt, to find their next run (or none). Safe with several relays at once:
+    are rebuilt, to find their next run (or none), and those one of whose schedules
+    ended (their weekdays and slots change). Safe with several relays at once:
     each takes the points no other holds. Returns how many services were refreshed."""
     today = today or timezone.localdate()
     with transaction.atomic():
         keys = list(
             MatchPoint.objects.select_for_update(skip_locked=True)
-            .filter(run_until__lt=today)
+            .filter(Q(run_until__lt=today) | Q(refresh_on__lte=today))
             .values_list("service_key", flat=True)[:limit]
         )
         service_ids = sorted({uuid.UUID(k) for k in keys})
@@ -223,6 +226,18 @@ def weekdays_text(schedules: list[Schedule], *, today: date) -> str:
         for day in (schedule.weekdays.split(",") if schedule.weekdays else ())
     }
     return _listed(code for code in WEEKDAY_CODES if code in days)
+
+
+def refresh_day(schedules: list[Schedule], *, today: date) -> date | None:
+    """The day after the first of these schedules that has not ended yet ends: its
+    weekdays and slots change then."""
+    ends = [
+        end
+        for schedule in schedules
+        for end in (schedule.until, schedule.valid_to)
+        if end is not None and end >= today
+    ]
+    return min(ends) + timedelta(days=1) if ends else None
 
 
 def match_index_follow(events: list[Event]) -> None:

@@ -50,6 +50,9 @@ class MatchPoint(models.Model):
         default="",
         help_text="Days its schedules still meet on, times known or not: ',TU,TH,'",
     )
+    # The day after one of its schedules ends, when its weekdays and slots change: the
+    # relay's daily pass rebuilds it then (`match_points_daily`).
+    refresh_on = models.DateField(null=True)
     # When it meets (`community_catalog.schedules.OfferRun`): the current run of
     # sessions, from its first (or the day the point was built, once begun) to its last
     # (none: it goes on). Offered while `run_from` is within TISSER_OFFER_HORIZON_DAYS
@@ -88,6 +91,7 @@ class MatchPoint(models.Model):
             ),
             # The relay's daily check: runs that ended, to find the next one.
             models.Index(fields=["run_until"], name="match_point_run_until_idx"),
+            models.Index(fields=["refresh_on"], name="match_point_refresh_on_idx"),
         ]
 
     def __str__(self) -> str:

@@ -2,9 +2,10 @@
 schedules meet on (filled here for the points already built), and on PostgreSQL the
 position index covers what search reads."""
 
-from datetime import date
+from datetime import timedelta
 
 from django.db import migrations, models
+from django.utils import timezone
 
 _DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 
@@ -13,15 +14,19 @@ def weekdays_fill(apps, schema_editor):
     MatchPoint = apps.get_model("matching", "MatchPoint")
     ServiceAtLocation = apps.get_model("community_catalog", "ServiceAtLocation")
     Schedule = apps.get_model("community_catalog", "Schedule")
-    today = date.today()
+    today = timezone.localdate()  # as matching.index builds points
     days: dict = {}
+    ends: dict = {}
     for sal_id, service_id, weekdays, until, valid_to in Schedule.objects.values_list(
         "service_at_location_id", "service_id", "weekdays", "until", "valid_to"
     ).iterator():
-        if not weekdays or any(end and end < today for end in (until, valid_to)):
-            continue
         # A place's own schedules, else its service's (keyed apart: ids may repeat).
         owner = ("sal", sal_id) if sal_id else ("service", service_id)
+        for end in (until, valid_to):
+            if end is not None and end >= today:
+                ends[owner] = min(ends.get(owner, end), end)
+        if not weekdays or any(end and end < today for end in (until, valid_to)):
+            continue
         days.setdefault(owner, set()).update(weekdays.split(","))
     has_own = set(
         Schedule.objects.exclude(service_at_location=None)
@@ -35,9 +40,16 @@ def weekdays_fill(apps, schema_editor):
         owner = ("sal", sal_id) if sal_id in has_own else ("service", service_id)
         found = days.get(owner, set())
         text = ",".join(d for d in _DAYS if d in found)
-        if text:
-            points.append(MatchPoint(service_at_location_id=sal_id, weekdays=f",{text},"))
-    MatchPoint.objects.bulk_update(points, ["weekdays"], batch_size=500)
+        end = ends.get(owner)
+        if text or end:
+            points.append(
+                MatchPoint(
+                    service_at_location_id=sal_id,
+                    weekdays=f",{text}," if text else "",
+                    refresh_on=end + timedelta(days=1) if end else None,
+                )
+            )
+    MatchPoint.objects.bulk_update(points, ["weekdays", "refresh_on"], batch_size=500)
 
 
 _COVERED = (
@@ -80,6 +92,15 @@ class Migration(migrations.Migration):
                 help_text="Days its schedules still meet on, times known or not: ',TU,TH,'",
                 max_length=30,
             ),
+        ),
+        migrations.AddField(
+            model_name="matchpoint",
+            name="refresh_on",
+            field=models.DateField(null=True),
+        ),
+        migrations.AddIndex(
+            model_name="matchpoint",
+            index=models.Index(fields=["refresh_on"], name="match_point_refresh_on_idx"),
         ),
         migrations.RunPython(weekdays_fill, migrations.RunPython.noop),
         migrations.RemoveIndex(model_name="matchpoint", name="match_point_position_idx"),
