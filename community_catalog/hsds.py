@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import jsonschema_rs
 from pydantic import ValidationError as PydanticValidationError
 
 from community_catalog.hsds_records import HsdsService, deadline_check
@@ -83,6 +84,16 @@ def _short(text: str, limit: int) -> str:
 
 
 @cache
+def service_schema_fast() -> jsonschema_rs.Validator:
+    """The same schema, compiled (jsonschema-rs): a hundred times quicker to say that a
+    record is valid. It is stricter on formats than `service_schema_validator` (e-mail
+    addresses), never looser, so a record it refuses is read again by the latter, which
+    says why, or lets it through."""
+    schema = json.loads((SCHEMA_DIR / "service.json").read_text(encoding="utf-8"))
+    return jsonschema_rs.validator_for(schema, validate_formats=True)
+
+
+@cache
 def service_schema_validator() -> jsonschema.protocols.Validator:
     schema = json.loads((SCHEMA_DIR / "service.json").read_text(encoding="utf-8"))
     validator_class = jsonschema.validators.validator_for(schema)
@@ -116,12 +127,12 @@ def _pruned(node: Any) -> Any:
     them for empty fields (Tisser's own responses do)."""
     if isinstance(node, dict):
         return {
-            k: _pruned(v)
+            k: _pruned(v) if isinstance(v, dict | list) else v
             for k, v in node.items()
             if v is not None and not (v == "" and k in _EMPTY_MEANS_NOT_GIVEN)
         }
     if isinstance(node, list):
-        return [_pruned(item) for item in node]
+        return [_pruned(item) if isinstance(item, dict | list) else item for item in node]
     return node
 
 
@@ -207,11 +218,13 @@ def _record_read(
     """A record and its problems, at most `room` of them (the schema's first, then
     Tisser's rules on other fields). `context` is pydantic's: the list where warnings
     go, the deadline."""
-    first = islice(validator.iter_errors(raw), room)
-    problems = {
-        field_path(err.absolute_path): err.message
-        for err in sorted(first, key=lambda e: list(e.absolute_path))
-    }
+    problems = {}
+    if not service_schema_fast().is_valid(raw):
+        first = islice(validator.iter_errors(raw), room)
+        problems = {
+            field_path(err.absolute_path): err.message
+            for err in sorted(first, key=lambda e: list(e.absolute_path))
+        }
     try:
         record = HsdsService.model_validate(raw, context=context)
     except PydanticValidationError as exc:
@@ -229,7 +242,7 @@ def _record_valid(
     """A record, or None at its first problem: once the list of problems is full, that
     a record is invalid is all there is to know, and the first problem costs the least
     to find."""
-    if next(validator.iter_errors(raw), None) is not None:
+    if not service_schema_fast().is_valid(raw) and next(validator.iter_errors(raw), None):
         return None, []
     try:
         return HsdsService.model_validate(raw, context=context), []

@@ -39,6 +39,7 @@ from community_catalog.models import (
 )
 from community_catalog.schedules import schedule_weekdays
 from community_catalog.taxonomy import is_tisser_taxonomy, taxonomy_current, taxonomy_read_lock
+from core.bulk import rows_insert
 from events.outbox import EventDraft
 
 # Export fields that change on every write and say nothing about the content.
@@ -78,7 +79,7 @@ class ImportRows:
     def flush(self) -> None:
         for model in self.ORDER:
             if self.pending[model]:
-                model.objects.bulk_create(self.pending[model], batch_size=500)
+                rows_insert(model, self.pending[model])
                 self.pending[model] = []
 
     # Nested HSDS objects ------------------------------------------------------------
