@@ -93,6 +93,15 @@ def service_schema_fast() -> jsonschema_rs.Validator:
     return jsonschema_rs.validator_for(schema, validate_formats=True)
 
 
+def _known_valid(raw: dict[str, Any]) -> bool:
+    """Valid by the compiled schema. It cannot read every string Python can (a lone
+    UTF-16 surrogate, which JSON may escape): those go to the slower checker."""
+    try:
+        return bool(service_schema_fast().is_valid(raw))
+    except (ValueError, UnicodeError):
+        return False
+
+
 @cache
 def service_schema_validator() -> jsonschema.protocols.Validator:
     schema = json.loads((SCHEMA_DIR / "service.json").read_text(encoding="utf-8"))
@@ -219,7 +228,7 @@ def _record_read(
     Tisser's rules on other fields). `context` is pydantic's: the list where warnings
     go, the deadline."""
     problems = {}
-    if not service_schema_fast().is_valid(raw):
+    if not _known_valid(raw):
         first = islice(validator.iter_errors(raw), room)
         problems = {
             field_path(err.absolute_path): err.message
@@ -242,7 +251,7 @@ def _record_valid(
     """A record, or None at its first problem: once the list of problems is full, that
     a record is invalid is all there is to know, and the first problem costs the least
     to find."""
-    if not service_schema_fast().is_valid(raw) and next(validator.iter_errors(raw), None):
+    if not _known_valid(raw) and next(validator.iter_errors(raw), None):
         return None, []
     try:
         return HsdsService.model_validate(raw, context=context), []

@@ -554,9 +554,11 @@ class Schedule(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         from community_catalog.schedules import schedule_weekdays  # it reads this module
 
-        self.weekdays = schedule_weekdays(self)
-        if kwargs.get("update_fields") is not None:
-            kwargs["update_fields"] = {*kwargs["update_fields"], "weekdays"}
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or {"byday", "dtstart", "freq"} & set(update_fields):
+            self.weekdays = schedule_weekdays(self)
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "weekdays"}
         super().save(*args, **kwargs)
 
 

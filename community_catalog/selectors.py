@@ -305,9 +305,7 @@ def _runs_in(language: str) -> Any:
     """Run in `language`, or spoken at the place. A service that names no language is
     run in the catalogue's own (`TISSER_CATALOG_LANGUAGE`)."""
     # A language given by its name only (no code) says nothing that can be matched.
-    service_languages = Language.objects.filter(service_id=OuterRef("service_id")).exclude(
-        code=""
-    )
+    service_languages = Language.objects.filter(service_id=OuterRef("service_id")).exclude(code="")
     spoken: Any = Exists(service_languages.filter(code=language)) | Exists(
         Language.objects.filter(location_id=OuterRef("location_id"), code=language)
     )

@@ -4,9 +4,9 @@ Django's `bulk_create` compiles every value of every row into the statement (a t
 an HSDS import's time went there). `rows_insert` prepares each value the way
 `bulk_create` does (`pre_save`, then `get_db_prep_save`), then hands the rows to the
 driver's `executemany`, which runs one prepared statement for all of them (psycopg in
-pipeline mode). Like `bulk_create`: no signals, no `save()`, and the objects are marked
-as saved. Unlike it: ids made by the database (an auto-increment key) are not read
-back, so rows of such a model must not be needed afterwards.
+pipeline mode), all or nothing. Like `bulk_create`: no signals, no `save()`, and the
+objects are marked as saved. Unlike it: ids made by the database (an auto-increment key
+left unset) are not read back, so rows of such a model must not be needed afterwards.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import connections, models, router
+from django.db import connections, models, router, transaction
 
 
 def rows_insert(model: type[models.Model], objs: Sequence[Any]) -> None:
@@ -23,12 +23,9 @@ def rows_insert(model: type[models.Model], objs: Sequence[Any]) -> None:
     alias = router.db_for_write(model)
     connection = connections[alias]
     meta = model._meta
-    fields = [
-        f
-        for f in meta.concrete_fields
-        # An auto-increment key left unset is the database's to make.
-        if not (f.primary_key and isinstance(f, models.AutoField))
-    ]
+    # An auto-increment key left unset is the database's to make; one given is kept.
+    made_by_database = isinstance(meta.pk, models.AutoField) and all(o.pk is None for o in objs)
+    fields = [f for f in meta.concrete_fields if not (f.primary_key and made_by_database)]
     for obj in objs:
         if obj.pk is None and not isinstance(meta.pk, models.AutoField):
             obj.pk = meta.pk.get_pk_value_on_save(obj)
@@ -40,7 +37,8 @@ def rows_insert(model: type[models.Model], objs: Sequence[Any]) -> None:
     rows = [
         tuple(f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields) for obj in objs
     ]
-    with connection.cursor() as cursor:
+    # All the rows or none, even outside a transaction (bulk_create's promise too).
+    with transaction.atomic(using=alias, savepoint=False), connection.cursor() as cursor:
         cursor.executemany(sql, rows)
     for obj in objs:
         obj._state.adding = False

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _values(obj: models.Model, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
-    fresh = type(obj).objects.get(pk=obj.pk)
+    fresh = type(obj)._default_manager.get(pk=obj.pk)
     return {
         f.attname: getattr(fresh, f.attname)
         for f in type(obj)._meta.concrete_fields
@@ -77,7 +77,7 @@ def test_rows_read_back_as_bulk_create_writes_them() -> None:
     )
     CostOption.objects.bulk_create([costs[0]])
     rows_insert(CostOption, [costs[1]])
-    schedules = tuple(
+    made = [
         Schedule(
             service_at_location=sal,
             freq="WEEKLY",
@@ -88,19 +88,21 @@ def test_rows_read_back_as_bulk_create_writes_them() -> None:
             valid_to=date(2027, 6, 30),
         )
         for sal in sals
-    )
+    ]
+    schedules = (made[0], made[1])
     Schedule.objects.bulk_create([schedules[0]])
     rows_insert(Schedule, [schedules[1]])
 
-    def differing(a: models.Model, b: models.Model, *owners: str) -> dict[str, Any]:
+    def differing(twins: tuple[Any, Any], *owners: str) -> dict[str, Any]:
+        a, b = twins
         left, right = _values(a, ("hsds_id", *owners)), _values(b, ("hsds_id", *owners))
         return {k: (left[k], right[k]) for k in left if left[k] != right[k]}
 
-    assert differing(*services, "created_at", "updated_at", "last_modified") == {}
-    assert differing(*locations) == {}
-    assert differing(*sals, "service_id", "location_id") == {}
-    assert differing(*costs, "service_id") == {}
-    assert differing(*schedules, "service_at_location_id") == {}
+    assert differing(services, "created_at", "updated_at", "last_modified") == {}
+    assert differing(locations) == {}
+    assert differing(sals, "service_id", "location_id") == {}
+    assert differing(costs, "service_id") == {}
+    assert differing(schedules, "service_at_location_id") == {}
     assert CostOption.objects.get(pk=costs[1].pk).amount == Decimal("2.50")
 
 

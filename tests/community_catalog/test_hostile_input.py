@@ -227,3 +227,26 @@ def test_changing_a_shared_place_announces_every_service_met_there(org_api: ApiC
         aggregate_id=second["id"], type="service.updated", payload__changes=["location"]
     )
     assert announced.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "status", "field"),
+    [
+        ("status", "active\ud800", 422, "[0].status"),
+        ("email", "a\ud800@example.org", 422, "[0].email"),
+        ("x-note\ud800", "a key nobody reads", 200, None),
+    ],
+)
+def test_a_lone_surrogate_gets_the_answer_any_other_character_gets(
+    org_api: ApiClient, where: str, value: str, status: int, field: str | None
+) -> None:
+    """JSON may escape half of a UTF-16 pair ("\\ud800"); the compiled schema cannot read
+    it, the slower checker can: a refusal naming the field, or the import, as before."""
+    document = example()
+    document[where] = value
+
+    response = org_api.post("/api/v1/catalog/import", document)
+
+    assert response.status_code == status, response.content[:500]
+    if field:
+        assert field in fields(response)
