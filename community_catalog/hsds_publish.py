@@ -85,6 +85,9 @@ def _capacity_status_only(place: dict[str, Any]) -> None:
 def service_published(service: Service, *, shape: str = "full") -> dict[str, Any]:
     """One service as published: `full` (HSDS `service`), `list` (`service_list`) or
     `minimal` (id, name, status, last modified)."""
+    if "service_at_locations_listed" not in service.__dict__:
+        # Without `published_services()`, the export would read every place it has.
+        raise ValueError("a published service is read through published_services()")
     document = service_export(service)
     if shape == "minimal":
         return {k: document[k] for k in _MINIMAL_FIELDS if k in document}
