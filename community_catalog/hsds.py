@@ -35,6 +35,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from community_catalog.hsds_records import HsdsService, deadline_check
 from core.bodies import DocumentError, field_path, validation_problems
+from core.bulk import collection_paused
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "hsds_schema"
 # Problems listed for one document; the invalid records past them are counted, not
@@ -180,6 +181,7 @@ def hsds_services_in(document: Any) -> list[Any]:
     )
 
 
+@collection_paused()
 def hsds_read(
     document: Any, *, listed: int = PROBLEMS_LISTED, deadline: float | None = None
 ) -> ReadResult:

@@ -36,6 +36,7 @@ from community_catalog.models import (
     ServiceAtLocation,
 )
 from community_catalog.selectors import IDS_PER_QUERY
+from core.bulk import collection_paused
 from events.outbox import events_record
 
 
@@ -153,6 +154,7 @@ def _owner_problems(
     return problems
 
 
+@collection_paused()
 def hsds_import(
     read: ReadResult,
     *,

@@ -39,7 +39,7 @@ from community_catalog.models import (
 )
 from community_catalog.schedules import schedule_weekdays
 from community_catalog.taxonomy import is_tisser_taxonomy, taxonomy_current, taxonomy_read_lock
-from core.bulk import rows_insert
+from core.bulk import values_insert
 from events.outbox import EventDraft
 
 # Export fields that change on every write and say nothing about the content.
@@ -47,7 +47,8 @@ _VOLATILE = ("last_modified",)
 
 
 class ImportRows:
-    """Rows to insert, flushed with one bulk INSERT per table in dependency order.
+    """Rows to insert, as `{attname: value}`, flushed with one INSERT per table in
+    dependency order (no model instance is made for them).
 
     Ids are made in Python (uuid4), so rows can point at each other before any is saved.
     """
@@ -68,10 +69,10 @@ class ImportRows:
     )
 
     def __init__(self) -> None:
-        self.pending: dict[type[Any], list[Any]] = {model: [] for model in self.ORDER}
+        self.pending: dict[type[Any], list[dict[str, Any]]] = {model: [] for model in self.ORDER}
 
-    def add(self, obj: Any) -> None:
-        self.pending[type(obj)].append(obj)
+    def add(self, model: type[Any], **values: Any) -> None:
+        self.pending[model].append(values)
 
     def __len__(self) -> int:
         return len(self.pending[Service])
@@ -79,18 +80,29 @@ class ImportRows:
     def flush(self) -> None:
         for model in self.ORDER:
             if self.pending[model]:
-                rows_insert(model, self.pending[model])
+                values_insert(model, self.pending[model])
                 self.pending[model] = []
 
-    # Nested HSDS objects ------------------------------------------------------------
+    # Nested HSDS objects, under their owner (`service_id=…`, `location_id=…`) ----------
 
-    def languages(self, records: list[HsdsLanguage], **owner: Any) -> None:
+    def languages(self, records: list[HsdsLanguage], **owner: uuid.UUID) -> None:
         for r in records:
-            self.add(Language(hsds_id=r.id, name=r.name, code=r.code or "", note=r.note, **owner))
+            self.add(
+                Language,
+                id=uuid.uuid4(),
+                hsds_id=r.id,
+                name=r.name,
+                code=r.code or "",
+                note=r.note,
+                **owner,
+            )
 
-    def phones(self, records: list[HsdsPhone], **owner: Any) -> None:
+    def phones(self, records: list[HsdsPhone], **owner: uuid.UUID) -> None:
         for r in records:
-            phone = Phone(
+            phone_id = uuid.uuid4()
+            self.add(
+                Phone,
+                id=phone_id,
                 hsds_id=r.id,
                 number=r.number,
                 extension=r.extension,
@@ -98,12 +110,14 @@ class ImportRows:
                 description=r.description,
                 **owner,
             )
-            self.add(phone)
-            self.languages(r.languages, phone=phone)
+            self.languages(r.languages, phone_id=phone_id)
 
-    def contacts(self, records: list[HsdsContact], **owner: Any) -> None:
+    def contacts(self, records: list[HsdsContact], **owner: uuid.UUID) -> None:
         for r in records:
-            contact = Contact(
+            contact_id = uuid.uuid4()
+            self.add(
+                Contact,
+                id=contact_id,
                 hsds_id=r.id,
                 name=r.name,
                 title=r.title,
@@ -111,30 +125,37 @@ class ImportRows:
                 email=r.email,
                 **owner,
             )
-            self.add(contact)
-            self.phones(r.phones, contact=contact)
+            self.phones(r.phones, contact_id=contact_id)
 
-    def schedules(self, records: list[HsdsSchedule], **owner: Any) -> None:
+    def schedules(self, records: list[HsdsSchedule], **owner: uuid.UUID) -> None:
         for r in records:
-            schedule = Schedule(hsds_id=r.id, **r.model_dump(exclude={"id"}), **owner)
-            schedule.freq = schedule.freq or ""
-            schedule.wkst = schedule.wkst or ""
-            schedule.weekdays = schedule_weekdays(schedule)
-            self.add(schedule)
+            fields = r.model_dump(exclude={"id"})
+            fields["freq"] = fields["freq"] or ""
+            fields["wkst"] = fields["wkst"] or ""
+            fields["weekdays"] = schedule_weekdays(r)
+            self.add(Schedule, id=uuid.uuid4(), hsds_id=r.id, **fields, **owner)
 
-    def location_children(self, data: HsdsLocation, location: Location) -> None:
-        self.languages(data.languages, location=location)
+    def location_children(self, data: HsdsLocation, location_id: uuid.UUID) -> None:
+        self.languages(data.languages, location_id=location_id)
         for a in data.addresses:
-            self.add(Address(hsds_id=a.id, location=location, **a.model_dump(exclude={"id"})))
+            self.add(
+                Address,
+                id=uuid.uuid4(),
+                hsds_id=a.id,
+                location_id=location_id,
+                **a.model_dump(exclude={"id"}),
+            )
         for access in data.accessibility:
             self.add(
-                Accessibility(
-                    hsds_id=access.id, location=location, **access.model_dump(exclude={"id"})
-                )
+                Accessibility,
+                id=uuid.uuid4(),
+                hsds_id=access.id,
+                location_id=location_id,
+                **access.model_dump(exclude={"id"}),
             )
-        self.phones(data.phones, location=location)
-        self.contacts(data.contacts, location=location)
-        self.schedules(data.schedules, location=location)
+        self.phones(data.phones, location_id=location_id)
+        self.contacts(data.contacts, location_id=location_id)
+        self.schedules(data.schedules, location_id=location_id)
 
 
 _SERVICE_FIELDS = {
@@ -166,6 +187,8 @@ _LOCATION_FIELDS = {
     "latitude",
     "longitude",
 }
+_TERMS = Service.taxonomy_terms.through
+_FOREIGN_TERMS = Service.foreign_terms.through
 # New services are inserted in batches of this many.
 _BATCH = 500
 
@@ -181,7 +204,8 @@ class ImportWriter:
         # Locations already in the database among those the file names.
         self.known_locations = known_locations
         self.organizations: dict[uuid.UUID, Organization] = {}
-        self.locations: dict[uuid.UUID, tuple[Location, HsdsLocation | None]] = {}
+        # The locations this import has met: the first data given for each.
+        self.locations: dict[uuid.UUID, HsdsLocation | None] = {}
         self.terms = {t.code: t for t in TaxonomyTerm.objects.all()}
         self.taxonomy = taxonomy_current()
         # Terms of other taxonomies, by (taxonomy, code); how many services carry each
@@ -227,13 +251,14 @@ class ImportWriter:
 
     def service_add(self, record: HsdsService) -> dict[str, Any]:
         owner = self._owner(record)
-        service = Service(id=record.id, organization=owner, **self._service_fields(record))
-        self.rows.add(service)
-        self._service_children(record, service)
-        self.events.append(_event("service.updated", service, {"action": "created"}))
+        self.rows.add(
+            Service, id=record.id, organization_id=owner.id, **self._service_fields(record)
+        )
+        self._service_children(record, record.id, owner)
+        self.events.append(_event("service.updated", record.id, {"action": "created"}))
         if len(self.rows) >= _BATCH:
             self.rows.flush()
-        return {"id": str(service.id), "name": service.name, "action": "created"}
+        return {"id": str(record.id), "name": record.name, "action": "created"}
 
     def _service_fields(self, record: HsdsService) -> dict[str, Any]:
         fields = record.model_dump(include=_SERVICE_FIELDS)
@@ -249,33 +274,33 @@ class ImportWriter:
         )
         return fields
 
-    def _service_children(self, record: HsdsService, service: Service) -> None:
+    def _service_children(
+        self, record: HsdsService, service_id: uuid.UUID, owner: Organization
+    ) -> None:
         rows = self.rows
-        rows.phones(record.phones, service=service)
-        rows.contacts(record.contacts, service=service)
-        rows.schedules(record.schedules, service=service)
-        rows.languages(record.languages, service=service)
+        rows.phones(record.phones, service_id=service_id)
+        rows.contacts(record.contacts, service_id=service_id)
+        rows.schedules(record.schedules, service_id=service_id)
+        rows.languages(record.languages, service_id=service_id)
         for c in record.cost_options:
             # HSDS lets currency be left out; the column keeps "" for "not given".
             fields = c.model_dump(exclude={"id"})
             fields["currency"] = fields["currency"] or ""
-            rows.add(CostOption(hsds_id=c.id, service=service, **fields))
+            rows.add(CostOption, id=uuid.uuid4(), hsds_id=c.id, service_id=service_id, **fields)
         tisser_terms, foreign_terms = self._terms(record)
-        through = Service.taxonomy_terms.through
         for term in tisser_terms:
-            rows.add(through(service_id=service.id, taxonomyterm_id=term.id))
-        foreign_through = Service.foreign_terms.through
+            rows.add(_TERMS, service_id=service_id, taxonomyterm_id=term.id)
         for foreign in foreign_terms:
-            rows.add(foreign_through(service_id=service.id, foreignterm_id=foreign.id))
+            rows.add(_FOREIGN_TERMS, service_id=service_id, foreignterm_id=foreign.id)
         for sal in record.service_at_locations:
-            self._service_at_location_add(sal, service, service.organization)
+            self._service_at_location_add(sal, service_id, owner)
 
     def _service_at_location_add(
-        self, record: HsdsServiceAtLocation, service: Service, owner: Organization
+        self, record: HsdsServiceAtLocation, service_id: uuid.UUID, owner: Organization
     ) -> None:
         fields: dict[str, Any] = {
-            "service": service,
-            "location": self._location(record, owner),
+            "service_id": service_id,
+            "location_id": self._location(record, owner),
             "description": record.description,
         }
         if record.capacity is not None:
@@ -286,8 +311,8 @@ class ImportWriter:
                 capacity_updated=record.capacity.updated,
             )
         existing = (
-            ServiceAtLocation.objects.filter(id=record.id, service=service)
-            if service.id in self.replacing
+            ServiceAtLocation.objects.filter(id=record.id, service_id=service_id)
+            if service_id in self.replacing
             else None
         )
         if existing is not None and existing.exists():
@@ -297,18 +322,18 @@ class ImportWriter:
             for related in (sal.phones, sal.contacts, sal.schedules):
                 related.all().delete()
         else:
-            sal = ServiceAtLocation(id=record.id, **fields)
-            self.rows.add(sal)
-        self.rows.phones(record.phones, service_at_location=sal)
-        self.rows.contacts(record.contacts, service_at_location=sal)
-        self.rows.schedules(record.schedules, service_at_location=sal)
+            self.rows.add(ServiceAtLocation, id=record.id, **fields)
+        self.rows.phones(record.phones, service_at_location_id=record.id)
+        self.rows.contacts(record.contacts, service_at_location_id=record.id)
+        self.rows.schedules(record.schedules, service_at_location_id=record.id)
 
-    def _location(self, record: HsdsServiceAtLocation, owner: Organization) -> Location:
-        """The location of a service_at_location: written the first time this import
-        meets it (created, or replaced when it exists), reused afterwards."""
+    def _location(self, record: HsdsServiceAtLocation, owner: Organization) -> uuid.UUID:
+        """The id of a service_at_location's location: written the first time this import
+        meets it (created, or replaced when it exists), reused afterwards. One given by
+        id alone exists (`hsds_import` refuses the record otherwise)."""
         data, location_id = record.location, record.target_location_id
         if location_id in self.locations:
-            location, first = self.locations[location_id]
+            first = self.locations[location_id]
             if data is not None and first is not None and data != first:
                 self.warnings.append(
                     {
@@ -317,26 +342,24 @@ class ImportWriter:
                         "data; the first was kept",
                     }
                 )
-            return location
-        if data is None:
-            location = Location.objects.get(id=location_id)
-        elif location_id in self.known_locations:
+            return location_id
+        if data is not None and location_id in self.known_locations:
             self.rows.flush()
             before = location_export(Location.objects.get(id=location_id))
             location = location_write(data, owner)
             if location_export(location) != before:
                 self.locations_changed.add(location_id)
-        else:
-            location = Location(
+        elif data is not None:
+            self.rows.add(
+                Location,
                 id=data.id,
-                organization=owner,
+                organization_id=owner.id,
                 is_confidential=data.confidential,
                 **data.model_dump(include=_LOCATION_FIELDS),
             )
-            self.rows.add(location)
-            self.rows.location_children(data, location)
-        self.locations[location_id] = (location, data)
-        return location
+            self.rows.location_children(data, data.id)
+        self.locations[location_id] = data
+        return location_id
 
     def location_changes_announce(self) -> None:
         """A changed place changes every service met there, not only those in the file."""
@@ -380,12 +403,12 @@ class ImportWriter:
             return {**outcome, "action": "unchanged"}
         transaction.savepoint_commit(savepoint)
         self.events.append(
-            _event("service.updated", service, {"action": "updated", "changes": changes})
+            _event("service.updated", service.id, {"action": "updated", "changes": changes})
         )
         if "service_at_locations" in changes and _capacities(before) != _capacities(after):
-            self.events.append(_event("capacity.changed", service, {"source": "import"}))
+            self.events.append(_event("capacity.changed", service.id, {"source": "import"}))
         if after["status"] != before["status"] and after["status"] != Service.Status.ACTIVE:
-            self.events.append(_event("service.closed", service, {"status": after["status"]}))
+            self.events.append(_event("service.closed", service.id, {"status": after["status"]}))
         return {**outcome, "action": "updated", "changes": changes}
 
     def _service_replace(self, record: HsdsService) -> Service:
@@ -401,7 +424,7 @@ class ImportWriter:
         kept = [sal.id for sal in record.service_at_locations]
         service.service_at_locations.exclude(id__in=kept).delete()
         self.replacing.add(service.id)
-        self._service_children(record, service)
+        self._service_children(record, service.id, owner)
         self.rows.flush()
         self.replacing.discard(service.id)
         return service
@@ -511,13 +534,13 @@ def location_write(data: HsdsLocation, owner: Organization) -> Location:
         ):
             related.all().delete()
     rows = ImportRows()
-    rows.location_children(data, location)
+    rows.location_children(data, location.id)
     rows.flush()
     return location
 
 
-def _event(type: str, service: Service, payload: dict[str, Any]) -> EventDraft:
-    return EventDraft(type=type, aggregate_type="service", aggregate_id=service.id, payload=payload)
+def _event(type: str, service_id: uuid.UUID, payload: dict[str, Any]) -> EventDraft:
+    return EventDraft(type=type, aggregate_type="service", aggregate_id=service_id, payload=payload)
 
 
 def _capacities(exported: dict[str, Any]) -> list[Any]:

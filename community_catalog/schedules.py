@@ -7,7 +7,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Literal
+from functools import lru_cache
+from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from dateutil import rrule
@@ -24,6 +25,31 @@ _FREQ: dict[str, Literal[1, 2]] = {"WEEKLY": rrule.WEEKLY, "MONTHLY": rrule.MONT
 _ANCHOR = date(2024, 1, 1)
 # How far ahead sessions are looked for.
 SESSION_HORIZON_DAYS = 730
+
+
+class ScheduleRule(Protocol):
+    """What a schedule's days are read from: a `Schedule` row or an HSDS record of one."""
+
+    @property
+    def freq(self) -> str | None: ...
+    @property
+    def interval(self) -> int | None: ...
+    @property
+    def wkst(self) -> str | None: ...
+    @property
+    def byday(self) -> str: ...
+    @property
+    def bymonthday(self) -> str: ...
+    @property
+    def byweekno(self) -> str: ...
+    @property
+    def byyearday(self) -> str: ...
+    @property
+    def opens_at(self) -> time | None: ...
+    @property
+    def dtstart(self) -> date | None: ...
+    @property
+    def valid_from(self) -> date | None: ...
 
 
 @dataclass(frozen=True)
@@ -65,7 +91,7 @@ def int_list_parse(value: str, *, low: int, high: int) -> list[int]:
     return numbers
 
 
-def schedule_weekdays(schedule: Schedule) -> str:
+def schedule_weekdays(schedule: ScheduleRule) -> str:
     """The days of the week `schedule` can meet on, as `"MO,TH"`; empty when unknown.
 
     Stored on the row so that search can filter by weekday in the database.
@@ -73,7 +99,7 @@ def schedule_weekdays(schedule: Schedule) -> str:
     if schedule.byday:
         codes = {day.strip()[-2:].upper() for day in schedule.byday.split(",") if day.strip()}
         return ",".join(code for code in WEEKDAY_CODES if code in codes)
-    if schedule.freq == Schedule.Freq.WEEKLY and schedule.dtstart:
+    if schedule.freq == "WEEKLY" and schedule.dtstart:
         return WEEKDAY_CODES[schedule.dtstart.weekday()]
     return ""
 
@@ -94,7 +120,7 @@ def _start_near(schedule: Schedule, start: date, today: date) -> date:
     return date(start.year + year, month + 1, 1)
 
 
-def schedule_happens(schedule: Schedule) -> bool:
+def schedule_happens(schedule: ScheduleRule) -> bool:
     """Whether the rule has any occurrence at all (`MO` with `bymonthday 31` and
     `byyearday 1` has none). Checked when a schedule is written: dateutil walks such a
     rule to the year 9999 before giving up, which must never happen on a search.
@@ -103,21 +129,45 @@ def schedule_happens(schedule: Schedule) -> bool:
     400 years to the weekday (146,097 days, a whole number of weeks), so the rule is
     moved, whole cycles at a time, to start at most 800 years before 9999: its
     occurrences are the same days of the cycle, and the give-up comes ten times sooner.
-    A rule whose first occurrence is more than 400 years away is taken as impossible."""
+    A rule whose first occurrence is more than 400 years away is taken as impossible.
+
+    The answer depends on the rule alone, and a directory repeats the same few rules
+    ("every Tuesday at 14:00") thousands of times: it is remembered."""
     if schedule.freq not in _FREQ or schedule.opens_at is None:
         return True
-    first_day = schedule.dtstart or schedule.valid_from or _ANCHOR
-    cycles = max(0, (date.max.year - 800 - first_day.year) // 400)
-    first_day = first_day.replace(year=first_day.year + 400 * cycles)
+    return _rule_happens(
+        schedule.freq,
+        schedule.interval or 1,
+        schedule.wkst or "",
+        schedule.byday,
+        schedule.bymonthday,
+        schedule.byweekno,
+        schedule.byyearday,
+        datetime.combine(schedule.dtstart or schedule.valid_from or _ANCHOR, schedule.opens_at),
+    )
+
+
+@lru_cache(maxsize=4096)
+def _rule_happens(
+    freq: str,
+    interval: int,
+    wkst: str,
+    byday: str,
+    bymonthday: str,
+    byweekno: str,
+    byyearday: str,
+    start: datetime,
+) -> bool:
+    cycles = max(0, (date.max.year - 800 - start.year) // 400)
     rule = rrule.rrule(
-        _FREQ[schedule.freq],
-        interval=schedule.interval or 1,
-        wkst=_WEEKDAYS.get(schedule.wkst),
-        byweekday=byday_parse(schedule.byday) or None,
-        bymonthday=int_list_parse(schedule.bymonthday, low=1, high=31) or None,
-        byweekno=int_list_parse(schedule.byweekno, low=1, high=53) or None,
-        byyearday=int_list_parse(schedule.byyearday, low=1, high=366) or None,
-        dtstart=datetime.combine(first_day, schedule.opens_at),
+        _FREQ[freq],
+        interval=interval,
+        wkst=_WEEKDAYS.get(wkst),
+        byweekday=byday_parse(byday) or None,
+        bymonthday=int_list_parse(bymonthday, low=1, high=31) or None,
+        byweekno=int_list_parse(byweekno, low=1, high=53) or None,
+        byyearday=int_list_parse(byyearday, low=1, high=366) or None,
+        dtstart=start.replace(year=start.year + 400 * cycles),
         count=1,
         cache=False,
     )

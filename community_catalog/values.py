@@ -8,6 +8,7 @@ what was expected.
 from __future__ import annotations
 
 from datetime import time
+from functools import lru_cache
 from typing import Annotated, Any
 
 import phonenumbers
@@ -38,8 +39,14 @@ def phone_normalize(value: str) -> str:
 
     National numbers are read in `TISSER_PHONE_REGION` (FR unless configured).
     """
+    return _phone_normalize(value, settings.TISSER_PHONE_REGION)
+
+
+@lru_cache(maxsize=8192)
+def _phone_normalize(value: str, region: str) -> str:
+    # A directory gives the same few numbers (an association's desk) to many services.
     try:
-        number = phonenumbers.parse(value, settings.TISSER_PHONE_REGION)
+        number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException:
         raise ValueError(f"{value!r} is not a phone number") from None
     if not phonenumbers.is_possible_number(number):

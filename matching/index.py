@@ -42,10 +42,29 @@ from community_catalog.models import (
 )
 from community_catalog.schedules import WEEKDAY_CODES, OfferRun, offer_run
 from community_catalog.selectors import IDS_PER_QUERY, public_position
-from core.bulk import rows_insert
+from core.bulk import values_insert
 from matching.models import MatchPoint
 
 _CHUNK = 2000
+# What a point is made of: the rest of the rows is not read.
+_READ = (
+    "id",
+    "service_id",
+    "location_id",
+    "capacity_status",
+    "capacity_available",
+    "service__organization_id",
+    "service__status",
+    "service__cost",
+    "service__assured_date",
+    "service__minimum_age",
+    "service__maximum_age",
+    "service__interpretation_services",
+    "service__name",
+    "location__latitude",
+    "location__longitude",
+    "location__is_confidential",
+)
 
 
 def match_points_refresh(service_ids: Iterable[uuid.UUID], *, today: date | None = None) -> int:
@@ -67,14 +86,16 @@ def match_points_rebuild() -> int:
 
 def _refresh(service_ids: list[uuid.UUID], today: date) -> int:
     MatchPoint.objects.filter(service_key__in=[str(i) for i in service_ids]).delete()
+    # Rows, not model instances: a point needs a few columns of three tables.
     sals = list(
         ServiceAtLocation.objects.filter(service_id__in=service_ids)
-        .select_related("service", "location")
         .order_by()
+        .values_list(*_READ, named=True)
     )
     if not sals:
         return 0
     codes = service_codes(service_ids)
+    wanted = set(service_ids)
     location_ids = {sal.location_id for sal in sals}
     service_languages: dict[uuid.UUID, set[str]] = {}
     location_languages: dict[uuid.UUID, set[str]] = {}
@@ -83,7 +104,7 @@ def _refresh(service_ids: list[uuid.UUID], today: date) -> int:
     ).values_list("service_id", "location_id", "code"):
         if not code:
             continue
-        if service_id in service_ids:
+        if service_id in wanted:
             service_languages.setdefault(service_id, set()).add(code)
         if location_id in location_ids:
             location_languages.setdefault(location_id, set()).add(code)
@@ -100,46 +121,46 @@ def _refresh(service_ids: list[uuid.UUID], today: date) -> int:
     runs: dict[tuple[uuid.UUID, ...], OfferRun] = {}
     points = []
     for sal in sals:
-        service, location = sal.service, sal.location
-        if location.latitude is None or location.longitude is None:
+        service_id, location_id = sal.service_id, sal.location_id
+        if sal.location__latitude is None or sal.location__longitude is None:
             continue  # nowhere on the map: cannot be matched by distance
         latitude, longitude = public_position(
-            location.latitude, location.longitude, location.is_confidential
+            sal.location__latitude, sal.location__longitude, sal.location__is_confidential
         )
-        languages = service_languages.get(service.id, set()) | location_languages.get(
-            location.id, set()
+        languages = service_languages.get(service_id, set()) | location_languages.get(
+            location_id, set()
         )
-        if not service_languages.get(service.id):
+        if not service_languages.get(service_id):
             # A service that names no language is run in the catalogue's own
             # (TISSER_CATALOG_LANGUAGE, read when matching): marked "*".
             languages.add("*")
-        own = schedules.get(sal.id) or schedules.get(service.id) or []
+        own = schedules.get(sal.id) or schedules.get(service_id) or []
         # The service's schedules serve each of its places: one walk for all of them.
         run_key = tuple(sorted(s.id for s in own))
         run = runs.get(run_key)
         if run is None:
             run = runs[run_key] = offer_run(own, today=today, horizon_days=horizon)
-        service_codes_ = codes.get(service.id, ServiceCodes((), False))
+        service_codes_ = codes.get(service_id, ServiceCodes((), False))
         points.append(
-            MatchPoint(
-                service_at_location=sal,
-                service_key=str(service.id),
-                organization_key=str(service.organization_id),
-                location_key=str(location.id),
+            dict(
+                service_at_location_id=sal.id,
+                service_key=str(service_id),
+                organization_key=str(sal.service__organization_id),
+                location_key=str(location_id),
                 latitude=latitude,
                 longitude=longitude,
-                active=service.status == Service.Status.ACTIVE,
+                active=sal.service__status == Service.Status.ACTIVE,
                 open=sal.capacity_status != ServiceAtLocation.CapacityStatus.NO_CAPACITY
                 and sal.capacity_available != 0,
                 capacity_status=sal.capacity_status,
-                cost=service.cost,
-                assured_date=service.assured_date,
-                minimum_age=service.minimum_age,
-                maximum_age=service.maximum_age,
+                cost=sal.service__cost,
+                assured_date=sal.service__assured_date,
+                minimum_age=sal.service__minimum_age,
+                maximum_age=sal.service__maximum_age,
                 codes=_listed(service_codes_.codes),
                 code_bits=code_bits(service_codes_.codes),
                 languages=_listed(sorted(languages)),
-                interpretation=bool(service.interpretation_services.strip()),
+                interpretation=bool(sal.service__interpretation_services.strip()),
                 slots=slots_text(own, today=today),
                 weekdays=weekdays_text(own, today=today),
                 refresh_on=refresh_day(own, today=today),
@@ -149,10 +170,10 @@ def _refresh(service_ids: list[uuid.UUID], today: date) -> int:
                 resumes_on=run.resumes_on,
                 starts_on=run.starts_on,
                 unmapped=service_codes_.unmapped,
-                name=service.name[:200],
+                name=sal.service__name[:200],
             )
         )
-    rows_insert(MatchPoint, points)
+    values_insert(MatchPoint, points)
     return len(points)
 
 

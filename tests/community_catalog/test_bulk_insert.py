@@ -27,7 +27,7 @@ from community_catalog.models import (
     Service,
     ServiceAtLocation,
 )
-from core.bulk import rows_insert
+from core.bulk import rows_insert, values_insert
 
 pytestmark = pytest.mark.django_db
 
@@ -134,3 +134,74 @@ def test_objects_written_are_saved_ones() -> None:
     assert Service.objects.get(pk=service.pk).name == "Marche du mardi"
     rows_insert(Service, [])  # nothing to write: no statement
     assert isinstance(service.pk, uuid.UUID)
+
+
+def test_rows_given_as_values_read_back_as_bulk_create_writes_them() -> None:
+    """`values_insert`: the same rows given as `{attname: value}`, the columns left out
+    taking their defaults (an empty string, `{}`, a made id, the time of writing), read
+    back as `bulk_create`'s twin; values of other types than the column's (a string for
+    a UUID, an int for a float, a date as text) are prepared as Django prepares them."""
+    organization = Organization.objects.create(name="Cuisine solidaire")
+    made = Service(
+        organization=organization,
+        name="Atelier soupe",
+        minimum_age=12,
+        assured_date=date(2026, 12, 1),
+    )
+    Service.objects.bulk_create([made])
+    given_id = uuid.uuid4()
+    values_insert(
+        Service,
+        [
+            {
+                "id": given_id,
+                "organization_id": str(organization.id),
+                "name": "Atelier soupe",
+                "minimum_age": 12,
+                "assured_date": "2026-12-01",
+            }
+        ],
+    )
+    written = Service.objects.get(pk=given_id)
+    expected = Service.objects.get(pk=made.pk)
+    for field in Service._meta.concrete_fields:
+        if field.attname in ("id", "created_at", "updated_at", "last_modified"):
+            continue
+        assert getattr(written, field.attname) == getattr(expected, field.attname), field.attname
+    assert written.translations == {}
+    assert written.last_modified is not None
+    # `auto_now_add` and `auto_now` dates are set, over a value given (as `save()` does).
+    org_id = uuid.uuid4()
+    values_insert(Organization, [{"id": org_id, "name": "Jardin", "created_at": None}])
+    org = Organization.objects.get(pk=org_id)
+    assert org.created_at is not None
+    assert org.updated_at is not None
+
+    location_id = uuid.uuid4()
+    values_insert(
+        Location,
+        [
+            {
+                "id": location_id,
+                "organization_id": organization.id,
+                "name": "Cuisine",
+                "latitude": 45,
+            }
+        ],
+    )
+    assert Location.objects.get(pk=location_id).latitude == 45.0
+    assert isinstance(Location.objects.get(pk=location_id).latitude, float)
+
+
+def test_a_value_for_no_column_is_refused_before_anything_is_written() -> None:
+    organization = Organization.objects.create(name="Chorale")
+    with pytest.raises(TypeError, match="organisation"):
+        values_insert(
+            Service,
+            [
+                {"organization_id": organization.id, "name": "Chorale du jeudi"},
+                {"organisation_id": organization.id, "name": "Chorale du vendredi"},
+            ],
+        )
+    assert not Service.objects.filter(organization=organization).exists()
+    values_insert(Service, [])  # nothing to write: no statement
