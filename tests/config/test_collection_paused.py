@@ -1,0 +1,86 @@
+"""`core.bulk.collection_paused`: the cyclic garbage collector is off inside, back on
+after, however the block ends, and only once the last of several blocks (nested or in
+threads) has ended; it stays off after if it was off before.
+
+Written before it ran: each case below states the collector's state expected at each
+point."""
+
+from __future__ import annotations
+
+import gc
+import threading
+
+import pytest
+
+from core.bulk import collection_paused
+
+
+@pytest.fixture(autouse=True)
+def _collector_restored():
+    was = gc.isenabled()
+    yield
+    if was:
+        gc.enable()
+    else:
+        gc.disable()
+
+
+def test_off_inside_and_back_on_after_even_on_an_exception() -> None:
+    gc.enable()
+    with collection_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), collection_paused():
+        raise RuntimeError("a batch that fails")
+    assert gc.isenabled()
+
+
+def test_nested_blocks_and_a_decorated_function() -> None:
+    gc.enable()
+
+    @collection_paused()
+    def inner() -> bool:
+        return gc.isenabled()
+
+    with collection_paused():
+        assert inner() is False
+        assert not gc.isenabled()  # the inner block's end did not turn it back on
+    assert gc.isenabled()
+    assert inner() is False
+    assert gc.isenabled()
+
+
+def test_left_off_when_it_was_off_before() -> None:
+    gc.disable()
+    with collection_paused():
+        pass
+    assert not gc.isenabled()
+
+
+def test_threads_overlapping_turn_it_on_only_when_the_last_ends() -> None:
+    gc.enable()
+    first_in, second_in, first_may_leave, first_left = (threading.Event() for _ in range(4))
+    seen: dict[str, bool] = {}
+
+    def first() -> None:
+        with collection_paused():
+            first_in.set()
+            first_may_leave.wait(5)
+        first_left.set()
+
+    def second() -> None:
+        first_in.wait(5)
+        with collection_paused():
+            second_in.set()
+            first_left.wait(5)
+            seen["after the first left"] = gc.isenabled()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    second_in.wait(5)
+    first_may_leave.set()
+    for t in threads:
+        t.join(10)
+    assert seen == {"after the first left": False}
+    assert gc.isenabled()
