@@ -26,11 +26,12 @@ from __future__ import annotations
 import gc
 import operator
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.db import connections, models, router, transaction
@@ -58,14 +59,27 @@ _UNCHANGED: dict[type[models.Field[Any, Any]], type] = {
 
 @dataclass(frozen=True)
 class _Column:
+    field: models.Field[Any, Any]
     attname: str
-    prepare: Callable[[Any], Any]
     # For `values_insert`: what a column left out holds, made for each row.
     default: Callable[[], Any]
     # `auto_now` (every write) or `auto_now_add` (this one): `pre_save` sets it.
     stamped: bool
     # `pre_save` does no more than read the attribute.
     plain_read: bool
+
+
+@dataclass(frozen=True)
+class _Table:
+    sql: str
+    # For PostgreSQL's COPY.
+    copy_sql: str
+    columns: list[_Column]
+
+    def prepares(self, connection: BaseDatabaseWrapper) -> list[Callable[[Any], Any]]:
+        """Each column's preparation for this connection (the thread's own: nothing
+        kept for the process holds a connection)."""
+        return [_prepare(c.field, connection) for c in self.columns]
 
 
 def _prepare(
@@ -101,52 +115,84 @@ def _default(field: models.Field[Any, Any]) -> Callable[[], Any]:
     return lambda: value
 
 
-# The table and columns of each INSERT statement, for PostgreSQL's COPY.
-_COPY_TARGET: dict[str, tuple[str, str]] = {}
-_tables: dict[tuple[type[models.Model], str, bool], tuple[str, list[_Column]]] = {}
+def _stamp(field: models.Field[Any, Any], now: datetime) -> Any:
+    """What `pre_save` sets an `auto_now`/`auto_now_add` field to."""
+    if isinstance(field, models.DateTimeField):
+        return now
+    if isinstance(field, models.DateField):
+        return date.today()
+    return datetime.now().time()  # a TimeField
+
+
+_tables: dict[tuple[type[models.Model], str, bool], _Table] = {}
 
 
 def _table(
     model: type[models.Model], connection: BaseDatabaseWrapper, *, made_by_database: bool
-) -> tuple[str, list[_Column]]:
+) -> _Table:
     """The table's INSERT statement and its columns, made once per process."""
     key = (model, connection.alias, made_by_database)
     if key not in _tables:
         meta = model._meta
         fields = [f for f in meta.concrete_fields if not (f.primary_key and made_by_database)]
         quote = connection.ops.quote_name
-        names = ", ".join(quote(str(f.column)) for f in fields)
+        table, names = quote(meta.db_table), ", ".join(quote(str(f.column)) for f in fields)
         placeholders = ", ".join(["%s"] * len(fields))
-        # Names from the model, quoted by the backend; every value is a parameter.
-        sql = f"INSERT INTO {quote(meta.db_table)} ({names}) VALUES ({placeholders})"  # noqa: S608
-        _COPY_TARGET[sql] = (quote(meta.db_table), names)
-        columns = [
-            _Column(
-                attname=f.attname,
-                prepare=_prepare(f, connection),
-                default=_default(f),
-                stamped=bool(getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)),
-                plain_read=type(f).pre_save is models.Field.pre_save,
-            )
-            for f in fields
-        ]
-        _tables[key] = (sql, columns)
+        _tables[key] = _Table(
+            # Names from the model, quoted by the backend; every value is a parameter.
+            sql=f"INSERT INTO {table} ({names}) VALUES ({placeholders})",  # noqa: S608
+            copy_sql=f"COPY {table} ({names}) FROM STDIN",
+            columns=[
+                _Column(
+                    field=f,
+                    attname=f.attname,
+                    default=_default(f),
+                    stamped=bool(
+                        getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+                    ),
+                    plain_read=type(f).pre_save is models.Field.pre_save,
+                )
+                for f in fields
+            ],
+        )
     return _tables[key]
 
 
-def _write(model: type[models.Model], alias: str, sql: str, rows: list[tuple[Any, ...]]) -> None:
+def _write(alias: str, table: _Table, rows: list[tuple[Any, ...]]) -> None:
     connection = connections[alias]
     # All the rows or none, even outside a transaction (bulk_create's promise too).
     with transaction.atomic(using=alias, savepoint=False), connection.cursor() as cursor:
         if connection.vendor != "postgresql":
-            cursor.executemany(sql, rows)
+            cursor.executemany(table.sql, rows)
             return
         # PostgreSQL's COPY: the rows streamed as one statement, five times faster than
-        # one INSERT per row even pipelined. The same values, adapted by psycopg.
-        copy_sql = "COPY {} ({}) FROM STDIN".format(*_COPY_TARGET[sql])
-        with connection.wrap_database_errors, cursor.cursor.copy(copy_sql) as copy:
+        # one INSERT per row even pipelined. The same values, adapted by psycopg. It
+        # goes to the driver's cursor, so what Django's cursor does is done here:
+        # refuse to run in a broken transaction, turn errors into Django's, log it.
+        connection.validate_no_broken_transaction()
+        started = time.monotonic()
+        with connection.wrap_database_errors, cursor.cursor.copy(table.copy_sql) as copy:
             for row in rows:
                 copy.write_row(row)
+        if connection.queries_logged:
+            connection.queries_log.append(
+                {
+                    "sql": f"{table.copy_sql} -- {len(rows)} rows",
+                    "time": f"{time.monotonic() - started:.3f}",
+                }
+            )
+
+
+def _made_by_database(meta: Any, keys: list[Any]) -> bool:
+    """Whether the database makes the rows' keys: an auto-increment key none of them
+    gives. Some giving one and others not is refused (the database would be given
+    NULL for the others)."""
+    if not isinstance(meta.pk, models.AutoField):
+        return False
+    given = [key is not None for key in keys]
+    if any(given) and not all(given):
+        raise ValueError(f"{meta.object_name}: give every row's key, or none")
+    return not any(given)
 
 
 def _reader(field: models.Field[Any, Any], *, plain: bool) -> Callable[[Any], Any]:
@@ -162,16 +208,15 @@ def rows_insert(model: type[models.Model], objs: Sequence[Any]) -> None:
     connection = connections[alias]
     meta = model._meta
     # An auto-increment key left unset is the database's to make; one given is kept.
-    made_by_database = isinstance(meta.pk, models.AutoField) and all(o.pk is None for o in objs)
+    made_by_database = _made_by_database(meta, [o.pk for o in objs])
     for obj in objs:
         if obj.pk is None and not isinstance(meta.pk, models.AutoField):
             obj.pk = meta.pk.get_pk_value_on_save(obj)
-    sql, columns = _table(model, connection, made_by_database=made_by_database)
-    fields = {f.attname: f for f in meta.concrete_fields}
-    reads = [_reader(fields[c.attname], plain=c.plain_read) for c in columns]
-    pairs = [(read, column.prepare) for read, column in zip(reads, columns, strict=True)]
+    table = _table(model, connection, made_by_database=made_by_database)
+    reads = [_reader(c.field, plain=c.plain_read) for c in table.columns]
+    pairs = list(zip(reads, table.prepares(connection), strict=True))
     rows = [tuple(prepare(read(obj)) for read, prepare in pairs) for obj in objs]
-    _write(model, alias, sql, rows)
+    _write(alias, table, rows)
     for obj in objs:
         obj._state.adding = False
         obj._state.db = alias
@@ -185,32 +230,25 @@ def values_insert(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) 
     alias = router.db_for_write(model)
     connection = connections[alias]
     meta = model._meta
-    made_by_database = isinstance(meta.pk, models.AutoField) and all(
-        meta.pk.attname not in row for row in rows
-    )
-    sql, columns = _table(model, connection, made_by_database=made_by_database)
-    known = {c.attname for c in columns}
-    now = timezone.now()
-    stamp = {
-        c.attname: now if isinstance(meta.get_field(c.attname), models.DateTimeField) else today
-        for c in columns
-        if c.stamped
-        for today in [date.today()]  # what DateField.pre_save sets
-    }
+    made_by_database = _made_by_database(meta, [row.get(meta.pk.attname) for row in rows])
+    table = _table(model, connection, made_by_database=made_by_database)
+    known = {c.attname for c in table.columns}
+    if made_by_database:
+        known.add(meta.pk.attname)  # given as None by every row: left to the database
     for row in rows:
         if not known.issuperset(row):
             raise TypeError(f"{model.__name__} has no column {sorted(row.keys() - known)}")
     # Column by column: each column's preparation is applied to all its values at once.
+    now = timezone.now()
     values = []
-    for column in columns:
+    for column, prepare in zip(table.columns, table.prepares(connection), strict=True):
         name, default = column.attname, column.default
         if column.stamped:
-            given = [stamp[name]] * len(rows)
+            given = [_stamp(column.field, now)] * len(rows)
         else:
             given = [row[name] if name in row else default() for row in rows]
-        values.append(list(map(column.prepare, given)))
-    prepared = list(zip(*values, strict=True))
-    _write(model, alias, sql, prepared)
+        values.append(list(map(prepare, given)))
+    _write(alias, table, list(zip(*values, strict=True)))
 
 
 _pauses = 0
@@ -242,3 +280,6 @@ def collection_paused() -> Iterator[None]:
             _pauses -= 1
             if _pauses == 0 and _was_enabled:
                 gc.enable()
+                # What the block made and kept is scanned once, here, rather than by the
+                # first collection some other thread happens to set off.
+                gc.collect(0)

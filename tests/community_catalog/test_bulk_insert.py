@@ -205,3 +205,89 @@ def test_a_value_for_no_column_is_refused_before_anything_is_written() -> None:
         )
     assert not Service.objects.filter(organization=organization).exists()
     values_insert(Service, [])  # nothing to write: no statement
+
+
+def test_keys_given_by_some_rows_only_are_refused() -> None:
+    """An auto-increment key given by some rows and not others would hand the database
+    NULL keys: refused, as a whole, before anything is written."""
+    organization = Organization.objects.create(name="Randonnée")
+    service = Service.objects.create(organization=organization, name="Marche")
+    term = ForeignTerm.objects.create(taxonomy="https://annuaire.example.org", code="marche")
+    through = Service.foreign_terms.through
+    with pytest.raises(ValueError, match="every row's key, or none"):
+        values_insert(
+            through,
+            [
+                {"id": 10_000, "service_id": service.id, "foreignterm_id": term.id},
+                {"service_id": service.id, "foreignterm_id": term.id},
+            ],
+        )
+    assert not through.objects.filter(service_id=service.id).exists()
+    # None given for every row: the database makes them.
+    values_insert(through, [{"id": None, "service_id": service.id, "foreignterm_id": term.id}])
+    assert through.objects.get(service_id=service.id).pk is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_what_the_process_keeps_holds_no_connection() -> None:
+    """Found in review: each table's prepared columns were kept for the process with
+    the connection of the thread that first wrote it (kept open, and used by every
+    other thread). A thread writes first here; what is kept afterwards names no
+    connection."""
+    import threading
+
+    from django.db import connections
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    from core import bulk
+
+    bulk._tables.clear()
+
+    def work() -> None:
+        values_insert(Organization, [{"id": uuid.uuid4(), "name": "Atelier vélo"}])
+        connections.close_all()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+
+    def wrappers(value: Any, depth: int = 0) -> list[Any]:
+        if isinstance(value, BaseDatabaseWrapper):
+            return [value]
+        if depth > 4:
+            return []
+        found = []
+        if isinstance(value, list | tuple):
+            for item in value:
+                found += wrappers(item, depth + 1)
+        for cell in getattr(value, "__closure__", None) or ():
+            found += wrappers(cell.cell_contents, depth + 1)
+        for inner in getattr(value, "__dict__", {}).values():
+            if callable(inner) or isinstance(inner, list):
+                for item in inner if isinstance(inner, list) else [inner]:
+                    found += wrappers(item, depth + 1)
+        return found
+
+    kept = list(bulk._tables.values())
+    assert kept
+    assert [w for table in kept for w in wrappers(table)] == []
+    values_insert(Organization, [{"id": uuid.uuid4(), "name": "Atelier couture"}])
+    assert Organization.objects.filter(name__startswith="Atelier").count() == 2
+
+
+def test_the_insert_is_seen_as_a_query_and_refused_in_a_broken_transaction() -> None:
+    """Found in review: PostgreSQL's COPY went to the driver's cursor, unseen by
+    Django's query log, and ran in a broken transaction with the driver's error."""
+    from django.db import connection, transaction
+    from django.db.transaction import TransactionManagementError
+    from django.test.utils import CaptureQueriesContext
+
+    organization = Organization.objects.create(name="Chant")
+    with CaptureQueriesContext(connection) as queries:
+        values_insert(Service, [{"organization_id": organization.id, "name": "Chorale"}])
+    assert any("community_catalog_service" in q["sql"] for q in queries.captured_queries)
+
+    with transaction.atomic():
+        transaction.set_rollback(True)  # as after an error inside the block
+        with pytest.raises(TransactionManagementError):
+            values_insert(Service, [{"organization_id": organization.id, "name": "Chorale"}])
