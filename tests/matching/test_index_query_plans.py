@@ -77,3 +77,30 @@ def test_a_search_near_a_point_reads_by_index_only() -> None:
     ]
     scanning = {q["sql"][:160]: _scans(q["sql"]) for q in selects}
     assert {sql: scans for sql, scans in scanning.items() if scans} == {}
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's plans")
+def test_an_import_reads_by_index_only() -> None:
+    """An import into a catalogue: its ownership checks, its writes' reads and the
+    refresh of what it wrote read no table whole either. Once as new services, once
+    again as an update of the same file with a change."""
+    from community_catalog.hsds import hsds_read
+    from community_catalog.hsds_export import catalog_export
+    from community_catalog.hsds_import import hsds_import
+    from community_catalog.models import Organization
+
+    demo_catalog_load()
+    organization = Organization.objects.order_by("name").first()
+    assert organization is not None
+    exported = catalog_export(Service.objects.filter(organization=organization))["contents"]
+    assert exported
+    for service in exported:
+        service["name"] = f"{service['name']} (bis)"
+    with CaptureQueriesContext(connection) as queries:
+        report = hsds_import(hsds_read(exported), organization=organization)
+    assert report.updated == len(exported)
+    selects = [
+        q for q in queries.captured_queries if q["sql"].lstrip().upper().startswith("SELECT")
+    ]
+    scanning = {q["sql"][:200]: _scans(q["sql"]) for q in selects}
+    assert {sql: scans for sql, scans in scanning.items() if scans} == {}
