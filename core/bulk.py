@@ -278,8 +278,9 @@ def collection_paused() -> Iterator[None]:
     finally:
         with _paused_lock:
             _pauses -= 1
-            if _pauses == 0 and _was_enabled:
+            resumed = _pauses == 0 and _was_enabled
+            if resumed:
                 gc.enable()
-                # What the block made and kept is scanned once, here, rather than by the
-                # first collection some other thread happens to set off.
-                gc.collect(0)
+        if resumed:
+            # Outside the lock: the collection runs finalizers, which may pause it again.
+            gc.collect(0)

@@ -119,10 +119,14 @@ def _refresh(service_ids: list[uuid.UUID], today: date) -> int:
         ).order_by()
         for start in range(0, len(sal_ids), IDS_PER_QUERY)
     )
-    of_services = Schedule.objects.filter(
-        service_id__in=service_ids, service_at_location__isnull=True
+    # By service_id alone: with `service_at_location IS NULL` in the query, SQLite
+    # answers by that index and reads every schedule without a place.
+    of_services = (
+        s
+        for s in Schedule.objects.filter(service_id__in=service_ids).order_by()
+        if s.service_at_location_id is None
     )
-    for schedule in itertools.chain(*at_places, of_services.order_by()):
+    for schedule in itertools.chain(*at_places, of_services):
         owner = schedule.service_at_location_id or schedule.service_id
         if owner is not None:
             schedules.setdefault(owner, []).append(schedule)

@@ -84,3 +84,41 @@ def test_threads_overlapping_turn_it_on_only_when_the_last_ends() -> None:
         t.join(10)
     assert seen == {"after the first left": False}
     assert gc.isenabled()
+
+
+_FINALIZER_PAUSES = """
+import gc
+from core.bulk import collection_paused
+
+@collection_paused()
+def tidy():  # a cleanup that reads or writes a batch
+    pass
+
+class Holder:
+    def __del__(self):
+        tidy()
+
+gc.enable()
+with collection_paused():
+    a = Holder(); a.me = a  # a cycle: only the cyclic collector frees it
+    del a
+print("ok")
+"""
+
+
+def test_a_finalizer_that_pauses_again_does_not_hang_the_end_of_a_pause() -> None:
+    """Found in review: the collection at the end of a pause ran while holding the
+    pause's lock, and a finalizer it ran that pauses again waited on it for ever."""
+    import subprocess
+    import sys
+
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _FINALIZER_PAUSES],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the end of collection_paused deadlocked") from None
+    assert done.stdout.strip() == "ok", done.stderr
