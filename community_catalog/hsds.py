@@ -35,7 +35,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from community_catalog.hsds_records import HsdsService, deadline_check
 from core.bodies import DocumentError, field_path, validation_problems
-from core.bulk import collection_paused
+from core.collector import collection_paused
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "hsds_schema"
 # Problems listed for one document; the invalid records past them are counted, not

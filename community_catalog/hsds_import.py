@@ -36,7 +36,7 @@ from community_catalog.models import (
     ServiceAtLocation,
 )
 from community_catalog.selectors import IDS_PER_QUERY
-from core.bulk import collection_paused
+from core.collector import collection_paused
 from events.outbox import events_record
 
 

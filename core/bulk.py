@@ -2,8 +2,8 @@
 
 Django's `bulk_create` compiles every value of every row into the statement (a third of
 an HSDS import's time went there). Here each table's statement is made once, with every
-value a parameter, and the rows go to the driver's `executemany`, which runs that one
-prepared statement for all of them (psycopg in pipeline mode), all or nothing.
+value a parameter, and the rows go to SQLite's `executemany` (one prepared statement for
+all of them) or PostgreSQL's `COPY`, all or nothing.
 
 Values are prepared as `bulk_create` prepares them (`pre_save`, then
 `get_db_prep_save`), except where that is known to hand the value over unchanged: a
@@ -23,13 +23,10 @@ needed afterwards.
 
 from __future__ import annotations
 
-import gc
 import operator
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -249,38 +246,3 @@ def values_insert(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) 
             given = [row[name] if name in row else default() for row in rows]
         values.append(list(map(prepare, given)))
     _write(alias, table, list(zip(*values, strict=True)))
-
-
-_pauses = 0
-_paused_lock = threading.Lock()
-_was_enabled = False
-
-
-@contextmanager
-def collection_paused() -> Iterator[None]:
-    """Run a bulk read or write without Python's cyclic garbage collector.
-
-    Checking a directory's records makes hundreds of thousands of small objects, and
-    each of the collector's passes scans every object alive, the whole document
-    included: half the time of checking HSDS records went there. Reference counting
-    still frees what is no longer used; only cycles wait until the block ends. Meant
-    for work bounded in size (an import's batch), and safe when nested or run in
-    several threads at once: the collector comes back when the last block ends, if it
-    was on when the first began."""
-    global _pauses, _was_enabled
-    with _paused_lock:
-        if _pauses == 0:
-            _was_enabled = gc.isenabled()
-            gc.disable()
-        _pauses += 1
-    try:
-        yield
-    finally:
-        with _paused_lock:
-            _pauses -= 1
-            resumed = _pauses == 0 and _was_enabled
-            if resumed:
-                gc.enable()
-        if resumed:
-            # Outside the lock: the collection runs finalizers, which may pause it again.
-            gc.collect(0)

@@ -46,7 +46,7 @@ from community_catalog.hsds_export import (
 )
 from community_catalog.hsds_import import hsds_import
 from community_catalog.models import Location, Organization, Service, ServiceProvenance
-from core.bulk import collection_paused
+from core.collector import collection_paused
 from events.outbox import EventDraft, events_record
 from harvest.feeds import Fetch, SourceFailed, entries, fetcher, is_url
 from harvest.models import HarvestedObject, HarvestedRecord, HarvestRun, HarvestSource
@@ -239,7 +239,7 @@ class _Harvest:
 
     def _write(self, pending: list[_Pending]) -> None:
         # A batch's records, checked, written and read back: bounded work that makes
-        # many objects (core.bulk.collection_paused).
+        # many objects (core.collector).
         with collection_paused(), transaction.atomic():
             reviews = self._local_edits_keep(pending)
             shared = self._shared_edits_keep(pending, reviews)

@@ -19,8 +19,6 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ from urllib.parse import unquote, urlsplit
 import fontpkg_atkinson_hyperlegible
 from django.conf import settings
 
+from core.collector import collection_paused
 from slips.content import sample_slips_html
 from slips.render_process import RenderProcess
 
@@ -65,7 +64,9 @@ class SlipRenderer:
             logger.info("slip renderer ready in %.0f ms", (time.perf_counter() - started) * 1000)
 
     def render(self, html: str) -> bytes:
-        with self._lock, _collector_paused():
+        # The young generations swept after each render (docs/benchmarks.md has the
+        # figures, and says where their history is).
+        with self._lock, collection_paused(sweep=1):
             document = self._html_class(
                 string=html, base_url=SLIP_ASSETS.as_uri() + "/", url_fetcher=self.fetcher
             )
@@ -81,29 +82,6 @@ class SlipRenderer:
         templates and caches are loaded before real work."""
         for html in sample_slips_html():
             self.render(html)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Keep Python's cyclic garbage collector out of a render, then sweep the young
-    generations once it is done. A slip allocates hundreds of thousands of short-lived
-    objects; left alone, the collector runs dozens of times inside each render, and a
-    full collection now and then adds tens of milliseconds to whichever slip it lands
-    in (docs/benchmarks.md has the figures, and says where their history is).
-
-    The pause is process-wide: other threads run without cyclic collection while a slip
-    renders (reference counting still frees almost everything), for at most one render
-    of one slip (a day's batch is put together from the stored slips, without rendering:
-    `slips.batch`). The collector is back on before the sweep, so an exception
-    raised inside the sweep cannot leave it off."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-        gc.collect(1)
 
 
 def _font_faces() -> str:

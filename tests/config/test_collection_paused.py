@@ -1,6 +1,7 @@
-"""`core.bulk.collection_paused`: the cyclic garbage collector is off inside, back on
-after, however the block ends, and only once the last of several blocks (nested or in
-threads) has ended; it stays off after if it was off before.
+"""`core.collector.collection_paused`, every pause of the process (an import's batch, a
+slip's render): the cyclic garbage collector is off inside, back on after, however the
+block ends, and only once the last of several blocks (nested or in threads) has ended;
+it stays off after if it was off before.
 
 Written before it ran: each case below states the collector's state expected at each
 point."""
@@ -12,7 +13,7 @@ import threading
 
 import pytest
 
-from core.bulk import collection_paused
+from core.collector import collection_paused
 
 
 @pytest.fixture(autouse=True)
@@ -88,7 +89,7 @@ def test_threads_overlapping_turn_it_on_only_when_the_last_ends() -> None:
 
 _FINALIZER_PAUSES = """
 import gc
-from core.bulk import collection_paused
+from core.collector import collection_paused
 
 @collection_paused()
 def tidy():  # a cleanup that reads or writes a batch
@@ -122,3 +123,19 @@ def test_a_finalizer_that_pauses_again_does_not_hang_the_end_of_a_pause() -> Non
     except subprocess.TimeoutExpired:
         raise AssertionError("the end of collection_paused deadlocked") from None
     assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_the_oldest_sweep_asked_is_done_when_the_last_block_ends() -> None:
+    """A slip's render asks for the young two generations to be swept, an import's
+    batch for the youngest: both inside one another, the render's is done, once, when
+    the outer block ends (and not when the inner one does)."""
+    gc.enable()
+    gc.collect()
+    with collection_paused():
+        with collection_paused(sweep=1):
+            pass
+        junk: list[list[int]] = [[] for _ in range(2000)]
+        del junk
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    assert gc.get_count()[1] == 0  # generation 1 was collected at the end
