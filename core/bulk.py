@@ -8,27 +8,31 @@ all of them) or PostgreSQL's `COPY`, all or nothing.
 Values are prepared as `bulk_create` prepares them (`pre_save`, then
 `get_db_prep_save`), except where that is known to hand the value over unchanged: a
 `str` for a plain text column, an `int` for an integer one, a UUID on a backend that
-stores UUIDs natively (its hex elsewhere), `None`. Each column's preparation is
-worked out once per table and backend, not once per value.
+stores UUIDs natively (its hex elsewhere), `None`; a date, a time or an aware datetime
+goes straight to the backend's adaptation, where `get_db_prep_save` takes it. Each
+column's preparation is worked out once per table and backend, not once per value.
 
 - `rows_insert(model, objs)` writes model instances, which are marked saved.
 - `values_insert(model, rows)` writes rows given as `{attname: value}` (`service_id`,
   not `service`), without making a model instance for each: a column left out takes
   the field's default, and `auto_now`/`auto_now_add` dates are set as `save()` would.
 
-Like `bulk_create`: no signals, no `save()`. Unlike it: ids made by the database (an
-auto-increment key left unset) are not read back, so rows of such a model must not be
-needed afterwards.
+Like `bulk_create`: no signals, no `save()`. Keys made by the database (an
+auto-increment key left unset) are set on the instances `rows_insert` writes, as
+`bulk_create` sets them: PostgreSQL's sequence gives them before the rows are copied;
+SQLite gives them while inserting, one more than the table's largest each time, with the
+table locked by the transaction (`transaction_mode` IMMEDIATE), so the last one read back
+names them all. `values_insert` does not read them back.
 """
 
 from __future__ import annotations
 
 import operator
-import time
+import time as clock
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from django.db import connections, models, router, transaction
@@ -51,6 +55,8 @@ _UNCHANGED: dict[type[models.Field[Any, Any]], type] = {
     models.PositiveBigIntegerField: int,
     models.BooleanField: bool,
     models.FloatField: float,
+    models.AutoField: int,
+    models.BigAutoField: int,
 }
 
 
@@ -95,6 +101,19 @@ def _prepare(
             return None if value is None else general(value)
 
         return uuid_value
+    ops = connection.ops
+    if type(target) is models.DateField:
+        # What `get_db_prep_save` comes to for a date: the backend's adaptation.
+        return lambda v: ops.adapt_datefield_value(v) if type(v) is date else general(v)
+    if type(target) is models.TimeField:
+        return lambda v: ops.adapt_timefield_value(v) if type(v) is time else general(v)
+    if type(target) is models.DateTimeField:
+        # An aware datetime (a naive one is warned about and made aware: `general`).
+        return lambda v: (
+            ops.adapt_datetimefield_value(v)
+            if type(v) is datetime and v.tzinfo is not None
+            else general(v)
+        )
     unchanged = _UNCHANGED.get(type(target))
     if unchanged is None:
         return general
@@ -155,19 +174,21 @@ def _table(
     return _tables[key]
 
 
-def _write(alias: str, table: _Table, rows: list[tuple[Any, ...]]) -> None:
+def _write(alias: str, table: _Table, rows: list[tuple[Any, ...]]) -> int | None:
+    """Write the rows; on SQLite, return the last key the database made (if it made any)."""
     connection = connections[alias]
     # All the rows or none, even outside a transaction (bulk_create's promise too).
     with transaction.atomic(using=alias, savepoint=False), connection.cursor() as cursor:
         if connection.vendor != "postgresql":
             cursor.executemany(table.sql, rows)
-            return
+            cursor.execute("SELECT last_insert_rowid()")
+            return int(cursor.fetchone()[0])
         # PostgreSQL's COPY: the rows streamed as one statement, five times faster than
         # one INSERT per row even pipelined. The same values, adapted by psycopg. It
         # goes to the driver's cursor, so what Django's cursor does is done here:
         # refuse to run in a broken transaction, turn errors into Django's, log it.
         connection.validate_no_broken_transaction()
-        started = time.monotonic()
+        started = clock.monotonic()
         with connection.wrap_database_errors, cursor.cursor.copy(table.copy_sql) as copy:
             for row in rows:
                 copy.write_row(row)
@@ -175,9 +196,10 @@ def _write(alias: str, table: _Table, rows: list[tuple[Any, ...]]) -> None:
             connection.queries_log.append(
                 {
                     "sql": f"{table.copy_sql} -- {len(rows)} rows",
-                    "time": f"{time.monotonic() - started:.3f}",
+                    "time": f"{clock.monotonic() - started:.3f}",
                 }
             )
+        return None
 
 
 def _made_by_database(meta: Any, keys: list[Any]) -> bool:
@@ -209,14 +231,35 @@ def rows_insert(model: type[models.Model], objs: Sequence[Any]) -> None:
     for obj in objs:
         if obj.pk is None and not isinstance(meta.pk, models.AutoField):
             obj.pk = meta.pk.get_pk_value_on_save(obj)
+    if made_by_database and connection.vendor == "postgresql":
+        # COPY returns nothing: the sequence gives the keys first.
+        for obj, key in zip(objs, _keys_reserve(connection, meta, len(objs)), strict=True):
+            obj.pk = key
+        made_by_database = False
     table = _table(model, connection, made_by_database=made_by_database)
     reads = [_reader(c.field, plain=c.plain_read) for c in table.columns]
     pairs = list(zip(reads, table.prepares(connection), strict=True))
     rows = [tuple(prepare(read(obj)) for read, prepare in pairs) for obj in objs]
-    _write(alias, table, rows)
+    last = _write(alias, table, rows)
+    if made_by_database:
+        # SQLite: each key one more than the largest, the table locked by the write.
+        if last is None:
+            raise RuntimeError(f"{model.__name__}: the database did not say its last key")
+        for key, obj in enumerate(objs, start=last - len(objs) + 1):
+            obj.pk = key
     for obj in objs:
         obj._state.adding = False
         obj._state.db = alias
+
+
+def _keys_reserve(connection: BaseDatabaseWrapper, meta: Any, count: int) -> list[int]:
+    """`count` keys from the sequence of a PostgreSQL auto-increment key, in order."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [connection.ops.quote_name(meta.db_table), meta.pk.column, count],
+        )
+        return sorted(int(key) for (key,) in cursor.fetchall())
 
 
 def values_insert(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) -> None:

@@ -122,6 +122,37 @@ def test_a_key_the_database_makes_and_a_date_set_on_insert() -> None:
     assert list(service.foreign_terms.all()) == [term]
 
 
+def test_keys_the_database_makes_name_the_rows_written() -> None:
+    """Written before it ran: each instance gets the key of its own row (as
+    `bulk_create` sets them), in the order given, above every key used before, even one
+    whose row was deleted; a row created afterwards gets a larger one still."""
+    from events.models import Event
+
+    def event(n: int) -> Event:
+        return Event(
+            type="service.updated", aggregate_type="service", aggregate_id=uuid.UUID(int=n)
+        )
+
+    before = [Event.objects.create(type="x", aggregate_type="service", aggregate_id=uuid.uuid4())]
+    before.append(
+        Event.objects.create(type="x", aggregate_type="service", aggregate_id=uuid.uuid4())
+    )
+    highest = before[-1].pk
+    before[-1].delete()
+    events = [event(n) for n in range(1, 251)]
+
+    rows_insert(Event, events)
+
+    keys = [e.pk for e in events]
+    assert keys == sorted(keys)
+    assert len(set(keys)) == 250
+    assert keys[0] > highest
+    stored = dict(Event.objects.filter(pk__in=keys).values_list("pk", "aggregate_id"))
+    assert stored == {e.pk: e.aggregate_id for e in events}
+    later = Event.objects.create(type="x", aggregate_type="service", aggregate_id=uuid.uuid4())
+    assert later.pk > keys[-1]
+
+
 def test_objects_written_are_saved_ones() -> None:
     organization = Organization.objects.create(name="Marche")
     service = Service(organization=organization, name="Marche du lundi")
