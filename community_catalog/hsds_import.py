@@ -37,6 +37,7 @@ from community_catalog.models import (
 )
 from community_catalog.selectors import IDS_PER_QUERY
 from core.collector import collection_paused
+from core.lookups import any_of
 from events.outbox import events_record
 
 
@@ -74,14 +75,23 @@ def _pairs(rows: Any, *, where: str, ids: set[uuid.UUID], key: str, value: str) 
     listed = list(ids)
     for start in range(0, len(listed), IDS_PER_QUERY):
         chunk = listed[start : start + IDS_PER_QUERY]
-        found.update(rows.filter(**{f"{where}__in": chunk}).values_list(key, value))
+        found.update(rows.filter(any_of(where, chunk)).values_list(key, value))
     return found
 
 
-def _owner_problems(
-    read: ReadResult, organization: Organization | None
-) -> dict[int, list[RecordProblem]]:
-    """Records that would touch another organisation's data, by record index."""
+@dataclass
+class _Known:
+    """What the database already holds of a document's ids."""
+
+    service_owner: dict[uuid.UUID, uuid.UUID]
+    location_owner: dict[uuid.UUID, uuid.UUID]
+    # service_at_location id → (service id, location id)
+    sals: dict[uuid.UUID, tuple[uuid.UUID, uuid.UUID]]
+    # A place referrals were sent to, by its service: it cannot disappear from under them.
+    referred_by_service: dict[uuid.UUID, list[uuid.UUID]]
+
+
+def _known(read: ReadResult) -> _Known:
     service_ids = {r.id for _, r in read.records}
     location_ids = {
         sal.target_location_id for _, r in read.records for sal in r.service_at_locations
@@ -90,20 +100,17 @@ def _owner_problems(
     service_owner = _pairs(
         Service.objects, where="id", ids=service_ids, key="id", value="organization_id"
     )
-    location_owner = _pairs(
-        Location.objects, where="id", ids=location_ids, key="id", value="organization_id"
-    )
-    sal_service = _pairs(
-        ServiceAtLocation.objects, where="id", ids=sal_ids, key="id", value="service_id"
-    )
-    sal_location = _pairs(
-        ServiceAtLocation.objects, where="id", ids=sal_ids, key="id", value="location_id"
-    )
-    # A place where referrals were sent cannot disappear from under them.
+    sals: dict[uuid.UUID, tuple[uuid.UUID, uuid.UUID]] = {}
+    listed = list(sal_ids)
+    for start in range(0, len(listed), IDS_PER_QUERY):
+        rows = ServiceAtLocation.objects.filter(any_of("id", listed[start : start + IDS_PER_QUERY]))
+        for sal_id, service_id, location_id in rows.values_list("id", "service_id", "location_id"):
+            sals[sal_id] = (service_id, location_id)
+    # Only services already there can have places people were referred to.
     referred = _pairs(
         ServiceAtLocation.objects.filter(matches__isnull=False).distinct(),
         where="service_id",
-        ids=service_ids,
+        ids=set(service_owner),
         key="id",
         value="service_id",
     )
@@ -111,6 +118,22 @@ def _owner_problems(
     for sal_id, service_id in referred.items():
         if sal_id not in sal_ids:
             referred_by_service.setdefault(service_id, []).append(sal_id)
+    return _Known(
+        service_owner=service_owner,
+        location_owner=_pairs(
+            Location.objects, where="id", ids=location_ids, key="id", value="organization_id"
+        ),
+        sals=sals,
+        referred_by_service=referred_by_service,
+    )
+
+
+def _owner_problems(
+    read: ReadResult, organization: Organization | None, known: _Known
+) -> dict[int, list[RecordProblem]]:
+    """Records that would touch another organisation's data, by record index."""
+    service_owner, location_owner = known.service_owner, known.location_owner
+    referred_by_service = known.referred_by_service
     problems: dict[int, list[RecordProblem]] = {}
     for index, record in read.records:
         owner = organization.id if organization else record.owner_id
@@ -130,9 +153,10 @@ def _owner_problems(
                 "keep it in the file (set the service's status to end it)",
             )
         for i, sal in enumerate(record.service_at_locations):
-            if sal_service.get(sal.id, record.id) != record.id:
+            service_id, location_id = known.sals.get(sal.id, (record.id, sal.target_location_id))
+            if service_id != record.id:
                 refuse(f"service_at_locations[{i}].id", "this id belongs to another service")
-            elif sal_location.get(sal.id, sal.target_location_id) != sal.target_location_id:
+            elif location_id != sal.target_location_id:
                 # A service at a place is that place: referrals point at it.
                 refuse(
                     f"service_at_locations[{i}].location_id",
@@ -166,7 +190,8 @@ def hsds_import(
     """Import the checked records of a document for `organization` (None: an operator's
     import, where each service names its organization, created when new)."""
     report = ImportReport(dry_run=dry_run)
-    owner_problems = _owner_problems(read, organization)
+    known = _known(read)
+    owner_problems = _owner_problems(read, organization, known)
     invalid = read.invalid | owner_problems.keys()
     _problems_list(
         report, read, [p for found in owner_problems.values() for p in found], invalid=invalid
@@ -177,15 +202,8 @@ def hsds_import(
         raise ImportRejected(report)
 
     records = [(i, r) for i, r in read.records if i not in invalid]
-    service_ids = {r.id for _, r in records}
-    existing = set(_pairs(Service.objects, where="id", ids=service_ids, key="id", value="id"))
-    location_ids = {sal.target_location_id for _, r in records for sal in r.service_at_locations}
-    writer = ImportWriter(
-        organization=organization,
-        known_locations=set(
-            _pairs(Location.objects, where="id", ids=location_ids, key="id", value="id")
-        ),
-    )
+    existing = known.service_owner.keys()
+    writer = ImportWriter(organization=organization, known_locations=set(known.location_owner))
     with transaction.atomic():
         writer.foreign_terms_prepare(r for _, r in records)
         for index, record in records:

@@ -255,7 +255,7 @@ class ImportWriter:
             Service, id=record.id, organization_id=owner.id, **self._service_fields(record)
         )
         self._service_children(record, record.id, owner)
-        self.events.append(_event("service.updated", record.id, {"action": "created"}))
+        self.events.append(_event("service.updated", record.id, owner.id, {"action": "created"}))
         if len(self.rows) >= _BATCH:
             self.rows.flush()
         return {"id": str(record.id), "name": record.name, "action": "created"}
@@ -403,12 +403,28 @@ class ImportWriter:
             return {**outcome, "action": "unchanged"}
         transaction.savepoint_commit(savepoint)
         self.events.append(
-            _event("service.updated", service.id, {"action": "updated", "changes": changes})
+            _event(
+                "service.updated",
+                service.id,
+                service.organization_id,
+                {"action": "updated", "changes": changes},
+            )
         )
         if "service_at_locations" in changes and _capacities(before) != _capacities(after):
-            self.events.append(_event("capacity.changed", service.id, {"source": "import"}))
+            self.events.append(
+                _event(
+                    "capacity.changed", service.id, service.organization_id, {"source": "import"}
+                )
+            )
         if after["status"] != before["status"] and after["status"] != Service.Status.ACTIVE:
-            self.events.append(_event("service.closed", service.id, {"status": after["status"]}))
+            self.events.append(
+                _event(
+                    "service.closed",
+                    service.id,
+                    service.organization_id,
+                    {"status": after["status"]},
+                )
+            )
         return {**outcome, "action": "updated", "changes": changes}
 
     def _service_replace(self, record: HsdsService) -> Service:
@@ -539,8 +555,17 @@ def location_write(data: HsdsLocation, owner: Organization) -> Location:
     return location
 
 
-def _event(type: str, service_id: uuid.UUID, payload: dict[str, Any]) -> EventDraft:
-    return EventDraft(type=type, aggregate_type="service", aggregate_id=service_id, payload=payload)
+def _event(
+    type: str, service_id: uuid.UUID, organization_id: uuid.UUID, payload: dict[str, Any]
+) -> EventDraft:
+    """An event of a service, for its organisation's feed and webhooks."""
+    return EventDraft(
+        type=type,
+        aggregate_type="service",
+        aggregate_id=service_id,
+        payload=payload,
+        organization_id=organization_id,
+    )
 
 
 def _capacities(exported: dict[str, Any]) -> list[Any]:

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 
 from community_catalog.models import Crosswalk, Service, TaxonomyTerm
+from core.lookups import any_of
 
 
 @dataclass(frozen=True)
@@ -21,12 +22,12 @@ def service_codes(service_ids: list[uuid.UUID]) -> dict[uuid.UUID, ServiceCodes]
     taxonomies map to (a crosswalk row, else a code equal to a Tisser code)."""
     own: dict[uuid.UUID, set[str]] = {}
     for service_id, code in Service.taxonomy_terms.through.objects.filter(
-        service_id__in=service_ids
+        any_of("service_id", service_ids)
     ).values_list("service_id", "taxonomyterm__code"):
         own.setdefault(service_id, set()).add(code)
     carried: dict[uuid.UUID, list[tuple[str, str]]] = {}
     for service_id, taxonomy, code in Service.foreign_terms.through.objects.filter(
-        service_id__in=service_ids
+        any_of("service_id", service_ids)
     ).values_list("service_id", "foreignterm__taxonomy", "foreignterm__code"):
         carried.setdefault(service_id, []).append((taxonomy, code))
     keys = {key for pairs in carried.values() for key in pairs}

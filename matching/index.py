@@ -44,6 +44,7 @@ from community_catalog.models import (
 from community_catalog.schedules import WEEKDAY_CODES, OfferRun, offer_run
 from community_catalog.selectors import IDS_PER_QUERY, public_position
 from core.bulk import values_insert
+from core.lookups import any_of
 from matching.models import MatchPoint
 
 _CHUNK = 2000
@@ -86,10 +87,10 @@ def match_points_rebuild() -> int:
 
 
 def _refresh(service_ids: list[uuid.UUID], today: date) -> int:
-    MatchPoint.objects.filter(service_key__in=[str(i) for i in service_ids]).delete()
+    MatchPoint.objects.filter(any_of("service_key", [str(i) for i in service_ids])).delete()
     # Rows, not model instances: a point needs a few columns of three tables.
     sals = list(
-        ServiceAtLocation.objects.filter(service_id__in=service_ids)
+        ServiceAtLocation.objects.filter(any_of("service_id", service_ids))
         .order_by()
         .values_list(*_READ, named=True)
     )
@@ -101,7 +102,7 @@ def _refresh(service_ids: list[uuid.UUID], today: date) -> int:
     service_languages: dict[uuid.UUID, set[str]] = {}
     location_languages: dict[uuid.UUID, set[str]] = {}
     for service_id, location_id, code in Language.objects.filter(
-        Q(service_id__in=service_ids) | Q(location_id__in=location_ids)
+        any_of("service_id", service_ids) | any_of("location_id", location_ids)
     ).values_list("service_id", "location_id", "code"):
         if not code:
             continue
@@ -115,7 +116,7 @@ def _refresh(service_ids: list[uuid.UUID], today: date) -> int:
     sal_ids = [sal.id for sal in sals]
     at_places = (
         Schedule.objects.filter(
-            service_at_location_id__in=sal_ids[start : start + IDS_PER_QUERY]
+            any_of("service_at_location_id", sal_ids[start : start + IDS_PER_QUERY])
         ).order_by()
         for start in range(0, len(sal_ids), IDS_PER_QUERY)
     )
@@ -123,7 +124,7 @@ def _refresh(service_ids: list[uuid.UUID], today: date) -> int:
     # answers by that index and reads every schedule without a place.
     of_services = (
         s
-        for s in Schedule.objects.filter(service_id__in=service_ids).order_by()
+        for s in Schedule.objects.filter(any_of("service_id", service_ids)).order_by()
         if s.service_at_location_id is None
     )
     for schedule in itertools.chain(*at_places, of_services):
