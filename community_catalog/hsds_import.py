@@ -23,6 +23,7 @@ from typing import Any
 
 from django.db import transaction
 
+from community_catalog.changes import rows_written
 from community_catalog.hsds import (
     PROBLEMS_LISTED,
     ReadResult,
@@ -218,7 +219,9 @@ def hsds_import(
         writer.rows.flush()
         writer.location_changes_announce()
         if writer.events:
-            events_record(writer.events)
+            # What derives from the catalogue builds from the rows written, not read back.
+            with rows_written(writer.rows.written):
+                events_record(writer.events)
         if dry_run:
             transaction.set_rollback(True)
     report.warnings, report.more_warnings = _listed(

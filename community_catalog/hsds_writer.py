@@ -70,6 +70,8 @@ class ImportRows:
 
     def __init__(self) -> None:
         self.pending: dict[type[Any], list[dict[str, Any]]] = {model: [] for model in self.ORDER}
+        # Every row flushed so far (`community_catalog.changes.rows_written`).
+        self.written: dict[type[Any], list[dict[str, Any]]] = {model: [] for model in self.ORDER}
 
     def add(self, model: type[Any], **values: Any) -> None:
         self.pending[model].append(values)
@@ -81,6 +83,7 @@ class ImportRows:
         for model in self.ORDER:
             if self.pending[model]:
                 values_insert(model, self.pending[model])
+                self.written[model].extend(self.pending[model])
                 self.pending[model] = []
 
     # Nested HSDS objects, under their owner (`service_id=…`, `location_id=…`) ----------

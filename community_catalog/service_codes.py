@@ -30,6 +30,16 @@ def service_codes(service_ids: list[uuid.UUID]) -> dict[uuid.UUID, ServiceCodes]
         any_of("service_id", service_ids)
     ).values_list("service_id", "foreignterm__taxonomy", "foreignterm__code"):
         carried.setdefault(service_id, []).append((taxonomy, code))
+    return codes_mapped(service_ids, own, carried)
+
+
+def codes_mapped(
+    service_ids: list[uuid.UUID],
+    own: dict[uuid.UUID, set[str]],
+    carried: dict[uuid.UUID, list[tuple[str, str]]],
+) -> dict[uuid.UUID, ServiceCodes]:
+    """Each service's codes from its own Tisser codes and the (taxonomy, code) terms of
+    other taxonomies it carries."""
     keys = {key for pairs in carried.values() for key in pairs}
     mapped: dict[tuple[str, str], set[str]] = {}
     if keys:

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from community_catalog.service_codes import ServiceCodes, service_codes
+from community_catalog.changes import WrittenRows, rows_written_now
+from community_catalog.service_codes import ServiceCodes, codes_mapped, service_codes
 
 if TYPE_CHECKING:
     from events.models import Event
@@ -27,19 +28,25 @@ if TYPE_CHECKING:
 import itertools
 import uuid
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, timedelta
+from types import SimpleNamespace
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Model, Q
 from django.utils import timezone
 
 from community_catalog.models import (
+    ForeignTerm,
     Language,
+    Location,
     Schedule,
     Service,
     ServiceAtLocation,
+    TaxonomyTerm,
 )
 from community_catalog.schedules import WEEKDAY_CODES, OfferRun, offer_run
 from community_catalog.selectors import IDS_PER_QUERY, public_position
@@ -86,8 +93,43 @@ def match_points_rebuild() -> int:
     return match_points_refresh(Service.objects.values_list("id", flat=True).order_by("id"))
 
 
+@dataclass
+class _Source:
+    """What the points of some services are made of."""
+
+    # Each service at a place, with the attributes named in `_READ`.
+    sals: list[Any] = field(default_factory=list)
+    service_languages: dict[uuid.UUID, set[str]] = field(default_factory=dict)
+    location_languages: dict[uuid.UUID, set[str]] = field(default_factory=dict)
+    # By service_at_location id, or by service id for a service's own schedules.
+    schedules: dict[uuid.UUID, list[Any]] = field(default_factory=dict)
+    codes: dict[uuid.UUID, ServiceCodes] = field(default_factory=dict)
+
+    def add(self, other: _Source) -> None:
+        self.sals.extend(other.sals)
+        for mine, theirs in (
+            (self.service_languages, other.service_languages),
+            (self.location_languages, other.location_languages),
+        ):
+            for key, codes in theirs.items():
+                mine.setdefault(key, set()).update(codes)
+        self.schedules.update(other.schedules)
+        self.codes.update(other.codes)
+
+
 def _refresh(service_ids: list[uuid.UUID], today: date) -> int:
     MatchPoint.objects.filter(any_of("service_key", [str(i) for i in service_ids])).delete()
+    # Services an import has just created come from the rows it wrote; others are read.
+    source, built = _Source(), _from_rows(rows_written_now(), service_ids)
+    if built is not None:
+        source, done = built
+        service_ids = [i for i in service_ids if i not in done]
+    if service_ids:
+        source.add(_read(service_ids))
+    return _points_write(source, today)
+
+
+def _read(service_ids: list[uuid.UUID]) -> _Source:
     # Rows, not model instances: a point needs a few columns of three tables.
     sals = list(
         ServiceAtLocation.objects.filter(any_of("service_id", service_ids))
@@ -95,22 +137,19 @@ def _refresh(service_ids: list[uuid.UUID], today: date) -> int:
         .values_list(*_READ, named=True)
     )
     if not sals:
-        return 0
-    codes = service_codes(service_ids)
+        return _Source()
+    source = _Source(sals=sals, codes=service_codes(service_ids))
     wanted = set(service_ids)
     location_ids = {sal.location_id for sal in sals}
-    service_languages: dict[uuid.UUID, set[str]] = {}
-    location_languages: dict[uuid.UUID, set[str]] = {}
     for service_id, location_id, code in Language.objects.filter(
         any_of("service_id", service_ids) | any_of("location_id", location_ids)
     ).values_list("service_id", "location_id", "code"):
         if not code:
             continue
         if service_id in wanted:
-            service_languages.setdefault(service_id, set()).add(code)
+            source.service_languages.setdefault(service_id, set()).add(code)
         if location_id in location_ids:
-            location_languages.setdefault(location_id, set()).add(code)
-    schedules: dict[uuid.UUID, list[Schedule]] = {}
+            source.location_languages.setdefault(location_id, set()).add(code)
     # Two queries, each on its own index: one OR across the join made SQLite read every
     # schedule of the catalogue, for every change of every service.
     sal_ids = [sal.id for sal in sals]
@@ -130,8 +169,140 @@ def _refresh(service_ids: list[uuid.UUID], today: date) -> int:
     for schedule in itertools.chain(*at_places, of_services):
         owner = schedule.service_at_location_id or schedule.service_id
         if owner is not None:
-            schedules.setdefault(owner, []).append(schedule)
+            source.schedules.setdefault(owner, []).append(schedule)
+    return source
 
+
+def _complete(model: type[Model]) -> Callable[[Mapping[str, Any]], SimpleNamespace]:
+    """A row as written, with the columns it left out at their defaults (as stored)."""
+    defaults = {
+        f.attname: f.get_default() for f in model._meta.concrete_fields if not f.primary_key
+    }
+    return lambda row: SimpleNamespace(**{**defaults, **row})
+
+
+def _from_rows(
+    written: WrittenRows | None, service_ids: list[uuid.UUID]
+) -> tuple[_Source, set[uuid.UUID]] | None:
+    """The source of the services among `service_ids` an import created, from the rows
+    it wrote (`community_catalog.changes.rows_written`), and their ids; None when there
+    are none. Places the import did not write (they were there before) are read."""
+    if not written:
+        return None
+    wanted = set(service_ids)
+    services = {row["id"]: row for row in written.get(Service, ()) if row["id"] in wanted}
+    if not services:
+        return None
+    service_row = _complete(Service)
+    sal_rows = [r for r in written.get(ServiceAtLocation, ()) if r["service_id"] in services]
+    location_ids = {r["location_id"] for r in sal_rows}
+    places: dict[uuid.UUID, tuple[Any, ...]] = {
+        r["id"]: (r.get("latitude"), r.get("longitude"), r.get("is_confidential", False))
+        for r in written.get(Location, ())
+        if r["id"] in location_ids
+    }
+    earlier = sorted(location_ids - places.keys())
+    for start in range(0, len(earlier), IDS_PER_QUERY):
+        chunk = earlier[start : start + IDS_PER_QUERY]
+        for location_id, *place in Location.objects.filter(any_of("id", chunk)).values_list(
+            "id", "latitude", "longitude", "is_confidential"
+        ):
+            places[location_id] = tuple(place)
+    source = _Source()
+    sal_row = _complete(ServiceAtLocation)
+    for row in sal_rows:
+        sal = sal_row(row)
+        service = service_row(services[sal.service_id])
+        latitude, longitude, confidential = places[sal.location_id]
+        source.sals.append(
+            SimpleNamespace(
+                id=sal.id,
+                service_id=sal.service_id,
+                location_id=sal.location_id,
+                capacity_status=sal.capacity_status,
+                capacity_available=sal.capacity_available,
+                service__organization_id=service.organization_id,
+                service__status=service.status,
+                service__cost=service.cost,
+                service__assured_date=service.assured_date,
+                service__minimum_age=service.minimum_age,
+                service__maximum_age=service.maximum_age,
+                service__interpretation_services=service.interpretation_services,
+                service__name=service.name,
+                location__latitude=latitude,
+                location__longitude=longitude,
+                location__is_confidential=confidential,
+            )
+        )
+    new_places = places.keys() - set(earlier)
+    for row in written.get(Language, ()):
+        if not row.get("code"):
+            continue
+        if row.get("service_id") in services:
+            source.service_languages.setdefault(row["service_id"], set()).add(row["code"])
+        if row.get("location_id") in new_places:
+            source.location_languages.setdefault(row["location_id"], set()).add(row["code"])
+    for start in range(0, len(earlier), IDS_PER_QUERY):
+        chunk = earlier[start : start + IDS_PER_QUERY]
+        for place_id, code in Language.objects.filter(any_of("location_id", chunk)).values_list(
+            "location_id", "code"
+        ):
+            if code:
+                source.location_languages.setdefault(place_id, set()).add(code)
+    sal_ids = {r["id"] for r in sal_rows}
+    schedule_row = _complete(Schedule)
+    for row in written.get(Schedule, ()):
+        at: Any = row.get("service_at_location_id")
+        of: Any = row.get("service_id")
+        if at in sal_ids:
+            source.schedules.setdefault(at, []).append(schedule_row(row))
+        elif at is None and of in services:
+            source.schedules.setdefault(of, []).append(schedule_row(row))
+    source.codes = _codes_from_rows(written, services.keys())
+    return source, set(services)
+
+
+def _codes_from_rows(
+    written: WrittenRows, service_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, ServiceCodes]:
+    wanted = set(service_ids)
+    own_rows = [
+        r for r in written.get(Service.taxonomy_terms.through, ()) if r["service_id"] in wanted
+    ]
+    carried_rows = [
+        r for r in written.get(Service.foreign_terms.through, ()) if r["service_id"] in wanted
+    ]
+    term_codes = (
+        dict(
+            TaxonomyTerm.objects.filter(
+                any_of("id", {r["taxonomyterm_id"] for r in own_rows})
+            ).values_list("id", "code")
+        )
+        if own_rows
+        else {}
+    )
+    foreign = (
+        {
+            term_id: (taxonomy, code)
+            for term_id, taxonomy, code in ForeignTerm.objects.filter(
+                any_of("id", {r["foreignterm_id"] for r in carried_rows})
+            ).values_list("id", "taxonomy", "code")
+        }
+        if carried_rows
+        else {}
+    )
+    own: dict[uuid.UUID, set[str]] = {}
+    for r in own_rows:
+        own.setdefault(r["service_id"], set()).add(term_codes[r["taxonomyterm_id"]])
+    carried: dict[uuid.UUID, list[tuple[str, str]]] = {}
+    for r in carried_rows:
+        carried.setdefault(r["service_id"], []).append(foreign[r["foreignterm_id"]])
+    return codes_mapped(sorted(wanted), own, carried)
+
+
+def _points_write(source: _Source, today: date) -> int:
+    sals, codes, schedules = source.sals, source.codes, source.schedules
+    service_languages, location_languages = source.service_languages, source.location_languages
     horizon = settings.TISSER_OFFER_HORIZON_DAYS
     runs: dict[tuple[uuid.UUID, ...], OfferRun] = {}
     points = []
@@ -149,7 +320,8 @@ def _refresh(service_ids: list[uuid.UUID], today: date) -> int:
             # A service that names no language is run in the catalogue's own
             # (TISSER_CATALOG_LANGUAGE, read when matching): marked "*".
             languages.add("*")
-        own = schedules.get(sal.id) or schedules.get(service_id) or []
+        # In the order of their ids, whichever way they were found.
+        own = sorted(schedules.get(sal.id) or schedules.get(service_id) or [], key=_by_id)
         # The service's schedules serve each of its places: one walk for all of them.
         run_key = tuple(sorted(s.id for s in own))
         run = runs.get(run_key)
@@ -190,6 +362,10 @@ def _refresh(service_ids: list[uuid.UUID], today: date) -> int:
         )
     values_insert(MatchPoint, points)
     return len(points)
+
+
+def _by_id(schedule: Any) -> uuid.UUID:
+    return schedule.id
 
 
 def match_points_daily(*, today: date | None = None, limit: int = 2000) -> int:
