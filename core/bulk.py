@@ -104,13 +104,19 @@ def _prepare(
     ops = connection.ops
     if type(target) is models.DateField:
         # What `get_db_prep_save` comes to for a date: the backend's adaptation.
-        return lambda v: ops.adapt_datefield_value(v) if type(v) is date else general(v)
+        return lambda v: (
+            None if v is None else ops.adapt_datefield_value(v) if type(v) is date else general(v)
+        )
     if type(target) is models.TimeField:
-        return lambda v: ops.adapt_timefield_value(v) if type(v) is time else general(v)
+        return lambda v: (
+            None if v is None else ops.adapt_timefield_value(v) if type(v) is time else general(v)
+        )
     if type(target) is models.DateTimeField:
         # An aware datetime (a naive one is warned about and made aware: `general`).
         return lambda v: (
-            ops.adapt_datetimefield_value(v)
+            None
+            if v is None
+            else ops.adapt_datetimefield_value(v)
             if type(v) is datetime and v.tzinfo is not None
             else general(v)
         )
