@@ -134,15 +134,24 @@ _EMPTY_MEANS_NOT_GIVEN = frozenset(
 
 def _pruned(node: Any) -> Any:
     """`null`, and `""` where a format is expected, read as "not given": clients send
-    them for empty fields (Tisser's own responses do)."""
+    them for empty fields (Tisser's own responses do). What has none of them is given
+    back as it is, not copied (most of a large file)."""
     if isinstance(node, dict):
-        return {
-            k: _pruned(v) if isinstance(v, dict | list) else v
-            for k, v in node.items()
-            if v is not None and not (v == "" and k in _EMPTY_MEANS_NOT_GIVEN)
-        }
+        kept = {}
+        changed = False
+        for key, value in node.items():
+            if value is None or (value == "" and key in _EMPTY_MEANS_NOT_GIVEN):
+                changed = True
+                continue
+            if isinstance(value, (dict, list)):
+                pruned = _pruned(value)
+                changed = changed or pruned is not value
+                value = pruned
+            kept[key] = value
+        return kept if changed else node
     if isinstance(node, list):
-        return [_pruned(item) if isinstance(item, dict | list) else item for item in node]
+        items = [_pruned(item) if isinstance(item, (dict, list)) else item for item in node]
+        return items if any(a is not b for a, b in zip(items, node, strict=True)) else node
     return node
 
 
