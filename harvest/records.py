@@ -55,22 +55,25 @@ def namespaced(document: Any, namespace: uuid.UUID, *, path: str = "") -> Any:
         return document
     copy: dict[str, Any] = {}
     for key, value in document.items():
-        where = f"{path}.{key}"
         if key == "taxonomy_id" and _is_uuid(value):
             # A taxonomy is no one's to overwrite, and its crosswalks are keyed by it:
             # the same taxonomy from two sources is one.
             copy[key] = value
         elif (key == "id" or key.endswith("_id")) and isinstance(value, str | int) and value != "":
             copy[key] = str(uuid.uuid5(namespace, str(value)))
+        elif not isinstance(value, dict | list):
+            copy[key] = value  # nothing in it to rename
         elif key in _NESTED_LISTS and isinstance(value, list):
+            where = f"{path}.{key}"
             copy[key] = [
                 _with_id(namespaced(item, namespace, path=f"{where}[{i}]"), namespace, where, i)
                 for i, item in enumerate(value)
             ]
         elif key in _NESTED_OBJECTS and isinstance(value, dict):
+            where = f"{path}.{key}"
             copy[key] = _with_id(namespaced(value, namespace, path=where), namespace, where, None)
         else:
-            copy[key] = namespaced(value, namespace, path=where)
+            copy[key] = namespaced(value, namespace, path=f"{path}.{key}")
     return copy
 
 
