@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Model
@@ -32,19 +33,28 @@ def services_changed(service_ids: Iterable[uuid.UUID]) -> None:
             hook(ids)
 
 
-# Rows an import wrote, by model, as `{attname: value}` (what `core.bulk.values_insert`
-# was given), while it announces them.
-WrittenRows = Mapping[type[Model], Sequence[Mapping[str, Any]]]
+@dataclass(eq=False)
+class WrittenRows:
+    """Rows an import wrote in this transaction, by model, as `{attname: value}` (what
+    `core.bulk.values_insert` was given): every row of each service it created, of the
+    tables that what derives from the catalogue reads (`ImportRows.KEPT`), none changed
+    since. Rows of other services may be among them: a reader takes those of the
+    services whose `Service` row is here."""
+
+    rows: Mapping[type[Model], Sequence[Mapping[str, Any]]]
+    # What readers make of the rows once (grouped by service…), for the block's length.
+    derived: dict[str, Any] = field(default_factory=dict)
+
+
 _written: ContextVar[WrittenRows | None] = ContextVar("catalog_rows_written", default=None)
 
 
 @contextmanager
-def rows_written(rows: WrittenRows) -> Iterator[None]:
-    """Within the block, `rows_written_now()` gives the rows an import wrote in this
-    transaction: every row of each service it created (its places but those that were
-    already there, schedules, languages, terms), none changed since. What derives from
-    the catalogue (matching's index) builds from them instead of reading them back."""
-    token = _written.set(rows)
+def rows_written(rows: Mapping[type[Model], Sequence[Mapping[str, Any]]]) -> Iterator[None]:
+    """Within the block, `rows_written_now()` gives the rows an import wrote (see
+    `WrittenRows`): what derives from the catalogue (matching's index) builds from them
+    instead of reading them back."""
+    token = _written.set(WrittenRows(rows))
     try:
         yield
     finally:

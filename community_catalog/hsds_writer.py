@@ -68,10 +68,22 @@ class ImportRows:
         Service.foreign_terms.through,
     )
 
+    # The tables whose rows are kept once written, for what derives from the catalogue
+    # (`community_catalog.changes.rows_written`: matching's index).
+    KEPT: tuple[type[Any], ...] = (
+        Location,
+        Service,
+        ServiceAtLocation,
+        Language,
+        Schedule,
+        Service.taxonomy_terms.through,
+        Service.foreign_terms.through,
+    )
+
     def __init__(self) -> None:
         self.pending: dict[type[Any], list[dict[str, Any]]] = {model: [] for model in self.ORDER}
-        # Every row flushed so far (`community_catalog.changes.rows_written`).
-        self.written: dict[type[Any], list[dict[str, Any]]] = {model: [] for model in self.ORDER}
+        # The rows of KEPT tables written so far.
+        self.written: dict[type[Any], list[dict[str, Any]]] = {model: [] for model in self.KEPT}
 
     def add(self, model: type[Any], **values: Any) -> None:
         self.pending[model].append(values)
@@ -83,7 +95,8 @@ class ImportRows:
         for model in self.ORDER:
             if self.pending[model]:
                 values_insert(model, self.pending[model])
-                self.written[model].extend(self.pending[model])
+                if model in self.written:
+                    self.written[model].extend(self.pending[model])
                 self.pending[model] = []
 
     # Nested HSDS objects, under their owner (`service_id=…`, `location_id=…`) ----------
@@ -332,10 +345,11 @@ class ImportWriter:
 
     def _location(self, record: HsdsServiceAtLocation, owner: Organization) -> uuid.UUID:
         """The id of a service_at_location's location: written the first time this import
-        meets it (created, or replaced when it exists), reused afterwards. One given by
-        id alone exists (`hsds_import` refuses the record otherwise)."""
+        describes it (created, or replaced when it exists), reused afterwards. One given
+        by id alone exists (`hsds_import` refuses the record otherwise)."""
         data, location_id = record.location, record.target_location_id
-        if location_id in self.locations:
+        described = self.locations.get(location_id) is not None
+        if location_id in self.locations and (data is None or described):
             first = self.locations[location_id]
             if data is not None and first is not None and data != first:
                 self.warnings.append(
@@ -392,6 +406,7 @@ class ImportWriter:
         self.rows.flush()
         existing = services_for_export(Service.objects.filter(id=record.id)).get()
         before = service_export(existing)
+        written = {model: len(rows) for model, rows in self.rows.written.items()}
         savepoint = transaction.savepoint()
         service = self._service_replace(record)
         outcome: dict[str, Any] = {"id": str(service.id), "name": service.name}
@@ -403,6 +418,8 @@ class ImportWriter:
         )
         if not changes:
             transaction.savepoint_rollback(savepoint)
+            for model, count in written.items():  # rolled back: not written
+                del self.rows.written[model][count:]
             return {**outcome, "action": "unchanged"}
         transaction.savepoint_commit(savepoint)
         self.events.append(

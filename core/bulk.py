@@ -20,9 +20,10 @@ column's preparation is worked out once per table and backend, not once per valu
 Like `bulk_create`: no signals, no `save()`. Keys made by the database (an
 auto-increment key left unset) are set on the instances `rows_insert` writes, as
 `bulk_create` sets them: PostgreSQL's sequence gives them before the rows are copied;
-SQLite gives them while inserting, one more than the table's largest each time, with the
-table locked by the transaction (`transaction_mode` IMMEDIATE), so the last one read back
-names them all. `values_insert` does not read them back.
+SQLite gives them while inserting, one more than the table's largest each time, and no
+other connection can insert meanwhile (SQLite's one writer holds its lock from the first
+INSERT to the commit), so the last one read back names them all. `values_insert` does
+not read them back.
 """
 
 from __future__ import annotations
@@ -185,10 +186,13 @@ def _write(alias: str, table: _Table, rows: list[tuple[Any, ...]]) -> int | None
     connection = connections[alias]
     # All the rows or none, even outside a transaction (bulk_create's promise too).
     with transaction.atomic(using=alias, savepoint=False), connection.cursor() as cursor:
-        if connection.vendor != "postgresql":
+        if connection.vendor == "sqlite":
             cursor.executemany(table.sql, rows)
             cursor.execute("SELECT last_insert_rowid()")
             return int(cursor.fetchone()[0])
+        if connection.vendor != "postgresql":
+            cursor.executemany(table.sql, rows)
+            return None
         # PostgreSQL's COPY: the rows streamed as one statement, five times faster than
         # one INSERT per row even pipelined. The same values, adapted by psycopg. It
         # goes to the driver's cursor, so what Django's cursor does is done here:
@@ -248,7 +252,7 @@ def rows_insert(model: type[models.Model], objs: Sequence[Any]) -> None:
     rows = [tuple(prepare(read(obj)) for read, prepare in pairs) for obj in objs]
     last = _write(alias, table, rows)
     if made_by_database:
-        # SQLite: each key one more than the largest, the table locked by the write.
+        # SQLite: each key one more than the largest, no other writer meanwhile.
         if last is None:
             raise RuntimeError(f"{model.__name__}: the database did not say its last key")
         for key, obj in enumerate(objs, start=last - len(objs) + 1):

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Field, ForeignObject, Q
+from django.db.models import Field, ForeignObject, Model, Q, QuerySet
 from django.db.models.lookups import In
 from django.db.models.sql.compiler import SQLCompiler
 
@@ -46,4 +46,6 @@ ForeignObject.register_lookup(AnyOf)
 
 def any_of(name: str, values: Iterable[Any]) -> Q:
     """`Q(name__in=values)`, the values one parameter on PostgreSQL."""
-    return Q(**{f"{name}__any_of": list(values)})
+    if isinstance(values, QuerySet):
+        return Q(**{f"{name}__in": values})  # a subquery, as `__in` makes it
+    return Q(**{f"{name}__any_of": [v.pk if isinstance(v, Model) else v for v in values]})

@@ -28,11 +28,11 @@ if TYPE_CHECKING:
 import itertools
 import uuid
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -181,6 +181,61 @@ def _complete(model: type[Model]) -> Callable[[Mapping[str, Any]], SimpleNamespa
     return lambda row: SimpleNamespace(**{**defaults, **row})
 
 
+@dataclass
+class _Written:
+    """An import's written rows grouped by the service they belong to, once per import
+    (the index is refreshed in chunks of ids: scanning every row for each would grow
+    with the square of the file)."""
+
+    services: dict[uuid.UUID, Mapping[str, Any]] = field(default_factory=dict)
+    sals: dict[uuid.UUID, list[Mapping[str, Any]]] = field(default_factory=dict)
+    locations: dict[uuid.UUID, Mapping[str, Any]] = field(default_factory=dict)
+    service_languages: dict[uuid.UUID, set[str]] = field(default_factory=dict)
+    location_languages: dict[uuid.UUID, set[str]] = field(default_factory=dict)
+    # By service_at_location id, and by service id for a service's own schedules.
+    schedules: dict[uuid.UUID, list[Mapping[str, Any]]] = field(default_factory=dict)
+    terms: dict[uuid.UUID, list[uuid.UUID]] = field(default_factory=dict)
+    foreign_terms: dict[uuid.UUID, list[uuid.UUID]] = field(default_factory=dict)
+
+    @classmethod
+    def grouped(cls, written: WrittenRows) -> _Written:
+        found = written.derived.get("matching")
+        if found is None:
+            found = written.derived["matching"] = cls._group(written.rows)
+        return cast(_Written, found)
+
+    @classmethod
+    def _group(cls, rows: Mapping[type[Model], Sequence[Mapping[str, Any]]]) -> _Written:
+        made = cls(services={row["id"]: row for row in rows.get(Service, ())})
+        made.locations = {row["id"]: row for row in rows.get(Location, ())}
+        sal_ids = set()
+        for row in rows.get(ServiceAtLocation, ()):
+            if row["service_id"] in made.services:
+                made.sals.setdefault(row["service_id"], []).append(row)
+                sal_ids.add(row["id"])
+        for row in rows.get(Language, ()):
+            if not row.get("code"):
+                continue
+            if row.get("service_id") in made.services:
+                made.service_languages.setdefault(row["service_id"], set()).add(row["code"])
+            if row.get("location_id") in made.locations:
+                made.location_languages.setdefault(row["location_id"], set()).add(row["code"])
+        for row in rows.get(Schedule, ()):
+            at: Any = row.get("service_at_location_id")
+            of: Any = row.get("service_id")
+            if at in sal_ids:
+                made.schedules.setdefault(at, []).append(row)
+            elif at is None and of in made.services:
+                made.schedules.setdefault(of, []).append(row)
+        for row in rows.get(Service.taxonomy_terms.through, ()):
+            if row["service_id"] in made.services:
+                made.terms.setdefault(row["service_id"], []).append(row["taxonomyterm_id"])
+        for row in rows.get(Service.foreign_terms.through, ()):
+            if row["service_id"] in made.services:
+                made.foreign_terms.setdefault(row["service_id"], []).append(row["foreignterm_id"])
+        return made
+
+
 def _from_rows(
     written: WrittenRows | None, service_ids: list[uuid.UUID]
 ) -> tuple[_Source, set[uuid.UUID]] | None:
@@ -189,27 +244,37 @@ def _from_rows(
     are none. Places the import did not write (they were there before) are read."""
     if not written:
         return None
-    wanted = set(service_ids)
-    services = {row["id"]: row for row in written.get(Service, ()) if row["id"] in wanted}
+    rows = _Written.grouped(written)
+    services = {i: rows.services[i] for i in service_ids if i in rows.services}
     if not services:
         return None
-    service_row = _complete(Service)
-    sal_rows = [r for r in written.get(ServiceAtLocation, ()) if r["service_id"] in services]
-    location_ids = {r["location_id"] for r in sal_rows}
-    places: dict[uuid.UUID, tuple[Any, ...]] = {
-        r["id"]: (r.get("latitude"), r.get("longitude"), r.get("is_confidential", False))
-        for r in written.get(Location, ())
-        if r["id"] in location_ids
-    }
-    earlier = sorted(location_ids - places.keys())
+    sal_rows = [sal for service_id in services for sal in rows.sals.get(service_id, ())]
+    places: dict[uuid.UUID, tuple[Any, ...]] = {}
+    earlier = []
+    for location_id in {r["location_id"] for r in sal_rows}:
+        place = rows.locations.get(location_id)
+        if place is None:
+            earlier.append(location_id)  # there before the import: read below
+        else:
+            places[location_id] = (
+                place.get("latitude"),
+                place.get("longitude"),
+                place.get("is_confidential", False),
+            )
+    source = _Source()
     for start in range(0, len(earlier), IDS_PER_QUERY):
         chunk = earlier[start : start + IDS_PER_QUERY]
-        for location_id, *place in Location.objects.filter(any_of("id", chunk)).values_list(
+        for location_id, *place_row in Location.objects.filter(any_of("id", chunk)).values_list(
             "id", "latitude", "longitude", "is_confidential"
         ):
-            places[location_id] = tuple(place)
-    source = _Source()
-    sal_row = _complete(ServiceAtLocation)
+            places[location_id] = tuple(place_row)
+        for location_id, code in Language.objects.filter(any_of("location_id", chunk)).values_list(
+            "location_id", "code"
+        ):
+            if code:
+                source.location_languages.setdefault(location_id, set()).add(code)
+    service_row, sal_row = _complete(Service), _complete(ServiceAtLocation)
+    schedule_row = _complete(Schedule)
     for row in sal_rows:
         sal = sal_row(row)
         service = service_row(services[sal.service_id])
@@ -234,70 +299,48 @@ def _from_rows(
                 location__is_confidential=confidential,
             )
         )
-    new_places = places.keys() - set(earlier)
-    for row in written.get(Language, ()):
-        if not row.get("code"):
-            continue
-        if row.get("service_id") in services:
-            source.service_languages.setdefault(row["service_id"], set()).add(row["code"])
-        if row.get("location_id") in new_places:
-            source.location_languages.setdefault(row["location_id"], set()).add(row["code"])
-    for start in range(0, len(earlier), IDS_PER_QUERY):
-        chunk = earlier[start : start + IDS_PER_QUERY]
-        for place_id, code in Language.objects.filter(any_of("location_id", chunk)).values_list(
-            "location_id", "code"
-        ):
-            if code:
-                source.location_languages.setdefault(place_id, set()).add(code)
-    sal_ids = {r["id"] for r in sal_rows}
-    schedule_row = _complete(Schedule)
-    for row in written.get(Schedule, ()):
-        at: Any = row.get("service_at_location_id")
-        of: Any = row.get("service_id")
-        if at in sal_ids:
-            source.schedules.setdefault(at, []).append(schedule_row(row))
-        elif at is None and of in services:
-            source.schedules.setdefault(of, []).append(schedule_row(row))
-    source.codes = _codes_from_rows(written, services.keys())
+        if sal.location_id in rows.locations:
+            codes = rows.location_languages.get(sal.location_id, ())
+            source.location_languages.setdefault(sal.location_id, set()).update(codes)
+        at_place = rows.schedules.get(sal.id)
+        if at_place:
+            source.schedules[sal.id] = [schedule_row(r) for r in at_place]
+    for service_id in services:
+        languages = rows.service_languages.get(service_id)
+        if languages:
+            source.service_languages[service_id] = set(languages)
+        of_service = rows.schedules.get(service_id)
+        if of_service:
+            source.schedules[service_id] = [schedule_row(r) for r in of_service]
+    source.codes = _codes_from_rows(rows, list(services))
     return source, set(services)
 
 
-def _codes_from_rows(
-    written: WrittenRows, service_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, ServiceCodes]:
-    wanted = set(service_ids)
-    own_rows = [
-        r for r in written.get(Service.taxonomy_terms.through, ()) if r["service_id"] in wanted
-    ]
-    carried_rows = [
-        r for r in written.get(Service.foreign_terms.through, ()) if r["service_id"] in wanted
-    ]
+def _codes_from_rows(rows: _Written, service_ids: list[uuid.UUID]) -> dict[uuid.UUID, ServiceCodes]:
+    term_ids = {t for i in service_ids for t in rows.terms.get(i, ())}
+    foreign_ids = {t for i in service_ids for t in rows.foreign_terms.get(i, ())}
     term_codes = (
-        dict(
-            TaxonomyTerm.objects.filter(
-                any_of("id", {r["taxonomyterm_id"] for r in own_rows})
-            ).values_list("id", "code")
-        )
-        if own_rows
+        dict(TaxonomyTerm.objects.filter(any_of("id", term_ids)).values_list("id", "code"))
+        if term_ids
         else {}
     )
     foreign = (
         {
             term_id: (taxonomy, code)
             for term_id, taxonomy, code in ForeignTerm.objects.filter(
-                any_of("id", {r["foreignterm_id"] for r in carried_rows})
+                any_of("id", foreign_ids)
             ).values_list("id", "taxonomy", "code")
         }
-        if carried_rows
+        if foreign_ids
         else {}
     )
-    own: dict[uuid.UUID, set[str]] = {}
-    for r in own_rows:
-        own.setdefault(r["service_id"], set()).add(term_codes[r["taxonomyterm_id"]])
-    carried: dict[uuid.UUID, list[tuple[str, str]]] = {}
-    for r in carried_rows:
-        carried.setdefault(r["service_id"], []).append(foreign[r["foreignterm_id"]])
-    return codes_mapped(sorted(wanted), own, carried)
+    own = {i: {term_codes[t] for t in rows.terms[i]} for i in service_ids if i in rows.terms}
+    carried = {
+        i: [foreign[t] for t in rows.foreign_terms[i]]
+        for i in service_ids
+        if i in rows.foreign_terms
+    }
+    return codes_mapped(service_ids, own, carried)
 
 
 def _points_write(source: _Source, today: date) -> int:

@@ -2,7 +2,8 @@
 
 Written before it ran: for ids of a UUID key, a foreign key and a text column, with a
 duplicate, a None and an id that matches nothing, `any_of` finds exactly what `__in`
-finds; an empty list finds nothing without a query; on PostgreSQL the statement holds
+finds; an empty list finds nothing without a query; model instances and a queryset are
+taken as `__in` takes them; on PostgreSQL the statement holds
 one placeholder whatever the list's length, elsewhere it is `IN`.
 """
 
@@ -12,6 +13,7 @@ import uuid
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from community_catalog.models import Organization, Service
 from core.lookups import any_of
@@ -34,8 +36,14 @@ def test_any_of_finds_what_in_finds() -> None:
         expected = set(Service.objects.filter(**{f"{name}__in": values}))
         assert set(Service.objects.filter(any_of(name, values))) == expected, name
         assert expected  # each case finds something
-    assert list(Service.objects.filter(any_of("id", []))) == []
-    assert list(Service.objects.filter(any_of("id", [None]))) == []
+    with CaptureQueriesContext(connection) as captured:
+        assert list(Service.objects.filter(any_of("id", []))) == []
+        assert list(Service.objects.filter(any_of("id", [None]))) == []
+    assert captured.captured_queries == []
+    # Instances and querysets, as `__in` takes them.
+    assert set(Service.objects.filter(any_of("organization", [first]))) == set(services[:2])
+    chosen = Organization.objects.filter(name="B")
+    assert set(Service.objects.filter(any_of("organization", chosen))) == {services[2]}
 
 
 def test_the_list_is_one_parameter_on_postgresql() -> None:

@@ -7,9 +7,10 @@ services the import created were not read back. The imports: the official HSDS
 examples, data·inclusion's export of `tests/harvest/data_inclusion_lyon` harvested,
 the benchmark's generated services, and a directory's file in the style of a city
 directory: a place already in the catalogue (named by id, with its languages), a new
-place shared by two services (given in full by each), a service's own schedule beside a place's, a term of
-another taxonomy mapped by a crosswalk and one that nothing maps, a confidential place,
-a full activity, interpretation, languages of a service and of a place.
+place shared by two services (given in full by each), a service's own schedule beside
+a place's, a term of another taxonomy mapped by a crosswalk and one that nothing maps,
+a confidential place, a full activity, interpretation, languages of a service and of a
+place.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import pytest
 from django.core.management import call_command
 from django.forms.models import model_to_dict
 
-import matching.index
 from community_catalog.crosswalks import CrosswalkIn, crosswalk_set
 from community_catalog.hsds import hsds_read
 from community_catalog.hsds_import import hsds_import
@@ -37,7 +37,7 @@ from matching.models import MatchPoint
 
 pytestmark = pytest.mark.django_db
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "hsds" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "community_catalog" / "hsds_examples"
 DATA_INCLUSION = Path(__file__).resolve().parents[1] / "harvest" / "data_inclusion_lyon"
 CITY = "https://annuaire.ville.example.fr/thematiques"
 
@@ -60,20 +60,6 @@ def _same_as_the_tables() -> int:
     for mine, theirs in zip(imported, rebuilt, strict=True):
         assert mine == theirs
     return len(imported)
-
-
-@pytest.fixture
-def reads(monkeypatch: pytest.MonkeyPatch) -> set[uuid.UUID]:
-    """The services whose rows the index read back from the tables."""
-    read: set[uuid.UUID] = set()
-    original = matching.index._read
-
-    def recorded(service_ids: list[uuid.UUID]) -> Any:
-        read.update(service_ids)
-        return original(service_ids)
-
-    monkeypatch.setattr(matching.index, "_read", recorded)
-    return read
 
 
 def _ids(report: Any, action: str = "created") -> set[uuid.UUID]:
