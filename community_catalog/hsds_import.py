@@ -70,13 +70,20 @@ class ImportRejected(Exception):
         self.report = report
 
 
-def _pairs(rows: Any, *, where: str, ids: set[uuid.UUID], key: str, value: str) -> dict[Any, Any]:
-    """`{key: value}` for the rows whose `where` column is in `ids`, in chunks of ids."""
+def _pairs(
+    rows: Any, *, where: str, ids: set[uuid.UUID], key: str, value: str | tuple[str, ...]
+) -> dict[Any, Any]:
+    """`{key: value}` for the rows whose `where` column is in `ids`, in chunks of ids
+    (several value columns give a tuple of values)."""
     found: dict[Any, Any] = {}
     listed = list(ids)
     for start in range(0, len(listed), IDS_PER_QUERY):
         chunk = listed[start : start + IDS_PER_QUERY]
-        found.update(rows.filter(any_of(where, chunk)).values_list(key, value))
+        if isinstance(value, str):
+            found.update(rows.filter(any_of(where, chunk)).values_list(key, value))
+        else:
+            for found_key, *values in rows.filter(any_of(where, chunk)).values_list(key, *value):
+                found[found_key] = tuple(values)
     return found
 
 
@@ -101,12 +108,13 @@ def _known(read: ReadResult) -> _Known:
     service_owner = _pairs(
         Service.objects, where="id", ids=service_ids, key="id", value="organization_id"
     )
-    sals: dict[uuid.UUID, tuple[uuid.UUID, uuid.UUID]] = {}
-    listed = list(sal_ids)
-    for start in range(0, len(listed), IDS_PER_QUERY):
-        rows = ServiceAtLocation.objects.filter(any_of("id", listed[start : start + IDS_PER_QUERY]))
-        for sal_id, service_id, location_id in rows.values_list("id", "service_id", "location_id"):
-            sals[sal_id] = (service_id, location_id)
+    sals = _pairs(
+        ServiceAtLocation.objects,
+        where="id",
+        ids=sal_ids,
+        key="id",
+        value=("service_id", "location_id"),
+    )
     # Only services already there can have places people were referred to.
     referred = _pairs(
         ServiceAtLocation.objects.filter(matches__isnull=False).distinct(),
