@@ -31,6 +31,7 @@ from typing import Any
 
 import jsonschema
 import jsonschema_rs
+from django.utils import timezone
 from pydantic import ValidationError as PydanticValidationError
 
 from community_catalog.hsds_records import HsdsService, deadline_check
@@ -137,22 +138,38 @@ def _pruned(node: Any) -> Any:
     them for empty fields (Tisser's own responses do). What has none of them is given
     back as it is, not copied (most of a large file)."""
     if isinstance(node, dict):
-        kept = {}
-        changed = False
-        for key, value in node.items():
-            if value is None or (value == "" and key in _EMPTY_MEANS_NOT_GIVEN):
-                changed = True
-                continue
-            if isinstance(value, (dict, list)):
-                pruned = _pruned(value)
-                changed = changed or pruned is not value
-                value = pruned
-            kept[key] = value
-        return kept if changed else node
+        values = node.values()
+        if None in values or "" in values:
+            return _dict_pruned(node)
+        # Nothing to drop here (the usual case, checked above at C speed): only what
+        # is nested may change.
+        nested = [(k, v) for k, v in node.items() if isinstance(v, (dict, list))]
+        copy = None
+        for key, value in nested:
+            pruned = _pruned(value)
+            if pruned is not value:
+                copy = copy or dict(node)
+                copy[key] = pruned
+        return node if copy is None else copy
     if isinstance(node, list):
         items = [_pruned(item) if isinstance(item, (dict, list)) else item for item in node]
         return items if any(a is not b for a, b in zip(items, node, strict=True)) else node
     return node
+
+
+def _dict_pruned(node: dict[str, Any]) -> dict[str, Any]:
+    kept = {}
+    changed = False
+    for key, value in node.items():
+        if value is None or (value == "" and key in _EMPTY_MEANS_NOT_GIVEN):
+            changed = True
+            continue
+        if isinstance(value, (dict, list)):
+            pruned = _pruned(value)
+            changed = changed or pruned is not value
+            value = pruned
+        kept[key] = value
+    return kept if changed else node
 
 
 def _as_service(item: Any) -> Any:
@@ -204,6 +221,7 @@ def hsds_read(
     validator = service_schema_validator()
     seen_services: dict[uuid.UUID, int] = {}
     seen_sals: dict[uuid.UUID, int] = {}
+    today = timezone.localdate()
     for index, raw in enumerate(hsds_services_in(document)):
         if not isinstance(raw, dict):
             result.refuse(index, [("", "expected a JSON object (a service)")], listed=listed)
@@ -212,7 +230,7 @@ def hsds_read(
         raw = _pruned(raw)
         result.labels[index] = (str(raw.get("id", "")), str(raw.get("name", "")))
         warnings: list[tuple[str, str]] = []
-        context = {"warnings": warnings, "deadline": deadline, "record": index}
+        context = {"warnings": warnings, "deadline": deadline, "record": index, "today": today}
         if len(result.errors) < listed:
             record, problems = _record_read(raw, validator, context, listed - len(result.errors))
         else:

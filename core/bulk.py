@@ -105,21 +105,17 @@ def _prepare(
     ops = connection.ops
     if type(target) is models.DateField:
         # What `get_db_prep_save` comes to for a date: the backend's adaptation.
-        return lambda v: (
-            None if v is None else ops.adapt_datefield_value(v) if type(v) is date else general(v)
-        )
+        return _last_kept(lambda v: ops.adapt_datefield_value(v) if type(v) is date else general(v))
     if type(target) is models.TimeField:
-        return lambda v: (
-            None if v is None else ops.adapt_timefield_value(v) if type(v) is time else general(v)
-        )
+        return _last_kept(lambda v: ops.adapt_timefield_value(v) if type(v) is time else general(v))
     if type(target) is models.DateTimeField:
         # An aware datetime (a naive one is warned about and made aware: `general`).
-        return lambda v: (
-            None
-            if v is None
-            else ops.adapt_datetimefield_value(v)
-            if type(v) is datetime and v.tzinfo is not None
-            else general(v)
+        return _last_kept(
+            lambda v: (
+                ops.adapt_datetimefield_value(v)
+                if type(v) is datetime and v.tzinfo is not None
+                else general(v)
+            )
         )
     unchanged = _UNCHANGED.get(type(target))
     if unchanged is None:
@@ -129,6 +125,22 @@ def _prepare(
         return value if value is None or type(value) is unchanged else general(value)
 
     return plain
+
+
+def _last_kept(adapt: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`adapt`, for a column whose rows mostly share one value (the moment of the
+    write, the day of a batch): the same object as the last value is adapted once.
+    `None` stays `None`."""
+    last: list[Any] = [None, None]
+
+    def adapted(value: Any) -> Any:
+        if value is None:
+            return None
+        if value is not last[0]:
+            last[0], last[1] = value, adapt(value)
+        return last[1]
+
+    return adapted
 
 
 def _default(field: models.Field[Any, Any]) -> Callable[[], Any]:

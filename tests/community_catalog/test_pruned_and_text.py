@@ -1,0 +1,97 @@
+"""What the HSDS reader reads as "not given", and how text fields are checked, kept as
+they were when both were made faster (issue 24, part 3): pruning skips, at C speed,
+the objects with nothing to drop; text is trimmed and measured in pydantic-core.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel, ValidationError
+
+from community_catalog.hsds import _EMPTY_MEANS_NOT_GIVEN, _pruned
+from community_catalog.values import Name, Text
+
+
+def _reference(node: Any) -> Any:
+    """The rule, written plainly: drop `null` everywhere, and `""` under a key whose
+    value has a format."""
+    if isinstance(node, dict):
+        return {
+            k: _reference(v)
+            for k, v in node.items()
+            if v is not None and not (v == "" and k in _EMPTY_MEANS_NOT_GIVEN)
+        }
+    if isinstance(node, list):
+        return [_reference(v) for v in node]
+    return node
+
+
+_keys = st.sampled_from(["id", "name", "email", "url", "valid_to", "description", "x"])
+_scalars = st.none() | st.booleans() | st.integers() | st.sampled_from(["", " ", "a", "0"])
+_json = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_keys, inner, max_size=5),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json)
+def test_pruning_follows_the_rule_and_leaves_its_input_alone(document: Any) -> None:
+    before = copy.deepcopy(document)
+    assert _pruned(document) == _reference(before)
+    assert document == before
+
+
+def test_what_has_nothing_to_drop_is_not_copied() -> None:
+    document = {"id": "1", "name": "a", "phones": [{"number": "1", "languages": []}]}
+    assert _pruned(document) is document
+    nested = {"id": "1", "phones": [{"number": "1", "email": ""}]}
+    assert _pruned(nested) == {"id": "1", "phones": [{"number": "1"}]}
+    assert nested["phones"][0] == {"number": "1", "email": ""}
+
+
+class _Form(BaseModel):
+    name: Name = ""
+    notes: Text = ""
+
+
+@pytest.mark.parametrize(
+    ("given_value", "kept"),
+    [
+        ("  Atelier  ", "Atelier"),
+        (None, ""),
+        ("\u00a0Jardin\u2003", "Jardin"),
+        # Trimmed first, then measured: 200 characters inside spaces fit.
+        (" " + "a" * 200 + " ", "a" * 200),
+    ],
+)
+def test_a_name_is_trimmed_then_measured(given_value: Any, kept: str) -> None:
+    assert _Form(name=given_value).name == kept
+
+
+@pytest.mark.parametrize(
+    ("given_value", "kind", "words"),
+    [
+        ("a" * 201, "string_too_long", "at most 200 characters"),
+        ("Ate\x00lier", "value_error", "NUL character"),
+        (12, "string_type", "valid string"),
+    ],
+)
+def test_a_name_refused_says_why(given_value: Any, kind: str, words: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        _Form(name=given_value)
+    (error,) = caught.value.errors()
+    assert error["type"] == kind
+    assert words in error["msg"]
+
+
+def test_notes_have_no_length_limit_but_no_nul() -> None:
+    assert _Form(notes=" x" * 5000).notes == ("x " * 5000).strip()
+    with pytest.raises(ValidationError, match="NUL"):
+        _Form(notes="\x00")
