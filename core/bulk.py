@@ -7,10 +7,12 @@ all of them) or PostgreSQL's `COPY`, all or nothing.
 
 Values are prepared as `bulk_create` prepares them (`pre_save`, then
 `get_db_prep_save`), except where that is known to hand the value over unchanged: a
-`str` for a plain text column, an `int` for an integer one, a UUID on a backend that
-stores UUIDs natively (its hex elsewhere), `None`; a date, a time or an aware datetime
-goes straight to the backend's adaptation, where `get_db_prep_save` takes it. Each
-column's preparation is worked out once per table and backend, not once per value.
+`str` for a plain text column, an `int` for an integer one, `None`; a UUID goes as its
+hex, which every backend reads (PostgreSQL's driver would adapt each UUID in Python); a
+date, a time or an aware datetime goes straight to the backend's adaptation, where
+`get_db_prep_save` takes it. Each column's preparation is worked out once per table and
+backend, and applied to the whole column: when the types of its values (found at C
+speed) are all taken unchanged, nothing is called for each value.
 
 - `rows_insert(model, objs)` writes model instances, which are marked saved.
 - `values_insert(model, rows)` writes rows given as `{attname: value}` (`service_id`,
@@ -80,10 +82,45 @@ class _Table:
     copy_sql: str
     columns: list[_Column]
 
-    def prepares(self, connection: BaseDatabaseWrapper) -> list[Callable[[Any], Any]]:
-        """Each column's preparation for this connection (the thread's own: nothing
-        kept for the process holds a connection)."""
-        return [_prepare(c.field, connection) for c in self.columns]
+    def prepares(self, connection: BaseDatabaseWrapper) -> list[Callable[[list[Any]], list[Any]]]:
+        """Each column's preparation for this connection, applied to all the column's
+        values at once (the thread's own: nothing kept for the process holds a
+        connection)."""
+        return [_column_prepare(c.field, connection) for c in self.columns]
+
+
+_NoneType = type(None)
+
+
+def _column_prepare(
+    field: models.Field[Any, Any], connection: BaseDatabaseWrapper
+) -> Callable[[list[Any]], list[Any]]:
+    """`_prepare` for a whole column. When every value is of the type the column takes
+    unchanged (or None), which the types of all of them tell at C speed, nothing is
+    called for each value; UUIDs become their hex, which both backends read (a
+    driver's own UUID adaptation runs in Python for each value)."""
+    prepare = _prepare(field, connection)
+    target = field.target_field if isinstance(field, models.ForeignKey) else field
+    if type(target) is models.UUIDField:
+
+        def uuids(values: list[Any]) -> list[Any]:
+            kinds = set(map(type, values))
+            if kinds == {uuid.UUID}:
+                return [f"{v.int:032x}" for v in values]
+            if kinds <= {uuid.UUID, _NoneType}:
+                return [None if v is None else f"{v.int:032x}" for v in values]
+            return list(map(prepare, values))
+
+        return uuids
+    unchanged = _UNCHANGED.get(type(target))
+    if unchanged is None:
+        return lambda values: list(map(prepare, values))
+    taken = {unchanged, _NoneType}
+
+    def plain(values: list[Any]) -> list[Any]:
+        return values if set(map(type, values)) <= taken else list(map(prepare, values))
+
+    return plain
 
 
 def _prepare(
@@ -260,9 +297,11 @@ def rows_insert(model: type[models.Model], objs: Sequence[Any]) -> None:
         made_by_database = False
     table = _table(model, connection, made_by_database=made_by_database)
     reads = [_reader(c.field, plain=c.plain_read) for c in table.columns]
-    pairs = list(zip(reads, table.prepares(connection), strict=True))
-    rows = [tuple(prepare(read(obj)) for read, prepare in pairs) for obj in objs]
-    last = _write(alias, table, rows)
+    columns = [
+        prepare(list(map(read, objs)))
+        for read, prepare in zip(reads, table.prepares(connection), strict=True)
+    ]
+    last = _write(alias, table, list(zip(*columns, strict=True)))
     if made_by_database:
         # SQLite: each key one more than the largest, no other writer meanwhile.
         if last is None:
@@ -309,5 +348,5 @@ def values_insert(model: type[models.Model], rows: Sequence[Mapping[str, Any]]) 
             given = [_stamp(column.field, now)] * len(rows)
         else:
             given = [row[name] if name in row else default() for row in rows]
-        values.append(list(map(prepare, given)))
+        values.append(prepare(given))
     _write(alias, table, list(zip(*values, strict=True)))

@@ -23,6 +23,7 @@ from community_catalog.models import (
     ForeignTerm,
     Location,
     Organization,
+    Phone,
     Schedule,
     Service,
     ServiceAtLocation,
@@ -322,3 +323,39 @@ def test_the_insert_is_seen_as_a_query_and_refused_in_a_broken_transaction() -> 
         transaction.set_rollback(True)  # as after an error inside the block
         with pytest.raises(TransactionManagementError):
             values_insert(Service, [{"organization_id": organization.id, "name": "Chorale"}])
+
+
+def test_a_column_of_mixed_values_is_prepared_value_by_value() -> None:
+    """A column is prepared whole when its values' types are all taken as they are;
+    one value of another type (a UUID as text, an int for a name, None beside UUIDs)
+    sends the column through Django's preparation, and every row reads back right."""
+    organization = Organization.objects.create(name="Maison des familles")
+    ids = [uuid.uuid4() for _ in range(4)]
+    values_insert(
+        Service,
+        [
+            {"id": ids[0], "organization_id": organization.id, "name": "Atelier"},
+            {"id": str(ids[1]), "organization_id": organization.id, "name": 1234},
+            {"id": ids[2], "organization_id": str(organization.id).upper(), "name": "Chant"},
+            {"id": ids[3].hex, "organization_id": organization.id, "name": "Marche"},
+        ],
+    )
+    read = dict(Service.objects.filter(id__in=ids).values_list("id", "name"))
+    assert read == {ids[0]: "Atelier", ids[1]: "1234", ids[2]: "Chant", ids[3]: "Marche"}
+    assert set(Service.objects.filter(id__in=ids).values_list("organization_id", flat=True)) == {
+        organization.id
+    }
+    location_id = uuid.uuid4()
+    values_insert(
+        Location,
+        [{"id": location_id, "organization_id": organization.id, "name": "Salle"}],
+    )
+    values_insert(
+        Phone,
+        [
+            {"id": uuid.uuid4(), "number": "+33478000000", "service_id": ids[0], "location_id": c}
+            for c in (None, location_id)
+        ],
+    )
+    by_service = Phone.objects.filter(service_id=ids[0])
+    assert sorted(str(p.location_id) for p in by_service) == sorted(["None", str(location_id)])
