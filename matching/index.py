@@ -26,13 +26,14 @@ if TYPE_CHECKING:
     from events.models import Event
 
 import itertools
+import operator
 import uuid
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -347,7 +348,7 @@ def _points_write(source: _Source, today: date) -> int:
     sals, codes, schedules = source.sals, source.codes, source.schedules
     service_languages, location_languages = source.service_languages, source.location_languages
     horizon = settings.TISSER_OFFER_HORIZON_DAYS
-    runs: dict[tuple[uuid.UUID, ...], OfferRun] = {}
+    runs: dict[tuple[tuple[Any, ...], ...], _Sessions] = {}
     points = []
     for sal in sals:
         service_id, location_id = sal.service_id, sal.location_id
@@ -365,11 +366,19 @@ def _points_write(source: _Source, today: date) -> int:
             languages.add("*")
         # In the order of their ids, whichever way they were found.
         own = sorted(schedules.get(sal.id) or schedules.get(service_id) or [], key=_by_id)
-        # The service's schedules serve each of its places: one walk for all of them.
-        run_key = tuple(sorted(s.id for s in own))
-        run = runs.get(run_key)
-        if run is None:
-            run = runs[run_key] = offer_run(own, today=today, horizon_days=horizon)
+        # What the sessions come to depends on the rules alone: the service's schedules
+        # serve each of its places, and most activities of a directory meet at a few
+        # usual times ("Tuesdays 14:00 to 16:00"). One walk for each set of rules.
+        run_key = tuple(map(_rules, own))
+        sessions = runs.get(run_key)
+        if sessions is None:
+            sessions = runs[run_key] = _Sessions(
+                offer_run(own, today=today, horizon_days=horizon),
+                slots_text(own, today=today),
+                weekdays_text(own, today=today),
+                refresh_day(own, today=today),
+            )
+        run = sessions.run
         service_codes_ = codes.get(service_id, ServiceCodes((), False))
         points.append(
             dict(
@@ -391,9 +400,9 @@ def _points_write(source: _Source, today: date) -> int:
                 code_bits=code_bits(service_codes_.codes),
                 languages=_listed(sorted(languages)),
                 interpretation=bool(sal.service__interpretation_services.strip()),
-                slots=slots_text(own, today=today),
-                weekdays=weekdays_text(own, today=today),
-                refresh_on=refresh_day(own, today=today),
+                slots=sessions.slots,
+                weekdays=sessions.weekdays,
+                refresh_on=sessions.refresh_on,
                 run_from=run.run_from,
                 run_until=run.run_until,
                 undated=run.undated,
@@ -409,6 +418,24 @@ def _points_write(source: _Source, today: date) -> int:
 
 def _by_id(schedule: Any) -> uuid.UUID:
     return schedule.id
+
+
+class _Sessions(NamedTuple):
+    """What a set of schedules gives a match point."""
+
+    run: OfferRun
+    slots: str
+    weekdays: str
+    refresh_on: date | None
+
+
+# A schedule's every column but its ids and owners: what its sessions are made of.
+_RULES = tuple(
+    f.attname
+    for f in Schedule._meta.concrete_fields
+    if f.attname not in {"id", "hsds_id", "service_id", "location_id", "service_at_location_id"}
+)
+_rules = operator.attrgetter(*_RULES)
 
 
 def match_points_daily(*, today: date | None = None, limit: int = 2000) -> int:
