@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from django.db.models import Model
@@ -63,3 +64,12 @@ def rows_written(rows: Mapping[type[Model], Sequence[Mapping[str, Any]]]) -> Ite
 
 def rows_written_now() -> WrittenRows | None:
     return _written.get()
+
+
+def row_completed(model: type[Model]) -> Callable[[Mapping[str, Any]], SimpleNamespace]:
+    """A row as written, with the columns it left out at their defaults (as stored), as
+    an object whose attributes are its columns (`service_id`, not `service`)."""
+    defaults = {
+        f.attname: f.get_default() for f in model._meta.concrete_fields if not f.primary_key
+    }
+    return lambda row: SimpleNamespace(**{**defaults, **row})

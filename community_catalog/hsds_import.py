@@ -60,6 +60,8 @@ class ImportReport:
     # Terms of other taxonomies the file's services carry that nothing maps to Tisser's
     # codes yet: kept, and listed for an operator (`tisser crosswalk unmapped`).
     unmapped_terms: list[dict[str, Any]] = field(default_factory=list)
+    # With `exports`: each service written (created, updated or unchanged), as HSDS.
+    exports: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict, repr=False)
 
 
 class ImportRejected(Exception):
@@ -195,9 +197,12 @@ def hsds_import(
     dry_run: bool = False,
     skip_invalid: bool = False,
     progress: Callable[[int], object] | None = None,
+    exports: bool = False,
 ) -> ImportReport:
     """Import the checked records of a document for `organization` (None: an operator's
-    import, where each service names its organization, created when new)."""
+    import, where each service names its organization, created when new). `exports`:
+    the report gives each service written as HSDS, as it now is (a harvest's baseline),
+    made from what was written rather than read back where it can be."""
     report = ImportReport(dry_run=dry_run)
     known = _known(read)
     owner_problems = _owner_problems(read, organization, known)
@@ -212,7 +217,9 @@ def hsds_import(
 
     records = [(i, r) for i, r in read.records if i not in invalid]
     existing = known.service_owner.keys()
-    writer = ImportWriter(organization=organization, known_locations=set(known.location_owner))
+    writer = ImportWriter(
+        organization=organization, known_locations=set(known.location_owner), exports=exports
+    )
     with transaction.atomic():
         writer.foreign_terms_prepare(r for _, r in records)
         for index, record in records:
@@ -225,6 +232,9 @@ def hsds_import(
             if progress:
                 progress(1)
         writer.rows.flush()
+        if exports:
+            created = [r.id for _, r in records if r.id not in existing]
+            report.exports = writer.exports(created, [r.id for _, r in records if r.id in existing])
         writer.location_changes_announce()
         if writer.events:
             # What derives from the catalogue builds from the rows written, not read back.

@@ -22,6 +22,7 @@ from community_catalog.hsds_records import (
     HsdsServiceAtLocation,
     HsdsTaxonomyTerm,
 )
+from community_catalog.hsds_written import exports_from_rows
 from community_catalog.models import (
     Accessibility,
     Address,
@@ -80,10 +81,11 @@ class ImportRows:
         Service.foreign_terms.through,
     )
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_all: bool = False) -> None:
         self.pending: dict[type[Any], list[dict[str, Any]]] = {model: [] for model in self.ORDER}
-        # The rows of KEPT tables written so far.
-        self.written: dict[type[Any], list[dict[str, Any]]] = {model: [] for model in self.KEPT}
+        # The rows of KEPT tables written so far (of every table: `keep_all`).
+        kept = self.ORDER if keep_all else self.KEPT
+        self.written: dict[type[Any], list[dict[str, Any]]] = {model: [] for model in kept}
 
     def add(self, model: type[Any], **values: Any) -> None:
         self.pending[model].append(values)
@@ -214,7 +216,11 @@ class ImportWriter:
     savepoint and compared with what it was. Locations are written once per import."""
 
     def __init__(
-        self, *, organization: Organization | None, known_locations: set[uuid.UUID]
+        self,
+        *,
+        organization: Organization | None,
+        known_locations: set[uuid.UUID],
+        exports: bool = False,
     ) -> None:
         self.organization = organization
         # Locations already in the database among those the file names.
@@ -228,7 +234,10 @@ class ImportWriter:
         # unmapped one in this file.
         self.foreign: dict[tuple[str, str], ForeignTerm] = {}
         self.unmapped: dict[tuple[str, str], int] = {}
-        self.rows = ImportRows()
+        # `exports`: what each service written came to, as HSDS (`exports`), is asked for.
+        self.rows = ImportRows(keep_all=exports)
+        # The exports of services that existed, made when they were compared.
+        self.after: dict[uuid.UUID, dict[str, Any]] = {}
         self.replacing: set[uuid.UUID] = set()
         self.locations_changed: set[uuid.UUID] = set()
         self.events: list[EventDraft] = []
@@ -378,6 +387,29 @@ class ImportWriter:
         self.locations[location_id] = data
         return location_id
 
+    def exports(self, created: list[uuid.UUID], others: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+        """The HSDS exports of services this import wrote (the writer was made with
+        `exports`): those it `created` made from the rows written where it can
+        (`hsds_written`), those that existed (`others`) as they were compared, the rest
+        read back."""
+        organizations = dict(self.organizations)
+        if self.organization is not None:
+            organizations[self.organization.id] = self.organization
+        made = exports_from_rows(
+            self.rows.written,
+            created,
+            organizations=organizations,
+            terms={t.id: t for t in self.terms.values()},
+            foreign_terms={t.id: t for t in self.foreign.values()},
+        )
+        made |= {i: self.after[i] for i in others if i in self.after}
+        missing = [i for i in [*created, *others] if i not in made]
+        if missing:
+            self.rows.flush()
+            read = services_for_export(Service.objects.filter(id__in=missing))
+            made |= {s.id: service_export(s) for s in read}
+        return made
+
     def location_changes_announce(self) -> None:
         """A changed place changes every service met there, not only those in the file."""
         announced = {e.aggregate_id for e in self.events}
@@ -420,8 +452,10 @@ class ImportWriter:
             transaction.savepoint_rollback(savepoint)
             for model, count in written.items():  # rolled back: not written
                 del self.rows.written[model][count:]
+            self.after[service.id] = before
             return {**outcome, "action": "unchanged"}
         transaction.savepoint_commit(savepoint)
+        self.after[service.id] = after
         self.events.append(
             _event(
                 "service.updated",

@@ -244,7 +244,7 @@ class _Harvest:
             reviews = self._local_edits_keep(pending)
             shared = self._shared_edits_keep(pending, reviews)
             read = hsds_read([p.document for p in pending])
-            report = hsds_import(read, organization=None, skip_invalid=True)
+            report = hsds_import(read, organization=None, skip_invalid=True, exports=True)
             refused: dict[int, list[tuple[str, str]]] = {}
             for problem in report.errors:
                 where = problem["field"].split(".", 1)[1] if "." in problem["field"] else ""
@@ -261,7 +261,7 @@ class _Harvest:
                 if outcome["action"] == "skipped":
                     continue
                 written[outcome["record"]] = outcome["action"]
-            self._records_save(pending, written, reviews, shared)
+            self._records_save(pending, written, reviews, shared, report.exports)
 
     def _local_edits_keep(self, pending: list[_Pending]) -> dict[int, list[str]]:
         """Put Tisser's value back into each record for the fields edited locally;
@@ -397,12 +397,10 @@ class _Harvest:
         written: dict[int, str],
         reviews: dict[int, list[str]],
         shared: _SharedKept,
+        exports: dict[uuid.UUID, dict[str, Any]],
     ) -> None:
-        service_ids = {uuid.UUID(p.document["id"]) for p in pending}
-        exports = {
-            s.id: service_export(s)
-            for s in services_for_export(Service.objects.filter(id__in=service_ids))
-        }
+        """What was written of each record (`exports`: each service as it now is, given
+        by the importer), the baseline of the next runs' comparisons."""
         self._objects_save(
             [p for index, p in enumerate(pending) if index in written], exports, shared
         )

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from community_catalog.changes import WrittenRows, rows_written_now
+from community_catalog.changes import WrittenRows, row_completed, rows_written_now
 from community_catalog.service_codes import ServiceCodes, codes_mapped, service_codes
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ import itertools
 import operator
 import uuid
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from types import SimpleNamespace
@@ -174,14 +174,6 @@ def _read(service_ids: list[uuid.UUID]) -> _Source:
     return source
 
 
-def _complete(model: type[Model]) -> Callable[[Mapping[str, Any]], SimpleNamespace]:
-    """A row as written, with the columns it left out at their defaults (as stored)."""
-    defaults = {
-        f.attname: f.get_default() for f in model._meta.concrete_fields if not f.primary_key
-    }
-    return lambda row: SimpleNamespace(**{**defaults, **row})
-
-
 @dataclass
 class _Written:
     """An import's written rows grouped by the service they belong to, once per import
@@ -274,8 +266,8 @@ def _from_rows(
         ):
             if code:
                 source.location_languages.setdefault(location_id, set()).add(code)
-    service_row, sal_row = _complete(Service), _complete(ServiceAtLocation)
-    schedule_row = _complete(Schedule)
+    service_row, sal_row = row_completed(Service), row_completed(ServiceAtLocation)
+    schedule_row = row_completed(Schedule)
     for row in sal_rows:
         sal = sal_row(row)
         service = service_row(services[sal.service_id])
