@@ -104,7 +104,11 @@ def _order(model: type[models.Model]) -> Callable[[Any], tuple[Any, ...]]:
         raise ValueError(f"{model.__name__}: only ascending fields are followed")
     fields = [cast(Any, model._meta.get_field(cast(str, name))) for name in ordering]
     names = [f.attname for f in fields if not f.is_relation]
-    return lambda obj: tuple(getattr(obj, name) for name in names)
+    # A UUID by its number: compared in C (UUID's own comparison runs in Python).
+    return lambda obj: tuple(
+        value.int if type(value) is uuid.UUID else value
+        for value in (getattr(obj, name) for name in names)
+    )
 
 
 class _Graph:
@@ -130,6 +134,7 @@ class _Graph:
         self.inexact: set[int] = {id(obj) for t in tables.values() for obj in t.inexact}
         # Every reverse relation read ahead starts empty, for every object.
         for model, table in tables.items():
+            ordered = sorted(table.objects, key=_order(model))
             for field in model._meta.concrete_fields:
                 related_name = _listed_name(field)
                 if related_name is None:
@@ -137,7 +142,7 @@ class _Graph:
                 owners = self.by_id.get(cast(Any, field).related_model, {})
                 for owner in owners.values():
                     owner.__dict__.setdefault(related_name, [])
-                for obj in sorted(table.objects, key=_order(model)):
+                for obj in ordered:
                     found = owners.get(getattr(obj, field.attname))
                     if found is not None:
                         found.__dict__[related_name].append(obj)

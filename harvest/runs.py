@@ -46,6 +46,7 @@ from community_catalog.hsds_export import (
 )
 from community_catalog.hsds_import import hsds_import
 from community_catalog.models import Location, Organization, Service, ServiceProvenance
+from core.bulk import values_insert
 from core.collector import collection_paused
 from events.outbox import EventDraft, events_record
 from harvest.feeds import Fetch, SourceFailed, entries, fetcher, is_url
@@ -367,6 +368,7 @@ class _Harvest:
             for object_id, (_kind, value) in shared_objects(export).items():
                 written[object_id] = value
         rows: dict[str, HarvestedObject] = {}
+        new: dict[str, dict[str, Any]] = {}
         for p in pending:
             for object_id, (kind, incoming) in p.shared.items():
                 if object_id not in written:
@@ -376,14 +378,19 @@ class _Harvest:
                     if object_id in shared.kept
                     else object_hash(written[object_id])
                 )
-                rows[object_id] = HarvestedObject(
-                    source=self.source,
-                    object_id=uuid.UUID(object_id),
-                    kind=kind,
-                    written_hash=written_hash,
-                    source_hash=object_hash(incoming),
-                    changed_at_source=object_id in shared.changed,
-                )
+                values = {
+                    "object_id": uuid.UUID(object_id),
+                    "kind": kind,
+                    "written_hash": written_hash,
+                    "source_hash": object_hash(incoming),
+                    "changed_at_source": object_id in shared.changed,
+                }
+                if object_id in shared.known:
+                    rows[object_id] = HarvestedObject(source=self.source, **values)
+                else:
+                    new[object_id] = {"source_id": self.source.id, **values}
+        # Objects met for the first time are inserted; the others' rows are updated.
+        values_insert(HarvestedObject, list(new.values()))
         HarvestedObject.objects.bulk_create(
             list(rows.values()),
             update_conflicts=True,
@@ -406,6 +413,10 @@ class _Harvest:
         )
         provenance: list[ServiceProvenance] = []
         records: list[HarvestedRecord] = []
+        # Rows of records and services met for the first time: inserted (the others'
+        # rows are updated, in one statement each).
+        new_records: list[dict[str, Any]] = []
+        new_provenance: list[dict[str, Any]] = []
         for index, p in enumerate(pending):
             action = written.get(index)
             if action is None:
@@ -435,20 +446,29 @@ class _Harvest:
                 "active": True,
                 "seen_at": self.now,
             }
-            records.append(
-                HarvestedRecord(source=self.source, record_id=p.entry.record_id, **values)
-            )
-            provenance.append(
-                ServiceProvenance(
-                    service_id=service_id,
-                    source_name=self.source.name,
-                    source_label=self.source.shown_label,
-                    record_id=p.entry.record_id,
-                    record_url=p.entry.url[:1000] if is_url(p.entry.url) else "",
-                    fetched_at=self.now,
-                    source_modified=_moment(p.entry.modified),
+            if p.record is None:
+                new_records.append(
+                    {"source_id": self.source.id, "record_id": p.entry.record_id, **values}
                 )
-            )
+            else:
+                records.append(
+                    HarvestedRecord(source=self.source, record_id=p.entry.record_id, **values)
+                )
+            origin = {
+                "service_id": service_id,
+                "source_name": self.source.name,
+                "source_label": self.source.shown_label,
+                "record_id": p.entry.record_id,
+                "record_url": p.entry.url[:1000] if is_url(p.entry.url) else "",
+                "fetched_at": self.now,
+                "source_modified": _moment(p.entry.modified),
+            }
+            if action == "created":
+                new_provenance.append(origin)
+            else:
+                provenance.append(ServiceProvenance(**origin))
+        values_insert(HarvestedRecord, new_records)
+        values_insert(ServiceProvenance, new_provenance)
         HarvestedRecord.objects.bulk_create(
             records,
             update_conflicts=True,
