@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -47,12 +47,16 @@ def _value(value: Any) -> Any:
     return value
 
 
-def _clean(data: dict[str, Any], required: Iterable[str] = ("id",)) -> dict[str, Any]:
-    keep = set(required)
+# Values that go out as they are (the others through `_value`).
+_AS_THEY_ARE = frozenset({str, int, float, bool, list, dict, type(None)})
+_EMPTY: tuple[Any, ...] = (None, "", [], {})
+
+
+def _clean(data: dict[str, Any], required: Collection[str] = ("id",)) -> dict[str, Any]:
     return {
-        key: _value(value)
+        key: value if type(value) in _AS_THEY_ARE else _value(value)
         for key, value in data.items()
-        if key in keep or value not in (None, "", [], {})
+        if key in required or value not in _EMPTY
     }
 
 

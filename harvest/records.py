@@ -61,7 +61,7 @@ def namespaced(document: Any, namespace: uuid.UUID, *, path: str = "") -> Any:
             copy[key] = value
         elif (key == "id" or key.endswith("_id")) and isinstance(value, str | int) and value != "":
             copy[key] = _uuid5_text(namespace, str(value))
-        elif not isinstance(value, dict | list):
+        elif not isinstance(value, (dict, list)):
             copy[key] = value  # nothing in it to rename
         elif key in _NESTED_LISTS and isinstance(value, list):
             where = f"{path}.{key}"
@@ -121,6 +121,33 @@ def field_hashes(document: dict[str, Any]) -> dict[str, str]:
         for k, v in document.items()
         if k not in NOT_COMPARED
     }
+
+
+class RecordHashes:
+    """`content_hash` and `field_hashes` of one record, each field written out as JSON
+    once for both (the whole record's text is its fields' texts joined, as `json`
+    writes it with sorted keys)."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+        self.texts = {key: _ENCODER.encode(value) for key, value in document.items()}
+
+    def content_hash(self) -> str:
+        if not all(type(key) is str for key in self.texts):
+            return content_hash(self.document)  # `json` writes other keys as text
+        body = ",".join(f"{_ENCODER.encode(k)}:{self.texts[k]}" for k in sorted(self.texts))
+        return hashlib.sha256(f"{{{body}}}".encode()).hexdigest()
+
+    def field_hashes(self) -> dict[str, str]:
+        return {
+            key: (
+                _short(_places_by_id(self.document[key]))
+                if key == "service_at_locations"
+                else hashlib.sha256(text.encode()).hexdigest()[:32]
+            )
+            for key, text in self.texts.items()
+            if key not in NOT_COMPARED
+        }
 
 
 def shared_objects(document: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:

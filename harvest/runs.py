@@ -55,7 +55,7 @@ from harvest.records import (
     LOCATION,
     ORGANIZATION,
     Entry,
-    content_hash,
+    RecordHashes,
     field_hashes,
     namespaced,
     object_hash,
@@ -206,13 +206,19 @@ class _Harvest:
                 self._invalid(entry.record_id, [("id", "the record's id is not the one listed")])
                 continue
             document = namespaced(entry.document, self.namespace, path=entry.record_id)
-            digest = content_hash(document)
+            hashes = RecordHashes(document)
+            digest = hashes.content_hash()
             if known is not None and known.active and known.content_hash == digest:
                 self.run_.unchanged += 1
                 continue
             pending.append(
                 _Pending(
-                    entry, document, digest, known, field_hashes(document), shared_objects(document)
+                    entry,
+                    document,
+                    digest,
+                    known,
+                    hashes.field_hashes(),
+                    shared_objects(document),
                 )
             )
             if len(pending) >= BATCH:
