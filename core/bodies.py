@@ -27,13 +27,21 @@ MAX_JSON_DEPTH = 32
 
 
 def json_depth_check(document: Any) -> None:
-    pending = [(document, 1)]
-    while pending:
-        node, depth = pending.pop()
+    """Refuse a document whose objects and arrays nest more than MAX_JSON_DEPTH deep
+    (a lone value is one level). Walked a level at a time, each level's containers
+    found by comprehensions (a harvest checks every page it reads)."""
+    level = [document] if isinstance(document, (dict, list)) else []
+    depth = 1
+    while level:
         if depth > MAX_JSON_DEPTH:
             raise DocumentError(f"nests more than {MAX_JSON_DEPTH} levels deep")
-        children = node.values() if isinstance(node, dict) else node
-        pending.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+        level = [
+            child
+            for node in level
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, (dict, list))
+        ]
+        depth += 1
 
 
 def validation_problems(exc: PydanticValidationError) -> list[tuple[str, str]]:

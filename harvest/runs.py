@@ -373,28 +373,32 @@ class _Harvest:
         for export in exports.values():
             for object_id, (_kind, value) in shared_objects(export).items():
                 written[object_id] = value
+        # Each object once, as the last service naming it sent it (an organisation is
+        # named by each of its services).
+        latest: dict[str, tuple[str, dict[str, Any]]] = {}
+        for p in pending:
+            for object_id, sent in p.shared.items():
+                if object_id in written:
+                    latest[object_id] = sent
         rows: dict[str, HarvestedObject] = {}
         new: dict[str, dict[str, Any]] = {}
-        for p in pending:
-            for object_id, (kind, incoming) in p.shared.items():
-                if object_id not in written:
-                    continue
-                written_hash = (
-                    shared.known[object_id].written_hash
-                    if object_id in shared.kept
-                    else object_hash(written[object_id])
-                )
-                values = {
-                    "object_id": uuid.UUID(object_id),
-                    "kind": kind,
-                    "written_hash": written_hash,
-                    "source_hash": object_hash(incoming),
-                    "changed_at_source": object_id in shared.changed,
-                }
-                if object_id in shared.known:
-                    rows[object_id] = HarvestedObject(source=self.source, **values)
-                else:
-                    new[object_id] = {"source_id": self.source.id, **values}
+        for object_id, (kind, incoming) in latest.items():
+            written_hash = (
+                shared.known[object_id].written_hash
+                if object_id in shared.kept
+                else object_hash(written[object_id])
+            )
+            values = {
+                "object_id": uuid.UUID(object_id),
+                "kind": kind,
+                "written_hash": written_hash,
+                "source_hash": object_hash(incoming),
+                "changed_at_source": object_id in shared.changed,
+            }
+            if object_id in shared.known:
+                rows[object_id] = HarvestedObject(source=self.source, **values)
+            else:
+                new[object_id] = {"source_id": self.source.id, **values}
         # Objects met for the first time are inserted; the others' rows are updated.
         values_insert(HarvestedObject, list(new.values()))
         HarvestedObject.objects.bulk_create(
