@@ -551,13 +551,17 @@ class _Harvest:
         self.run_.deactivated = len(gone)
 
     def _seen_mark(self) -> None:
-        """What the source still lists was seen now, changed or not (one statement)."""
-        HarvestedRecord.objects.filter(source=self.source, active=True).update(seen_at=self.now)
+        """What the source still lists was seen now, changed or not (one statement each;
+        the rows this run wrote already say so, and are left alone: on PostgreSQL an
+        update writes the whole row again, hashes and all)."""
+        HarvestedRecord.objects.filter(source=self.source, active=True).exclude(
+            seen_at=self.now
+        ).update(seen_at=self.now)
         ServiceProvenance.objects.filter(
             service_id__in=HarvestedRecord.objects.filter(source=self.source, active=True).values(
                 "service_id"
             )
-        ).update(fetched_at=self.now)
+        ).exclude(fetched_at=self.now).update(fetched_at=self.now)
 
 
 _MISSING = "-"

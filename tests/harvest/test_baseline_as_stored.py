@@ -24,7 +24,7 @@ from community_catalog.hsds_export import (
     service_export,
     services_for_export,
 )
-from community_catalog.models import Location, Organization, Service
+from community_catalog.models import Location, Organization, Service, ServiceProvenance
 from community_catalog.taxonomy_services import taxonomy_seed
 from harvest.models import HarvestedObject, HarvestedRecord, HarvestSource
 from harvest.records import field_hashes, object_hash
@@ -89,3 +89,15 @@ def test_a_generated_hsds_feed(tmp_path: Path) -> None:
     assert _baseline_is_what_is_stored(source) == 120
     again = harvest_run(source)
     assert (again.unchanged, again.kept_local) == (120, 0)
+    # Every record the source still lists was seen at the second run, written or not.
+    seen = set(HarvestedRecord.objects.filter(source=source).values_list("seen_at", flat=True))
+    assert len(seen) == 1
+    assert seen.pop() >= again.started_at
+    fetched = set(ServiceProvenance.objects.values_list("fetched_at", flat=True))
+    assert len(fetched) == 1
+    documents[5]["name"] = "Renamed at the source"
+    feed.write_text(json.dumps(documents))
+    third = harvest_run(source)
+    assert (third.updated, third.unchanged) == (1, 119)
+    assert HarvestedRecord.objects.filter(source=source).values("seen_at").distinct().count() == 1
+    assert ServiceProvenance.objects.values("fetched_at").distinct().count() == 1
