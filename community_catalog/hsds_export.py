@@ -10,7 +10,6 @@ organisation declared: "free", "paid" or "not-stated") on service.
 from __future__ import annotations
 
 import math
-import uuid
 from collections.abc import Collection
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -34,6 +33,7 @@ from community_catalog.models import (
     TaxonomyTerm,
 )
 from community_catalog.taxonomy import TAXONOMY_NAME
+from core.names import uuid5_text
 
 
 def _value(value: Any) -> Any:
@@ -272,7 +272,7 @@ def foreign_term_export(term: ForeignTerm) -> dict[str, Any]:
 def _attribute(service: Service, key: str, term: dict[str, Any]) -> dict[str, Any]:
     return {
         # One attribute per term and service, with an id stable across exports.
-        "id": str(uuid.uuid5(service.id, key)),
+        "id": uuid5_text(service.id, key),
         "link_id": str(service.id),
         "link_type": "service",
         "link_entity": "service",

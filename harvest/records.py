@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from community_catalog.services import NESTED_LISTS
+from core.names import uuid5_text
 
 # HSDS lists of nested objects that each carry an id, and nested single objects.
 _NESTED_LISTS = frozenset(NESTED_LISTS)
@@ -60,7 +61,7 @@ def namespaced(document: Any, namespace: uuid.UUID, *, path: str = "") -> Any:
             # the same taxonomy from two sources is one.
             copy[key] = value
         elif (key == "id" or key.endswith("_id")) and isinstance(value, str | int) and value != "":
-            copy[key] = _uuid5_text(namespace, str(value))
+            copy[key] = uuid5_text(namespace, str(value))
         elif not isinstance(value, (dict, list)):
             copy[key] = value  # nothing in it to rename
         elif key in _NESTED_LISTS and isinstance(value, list):
@@ -87,18 +88,8 @@ def _is_uuid(value: Any) -> bool:
 
 def _with_id(item: Any, namespace: uuid.UUID, where: str, index: int | None) -> Any:
     if isinstance(item, dict) and not item.get("id"):
-        item["id"] = _uuid5_text(namespace, f"{where}[{index}]")
+        item["id"] = uuid5_text(namespace, f"{where}[{index}]")
     return item
-
-
-def _uuid5_text(namespace: uuid.UUID, name: str) -> str:
-    """`str(uuid.uuid5(namespace, name))`, without making the UUID (a harvest names
-    every object of every record: most of the time of namespacing went there)."""
-    digest = bytearray(hashlib.sha1(namespace.bytes + name.encode()).digest()[:16])  # noqa: S324 - RFC 4122's name-based UUID, not a secret
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 # One encoder for every hash (`json.dumps` with options makes one for each call).
