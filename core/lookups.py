@@ -9,6 +9,7 @@ registers the lookup for every field).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -36,6 +37,9 @@ class AnyOf(In):
         ]
         if not values:
             raise EmptyResultSet
+        if all(type(value) is uuid.UUID for value in values):
+            # As text, cast by the server: psycopg adapts each UUID in Python.
+            return f"{lhs} = ANY(%s::uuid[])", (*lhs_params, [f"{v.int:032x}" for v in values])
         return f"{lhs} = ANY(%s)", (*lhs_params, values)
 
 

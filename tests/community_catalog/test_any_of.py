@@ -15,7 +15,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from community_catalog.models import Organization, Service
+from community_catalog.models import Organization, Service, TaxonomyTerm
 from core.lookups import any_of
 
 pytestmark = pytest.mark.django_db
@@ -51,9 +51,14 @@ def test_the_list_is_one_parameter_on_postgresql() -> None:
     query = Service.objects.filter(any_of("id", ids)).query
     sql, params = query.get_compiler(connection=connection).as_sql()
     if connection.vendor == "postgresql":
-        assert "= ANY(%s)" in sql
+        # UUIDs go as their hex, cast by the server (psycopg adapts each UUID in Python).
+        assert "= ANY(%s::uuid[])" in sql
         assert len(params) == 1
-        assert list(params[0]) == ids
+        assert [uuid.UUID(hex=h) for h in params[0]] == ids
+        codes = TaxonomyTerm.objects.filter(any_of("code", ["gardening", "cooking"])).query
+        sql, params = codes.get_compiler(connection=connection).as_sql()
+        assert "= ANY(%s)" in sql
+        assert list(params[0]) == ["gardening", "cooking"]
     else:
         assert " IN (" in sql
         assert len(params) == 500
