@@ -232,10 +232,10 @@ def hsds_import(
             if progress:
                 progress(1)
         writer.rows.flush()
+        writer.location_changes_announce()
         if exports:
             created = [r.id for _, r in records if r.id not in existing]
             report.exports = writer.exports(created, [r.id for _, r in records if r.id in existing])
-        writer.location_changes_announce()
         if writer.events:
             # What derives from the catalogue builds from the rows written, not read back.
             with rows_written(writer.rows.written):

@@ -212,6 +212,9 @@ class HsdsLocation(_Obj):
     def _both_coordinates(self) -> HsdsLocation:
         if (self.latitude is None) != (self.longitude is None):
             raise ValueError("latitude and longitude go together: give both or neither")
+        if self.latitude is not None and self.longitude is not None:
+            # -0.0 is 0.0 (SQLite stores it so, PostgreSQL would keep the sign).
+            self.latitude, self.longitude = self.latitude + 0.0, self.longitude + 0.0
         return self
 
 

@@ -211,6 +211,11 @@ _FOREIGN_TERMS = Service.foreign_terms.through
 _BATCH = 500
 
 
+def _places(export: dict[str, Any]) -> list[dict[str, Any]]:
+    places = export.get("service_at_locations")
+    return [p for p in places if isinstance(p, dict)] if isinstance(places, list) else []
+
+
 class ImportWriter:
     """Writes records. New services are batched; a service that exists is replaced in a
     savepoint and compared with what it was. Locations are written once per import."""
@@ -402,7 +407,17 @@ class ImportWriter:
             terms={t.id: t for t in self.terms.values()},
             foreign_terms={t.id: t for t in self.foreign.values()},
         )
-        made |= {i: self.after[i] for i in others if i in self.after}
+        # A place this import changed or made after the service was compared (described
+        # later in the file) is not in its export of then: read back.
+        moved = {
+            str(i) for i in self.locations_changed | {r["id"] for r in self.rows.written[Location]}
+        }
+        made |= {
+            i: after
+            for i in others
+            if (after := self.after.get(i)) is not None
+            and not moved & {str(sal.get("location_id")) for sal in _places(after)}
+        }
         missing = [i for i in [*created, *others] if i not in made]
         if missing:
             self.rows.flush()

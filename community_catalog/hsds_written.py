@@ -11,7 +11,8 @@ differently is made the same first, or the service is left to be read back:
 - a decimal (a cost's amount) is what the column keeps (at most its decimal places; one
   with more, which the database would round, is read back);
 - a moment is in UTC, as the database hands it back; one without a time zone (the
-  database would read it in the server's) is read back;
+  database would read it in the server's) is read back, and so is a -0.0 (SQLite
+  keeps 0.0);
 - related objects come in the order of their model's `Meta.ordering`, as prefetching
   reads them (the relation to the owner is the same for all, the rest are ids and codes).
 
@@ -22,6 +23,7 @@ parts are not among the rows).
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -58,6 +60,14 @@ def _stored_value(field: models.Field[Any, Any]) -> Callable[[Any], Any] | None:
             return number
 
         return decimal
+    if isinstance(field, models.FloatField):
+
+        def number(value: Any) -> Any:
+            if isinstance(value, float) and value == 0.0 and math.copysign(1.0, value) < 0:
+                raise _NotAsStored(field.name)  # -0.0: SQLite keeps 0.0, PostgreSQL -0.0
+            return value
+
+        return number
     if isinstance(field, models.DateTimeField):
 
         def moment(value: Any) -> Any:

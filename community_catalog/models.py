@@ -320,7 +320,7 @@ class Address(models.Model):
     )
 
     class Meta:
-        ordering = ["location", "address_type", "hsds_id"]
+        ordering = ["location", "address_type", "hsds_id", "id"]
         verbose_name_plural = "addresses"
 
     def __str__(self) -> str:
@@ -395,7 +395,7 @@ class Contact(models.Model):
     email = models.EmailField(blank=True)
 
     class Meta:
-        ordering = ["hsds_id"]
+        ordering = ["hsds_id", "id"]
 
     def __str__(self) -> str:
         return self.name or self.email or str(self.id)
@@ -427,7 +427,7 @@ class Phone(models.Model):
     description = models.TextField(blank=True)
 
     class Meta:
-        ordering = ["hsds_id"]
+        ordering = ["hsds_id", "id"]
 
     def __str__(self) -> str:
         return self.number
@@ -452,7 +452,7 @@ class Language(models.Model):
     note = models.TextField(blank=True)
 
     class Meta:
-        ordering = ["hsds_id"]
+        ordering = ["hsds_id", "id"]
 
     def __str__(self) -> str:
         return self.code or self.name
@@ -470,7 +470,7 @@ class CostOption(models.Model):
     amount_description = models.CharField(max_length=200, blank=True)
 
     class Meta:
-        ordering = ["hsds_id"]
+        ordering = ["hsds_id", "id"]
 
     def __str__(self) -> str:
         return f"{self.option} {self.amount} {self.currency}".strip()
@@ -485,7 +485,7 @@ class Accessibility(models.Model):
     url = models.URLField(blank=True)
 
     class Meta:
-        ordering = ["hsds_id"]
+        ordering = ["hsds_id", "id"]
         verbose_name_plural = "accessibility"
 
     def __str__(self) -> str:
@@ -546,7 +546,7 @@ class Schedule(models.Model):
     weekdays = models.CharField(max_length=20, blank=True, editable=False)
 
     class Meta:
-        ordering = ["hsds_id"]
+        ordering = ["hsds_id", "id"]
 
     def __str__(self) -> str:
         return f"{self.freq} {self.byday} {self.opens_at}-{self.closes_at}"

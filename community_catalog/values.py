@@ -126,13 +126,16 @@ def time_parse(value: Any) -> Any:
 
 
 def _text_in(value: Any) -> Any:
-    """What a text field is given, before the string checks (made in pydantic-core):
-    `null` is empty, and a NUL character is refused."""
+    """What a text field is given, before the length check (made in pydantic-core):
+    `null` is empty, a NUL character is refused, and white space around it goes as
+    Python's `str.strip` sees it (which also counts the separators \x1c to \x1f)."""
     if value is None:
         return ""
-    if isinstance(value, str) and "\x00" in value:
-        # PostgreSQL cannot store it, and no person typed it.
-        raise ValueError("contains a NUL character")
+    if isinstance(value, str):
+        if "\x00" in value:
+            # PostgreSQL cannot store it, and no person typed it.
+            raise ValueError("contains a NUL character")
+        return value.strip()
     return value
 
 

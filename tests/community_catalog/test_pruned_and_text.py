@@ -95,3 +95,13 @@ def test_notes_have_no_length_limit_but_no_nul() -> None:
     assert _Form(notes=" x" * 5000).notes == ("x " * 5000).strip()
     with pytest.raises(ValidationError, match="NUL"):
         _Form(notes="\x00")
+
+
+def test_separator_characters_are_trimmed_as_python_trims_them() -> None:
+    """A directory exported from a spreadsheet leaves a unit separator at the end; it
+    was trimmed before text was checked in pydantic-core, and still is (review)."""
+    assert _Form(name="Atelier cuisine\x1f", notes="Le mardi\x1e").model_dump() == {
+        "name": "Atelier cuisine",
+        "notes": "Le mardi",
+    }
+    assert _Form(name="x" * 200 + "\x1f").name == "x" * 200
