@@ -241,8 +241,13 @@ class ImportWriter:
         self.unmapped: dict[tuple[str, str], int] = {}
         # `exports`: what each service written came to, as HSDS (`exports`), is asked for.
         self.rows = ImportRows(keep_all=exports)
-        # The exports of services that existed, made when they were compared.
+        # The exports of services that existed, made when they were compared, and the
+        # record each was compared at (`written_at` says when a place or an
+        # organisation was last written: an export made before is out of date).
         self.after: dict[uuid.UUID, dict[str, Any]] = {}
+        self.after_at: dict[uuid.UUID, int] = {}
+        self.written_at: dict[uuid.UUID, int] = {}
+        self.record_number = 0
         self.replacing: set[uuid.UUID] = set()
         self.locations_changed: set[uuid.UUID] = set()
         self.events: list[EventDraft] = []
@@ -264,6 +269,7 @@ class ImportWriter:
                 org, _ = Organization.objects.update_or_create(
                     id=owner_id, defaults=record.organization.model_dump(exclude={"id"})
                 )
+                self.written_at[owner_id] = self.record_number
             else:
                 org = Organization.objects.get(id=owner_id)
             self.organizations[owner_id] = org
@@ -276,10 +282,12 @@ class ImportWriter:
             setattr(organization, name, value)
         organization.save()
         self.organizations[organization.id] = organization
+        self.written_at[organization.id] = self.record_number
 
     # 2. A new service: rows for the next batch ------------------------------------
 
     def service_add(self, record: HsdsService) -> dict[str, Any]:
+        self.record_number += 1
         owner = self._owner(record)
         self.rows.add(
             Service, id=record.id, organization_id=owner.id, **self._service_fields(record)
@@ -378,9 +386,11 @@ class ImportWriter:
             self.rows.flush()
             before = location_export(Location.objects.get(id=location_id))
             location = location_write(data, owner)
+            self.written_at[location_id] = self.record_number
             if location_export(location) != before:
                 self.locations_changed.add(location_id)
         elif data is not None:
+            self.written_at[location_id] = self.record_number
             self.rows.add(
                 Location,
                 id=data.id,
@@ -407,23 +417,31 @@ class ImportWriter:
             terms={t.id: t for t in self.terms.values()},
             foreign_terms={t.id: t for t in self.foreign.values()},
         )
-        # A place this import changed or made after the service was compared (described
-        # later in the file) is not in its export of then: read back.
-        moved = {
-            str(i) for i in self.locations_changed | {r["id"] for r in self.rows.written[Location]}
-        }
-        made |= {
-            i: after
-            for i in others
-            if (after := self.after.get(i)) is not None
-            and not moved & {str(sal.get("location_id")) for sal in _places(after)}
-        }
+        made |= {i: after for i in others if (after := self._after_current(i)) is not None}
         missing = [i for i in [*created, *others] if i not in made]
         if missing:
             self.rows.flush()
             read = services_for_export(Service.objects.filter(id__in=missing))
             made |= {s.id: service_export(s) for s in read}
         return made
+
+    def _after_current(self, service_id: uuid.UUID) -> dict[str, Any] | None:
+        """The export a service's comparison made, unless a later record of the file
+        wrote its organisation or one of its places again (changed or not: a value equal
+        in Python may not be stored alike, such as -0.0): then None, to read it back."""
+        after = self.after.get(service_id)
+        if after is None:
+            return None
+        written = [after.get("organization_id"), *(p.get("location_id") for p in _places(after))]
+        compared = self.after_at[service_id]
+        for found in written:
+            try:
+                key = uuid.UUID(str(found))
+            except ValueError:
+                return None
+            if self.written_at.get(key, 0) > compared:
+                return None
+        return after
 
     def location_changes_announce(self) -> None:
         """A changed place changes every service met there, not only those in the file."""
@@ -450,6 +468,7 @@ class ImportWriter:
     # 3. A service that exists: replace, compare, announce what changed ------------
 
     def service_write(self, record: HsdsService) -> dict[str, Any]:
+        self.record_number += 1
         self.rows.flush()
         existing = services_for_export(Service.objects.filter(id=record.id)).get()
         before = service_export(existing)
@@ -467,10 +486,10 @@ class ImportWriter:
             transaction.savepoint_rollback(savepoint)
             for model, count in written.items():  # rolled back: not written
                 del self.rows.written[model][count:]
-            self.after[service.id] = before
+            self.after[service.id], self.after_at[service.id] = before, self.record_number
             return {**outcome, "action": "unchanged"}
         transaction.savepoint_commit(savepoint)
-        self.after[service.id] = after
+        self.after[service.id], self.after_at[service.id] = after, self.record_number
         self.events.append(
             _event(
                 "service.updated",

@@ -8,15 +8,17 @@ Each case was a failing test before its fix."""
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from community_catalog.hsds import hsds_read
 from community_catalog.hsds_export import service_export, services_for_export
 from community_catalog.hsds_import import hsds_import
-from community_catalog.models import Service
+from community_catalog.models import Location, Organization, Service
 from community_catalog.services import organization_create
 from harvest.records import _canonical
 
@@ -189,3 +191,49 @@ def test_unchanged_service_at_a_place_described_later_in_the_file() -> None:
     r = hsds_import(hsds_read([x2, y]), organization=org, exports=True)
     assert (r.unchanged, r.updated) == (1, 1), r.services
     assert _diff(r) == []
+
+
+# From the second review: an export a comparison made, reused although a later record
+# of the file wrote the service's organisation or place again.
+
+
+def test_an_organisation_renamed_by_a_later_record() -> None:
+    organization, _ = organization_create(name="Ancien nom")
+    first = _service({"id": _u(), "location": _place()}, name="Permanence")
+    assert hsds_import(hsds_read([first]), organization=organization).created == 1
+    # The next file: the service as it was, then a new one whose organisation object
+    # renames the organisation.
+    new = _service({"id": _u(), "location": _place()}, name="Atelier")
+    new["organization"] = {"id": str(organization.id), "name": "Nouveau nom", "description": "d"}
+    report = hsds_import(hsds_read([first, new]), organization=organization, exports=True)
+    assert Organization.objects.get(id=organization.id).name == "Nouveau nom"
+    assert _diff(report) == []
+
+
+def test_a_place_stored_at_minus_zero_before_and_described_again() -> None:
+    """A place stored at -0.0 before -0.0 was made 0.0 (PostgreSQL keeps the sign), then
+    described again by a later record: equal in Python, not stored alike."""
+    organization, _ = organization_create(name="Maison")
+    place = _place(latitude=1.0, longitude=2.0)
+    first = _service({"id": _u(), "location": place}, name="Permanence")
+    assert hsds_import(hsds_read([first]), organization=organization).created == 1
+    if connection.vendor == "postgresql":
+        # As a bulk insert stored it before (the ORM writes 0; SQLite cannot hold -0.0).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE community_catalog_location SET latitude = '-0'::float8, "
+                "longitude = '-0'::float8 WHERE id = %s",
+                [uuid.UUID(place["id"])],
+            )
+        stored = Location.objects.get(id=place["id"]).latitude
+        assert stored is not None
+        assert math.copysign(1.0, stored) < 0
+    by_id = {
+        **first,
+        "service_at_locations": [
+            {"id": first["service_at_locations"][0]["id"], "location_id": place["id"]}
+        ],
+    }
+    other = _service({"id": _u(), "location": {**place, "latitude": 0.0, "longitude": 0.0}})
+    report = hsds_import(hsds_read([by_id, other]), organization=organization, exports=True)
+    assert _diff(report) == []
