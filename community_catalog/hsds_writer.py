@@ -410,12 +410,16 @@ class ImportWriter:
         organizations = dict(self.organizations)
         if self.organization is not None:
             organizations[self.organization.id] = self.organization
-        made = exports_from_rows(
-            self.rows.written,
-            created,
-            organizations=organizations,
-            terms={t.id: t for t in self.terms.values()},
-            foreign_terms={t.id: t for t in self.foreign.values()},
+        made = (
+            exports_from_rows(
+                self.rows.written,
+                created,
+                organizations=organizations,
+                terms={t.id: t for t in self.terms.values()},
+                foreign_terms={t.id: t for t in self.foreign.values()},
+            )
+            if created
+            else {}
         )
         made |= {i: after for i in others if (after := self._after_current(i)) is not None}
         missing = [i for i in [*created, *others] if i not in made]

@@ -134,7 +134,7 @@ class RecordHashes:
             key: (
                 _short(_places_by_id(self.document[key]))
                 if key == "service_at_locations"
-                else hashlib.sha256(text.encode()).hexdigest()[:32]
+                else _short_text(text)
             )
             for key, text in self.texts.items()
             if key not in NOT_COMPARED
@@ -159,7 +159,12 @@ def object_hash(value: dict[str, Any]) -> str:
 
 
 def _short(value: Any) -> str:
-    return hashlib.sha256(_canonical(value)).hexdigest()[:32]
+    return _short_text(_ENCODER.encode(value))
+
+
+def _short_text(text: str) -> str:
+    """The short hash of a value already written out as canonical JSON."""
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def _places_by_id(places: Any) -> Any:
