@@ -33,6 +33,7 @@ import jsonschema
 import jsonschema_rs
 from django.utils import timezone
 from pydantic import ValidationError as PydanticValidationError
+from pydantic_core import PydanticSerializationError, to_json
 
 from community_catalog.hsds_records import HsdsService, deadline_check
 from core.bodies import DocumentError, field_path, validation_problems
@@ -133,10 +134,41 @@ _EMPTY_MEANS_NOT_GIVEN = frozenset(
 )
 
 
+# The keys above as they read in JSON text.
+_EMPTY_KEYS_JSON = frozenset(key.encode() for key in _EMPTY_MEANS_NOT_GIVEN)
+
+
 def _pruned(node: Any) -> Any:
     """`null`, and `""` where a format is expected, read as "not given": clients send
     them for empty fields (Tisser's own responses do). What has none of them is given
-    back as it is, not copied (most of a large file)."""
+    back as it is, not copied (most of a large file); the rest is walked."""
+    try:
+        text = to_json(node)
+    except (PydanticSerializationError, ValueError):
+        # Not writable as JSON (a lone surrogate, which JSON may escape): walked.
+        return _pruned_walk(node)
+    return _pruned_walk(node) if _prunable(text) else node
+
+
+def _prunable(text: bytes) -> bool:
+    """Whether `text`, a value written as compact JSON, holds what `_pruned` drops: a
+    `null`, or a `""` under one of `_EMPTY_MEANS_NOT_GIVEN`'s keys, found by searching
+    the text at C speed. Never wrong when it says no; it may say yes for nothing (the
+    word "null" in a string value, an escaped quote in a key), and the walk then finds
+    nothing to drop."""
+    if b"null" in text:
+        return True
+    end = text.find(b'":""')
+    while end != -1:
+        # The key's opening quote: keys of the list hold no quote of their own.
+        start = text.rfind(b'"', 0, end)
+        if text[start + 1 : end] in _EMPTY_KEYS_JSON:
+            return True
+        end = text.find(b'":""', end + 4)
+    return False
+
+
+def _pruned_walk(node: Any) -> Any:
     if isinstance(node, dict):
         values = node.values()
         if None in values or "" in values:
@@ -146,13 +178,13 @@ def _pruned(node: Any) -> Any:
         nested = [(k, v) for k, v in node.items() if isinstance(v, (dict, list))]
         copy = None
         for key, value in nested:
-            pruned = _pruned(value)
+            pruned = _pruned_walk(value)
             if pruned is not value:
                 copy = copy or dict(node)
                 copy[key] = pruned
         return node if copy is None else copy
     if isinstance(node, list):
-        items = [_pruned(item) if isinstance(item, (dict, list)) else item for item in node]
+        items = [_pruned_walk(item) if isinstance(item, (dict, list)) else item for item in node]
         return items if any(a is not b for a, b in zip(items, node, strict=True)) else node
     return node
 
@@ -165,7 +197,7 @@ def _dict_pruned(node: dict[str, Any]) -> dict[str, Any]:
             changed = True
             continue
         if isinstance(value, (dict, list)):
-            pruned = _pruned(value)
+            pruned = _pruned_walk(value)
             changed = changed or pruned is not value
             value = pruned
         kept[key] = value

@@ -31,8 +31,23 @@ def _reference(node: Any) -> Any:
     return node
 
 
-_keys = st.sampled_from(["id", "name", "email", "url", "valid_to", "description", "x"])
-_scalars = st.none() | st.booleans() | st.integers() | st.sampled_from(["", " ", "a", "0"])
+_keys = st.sampled_from(
+    ["id", "name", "email", "url", "valid_to", "description", "x", 'x"email', "email\\", "é"]
+)
+# Besides plain values, text that reads like what the pruning looks for once written as
+# JSON (its quick search works on that text), text JSON cannot be written with (a lone
+# surrogate), numbers JSON has no words for, and integers past 64 bits.
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=2**64)
+    | st.floats()
+    | st.sampled_from(
+        ["", " ", "a", "0", "null", 'email":""', '"email":""', "x\\", '"', "\ud800", "\u2028"]
+    )
+    | st.text(max_size=5)
+)
 _json = st.recursive(
     _scalars,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_keys, inner, max_size=5),
@@ -46,6 +61,41 @@ def test_pruning_follows_the_rule_and_leaves_its_input_alone(document: Any) -> N
     before = copy.deepcopy(document)
     assert _pruned(document) == _reference(before)
     assert document == before
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_keys, _json, max_size=6))
+def test_a_record_with_nothing_to_drop_comes_back_as_it_is(document: Any) -> None:
+    expected = _reference(copy.deepcopy(document))
+    pruned = _pruned(document)
+    assert pruned == expected
+    if expected == document:
+        # The quick search is never wrong when it finds nothing: nothing was there.
+        assert pruned is document or _prunable_text(document)
+
+
+def _prunable_text(document: Any) -> bool:
+    from pydantic_core import to_json
+
+    from community_catalog.hsds import _prunable
+
+    try:
+        return _prunable(to_json(document))
+    except ValueError:
+        return True
+
+
+def test_the_quick_search_finds_each_key_and_null() -> None:
+    for key in _EMPTY_MEANS_NOT_GIVEN:
+        assert _pruned({"a": {"b": [{key: ""}]}}) == {"a": {"b": [{}]}}
+        assert _pruned({"a": [{"k": "", key: "x"}]}) == {"a": [{"k": "", key: "x"}]}
+    assert _pruned({"a": [1, {"b": None}]}) == {"a": [1, {}]}
+    assert _pruned({"name": "null", "email": "x"}) == {"name": "null", "email": "x"}
+    # An empty string in another key right before one that looks like a listed key.
+    assert _pruned({'x"email': "", "y": 1}) == {'x"email': "", "y": 1}
+    assert _pruned({"state_province": "", "email": ""}) == {"state_province": ""}
+    lone = {"name": "\ud800", "url": ""}
+    assert _pruned(lone) == {"name": "\ud800"}
 
 
 def test_what_has_nothing_to_drop_is_not_copied() -> None:
