@@ -155,3 +155,23 @@ def test_separator_characters_are_trimmed_as_python_trims_them() -> None:
         "notes": "Le mardi",
     }
     assert _Form(name="x" * 200 + "\x1f").name == "x" * 200
+
+
+@pytest.mark.parametrize("value", ["\u212aE", "\u212ar", "FR\u200b", "F R", "FRA", "250"])
+def test_a_country_code_is_two_ascii_letters_of_iso_3166(value: str) -> None:
+    # The Kelvin sign lowers to an ASCII "k": pycountry's own lookup took "\u212aE" for
+    # Kenya and the look-alike was stored (review of issue 24, part 3).
+    from community_catalog.values import country_normalize
+
+    with pytest.raises(ValueError, match="ISO 3166"):
+        country_normalize(value)
+    assert country_normalize(" ke ") == "KE"
+
+
+@pytest.mark.parametrize("value", ["\u212aRW", "NO\u212a", "EU", "978", "FRF"])
+def test_a_currency_code_is_three_ascii_letters_of_iso_4217(value: str) -> None:
+    from community_catalog.values import currency_normalize
+
+    with pytest.raises(ValueError, match="ISO 4217"):
+        currency_normalize(value)
+    assert currency_normalize(" eur ") == "EUR"
