@@ -20,10 +20,12 @@ RUN uv sync --locked --no-dev \
 
 FROM ${PYTHON_IMAGE}
 # WeasyPrint needs Pango; HarfBuzz's subset library makes font subsetting several times
-# faster than WeasyPrint's fallback (fontTools).
+# faster than WeasyPrint's fallback (fontTools). Slips in Arabic, Russian, Ukrainian and
+# Chinese take the scripts Atkinson Hyperlegible lacks from Debian's Noto faces.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig \
+      fonts-noto-core fonts-noto-cjk \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /data tisser \
  && mkdir -p /data && chown tisser /data

@@ -13,6 +13,7 @@ from typing import Any
 
 import phonenumbers
 from babel import Locale
+from babel.dates import format_date
 from babel.numbers import format_currency
 from django.conf import settings
 from django.utils import formats, timezone, translation
@@ -22,6 +23,12 @@ from django.utils.translation import gettext_lazy as _
 
 from community_catalog.costs import text_cost_state
 from community_catalog.models import Service, ServiceAtLocation
+from core.languages import (
+    LEFT_TO_RIGHT_ISOLATE,
+    POP_ISOLATE,
+    gettext_language,
+    text_direction,
+)
 
 # The fixed wording of an activity's cost line.
 COST_TEXTS = {
@@ -36,7 +43,7 @@ def say_from(texts: dict[str, Any], languages: Sequence[str], key: str, **params
     """One of `texts` in the first language and, when there are two, in the second."""
     said = []
     for language in languages[:2]:
-        with translation.override(language):
+        with translation.override(gettext_language(language)):
             message = str(texts[key])
         said.append(message % params if params else message)
     return Say(said[0], said[1] if len(said) > 1 else "")
@@ -75,15 +82,38 @@ class Say:
         return bool(self.text or self.also)
 
 
+# A session's day in the languages Tisser prints besides French and English, as CLDR
+# writes a weekday with its date (the month in the case the date takes: "8 декабря").
+_DAY_PATTERNS = {
+    "ar": "EEEE، d MMMM",
+    "es": "EEEE d 'de' MMMM",
+    "pt": "EEEE, d 'de' MMMM",
+    "tr": "d MMMM EEEE",
+    "ro": "EEEE, d MMMM",
+    "uk": "EEEE, d MMMM",
+    "ru": "EEEE, d MMMM",
+    "zh": "M月d日EEEE",
+}
+
+
 def _day(moment: datetime, language: str) -> str:
-    with translation.override(language):
-        text = formats.date_format(timezone.localtime(moment), "l j F")
+    local = timezone.localtime(moment)
+    pattern = _DAY_PATTERNS.get(language)
+    if pattern is not None:
+        text = format_date(local, pattern, locale=language)
+    else:
+        with translation.override(gettext_language(language)):
+            text = formats.date_format(local, "l j F")
     return text[:1].upper() + text[1:]
 
 
 def _time(moment: datetime, language: str) -> str:
-    """The locale's time format: 14:00 in French, 2 p.m. in English."""
-    with translation.override(language):
+    """The locale's time format: 14:00 in French, 2 p.m. in English; 24-hour times
+    in a right-to-left language (its "a.m." and "p.m." inside left-to-right hours
+    would read out of order)."""
+    with translation.override(gettext_language(language)):
+        if text_direction(language) == "rtl":
+            return formats.time_format(timezone.localtime(moment), "H:i")
         return formats.time_format(timezone.localtime(moment))
 
 
@@ -109,9 +139,12 @@ class Session:
 def session(start: datetime, end: datetime, language: str) -> Session:
     """A session as printed (kept: the same sessions of the same activities come back on
     slip after slip, and each takes two locale formats)."""
-    return Session(
-        _day(start, language), f"{_time(start, language)}\N{EN DASH}{_time(end, language)}"
-    )
+    hours = f"{_time(start, language)}\N{EN DASH}{_time(end, language)}"
+    if text_direction(language) == "rtl":
+        # Hours read left to right: in a right-to-left line, the dash between two
+        # times would otherwise put the end first.
+        hours = f"{LEFT_TO_RIGHT_ISOLATE}{hours}{POP_ISOLATE}"
+    return Session(_day(start, language), hours)
 
 
 def session_text(start: datetime, end: datetime, language: str) -> str:
@@ -119,7 +152,9 @@ def session_text(start: datetime, end: datetime, language: str) -> str:
 
 
 def long_date(day: date, language: str) -> str:
-    with translation.override(language):
+    if language in _DAY_PATTERNS:
+        return str(format_date(day, "long", locale=language))
+    with translation.override(gettext_language(language)):
         return formats.date_format(day, "j F Y")
 
 

@@ -29,6 +29,7 @@ from django.utils.translation import ngettext_lazy, pgettext_lazy
 
 from community_catalog.selectors import taxonomy_terms_by_code
 from community_catalog.travel import travel
+from core.languages import PATIENT_LANGUAGES, gettext_language
 from matching.candidates import CandidateRow
 from matching.parts import FIT_SHARE
 
@@ -168,12 +169,13 @@ def explanation_text(explanation: object, language: str) -> str:
 
 def spoken(language: str) -> str:
     """The language text is written in: `language` when Tisser has translations for
-    it, else the default (French), as gettext itself falls back."""
+    it (under the name Django's translations give it: `zh-hans`), else the default
+    (French), as gettext itself falls back."""
     code = (language or "").lower().replace("_", "-")
-    supported = {code for code, _name in settings.LANGUAGES}
+    supported = {code for code, _name in settings.LANGUAGES} | set(PATIENT_LANGUAGES)
     for candidate in (code, code.split("-")[0]):
         if candidate in supported:
-            return candidate
+            return gettext_language(candidate)
     return str(settings.LANGUAGE_CODE)
 
 

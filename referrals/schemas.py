@@ -180,8 +180,9 @@ class LinksOut(Schema):
 
 
 SLIP_LANGUAGES_DOC = (
-    "The slip's languages: the preferred language when slips are printed in it (French, "
-    'English), else `["fr", "en"]`: French with English under each text.'
+    "The slip's languages: the preferred language when slips are printed in it (fr, en, "
+    'ar, es, pt, tr, ro, uk, ru, zh), else `["fr", "en"]`: French with English under '
+    "each text."
 )
 
 

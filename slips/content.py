@@ -1,8 +1,9 @@
 """What a slip says: referrals and their activities → the HTML WeasyPrint lays out.
 
-A slip speaks the person's language when Tisser prints it (`SLIP_LANGUAGES`). For any
-other language it is printed in French, the catalogue's language, with English under
-each label and sentence, so that the person or someone near them can read it.
+A slip speaks the person's language when Tisser prints it (`PATIENT_LANGUAGES`: ten,
+Arabic right to left). For any other language it is printed in French, the catalogue's
+language, with English under each label and sentence, so that the person or someone
+near them can read it.
 
 Everything printed is escaped by Django's templates; catalogue text is plain text. The
 fixed wording lives in `TEXTS` (translated through `locale/`), dates and times use the
@@ -45,7 +46,14 @@ from community_catalog.presentation import (
 )
 from community_catalog.schedules import service_at_location_sessions
 from core.caches import cache_register
-from core.languages import slip_languages
+from core.languages import (
+    FIRST_STRONG_ISOLATE,
+    LEFT_TO_RIGHT_ISOLATE,
+    POP_ISOLATE,
+    slip_languages,
+    text_direction,
+    written_direction,
+)
 from events.models import Event
 from matching.reasons import reason_text
 from referrals.models import Match, Placement, Referral
@@ -92,7 +100,7 @@ def _say(languages: Sequence[str], key: str, **params: Any) -> Say:
     return say_from(TEXTS, languages, key, **params)
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=16)
 def _labels(languages: tuple[str, ...]) -> dict[str, Say]:
     """The fixed labels of a slip in these languages (translations do not change while
     the process runs)."""
@@ -154,6 +162,19 @@ class SlipActivity:
     # A seasonal activity back soon, or a new one: "Resumes on 2 March".
     season: Say = field(default_factory=lambda: Say(""))
 
+    @property
+    def dirs(self) -> dict[str, str]:
+        """The direction each block of the organisation's own words is written in (a
+        French description on an Arabic slip reads left to right, its full stop last)."""
+        return {
+            "description": written_direction(self.description.text),
+            "organization": written_direction(self.organization),
+            "place": written_direction(self.place or self.address),
+            "transportation": written_direction(self.transportation),
+            "how_to_join": written_direction(self.how_to_join.text),
+            "what_to_bring": written_direction(self.what_to_bring.text),
+        }
+
 
 @dataclass(frozen=True)
 class SlipContent:
@@ -168,6 +189,28 @@ class SlipContent:
     note: str
     activities: list[SlipActivity]
     t: dict[str, Say] = field(repr=False)
+
+    @property
+    def direction(self) -> str:
+        return text_direction(self.language)
+
+    @property
+    def note_direction(self) -> str:
+        return written_direction(self.note)
+
+    # The isolates a right-to-left slip puts around text whose direction is its own
+    # (`core.languages`); empty on any other.
+    @property
+    def fsi(self) -> str:
+        return FIRST_STRONG_ISOLATE if self.direction == "rtl" else ""
+
+    @property
+    def lri(self) -> str:
+        return LEFT_TO_RIGHT_ISOLATE if self.direction == "rtl" else ""
+
+    @property
+    def pdi(self) -> str:
+        return POP_ISOLATE if self.direction == "rtl" else ""
 
 
 def _reasons(match: Match, languages: Sequence[str]) -> Say:
@@ -364,7 +407,13 @@ def slips_html(slips: Sequence[SlipContent], *, title: str, language: str) -> st
     health centre's batch, laid out as one document."""
     return render_to_string(
         "slips/document.html",
-        {"slips": slips, "title": title, "language": language, "batch": len(slips) != 1},
+        {
+            "slips": slips,
+            "title": title,
+            "language": language,
+            "direction": text_direction(language),
+            "batch": len(slips) != 1,
+        },
     )
 
 
@@ -395,7 +444,9 @@ def sample_slips_html() -> list[str]:
     draws once before real work (no database needed)."""
     sample_url = public_activity_url(uuid.UUID(int=0))
     html = []
-    for preferred, large in (("fr", False), ("en", True), ("ar", False)):
+    # French, English in large print, Arabic (right to left, its own face), and a
+    # language printed as French with English.
+    for preferred, large in (("fr", False), ("en", True), ("ar", False), ("de", False)):
         languages = slip_languages(preferred)
         words = Say("Atelier « Tisser » 0123456789 €", "Workshop" if len(languages) > 1 else "")
         activity = SlipActivity(

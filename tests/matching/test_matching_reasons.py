@@ -180,7 +180,7 @@ def test_the_plural_follows_the_count(db: None) -> None:
 
 def test_a_language_tisser_does_not_speak_reads_french(db: None) -> None:
     walk = {"code": "distance", "params": {"mode": "walk", "minutes": 13}}
-    assert reason_text(walk, "uk") == "À 13 min à pied de chez vous"
+    assert reason_text(walk, "de") == "À 13 min à pied de chez vous"
     assert reason_text(walk, "en-gb") == "A 13-minute walk from home"
     # Language names come from Babel's CLDR data, French in lower case.
     assert (language_name("de", "fr"), language_name("de", "en")) == ("allemand", "German")
@@ -190,7 +190,7 @@ def test_a_language_tisser_does_not_speak_reads_french(db: None) -> None:
 def test_rows_written_before_still_read_as_they_were(db: None) -> None:
     old = {"code": "distance", "fr": "À 2 km", "en": "2 km away"}
     assert (reason_text(old, "fr"), reason_text(old, "en")) == ("À 2 km", "2 km away")
-    assert reason_text(old, "uk") == "À 2 km"  # French when the language was not written
+    assert reason_text(old, "de") == "À 2 km"  # French when the language was not written
     said = {"code": "age", "alternatives": 1, "fr": "Rien à son âge", "en": "Nothing at this age"}
     assert explanation_text(said, "en") == "Nothing at this age"
     assert explanation_text(said, "de") == "Rien à son âge"

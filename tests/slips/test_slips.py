@@ -165,7 +165,7 @@ def test_an_english_slip_speaks_english_dates_times_and_money(api: ApiClient, ca
         ("fr", "", "Prix 3,50 € (la séance)"),
         ("fr", "Matériel compris.", "Prix 3,50 € — Matériel compris."),
         ("en", "", "Cost €3.50"),
-        ("uk", "", "Prix / Cost 3,50 €"),
+        ("de", "", "Prix / Cost 3,50 €"),
     ],
 )
 def test_a_paid_activity_prints_its_price_in_the_slips_language(
@@ -219,10 +219,10 @@ def test_a_long_description_is_cut_to_its_first_sentence() -> None:
 def test_a_language_tisser_does_not_print_gives_french_with_english(
     api: ApiClient, catalog: int
 ) -> None:
-    accepted = api.post(URL, _body(preferred_language="uk", needs=["isolation"]))
+    accepted = api.post(URL, _body(preferred_language="de", needs=["isolation"]))
     assert accepted.status_code == 202
     assert accepted.json()["slip_languages"] == ["fr", "en"]
-    referral = slipped(api, preferred_language="uk", needs=["isolation"])
+    referral = slipped(api, preferred_language="de", needs=["isolation"])
     assert api.get(f"{URL}/{referral.id}").json()["slip_languages"] == ["fr", "en"]
     assert api.get(f"{URL}/{slipped(api).id}").json()["slip_languages"] == ["fr"]
 
@@ -236,8 +236,8 @@ def test_a_language_tisser_does_not_print_gives_french_with_english(
     for activity in content.activities:
         assert activity.name.text in text
         assert activity.name.also in text
-    assert slip_languages("uk") == ("fr", "en")
-    assert slip_language_code("uk") == "fr+en"
+    assert slip_languages("de") == ("fr", "en")
+    assert slip_language_code("de") == "fr+en"
     assert slip_languages("en") == ("en",)
     assert slip_language_code("fr") == "fr"
 
