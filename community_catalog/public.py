@@ -22,12 +22,14 @@ from django.db.models import Max, Q
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.translation.trans_real import parse_accept_lang_header
 from django.views.decorators.http import require_safe
 
 from community_catalog.models import Service, ServiceAtLocation
-from community_catalog.presentation import activity_contact, activity_cost, session
+from community_catalog.presentation import activity_contact, activity_cost, long_date, session
 from community_catalog.schedules import service_at_location_sessions
 from community_catalog.service_codes import service_codes
+from core.languages import PATIENT_LANGUAGES, gettext_language, text_direction
 from events.models import Event
 
 PAGE_SECONDS = 300
@@ -56,14 +58,18 @@ def catalogue_version() -> int:
 
 
 def page_language(request: HttpRequest) -> str:
-    """`?lang=` when it names a language Tisser speaks, else the browser's (Django's
-    LocaleMiddleware), else French."""
+    """`?lang=` when it names a language Tisser speaks to people (the slip's QR code
+    carries the person's), else the first of the browser's that it speaks, else
+    French. The staff pages' languages (Django's LocaleMiddleware) are among them."""
+    spoken = set(PATIENT_LANGUAGES) | {code for code, _name in settings.LANGUAGES}
     asked = request.GET.get("lang", "")
-    spoken = {code for code, _name in settings.LANGUAGES}
     if asked in spoken:
         return asked
-    current = translation.get_language() or settings.LANGUAGE_CODE
-    return current[:2] if current[:2] in spoken else settings.LANGUAGE_CODE
+    # Django's parser reads at most 500 characters of the header.
+    for code, _quality in parse_accept_lang_header(request.headers.get("Accept-Language", "")):
+        if code.split("-")[0] in spoken:
+            return code.split("-")[0]
+    return str(settings.LANGUAGE_CODE)
 
 
 @require_safe
@@ -72,7 +78,7 @@ def activity_page(request: HttpRequest, sal_id: uuid.UUID) -> HttpResponse:
     key = f"public-activity:{sal_id}:{language}:{catalogue_version()}"
     kept = cache.get(key)
     if kept is None:
-        with translation.override(language):
+        with translation.override(gettext_language(language)):
             kept = _activity_render(sal_id, language)
         cache.set(key, kept, PAGE_SECONDS)
     status, html = kept
@@ -94,7 +100,11 @@ def _activity_render(sal_id: uuid.UUID, language: str) -> tuple[int, str]:
         .first()
     )
     if sal is None or sal.service.status not in SHOWN_STATUSES:
-        context = {"language": language, "alternatives": _alternatives(sal, language)}
+        context = {
+            "language": language,
+            "direction": text_direction(language),
+            "alternatives": _alternatives(sal, language),
+        }
         return 404, render_to_string("public/activity_gone.html", context)
     return 200, render_to_string("public/activity.html", _activity_context(sal, language))
 
@@ -110,8 +120,10 @@ def _activity_context(sal: ServiceAtLocation, language: str) -> dict[str, Any]:
         else None
     )
     contact_name, phone = activity_contact(sal)
+    provenance = getattr(service, "provenance", None)
     return {
         "language": language,
+        "direction": text_direction(language),
         "other_language": "en" if language == "fr" else "fr",
         "sal": sal,
         "name": service.text("name", language),
@@ -143,9 +155,14 @@ def _activity_context(sal: ServiceAtLocation, language: str) -> dict[str, Any]:
         "email": service.email,
         "website": service.url,
         "languages": _language_names(service, language),
-        "checked": service.assured_date,
+        "checked": long_date(service.assured_date, language) if service.assured_date else "",
         # Where the information comes from, when Tisser harvested it from a directory.
-        "provenance": getattr(service, "provenance", None),
+        "provenance": provenance,
+        "fetched": (
+            long_date(timezone.localdate(provenance.fetched_at), language)
+            if provenance is not None and provenance.fetched_at
+            else ""
+        ),
         "rendered_at": now,
     }
 

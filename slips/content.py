@@ -121,9 +121,12 @@ def one_sentence(text: str, limit: int = DESCRIPTION_MAX_CHARS) -> str:
     return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "\N{HORIZONTAL ELLIPSIS}"
 
 
-def public_activity_url(service_at_location_id: uuid.UUID) -> str:
-    """The activity's public page, which the slip's QR code opens."""
-    return f"{settings.TISSER_PUBLIC_URL}/a/{service_at_location_id}"
+def public_activity_url(service_at_location_id: uuid.UUID, language: str = "") -> str:
+    """The activity's public page, which the slip's QR code opens: in the slip's
+    language when that is not French (`?lang=`; the page speaks every language a slip
+    does), else in the browser's."""
+    url = f"{settings.TISSER_PUBLIC_URL}/a/{service_at_location_id}"
+    return f"{url}?lang={language}" if language and language != "fr" else url
 
 
 @lru_cache(maxsize=4096)
@@ -267,7 +270,7 @@ def _about(sal: ServiceAtLocation, languages: tuple[str, ...]) -> SlipActivity:
 def _about_build(sal: ServiceAtLocation, languages: tuple[str, ...]) -> SlipActivity:
     service, location = sal.service, sal.location
     found = location.physical_address
-    url = public_activity_url(sal.id)
+    url = public_activity_url(sal.id, languages[0] if len(languages) == 1 else "")
     name = texts_of(service, "name", languages)
     description = texts_of(service, "description", languages)
     contact_name, phone = activity_contact(sal)

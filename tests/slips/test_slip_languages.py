@@ -45,6 +45,7 @@ def _catalog(language: str) -> gettext.NullTranslations:
 
 def _said(language: str, msgid: str, **params: Any) -> str:
     text = msgid if language == "en" else _catalog(language).gettext(msgid)
+    assert language == "en" or text != msgid, f"{msgid!r} has no {language} translation"
     return text % params if params else text
 
 
@@ -227,3 +228,57 @@ def test_the_glyph_check_sees_a_character_no_face_has(api: ApiClient, catalog: i
     # Unassigned in Unicode: no face has it.
     referral = slipped(api, first_name="Jo\u0378siane", preferred_language="fr")
     assert _undrawable(slip_html(referral)) == {"\u0378"}
+
+
+# --- The activity's public page, which the slip's QR code opens ----------------------
+
+
+def test_the_qr_code_opens_the_page_in_the_slips_language(api: ApiClient, catalog: int) -> None:
+    from django.test import Client
+
+    referral = slipped(api, first_name="Josiane", preferred_language="ar")
+    (content,) = slip_contents([referral])
+    url = content.activities[0].url
+    assert url.endswith("?lang=ar")
+    path = url.split("://", 1)[1]
+    response = Client().get(path[path.index("/") :])
+    assert response.status_code == 200
+    assert response["Content-Language"] == "ar"
+    html = response.content.decode()
+    assert '<html lang="ar" dir="rtl">' in html
+    for msgid in ("Next sessions", "Where", "Contact", "Good to know"):
+        assert _said("ar", msgid) in html
+    # A French slip's codes open the page in the browser's language, as before.
+    french = slipped(api, first_name="Josiane", preferred_language="fr")
+    assert "?lang=" not in slip_contents([french])[0].activities[0].url
+    # A slip in French with English: the browser's language too.
+    other = slipped(api, first_name="Josiane", preferred_language="de")
+    assert "?lang=" not in slip_contents([other])[0].activities[0].url
+
+
+@pytest.mark.parametrize(
+    ("asked", "header", "expected"),
+    [
+        ("zh", "", "zh"),
+        ("", "uk-UA,uk;q=0.9,en;q=0.5", "uk"),
+        ("", "de-DE,tr;q=0.8", "tr"),
+        ("", "de-DE,it;q=0.8", "fr"),
+        ("xx", "ru", "ru"),
+        ("", "", "fr"),
+    ],
+)
+def test_the_page_speaks_the_persons_language(
+    catalog: int, asked: str, header: str, expected: str
+) -> None:
+    from django.test import Client
+
+    from community_catalog.models import ServiceAtLocation
+
+    sal = ServiceAtLocation.objects.filter(location__is_confidential=False).first()
+    assert sal is not None
+    query = f"?lang={asked}" if asked else ""
+    response = Client().get(f"/a/{sal.id}{query}", HTTP_ACCEPT_LANGUAGE=header)
+    assert response["Content-Language"] == expected
+    html = response.content.decode()
+    assert f'lang="{expected}"' in html
+    assert _said(expected, "Next sessions") in html

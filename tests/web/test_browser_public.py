@@ -54,6 +54,11 @@ def test_the_qr_page_and_the_reports_page(tisser: Any, browser: Any, screenshot:
         page.get_by_role("link", name="English").click()
         page.get_by_text("Next sessions").wait_for()
         looked_at(page, screenshot, f"public-activity-en-{size}")
+        # In Arabic, as the code of an Arabic slip opens it: right to left.
+        page.goto(f"{base}/a/{match['service_at_location_id']}?lang=ar")
+        assert page.locator("html").get_attribute("dir") == "rtl"
+        assert "المواعيد القادمة" in page.get_by_role("main").inner_text()
+        looked_at(page, screenshot, f"public-activity-ar-{size}")
         gone = page.goto(f"{base}/a/{uuid.uuid4()}")
         assert gone is not None
         assert gone.status == 404
