@@ -224,7 +224,7 @@ def bench_slips(*, count: int, seed: int = 1, log: Callable[[str], None] = print
     variants_count = min(VARIANT_COUNT, count)
     large = _file(center, variants_count, rng, large_print=True)
     # Fewer activities run with interpretation: any slip with one or more will do.
-    bilingual = _file(center, variants_count, rng, activities=1, preferred_language="uk")
+    bilingual = _file(center, variants_count, rng, activities=1, preferred_language="de")
     now = timezone.now()
 
     log("building the HTML…")

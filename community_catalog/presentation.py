@@ -124,15 +124,17 @@ class Session:
 
     day: str
     hours: str
+    # ", " but in languages that write their own comma (Arabic's, Chinese's full-width).
+    comma: str = ", "
 
     def __html__(self) -> SafeString:
-        return format_html('{}, <span class="nowrap">{}</span>', self.day, self.hours)
+        return format_html('{}{}<span class="nowrap">{}</span>', self.day, self.comma, self.hours)
 
     __str__ = __html__
 
     @property
     def plain(self) -> str:
-        return f"{self.day}, {self.hours}"
+        return f"{self.day}{self.comma}{self.hours}"
 
 
 @lru_cache(maxsize=4096)
@@ -144,11 +146,37 @@ def session(start: datetime, end: datetime, language: str) -> Session:
         # Hours read left to right: in a right-to-left line, the dash between two
         # times would otherwise put the end first.
         hours = f"{LEFT_TO_RIGHT_ISOLATE}{hours}{POP_ISOLATE}"
-    return Session(_day(start, language), hours)
+    return Session(_day(start, language), hours, _COMMAS.get(language, ", "))
 
 
 def session_text(start: datetime, end: datetime, language: str) -> str:
     return session(start, end, language).plain
+
+
+# A day and its month inside a sentence ("Resumes on 2 March"), in the same languages.
+_DAY_MONTH_PATTERNS = {
+    "ar": "d MMMM",
+    "es": "d 'de' MMMM",
+    "pt": "d 'de' MMMM",
+    "tr": "d MMMM",
+    "ro": "d MMMM",
+    "uk": "d MMMM",
+    "ru": "d MMMM",
+    "zh": "M月d日",
+}
+# Between a session's day and its hours.
+_COMMAS = {"ar": "\u060c ", "zh": "\uff0c"}
+
+
+def day_month(day: date, language: str) -> str:
+    """A day and month in a sentence: "2 mars", "2 March", "2 марта", "3月2日".
+    `language` may be Django's name for it (`zh-hans`)."""
+    code = language.split("-")[0]
+    pattern = _DAY_MONTH_PATTERNS.get(code)
+    if pattern is not None:
+        return str(format_date(day, pattern, locale=code))
+    with translation.override(gettext_language(language)):
+        return str(formats.date_format(day, "j F"))
 
 
 def long_date(day: date, language: str) -> str:

@@ -29,7 +29,12 @@ from community_catalog.models import Service, ServiceAtLocation
 from community_catalog.presentation import activity_contact, activity_cost, long_date, session
 from community_catalog.schedules import service_at_location_sessions
 from community_catalog.service_codes import service_codes
-from core.languages import PATIENT_LANGUAGES, gettext_language, text_direction
+from core.languages import (
+    PATIENT_LANGUAGES,
+    gettext_language,
+    text_direction,
+    without_bidi_controls,
+)
 from events.models import Event
 
 PAGE_SECONDS = 300
@@ -121,7 +126,7 @@ def _activity_context(sal: ServiceAtLocation, language: str) -> dict[str, Any]:
     )
     contact_name, phone = activity_contact(sal)
     provenance = getattr(service, "provenance", None)
-    return {
+    context: dict[str, Any] = {
         "language": language,
         "direction": text_direction(language),
         "other_language": "en" if language == "fr" else "fr",
@@ -165,6 +170,28 @@ def _activity_context(sal: ServiceAtLocation, language: str) -> dict[str, Any]:
         ),
         "rendered_at": now,
     }
+    # What the organisation typed, without direction controls that could turn a phone
+    # number or an address around (`core.languages.without_bidi_controls`).
+    for key in _TYPED:
+        context[key] = without_bidi_controls(context[key])
+    context["accessibility"] = [without_bidi_controls(a) for a in context["accessibility"]]
+    return context
+
+
+_TYPED = (
+    "name",
+    "description",
+    "alert",
+    "organization",
+    "how_to_join",
+    "what_to_bring",
+    "eligibility",
+    "place",
+    "address",
+    "transportation",
+    "cost",
+    "contact_name",
+)
 
 
 def _map_url(latitude: float, longitude: float) -> str:

@@ -60,6 +60,21 @@ def written_direction(text: str) -> str:
     return "ltr"
 
 
+# Explicit embeddings, overrides and isolates (U+202A to 202E, U+2066 to 2069): in text
+# someone typed, they can turn what follows around ("\u202e04 78 12 34 56" prints the
+# number backwards) or close the isolate a page put around it.
+_BIDI_CONTROLS = dict.fromkeys(
+    [*range(0x202A, 0x202F), *range(0x2066, 0x206A)],
+    None,
+)
+
+
+def without_bidi_controls(text: str) -> str:
+    """`text` without explicit direction controls: typed text takes its direction from
+    its letters (marks such as U+200F stay: they change no order beyond a neutral)."""
+    return text.translate(_BIDI_CONTROLS)
+
+
 def text_direction(code: str) -> str:
     """`rtl` or `ltr`, for HTML's `dir`."""
     return "rtl" if code in RIGHT_TO_LEFT else "ltr"

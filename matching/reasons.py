@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from babel import Locale, UnknownLocaleError
 from django.conf import settings
-from django.utils import formats, translation
+from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy, pgettext_lazy
 
+from community_catalog.presentation import day_month
 from community_catalog.selectors import taxonomy_terms_by_code
 from community_catalog.travel import travel
 from core.languages import PATIENT_LANGUAGES, gettext_language
@@ -218,8 +219,9 @@ def _text(said: object, language: str, renderers: Mapping[str, Renderer]) -> str
 
 
 def _date(value: str) -> str:
-    """An ISO date as the active language writes it in a sentence ("2 mars", "2 March")."""
-    return str(formats.date_format(date.fromisoformat(value), "j F"))
+    """An ISO date as the active language writes it in a sentence ("2 mars", "2 March",
+    "2 марта")."""
+    return day_month(date.fromisoformat(value), translation.get_language() or "fr")
 
 
 def _number(value: float) -> str:

@@ -52,6 +52,7 @@ from core.languages import (
     POP_ISOLATE,
     slip_languages,
     text_direction,
+    without_bidi_controls,
     written_direction,
 )
 from events.models import Event
@@ -275,7 +276,7 @@ def _about_build(sal: ServiceAtLocation, languages: tuple[str, ...]) -> SlipActi
     description = texts_of(service, "description", languages)
     contact_name, phone = activity_contact(sal)
     qr_label = _say(languages, "qr_label", name=name.text).plain
-    return SlipActivity(
+    activity = SlipActivity(
         name=name,
         description=Say(one_sentence(description.text), one_sentence(description.also)),
         organization=service.organization.name,
@@ -293,9 +294,41 @@ def _about_build(sal: ServiceAtLocation, languages: tuple[str, ...]) -> SlipActi
         what_to_bring=texts_of(service, "what_to_bring", languages),
         reasons=Say(""),
         url=url,
-        qr=qr_svg(url, qr_label),
+        qr=qr_svg(url, without_bidi_controls(qr_label)),
         qr_label=qr_label,
     )
+    return _typed_text_cleaned(activity)
+
+
+# What the organisation wrote, printed on the slip.
+_TYPED = (
+    "name",
+    "description",
+    "organization",
+    "place",
+    "address",
+    "transportation",
+    "cost",
+    "contact",
+    "how_to_join",
+    "what_to_bring",
+    "qr_label",
+)
+
+
+def _typed_text_cleaned(activity: SlipActivity) -> SlipActivity:
+    """The activity without the direction controls its texts may hold
+    (`core.languages.without_bidi_controls`)."""
+    changes: dict[str, Any] = {}
+    for name in _TYPED:
+        value = getattr(activity, name)
+        if isinstance(value, Say):
+            cleaned: Any = Say(without_bidi_controls(value.text), without_bidi_controls(value.also))
+        else:
+            cleaned = without_bidi_controls(value)
+        if cleaned != value:
+            changes[name] = cleaned
+    return dataclasses.replace(activity, **changes) if changes else activity
 
 
 # What is no longer on offer is not printed: an activity that refused the person, or was
@@ -389,15 +422,15 @@ def slip_contents(
                 language=languages[0],
                 languages=languages,
                 large_print=referral.large_print,
-                center=referral.health_center.name,
+                center=without_bidi_controls(referral.health_center.name),
                 issued=_say(
                     languages[:1],
                     "issued",
                     date=long_date(timezone.localdate(now), languages[0]),
                 ).plain,
-                greeting=_say(languages, "hello", name=referral.first_name),
+                greeting=_say(languages, "hello", name=without_bidi_controls(referral.first_name)),
                 lead=_say(languages, "lead" if activities else "lead_none"),
-                note=referral.note_for_patient,
+                note=without_bidi_controls(referral.note_for_patient),
                 activities=activities,
                 t=_labels(languages),
             )

@@ -282,3 +282,21 @@ def test_the_page_speaks_the_persons_language(
     html = response.content.decode()
     assert f'lang="{expected}"' in html
     assert _said(expected, "Next sessions") in html
+
+
+def test_the_page_leaves_out_typed_direction_controls(catalog: int) -> None:
+    from django.test import Client
+
+    from community_catalog.models import Service, ServiceAtLocation
+
+    sal = ServiceAtLocation.objects.filter(location__is_confidential=False).first()
+    assert sal is not None
+    Service.objects.filter(id=sal.service_id).update(
+        name="Balade\u2069\u202e des berges 12", application_process="\u202eAppelez le 04 78."
+    )
+    html = Client().get(f"/a/{sal.id}?lang=ar").content.decode()
+    assert "Balade des berges 12" in html
+    assert "Appelez le 04 78." in html
+    assert not set(html) & {chr(c) for c in range(0x202A, 0x202F)}
+    # The isolates left are the page's own, around each session's hours.
+    assert html.count("\u2069") == html.count("\u2066") == html.count("\N{EN DASH}")
