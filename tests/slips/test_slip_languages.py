@@ -183,27 +183,27 @@ def test_a_slip_in_each_language(api: ApiClient, catalog: int, language: str) ->
     assert _undrawable(slip_html(referral)) == set()
 
 
-@pytest.mark.parametrize("language", PATIENT_LANGUAGES)
-def test_three_activities_fit_one_page_in_each_language(
-    api: ApiClient, catalog: int, language: str
-) -> None:
-    # Matched in French (three activities near the person), printed in each language.
+def test_three_activities_fit_one_page_in_each_language(api: ApiClient, catalog: int) -> None:
+    # Matched once in French (three activities near the person), printed in each language.
     referral = slipped(api, first_name="Josiane", needs=["isolation", "food-insecurity"])
-    Referral.objects.filter(id=referral.id).update(preferred_language=language)
-    referral.refresh_from_db()
-    html = slip_html(referral)
-    assert len(slip_contents([referral])[0].activities) == 3
-    assert _undrawable(html) == set()
-    pdf = slip_renderer().render(html)
-    if PNG_DIR:
-        _png(pdf, f"slip-{language}", Path(PNG_DIR))
-    assert len(PdfReader(io.BytesIO(pdf)).pages) == 1
-    referral.large_print = True
-    large = slip_renderer().render(slip_html(referral))
-    if PNG_DIR:
-        _png(large, f"slip-{language}-large", Path(PNG_DIR))
-    # Large print takes more pages, never a line lost: every activity is on them.
-    assert all(a.name.text in words(large) for a in slip_contents([referral])[0].activities)
+    for language in PATIENT_LANGUAGES:
+        Referral.objects.filter(id=referral.id).update(preferred_language=language)
+        referral.refresh_from_db()
+        html = slip_html(referral)
+        assert len(slip_contents([referral])[0].activities) == 3
+        assert _undrawable(html) == set(), language
+        pdf = slip_renderer().render(html)
+        if PNG_DIR:
+            _png(pdf, f"slip-{language}", Path(PNG_DIR))
+        assert len(PdfReader(io.BytesIO(pdf)).pages) == 1, language
+        if language in ("fr", "ar", "zh") or PNG_DIR:
+            # Large print takes more pages, never a line lost: every activity is on them.
+            referral.large_print = True
+            large = slip_renderer().render(slip_html(referral))
+            if PNG_DIR:
+                _png(large, f"slip-{language}-large", Path(PNG_DIR))
+            for activity in slip_contents([referral])[0].activities:
+                assert activity.name.text in words(large), language
 
 
 def test_arabic_reads_right_to_left_with_its_qr_codes_on_the_left(
