@@ -480,9 +480,9 @@ def sample_slips_html() -> list[str]:
     draws once before real work (no database needed)."""
     sample_url = public_activity_url(uuid.UUID(int=0))
     html = []
-    # French, English in large print, Arabic (right to left, its own face), and a
-    # language printed as French with English.
-    for preferred, large in (("fr", False), ("en", True), ("ar", False), ("de", False)):
+    # French; a language printed as French with English (its italic face), in large
+    # print; Arabic (right to left, its own face).
+    for preferred, large in (("fr", False), ("de", True), ("ar", False)):
         languages = slip_languages(preferred)
         words = Say("Atelier « Tisser » 0123456789 €", "Workshop" if len(languages) > 1 else "")
         activity = SlipActivity(

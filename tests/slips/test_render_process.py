@@ -97,7 +97,7 @@ def drawing(pid: int) -> bool:
 
 
 def test_the_child_renders_what_the_worker_would(renderer: RenderProcess) -> None:
-    html = sample_slips_html()[2]  # Arabic, French and English: every face and direction
+    html = sample_slips_html()[2]  # Arabic: its own face, right to left
     pdf, _ = renderer.render(html)
     assert renderer.pid not in (None, os.getpid())
     here = module.slip_renderer().render(html)

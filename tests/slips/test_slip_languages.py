@@ -157,8 +157,10 @@ def _png(pdf: bytes, name: str, folder: Path) -> Path:
     return target.with_suffix(".png")
 
 
-@pytest.mark.parametrize("language", PATIENT_LANGUAGES)
-def test_a_slip_in_each_language(api: ApiClient, catalog: int, language: str) -> None:
+# Filed in a language of each script and direction; every language's frame is printed in
+# the next test.
+@pytest.mark.parametrize("language", ["ar", "zh", "ru", "tr", "en"])
+def test_a_slip_filed_in_a_language(api: ApiClient, catalog: int, language: str) -> None:
     referral: Referral = slipped(
         api, first_name="Josiane", preferred_language=language, needs=["isolation"]
     )
