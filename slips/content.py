@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 import segno
@@ -166,7 +166,7 @@ class SlipActivity:
     # A seasonal activity back soon, or a new one: "Resumes on 2 March".
     season: Say = field(default_factory=lambda: Say(""))
 
-    @property
+    @cached_property
     def dirs(self) -> dict[str, str]:
         """The direction each block of the organisation's own words is written in (a
         French description on an Arabic slip reads left to right, its full stop last)."""
