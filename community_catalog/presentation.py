@@ -149,6 +149,22 @@ def session(start: datetime, end: datetime, language: str) -> Session:
     return Session(_day(start, language), hours, _COMMAS.get(language, ", "))
 
 
+# Languages that write a weekday in lower case inside a sentence.
+_LOWER_DAYS = frozenset({"fr", "es", "pt", "ro", "uk", "ru"})
+
+
+def session_start(start: datetime, language: str, *, in_sentence: bool = False) -> str:
+    """A session's day and the hour it starts, "Mardi 9 décembre, 14:00", as a message
+    or a page says which one the person chose; "… le mardi 9 décembre" in a sentence."""
+    hour = _time(start, language)
+    if text_direction(language) == "rtl":
+        hour = f"{LEFT_TO_RIGHT_ISOLATE}{hour}{POP_ISOLATE}"
+    day = _day(start, language)
+    if in_sentence and language in _LOWER_DAYS:
+        day = day[:1].lower() + day[1:]
+    return f"{day}{_COMMAS.get(language, ', ')}{hour}"
+
+
 def session_text(start: datetime, end: datetime, language: str) -> str:
     return session(start, end, language).plain
 

@@ -30,6 +30,7 @@ from core.schemas import PAGE_FIELDS, page_headers
 from events.feed_api import events_router
 from events.webhooks_api import webhooks_router
 from harvest.api import harvest_router
+from outreach.api import router as outreach_router
 from referrals.api import router as referrals_router
 from referrals.inbox_api import router as inbox_router
 from reports.api import router as reports_router
@@ -92,6 +93,7 @@ api = TisserApi(
     docs=Swagger(settings={"validatorUrl": None}),
 )
 api.add_router("/referrals", referrals_router)
+api.add_router("/referrals", outreach_router)
 api.add_router("/catalog", catalog_router)
 api.add_router("/catalog", taxonomy_router)
 api.add_router("/organization", organization_router)

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import sys
+import urllib.parse
 import zoneinfo
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,7 @@ INSTALLED_APPS = [
     "harvest",
     "matching",
     "referrals",
+    "outreach",
     "slips",
     "reports",
     "workers",
@@ -317,6 +320,64 @@ if PRODUCTION and len(TISSER_METRICS_TOKEN) < 16:
     raise ImproperlyConfigured(
         "TISSER_METRICS_TOKEN (16 characters or more) is required when TISSER_ENV=production."
     )
+
+# --- Messages to the person (outreach) -----------------------------------------------
+# E-mail through Django's SMTP backend: smtp://user:password@host:port (STARTTLS when the
+# server offers it: smtp+starttls://…; implicit TLS: smtps://…). Unset: no e-mail is sent
+# (a message due by e-mail fails with `no_transport`, visible in the reports).
+TISSER_SMTP_URL = env_url("TISSER_SMTP_URL", ("smtp", "smtps", "smtp+starttls"))
+TISSER_MAIL_FROM = env_str("TISSER_MAIL_FROM", "")
+if TISSER_SMTP_URL:
+    _smtp = urllib.parse.urlsplit(TISSER_SMTP_URL)
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = _smtp.hostname or ""
+    EMAIL_PORT = _smtp.port or (465 if _smtp.scheme == "smtps" else 25)
+    EMAIL_HOST_USER = urllib.parse.unquote(_smtp.username or "")
+    EMAIL_HOST_PASSWORD = urllib.parse.unquote(_smtp.password or "")
+    EMAIL_USE_SSL = _smtp.scheme == "smtps"
+    EMAIL_USE_TLS = _smtp.scheme == "smtp+starttls"
+    EMAIL_TIMEOUT = 10
+    if not TISSER_MAIL_FROM:
+        raise ImproperlyConfigured(
+            "TISSER_MAIL_FROM (e.g. Tisser <no-reply@tisser.example.org>) is required "
+            "with TISSER_SMTP_URL."
+        )
+    DEFAULT_FROM_EMAIL = TISSER_MAIL_FROM
+else:
+    # Nothing leaves by accident: Django's default would try localhost:25.
+    EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+# SMS through a provider's HTTP API: "brevo" (Brevo's transactional SMS), or empty.
+TISSER_SMS_PROVIDER = env_choice("TISSER_SMS_PROVIDER", "", ("", "brevo"))
+TISSER_SMS_API_KEY = env_str("TISSER_SMS_API_KEY", "")
+TISSER_SMS_SENDER = env_str("TISSER_SMS_SENDER", "Tisser")
+TISSER_SMS_API_URL = (
+    env_url("TISSER_SMS_API_URL", ("http", "https"))
+    or "https://api.brevo.com/v3/transactionalSMS/send"
+)
+if TISSER_SMS_PROVIDER and not TISSER_SMS_API_KEY:
+    raise ImproperlyConfigured("TISSER_SMS_API_KEY is required with TISSER_SMS_PROVIDER.")
+if not re.fullmatch(r"[A-Za-z0-9]{3,11}|[0-9]{3,15}", TISSER_SMS_SENDER):
+    raise ImproperlyConfigured(
+        "TISSER_SMS_SENDER must be 3 to 11 letters and digits, or up to 15 digits."
+    )
+# No message is sent between these hours (local time, TISSER_TIME_ZONE): one due then
+# waits for the morning.
+TISSER_MESSAGES_QUIET_HOURS = env_str("TISSER_MESSAGES_QUIET_HOURS", "20:00-09:00")
+_quiet = re.fullmatch(
+    r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)", TISSER_MESSAGES_QUIET_HOURS
+)
+if _quiet is None:
+    raise ImproperlyConfigured("TISSER_MESSAGES_QUIET_HOURS must look like 20:00-09:00.")
+TISSER_MESSAGES_QUIET = (
+    time(int(_quiet[1]), int(_quiet[2])),
+    time(int(_quiet[3]), int(_quiet[4])),
+)
+# Attempts at one message before it is marked failed (transient errors only).
+TISSER_MESSAGES_MAX_ATTEMPTS = env_int("TISSER_MESSAGES_MAX_ATTEMPTS", 5, minimum=1)
+# How often the relay looks for messages that are due.
+TISSER_MESSAGES_CHECK_SECONDS = env_float("TISSER_MESSAGES_CHECK_SECONDS", 60.0, minimum=0.05)
+# The personal page stays open this many days after the referral closes.
+TISSER_PERSONAL_PAGE_DAYS = env_int("TISSER_PERSONAL_PAGE_DAYS", 30, minimum=1)
 
 # --- Matching ------------------------------------------------------------------------
 TISSER_MATCHES_PER_REFERRAL = env_int("TISSER_MATCHES_PER_REFERRAL", 3, minimum=1, maximum=5)

@@ -12,6 +12,7 @@ from config.api import api, api_not_found
 from config.health import healthz, readyz
 from config.metrics import metrics_view
 from harvest import web as harvest_web
+from outreach import page as personal
 from referrals import web_center, web_inbox
 from referrals.web import home, root
 from reports import web as web_reports
@@ -54,6 +55,13 @@ urlpatterns = [
     # What the QR code on a slip opens: public, no sign-in.
     path("a/<uuid:sal_id>", public.activity_page, name="public-activity"),
     path("a/<uuid:sal_id>/", public.activity_page),
+    # The person's own page (outreach): reached from the slip's second QR code and the
+    # messages they agreed to; the token is its only key.
+    path("p/<str:token>", personal.personal_page, name="personal-page"),
+    path("p/<str:token>/choose", personal.choose_view, name="personal-page-choose"),
+    path("p/<str:token>/answer", personal.answer_view, name="personal-page-answer"),
+    path("p/<str:token>/other", personal.other_view, name="personal-page-other"),
+    path("p/<str:token>/stop", personal.stop_view, name="personal-page-stop"),
     path("app/", home, name="web-home"),
     path("app/reports/", web_reports.reports, name="web-reports"),
     path("app/reports/<slug:table>.csv", web_reports.report_csv, name="web-report-csv"),

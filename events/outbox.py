@@ -84,6 +84,15 @@ EVENT_PAYLOAD_KEYS: dict[str, frozenset[str]] = {
     "referral.wellbeing_recorded": _REFERRAL | {"timepoint", "placement_id"},
     **{f"placement.{name}": _PLACEMENT for name in _PLACEMENT_TYPES},
     "placement.reminder": _PLACEMENT | {"expires_at"},
+    # What the person said on their own page (outreach): patient-reported, kept apart
+    # from the organisation's answers.
+    "placement.patient_chose": _PLACEMENT | {"chosen_session"},
+    "placement.patient_reported": _PLACEMENT | {"patient_report"},
+    "referral.other_wanted": _REFERRAL | {"cancelled"},
+    # Messages to the person: which one, by which channel, and how it went (a code).
+    "referral.message_sent": _REFERRAL | {"message_id", "kind", "channel"},
+    "referral.message_failed": _REFERRAL | {"message_id", "kind", "channel", "reason"},
+    "referral.messages_stopped": _REFERRAL | {"by"},
     "service.updated": frozenset({"action", "changes", "status"}),
     "service.closed": frozenset({"status", "reason", "changes"}),
     "capacity.changed": frozenset(
@@ -129,6 +138,7 @@ WORK_EVENTS = frozenset(
         "placement.rejected",
         "placement.expired",
         "capacity.changed",
+        "referral.other_wanted",
     }
 )
 # Which actor does that work, registered by the workers app when it starts

@@ -202,7 +202,11 @@ PAYLOAD_KEY_SCHEMAS: dict[str, dict[str, Any]] = {
         "description": "The fields that changed.",
         "examples": [["schedules"]],
     },
-    "reason": {"type": "string", "examples": ["deleted-with-live-referrals"]},
+    "reason": {
+        "type": "string",
+        "description": "A code: why a service closed, or why a message failed.",
+        "examples": ["deleted-with-live-referrals"],
+    },
     "available": {"type": ["integer", "null"], "examples": [4]},
     "maximum": {"type": ["integer", "null"], "examples": [12]},
     "source": {
@@ -212,4 +216,36 @@ PAYLOAD_KEY_SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "change": {"type": "string", "examples": ["term.updated"]},
     "fields": {"type": "array", "items": {"type": "string"}, "examples": [["name_en"]]},
+    # What the person said on their own page, and the messages sent to them.
+    "chosen_session": {
+        "type": ["string", "null"],
+        "format": "date-time",
+        "description": "The session the person said they will come to; null: taken back.",
+        "examples": ["2026-12-09T14:00:00+01:00"],
+    },
+    "patient_report": {
+        "type": "string",
+        "enum": ["went", "not-for-me"],
+        "description": "What the person said (patient-reported, apart from `status`).",
+        "examples": ["went"],
+    },
+    "cancelled": {
+        "type": "integer",
+        "description": "Offers withdrawn because the person asked for something else.",
+        "examples": [2],
+    },
+    "message_id": {**_UUID, "examples": ["0b9d7c1e-4f43-4d8e-9a8a-1f2e3d4c5b6a"]},
+    "kind": {
+        "type": "string",
+        "enum": ["page_link", "reminder", "did_you_go"],
+        "description": "Which message: the page's link, a reminder, or 'did you go?'.",
+        "examples": ["reminder"],
+    },
+    "channel": {"type": "string", "enum": ["email", "sms"], "examples": ["email"]},
+    "by": {
+        "type": "string",
+        "enum": ["person", "health_center"],
+        "description": "Who stopped the messages.",
+        "examples": ["person"],
+    },
 }

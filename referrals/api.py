@@ -43,6 +43,7 @@ from referrals.schemas import (
     MatchesOut,
     MatchExplainedOut,
     MatchOut,
+    PersonContactOut,
     PlacementOut,
     ReasonOut,
     ReferralAcceptedOut,
@@ -74,7 +75,7 @@ def _links(request: HttpRequest, referral: Referral) -> LinksOut:
     )
 
 
-def _referral_out(request: HttpRequest, referral: Referral) -> ReferralOut:
+def referral_out(request: HttpRequest, referral: Referral) -> ReferralOut:
     language = referral.preferred_language if referral.preferred_language == "en" else "fr"
     return ReferralOut(
         id=referral.id,
@@ -119,6 +120,7 @@ def _referral_out(request: HttpRequest, referral: Referral) -> ReferralOut:
         cancel_reason=referral.cancel_reason,
         placements=[PlacementOut.model_validate(p) for p in referral.placements.all()],
         slip_languages=list(slip_languages(referral.preferred_language)),
+        contact=PersonContactOut.of(getattr(referral, "contact", None)),
         slip_ready=selectors.referral_has_slip(referral),
         slip_version=referral.slip.version if selectors.referral_has_slip(referral) else None,
         links=_links(request, referral),
@@ -224,7 +226,7 @@ def referral_list(request: HttpRequest, filters: Query[ReferralFilter]) -> Refer
             referrals,
             limit=filters.limit,
             offset=filters.offset,
-            item=lambda referral: _referral_out(request, referral),
+            item=lambda referral: referral_out(request, referral),
         )
     )
     audit_ids(request, (r.id for r in page.items))
@@ -241,7 +243,7 @@ def referral_detail(request: HttpRequest, referral_id: uuid.UUID) -> ReferralOut
     referral = selectors.referral_get(
         health_center=request_center(request), referral_id=referral_id
     )
-    return _referral_out(request, referral)
+    return referral_out(request, referral)
 
 
 @router.post(
@@ -266,7 +268,7 @@ def referral_cancel_view(request: HttpRequest, referral_id: uuid.UUID) -> Referr
     body = optional_body(request, CancelIn)
     center = request_center(request)
     referral_cancel(health_center=center, referral_id=referral_id, reason=body.reason)
-    return _referral_out(
+    return referral_out(
         request, selectors.referral_get(health_center=center, referral_id=referral_id)
     )
 
@@ -288,7 +290,7 @@ def referral_cancel_view(request: HttpRequest, referral_id: uuid.UUID) -> Referr
 def referral_consent_withdraw_view(request: HttpRequest, referral_id: uuid.UUID) -> ReferralOut:
     center = request_center(request)
     referral_consent_withdraw(health_center=center, referral_id=referral_id)
-    return _referral_out(
+    return referral_out(
         request, selectors.referral_get(health_center=center, referral_id=referral_id)
     )
 

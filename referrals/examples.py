@@ -34,6 +34,10 @@ REFERRAL_IN: dict[str, Any] = {
     "clinical_reason": "Se sent isolée depuis un déménagement.",
     "clinician_name": "Dr Exemple",
     "consent": {"given": True, "method": "verbal", "at": "2026-11-25T10:00:00+01:00"},
+    "contact": {
+        "email": "josiane.m@example.org",
+        "messages_consent": {"given": True, "method": "verbal", "at": "2026-11-25T10:00:00+01:00"},
+    },
 }
 
 LINKS = {
@@ -68,6 +72,8 @@ PLACEMENT: dict[str, Any] = {
     "updated_at": "2026-11-25T10:00:04Z",
     "reminded_at": None,
     "allowed_actions": ["cancel"],
+    "chosen_session": "2026-12-09T14:00:00+01:00",
+    "patient_report": None,
 }
 
 REFERRAL: dict[str, Any] = {
@@ -112,6 +118,14 @@ REFERRAL: dict[str, Any] = {
     "unmatched_explanation": None,
     "placements": [PLACEMENT],
     "slip_languages": ["fr"],
+    "contact": {
+        "email": True,
+        "phone": False,
+        "messages": "on",
+        "channel": "email",
+        "personal_page": "open",
+        "other_wanted_at": None,
+    },
     "slip_ready": True,
     "slip_version": 1,
     "links": LINKS,
@@ -203,6 +217,8 @@ INBOX_PLACEMENT: dict[str, Any] = {
     "requested_at": "2026-11-25T10:00:04Z",
     "updated_at": "2026-11-26T08:12:40Z",
     "respond_by": None,
+    "chosen_session": None,
+    "patient_report": None,
     "allowed_actions": ["start", "hold", "complete", "fail"],
 }
 

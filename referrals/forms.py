@@ -137,6 +137,23 @@ class ReferralForm(PlainForm):
         choices=[("verbal", _("Out loud")), ("written", _("In writing"))],
         initial="verbal",
     )
+    # Staying in touch: optional, and a consent of its own.
+    contact_email = forms.CharField(
+        label=_("E-mail address (optional)"), max_length=254, required=False
+    )
+    contact_phone = forms.CharField(
+        label=_("Mobile number (optional)"),
+        help_text=_("For SMS, e.g. 06 12 34 56 78."),
+        max_length=32,
+        required=False,
+    )
+    messages_consent = forms.BooleanField(
+        label=_(
+            "The person agrees to get their own page and a few messages in their language "
+            '(the page\'s link, a reminder before a session they choose, "did you go?").'
+        ),
+        required=False,
+    )
     # Asked only where the health centre records wellbeing: all four, or none.
     life_satisfaction = _score_field("life_satisfaction", required=False)
     worthwhile = _score_field("worthwhile", required=False)
@@ -169,6 +186,10 @@ class ReferralForm(PlainForm):
         )
         self.fields["postcode"].widget.attrs.update({"autocomplete": "off", "inputmode": "numeric"})
         self.fields["first_name"].widget.attrs["autocomplete"] = "off"
+        self.fields["contact_email"].widget.input_type = "email"
+        self.fields["contact_email"].widget.attrs.update({"autocomplete": "off"})
+        self.fields["contact_phone"].widget.input_type = "tel"
+        self.fields["contact_phone"].widget.attrs.update({"autocomplete": "off"})
         if not self.is_bound:
             self.initial.setdefault("token", uuid.uuid4())
             self.initial.setdefault("preferred_language", "fr")
@@ -248,6 +269,17 @@ class ReferralForm(PlainForm):
                 "method": data["consent_method"],
                 "at": timezone.now().isoformat(),
                 "scope": "referral",
+            },
+            "contact": {
+                "email": data["contact_email"],
+                "phone": data["contact_phone"],
+                "messages_consent": {
+                    "given": data["messages_consent"],
+                    "method": data["consent_method"],
+                    "at": timezone.now().isoformat(),
+                }
+                if data["messages_consent"]
+                else None,
             },
         }
 

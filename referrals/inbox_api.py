@@ -82,6 +82,8 @@ def inbox_placement_out(placement: Placement) -> InboxPlacementOut:
             name=sal.service.name,
             place=sal.location.name,
         ),
+        chosen_session=placement.chosen_session if shown else None,
+        patient_report=(placement.patient_report or None) if shown else None,  # type: ignore[arg-type]
         requested_at=placement.requested_at,
         updated_at=placement.updated_at,
         respond_by=placement.requested_at + timedelta(days=settings.TISSER_PLACEMENT_EXPIRY_DAYS)

@@ -47,6 +47,7 @@ PLACEMENT_REASONS: dict[str, Any] = {
     Placement.Reason.REFERRED_ELSEWHERE: _("Sent somewhere better suited"),
     Placement.Reason.EXPIRED: _("No answer in time"),
     Placement.Reason.CANCELLED_BY_CENTER: _("Cancelled by the health centre"),
+    Placement.Reason.PATIENT_ASKED_OTHER: _("The person asked for something else"),
 }
 # What an organisation's buttons say, by action.
 ACTIONS: dict[str, Any] = {

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -164,6 +166,13 @@ class Match(models.Model):
         return f"#{self.rank} for {self.referral_id}"
 
 
+class PatientReport(models.TextChoices):
+    """What the person said about an activity on their own page."""
+
+    WENT = "went", "went"
+    NOT_FOR_ME = "not-for-me", "it was not for them"
+
+
 class Placement(models.Model):
     """A referral offered to one activity of one organisation (≈ FHIR Task).
 
@@ -192,6 +201,7 @@ class Placement(models.Model):
         # Set by Tisser or the centre.
         EXPIRED = "expired", "no answer within the time allowed"
         CANCELLED_BY_CENTER = "cancelled-by-center", "cancelled by the health centre"
+        PATIENT_ASKED_OTHER = "patient-asked-other", "the person asked for something else"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     referral = models.ForeignKey(Referral, on_delete=models.CASCADE, related_name="placements")
@@ -210,6 +220,15 @@ class Placement(models.Model):
     requested_at = models.DateTimeField(default=timezone.now)
     reminded_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
+    # What the person said on their own page (outreach), kept apart from the
+    # organisation's answer (`status`): the session they chose, and whether they went.
+    chosen_session = models.DateTimeField(
+        null=True, blank=True, help_text="The session the person said they will come to."
+    )
+    patient_report = models.CharField(
+        max_length=16, choices=PatientReport.choices, blank=True, help_text="Patient-reported."
+    )
+    patient_report_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["requested_at", "id"]
@@ -280,3 +299,83 @@ class WellbeingMeasure(models.Model):
 
     def __str__(self) -> str:
         return f"{self.timepoint} ({self.referral_id})"
+
+
+class Contact(models.Model):
+    """How to reach the person after the slip, and their consent to be reached: separate
+    from the referral's consent, optional, and withdrawn at any time (a stop link, or the
+    centre). `Referral.do_not_contact` wins over it. Erasure deletes the row.
+
+    The personal page's token is a bearer secret of 256 random bits, not derived from any
+    id; it is kept here (not hashed) because the slip's QR code and every message carry
+    it again."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "e-mail"
+        SMS = "sms", "SMS"
+
+    referral = models.OneToOneField(
+        Referral, on_delete=models.CASCADE, primary_key=True, related_name="contact"
+    )
+    email = models.EmailField(max_length=254, blank=True)
+    phone = models.CharField(max_length=16, blank=True, help_text="E.164, e.g. +33612345678.")
+    messages_consent = models.BooleanField(default=False)
+    messages_consent_method = models.CharField(
+        max_length=16, choices=Referral.ConsentMethod.choices, blank=True
+    )
+    messages_consent_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the person (or the centre) stopped the messages."
+    )
+    page_token = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    page_revoked_at = models.DateTimeField(null=True, blank=True)
+    other_wanted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the person asked for something else."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"contact of {self.referral_id}"
+
+    @property
+    def channel(self) -> str:
+        """The one channel messages use: the one the centre noted the person prefers,
+        else e-mail, else SMS; empty when there is no address."""
+        preferred = self.referral.preferred_contact
+        if preferred == "sms" and self.phone:
+            return self.Channel.SMS
+        if self.email:
+            return self.Channel.EMAIL
+        return self.Channel.SMS if self.phone else ""
+
+    def page_is_open(self, now: datetime | None = None) -> bool:
+        """The personal page answers until it is revoked, the person is erased, or
+        TISSER_PERSONAL_PAGE_DAYS (30) after the referral closed."""
+        referral = self.referral
+        if not self.page_token or self.page_revoked_at is not None or not self.messages_consent:
+            return False
+        if referral.purged_at is not None or referral.closed_at is None:
+            return referral.purged_at is None
+        days = timedelta(days=settings.TISSER_PERSONAL_PAGE_DAYS)
+        return (now or timezone.now()) < referral.closed_at + days
+
+    @property
+    def messages_state(self) -> str:
+        """on, stopped, withdrawn, do_not_contact, no_consent or no_address."""
+        if self.referral.do_not_contact:
+            return "do_not_contact"
+        if not self.messages_consent:
+            return "withdrawn" if self.page_revoked_at else "no_consent"
+        if self.stopped_at is not None:
+            return "stopped"
+        return "on" if self.channel else "no_address"
+
+    @property
+    def messages_allowed(self) -> bool:
+        return (
+            self.messages_consent
+            and self.stopped_at is None
+            and not self.referral.do_not_contact
+            and self.referral.purged_at is None
+            and bool(self.channel)
+        )

@@ -46,7 +46,14 @@ from events.models import Event
 from events.outbox import payload_scrub
 from referrals.erasure_ledger import erasure_record_on_commit
 from referrals.lifecycle import open_placements_cancel, referral_event
-from referrals.models import IdempotencyKey, Match, Placement, Referral, WellbeingMeasure
+from referrals.models import (
+    Contact,
+    IdempotencyKey,
+    Match,
+    Placement,
+    Referral,
+    WellbeingMeasure,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +90,9 @@ def _erase(referral: Referral, *, now: datetime) -> None:
     referral.consent_scope = ""
     referral.purged_at = now
     referral.save()
-    Placement.objects.filter(referral=referral).update(note="", center_note="")
+    Placement.objects.filter(referral=referral).update(note="", center_note="", chosen_session=None)
+    # The e-mail address, the phone number and the page's token: the page closes with it.
+    Contact.objects.filter(referral=referral).delete()
     _matches_erase(referral)
     _events_scrub(referral)
     IdempotencyKey.objects.filter(referral=referral).delete()

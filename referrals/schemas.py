@@ -8,6 +8,8 @@ from datetime import date, datetime, time
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
 from ninja import Schema
 from pydantic import (
     AfterValidator,
@@ -22,7 +24,7 @@ from core.schemas import ModelOut, StrictSchema, Text, example_config, no_nul
 from matching.reasons import explanation_text, reason_text
 from referrals import examples
 from referrals.lifecycle import CENTER_ACTIONS, allowed_actions
-from referrals.models import Placement
+from referrals.models import Contact, Placement
 
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
 
@@ -32,10 +34,20 @@ class GeoPointIn(StrictSchema):
     longitude: float = Field(ge=-180, le=180)
 
 
+def _with_offset(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("give a time zone offset, e.g. 2026-11-25T10:00:00+01:00")
+    return value
+
+
+ConsentMethod = Literal["verbal", "written", "electronic"]
+ConsentAt = Annotated[datetime, AfterValidator(_with_offset)]
+
+
 class ConsentIn(StrictSchema):
     given: bool = Field(description="The person agreed to be referred; must be true.")
-    method: Literal["verbal", "written", "electronic"]
-    at: datetime = Field(description="When consent was given, ISO 8601 with offset.")
+    method: ConsentMethod
+    at: ConsentAt = Field(description="When consent was given, ISO 8601 with offset.")
     scope: Text = Field(default="referral", max_length=200)
 
     @field_validator("given")
@@ -45,12 +57,65 @@ class ConsentIn(StrictSchema):
             raise ValueError("a referral needs the person's consent")
         return value
 
-    @field_validator("at")
-    @classmethod
-    def must_have_offset(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("give a time zone offset, e.g. 2026-11-25T10:00:00+01:00")
+
+class MessagesConsentIn(StrictSchema):
+    given: bool = Field(
+        description="The person agreed to a few messages (their page's link, a reminder, "
+        "'did you go?') and to a personal page; separate from the referral's consent."
+    )
+    method: ConsentMethod
+    at: ConsentAt = Field(description="When they agreed, ISO 8601 with offset.")
+
+
+def _email(value: str) -> str:
+    if not value:
         return value
+    try:
+        found = validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"not an e-mail address: {exc}") from None
+    return found.normalized
+
+
+def _phone(value: str) -> str:
+    """A mobile number in E.164 (+33612345678); a French number may be given as 06…."""
+    if not value:
+        return value
+    try:
+        number = phonenumbers.parse(value, "FR")
+    except phonenumbers.NumberParseException:
+        raise ValueError("not a phone number; give it as +33612345678") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("not a valid phone number")
+    kind = phonenumbers.number_type(number)
+    if kind not in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    ):
+        raise ValueError("not a mobile number: messages are sent by SMS")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+class ContactIn(StrictSchema):
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] = Field(
+        default="", description="Where messages go by e-mail."
+    )
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] = Field(
+        default="", description="A mobile number for SMS, E.164 (+33612345678)."
+    )
+    messages_consent: MessagesConsentIn | None = Field(
+        default=None, description="Without it (or with given false) nothing is sent."
+    )
+
+    @field_validator("email")
+    @classmethod
+    def email_form(cls, value: str) -> str:
+        return _email(no_nul(value))
+
+    @field_validator("phone")
+    @classmethod
+    def phone_form(cls, value: str) -> str:
+        return _phone(no_nul(value))
 
 
 Weekday = Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
@@ -141,6 +206,11 @@ class ReferralIn(StrictSchema):
         default=False, description="Organisations must not contact the person: they come."
     )
     preferred_contact: Literal["phone", "sms", "email", "post", "in-person"] | None = None
+    contact: ContactIn | None = Field(
+        default=None,
+        description="How to reach the person after the slip, with their consent to "
+        "messages. `do_not_contact` wins: then nothing is ever sent.",
+    )
     wellbeing: WellbeingIn | None = Field(
         default=None,
         description="The person's answers to the four ONS wellbeing questions today; only "
@@ -318,6 +388,7 @@ PlacementReason = Literal[
     "referred-elsewhere",
     "expired",
     "cancelled-by-center",
+    "patient-asked-other",
 ]
 RejectionReason = Literal[
     "no-capacity",
@@ -349,6 +420,17 @@ class PlacementOut(ModelOut):
     updated_at: datetime
     reminded_at: datetime | None
     allowed_actions: list[Literal["cancel"]]
+    chosen_session: datetime | None = Field(
+        description="The session the person said, on their own page, they will come to."
+    )
+    patient_report: Literal["went", "not-for-me"] | None = Field(
+        description="What the person said on their own page: patient-reported, apart "
+        "from the organisation's `status`."
+    )
+
+    @staticmethod
+    def resolve_patient_report(placement: Placement) -> str | None:
+        return placement.patient_report or None
 
     @staticmethod
     def resolve_status_reason(placement: Placement) -> str | None:
@@ -377,6 +459,32 @@ class PlacementOut(ModelOut):
     @staticmethod
     def resolve_allowed_actions(placement: Placement) -> list[str]:
         return allowed_actions(placement.status, CENTER_ACTIONS)
+
+
+class PersonContactOut(Schema):
+    email: bool = Field(description="An e-mail address was given.")
+    phone: bool = Field(description="A mobile number was given.")
+    messages: Literal["on", "stopped", "withdrawn", "do_not_contact", "no_consent", "no_address"]
+    channel: Literal["email", "sms"] | None
+    personal_page: Literal["open", "closed", "none"]
+    other_wanted_at: datetime | None = Field(
+        description="When the person asked for something else on their page."
+    )
+
+    @staticmethod
+    def of(contact: Contact | None) -> PersonContactOut | None:
+        if contact is None:
+            return None
+        return PersonContactOut(
+            email=bool(contact.email),
+            phone=bool(contact.phone),
+            messages=contact.messages_state,  # type: ignore[arg-type]
+            channel=(contact.channel or None) if contact.messages_state == "on" else None,  # type: ignore[arg-type]
+            personal_page=(
+                "open" if contact.page_is_open() else "closed" if contact.page_token else "none"
+            ),
+            other_wanted_at=contact.other_wanted_at,
+        )
 
 
 class ReferralOut(Schema):
@@ -412,6 +520,10 @@ class ReferralOut(Schema):
     unmatched_explanation: UnmatchedOut | None
     placements: list[PlacementOut]
     slip_languages: list[str] = Field(description=SLIP_LANGUAGES_DOC)
+    contact: PersonContactOut | None = Field(
+        description="Whether the person can be reached after the slip (never the "
+        "addresses themselves); null without a contact."
+    )
     slip_ready: bool
     slip_version: int | None
     links: LinksOut
@@ -511,6 +623,15 @@ class InboxPlacementOut(Schema):
         description="When an unanswered placement expires; null once answered."
     )
     allowed_actions: list[Literal["accept", "reject", "start", "hold", "complete", "fail"]]
+    chosen_session: datetime | None = Field(
+        default=None,
+        description="The session the person said, on their own page, they will come to.",
+    )
+    patient_report: Literal["went", "not-for-me"] | None = Field(
+        default=None,
+        description="What the person said on their own page (patient-reported; your own "
+        "answer is `status`).",
+    )
 
 
 class InboxPageOut(Schema):

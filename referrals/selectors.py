@@ -16,7 +16,7 @@ from referrals.models import Placement, Referral, WellbeingMeasure
 def referral_list(*, health_center: HealthCenter) -> QuerySet[Referral]:
     return (
         Referral.objects.filter(health_center=health_center)
-        .select_related("slip")
+        .select_related("slip", "contact")
         .prefetch_related(
             "needs",
             "matches__service_at_location__service__organization",

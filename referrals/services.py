@@ -24,8 +24,8 @@ from referrals.lifecycle import (
     referral_event,
     referral_event_draft,
 )
-from referrals.models import IdempotencyKey, Referral
-from referrals.schemas import ReferralIn
+from referrals.models import Contact, IdempotencyKey, Referral
+from referrals.schemas import ContactIn, ReferralIn
 
 # Letters and digits nobody confuses when reading a slip aloud: no 0/O, 1/I/L, 2/Z, 5/S, 8/B.
 CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY3479"
@@ -81,6 +81,8 @@ def referral_submit(*, health_center: HealthCenter, data: ReferralIn) -> Referra
                     health_center=health_center, data=data, position=position, code=code
                 )
                 _needs_insert(referral, list(dict.fromkeys(data.needs)))
+                if data.contact is not None:
+                    _contact_insert(referral, data.contact)
                 referral_event(referral, "referral.submitted")
                 if data.wellbeing is not None:
                     from referrals.wellbeing import wellbeing_record
@@ -213,6 +215,24 @@ def _referral_insert(
         consent_method=data.consent.method,
         consent_at=data.consent.at,
         consent_scope=data.consent.scope,
+    )
+
+
+def _contact_insert(referral: Referral, contact: ContactIn) -> None:
+    """The person's e-mail address and mobile number, and their consent to messages:
+    with it comes their page's token (256 random bits, not derived from any id)."""
+    consent = contact.messages_consent
+    given = consent is not None and consent.given
+    if not (contact.email or contact.phone or given):
+        return
+    Contact.objects.create(
+        referral=referral,
+        email=contact.email,
+        phone=contact.phone,
+        messages_consent=given,
+        messages_consent_method=consent.method if consent is not None and given else "",
+        messages_consent_at=consent.at if consent is not None and given else None,
+        page_token=secrets.token_urlsafe(32) if given else None,
     )
 
 

@@ -135,13 +135,21 @@ def referral_new(request: HttpRequest) -> HttpResponse:
             data = ReferralIn.model_validate(document)
         except ValidationError as exc:
             for error in exc.errors():
-                field = str(error["loc"][0]) if error["loc"] else None
+                loc = [str(part) for part in error["loc"]]
+                # contact.email → the form's contact_email
+                field = "_".join(loc[:2]) if loc[:1] == ["contact"] else (loc[0] if loc else "")
                 form.add_error(field if field in form.fields else None, error["msg"])
             return render(request, "web/referral_new.html", {"form": form}, status=422)
         key = f"web:{user.pk}:{form.cleaned_data['token']}"
         # The same form sent twice (a double click, a reload) files one referral. The
         # consent time differs between the two sends; the rest is the same body.
-        body = json.dumps({**document, "consent": {**document["consent"], "at": None}})
+        body = json.dumps(
+            {
+                **document,
+                "consent": {**document["consent"], "at": None},
+                "contact": {**document["contact"], "messages_consent": None},
+            }
+        )
         try:
             answer = services.referral_submit_once(
                 health_center=center,

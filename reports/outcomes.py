@@ -30,6 +30,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import HealthCenter
 from community_catalog.models import Organization
 from events.models import Event
+from outreach.models import PatientMessage
 from referrals.models import Placement, Referral, WellbeingMeasure
 from reports.report_model import (
     DEFAULT_WEEKS,
@@ -42,6 +43,7 @@ from reports.tables import (
     funnel,
     per_center,
     per_need,
+    reached,
     reasons_table,
     top_activities,
     unmet,
@@ -163,7 +165,43 @@ def _referral_tables(scope: Scope, referrals: Any, start: date, end: date) -> li
         )
     )
     tables.append(wellbeing(WellbeingMeasure.objects.filter(referral__in=referrals)))
+    tables.append(_reached_table(referrals, set(slipped), referral_of, engaged))
     return tables
+
+
+def _reached_table(
+    referrals: Any,
+    slipped: set[uuid.UUID],
+    referral_of: dict[uuid.UUID, uuid.UUID],
+    engaged: dict[str, set[uuid.UUID]],
+) -> Table:
+    """Uptake by channel: the page's link sent by e-mail, by SMS, or no message at all."""
+    channel_of = dict(
+        PatientMessage.objects.filter(
+            referral__in=referrals,
+            kind=PatientMessage.Kind.PAGE_LINK,
+            status=PatientMessage.Status.SENT,
+        ).values_list("referral_id", "channel")
+    )
+    said: dict[str, set[uuid.UUID]] = defaultdict(set)
+    for placement_id, report in (
+        Placement.objects.filter(referral__in=referrals)
+        .exclude(patient_report="")
+        .values_list("id", "patient_report")
+    ):
+        said[report].add(referral_of[placement_id])
+    by_mail = {r for r in slipped if channel_of.get(r) == "email"}
+    by_sms = {r for r in slipped if channel_of.get(r) == "sms"}
+    return reached(
+        [
+            (_("Page link sent by e-mail"), by_mail),
+            (_("Page link sent by SMS"), by_sms),
+            (_("No message"), slipped - by_mail - by_sms),
+        ],
+        said["went"],
+        said["not-for-me"],
+        engaged["in-progress"],
+    )
 
 
 def _needs_of(referral_ids: Any) -> dict[uuid.UUID, list[str]]:

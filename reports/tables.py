@@ -366,3 +366,41 @@ def term_labels(codes: Iterable[str]) -> dict[str, str]:
     return {
         term.code: term.label(language) for term in TaxonomyTerm.objects.filter(code__in=set(codes))
     }
+
+
+def reached(
+    groups: Sequence[tuple[Any, set[uuid.UUID]]],
+    said_went: set[uuid.UUID],
+    said_not_for_me: set[uuid.UUID],
+    took_part: set[uuid.UUID],
+) -> Table:
+    """Uptake by channel: of the people whose slip was printed, by how their page's link
+    reached them (or that no message did), how many said on their page that they went or
+    that it was not for them (patient-reported), beside how many an organisation recorded
+    as having started or completed an activity."""
+    table = Table(
+        "reached",
+        _("Messages to people and what they said"),
+        [
+            Column("channel", _("Reached")),
+            Column("people", _("People with a slip"), "count"),
+            Column("said_went", _("Said they went"), "count"),
+            Column("said_not_for_me", _("Said it was not for them"), "count"),
+            Column("took_part", _("Took part, for the organisation"), "count"),
+        ],
+        note=_(
+            "What people said on their own page is patient-reported: it is counted apart "
+            "from what organisations recorded."
+        ),
+    )
+    for label, members in groups:
+        table.rows.append(
+            {
+                "channel": str(label),
+                "people": len(members),
+                "said_went": len(members & said_went),
+                "said_not_for_me": len(members & said_not_for_me),
+                "took_part": len(members & took_part),
+            }
+        )
+    return protect(table, ["people", "said_went", "said_not_for_me", "took_part"])

@@ -86,7 +86,7 @@ def day_slip_referrals(center: HealthCenter, day: date) -> list[Referral]:
         )
         .exclude(status=Referral.Status.REVOKED)
         .exclude(slip__file="")
-        .select_related("health_center", "slip")
+        .select_related("health_center", "slip", "contact")
         .order_by("created_at", "code")
     )
 

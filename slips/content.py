@@ -28,6 +28,7 @@ from cachetools import LRUCache
 from django.conf import settings
 from django.db.models import Max
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
@@ -94,6 +95,12 @@ TEXTS = {
     "ask_cost": _("Ask the organisation."),
     "scan": _("Scan for the details and a map."),
     "qr_label": _("QR code: the page of %(name)s"),
+    "personal": _("Your own page"),
+    "personal_hint": _(
+        "Scan it with your phone: choose a day, say how it went, or ask for something "
+        "else. It is for you alone."
+    ),
+    "personal_label": _("QR code: your own page"),
 }
 
 
@@ -193,6 +200,9 @@ class SlipContent:
     note: str
     activities: list[SlipActivity]
     t: dict[str, Say] = field(repr=False)
+    # The person's own page (outreach), when they agreed to it: its QR code and link.
+    personal_url: str = ""
+    personal_qr: SafeString | None = None
 
     @property
     def direction(self) -> str:
@@ -433,9 +443,22 @@ def slip_contents(
                 note=without_bidi_controls(referral.note_for_patient),
                 activities=activities,
                 t=_labels(languages),
+                **_personal(referral, languages, now),
             )
         )
     return contents
+
+
+def _personal(referral: Referral, languages: Sequence[str], now: datetime) -> dict[str, Any]:
+    """The second QR code, to the person's own page, when they agreed to it (and it is
+    open). Select `contact`. Nothing for a slip with nothing on it to choose."""
+    contact = getattr(referral, "contact", None)
+    if contact is None or not contact.page_is_open(now):
+        return {}
+    url = f"{settings.TISSER_PUBLIC_URL}{reverse('personal-page', args=[contact.page_token])}"
+    label = _say(languages[:1], "personal_label").plain
+    # Not kept in the QR cache: the token must not outlive an erasure in memory.
+    return {"personal_url": url, "personal_qr": qr_svg.__wrapped__(url, label)}
 
 
 def slips_html(slips: Sequence[SlipContent], *, title: str, language: str) -> str:

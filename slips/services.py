@@ -28,7 +28,9 @@ def referral_render_slip(*, referral_id: uuid.UUID, event_id: int) -> None:
     """Render the slip of a matched referral and attach it. Safe to run twice: a slip
     already rendered for this event (or a later one) is left as it is."""
     referral = (
-        Referral.objects.select_related("health_center", "slip").filter(id=referral_id).first()
+        Referral.objects.select_related("health_center", "slip", "contact")
+        .filter(id=referral_id)
+        .first()
     )
     if (
         referral is None

@@ -25,6 +25,10 @@ from community_catalog.services import organization_create
 from core.caches import process_caches_clear
 from referrals.models import Referral
 
+# Real transports (an SMTP server, a stand-in for an SMS provider's API): fixtures `smtp`
+# and `sms_api`.
+pytest_plugins = ["tests.transports"]
+
 # Tests that say the same on either backend run on one pass only: CI runs the embedded
 # pass and the PostgreSQL pass side by side (.ci/run), and each minute run twice is a
 # minute of CI. By path, from the repository's root: on the embedded pass (the default a

@@ -8,6 +8,7 @@ the work) and the id of the thing to work on.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import dramatiq
 from pydantic import BaseModel, ValidationError
@@ -15,13 +16,21 @@ from pydantic import BaseModel, ValidationError
 from accounts.services import sign_in_logs_prune
 from events.webhooks import webhook_deliver
 from harvest.runs import leased_run
-from referrals.matching_jobs import capacity_changed, placement_rematch, referral_match
+from outreach.sending import message_send
+from referrals.matching_jobs import (
+    capacity_changed,
+    placement_rematch,
+    referral_match,
+    referral_rematch,
+)
 from referrals.retention import retention_purge
 from slips.services import referral_render_slip
 from workers.webhook_threads import WEBHOOKS_QUEUE
 
 MATCHING_QUEUE = "matching"
 SLIPS_QUEUE = "slips"
+# Messages to the person: never behind a long matching or rendering backlog.
+MESSAGES_QUEUE = "messages"
 # Housekeeping that can wait behind everything else.
 MAINTENANCE_QUEUE = "maintenance"
 # Webhook calls wait on other people's servers: WEBHOOKS_QUEUE, with threads of its own
@@ -75,6 +84,20 @@ def rematch_referral(event_id: int, aggregate_id: str) -> None:
     queue_name=MATCHING_QUEUE,
     max_retries=5,
     min_backoff=1_000,
+    time_limit=60_000,
+    throws=(ValidationError,),
+)
+def rematch_for_person(event_id: int, aggregate_id: str) -> None:
+    """The person asked for something else on their page (`aggregate_id` is the
+    referral): the next best activities, never one already offered."""
+    job = EventJob(event_id=event_id, aggregate_id=aggregate_id)  # type: ignore[arg-type]
+    referral_rematch(referral_id=job.aggregate_id, event_id=job.event_id)
+
+
+@dramatiq.actor(
+    queue_name=MATCHING_QUEUE,
+    max_retries=5,
+    min_backoff=1_000,
     time_limit=300_000,
     throws=(ValidationError,),
 )
@@ -82,6 +105,25 @@ def capacity_rematch(event_id: int, aggregate_id: str) -> None:
     """A place's capacity changed (`aggregate_id` is the service)."""
     job = EventJob(event_id=event_id, aggregate_id=aggregate_id)  # type: ignore[arg-type]
     capacity_changed(event_id=job.event_id)
+
+
+class MessageJob(BaseModel):
+    message_id: uuid.UUID
+    lease: datetime
+
+
+@dramatiq.actor(
+    queue_name=MESSAGES_QUEUE,
+    # One attempt per message: a transient failure schedules the next itself, with the
+    # attempt count kept in the database (outreach.sending), and the relay hands it over
+    # again when it is due.
+    max_retries=0,
+    time_limit=60_000,
+    throws=(ValidationError,),
+)
+def send_message(message_id: str, lease: str) -> None:
+    job = MessageJob(message_id=message_id, lease=lease)  # type: ignore[arg-type]
+    message_send(job.message_id, job.lease)
 
 
 class DeliveryJob(BaseModel):

@@ -12,6 +12,8 @@ EVENT_ACTORS = {
     "placement.expired": "rematch_referral",
     # A place that fills up or opens changes who can be offered it.
     "capacity.changed": "capacity_rematch",
+    # The person asked for something else on their page: new activities, if there are.
+    "referral.other_wanted": "rematch_for_person",
 }
 
 

@@ -1,7 +1,8 @@
 """The relay: the one periodic loop. Sweeps the outbox, re-sends lost webhook deliveries,
 runs the referral lifecycle's clock (reminders and expiry of unanswered placements), moves
 matching's index on as days pass (a run of sessions that ended), hands the directory
-sources that are due to the workers, and sends the retention purge.
+sources that are due to the workers, hands the messages to people that are due to the
+workers, and sends the retention purge.
 
 Runs as `tisser relay` next to Redis workers, and as a thread inside `tisser serve` in
 embedded mode.
@@ -32,8 +33,9 @@ from events.outbox import events_sweep
 from events.webhooks import webhook_deliveries_sweep
 from harvest.schedule import harvest_leases_take
 from matching.index import match_points_daily
+from outreach.sending import messages_sweep
 from referrals.placement_checks import placements_check
-from workers.actors import harvest_source, purge_personal_data
+from workers.actors import harvest_source, purge_personal_data, send_message
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +49,7 @@ def relay_run(stop: threading.Event, *, recover_before: datetime | None = None) 
     earlier process died with it, so there is no reason to wait for the usual delay.
     """
     first = True
-    next_check = next_purge = next_harvest = 0.0
+    next_check = next_purge = next_harvest = next_messages = 0.0
     while not stop.is_set():
         try:
             close_old_connections()
@@ -76,6 +78,10 @@ def relay_run(stop: threading.Event, *, recover_before: datetime | None = None) 
                 # minutes: never in this loop).
                 for source_id, lease in harvest_leases_take():
                     harvest_source.send(source_id, lease)
+            if time.monotonic() >= next_messages:
+                next_messages = time.monotonic() + settings.TISSER_MESSAGES_CHECK_SECONDS
+                # Messages to people that are due, each to a worker with a lease.
+                messages_sweep(lambda mid, lease: send_message.send(str(mid), lease.isoformat()))
             if time.monotonic() >= next_purge:
                 next_purge = time.monotonic() + settings.TISSER_RETENTION_CHECK_SECONDS
                 purge_personal_data.send()

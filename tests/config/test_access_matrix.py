@@ -68,6 +68,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/referrals/{referral_id}/slip.html"): CENTER_OWN,
     ("POST", "/referrals/{referral_id}/cancel"): CENTER_OWN,
     ("POST", "/referrals/{referral_id}/consent/withdraw"): CENTER_OWN,
+    ("POST", "/referrals/{referral_id}/contact/withdraw"): CENTER_OWN,
     ("POST", "/referrals/{referral_id}/placements/{placement_id}/cancel"): CENTER_OWN,
     ("GET", "/referrals/{referral_id}/events"): CENTER_OWN,
     ("GET", "/referrals/{referral_id}/fhir"): CENTER_OWN,

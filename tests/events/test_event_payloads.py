@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -145,10 +145,49 @@ def _life_of_the_catalogue(org: ApiClient) -> None:
     assert added.status_code == 201, added.json()
 
 
+def _life_of_a_person_reached(api: ApiClient, client: Any, sms_api: Any) -> None:
+    """Messages sent and failed, a day chosen, "I went", "something else", stopped."""
+    from django.core.management import call_command
+
+    from outreach.services import sessions_offered
+    from referrals.models import Contact
+
+    now = timezone.now().isoformat()
+    consent = {"given": True, "method": "verbal", "at": now}
+    body = {"note_for_patient": BAIT[3], "note_for_organization": BAIT[4]}
+    by_mail = referral_slipped(
+        api, contact={"email": "josiane@example.org", "messages_consent": consent}, **body
+    )
+    by_sms = referral_slipped(
+        api, contact={"phone": "+33612345678", "messages_consent": consent}, **body
+    )
+    sms_api.answers.append((402, {"code": "not_enough_credits", "message": BAIT[6]}))
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    at_ten = timezone.make_aware(datetime.combine(tomorrow, time(10)))
+    call_command("messages", "due", "--as-of", at_ten.isoformat())
+    token = Contact.objects.get(referral=by_mail).page_token
+    first = by_mail.placements.order_by("match__rank").first()
+    assert first is not None
+    session = sessions_offered(first, timezone.now())[0]
+    page = f"/p/{token}"
+    client.post(f"{page}/choose", {"activity": str(first.id), "session": session.isoformat()})
+    client.post(f"{page}/answer", {"activity": str(first.id), "answer": "went"})
+    client.post(f"{page}/other")
+    client.post(f"{page}/stop")
+    assert by_sms.placements.exists()
+
+
 def test_every_event_type_carries_only_its_allowed_keys_and_no_text(
-    api: ApiClient, catalog: int, recording: HealthCenter, media: Any
+    api: ApiClient,
+    catalog: int,
+    recording: HealthCenter,
+    media: Any,
+    client: Any,
+    smtp: Any,
+    sms_api: Any,
 ) -> None:
     _life_of_referrals(api)
+    _life_of_a_person_reached(api, client, sms_api)
     _organization, key = organization_create(name="Les Marcheurs du Rhône")
     _life_of_the_catalogue(ApiClient(key))
 

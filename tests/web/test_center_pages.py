@@ -348,3 +348,42 @@ def test_the_person_withdraws_consent_from_the_referral_s_page(
         ).status_code
         == 404
     )
+
+
+def test_the_form_takes_contact_details_and_their_own_consent(
+    clinician: tuple[Client, ApiClient],
+) -> None:
+    """Issue 25: an e-mail address, a mobile number and the consent to messages, apart
+    from the referral's consent; a wrong address is shown at its field."""
+    from referrals.models import Contact
+
+    client, _api = clinician
+    wrong = client.post(
+        "/app/referrals/new/",
+        form_answers(contact_email="not an address", messages_consent="on"),
+    )
+    assert wrong.status_code == 422
+    assert "contact_email" in wrong.context["form"].errors
+    assert not Referral.objects.exists()
+    filed = client.post(
+        "/app/referrals/new/",
+        form_answers(
+            contact_email="josiane@example.org",
+            contact_phone="06 12 34 56 78",
+            messages_consent="on",
+        ),
+    )
+    assert filed.status_code == 302
+    contact = Contact.objects.get()
+    assert contact.email == "josiane@example.org"
+    assert contact.phone == "+33612345678"
+    assert contact.messages_consent
+    assert contact.messages_consent_method == "verbal"
+    assert contact.page_token
+    # Contact details without the consent: kept, but no page and no message.
+    client.post(
+        "/app/referrals/new/", form_answers(contact_email="autre@example.org", first_name="Jo")
+    )
+    other = Contact.objects.get(email="autre@example.org")
+    assert not other.messages_consent
+    assert other.page_token is None

@@ -32,7 +32,7 @@ class Command(BaseCommand):
             "-Q",
             nargs="*",
             default=[],
-            help="Only these queues (matching, slips, webhooks, maintenance).",
+            help="Only these queues (matching, slips, messages, webhooks, maintenance).",
         )
         parser.add_argument(
             "--prefetch",
