@@ -27,6 +27,7 @@ from referrals.lifecycle import (
     referral_event,
 )
 from referrals.models import Contact, PatientReport, Placement, Referral
+from referrals.retention import contact_erase
 
 # Sessions the person may choose from, on their page.
 SESSIONS_OFFERED = 4
@@ -166,18 +167,16 @@ def person_wants_other(token: str) -> int:
 
 
 def messages_stop(contact: Contact, *, by: str) -> bool:
-    """No more messages, at once: the person's stop link, or the centre. Returns whether
-    anything changed (stopping twice changes nothing)."""
+    """No more messages, at once (the person's stop link): their e-mail address and
+    phone number are erased, as nothing will be sent to them again; their page stays.
+    Returns whether anything changed (stopping twice changes nothing)."""
     with transaction.atomic():
         referral = Referral.objects.select_for_update().get(id=contact.referral_id)
-        fresh = Contact.objects.select_for_update().get(referral=referral)
-        if fresh.stopped_at is not None:
+        fresh = Contact.objects.filter(referral=referral).first()
+        if fresh is None or fresh.stopped_at is not None:
             return False
-        fresh.stopped_at = timezone.now()
-        fresh.save(update_fields=["stopped_at"])
-        PatientMessage.objects.filter(
-            referral=referral, status=PatientMessage.Status.SCHEDULED
-        ).update(status=PatientMessage.Status.CANCELLED, status_reason="stopped")
+        contact_erase(referral, close_page=False, now=timezone.now())
+        _unsent_cancel(referral, "stopped")
         referral_event(referral, "referral.messages_stopped", {"by": by})
     return True
 
@@ -194,17 +193,16 @@ def contact_withdraw(*, health_center: HealthCenter, referral_id: uuid.UUID) -> 
         )
         if referral is None:
             raise NotFound("No referral with this id.")
-        contact = Contact.objects.select_for_update().filter(referral=referral).first()
+        contact = Contact.objects.filter(referral=referral).first()
         if contact is None or not contact.messages_consent:
             raise Conflict("The person gave no consent to messages.", code="no_messages_consent")
-        now = timezone.now()
-        contact.email = contact.phone = ""
-        contact.messages_consent = False
-        contact.stopped_at = contact.stopped_at or now
-        contact.page_revoked_at = contact.page_revoked_at or now
-        contact.save()
-        PatientMessage.objects.filter(
-            referral=referral, status=PatientMessage.Status.SCHEDULED
-        ).update(status=PatientMessage.Status.CANCELLED, status_reason="no_consent")
+        contact_erase(referral, close_page=True, now=timezone.now())
+        _unsent_cancel(referral, "no_consent")
         referral_event(referral, "referral.messages_stopped", {"by": "health_center"})
     return referral
+
+
+def _unsent_cancel(referral: Referral, reason: str) -> None:
+    PatientMessage.objects.filter(referral=referral, status=PatientMessage.Status.SCHEDULED).update(
+        status=PatientMessage.Status.CANCELLED, status_reason=reason
+    )

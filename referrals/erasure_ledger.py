@@ -44,7 +44,9 @@ from referrals.models import Referral
 
 logger = logging.getLogger(__name__)
 
-Kind = Literal["consent_withdrawn", "retention"]
+# The person stopped the messages, or withdrew their consent to them (the personal page
+# closes too): their e-mail address and phone number are erased, the referral stays.
+Kind = Literal["consent_withdrawn", "retention", "messages_stopped", "contact_withdrawn"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 HEADER = "time,kind,referral"
 
@@ -85,6 +87,13 @@ def erasure_record_on_commit(referral: Referral) -> None:
 
     # robust: whatever this one raises, the callbacks after it still run.
     transaction.on_commit(append, robust=True)
+
+
+def contact_erasure_record_on_commit(referral_id: uuid.UUID, kind: Kind, at: datetime) -> None:
+    """Append the erasure of a person's contact details (`messages_stopped`,
+    `contact_withdrawn`) once the caller's transaction commits."""
+    erasure = Erasure(at=at, kind=kind, referral_id=referral_id)
+    transaction.on_commit(lambda: erasure_append(erasure), robust=True)
 
 
 def erasure_append(erasure: Erasure, *, path: Path | None = None) -> bool:

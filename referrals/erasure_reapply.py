@@ -25,10 +25,10 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
-from referrals.erasure_ledger import Erasure, Kind, ledger_read
+from referrals.erasure_ledger import KINDS, Erasure, Kind, ledger_read
 from referrals.lifecycle import referral_event
-from referrals.models import Referral
-from referrals.retention import _erase, referral_consent_withdraw
+from referrals.models import Contact, Referral
+from referrals.retention import _erase, contact_erase, referral_consent_withdraw
 
 # Referrals whose state is read in one query.
 CHUNK = 500
@@ -37,9 +37,7 @@ CHUNK = 500
 @dataclass
 class ReapplyReport:
     referrals: int = 0
-    erased: dict[Kind, int] = field(
-        default_factory=lambda: {"consent_withdrawn": 0, "retention": 0}
-    )
+    erased: dict[Kind, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     already: int = 0
     absent: int = 0
     # Per ledger, the numbers of the lines that record no erasure.
@@ -66,7 +64,7 @@ def erasures_reapply(*, ledgers: Sequence[Path]) -> ReapplyReport:
             state = states.get(erasure.referral_id)
             if state is None:
                 report.absent += 1
-            elif _done(erasure.kind, *state):
+            elif _done(erasure.kind, *state, erasure.referral_id):
                 report.already += 1
             else:
                 _reapply(erasure)
@@ -77,9 +75,19 @@ def erasures_reapply(*, ledgers: Sequence[Path]) -> ReapplyReport:
 def _stronger(known: Erasure | None, erasure: Erasure) -> Erasure:
     """Of two lines for one referral, the one whose end state holds the other's: a
     withdrawn consent over a purge, the earlier of two alike."""
-    if known is None or (known.kind, erasure.kind) == ("retention", "consent_withdrawn"):
+    if known is None or _STRENGTH[erasure.kind] > _STRENGTH[known.kind]:
         return erasure
     return known
+
+
+# Whose end state holds whose: a purge erases the contact details too, a withdrawn
+# consent holds a purge.
+_STRENGTH: dict[str, int] = {
+    "messages_stopped": 0,
+    "contact_withdrawn": 1,
+    "retention": 2,
+    "consent_withdrawn": 3,
+}
 
 
 def _states(ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, tuple[datetime | None, datetime | None]]:
@@ -89,11 +97,28 @@ def _states(ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, tuple[datetime | None, 
     return {id: (purged_at, withdrawn_at) for id, purged_at, withdrawn_at in rows}
 
 
-def _done(kind: Kind, purged_at: datetime | None, withdrawn_at: datetime | None) -> bool:
-    return withdrawn_at is not None if kind == "consent_withdrawn" else purged_at is not None
+def _done(
+    kind: Kind, purged_at: datetime | None, withdrawn_at: datetime | None, referral_id: uuid.UUID
+) -> bool:
+    if kind == "consent_withdrawn":
+        return withdrawn_at is not None
+    if purged_at is not None:  # a purge erases the contact details too
+        return True
+    if kind == "retention":
+        return False
+    contact = Contact.objects.filter(referral_id=referral_id).first()
+    if contact is None:
+        return True
+    erased = not contact.email and not contact.phone and contact.stopped_at is not None
+    return erased and (kind == "messages_stopped" or contact.page_revoked_at is not None)
 
 
 def _reapply(erasure: Erasure) -> None:
+    if erasure.kind in ("messages_stopped", "contact_withdrawn"):
+        with transaction.atomic():
+            referral = Referral.objects.select_for_update().get(id=erasure.referral_id)
+            contact_erase(referral, close_page=erasure.kind == "contact_withdrawn", now=erasure.at)
+        return
     if erasure.kind == "consent_withdrawn":
         referral = Referral.objects.select_related("health_center").get(id=erasure.referral_id)
         referral_consent_withdraw(

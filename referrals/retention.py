@@ -44,7 +44,11 @@ from accounts.models import HealthCenter
 from core.errors import NotFound
 from events.models import Event
 from events.outbox import payload_scrub
-from referrals.erasure_ledger import erasure_record_on_commit
+from referrals.erasure_ledger import (
+    Kind,
+    contact_erasure_record_on_commit,
+    erasure_record_on_commit,
+)
 from referrals.lifecycle import open_placements_cancel, referral_event
 from referrals.models import (
     Contact,
@@ -144,6 +148,25 @@ _erasure_hooks: list[ErasureHook] = []
 def erasure_register(hook: ErasureHook) -> None:
     if hook not in _erasure_hooks:
         _erasure_hooks.append(hook)
+
+
+def contact_erase(referral: Referral, *, close_page: bool, now: datetime) -> Contact | None:
+    """Erase the person's e-mail address and phone number and stop the messages, in the
+    caller's transaction, the referral locked by the caller; with `close_page`, their
+    consent to messages is withdrawn and their page closes too. Recorded in the erasure
+    ledger, so a restore does not bring the addresses back."""
+    contact = Contact.objects.select_for_update().filter(referral=referral).first()
+    if contact is None:
+        return None
+    contact.email = contact.phone = ""
+    contact.stopped_at = contact.stopped_at or now
+    if close_page:
+        contact.messages_consent = False
+        contact.page_revoked_at = contact.page_revoked_at or now
+    contact.save()
+    kind: Kind = "contact_withdrawn" if close_page else "messages_stopped"
+    contact_erasure_record_on_commit(referral.id, kind, now)
+    return contact
 
 
 def erased_leftovers_delete(referral_ids: list[uuid.UUID] | None) -> int:

@@ -199,7 +199,10 @@ def test_stop_link_honoured_at_once(api: ApiClient, catalog: int, smtp: Inbox, c
     # A mail client's one-click unsubscribe (RFC 8058): a POST, no cookie, no CSRF token.
     response = client.post(f"/p/{token}/stop", {"List-Unsubscribe": "One-Click"})
     assert response.status_code == 303
-    assert Contact.objects.get(referral=referral).stopped_at is not None
+    stopped = Contact.objects.get(referral=referral)
+    assert stopped.stopped_at is not None
+    assert stopped.email == ""  # nothing will be sent again: the address goes
+    assert client.get(f"/p/{token}").status_code == 200  # the page stays
     for days in range(0, 10):
         due(local(days, 10))
     assert smtp.messages == []

@@ -83,7 +83,7 @@ def test_it_withdraws_again_a_consent_the_restore_brought_back(
     with django_capture_on_commit_callbacks(execute=True):
         out, err = _reapply()
 
-    assert "erased again: 1 (consent withdrawn: 1, retention: 0)" in out, out
+    assert "erased again: 1 (consent withdrawn: 1, retention: 0, contact details: 0)" in out, out
     assert err == ""
     referral.refresh_from_db()
     assert referral.status == Referral.Status.REVOKED
@@ -119,7 +119,7 @@ def test_it_purges_again_a_referral_the_retention_had_purged(
 
     out, _ = _reapply()
 
-    assert "erased again: 1 (consent withdrawn: 0, retention: 1)" in out, out
+    assert "erased again: 1 (consent withdrawn: 0, retention: 1, contact details: 0)" in out, out
     referral.refresh_from_db()
     assert referral.purged_at == purged_at
     assert _personal(referral) == PERSONAL_EMPTY
@@ -183,3 +183,52 @@ def test_without_a_ledger_there_is_nothing_to_reapply(
 
     assert f"no erasure recorded yet: {ledger} does not exist" in out
     assert _personal(referral)["first_name"] != ""
+
+
+@pytest.mark.django_db
+def test_it_erases_again_contact_details_the_restore_brought_back(
+    api: ApiClient,
+    catalog: int,
+    media: Path,
+    ledger: Path,
+    client: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """Issue 25: a person who stopped the messages, and one whose consent to messages
+    the centre withdrew, stay erased after a restore from a backup taken before."""
+    from referrals.models import Contact
+
+    consent = {"given": True, "method": "verbal", "at": timezone.now().isoformat()}
+    stopped = referral_slipped(api, contact={"email": "a@example.org", "messages_consent": consent})
+    withdrawn = referral_slipped(
+        api, contact={"phone": "+33612345678", "messages_consent": consent}
+    )
+    # The backup, as it was before.
+    before = {c.referral_id: c for c in Contact.objects.all()}
+    token = before[stopped.id].page_token
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(f"/p/{token}/stop").status_code == 303
+        assert api.post(f"{URL}/{withdrawn.id}/contact/withdraw", {}).status_code == 200
+    lines = ledger.read_text().splitlines()
+    assert lines[0] == HEADER
+    assert sorted(line.split(",")[1] for line in lines[1:]) == [
+        "contact_withdrawn",
+        "messages_stopped",
+    ]
+    # The restore: the contacts come back as the backup held them.
+    for contact in before.values():
+        contact.save()
+    assert Contact.objects.get(referral=stopped).email == "a@example.org"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        out, _err = _reapply()
+
+    assert "erased again: 2 (consent withdrawn: 0, retention: 0, contact details: 2)" in out, out
+    first = Contact.objects.get(referral=stopped)
+    assert (first.email, first.stopped_at is not None, first.page_revoked_at) == ("", True, None)
+    second = Contact.objects.get(referral=withdrawn)
+    assert (second.phone, second.messages_consent) == ("", False)
+    assert second.page_revoked_at is not None
+    # Again: nothing more.
+    out, _err = _reapply()
+    assert "erased again: 0" in out

@@ -50,6 +50,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"erasures-reapply: {report.referrals} referral(s) in the ledger; "
             f"erased again: {sum(erased.values())} (consent withdrawn: "
-            f"{erased['consent_withdrawn']}, retention: {erased['retention']}); "
+            f"{erased['consent_withdrawn']}, retention: {erased['retention']}, contact details: "
+            f"{erased['messages_stopped'] + erased['contact_withdrawn']}); "
             f"already erased: {report.already}; not in this database: {report.absent}"
         )
