@@ -69,13 +69,18 @@ def test_every_process_registers_every_hook(process: str, tmp_path: Path) -> Non
             "placement.expired",
             "placement.rejected",
             "referral.matched",
+            "referral.other_wanted",
             "referral.submitted",
             "referral.unmatched",
         ]
     )
-    assert found["recorded"] == ["match_index_follow", "webhook_deliveries_create"]
+    assert found["recorded"] == [
+        "events_schedule",
+        "match_index_follow",
+        "webhook_deliveries_create",
+    ]
     assert found["audiences"] == ["service"]
-    assert found["erasure"] == ["slips_erase"]
+    assert found["erasure"] == ["messages_erase", "slips_erase"]
     assert found["services_changed"] == ["match_points_refresh"]
     assert found["admin_finders"] == [
         "events_event",

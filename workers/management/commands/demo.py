@@ -41,6 +41,9 @@ PEOPLE: list[dict[str, Any]] = [
         "year_of_birth": 1979,
         "needs": ["food-insecurity"],
         "at": (45.7440, 4.8700),
+        # Agreed to their own page (a second QR code on the slip); no address, so no
+        # message is sent.
+        "own_page": True,
     },
     {
         "first_name": "Emily",
@@ -241,6 +244,8 @@ class Command(BaseCommand):
                 },
                 "consent": {"given": True, "method": "verbal", "at": datetime.now(UTC).isoformat()},
             }
+            if person.get("own_page"):
+                body["contact"] = {"messages_consent": body["consent"]}
             response = client.post("/api/v1/referrals", json=body)
             if response.status_code != 202:
                 raise CommandError(f"POST refused ({response.status_code}): {response.text}")
