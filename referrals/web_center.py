@@ -68,9 +68,13 @@ def referral_view(referral: Referral) -> dict[str, object]:
             "reason": PLACEMENT_REASONS.get(p.status_reason, "") if p.status_reason else "",
             "note": p.note,
             "open": p.status in OPEN,
+            # What the person said on their own page (patient-reported).
+            "chosen_session": p.chosen_session,
+            "patient_report": p.patient_report,
         }
         for p in referral.placements.all()
     ]
+    contact = getattr(referral, "contact", None)
     return {
         "referral": referral,
         "stage_label": STAGES.get(referral.stage, referral.stage),
@@ -82,6 +86,8 @@ def referral_view(referral: Referral) -> dict[str, object]:
         "slip_ready": selectors.referral_has_slip(referral),
         "erased": referral.purged_at is not None,
         "placements": placements,
+        "other_wanted_at": contact.other_wanted_at if contact is not None else None,
+        "messages_state": contact.messages_state if contact is not None else "",
         "matches": [
             {
                 "match": m,

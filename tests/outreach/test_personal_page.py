@@ -184,6 +184,13 @@ def test_something_else_tells_the_centre_and_rematches(
     body = api.get(f"/api/v1/referrals/{referral.id}")
     assert body.status_code == 200, body.json()
     assert body.json()["contact"]["other_wanted_at"] is not None
+    # The clinician's page says so too.
+    from django.template.loader import render_to_string
+
+    from referrals.web_center import referral_view
+
+    shown = render_to_string("web/referral_progress.html", referral_view(referral))
+    assert "la personne a demandé autre chose sur sa page" in shown
     # Asking twice withdraws nothing more.
     client.post(f"/p/{token}/other")
     assert Event.objects.filter(type="referral.other_wanted", aggregate_id=referral.id).count() == 1
