@@ -520,7 +520,10 @@ TISSER_LOG_FORMAT = env_choice(
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "core.logs.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "core.logs.RequestIdFilter"},
+        "secret_paths": {"()": "core.logs.SecretPathFilter"},
+    },
     "formatters": {
         "plain": {
             "format": "%(asctime)s %(levelname)s %(name)s %(process)d [%(request_id)s]: %(message)s"
@@ -531,7 +534,7 @@ LOGGING = {
         "stderr": {
             "class": "logging.StreamHandler",
             "formatter": TISSER_LOG_FORMAT,
-            "filters": ["request_id"],
+            "filters": ["request_id", "secret_paths"],
         }
     },
     "root": {"handlers": ["stderr"], "level": LOG_LEVEL},

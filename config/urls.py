@@ -13,6 +13,7 @@ from config.health import healthz, readyz
 from config.metrics import metrics_view
 from harvest import web as harvest_web
 from outreach import page as personal
+from outreach import web as personal_web
 from referrals import web_center, web_inbox
 from referrals.web import home, root
 from reports import web as web_reports
@@ -83,6 +84,11 @@ urlpatterns = [
         "app/referrals/<uuid:referral_id>/consent/withdraw/",
         web_center.referral_consent_withdraw_view,
         name="web-referral-consent-withdraw",
+    ),
+    path(
+        "app/referrals/<uuid:referral_id>/messages/withdraw/",
+        personal_web.messages_withdraw_view,
+        name="web-referral-messages-withdraw",
     ),
     path(
         "app/referrals/<uuid:referral_id>/wellbeing/<uuid:placement_id>/",

@@ -92,6 +92,36 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+# A person's own page is reached by a bearer token in its path (`/p/<token>`): no log line
+# may hold it (an access log outlives an erasure, and whoever reads it could act as the
+# person). Every path is written with the token replaced.
+_SECRET_PATH = re.compile(r"/p/[^/?#\s\"']+")
+
+
+def path_redacted(text: str) -> str:
+    """`text` with the token of every personal page's path replaced by "…"."""
+    return _SECRET_PATH.sub("/p/\N{HORIZONTAL ELLIPSIS}", text) if "/p/" in text else text
+
+
+class SecretPathFilter(logging.Filter):
+    """Redacts personal pages' tokens from every record: its message (Django's
+    "Not Found: /p/…", a traceback's), and drops the request a record may carry."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = path_redacted(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        path = getattr(record, "path", None)
+        if path:
+            record.__dict__["path"] = path_redacted(str(path))
+        if hasattr(record, "request"):
+            record.request = None
+        if record.exc_text:
+            record.exc_text = path_redacted(record.exc_text)
+        return True
+
+
 class TisserJsonFormatter(JsonFormatter):
     """One JSON object per line, with stable field names."""
 

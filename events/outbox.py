@@ -121,9 +121,15 @@ def event_referral_id(event: Event) -> str | None:
     return str(found) if found else None
 
 
+# Keys an event carries only until the person is erased: the day they said they would
+# come somewhere is theirs.
+ERASED_WITH_THE_PERSON = frozenset({"chosen_session"})
+
+
 def payload_scrub(type: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """The payload cut back to what its type may carry (nothing, for an unknown type)."""
-    allowed = EVENT_PAYLOAD_KEYS.get(type, frozenset())
+    """The payload cut back to what its type may carry once the person is erased
+    (nothing, for an unknown type)."""
+    allowed = EVENT_PAYLOAD_KEYS.get(type, frozenset()) - ERASED_WITH_THE_PERSON
     return {key: value for key, value in payload.items() if key in allowed}
 
 

@@ -30,10 +30,14 @@ class PatientMessage(models.Model):
     )
     kind = models.CharField(max_length=16, choices=Kind.choices)
     # What makes a message unique within its kind: "" for the page link and "did you
-    # go?", the placement for a reminder (a new choice moves the reminder, never adds one).
+    # go?" ("again" for the link after a re-match the person asked for), the placement
+    # for a reminder (a new choice moves the reminder, never adds one).
     key = models.CharField(max_length=64, blank=True)
     placement = models.ForeignKey(
         "referrals.Placement", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    session_at = models.DateTimeField(
+        null=True, blank=True, help_text="A reminder's session: the one chosen when it was set."
     )
     channel = models.CharField(max_length=8, blank=True, help_text="Set when sent: email, sms.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.SCHEDULED)

@@ -33,17 +33,29 @@ from core.languages import (
     without_bidi_controls,
 )
 from outreach.services import (
+    Unavailable,
     messages_stop,
-    open_placements,
+    other_may_ask,
     page_open,
+    page_placements,
     person_choose,
     person_report,
     person_wants_other,
     sessions_offered,
 )
+from referrals.lifecycle import ENGAGED, OPEN
 from referrals.models import Contact, PatientReport, Placement
 
-DONE = ("chosen", "unchosen", "went", "not-for-me", "other", "stopped")
+DONE = (
+    "chosen",
+    "unchosen",
+    "went",
+    "not-for-me",
+    "other",
+    "stopped",
+    "unavailable",
+    "not-saved",
+)
 
 
 def _private(response: HttpResponse, language: str) -> HttpResponse:
@@ -85,7 +97,9 @@ def personal_page(request: HttpRequest, token: str) -> HttpResponse:
         return _gone(request, language)
     now = timezone.now()
     with translation.override(gettext_language(language)):
-        activities = [_activity(p, language, now) for p in open_placements(contact.referral)]
+        shown = page_placements(contact.referral)
+        activities = [_activity(p, language, now) for p in shown if p.status in OPEN]
+        ended = [_activity(p, language, now) for p in shown if p.status not in OPEN]
         answer = request.GET.get("answer", "")
         asked = request.GET.get("activity", "")
         context: dict[str, Any] = {
@@ -94,12 +108,19 @@ def personal_page(request: HttpRequest, token: str) -> HttpResponse:
             "token": contact.page_token,
             "first_name": without_bidi_controls(contact.referral.first_name),
             "activities": activities,
+            "ended": ended,
+            # An organisation already takes the person: asking for something else tells
+            # the centre, but offers nothing new by itself.
+            "expected": any(p.status in ENGAGED for p in shown),
+            "other_may_ask": other_may_ask(contact),
             "done": request.GET.get("done", "") if request.GET.get("done") in DONE else "",
             "answer": answer if answer in PatientReport.values else "",
-            "answer_activity": next((a for a in activities if str(a["id"]) == asked), None),
+            "answer_activity": next(
+                (a for a in [*activities, *ended] if str(a["id"]) == asked), None
+            ),
             "messages_on": contact.stopped_at is None and contact.channel != "",
             "other_wanted": contact.other_wanted_at is not None,
-            "lang_query": f"?lang={language}" if request.GET.get("lang") else "",
+            "lang_query": _lang_query(request),
         }
         response = render(request, "outreach/page.html", context)
     return _private(response, language)
@@ -127,7 +148,7 @@ def _activity(placement: Placement, language: str, now: datetime) -> dict[str, A
                 "text": session_start(start, language),
                 "chosen": start == chosen,
             }
-            for start in starts
+            for start in (starts if placement.status in OPEN else [])
         ],
         "chosen": session_start(chosen, language, in_sentence=True) if chosen else "",
         "accepted": placement.status != Placement.Status.REQUESTED,
@@ -159,15 +180,20 @@ def _placement_id(request: HttpRequest) -> uuid.UUID | None:
 def choose_view(request: HttpRequest, token: str) -> HttpResponse:
     placement_id = _placement_id(request)
     raw = request.POST.get("session", "")
-    chosen = parse_datetime(raw) if raw else None
-    if placement_id is None or (raw and chosen is None):
-        return _bad(request, token)
+    try:
+        chosen = parse_datetime(raw[:64]) if raw else None
+    except ValueError:  # well formed, but no such day or offset: 30 February
+        chosen = None
+    if placement_id is None or (raw and (chosen is None or chosen.tzinfo is None)):
+        return _back(token, "not-saved", request)
     try:
         person_choose(token, placement_id, chosen)
     except NotFound:
-        return _gone(request, _language(request, None))
-    except InvalidInput:
-        return _bad(request, token)
+        return _gone(request, _language(request, _contact_any(token)))
+    except Unavailable:
+        return _back(token, "unavailable", request)
+    except InvalidInput:  # no longer among the next sessions (the page was old)
+        return _back(token, "not-saved", request)
     return _back(token, "chosen" if chosen else "unchosen", request)
 
 
@@ -177,11 +203,13 @@ def answer_view(request: HttpRequest, token: str) -> HttpResponse:
     placement_id = _placement_id(request)
     answer = request.POST.get("answer", "")
     if placement_id is None or answer not in PatientReport.values:
-        return _bad(request, token)
+        return _back(token, "not-saved", request)
     try:
         person_report(token, placement_id, answer)
     except NotFound:
-        return _gone(request, _language(request, None))
+        return _gone(request, _language(request, _contact_any(token)))
+    except Unavailable:
+        return _back(token, "unavailable", request)
     return _back(token, answer, request)
 
 
@@ -191,7 +219,7 @@ def other_view(request: HttpRequest, token: str) -> HttpResponse:
     try:
         person_wants_other(token)
     except NotFound:
-        return _gone(request, _language(request, None))
+        return _gone(request, _language(request, _contact_any(token)))
     return _back(token, "other", request)
 
 
@@ -213,11 +241,19 @@ def stop_view(request: HttpRequest, token: str) -> HttpResponse:
             "direction": text_direction(language),
             "token": token,
             "stopped": contact.stopped_at is not None,
+            "lang_query": _lang_query(request),
         }
         response = render(request, "outreach/stop.html", context)
     return _private(response, language)
 
 
-def _bad(request: HttpRequest, token: str) -> HttpResponse:
-    """A form that was not filled from the page (or an old page): back to it."""
-    return _back(token, "", request)
+def _contact_any(token: str) -> Contact | None:
+    """The person a token names, open page or not: only to answer in their language."""
+    if len(token) > 64:
+        return None
+    return Contact.objects.filter(page_token=token).select_related("referral").first()
+
+
+def _lang_query(request: HttpRequest) -> str:
+    lang = request.GET.get("lang", "")
+    return f"?lang={lang}" if lang in PATIENT_LANGUAGES else ""

@@ -16,16 +16,18 @@ again when it is due (`outreach.sending`).
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from events.models import Event
 from outreach.models import PatientMessage
 from referrals.models import Contact, Placement
 
+# A placement the person may still go to (`referrals.lifecycle.OPEN`).
+OPEN_STATUSES = ("requested", "accepted", "in-progress", "on-hold")
 MORNING = time(10, 0)
 EVENING = time(18, 0)
 DID_YOU_GO_DAYS = 7
@@ -61,15 +63,15 @@ def quiet_until(moment: datetime) -> datetime | None:
 
 def events_schedule(events: list[Event]) -> None:
     """The hook: a slip ready for the first time schedules the page link and "did you
-    go?" for a person who agreed to messages."""
-    referral_ids = [e.aggregate_id for e in events if e.type == "referral.slip_ready"]
-    if referral_ids:
-        now = max(e.created_at for e in events if e.type == "referral.slip_ready")
-        first_schedule(referral_ids, now=now)
+    go?" for a person who agreed to messages; a slip printed again after they asked for
+    something else sends the link once more (their page has new activities)."""
+    ready = [e for e in events if e.type == "referral.slip_ready"]
+    if ready:
+        first_schedule([e.aggregate_id for e in ready], now=max(e.created_at for e in ready))
 
 
-def first_schedule(referral_ids: list[uuid.UUID], *, now: datetime) -> int:
-    wanting = list(
+def _wanting(referral_ids: list[uuid.UUID]) -> QuerySet[Contact]:
+    return (
         Contact.objects.filter(
             referral_id__in=referral_ids,
             messages_consent=True,
@@ -78,70 +80,110 @@ def first_schedule(referral_ids: list[uuid.UUID], *, now: datetime) -> int:
             referral__purged_at__isnull=True,
         )
         .filter(Q(email__gt="") | Q(phone__gt=""))
-        .filter(referral__placements__isnull=False)
-        .values_list("referral_id", flat=True)
+        .filter(referral__placements__status__in=OPEN_STATUSES)
         .distinct()
     )
-    if not wanting:
-        return 0
-    tomorrow = local_day(now) + timedelta(days=1)
-    link_at = at_local(tomorrow, MORNING)
+
+
+def first_schedule(referral_ids: list[uuid.UUID], *, now: datetime) -> None:
+    contacts = list(_wanting(referral_ids).values_list("referral_id", "other_wanted_at"))
+    if not contacts:
+        return
+    link_at = at_local(local_day(now) + timedelta(days=1), MORNING)
     asked_at = at_local(local_day(now) + timedelta(days=DID_YOU_GO_DAYS), MORNING)
-    rows = [
-        PatientMessage(referral_id=referral_id, kind=kind, key="", due_at=due, next_attempt_at=due)
-        for referral_id in wanting
-        for kind, due in (
-            (PatientMessage.Kind.PAGE_LINK, link_at),
-            (PatientMessage.Kind.DID_YOU_GO, asked_at),
-        )
-    ]
-    # The same slip printed again (a re-match) schedules nothing more.
-    return len(PatientMessage.objects.bulk_create(rows, ignore_conflicts=True))
+    rows = []
+    for referral_id, other_wanted_at in contacts:
+        rows += [
+            _message(referral_id, PatientMessage.Kind.PAGE_LINK, link_at),
+            _message(referral_id, PatientMessage.Kind.DID_YOU_GO, asked_at),
+        ]
+        if other_wanted_at is not None and other_wanted_at <= now:
+            # New activities after "something else": their link, once.
+            rows.append(_message(referral_id, PatientMessage.Kind.PAGE_LINK, link_at, "again"))
+    # The same slip printed again schedules nothing more.
+    PatientMessage.objects.bulk_create(rows, ignore_conflicts=True)
 
 
-def reminder_key(placement: Placement) -> str:
-    """A reminder's key: the placement and the session chosen (in UTC, as stored)."""
-    session = placement.chosen_session
-    assert session is not None
-    return f"{placement.id}/{session.astimezone(UTC):%Y%m%dT%H%MZ}"
+def _message(referral_id: uuid.UUID, kind: str, due: datetime, key: str = "") -> PatientMessage:
+    return PatientMessage(
+        referral_id=referral_id, kind=kind, key=key, due_at=due, next_attempt_at=due
+    )
+
+
+def reminder_due(session: datetime, now: datetime) -> datetime:
+    """The evening before the session, or now if that evening has passed."""
+    return max(now, at_local(local_day(session) - timedelta(days=1), EVENING))
 
 
 def reminder_schedule(placement: Placement, *, now: datetime) -> None:
-    """The person chose a session (or took their choice back): remind them the evening
-    before (or now, if that evening has passed), and ask "did you go?" no earlier than
-    the morning after it. A reminder of an earlier choice not sent yet is cancelled. In
-    the caller's transaction."""
+    """The person chose a session, or took their choice back: one reminder row per
+    activity, moved to the evening before the session chosen (or cancelled); "did you
+    go?" follows the sessions chosen. In the caller's transaction."""
     session = placement.chosen_session
-    key = reminder_key(placement) if session is not None else ""
-    PatientMessage.objects.filter(
+    mine = PatientMessage.objects.filter(
         referral_id=placement.referral_id,
         kind=PatientMessage.Kind.REMINDER,
-        placement=placement,
-        status=PatientMessage.Status.SCHEDULED,
-    ).exclude(key=key).update(status=PatientMessage.Status.CANCELLED, status_reason="replaced")
-    if session is None:
-        return
-    due = max(now, at_local(local_day(session) - timedelta(days=1), EVENING))
-    PatientMessage.objects.bulk_create(
-        [
-            PatientMessage(
-                referral_id=placement.referral_id,
-                kind=PatientMessage.Kind.REMINDER,
-                key=key,
-                placement=placement,
-                due_at=due,
-                next_attempt_at=due,
-            )
-        ],
-        ignore_conflicts=True,
+        key=str(placement.id),
     )
-    after = at_local(local_day(session) + timedelta(days=1), MORNING)
-    PatientMessage.objects.filter(
-        referral_id=placement.referral_id,
+    found = mine.first()
+    if session is None:
+        mine.filter(status=PatientMessage.Status.SCHEDULED).update(
+            status=PatientMessage.Status.CANCELLED, status_reason="replaced"
+        )
+    elif found is None:
+        due = reminder_due(session, now)
+        PatientMessage.objects.create(
+            referral_id=placement.referral_id,
+            kind=PatientMessage.Kind.REMINDER,
+            key=str(placement.id),
+            placement=placement,
+            session_at=session,
+            due_at=due,
+            next_attempt_at=due,
+        )
+    elif not (found.status == PatientMessage.Status.SENT and found.session_at == session):
+        # Another session (or the same one chosen again): this one gets its reminder.
+        due = reminder_due(session, now)
+        mine.update(
+            status=PatientMessage.Status.SCHEDULED,
+            status_reason="",
+            session_at=session,
+            due_at=due,
+            next_attempt_at=due,
+            attempts=0,
+            sent_at=None,
+            channel="",
+            provider_ref="",
+        )
+    did_you_go_follow(placement.referral_id)
+
+
+def did_you_go_follow(referral_id: uuid.UUID) -> None:
+    """ "Did you go?" goes a week after the slip, or the morning after the last session
+    the person chose if that is later: moved back as well as forth as choices change."""
+    asked = PatientMessage.objects.filter(
+        referral_id=referral_id,
         kind=PatientMessage.Kind.DID_YOU_GO,
         status=PatientMessage.Status.SCHEDULED,
-        due_at__lt=after,
-    ).update(due_at=after, next_attempt_at=after)
+    ).first()
+    if asked is None:
+        return
+    due = at_local(local_day(asked.created_at) + timedelta(days=DID_YOU_GO_DAYS), MORNING)
+    last = (
+        Placement.objects.filter(
+            referral_id=referral_id, status__in=OPEN_STATUSES, patient_report=""
+        )
+        .exclude(chosen_session=None)
+        .order_by("-chosen_session")
+        .values_list("chosen_session", flat=True)
+        .first()
+    )
+    if last is not None:
+        due = max(due, at_local(local_day(last) + timedelta(days=1), MORNING))
+    if due != asked.due_at:
+        PatientMessage.objects.filter(
+            id=asked.id, status=PatientMessage.Status.SCHEDULED, attempts=0
+        ).update(due_at=due, next_attempt_at=due)
 
 
 def messages_erase(referral_ids: list[uuid.UUID] | None) -> int:

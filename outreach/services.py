@@ -51,9 +51,20 @@ def page_open(contact: Contact, now: datetime | None = None) -> bool:
     return contact.page_is_open(now)
 
 
-def open_placements(referral: Referral) -> list[Placement]:
+# Activities the person may still say "I went" about: on offer, or ended by the
+# organisation with an outcome.
+SHOWN = (*OPEN, Placement.Status.COMPLETED, Placement.Status.FAILED)
+
+
+class Unavailable(Exception):
+    """The page is open, but that activity is no longer on offer (or never was on it)."""
+
+
+def page_placements(referral: Referral) -> list[Placement]:
+    """What the person's page lists: the activities on offer, then those that ended
+    with an outcome."""
     return list(
-        Placement.objects.filter(referral=referral, status__in=OPEN)
+        Placement.objects.filter(referral=referral, status__in=SHOWN)
         .select_related(
             "match__service_at_location__service__organization",
             "match__service_at_location__location",
@@ -73,20 +84,31 @@ def sessions_offered(placement: Placement, now: datetime) -> list[datetime]:
     ]
 
 
-def _locked(token: str, placement_id: uuid.UUID | None = None) -> tuple[Contact, Placement | None]:
-    """The contact (its referral locked) and one of its open placements, or NotFound."""
-    contact = Contact.objects.filter(page_token=token).select_related("referral").first()
-    if contact is None or not page_open(contact):
+def _locked(
+    token: str, placement_id: uuid.UUID | None = None, statuses: tuple[str, ...] = OPEN
+) -> tuple[Contact, Placement | None]:
+    """The contact (its referral locked, then re-read) and one of its placements in
+    `statuses`; NotFound for a page that is closed, Unavailable for an activity that is
+    not (or no longer) on it."""
+    found = Contact.objects.filter(page_token=token).values_list("referral_id", flat=True)
+    referral_id = found.first()
+    if referral_id is None:
         raise NotFound("No such page.")
     if placement_id is None:
-        Referral.objects.select_for_update().filter(id=contact.referral_id).first()
-        return contact, None
-    try:
-        _referral, placement = placement_locked(
-            Q(id=placement_id, referral_id=contact.referral_id, status__in=OPEN)
-        )
-    except NotFound:
-        raise NotFound("No such activity on this page.") from None
+        Referral.objects.select_for_update().filter(id=referral_id).first()
+        placement = None
+    else:
+        try:
+            _referral, placement = placement_locked(
+                Q(id=placement_id, referral_id=referral_id, status__in=statuses)
+            )
+        except NotFound:
+            placement = None
+    contact = Contact.objects.select_related("referral").get(referral_id=referral_id)
+    if not page_open(contact):
+        raise NotFound("No such page.")
+    if placement_id is not None and placement is None:
+        raise Unavailable(placement_id)
     return contact, placement
 
 
@@ -122,15 +144,22 @@ def person_report(token: str, placement_id: uuid.UUID, answer: str) -> Placement
             "Unknown answer.",
             fields=[FieldProblem("answer", f"one of: {', '.join(PatientReport.values)}")],
         )
+    now = timezone.now()
     with transaction.atomic():
-        contact, placement = _locked(token, placement_id)
+        contact, placement = _locked(token, placement_id, SHOWN)
         assert placement is not None
         placement.patient_report = answer
-        placement.patient_report_at = timezone.now()
-        placement.save(update_fields=["patient_report", "patient_report_at"])
+        placement.patient_report_at = now
+        changed = ["patient_report", "patient_report_at"]
+        if answer == PatientReport.NOT_FOR_ME and placement.chosen_session is not None:
+            # Not coming: no day chosen any more, and no reminder.
+            placement.chosen_session = None
+            changed.append("chosen_session")
+        placement.save(update_fields=changed)
         placement_event(
             placement, contact.referral, "placement.patient_reported", {"patient_report": answer}
         )
+        reminder_schedule(placement, now=now)
     return placement
 
 
@@ -141,8 +170,8 @@ def person_wants_other(token: str) -> int:
     now = timezone.now()
     with transaction.atomic():
         contact, _ = _locked(token)
-        referral = Referral.objects.get(id=contact.referral_id)
-        if contact.other_wanted_at is not None:
+        referral = contact.referral
+        if not other_may_ask(contact):
             return 0
         contact.other_wanted_at = now
         contact.save(update_fields=["other_wanted_at"])
@@ -164,6 +193,18 @@ def person_wants_other(token: str) -> int:
             cancelled += 1
         referral_event(referral, "referral.other_wanted", {"cancelled": cancelled})
     return cancelled
+
+
+def other_may_ask(contact: Contact) -> bool:
+    """ "Something else" may be asked once, and again once new activities were offered
+    after it."""
+    if contact.other_wanted_at is None:
+        return True
+    return Placement.objects.filter(
+        referral_id=contact.referral_id,
+        status=Placement.Status.REQUESTED,
+        requested_at__gt=contact.other_wanted_at,
+    ).exists()
 
 
 def messages_stop(contact: Contact, *, by: str) -> bool:

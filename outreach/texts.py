@@ -5,12 +5,15 @@ shoulder, or on a shared phone."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.utils import translation
 from django.utils.translation import gettext as _
 
 from community_catalog.presentation import session_start
 from core.languages import PATIENT_LANGUAGES, gettext_language, without_bidi_controls
 from outreach.models import PatientMessage
+from outreach.schedule import local_day
 from outreach.services import answer_url, page_url, stop_url
 from referrals.lifecycle import OPEN
 from referrals.models import Contact, Placement
@@ -55,8 +58,11 @@ def _about(placement: Placement | None, language: str) -> tuple[str, str, str]:
     return name, when, place
 
 
-def message_text(message: PatientMessage, contact: Contact, channel: str) -> tuple[str, str]:
-    """(subject, text): the subject is for e-mail; an SMS is the text alone, short."""
+def message_text(
+    message: PatientMessage, contact: Contact, channel: str, now: datetime
+) -> tuple[str, str]:
+    """(subject, text): the subject is for e-mail. An SMS is short: no subject, one link
+    (their page, which also stops the messages), lines apart."""
     language = person_language(contact)
     name = without_bidi_controls(contact.referral.first_name)
     page = page_url(contact)
@@ -85,7 +91,7 @@ def message_text(message: PatientMessage, contact: Contact, channel: str) -> tup
                 ]
             )
         elif message.kind == PatientMessage.Kind.REMINDER:
-            subject = _("See you tomorrow")
+            subject = _reminder_subject(message, now)
             said = _("Reminder: %(activity)s, %(when)s.") % {"activity": activity, "when": when}
             lines = [hello, said]
             if place:
@@ -110,7 +116,21 @@ def message_text(message: PatientMessage, contact: Contact, channel: str) -> tup
                         _("It was not for me: %(url)s") % {"url": not_for_me},
                     ]
                 lines.append(_("I would like something else: %(url)s") % {"url": page})
-        stop = _("Stop these messages: %(url)s") % {"url": stop_url(contact)}
-    if sms:
-        return subject, " ".join([*lines, stop])
-    return subject, "\n\n".join([*lines, stop]) + "\n"
+        stop = (
+            _("To stop these messages, use your page.")
+            if sms
+            else _("Stop these messages: %(url)s") % {"url": stop_url(contact)}
+        )
+    return subject, ("\n" if sms else "\n\n").join([*lines, stop]) + ("" if sms else "\n")
+
+
+def _reminder_subject(message: PatientMessage, now: datetime) -> str:
+    """Said on the day it is sent: "See you today" on the session's day, "See you
+    tomorrow" the day before, "Reminder" earlier."""
+    session = message.session_at
+    if session is None:
+        return _("Reminder")
+    days = (local_day(session) - local_day(now)).days
+    if days <= 0:
+        return _("See you today")
+    return _("See you tomorrow") if days == 1 else _("Reminder")

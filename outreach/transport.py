@@ -73,6 +73,20 @@ class EmailTransport:
         return Sent(message.message_id)
 
 
+# GSM 03.38's basic character set and its extension (each of those counts twice): a text
+# of only these goes as 160 characters a part; anything else (an Arabic letter, a curly apostrophe,
+# "«") makes the whole SMS Unicode, 70 a part.
+_GSM7 = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+    "^{}\\[~]|€"
+)
+
+
+def gsm7(text: str) -> bool:
+    return all(char in _GSM7 for char in text)
+
+
 class BrevoSms:
     """Brevo's transactional SMS API: POST {TISSER_SMS_API_URL} with the account's key in
     `api-key`, JSON {sender, recipient (country code and number, digits only), content,
@@ -85,8 +99,9 @@ class BrevoSms:
             "recipient": message.to.lstrip("+"),
             "content": message.text,
             "type": "transactional",
-            # Arabic, Chinese, Cyrillic… and French accents need Unicode.
-            "unicodeEnabled": True,
+            # Arabic, Chinese, Cyrillic, and French's "ç" or a curly apostrophe, need Unicode: 70
+            # characters a part instead of 160, so only when the text needs it.
+            "unicodeEnabled": not gsm7(message.text),
             "tag": "tisser",
         }
         try:

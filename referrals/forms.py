@@ -198,6 +198,13 @@ class ReferralForm(PlainForm):
         data = super().clean() or {}
         if not data.get("needs") and not data.get("activities"):
             self.add_error("needs", _("Tick at least one need or one kind of activity."))
+        if (data.get("contact_email") or data.get("contact_phone")) and not data.get(
+            "messages_consent"
+        ):
+            self.add_error(
+                "messages_consent",
+                _("Tick the box if the person agrees; without it, leave the address empty."),
+            )
         if self.asks_wellbeing:
             given = [q for q in WELLBEING_LABELS if data.get(q) is not None]
             if given and len(given) < len(WELLBEING_LABELS):

@@ -332,6 +332,9 @@ class Contact(models.Model):
     other_wanted_at = models.DateTimeField(
         null=True, blank=True, help_text="When the person asked for something else."
     )
+    # A message to this person is being sent until then (outreach.sending): one at a
+    # time, so that "one a day" holds with several workers.
+    sending_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:

@@ -117,6 +117,18 @@ class ContactIn(StrictSchema):
     def phone_form(cls, value: str) -> str:
         return _phone(no_nul(value))
 
+    @model_validator(mode="after")
+    def only_with_consent(self) -> ContactIn:
+        """An address is kept only to send what the person agreed to."""
+        agreed = self.messages_consent is not None and self.messages_consent.given
+        if (self.email or self.phone) and not agreed:
+            raise ValueError(
+                "an e-mail address or a phone number is kept only with the person's "
+                "consent to messages: give messages_consent with given true, or leave "
+                "them out"
+            )
+        return self
+
 
 Weekday = Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
 # What a place must offer for the person to get in and take part; matched against the

@@ -223,7 +223,7 @@ def _contact_insert(referral: Referral, contact: ContactIn) -> None:
     with it comes their page's token (256 random bits, not derived from any id)."""
     consent = contact.messages_consent
     given = consent is not None and consent.given
-    if not (contact.email or contact.phone or given):
+    if not given:  # addresses come only with the consent (`ContactIn`)
         return
     Contact.objects.create(
         referral=referral,

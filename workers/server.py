@@ -23,7 +23,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
 from core.broker import embedded
-from core.logs import request_id
+from core.logs import path_redacted, request_id
 from workers.runtime import EmbeddedRuntime
 
 _runtime: Any = None
@@ -41,7 +41,19 @@ def _worker_exit(server: Any, worker: Any) -> None:
         _runtime.stop()
 
 
-class JsonLogger(Logger):
+class RedactingLogger(Logger):
+    """gunicorn's plain access log, with a personal page's token left out of the path
+    and the request line (`core.logs.path_redacted`)."""
+
+    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> Any:
+        atoms = super().atoms(resp, req, environ, request_time)
+        for key in ("r", "U"):
+            if isinstance(atoms.get(key), str):
+                atoms[key] = path_redacted(atoms[key])
+        return atoms
+
+
+class JsonLogger(RedactingLogger):
     """gunicorn's logs when Tisser logs JSON (TISSER_LOG_FORMAT=json): its own lines and
     the access log go through Tisser's log handler, one JSON object per line, so a log
     collector reads one format. An access line carries the request's fields and the
@@ -67,7 +79,7 @@ class JsonLogger(Logger):
         headers = {str(name).lower(): value for name, value in resp.headers}
         status = str(resp.status).split(None, 1)[0]
         method = environ.get("REQUEST_METHOD", "")
-        path = environ.get("PATH_INFO", "")
+        path = path_redacted(environ.get("PATH_INFO", ""))
         fields = {
             "method": method,
             "path": path,
@@ -99,8 +111,9 @@ class TisserServer(BaseApplication):
             "worker_exit": _worker_exit,
             "forwarded_allow_ips": ",".join(str(n) for n in settings.TISSER_TRUSTED_PROXIES),
         }
-        if settings.TISSER_LOG_FORMAT == "json":
-            self.options["logger_class"] = JsonLogger
+        self.options["logger_class"] = (
+            JsonLogger if settings.TISSER_LOG_FORMAT == "json" else RedactingLogger
+        )
         super().__init__()
 
     def load_config(self) -> None:

@@ -135,3 +135,23 @@ def test_the_access_log_is_json_when_the_app_logs_json(server: dict[str, Any]) -
     text = server["log"].read_text()
     assert any(r.get("logger") == "gunicorn.error" for r in _json_lines(server["log"]))
     assert not [line for line in text.splitlines() if line.startswith("[20")], text[-3000:]
+
+
+def test_no_log_line_holds_a_personal_pages_token(server: dict[str, Any]) -> None:
+    """Issue 25 (review): the token in `/p/<token>` is the key to a person's page; the
+    access log and Django's "Not Found" line both wrote it."""
+    token = "SECRETtoken" * 4
+    with _client() as client:
+        for path in (f"/p/{token}", f"/p/{token}/stop", f"/p/{token}/answer"):
+            client.get(f"{server['base']}{path}", headers={"X-Request-ID": "pp-7"})
+            client.post(f"{server['base']}{path}", headers={"X-Request-ID": "pp-7"})
+
+    deadline = time.monotonic() + 10
+    while True:
+        mine = [r for r in _json_lines(server["log"]) if r.get("request_id") == "pp-7"]
+        if len(mine) >= 6 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert [r for r in mine if r.get("logger") == "gunicorn.access"], mine
+    assert any(r.get("path", "").startswith("/p/\N{HORIZONTAL ELLIPSIS}") for r in mine)
+    assert "SECRETtoken" not in server["log"].read_text()

@@ -149,17 +149,14 @@ def test_three_messages_at_their_times_through_smtp(
 def test_no_consent_or_do_not_contact_gets_nothing(
     api: ApiClient, catalog: int, smtp: Inbox
 ) -> None:
-    # An address but no consent to messages; consent but do_not_contact.
-    referral_slipped(api, contact={"email": "a@example.org"})
+    # No contact at all; the consent given but do_not_contact; the consent refused.
+    referral_slipped(api)
     referral_slipped(
         api,
         do_not_contact=True,
         contact={"email": "b@example.org", "messages_consent": consent()},
     )
-    referral_slipped(
-        api,
-        contact={"email": "c@example.org", "messages_consent": {**consent(), "given": False}},
-    )
+    referral_slipped(api, contact={"messages_consent": {**consent(), "given": False}})
     for days in range(0, 15):
         due(local(days, 10)) and due(local(days, 18))
     assert smtp.messages == []
@@ -270,6 +267,12 @@ def test_bad_contact_details_are_refused(api: ApiClient, catalog: int) -> None:
             "contact.messages_consent.at",
         ),
         ({"fax": "01"}, "contact.fax"),
+        # An address without the consent to messages is not kept (review of issue 25).
+        ({"email": "a@example.org"}, "contact"),
+        (
+            {"phone": "+33612345678", "messages_consent": {**consent(), "given": False}},
+            "contact",
+        ),
     ):
         response = api.post("/api/v1/referrals", referral_body(contact=contact))
         assert response.status_code == 422, contact

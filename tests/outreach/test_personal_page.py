@@ -173,6 +173,9 @@ def test_something_else_tells_the_centre_and_rematches(
     ) == {"patient-asked-other"}
     event = Event.objects.get(type="referral.other_wanted", aggregate_id=referral.id)
     assert event.health_center_id == referral.health_center_id
+    # Asking twice before anything new is offered withdraws nothing more.
+    client.post(f"/p/{token}/other")
+    assert Event.objects.filter(type="referral.other_wanted", aggregate_id=referral.id).count() == 1
     referral_rematch(referral_id=referral.id, event_id=event.id)
     after = set(
         Placement.objects.filter(referral=referral, status="requested").values_list(
@@ -191,9 +194,8 @@ def test_something_else_tells_the_centre_and_rematches(
 
     shown = render_to_string("web/referral_progress.html", referral_view(referral))
     assert "la personne a demandé autre chose sur sa page" in shown
-    # Asking twice withdraws nothing more.
-    client.post(f"/p/{token}/other")
-    assert Event.objects.filter(type="referral.other_wanted", aggregate_id=referral.id).count() == 1
+    # Once something new is offered, the person may ask again.
+    assert "Je voudrais autre chose" in client.get(f"/p/{token}").content.decode()
 
 
 def pdf_links(pdf: PdfReader) -> list[str]:
@@ -214,9 +216,48 @@ def test_slip_has_a_second_code_only_with_consent(api: ApiClient, catalog: int, 
     links = pdf_links(pdf)
     assert any(link.endswith(f"/p/{token}") for link in links)
     assert any("/a/" in link for link in links)
-    without = referral_slipped(api, contact={"email": "x@example.org"})
+    without = referral_slipped(api)
     pdf = PdfReader(io.BytesIO(without.slip.file.read()))
     links = pdf_links(pdf)
     assert links
     assert not any("/p/" in link for link in links)
     assert len(pdf.pages) == 1
+
+
+def test_every_word_the_person_reads_is_translated() -> None:
+    """Every message and every word of the personal page, in each of the ten languages:
+    the French catalogue says where each text is used; each other language's compiled
+    catalogue (read with Python's own gettext) must translate those of outreach."""
+    import gettext
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from core.languages import PATIENT_LANGUAGES, gettext_language
+
+    locale = Path(settings.BASE_DIR) / "locale"
+    po = (locale / "fr/LC_MESSAGES/django.po").read_text()
+    wanted = set()
+    for block in po.split("\n\n"):
+        where = " ".join(line for line in block.splitlines() if line.startswith("#:"))
+        # What the person reads (the clinician's pages, outreach/web.py, are staff's).
+        if not ("outreach/texts.py" in where or "templates/outreach/" in where):
+            continue
+        if "msgid_plural" in block:
+            continue
+        lines = [line for line in block.splitlines() if not line.startswith("#")]
+        text = "".join(
+            line.split('"', 1)[1].rsplit('"', 1)[0]
+            for line in lines[
+                : next(i for i, line in enumerate(lines) if line.startswith("msgstr"))
+            ]
+        )
+        wanted.add(text.encode().decode("unicode_escape").encode("latin-1").decode())
+    assert len(wanted) > 40
+    for language in PATIENT_LANGUAGES:
+        if language in ("fr", "en"):
+            continue
+        folder = gettext_language(language).replace("-hans", "_Hans")
+        catalog = gettext.translation("django", locale, languages=[folder])
+        missing = sorted(m for m in wanted if catalog.gettext(m) == m)
+        assert missing == [], (language, missing)

@@ -380,10 +380,10 @@ def test_the_form_takes_contact_details_and_their_own_consent(
     assert contact.messages_consent
     assert contact.messages_consent_method == "verbal"
     assert contact.page_token
-    # Contact details without the consent: kept, but no page and no message.
-    client.post(
+    # An address without the consent: refused at the consent's box, nothing kept.
+    refused = client.post(
         "/app/referrals/new/", form_answers(contact_email="autre@example.org", first_name="Jo")
     )
-    other = Contact.objects.get(email="autre@example.org")
-    assert not other.messages_consent
-    assert other.page_token is None
+    assert refused.status_code == 422
+    assert "messages_consent" in refused.context["form"].errors
+    assert not Contact.objects.filter(email="autre@example.org").exists()

@@ -23,13 +23,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--as-of",
             default="",
-            help="Send what is due at this time (ISO 8601 with offset); default: now.",
+            help="Send what is due at this time (ISO 8601 with offset); default: now. In "
+            "the past (a catch-up), quiet hours and one a day still follow the time now.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         as_of = timezone.now()
         if options["as_of"]:
-            parsed = parse_datetime(options["as_of"])
+            try:
+                parsed = parse_datetime(options["as_of"])
+            except ValueError:  # well formed, but no such day: 2026-13-01
+                parsed = None
             if parsed is None or parsed.tzinfo is None:
                 raise CommandError(
                     "--as-of needs a date and time with an offset, e.g. 2026-12-09T10:00+01:00"
