@@ -30,6 +30,13 @@ def tisser(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         ({"TISSER_TIME_ZONE": "Mars/Olympus"}, "TISSER_TIME_ZONE"),
         ({"TISSER_ENV": "production", "SECRET_KEY": ""}, "SECRET_KEY"),
         ({"TISSER_PUBLIC_URL": "ftp://tisser.example.org"}, "TISSER_PUBLIC_URL"),
+        # Messages to people (issue 25).
+        ({"TISSER_SMTP_URL": "http://mail.example.org"}, "TISSER_SMTP_URL"),
+        ({"TISSER_SMTP_URL": "smtp://mail.example.org:587"}, "TISSER_MAIL_FROM"),
+        ({"TISSER_SMS_PROVIDER": "twilio"}, "TISSER_SMS_PROVIDER"),
+        ({"TISSER_SMS_PROVIDER": "brevo"}, "TISSER_SMS_API_KEY"),
+        ({"TISSER_SMS_SENDER": "Tisser de Lyon"}, "TISSER_SMS_SENDER"),
+        ({"TISSER_MESSAGES_QUIET_HOURS": "8pm-9am"}, "TISSER_MESSAGES_QUIET_HOURS"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(tmp_path, env, named) -> None:
@@ -118,3 +125,38 @@ def test_production_never_installs_the_development_app(tmp_path) -> None:
     assert production.returncode != 0
     assert "Unknown command: 'bench'" in production.stderr
     assert checkout.returncode == 0, checkout.stderr
+
+
+def test_the_smtp_url_configures_djangos_email(tmp_path) -> None:
+    """TISSER_SMTP_URL as the docs write it: user and password (quoted), host, port, and
+    the TLS its scheme names."""
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.EMAIL_BACKEND, s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_HOST_USER, "
+        "s.EMAIL_HOST_PASSWORD, s.EMAIL_USE_TLS, s.EMAIL_USE_SSL, s.DEFAULT_FROM_EMAIL)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "TISSER_DATA_DIR": str(tmp_path),
+            "TISSER_SMTP_URL": "smtp+starttls://tisser%40lyon:p%40ss%2Fword@mail.example.org:587",
+            "TISSER_MAIL_FROM": "Tisser <no-reply@tisser.example.org>",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.split() == [
+        "django.core.mail.backends.smtp.EmailBackend",
+        "mail.example.org",
+        "587",
+        "tisser@lyon",
+        "p@ss/word",
+        "True",
+        "False",
+        "Tisser",
+        "<no-reply@tisser.example.org>",
+    ]
