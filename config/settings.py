@@ -545,5 +545,8 @@ LOGGING = {
         # pikepdf says at INFO that its logger bridge started, in every process.
         "pikepdf": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
+        # Django's own console handler (TISSER_DEBUG) would print "Not Found: /p/…"
+        # unfiltered: its lines go through Tisser's handler only.
+        "django": {"handlers": [], "propagate": True},
     },
 }

@@ -117,7 +117,13 @@ class SecretPathFilter(logging.Filter):
             record.__dict__["path"] = path_redacted(str(path))
         if hasattr(record, "request"):
             record.request = None
-        if record.exc_text:
+        if record.exc_info:
+            # Rendered here, redacted, and kept as text: formatters print `exc_text`
+            # (the JSON one too) and would otherwise render the exception again.
+            text = record.exc_text or logging.Formatter().formatException(record.exc_info)
+            record.exc_text = path_redacted(text)
+            record.exc_info = None
+        elif record.exc_text:
             record.exc_text = path_redacted(record.exc_text)
         return True
 

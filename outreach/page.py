@@ -11,6 +11,7 @@ referrer."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Any
@@ -66,8 +67,17 @@ def _private(response: HttpResponse, language: str) -> HttpResponse:
     return response
 
 
+# What a token looks like (`secrets.token_urlsafe(32)`): anything else is no page, and
+# never reaches the database (a NUL byte there is PostgreSQL's error).
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
+
+
+def token_ok(token: str) -> bool:
+    return _TOKEN.fullmatch(token) is not None
+
+
 def _contact(token: str) -> Contact | None:
-    if len(token) > 64:
+    if not token_ok(token):
         return None
     contact = Contact.objects.filter(page_token=token).select_related("referral").first()
     return contact if contact is not None and page_open(contact) else None
@@ -178,6 +188,8 @@ def _placement_id(request: HttpRequest) -> uuid.UUID | None:
 @csrf_exempt
 @require_POST
 def choose_view(request: HttpRequest, token: str) -> HttpResponse:
+    if not token_ok(token):
+        return _gone(request, _language(request, None))
     placement_id = _placement_id(request)
     raw = request.POST.get("session", "")
     try:
@@ -200,6 +212,8 @@ def choose_view(request: HttpRequest, token: str) -> HttpResponse:
 @csrf_exempt
 @require_POST
 def answer_view(request: HttpRequest, token: str) -> HttpResponse:
+    if not token_ok(token):
+        return _gone(request, _language(request, None))
     placement_id = _placement_id(request)
     answer = request.POST.get("answer", "")
     if placement_id is None or answer not in PatientReport.values:
@@ -216,6 +230,8 @@ def answer_view(request: HttpRequest, token: str) -> HttpResponse:
 @csrf_exempt
 @require_POST
 def other_view(request: HttpRequest, token: str) -> HttpResponse:
+    if not token_ok(token):
+        return _gone(request, _language(request, None))
     try:
         person_wants_other(token)
     except NotFound:
@@ -249,7 +265,7 @@ def stop_view(request: HttpRequest, token: str) -> HttpResponse:
 
 def _contact_any(token: str) -> Contact | None:
     """The person a token names, open page or not: only to answer in their language."""
-    if len(token) > 64:
+    if not token_ok(token):
         return None
     return Contact.objects.filter(page_token=token).select_related("referral").first()
 

@@ -16,7 +16,7 @@ again when it is due (`outreach.sending`).
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
@@ -89,6 +89,14 @@ def first_schedule(referral_ids: list[uuid.UUID], *, now: datetime) -> None:
     contacts = list(_wanting(referral_ids).values_list("referral_id", "other_wanted_at"))
     if not contacts:
         return
+    linked = set(
+        PatientMessage.objects.filter(
+            referral_id__in=[c[0] for c in contacts],
+            kind=PatientMessage.Kind.PAGE_LINK,
+            key="",
+            status=PatientMessage.Status.SENT,
+        ).values_list("referral_id", flat=True)
+    )
     link_at = at_local(local_day(now) + timedelta(days=1), MORNING)
     asked_at = at_local(local_day(now) + timedelta(days=DID_YOU_GO_DAYS), MORNING)
     rows = []
@@ -97,8 +105,9 @@ def first_schedule(referral_ids: list[uuid.UUID], *, now: datetime) -> None:
             _message(referral_id, PatientMessage.Kind.PAGE_LINK, link_at),
             _message(referral_id, PatientMessage.Kind.DID_YOU_GO, asked_at),
         ]
-        if other_wanted_at is not None and other_wanted_at <= now:
-            # New activities after "something else": their link, once.
+        if other_wanted_at is not None and other_wanted_at <= now and referral_id in linked:
+            # New activities after "something else": their link, once (unless the first
+            # link has not gone yet: it will show them).
             rows.append(_message(referral_id, PatientMessage.Kind.PAGE_LINK, link_at, "again"))
     # The same slip printed again schedules nothing more.
     PatientMessage.objects.bulk_create(rows, ignore_conflicts=True)
@@ -115,46 +124,48 @@ def reminder_due(session: datetime, now: datetime) -> datetime:
     return max(now, at_local(local_day(session) - timedelta(days=1), EVENING))
 
 
+def reminder_key(placement: Placement, session: datetime) -> str:
+    """A reminder's key: the activity and the session (UTC): a reminder for another
+    session is another message (with its own Message-ID), the record of one sent kept."""
+    return f"{placement.id}/{session.astimezone(UTC):%Y%m%dT%H%MZ}"
+
+
 def reminder_schedule(placement: Placement, *, now: datetime) -> None:
-    """The person chose a session, or took their choice back: one reminder row per
-    activity, moved to the evening before the session chosen (or cancelled); "did you
-    go?" follows the sessions chosen. In the caller's transaction."""
+    """The person chose a session, or took their choice back: the reminder of any other
+    session of this activity not sent yet is cancelled, this session's is scheduled for
+    the evening before it (a cancelled one brought back; one already sent stays sent),
+    and "did you go?" follows the sessions chosen. In the caller's transaction."""
     session = placement.chosen_session
-    mine = PatientMessage.objects.filter(
+    key = reminder_key(placement, session) if session is not None else ""
+    PatientMessage.objects.filter(
         referral_id=placement.referral_id,
         kind=PatientMessage.Kind.REMINDER,
-        key=str(placement.id),
-    )
-    found = mine.first()
-    if session is None:
-        mine.filter(status=PatientMessage.Status.SCHEDULED).update(
-            status=PatientMessage.Status.CANCELLED, status_reason="replaced"
-        )
-    elif found is None:
+        placement=placement,
+        status=PatientMessage.Status.SCHEDULED,
+    ).exclude(key=key).update(status=PatientMessage.Status.CANCELLED, status_reason="replaced")
+    if session is not None:
         due = reminder_due(session, now)
-        PatientMessage.objects.create(
-            referral_id=placement.referral_id,
-            kind=PatientMessage.Kind.REMINDER,
-            key=str(placement.id),
-            placement=placement,
-            session_at=session,
-            due_at=due,
-            next_attempt_at=due,
+        found = PatientMessage.objects.filter(
+            referral_id=placement.referral_id, kind=PatientMessage.Kind.REMINDER, key=key
         )
-    elif not (found.status == PatientMessage.Status.SENT and found.session_at == session):
-        # Another session (or the same one chosen again): this one gets its reminder.
-        due = reminder_due(session, now)
-        mine.update(
-            status=PatientMessage.Status.SCHEDULED,
-            status_reason="",
-            session_at=session,
-            due_at=due,
-            next_attempt_at=due,
-            attempts=0,
-            sent_at=None,
-            channel="",
-            provider_ref="",
-        )
+        if not found.exists():
+            PatientMessage.objects.create(
+                referral_id=placement.referral_id,
+                kind=PatientMessage.Kind.REMINDER,
+                key=key,
+                placement=placement,
+                session_at=session,
+                due_at=due,
+                next_attempt_at=due,
+            )
+        else:
+            found.filter(status=PatientMessage.Status.CANCELLED).update(
+                status=PatientMessage.Status.SCHEDULED,
+                status_reason="",
+                due_at=due,
+                next_attempt_at=due,
+                attempts=0,
+            )
     did_you_go_follow(placement.referral_id)
 
 
@@ -195,4 +206,19 @@ def messages_erase(referral_ids: list[uuid.UUID] | None) -> int:
         if referral_ids is not None
         else scheduled.filter(referral__purged_at__isnull=False)
     )
-    return scheduled.update(status=PatientMessage.Status.CANCELLED, status_reason="erased")
+    cancelled = scheduled.update(status=PatientMessage.Status.CANCELLED, status_reason="erased")
+    # The day a reminder was for is the person's: it goes with them (from its key too).
+    chosen = PatientMessage.objects.filter(kind=PatientMessage.Kind.REMINDER).exclude(
+        session_at=None
+    )
+    chosen = (
+        chosen.filter(referral_id__in=referral_ids)
+        if referral_ids is not None
+        else chosen.filter(referral__purged_at__isnull=False)
+    )
+    forgotten = 0
+    for message_id in chosen.values_list("id", flat=True):
+        forgotten += PatientMessage.objects.filter(id=message_id).update(
+            session_at=None, key=str(message_id)
+        )
+    return cancelled + forgotten

@@ -88,9 +88,9 @@ def messages_sweep(hand: Hand, *, now: datetime | None = None, limit: int = 500)
 def messages_send_due(as_of: datetime) -> dict[str, int]:
     """Send, in this process, every message due at `as_of` (`tisser messages due`)."""
     counts: dict[str, int] = {}
-    clock = max(as_of, timezone.now())
     for message_id, due in messages_due(as_of, limit=100_000):
-        outcome = message_send(message_id, due, now=clock)
+        # Read for each message: a long catch-up must not send on a clock gone stale.
+        outcome = message_send(message_id, due, now=max(as_of, timezone.now()))
         counts[outcome] = counts.get(outcome, 0) + 1
     return counts
 
@@ -100,7 +100,9 @@ def message_send(message_id: uuid.UUID, expected: datetime, *, now: datetime | N
     handed with). Returns what became of it: sent, failed, cancelled, later, or
     skipped (another worker has it, or it is done)."""
     now = now or timezone.now()
-    lease = now + LEASE
+    # Leases and the person's claim are about workers running now: real time, whatever
+    # time `now` says the message is sent at (a rehearsal's).
+    lease = timezone.now() + LEASE
     if not PatientMessage.objects.filter(
         id=message_id, status=PatientMessage.Status.SCHEDULED, next_attempt_at=expected
     ).update(next_attempt_at=lease, attempts=F("attempts") + 1):
@@ -124,23 +126,31 @@ def message_send(message_id: uuid.UUID, expected: datetime, *, now: datetime | N
             return "cancelled"
         mine.update(next_attempt_at=later, attempts=F("attempts") - 1)
         return "later"
-    if not _person_take(contact, now):
+    claim = _person_take(contact)
+    if claim is None:
         mine.update(next_attempt_at=now + BUSY_WAIT, attempts=F("attempts") - 1)
         return "later"
     try:
         return _send(message, mine, contact, now)
     finally:
-        Contact.objects.filter(referral_id=contact.referral_id).update(sending_until=None)
+        # Only our own claim: another worker's, taken after ours ran out, stays.
+        Contact.objects.filter(referral_id=contact.referral_id, sending_until=claim).update(
+            sending_until=None
+        )
 
 
-def _person_take(contact: Contact, now: datetime) -> bool:
-    """One message to a person at a time, across workers; then "one a day" is asked
-    again under that claim (another worker may have sent one meanwhile)."""
-    return bool(
+def _person_take(contact: Contact) -> datetime | None:
+    """One message to a person at a time, across workers (real time: a claim left by a
+    worker that died runs out with its lease); then "one a day" is asked again under
+    that claim. Returns the claim, to release exactly it."""
+    now = timezone.now()
+    claim = now + LEASE
+    taken = (
         Contact.objects.filter(referral_id=contact.referral_id)
         .filter(Q(sending_until__isnull=True) | Q(sending_until__lt=now))
-        .update(sending_until=now + LEASE)
+        .update(sending_until=claim)
     )
+    return claim if taken else None
 
 
 def _send(message: PatientMessage, mine: Any, contact: Contact, now: datetime) -> str:
@@ -234,13 +244,12 @@ def _unwanted(
         if placement.chosen_session <= now:
             return "too_late"
         return ""
+    if message.kind == PatientMessage.Kind.DID_YOU_GO and (
+        Placement.objects.filter(referral=referral).exclude(patient_report="").exists()
+    ):
+        return "answered"  # on any activity, even one the organisation has closed
     if not offered.exists():
         return "nothing_offered"
-    if (
-        message.kind == PatientMessage.Kind.DID_YOU_GO
-        and offered.exclude(patient_report="").exists()
-    ):
-        return "answered"
     return ""
 
 

@@ -8,6 +8,7 @@ import uuid
 from datetime import datetime
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
@@ -102,10 +103,10 @@ def _locked(
             _referral, placement = placement_locked(
                 Q(id=placement_id, referral_id=referral_id, status__in=statuses)
             )
-        except NotFound:
+        except (NotFound, ObjectDoesNotExist):  # or it moved while we waited for the lock
             placement = None
-    contact = Contact.objects.select_related("referral").get(referral_id=referral_id)
-    if not page_open(contact):
+    contact = Contact.objects.select_related("referral").filter(referral_id=referral_id).first()
+    if contact is None or not page_open(contact):  # erased while we waited
         raise NotFound("No such page.")
     if placement_id is not None and placement is None:
         raise Unavailable(placement_id)

@@ -59,7 +59,8 @@ class EmailTransport:
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
                 "Auto-Submitted": "auto-generated",
             },
-            connection=get_connection(fail_silently=False),
+            # A stalled server must not hold a worker past the message's lease.
+            connection=get_connection(fail_silently=False, timeout=10),
         )
         try:
             email.send()

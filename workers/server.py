@@ -23,7 +23,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
 from core.broker import embedded
-from core.logs import path_redacted, request_id
+from core.logs import SecretPathFilter, path_redacted, request_id
 from workers.runtime import EmbeddedRuntime
 
 _runtime: Any = None
@@ -43,7 +43,13 @@ def _worker_exit(server: Any, worker: Any) -> None:
 
 class RedactingLogger(Logger):
     """gunicorn's plain access log, with a personal page's token left out of the path
-    and the request line (`core.logs.path_redacted`)."""
+    and the request line (`core.logs.path_redacted`), and its error log's lines too."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                handler.addFilter(SecretPathFilter())
 
     def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> Any:
         atoms = super().atoms(resp, req, environ, request_time)
