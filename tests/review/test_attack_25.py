@@ -1,5 +1,5 @@
-"""Reproductions for the review of issue 25 part 2 (its closing note lists them). Each test asserts the
-behaviour the issue asks for; a failure is the defect."""
+"""Reproductions for the review of issue 25 part 2 (its closing note lists them). Each
+test asserts the behaviour the issue asks for; a failure is the defect."""
 
 from __future__ import annotations
 
