@@ -9,16 +9,26 @@ from axes.handlers.proxy import AxesProxyHandler
 from django import forms
 from django.conf import settings
 from django.contrib.auth import logout
-from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.forms import PasswordChangeForm, PasswordResetForm, SetPasswordForm
 from django.contrib.auth.signals import user_login_failed
-from django.contrib.auth.views import PasswordChangeView
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth.tokens import default_token_generator
+from django.contrib.auth.views import (
+    PasswordChangeView,
+    PasswordResetConfirmView,
+    PasswordResetView,
+)
+from django.core.mail import send_mail
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
-from django.urls import reverse_lazy
+from django.template.loader import render_to_string
+from django.urls import reverse, reverse_lazy
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
 from accounts.services import password_change_done, password_change_required
+from core.ratelimit import RateLimited, rate_limit_check
 
 
 class OwnPasswordChangeForm(PasswordChangeForm):
@@ -93,3 +103,81 @@ def signin_locked_out(
     response = render(request, "accounts/locked_out.html", {"minutes": minutes}, status=429)
     response["Retry-After"] = str(minutes * 60)
     return response
+
+
+# --- A forgotten password, and invitations -------------------------------------------
+
+
+# E-mails one address may be sent a minute: a form anyone can fill must not become a way
+# to flood someone's inbox.
+RESETS_PER_MINUTE = 2
+
+
+def email_configured() -> bool:
+    """Whether Tisser can send e-mail (TISSER_SMTP_URL): otherwise a forgotten password
+    is the coordinator's to reset, and a new person's first password is printed."""
+    return bool(settings.TISSER_SMTP_URL)
+
+
+class PasswordReset(PasswordResetView):
+    """Django's password reset by e-mail. The page says the same whether the address is
+    known or not; the link in the e-mail is built on TISSER_PUBLIC_URL, never on the
+    request's Host header; each address is sent at most RESETS_PER_MINUTE a minute."""
+
+    template_name = "registration/password_reset_form.html"
+    email_template_name = "registration/password_reset_email.txt"
+    subject_template_name = "registration/password_reset_subject.txt"
+    success_url = reverse_lazy("password_reset_done")
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not email_configured():
+            return render(request, "registration/password_reset_unavailable.html")
+        return super().dispatch(request, *args, **kwargs)
+
+    def form_valid(self, form: PasswordResetForm) -> HttpResponse:
+        address = form.cleaned_data["email"].strip().lower()
+        try:
+            rate_limit_check(f"password-reset:{address}", limit=RESETS_PER_MINUTE)
+        except RateLimited:
+            # Answered as if sent: the page never says whether an address is known.
+            return HttpResponseRedirect(str(self.success_url))
+        self.extra_email_context = {"public_url": settings.TISSER_PUBLIC_URL}
+        return super().form_valid(form)
+
+
+class PasswordResetConfirm(PasswordResetConfirmView):
+    """The link's page: the person chooses their password. It is their own from then on,
+    so a first password's requirement ends (an invitation comes this way too)."""
+
+    template_name = "registration/password_reset_confirm.html"
+    success_url = reverse_lazy("password_reset_complete")
+
+    def form_valid(self, form: SetPasswordForm) -> HttpResponse:
+        response = super().form_valid(form)
+        password_change_done(user_id=form.user.pk)
+        return response
+
+
+def invitation_send(user: Any, *, party: str) -> None:
+    """An e-mail with a link to choose one's password (the reset link, valid
+    PASSWORD_RESET_TIMEOUT, three days), instead of a printed first password."""
+    path = reverse(
+        "password_reset_confirm",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+    context = {
+        "username": user.get_username(),
+        "party": party,
+        "link": f"{settings.TISSER_PUBLIC_URL}{path}",
+        "days": settings.PASSWORD_RESET_TIMEOUT // 86400,
+    }
+    send_mail(
+        render_to_string("registration/invitation_subject.txt", context).strip(),
+        render_to_string("registration/invitation_email.txt", context),
+        None,
+        [user.email],
+        fail_silently=False,
+    )

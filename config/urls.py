@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
-from accounts.views import PasswordChange
+from accounts.views import PasswordChange, PasswordReset, PasswordResetConfirm
 from community_catalog import hsds_api, public, web_taxonomy
 from community_catalog import web as catalog_web
 from config.api import api, api_not_found
@@ -162,6 +162,23 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # A forgotten password, by e-mail (TISSER_SMTP_URL); an invitation's link is the same.
+    path("accounts/password/reset/", PasswordReset.as_view(), name="password_reset"),
+    path(
+        "accounts/password/reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "accounts/password/reset/<uidb64>/<token>/",
+        PasswordResetConfirm.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "accounts/password/reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
     path("accounts/password/", PasswordChange.as_view(), name="password_change"),
     path(
         "accounts/password/done/",

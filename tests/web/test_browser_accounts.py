@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.faults.conftest import wait_until
+
 pytestmark = pytest.mark.subprocess
 
 DESKTOP = {"width": 1280, "height": 800}
@@ -103,3 +105,78 @@ def test_a_clinician_signs_in_with_the_keyboard_alone(tisser, browser, screensho
         assert serious_violations(page) == []
         screenshot(page, f"login-error-en-{suffix}")
         context.close()
+
+
+def test_an_invitation_and_a_forgotten_password_by_email(tisser, browser, screenshot) -> None:
+    """Issue 26: `tisser create-user --email` sends a link to choose a password (no
+    password printed); the sign-in page's "Forgotten password?" sends another. Through
+    a real SMTP server (aiosmtpd), in Chromium, axe clean."""
+    import re
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    from tests.transports import Inbox
+    from tests.web.test_browser_journeys import looked_at
+
+    inbox = Inbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        smtp_port = probe.getsockname()[1]
+    controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    mail = {
+        "TISSER_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
+        "TISSER_MAIL_FROM": "Tisser <no-reply@tisser.example.org>",
+    }
+    try:
+        instance, _ = tisser
+        _, base = instance.serve(**mail)
+        printed = instance.run(
+            "create-user",
+            "b.leroy",
+            "--center",
+            "Centre de test",
+            "--email",
+            "b.leroy@example.org",
+            TISSER_PUBLIC_URL=base,
+            **mail,
+        )
+        assert "Invitation sent to b.leroy@example.org" in printed
+        (invitation,) = inbox.messages
+        link = re.search(r"http://\S+/accounts/password/reset/\S+/", invitation.get_content())
+        assert link, invitation.get_content()
+        context = browser.new_context(viewport=PHONE, locale="fr-FR")
+        page = context.new_page()
+        page.goto(link.group(0))
+        page.get_by_role("heading", name="Choisissez votre mot de passe").wait_for()
+        looked_at(page, screenshot, "invitation-password-phone")
+        own = "une phrase de passe choisie 42"
+        page.get_by_label("Nouveau mot de passe", exact=True).fill(own)
+        page.get_by_label("Confirmation du nouveau mot de passe").fill(own)
+        page.get_by_role("button", name="Enregistrer le mot de passe").click()
+        page.get_by_role("heading", name="Mot de passe enregistré").wait_for()
+        # Forgotten later: from the sign-in page.
+        page.goto(f"{base}/accounts/login/")
+        page.get_by_role("link", name="Mot de passe oublié ?").click()
+        page.get_by_label("Adresse e-mail").fill("b.leroy@example.org")
+        looked_at(page, screenshot, "password-reset-phone")
+        page.get_by_role("button", name="Envoyer le lien").click()
+        page.get_by_role("heading", name="Regardez vos e-mails").wait_for()
+        looked_at(page, screenshot, "password-reset-sent-phone")
+        wait_until(lambda: len(inbox.messages) == 2, timeout=30, what="the reset e-mail")
+        reset = re.search(r"/accounts/password/reset/\S+/", inbox.messages[1].get_content())
+        assert reset
+        page.goto(f"{base}{reset.group(0)}")
+        page.get_by_label("Nouveau mot de passe", exact=True).fill(own + " bis")
+        page.get_by_label("Confirmation du nouveau mot de passe").fill(own + " bis")
+        page.get_by_role("button", name="Enregistrer le mot de passe").click()
+        page.get_by_role("heading", name="Mot de passe enregistré").wait_for()
+        page.goto(f"{base}/accounts/login/")
+        page.get_by_label("Identifiant").fill("b.leroy")
+        page.get_by_label("Mot de passe", exact=True).fill(own + " bis")
+        page.get_by_role("button", name="Se connecter").click()
+        page.wait_for_url(f"{base}/app/")
+        context.close()
+    finally:
+        controller.stop()
