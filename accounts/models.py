@@ -63,6 +63,15 @@ class Membership(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Notify(models.TextChoices):
+        IMMEDIATE = "immediate", "at once"
+        DAILY = "daily", "one e-mail a day"
+        NONE = "none", "never"
+
+    # When Tisser needs the person (a referral arrived, an answer is due, an offer was
+    # declined, nothing was found): an e-mail at once, a daily digest, or none.
+    notify = models.CharField(max_length=16, choices=Notify.choices, default=Notify.IMMEDIATE)
+
     class Meta:
         db_table = "referrals_membership"  # kept from before the move to accounts
         constraints = [

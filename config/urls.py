@@ -85,6 +85,7 @@ urlpatterns = [
         web_center.referral_consent_withdraw_view,
         name="web-referral-consent-withdraw",
     ),
+    path("app/notifications/", personal_web.notifications_view, name="web-notifications"),
     path(
         "app/referrals/<uuid:referral_id>/messages/withdraw/",
         personal_web.messages_withdraw_view,

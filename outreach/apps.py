@@ -11,7 +11,9 @@ class OutreachConfig(AppConfig):
     def ready(self) -> None:
         from events.outbox import events_recorded_register
         from outreach.schedule import events_schedule, messages_erase
+        from outreach.staff import staff_events_notice
         from referrals.retention import erasure_register
 
         events_recorded_register(events_schedule)
+        events_recorded_register(staff_events_notice)
         erasure_register(messages_erase)

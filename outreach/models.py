@@ -64,3 +64,51 @@ class PatientMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} ({self.status})"
+
+
+class StaffNotice(models.Model):
+    """Something a member of a health centre or an organisation should know (issue 26):
+    sent at once or in the day's digest, as they chose (`Membership.notify`). It names a
+    referral by its code and links to the page; nothing about the person."""
+
+    class Kind(models.TextChoices):
+        ARRIVED = "arrived", "a referral arrived"
+        ANSWER_DUE = "answer_due", "an answer is due soon"
+        DECLINED = "declined", "an offer was declined"
+        EXPIRED = "expired", "an offer expired unanswered"
+        UNMATCHED = "unmatched", "no activity was found"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "pending"
+        SENT = "sent", "sent"
+        FAILED = "failed", "failed"
+
+    id = models.BigAutoField(primary_key=True)
+    user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="staff_notices")
+    event_id = models.BigIntegerField()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    referral_code = models.CharField(max_length=7)
+    path = models.CharField(max_length=200, help_text="The page to open, from the site's root.")
+    respond_by = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    due_at = models.DateTimeField()
+    next_attempt_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "event_id", "kind"], name="one_notice_each")
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                name="notice_due_idx",
+                condition=models.Q(status="pending"),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.referral_code} ({self.status})"

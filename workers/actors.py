@@ -17,6 +17,7 @@ from accounts.services import sign_in_logs_prune
 from events.webhooks import webhook_deliver
 from harvest.runs import leased_run
 from outreach.sending import message_send
+from outreach.staff import staff_notices_send
 from referrals.matching_jobs import (
     capacity_changed,
     placement_rematch,
@@ -124,6 +125,20 @@ class MessageJob(BaseModel):
 def send_message(message_id: str, lease: str) -> None:
     job = MessageJob(message_id=message_id, lease=lease)  # type: ignore[arg-type]
     message_send(job.message_id, job.lease)
+
+
+class StaffNoticesJob(BaseModel):
+    user_id: int
+    lease: datetime
+
+
+@dramatiq.actor(
+    queue_name=MESSAGES_QUEUE, max_retries=0, time_limit=60_000, throws=(ValidationError,)
+)
+def send_staff_notices(user_id: int, lease: str) -> None:
+    """A staff member's notices that are due, as one e-mail (outreach.staff)."""
+    job = StaffNoticesJob(user_id=user_id, lease=lease)  # type: ignore[arg-type]
+    staff_notices_send(job.user_id, job.lease)
 
 
 class DeliveryJob(BaseModel):

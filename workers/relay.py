@@ -34,8 +34,14 @@ from events.webhooks import webhook_deliveries_sweep
 from harvest.schedule import harvest_leases_take
 from matching.index import match_points_daily
 from outreach.sending import messages_sweep
+from outreach.staff import staff_notices_sweep
 from referrals.placement_checks import placements_check
-from workers.actors import harvest_source, purge_personal_data, send_message
+from workers.actors import (
+    harvest_source,
+    purge_personal_data,
+    send_message,
+    send_staff_notices,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +88,10 @@ def relay_run(stop: threading.Event, *, recover_before: datetime | None = None) 
                 next_messages = time.monotonic() + settings.TISSER_MESSAGES_CHECK_SECONDS
                 # Messages to people that are due, each to a worker with a lease.
                 messages_sweep(lambda mid, lease: send_message.send(str(mid), lease.isoformat()))
+                # And what staff should know (a referral arrived, an answer is due…).
+                staff_notices_sweep(
+                    lambda uid, lease: send_staff_notices.send(uid, lease.isoformat())
+                )
             if time.monotonic() >= next_purge:
                 next_purge = time.monotonic() + settings.TISSER_RETENTION_CHECK_SECONDS
                 purge_personal_data.send()

@@ -77,6 +77,7 @@ def test_every_process_registers_every_hook(process: str, tmp_path: Path) -> Non
     assert found["recorded"] == [
         "events_schedule",
         "match_index_follow",
+        "staff_events_notice",
         "webhook_deliveries_create",
     ]
     assert found["audiences"] == ["service"]
