@@ -20,7 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.mail import send_mail
-from django.db.models import F
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -88,6 +88,7 @@ def staff_events_notice(events: list[Event]) -> None:
 
 
 def _members(events: list[Event]) -> dict[tuple[str, Any], list[tuple[int, str]]]:
+    """Who wants to be told, by party: one query for all the events recorded together."""
     organizations = {
         e.organization_id
         for e in events
@@ -99,22 +100,19 @@ def _members(events: list[Event]) -> dict[tuple[str, Any], list[tuple[int, str]]
         if NOTICES[e.type][1] == "health_center" and e.health_center_id is not None
     }
     found: dict[tuple[str, Any], list[tuple[int, str]]] = defaultdict(list)
+    if not organizations and not centers:
+        return found
     rows = (
         Membership.objects.filter(user__is_active=True, user__email__gt="")
         .exclude(notify=Membership.Notify.NONE)
-        .filter(organization_id__in=organizations)
-        .values_list("organization_id", "user_id", "notify")
+        .filter(Q(organization_id__in=organizations) | Q(health_center_id__in=centers))
+        .values_list("organization_id", "health_center_id", "user_id", "notify")
     )
-    for party, user_id, notify in rows:
-        found[("organization", party)].append((user_id, notify))
-    rows = (
-        Membership.objects.filter(user__is_active=True, user__email__gt="")
-        .exclude(notify=Membership.Notify.NONE)
-        .filter(health_center_id__in=centers)
-        .values_list("health_center_id", "user_id", "notify")
-    )
-    for party, user_id, notify in rows:
-        found[("health_center", party)].append((user_id, notify))
+    for organization_id, health_center_id, user_id, notify in rows:
+        if organization_id is not None:
+            found[("organization", organization_id)].append((user_id, notify))
+        else:
+            found[("health_center", health_center_id)].append((user_id, notify))
     return found
 
 
@@ -212,6 +210,6 @@ def _email(notices: list[StaffNotice]) -> tuple[str, str]:
             for n in notices
         ]
         context = {"lines": lines, "count": len(lines)}
-        subject = render_to_string("outreach/staff_subject.txt", context).strip()
-        text = render_to_string("outreach/staff_email.txt", context)
+        subject = render_to_string("web/staff_notice_subject.txt", context).strip()
+        text = render_to_string("web/staff_notice_email.txt", context)
     return subject, text

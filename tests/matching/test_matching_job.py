@@ -138,7 +138,8 @@ def test_the_job_reads_little(
     referral_match(referral_id=warm_id, event_id=warm_event)  # the taxonomy is kept after
     referral_id, event_id = _filed(api)
     # 3 reads; then the stage, the matches, the placements, the events, the webhook
-    # subscriptions and the message's event; 2 more for the test's savepoint.
-    with django_assert_max_num_queries(11):
+    # subscriptions, the members to tell (issue 26) and the message's event; 2 more for
+    # the test's savepoint.
+    with django_assert_max_num_queries(12):
         referral_match(referral_id=referral_id, event_id=event_id)
     assert Referral.objects.get(id=referral_id).matches.count() == 3
