@@ -3,9 +3,12 @@ requirement) and the page of a sign-in refused by the throttle."""
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
+from axes.utils import reset as axes_reset
 from django import forms
 from django.conf import settings
 from django.contrib.auth import logout
@@ -18,6 +21,7 @@ from django.contrib.auth.views import (
     PasswordResetView,
 )
 from django.core.mail import send_mail
+from django.db import connections
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
@@ -27,8 +31,11 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
+from accounts.client_ip import client_ip
 from accounts.services import password_change_done, password_change_required
 from core.ratelimit import RateLimited, rate_limit_check
+
+logger = logging.getLogger(__name__)
 
 
 class OwnPasswordChangeForm(PasswordChangeForm):
@@ -111,6 +118,8 @@ def signin_locked_out(
 # E-mails one address may be sent a minute: a form anyone can fill must not become a way
 # to flood someone's inbox.
 RESETS_PER_MINUTE = 2
+# Requests one client may make a minute, whatever the address.
+RESETS_PER_CLIENT = 5
 
 
 def email_configured() -> bool:
@@ -135,14 +144,63 @@ class PasswordReset(PasswordResetView):
         return super().dispatch(request, *args, **kwargs)
 
     def form_valid(self, form: PasswordResetForm) -> HttpResponse:
-        address = form.cleaned_data["email"].strip().lower()
+        done = HttpResponseRedirect(str(self.success_url))
         try:
-            rate_limit_check(f"password-reset:{address}", limit=RESETS_PER_MINUTE)
+            # Per client, whatever address it types: guessing addresses is slow.
+            rate_limit_check(
+                f"password-reset-ip:{client_ip(self.request) or '-'}", limit=RESETS_PER_CLIENT
+            )
         except RateLimited:
-            # Answered as if sent: the page never says whether an address is known.
-            return HttpResponseRedirect(str(self.success_url))
-        self.extra_email_context = {"public_url": settings.TISSER_PUBLIC_URL}
-        return super().form_valid(form)
+            return done  # answered as if sent: the page never says what it did
+        address = form.cleaned_data["email"]
+        # Counted by the sign-ins the address reaches (as Django matches them, case and
+        # Unicode folded), not by how it was typed.
+        users = [
+            user
+            for user in form.get_users(address)
+            if _under_limit(f"password-reset:user:{user.pk}", RESETS_PER_MINUTE)
+        ]
+        if users:
+            context = {
+                "public_url": settings.TISSER_PUBLIC_URL,
+                "domain": "",
+                "site_name": "Tisser",
+                "protocol": "https",
+            }
+            # Sent beside the answer, so that a known address takes no longer to answer
+            # than an unknown one (and a slow mail server holds no web thread).
+            threading.Thread(target=_resets_send, args=(form, users, context), daemon=True).start()
+        return done
+
+
+def _under_limit(name: str, limit: int) -> bool:
+    try:
+        rate_limit_check(name, limit=limit)
+    except RateLimited:
+        return False
+    return True
+
+
+def _resets_send(form: PasswordResetForm, users: list[Any], context: dict[str, Any]) -> None:
+    try:
+        for user in users:
+            form.send_mail(
+                "registration/password_reset_subject.txt",
+                "registration/password_reset_email.txt",
+                {
+                    **context,
+                    "email": getattr(user, user.get_email_field_name()),
+                    "uid": urlsafe_base64_encode(force_bytes(user.pk)),
+                    "user": user,
+                    "token": default_token_generator.make_token(user),
+                },
+                None,
+                getattr(user, user.get_email_field_name()),
+            )
+    except Exception:  # the person sees "look in your e-mail" either way
+        logger.exception("password reset e-mail not sent")
+    finally:
+        connections.close_all()
 
 
 class PasswordResetConfirm(PasswordResetConfirmView):
@@ -155,6 +213,9 @@ class PasswordResetConfirm(PasswordResetConfirmView):
     def form_valid(self, form: SetPasswordForm) -> HttpResponse:
         response = super().form_valid(form)
         password_change_done(user_id=form.user.pk)
+        # Whoever guessed at this username locked it: the person who proved they read
+        # its e-mail is let in again.
+        axes_reset(username=form.user.get_username())
         return response
 
 

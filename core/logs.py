@@ -95,12 +95,26 @@ class RequestIdFilter(logging.Filter):
 # A person's own page is reached by a bearer token in its path (`/p/<token>`): no log line
 # may hold it (an access log outlives an erasure, and whoever reads it could act as the
 # person). Every path is written with the token replaced.
+# A password reset's (or an invitation's) link holds a token too.
 _SECRET_PATH = re.compile(r"/p/[^/?#\s\"']+")
+_RESET_PATH = re.compile(r"/accounts/password/reset/[^/?#\s\"']+/[^/?#\s\"']+")
 
 
 def path_redacted(text: str) -> str:
-    """`text` with the token of every personal page's path replaced by "…"."""
-    return _SECRET_PATH.sub("/p/\N{HORIZONTAL ELLIPSIS}", text) if "/p/" in text else text
+    """`text` with the token of every personal page's path, and of every password
+    reset's link, replaced by "…"."""
+    if "/p/" in text:
+        text = _SECRET_PATH.sub("/p/\N{HORIZONTAL ELLIPSIS}", text)
+    if "/accounts/password/reset/" in text:
+        text = _RESET_PATH.sub(_reset_redacted, text)
+    return text
+
+
+def _reset_redacted(found: re.Match[str]) -> str:
+    # The pages without a token (the form, "sent", "done") are left as they are.
+    if found.group(0).endswith(("/sent", "/done")) or found.group(0).count("/") < 5:
+        return found.group(0)
+    return "/accounts/password/reset/\N{HORIZONTAL ELLIPSIS}/\N{HORIZONTAL ELLIPSIS}"
 
 
 class SecretPathFilter(logging.Filter):

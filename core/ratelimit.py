@@ -25,6 +25,7 @@ from typing import Protocol
 import redis
 from django.conf import settings
 
+from core.caches import cache_register
 from core.errors import Problem
 
 logger = logging.getLogger(__name__)
@@ -92,6 +93,10 @@ def _counter() -> Counter:
     if settings.REDIS_URL:
         return RedisCounter(settings.REDIS_URL, settings.TISSER_BROKER_NAMESPACE)
     return LocalCounter()
+
+
+# A process's own counts (embedded mode) start afresh with the other process caches.
+cache_register(_counter.cache_clear)
 
 
 def rate_limit_check(

@@ -82,12 +82,18 @@ class StaffNotice(models.Model):
         PENDING = "pending", "pending"
         SENT = "sent", "sent"
         FAILED = "failed", "failed"
+        SKIPPED = "skipped", "no longer true, or no longer wanted"
 
     id = models.BigAutoField(primary_key=True)
     user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="staff_notices")
     event_id = models.BigIntegerField()
     kind = models.CharField(max_length=16, choices=Kind.choices)
     referral_code = models.CharField(max_length=7)
+    # What the notice is about, to ask again when it is sent whether it still holds.
+    referral_id = models.UUIDField(null=True, blank=True)
+    placement_id = models.UUIDField(null=True, blank=True)
+    # The party the member was told as: a member since moved elsewhere is not told.
+    party_id = models.UUIDField(null=True, blank=True)
     path = models.CharField(max_length=200, help_text="The page to open, from the site's root.")
     respond_by = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)

@@ -30,7 +30,7 @@ from events.models import Event
 from outreach.models import StaffNotice
 from outreach.schedule import at_local, local_day
 from referrals.lifecycle import ENGAGED
-from referrals.models import Placement
+from referrals.models import Placement, Referral
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +56,8 @@ def digest_due(now: datetime) -> datetime:
 def staff_events_notice(events: list[Event]) -> None:
     """The hook: a notice for each member who wants one, for each event that needs them."""
     wanted = [e for e in events if e.type in NOTICES]
-    if not wanted:
-        return
+    if not wanted or not settings.TISSER_SMTP_URL:
+        return  # without e-mail, nothing to keep
     now = max(e.created_at for e in wanted)
     members = _members(wanted)
     ended = _ended_without_taker(wanted)
@@ -76,6 +76,9 @@ def staff_events_notice(events: list[Event]) -> None:
                     user_id=user_id,
                     event_id=event.id,
                     kind=kind,
+                    referral_id=event.payload.get("referral_id") or event.aggregate_id,
+                    placement_id=event.payload.get("placement_id"),
+                    party_id=party,
                     referral_code=event.payload.get("referral_code")
                     or event.payload.get("code", ""),
                     path=_path(event, side),
@@ -161,10 +164,20 @@ def staff_notices_sweep(hand: Hand, *, now: datetime | None = None) -> int:
     handed = 0
     for user_id in set(due.values_list("user_id", flat=True)):
         lease = timezone.now() + LEASE
-        if due.filter(user_id=user_id).update(next_attempt_at=lease):
+        # The attempt is counted when leased: one that never ends (a worker killed, a
+        # time limit) still counts towards MAX_ATTEMPTS.
+        if due.filter(user_id=user_id).update(next_attempt_at=lease, attempts=F("attempts") + 1):
             hand(user_id, lease)
             handed += 1
     return handed
+
+
+def staff_notices_prune(*, now: datetime | None = None) -> int:
+    """Forget notices sent (or given up) more than 30 days ago (with the retention
+    purge)."""
+    before = (now or timezone.now()) - timedelta(days=30)
+    done = StaffNotice.objects.exclude(status=StaffNotice.Status.PENDING)
+    return done.filter(created_at__lt=before).delete()[0]
 
 
 def staff_notices_send(user_id: int, lease: datetime) -> str:
@@ -177,25 +190,60 @@ def staff_notices_send(user_id: int, lease: datetime) -> str:
     if not notices:
         return "skipped"
     user = User.objects.filter(id=user_id, is_active=True).first()
-    if user is None or not user.email or not settings.TISSER_SMTP_URL:
+    membership = Membership.objects.filter(user_id=user_id).first()
+    if user is None or membership is None or not user.email or not settings.TISSER_SMTP_URL:
         mine.update(status=StaffNotice.Status.FAILED)
         return "failed"
+    if notices[0].attempts > MAX_ATTEMPTS:
+        mine.update(status=StaffNotice.Status.FAILED)
+        return "failed"
+    # Asked again now: the member's choice, their party, and whether it still holds.
+    stale = [n.id for n in notices if not _still_true(n, membership)]
+    if stale:
+        StaffNotice.objects.filter(id__in=stale).update(status=StaffNotice.Status.SKIPPED)
+        notices = [n for n in notices if n.id not in stale]
+        mine = mine.exclude(id__in=stale)
+    if not notices:
+        return "skipped"
     subject, text = _email(notices)
     try:
         send_mail(subject, text, None, [user.email], fail_silently=False)
     except OSError as exc:  # SMTP errors are OSErrors too
         logger.warning("staff notice to user %s not sent: %s", user_id, exc)
-        attempts = notices[0].attempts + 1
+        attempts = notices[0].attempts
         if attempts >= MAX_ATTEMPTS:
-            mine.update(status=StaffNotice.Status.FAILED, attempts=F("attempts") + 1)
+            mine.update(status=StaffNotice.Status.FAILED)
             return "failed"
-        mine.update(
-            next_attempt_at=timezone.now() + timedelta(minutes=4**attempts),
-            attempts=F("attempts") + 1,
-        )
+        mine.update(next_attempt_at=timezone.now() + timedelta(minutes=4**attempts))
         return "later"
     mine.update(status=StaffNotice.Status.SENT, sent_at=timezone.now())
     return "sent"
+
+
+def _still_true(notice: StaffNotice, membership: Membership) -> bool:
+    """Whether the member still wants it, still belongs to the party told, and what it
+    says still holds (an offer answered since, a referral cancelled or erased)."""
+    if membership.notify == Membership.Notify.NONE:
+        return False
+    if notice.party_id not in (membership.organization_id, membership.health_center_id):
+        return False
+    if notice.referral_id is None:
+        return False
+    referral = Referral.objects.filter(id=notice.referral_id).first()
+    if referral is None or referral.status != Referral.Status.ACTIVE or referral.purged_at:
+        return False
+    if notice.kind in (StaffNotice.Kind.ARRIVED, StaffNotice.Kind.ANSWER_DUE):
+        return (
+            notice.placement_id is not None
+            and Placement.objects.filter(
+                id=notice.placement_id, status=Placement.Status.REQUESTED
+            ).exists()
+        )
+    if notice.kind in (StaffNotice.Kind.DECLINED, StaffNotice.Kind.EXPIRED):
+        return not Placement.objects.filter(referral=referral, status__in=ENGAGED).exists()
+    return referral.stage in (Referral.Stage.UNMATCHED, Referral.Stage.SLIP_READY) and not (
+        referral.matches.exists()
+    )
 
 
 def _email(notices: list[StaffNotice]) -> tuple[str, str]:

@@ -8,6 +8,7 @@ import json
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -30,6 +31,13 @@ class Inbox:
         self.messages.append(parsed)
         return "250 Message accepted for delivery"
 
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[EmailMessage]:
+        """The messages once there are `count` (some are sent beside the answer)."""
+        deadline = time.monotonic() + timeout
+        while len(self.messages) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.messages
+
     def texts(self) -> list[str]:
         return [m.get_content() for m in self.messages]
 
@@ -39,6 +47,7 @@ def smtp(settings: Any) -> Iterator[Inbox]:
     """A real SMTP server on a free local port, and Tisser's settings pointing at it as
     TISSER_SMTP_URL=smtp://127.0.0.1:PORT would."""
     inbox = Inbox()
+    _reset_limits_clear()
     with socket.socket() as probe:  # a free port (aiosmtpd checks it can connect to it)
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -54,6 +63,20 @@ def smtp(settings: Any) -> Iterator[Inbox]:
     settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
     yield inbox
     controller.stop()
+
+
+def _reset_limits_clear() -> None:
+    """Each test's password resets start with no count: every test client comes from
+    127.0.0.1, and with Redis the counts outlive a test (a minute's window)."""
+    from core.ratelimit import RedisCounter, _counter
+
+    counter = _counter()
+    if isinstance(counter, RedisCounter):
+        client = counter._client
+        for key in client.scan_iter(match="*ratelimit:password-reset*"):
+            client.delete(key)
+    else:
+        counter._counts.clear()  # type: ignore[attr-defined]
 
 
 # Brevo's documented request: POST /v3/transactionalSMS/send, headers api-key and

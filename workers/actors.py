@@ -17,7 +17,7 @@ from accounts.services import sign_in_logs_prune
 from events.webhooks import webhook_deliver
 from harvest.runs import leased_run
 from outreach.sending import message_send
-from outreach.staff import staff_notices_send
+from outreach.staff import staff_notices_prune, staff_notices_send
 from referrals.matching_jobs import (
     capacity_changed,
     placement_rematch,
@@ -167,6 +167,7 @@ def purge_personal_data() -> None:
     broker was down) is made up by the next, which purges everything due."""
     retention_purge()
     sign_in_logs_prune()
+    staff_notices_prune()
 
 
 @dramatiq.actor(queue_name=MAINTENANCE_QUEUE, max_retries=0, time_limit=4 * 3_600_000)
