@@ -2,7 +2,9 @@
 no request to anyone else), and CSV files of every table.
 
 A chart draws the same numbers as the table printed beside it, which is what screen
-readers read; a suppressed cell ("< 5") has no bar rather than a made-up one.
+readers read; a suppressed cell ("< 5", "*") is a hatched bar labelled "hidden (small
+number)", of a length that says nothing (the suppression threshold), never a made-up
+count nor nothing at all (which would read as zero).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from typing import Any
 
 import pygal
 from django.utils import formats
+from django.utils.translation import gettext as _
 from pygal.style import Style
 
-from reports.report_model import Table
+from reports.report_model import MIN_CELL, Table
 
 # The pages' own colours; text large enough to read on a phone.
 CHART_STYLE = Style(
@@ -34,6 +37,12 @@ CHART_STYLE = Style(
     title_font_size=16,
 )
 _SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.DOTALL)
+# The hatching of a hidden count's bar.
+_HATCH = (
+    '<pattern id="hidden-hatch" patternUnits="userSpaceOnUse" width="8" height="8" '
+    'patternTransform="rotate(45)"><rect width="8" height="8" fill="#ffffff"/>'
+    '<line x1="0" y1="0" x2="0" y2="8" stroke="#6b6b6b" stroke-width="4"/></pattern>'
+)
 # Which tables get a chart, and which of their columns it draws.
 CHARTS = {"funnel": ("step", "count"), "weekly": ("week", "count"), "unmet": ("need", "count")}
 
@@ -73,6 +82,7 @@ def chart_svg(table: Table) -> str:
         "margin": 16,
         "show_y_guides": table.name == "weekly",
         "truncate_label": -1,
+        "defs": [_HATCH],
     }
     if table.name == "weekly":
         chart = pygal.Bar(**options, x_label_rotation=40, show_minor_x_labels=False)
@@ -83,7 +93,19 @@ def chart_svg(table: Table) -> str:
         chart = pygal.HorizontalBar(**options)
         labels, values = labels[::-1], values[::-1]
     chart.x_labels = labels
-    chart.add(str(table.columns[1].label), values)
+    hidden = str(_("hidden (small number)"))
+    drawn: list[Any] = [
+        value
+        if value is not None
+        else {
+            "value": MIN_CELL,
+            "style": "fill: url(#hidden-hatch); stroke: #6b6b6b; stroke-width: 1",
+            "formatter": lambda _value, label=hidden: label,
+            "label": hidden,
+        }
+        for value in values
+    ]
+    chart.add(str(table.columns[1].label), drawn)
     svg: str = chart.render(is_unicode=True)
     # pygal always writes its tooltip configuration as an inline script; the pages run
     # no script of anyone else's, and a chart needs none.

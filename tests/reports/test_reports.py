@@ -391,3 +391,32 @@ def test_no_small_group_can_be_worked_out_by_subtraction() -> None:
     assert protected([1, 1, 20]) == [SUPPRESSED, SUPPRESSED, HIDDEN]
     assert protected([2, 3, 9]) == [SUPPRESSED, SUPPRESSED, 9]  # 5 together: safe
     assert protected([12, 9, 0]) == [12, 9, 0]
+
+
+def test_a_hidden_count_is_a_hatched_bar_that_says_so() -> None:
+    """Issue 26: a suppressed cell was drawn as nothing (read as zero); it is a hatched
+    bar labelled "hidden (small number)" now, whose length says nothing of the count."""
+    from reports.report_model import HIDDEN, SUPPRESSED, Column, Table
+
+    table = Table(
+        "funnel",
+        "Funnel",
+        [Column("step", "Step"), Column("count", "People", "count")],
+        rows=[
+            {"step": "Filed", "count": 40},
+            {"step": "Found", "count": HIDDEN},
+            {"step": "Went", "count": SUPPRESSED},
+        ],
+    )
+    svg = chart_svg(table)
+    root = ElementTree.fromstring(svg)
+    hatched = [el for el in root.iter() if "url(#hidden-hatch)" in (el.get("style") or "")]
+    assert len(hatched) == 2
+    labels = [
+        el.text
+        for el in root.iter("{http://www.w3.org/2000/svg}desc")
+        if el.get("class") == "value"
+    ]
+    assert labels.count("masqué (petit nombre)") == 2
+    assert "40" in labels
+    assert "<pattern" in svg
