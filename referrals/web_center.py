@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.models import User
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -112,6 +113,13 @@ def referral_list(request: HttpRequest) -> HttpResponse:
     stage = request.GET.get("stage", "")
     if stage in STAGES:
         referrals = referrals.filter(stage=stage)
+    # "Who needs me?": a first name (any part of it) or a referral's code, as printed
+    # on the slip (with or without its dash, in any case).
+    search = " ".join(request.GET.get("q", "").split())[:80]
+    if search:
+        code = search.upper().replace("-", "").replace(" ", "")
+        coded = f"{code[:3]}-{code[3:]}" if len(code) == 6 else search.upper()
+        referrals = referrals.filter(Q(first_name__icontains=search) | Q(code=coded))
     page = Paginator(referrals, PAGE_SIZE).get_page(request.GET.get("page"))
     audit_ids(request, (r.id for r in page.object_list))
     return render(
@@ -121,7 +129,8 @@ def referral_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "rows": [referral_view(r) for r in page.object_list],
             "stage": stage,
-            "filter": urlencode({"stage": stage}),
+            "search": search,
+            "filter": urlencode({"stage": stage, **({"q": search} if search else {})}),
             "stages": list(STAGES.items()),
             "today": timezone.localdate(),
         },

@@ -387,3 +387,34 @@ def test_the_form_takes_contact_details_and_their_own_consent(
     assert refused.status_code == 422
     assert "messages_consent" in refused.context["form"].errors
     assert not Contact.objects.filter(email="autre@example.org").exists()
+
+
+def test_the_list_finds_a_person_by_first_name_or_code(
+    clinician: tuple[Client, ApiClient],
+) -> None:
+    """Issue 26, item 6: "who needs me?" — a first name (part of it, any case) or the code
+    as printed on the slip (with or without its dash); a cancelled referral shows as
+    cancelled and offers no slip."""
+    client, api = clinician
+    from tests.conftest import referral_slipped
+
+    josiane = referral_slipped(api, first_name="Josiane")
+    karim = referral_slipped(api, first_name="Karim", patient_ref="pt-0002")
+    by_name = client.get("/app/referrals/?q=josi").content.decode()
+    assert josiane.code in by_name
+    assert karim.code not in by_name
+    bare = karim.code.replace("-", "").lower()
+    by_code = client.get(f"/app/referrals/?q={bare}").content.decode()
+    assert karim.code in by_code
+    assert josiane.code not in by_code
+    assert (
+        "Aucune orientation ne correspond." in client.get("/app/referrals/?q=zz").content.decode()
+    )
+    # Cancelled: the badge says so, and no slip is offered, in the list or on its page.
+    assert api.post(f"/api/v1/referrals/{karim.id}/cancel", {}).status_code == 200
+    listed = client.get(f"/app/referrals/?q={karim.code}").content.decode()
+    assert '<span class="badge bad">Annulée</span>' in listed
+    assert f"/app/referrals/{karim.id}/slip.pdf" not in listed
+    page = client.get(f"/app/referrals/{karim.id}/").content.decode()
+    assert "son bon n\N{RIGHT SINGLE QUOTATION MARK}est plus à remettre" in page
+    assert f"/app/referrals/{karim.id}/slip.pdf" not in page
