@@ -8,7 +8,6 @@ import json
 import re
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -24,18 +23,22 @@ from aiosmtpd.controller import Controller
 class Inbox:
     messages: list[EmailMessage] = field(default_factory=list)
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
+    # Told of each message as it arrives (on the server's own thread).
+    arrived: threading.Condition = field(default_factory=threading.Condition)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         parsed = message_from_bytes(envelope.original_content, policy=policy.default)
-        self.messages.append(parsed)
+        with self.arrived:
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+            self.messages.append(parsed)
+            self.arrived.notify_all()
         return "250 Message accepted for delivery"
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[EmailMessage]:
-        """The messages once there are `count` (some are sent beside the answer)."""
-        deadline = time.monotonic() + timeout
-        while len(self.messages) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
+        """The messages once there are `count`, or when `timeout` ends (some are sent
+        beside the answer, on a thread of their own)."""
+        with self.arrived:
+            self.arrived.wait_for(lambda: len(self.messages) >= count, timeout=timeout)
         return self.messages
 
     def texts(self) -> list[str]:

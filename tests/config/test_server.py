@@ -113,17 +113,26 @@ def _json_lines(log: Path) -> list[dict[str, Any]]:
     return records
 
 
+def _records(log: Any, request_id: str, at_least: int, logger: str = "") -> list[dict[str, Any]]:
+    """The server's JSON log records of one request id (of one logger), once there are
+    `at_least` (the server writes them a moment after answering), or after ten seconds."""
+    deadline = time.monotonic() + 10
+    while True:
+        mine = [
+            r
+            for r in _json_lines(log)
+            if r.get("request_id") == request_id and (not logger or r.get("logger") == logger)
+        ]
+        if len(mine) >= at_least or time.monotonic() > deadline:
+            return mine
+        time.sleep(0.1)
+
+
 def test_the_access_log_is_json_when_the_app_logs_json(server: dict[str, Any]) -> None:
     with _client() as client:
         client.get(f"{server['base']}/healthz?probe=1", headers={"X-Request-ID": "probe-42"})
 
-    deadline = time.monotonic() + 10
-    while True:
-        access = [r for r in _json_lines(server["log"]) if r.get("logger") == "gunicorn.access"]
-        mine = [r for r in access if r.get("request_id") == "probe-42"]
-        if mine or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+    mine = _records(server["log"], "probe-42", 1, logger="gunicorn.access")
     assert mine, server["log"].read_text()[-3000:]
     record = mine[0]
     assert record["method"] == "GET"
@@ -146,12 +155,7 @@ def test_no_log_line_holds_a_personal_pages_token(server: dict[str, Any]) -> Non
             client.get(f"{server['base']}{path}", headers={"X-Request-ID": "pp-7"})
             client.post(f"{server['base']}{path}", headers={"X-Request-ID": "pp-7"})
 
-    deadline = time.monotonic() + 10
-    while True:
-        mine = [r for r in _json_lines(server["log"]) if r.get("request_id") == "pp-7"]
-        if len(mine) >= 6 or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+    mine = _records(server["log"], "pp-7", 6)
     assert [r for r in mine if r.get("logger") == "gunicorn.access"], mine
     assert any(r.get("path", "").startswith("/p/\N{HORIZONTAL ELLIPSIS}") for r in mine)
     assert "SECRETtoken" not in server["log"].read_text()

@@ -13,7 +13,7 @@ from django.utils import timezone
 from outreach.services import sessions_offered
 from referrals.models import Placement, Referral
 from tests.conftest import ApiClient
-from tests.review.test_attack_25b import slipped
+from tests.review.test_attack_25 import slipped
 
 pytestmark = pytest.mark.django_db
 

@@ -5,10 +5,9 @@ session, redacted tracebacks, a NUL in a token, GSM text for French SMS…"""
 from __future__ import annotations
 
 import io
-import json
 import logging
 import re
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,39 +16,14 @@ from django.utils import timezone
 
 from outreach.models import PatientMessage
 from outreach.services import sessions_offered
-from referrals.models import Contact, Placement, Referral
+from referrals.models import Contact, Placement
 from tests.conftest import ApiClient, referral_slipped
+from tests.review.test_attack_25 import consent, due, local, slipped
 from tests.transports import Inbox
 
 pytestmark = pytest.mark.django_db
 
 TOKEN_LIKE = "SECRETtoken" * 4
-
-
-def consent() -> dict[str, Any]:
-    return {"given": True, "method": "verbal", "at": timezone.now().isoformat()}
-
-
-def slipped(api: ApiClient) -> tuple[Referral, str, Placement]:
-    referral = referral_slipped(
-        api, contact={"messages_consent": consent(), "email": "jo@example.org"}
-    )
-    token = Contact.objects.get(referral=referral).page_token
-    placement = Placement.objects.filter(referral=referral).order_by("match__rank").first()
-    assert token
-    assert placement
-    return referral, token, placement
-
-
-def local(day_offset: int, hour: int, minute: int = 0) -> datetime:
-    day = timezone.localdate() + timedelta(days=day_offset)
-    return timezone.make_aware(datetime.combine(day, time(hour, minute)))
-
-
-def due(at: datetime) -> dict[str, Any]:
-    out = io.StringIO()
-    call_command("messages", "due", "--as-of", at.isoformat(), stdout=out)
-    return json.loads(out.getvalue())
 
 
 def eve(session: datetime) -> datetime:
